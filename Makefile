@@ -1,0 +1,38 @@
+# The two commands a new user needs:
+#   make serve   install the server and start it on embedded stores (http://127.0.0.1:9099)
+#   make test    install what the tests need and run lint + the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: serve test lint install-server install-test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.server-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[server]'
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.server-installed
+
+install-server: $(VENV)/.server-installed
+install-test: $(VENV)/.test-installed
+
+serve: install-server
+	$(BIN)/rexwatch server $(ARGS)
+
+lint: install-test
+	$(BIN)/ruff check src tests bench
+
+test: install-test lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install-test
+	$(BIN)/python bench/bench_server.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .ruff_cache

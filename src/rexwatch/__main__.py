@@ -1,0 +1,3 @@
+from rexwatch.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""HTTP front doors assembled into one ASGI app (see ``app.create_app``)."""

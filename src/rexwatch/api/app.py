@@ -1,0 +1,98 @@
+"""Assemble every door into one ASGI app on one port.
+
+``/`` AWS wire protocols (POST) and the web UI (GET), ``/api/v1`` native
+REST, ``/v1/...`` OTLP/HTTP, ``/health`` and ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import time
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.responses import Response
+
+from rexwatch import __version__
+from rexwatch.api import errors
+from rexwatch.api.auth import require_api_key
+from rexwatch.api.middleware import RequestContextMiddleware
+from rexwatch.api.responses import JSON
+from rexwatch.api.routes import ROUTERS
+from rexwatch.runtime import Runtime
+
+log = logging.getLogger("rexwatch")
+
+
+def create_app(runtime: Runtime, *, run_workers: bool = True, close_runtime: bool = False) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        from rexwatch.workers.base import build, selected
+
+        stop = asyncio.Event()
+        tasks = []
+        if run_workers:
+            for name in selected(runtime.settings.workers):
+                worker = build(name, runtime)
+                tasks.append(asyncio.create_task(worker.run(stop), name=f"worker:{name}"))
+        app.state.worker_tasks = tasks
+        try:
+            yield
+        finally:
+            stop.set()
+            if tasks:
+                await asyncio.wait(tasks, timeout=10)
+            if close_runtime:
+                await asyncio.to_thread(runtime.close)
+
+    app = FastAPI(
+        title="rexwatch",
+        version=__version__,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    errors.install(app)
+    app.add_middleware(RequestContextMiddleware, metrics=runtime.metrics)
+
+    v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(require_api_key)])
+    for dotted in ROUTERS:
+        v1.include_router(importlib.import_module(dotted).router)
+    app.include_router(v1)
+
+    @app.get("/health", tags=["system"], include_in_schema=False)
+    def health() -> JSON:
+        body: dict[str, object] = {"status": "healthy", "timestamp": int(time.time()), "version": __version__}
+        code = 200
+        for name, check in (("telemetry_store", runtime.telemetry.ping), ("control_store", _ping_control)):
+            try:
+                check()
+                body[name] = "up"
+            except Exception as e:
+                runtime.metrics.store_errors.labels(name).inc()
+                log.warning("health check: %s is down: %s", name, e)
+                body[name] = "down"
+                body["status"] = "unhealthy"
+                code = 503
+        return JSON(body, status_code=code)
+
+    def _ping_control() -> None:
+        from sqlalchemy import text
+
+        with runtime.control.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(runtime.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    from rexwatch.aws.door import install as install_aws
+    from rexwatch.web import install as install_web
+
+    install_aws(app, runtime)
+    install_web(app, runtime)
+    return app

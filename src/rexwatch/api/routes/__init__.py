@@ -1,0 +1,6 @@
+"""REST routers under /api/v1, one module per area. Adding an area is one line."""
+
+ROUTERS: tuple[str, ...] = (
+    "rexwatch.api.routes.keys",
+    "rexwatch.api.routes.system",
+)

@@ -1,0 +1,11 @@
+"""The AWS wire-protocol front door.
+
+``door.py`` detects the protocol of a request, checks its signature
+(``sigv4.py``), decodes the parameters with the protocol's codec
+(``protocols/``), calls the handler registered for the operation and encodes
+the result or error in the same protocol. Handlers live in one module per AWS
+service and only translate between AWS shapes and service calls.
+"""
+
+# Modules that register operation handlers. Adding an AWS service is one line.
+SERVICE_MODULES: tuple[str, ...] = ()

@@ -1,0 +1,1 @@
+"""The ``rexwatch`` command line."""

@@ -1,0 +1,1 @@
+"""Running the server process: data-dir lock, stores, uvicorn, clean shutdown."""

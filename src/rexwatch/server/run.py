@@ -1,0 +1,116 @@
+"""``rexwatch server``: check settings, lock the data dir, open stores, serve."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import tempfile
+
+from rexwatch.errors import ConfigError
+from rexwatch.settings import Settings
+
+log = logging.getLogger("rexwatch")
+
+
+def check_data_dir(settings: Settings) -> None:
+    d = settings.data_dir
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=d, prefix=".write-test-"):
+            pass
+    except OSError as e:
+        raise ConfigError(f"data dir {d} is not writable: {e.strerror}")
+
+
+def check_auth(settings: Settings) -> None:
+    if not settings.loopback_only and settings.auth == "off":
+        raise ConfigError(
+            f"refusing to serve {settings.host} with auth off: only loopback addresses may run without auth. "
+            "Create a key with 'rexwatch keys create --name NAME' and start with auth on (the default)"
+        )
+
+
+def check_port(settings: Settings) -> None:
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((settings.host, settings.port))
+        except OSError as e:
+            raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {e.strerror}")
+
+
+def serve(settings: Settings) -> int:
+    """Run until SIGINT/SIGTERM. Returns the exit code."""
+    import uvicorn
+
+    from rexwatch.api.app import create_app
+    from rexwatch.logsetup import setup
+    from rexwatch.runtime import open_runtime
+    from rexwatch.server.lock import DataDirLock
+
+    setup(settings.log_level, settings.log_format)
+    check_auth(settings)
+    check_data_dir(settings)
+    lock = DataDirLock(settings.data_dir)
+    lock.acquire()
+    try:
+        check_port(settings)
+        runtime = open_runtime(settings)
+        if settings.auth_enabled and not runtime.keys.any_active():
+            log.warning(
+                "auth is on and no API key exists yet: create one with 'rexwatch keys create --name NAME'"
+            )
+        app = create_app(runtime, close_runtime=True)
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=10,
+        )
+        server = _Server(config)
+        _announce(settings)
+        server.run()
+        return 0
+    finally:
+        lock.release()
+
+
+class _Server:
+    """uvicorn's server, but SIGINT/SIGTERM end with exit code 0 after a graceful stop.
+
+    uvicorn re-raises the captured signal after shutting down, which makes
+    supervisors report a crash; a requested stop is a success here.
+    """
+
+    def __new__(cls, config):
+        import contextlib
+        import signal
+
+        import uvicorn
+
+        class Server(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self):
+                previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+                try:
+                    yield
+                finally:
+                    for sig, handler in previous.items():
+                        signal.signal(sig, handler)
+
+        return Server(config)
+
+
+def _announce(settings: Settings) -> None:
+    msg = (
+        f"rexwatch serving on {settings.base_url} (data {settings.data_dir}, "
+        f"auth {'on' if settings.auth_enabled else 'off'}, pid {os.getpid()})"
+    )
+    print(msg, file=sys.stdout, flush=True)
+    log.info("server started", extra={"address": settings.base_url, "data_dir": str(settings.data_dir)})

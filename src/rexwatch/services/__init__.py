@@ -1,0 +1,1 @@
+"""Services: all business logic, plain Python, typed inputs and outputs, domain errors."""

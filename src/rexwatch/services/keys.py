@@ -1,0 +1,134 @@
+"""API keys (bearer) and AWS-style access keys (SigV4)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, insert, select, update
+
+from rexwatch.errors import Invalid, NotFound
+from rexwatch.secrets import SecretBox
+from rexwatch.stores.control.tables.core import api_keys
+
+BEARER_PREFIX = "rxw_"
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    id: int
+    name: str
+    kind: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class NewKey:
+    info: KeyInfo
+    # Shown once: a bearer token, or an access key id and secret.
+    token: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class KeyService:
+    def __init__(self, engine: Engine, box: SecretBox) -> None:
+        self.engine = engine
+        self.box = box
+
+    def create(self, name: str, *, aws: bool = False) -> NewKey:
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise Invalid("key name must be 1-200 characters", field="name")
+        now = _now()
+        if aws:
+            # Same shape as AWS access keys: 20 upper-case characters, 40-character secret.
+            access_key_id = "RXWK" + "".join(
+                secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(16)
+            )
+            secret = secrets.token_urlsafe(30)[:40]
+            values = dict(name=name, kind="aws", prefix=access_key_id, secret_enc=self.box.encrypt(secret))
+        else:
+            prefix = secrets.token_hex(4)
+            token = f"{BEARER_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+            values = dict(name=name, kind="bearer", prefix=prefix, key_hash=_hash(token))
+        with self.engine.begin() as conn:
+            key_id = conn.execute(insert(api_keys).values(created_at=now, **values)).inserted_primary_key[0]
+        info = KeyInfo(key_id, name, values["kind"], values["prefix"], now, None, None)
+        if aws:
+            return NewKey(info, access_key_id=access_key_id, secret_access_key=secret)
+        return NewKey(info, token=token)
+
+    def list(self, include_revoked: bool = False) -> list[KeyInfo]:
+        q = select(api_keys).order_by(api_keys.c.id)
+        if not include_revoked:
+            q = q.where(api_keys.c.revoked_at.is_(None))
+        with self.engine.connect() as conn:
+            return [self._info(r) for r in conn.execute(q)]
+
+    def revoke(self, ident: str) -> KeyInfo:
+        """Revoke by id, prefix/access key id, or name (if unique)."""
+        with self.engine.begin() as conn:
+            rows = list(conn.execute(select(api_keys).where(api_keys.c.revoked_at.is_(None))))
+            match = [r for r in rows if str(r.id) == ident or r.prefix == ident]
+            if not match:
+                match = [r for r in rows if r.name == ident]
+            if not match:
+                raise NotFound(f"no active key matches {ident!r}")
+            if len(match) > 1:
+                raise Invalid(f"{len(match)} keys are named {ident!r}: revoke by id")
+            conn.execute(update(api_keys).where(api_keys.c.id == match[0].id).values(revoked_at=_now()))
+        return self._info(match[0])
+
+    def any_active(self) -> bool:
+        with self.engine.connect() as conn:
+            return (
+                conn.execute(select(api_keys.c.id).where(api_keys.c.revoked_at.is_(None)).limit(1)).first()
+                is not None
+            )
+
+    def verify_bearer(self, token: str) -> KeyInfo | None:
+        """The key for a bearer token, or None. Compares hashes in constant time."""
+        parts = token.split("_")
+        if len(parts) < 3 or not token.startswith(BEARER_PREFIX):
+            return None
+        prefix = parts[1]
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(api_keys).where(
+                    api_keys.c.prefix == prefix, api_keys.c.kind == "bearer", api_keys.c.revoked_at.is_(None)
+                )
+            ).first()
+        if row is None or not hmac.compare_digest(row.key_hash, _hash(token)):
+            return None
+        return self._info(row)
+
+    def aws_secret(self, access_key_id: str) -> str | None:
+        """The secret of an active AWS access key, for SigV4 verification."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(api_keys.c.secret_enc).where(
+                    api_keys.c.prefix == access_key_id,
+                    api_keys.c.kind == "aws",
+                    api_keys.c.revoked_at.is_(None),
+                )
+            ).first()
+        return self.box.decrypt(row.secret_enc) if row else None
+
+    @staticmethod
+    def _info(r) -> KeyInfo:
+        return KeyInfo(r.id, r.name, r.kind, r.prefix, r.created_at, r.last_used_at, r.revoked_at)

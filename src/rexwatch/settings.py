@@ -1,0 +1,197 @@
+"""One typed settings object for the whole program.
+
+Sources, highest priority first: explicit overrides (CLI flags), ``REXWATCH_*``
+environment variables, the TOML file given by ``--config`` / ``REXWATCH_CONFIG``,
+then defaults. ``docs/configuration.md`` documents every field; a test keeps
+the two in step.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from rexwatch.errors import ConfigError
+
+
+def default_data_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("rexwatch", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Effective configuration. Field docs are the configuration reference."""
+
+    model_config = SettingsConfigDict(env_prefix="REXWATCH_", extra="forbid", validate_default=True)
+
+    data_dir: Path = Field(default_factory=default_data_dir, description="Where embedded stores live.")
+    host: str = Field("127.0.0.1", description="Address the server binds.")
+    port: int = Field(9099, ge=0, le=65535, description="Port for every door (AWS, REST, OTLP, UI).")
+    auth: Literal["auto", "on", "off"] = Field(
+        "auto", description="API authentication. auto = off on loopback, on elsewhere."
+    )
+    control_url: str = Field(
+        "", description="SQLAlchemy URL of the control store; default SQLite at DATA_DIR/control.db."
+    )
+    telemetry_url: str = Field(
+        "", description="Telemetry store: empty for embedded chdb under DATA_DIR/telemetry."
+    )
+    telemetry_database: str = Field(
+        "rexwatch",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="ClickHouse database holding telemetry tables.",
+    )
+    secret_key: SecretStr = Field(
+        SecretStr(""), description="Key encrypting stored secrets; default a key file in DATA_DIR."
+    )
+    region: str = Field("us-east-1", description="Region used in ARNs and AWS responses.")
+    account_id: str = Field("000000000000", pattern=r"^[0-9]{12}$", description="Account id used in ARNs.")
+    public_url: str = Field("", description="External URL of this server, used in links in notifications.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Server log level.")
+    log_format: Literal["auto", "json", "pretty"] = Field(
+        "auto", description="auto = pretty in a terminal, JSON lines otherwise."
+    )
+    workers: str = Field("all", description="Comma-separated workers to run in the server, 'all' or 'none'.")
+    smtp_host: str = Field("127.0.0.1", description="SMTP server for email notifications.")
+    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP port.")
+    smtp_tls: Literal["none", "starttls", "tls"] = Field("none", description="SMTP transport security.")
+    smtp_user: str = Field("", description="SMTP user name (empty: no login).")
+    smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password.")
+    smtp_from: str = Field("rexwatch@localhost", description="Sender address of notification mail.")
+    query_timeout_s: float = Field(60.0, gt=0, description="Queries running longer are stopped (Timeout).")
+
+    @field_validator("host")
+    @classmethod
+    def _host_not_empty(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be empty")
+        return v.strip()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlSource(settings_cls))
+
+    # Derived values -----------------------------------------------------------
+
+    @property
+    def effective_control_url(self) -> str:
+        return self.control_url or f"sqlite:///{self.data_dir / 'control.db'}"
+
+    @property
+    def telemetry_path(self) -> Path:
+        return self.data_dir / "telemetry"
+
+    @property
+    def loopback_only(self) -> bool:
+        return is_loopback(self.host)
+
+    @property
+    def auth_enabled(self) -> bool:
+        if self.auth == "auto":
+            return not self.loopback_only
+        return self.auth == "on"
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = self.host if self.host not in ("0.0.0.0", "::") else "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    def masked(self) -> dict[str, Any]:
+        """Effective settings as plain data with secrets masked, for display."""
+        out: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = "********" if value.get_secret_value() else ""
+            elif isinstance(value, Path):
+                value = str(value)
+            elif name.endswith("_url") and isinstance(value, str):
+                value = mask_url_password(value)
+            out[name] = value
+        out["control_url"] = mask_url_password(self.effective_control_url)
+        out["auth_enabled"] = self.auth_enabled
+        return out
+
+
+_config_file: Path | None = None
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Reads the TOML file named by ``--config`` or ``REXWATCH_CONFIG``."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = _config_file or (
+            Path(os.environ["REXWATCH_CONFIG"]) if os.environ.get("REXWATCH_CONFIG") else None
+        )
+        if path is None:
+            return {}
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist")
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"config file {path} is not valid TOML: {e}")
+        except OSError as e:
+            raise ConfigError(f"config file {path} cannot be read: {e.strerror}")
+        # Allow both a flat file and one with a [rexwatch] table.
+        return data.get("rexwatch", data)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def mask_url_password(url: str) -> str:
+    if "://" not in url or "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    if ":" in creds:
+        creds = creds.split(":", 1)[0] + ":********"
+    return f"{scheme}://{creds}@{host}"
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build settings, turning every validation problem into one clear ConfigError line."""
+    global _config_file
+    _config_file = Path(config_file) if config_file else None
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**overrides)
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            loc = ".".join(str(p) for p in err["loc"]) or "settings"
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown setting"
+            problems.append(f"{loc}: {msg}")
+        raise ConfigError("invalid settings: " + "; ".join(problems))
+    finally:
+        _config_file = None

@@ -1,0 +1,1 @@
+"""Stores: telemetry (ClickHouse SQL) and control state (SQLAlchemy Core). Only these modules hold SQL."""

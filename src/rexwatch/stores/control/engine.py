@@ -1,0 +1,77 @@
+"""Opening the control store and running its migrations."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.pool import NullPool
+
+from rexwatch.errors import ConfigError
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+def connect_control(url: str) -> Engine:
+    """Create the engine and check it answers; raise ConfigError with one clear line if not."""
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+            event.listen(engine, "connect", _sqlite_pragmas)
+        elif url.startswith("postgresql"):
+            engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        else:
+            raise ConfigError(f"control_url {url!r}: only sqlite:/// and postgresql+psycopg:// are supported")
+    except ArgumentError as e:
+        raise ConfigError(f"control_url is malformed: {e}")
+    except ModuleNotFoundError as e:
+        raise ConfigError(f"control_url needs a driver that is not installed: {e.name}")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as e:
+        reason = str(e.orig).strip().splitlines()[0] if e.orig else str(e)
+        raise ConfigError(f"control store at {_safe(url)} refused the connection: {reason}")
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # WAL lets readers and one writer work at once; busy_timeout waits instead of failing.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def _safe(url: str) -> str:
+    from rexwatch.settings import mask_url_password
+
+    return mask_url_password(url)
+
+
+def alembic_config(engine: Engine):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest revision of every area branch."""
+    from alembic import command
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    command.upgrade(alembic_config(engine), "heads")
+
+
+def disposable_sqlite_engine(path: str) -> Engine:
+    """An engine without pooling, for short-lived CLI commands."""
+    engine = create_engine(f"sqlite:///{path}", poolclass=NullPool)
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine

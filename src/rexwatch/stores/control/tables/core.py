@@ -1,0 +1,29 @@
+"""API keys and worker leases."""
+
+from sqlalchemy import Column, DateTime, Integer, String, Table, Text
+
+from rexwatch.stores.control.tables import metadata
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    # 'bearer' keys are stored as a SHA-256 hash; 'aws' keys keep an encrypted
+    # secret because SigV4 verification needs the secret itself.
+    Column("kind", String(16), nullable=False),
+    Column("prefix", String(32), nullable=False, index=True, unique=True),
+    Column("key_hash", String(64)),
+    Column("secret_enc", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)

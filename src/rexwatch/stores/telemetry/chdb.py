@@ -1,0 +1,119 @@
+"""Embedded ClickHouse through chdb.
+
+chdb allows one engine (one data path) per process, and a session serializes
+queries anyway, so every executor in a process shares one ``ChdbEngine`` and
+takes its lock. Several databases (one per test, say) can live in one engine.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from rexwatch.errors import ConfigError, Unavailable
+
+_engines: dict[str, ChdbEngine] = {}
+_engines_lock = threading.Lock()
+
+
+class ChdbEngine:
+    """One chdb session for a data path, with serialized access."""
+
+    def __init__(self, path: str) -> None:
+        from chdb import session
+
+        Path(path).mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.lock = threading.RLock()
+        self._session = session.Session(path)
+        self.closed = False
+
+    def run(self, sql: str, fmt: str = "CSV", params: dict[str, Any] | None = None) -> Any:
+        if self.closed:
+            raise Unavailable("telemetry store is closed")
+        with self.lock:
+            return self._session.query(sql, fmt, params=params or None)
+
+    def insert_arrow(self, target: str, columns: str, arrow_batch: pa.Table) -> None:
+        """Insert from an Arrow table without copying it through Python rows."""
+        if self.closed:
+            raise Unavailable("telemetry store is closed")
+        # chdb's Python() table function finds the table by its variable name in
+        # the calling frame: ``arrow_batch`` must stay a local of this function.
+        sql = f"INSERT INTO {target} ({columns}) SELECT {columns} FROM Python(arrow_batch)"
+        with self.lock:
+            self._session.query(sql, "CSV")
+
+    def close(self) -> None:
+        with self.lock:
+            if not self.closed:
+                self.closed = True
+                self._session.close()
+        with _engines_lock:
+            if _engines.get(self.path) is self:
+                del _engines[self.path]
+
+
+def engine_for(path: str) -> ChdbEngine:
+    """The process-wide engine for ``path``; chdb refuses a second path in one process."""
+    path = str(Path(path).resolve())
+    with _engines_lock:
+        engine = _engines.get(path)
+        if engine is not None and not engine.closed:
+            return engine
+        if _engines:
+            other = next(iter(_engines))
+            raise ConfigError(f"this process already holds the embedded telemetry store at {other}")
+        try:
+            engine = ChdbEngine(path)
+        except Exception as e:  # chdb raises plain RuntimeError
+            raise ConfigError(f"cannot open the telemetry store at {path}: {e}")
+        _engines[path] = engine
+        return engine
+
+
+class ChdbExecutor:
+    """Executor over a shared ``ChdbEngine`` for one database."""
+
+    def __init__(self, engine: ChdbEngine, database: str) -> None:
+        self.engine = engine
+        self.database = database
+        self.engine.run(f"CREATE DATABASE IF NOT EXISTS {database}")
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("{db}", self.database)
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        self.engine.run(self._sql(sql), "CSV", params)
+
+    def query_arrow(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
+        res = self.engine.run(self._sql(sql), "ArrowTable", params)
+        return res if isinstance(res, pa.Table) else pa.table({})
+
+    def query_rows(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        table = self.query_arrow(sql, params)
+        cols = [c.to_pylist() for c in table.columns]
+        return list(zip(*cols, strict=True)) if cols else []
+
+    def insert_arrow(self, table: str, data: pa.Table) -> int:
+        if data.num_rows == 0:
+            return 0
+        cols = ", ".join(f"`{c}`" for c in data.column_names)
+        self.engine.insert_arrow(f"{self.database}.{table}", cols, data)
+        return data.num_rows
+
+    def ping(self) -> None:
+        started = time.monotonic()
+        self.engine.run("SELECT 1")
+        if time.monotonic() - started > 5:
+            raise Unavailable("telemetry store answered too slowly")
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def drop_database(self) -> None:
+        self.engine.run(f"DROP DATABASE IF EXISTS {self.database}")

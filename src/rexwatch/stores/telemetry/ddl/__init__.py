@@ -1,0 +1,1 @@
+"""Telemetry DDL, one module per area (see ``schema.AREAS``)."""

@@ -1,0 +1,25 @@
+"""Server-rendered web UI (Jinja2). Pages register in ``PAGES``; adding a page family is one line."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from rexwatch import __version__
+from rexwatch.runtime import Runtime
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.globals["version"] = __version__
+
+PAGES: tuple[str, ...] = ("rexwatch.web.overview",)
+
+
+def install(app: FastAPI, runtime: Runtime) -> None:
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    for dotted in PAGES:
+        app.include_router(importlib.import_module(dotted).router)

@@ -1,0 +1,7 @@
+"""Background workers. The server runs them all in its event loop by default.
+
+``WORKERS`` maps a worker name to the dotted path of its class; adding a
+worker is one line. ``rexwatch worker NAME`` runs one alone.
+"""
+
+WORKERS: dict[str, str] = {}

@@ -1,0 +1,91 @@
+"""Fixtures: a shared chdb engine per test process, a fresh database per test,
+SQLite by default and the real PostgreSQL on 127.0.0.1 where asked."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from helpers import ServerProcess
+from rexwatch.runtime import Runtime
+from rexwatch.testing import LiveServer, make_runtime
+
+PG_ADMIN_URL = os.environ.get("REXWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def chdb_engine(tmp_path_factory: pytest.TempPathFactory):
+    from rexwatch.stores.telemetry.chdb import engine_for
+
+    engine = engine_for(str(tmp_path_factory.mktemp("chdb")))
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+
+    name = f"rxw_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def control_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Parametrises a test over both control stores."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'control.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, chdb_engine) -> Iterator[Runtime]:
+    rt = make_runtime(tmp_path / "data", chdb_engine, workers="none")
+    yield rt
+    rt.close(close_stores=False)
+    rt.telemetry.drop_database()
+    rt.control.dispose()
+
+
+@pytest.fixture
+def client(runtime: Runtime):
+    from fastapi.testclient import TestClient
+
+    from rexwatch.api.app import create_app
+
+    with TestClient(create_app(runtime, run_workers=False), raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def live(runtime: Runtime) -> Iterator[LiveServer]:
+    with LiveServer(runtime, run_workers=False) as server:
+        yield server
+
+
+@pytest.fixture
+def server_process(tmp_path: Path):
+    started: list[ServerProcess] = []
+
+    def make(*args: str, data_dir: Path | None = None, env: dict[str, str] | None = None) -> ServerProcess:
+        sp = ServerProcess(data_dir or tmp_path / "srv", *args, env=env)
+        started.append(sp)
+        return sp
+
+    yield make
+    for sp in started:
+        if sp.proc and sp.proc.poll() is None:
+            sp.stop(9)

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import create_engine, text
+
+
+def test_health_shape(client):
+    r = client.get("/health")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "healthy"
+    assert body["telemetry_store"] == "up" and body["control_store"] == "up"
+    assert abs(body["timestamp"] - time.time()) < 5
+    assert body["version"]
+
+
+def test_health_503_when_control_store_fails(tmp_path, chdb_engine, pg_url):
+    from fastapi.testclient import TestClient
+
+    from rexwatch.api.app import create_app
+    from rexwatch.testing import make_runtime
+
+    rt = make_runtime(tmp_path / "d", chdb_engine, control_url=pg_url, workers="none")
+    with TestClient(create_app(rt, run_workers=False)) as c:
+        assert c.get("/health").status_code == 200
+        # Really take the store away: drop its database under the server's feet.
+        admin = create_engine(pg_url.rsplit("/", 1)[0] + "/test", isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{pg_url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+        admin.dispose()
+        r = c.get("/health")
+        assert r.status_code == 503
+        assert r.json()["status"] == "unhealthy"
+        assert r.json()["control_store"] == "down"
+        assert r.json()["telemetry_store"] == "up"
+        metrics = c.get("/metrics").text
+        assert 'rexwatch_store_errors_total{store="control_store"} 1.0' in metrics
+    rt.telemetry.drop_database()
+
+
+def test_request_id_returned_and_honoured(client):
+    r = client.get("/health")
+    rid = r.headers["x-request-id"]
+    assert len(rid) >= 16
+    r2 = client.get("/health", headers={"X-Request-ID": "my-trace-123"})
+    assert r2.headers["x-request-id"] == "my-trace-123"
+    # An id that could inject into logs is replaced, not echoed.
+    r3 = client.get("/health", headers={"X-Request-ID": "bad id\twith spaces"})
+    assert r3.headers["x-request-id"] != "bad id\twith spaces"
+
+
+def test_metrics_counts_requests_by_route_and_status(client):
+    for _ in range(3):
+        client.get("/health")
+    client.get("/api/v1/nope")
+    text_ = client.get("/metrics").text
+    assert 'rexwatch_http_requests_total{method="GET",route="/health",status="200"} 3.0' in text_
+    assert 'status="404"' in text_
+    assert "rexwatch_http_request_duration_seconds_bucket" in text_
+    assert "process_resident_memory_bytes" in text_
+
+
+def test_openapi_document(client):
+    doc = client.get("/api/v1/openapi.json").json()
+    assert doc["info"]["title"] == "rexwatch"
+    assert "/api/v1/keys" in doc["paths"]
+
+
+def test_ui_overview_page(client):
+    r = client.get("/")
+    assert r.status_code == 200
+    assert "rexwatch" in r.text and "Telemetry store" in r.text

@@ -1,0 +1,87 @@
+"""``rexwatch server`` as a user runs it: start, refuse bad settings, stop cleanly."""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+import httpx
+
+from helpers import run_cli
+
+
+def test_starts_healthy_and_stops_cleanly_on_sigterm(server_process):
+    sp = server_process().start(wait=False)
+    elapsed = sp.wait_healthy()
+    assert elapsed < 15
+    assert httpx.get(f"{sp.url}/health").json()["status"] == "healthy"
+    assert (sp.data_dir / "control.db").exists()
+    assert (sp.data_dir / "telemetry").is_dir()
+    assert sp.stop(signal.SIGTERM) == 0
+    out = sp.proc.stdout.read()
+    assert f"serving on {sp.url}" in out
+
+
+def test_sigint_also_stops_cleanly_and_data_dir_reopens(server_process, tmp_path):
+    sp = server_process().start()
+    assert sp.stop(signal.SIGINT) == 0
+    again = server_process(data_dir=sp.data_dir).start()
+    assert httpx.get(f"{again.url}/health").status_code == 200
+    assert again.stop() == 0
+
+
+def test_second_server_on_same_data_dir_is_refused(server_process):
+    first = server_process().start()
+    second = server_process(data_dir=first.data_dir)
+    r = run_cli("server", "--data-dir", str(first.data_dir), "--port", str(second.port), timeout=60)
+    assert r.returncode == 1
+    assert "already using data dir" in r.stderr
+    assert httpx.get(f"{first.url}/health").status_code == 200
+
+
+def test_non_loopback_with_auth_off_is_refused(tmp_path):
+    r = run_cli("server", "--host", "0.0.0.0", "--auth", "off", "--data-dir", str(tmp_path / "d"))
+    assert r.returncode == 1
+    assert "rexwatch keys create" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_unwritable_data_dir_is_one_clear_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a dir")
+    r = run_cli("server", "--data-dir", str(blocker / "sub"))
+    assert r.returncode == 1
+    assert "data dir" in r.stderr and str(blocker) in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_malformed_toml_is_one_clear_line(tmp_path):
+    cfg = tmp_path / "rexwatch.toml"
+    cfg.write_text("port = [unclosed\n")
+    r = run_cli("--config", str(cfg), "server", "--data-dir", str(tmp_path / "d"))
+    assert r.returncode == 1
+    assert "not valid TOML" in r.stderr and str(cfg) in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_refusing_postgres_url_is_one_clear_line(tmp_path):
+    r = run_cli("server", "--data-dir", str(tmp_path / "d"),
+                env={"REXWATCH_CONTROL_URL": "postgresql+psycopg://postgres@127.0.0.1:1/none"})
+    assert r.returncode == 1
+    assert "refused the connection" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_sdk_imports_without_server_dependencies():
+    code = (
+        "import sys\n"
+        "for m in ('chdb', 'fastapi', 'sqlalchemy', 'uvicorn', 'pyarrow', 'awscli'):\n"
+        "    sys.modules[m] = None\n"
+        "import rexwatch.sdk\n"
+        "print('ok')\n"
+    )
+    import subprocess
+
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "ok"

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import pyarrow as pa
+
+from rexwatch.stores.telemetry import schema
+
+
+def test_schema_apply_is_idempotent(runtime):
+    assert schema.apply(runtime.telemetry) == []  # the fixture applied everything already
+    ids = {r[0] for r in runtime.telemetry.query_rows("SELECT id FROM {db}.schema_migrations")}
+    assert {m.id for m in schema.all_migrations()} == ids
+
+
+def test_insert_arrow_and_parameterised_query(runtime):
+    tx = runtime.telemetry
+    tx.execute("CREATE TABLE {db}.t (a UInt64, s String) ENGINE = MergeTree ORDER BY a")
+    n = tx.insert_arrow("t", pa.table({"s": ["x", "y", "z"], "a": pa.array([1, 2, 3], pa.uint64())}))
+    assert n == 3
+    assert tx.query_rows("SELECT s FROM {db}.t WHERE a >= {m:UInt64} ORDER BY a", {"m": 2}) == [("y",), ("z",)]
+    assert tx.query_arrow("SELECT count() AS n FROM {db}.t").column("n").to_pylist() == [3]
+
+
+def test_databases_are_isolated(runtime, chdb_engine, tmp_path):
+    from rexwatch.testing import make_runtime
+
+    other = make_runtime(tmp_path / "other", chdb_engine, workers="none")
+    runtime.telemetry.execute("CREATE TABLE {db}.only_here (a UInt8) ENGINE = Memory")
+    assert other.telemetry.query_rows("EXISTS TABLE {db}.only_here") == [(0,)]
+    other.telemetry.drop_database()
