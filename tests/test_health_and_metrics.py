@@ -30,6 +30,8 @@ def test_health_503_when_control_store_fails(tmp_path, chdb_engine, pg_url):
             conn.execute(text(f'DROP DATABASE "{pg_url.rsplit("/", 1)[1]}" WITH (FORCE)'))
         admin.dispose()
         r = c.get("/health")
+        time.sleep(0.3)  # past the health cache
+        r = c.get("/health")
         assert r.status_code == 503
         assert r.json()["status"] == "unhealthy"
         assert r.json()["control_store"] == "down"

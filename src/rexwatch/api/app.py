@@ -25,6 +25,9 @@ from rexwatch.runtime import Runtime
 
 log = logging.getLogger("rexwatch")
 
+# Seconds a /health store check is reused for.
+HEALTH_TTL = 0.25
+
 
 def create_app(runtime: Runtime, *, run_workers: bool = True, close_runtime: bool = False) -> FastAPI:
     @asynccontextmanager
@@ -64,21 +67,34 @@ def create_app(runtime: Runtime, *, run_workers: bool = True, close_runtime: boo
         v1.include_router(importlib.import_module(dotted).router)
     app.include_router(v1)
 
-    @app.get("/health", tags=["system"], include_in_schema=False)
-    def health() -> JSON:
-        body: dict[str, object] = {"status": "healthy", "timestamp": int(time.time()), "version": __version__}
-        code = 200
+    health_cache: dict[str, object] = {"at": 0.0, "result": None}
+    health_lock = asyncio.Lock()
+
+    def check_stores() -> tuple[dict[str, str], bool]:
+        states, ok = {}, True
         for name, check in (("telemetry_store", runtime.telemetry.ping), ("control_store", _ping_control)):
             try:
                 check()
-                body[name] = "up"
+                states[name] = "up"
             except Exception as e:
                 runtime.metrics.store_errors.labels(name).inc()
                 log.warning("health check: %s is down: %s", name, e)
-                body[name] = "down"
-                body["status"] = "unhealthy"
-                code = 503
-        return JSON(body, status_code=code)
+                states[name] = "down"
+                ok = False
+        return states, ok
+
+    @app.get("/health", tags=["system"], include_in_schema=False)
+    async def health() -> JSON:
+        # Store pings are shared by all callers within HEALTH_TTL, so load balancers and
+        # monitors may poll at any rate without queueing behind the telemetry store.
+        async with health_lock:
+            if time.monotonic() - float(health_cache["at"]) > HEALTH_TTL or health_cache["result"] is None:
+                health_cache["result"] = await asyncio.to_thread(check_stores)
+                health_cache["at"] = time.monotonic()
+        states, ok = health_cache["result"]  # type: ignore[misc]
+        body: dict[str, object] = {"status": "healthy" if ok else "unhealthy", "timestamp": int(time.time()),
+                                   "version": __version__, **states}
+        return JSON(body, status_code=200 if ok else 503)
 
     def _ping_control() -> None:
         from sqlalchemy import text
