@@ -85,3 +85,18 @@ def test_sdk_imports_without_server_dependencies():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "ok"
+
+
+def test_status_command_against_running_server_with_auth(server_process, tmp_path):
+    d = tmp_path / "authsrv"
+    created = run_cli("--output", "json", "keys", "create", "--name", "ops", "--data-dir", str(d))
+    token = __import__("json").loads(created.stdout)["token"]
+    sp = server_process("--auth", "on", data_dir=d).start()
+    denied = run_cli("--endpoint", sp.url, "status")
+    assert denied.returncode == 1 and "valid API key" in denied.stderr
+    ok = run_cli("--endpoint", sp.url, "--api-key", token, "--output", "json", "status")
+    assert ok.returncode == 0, ok.stderr
+    data = __import__("json").loads(ok.stdout)
+    assert data["status"] == "healthy" and data["auth_enabled"] is True
+    down = run_cli("--endpoint", "http://127.0.0.1:1", "status")
+    assert down.returncode == 1 and "cannot reach" in down.stderr

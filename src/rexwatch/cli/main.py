@@ -19,6 +19,7 @@ from rexwatch.cli.context import CliContext, default_endpoint
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("rexwatch.cli.server_cmd", "server"),
     ("rexwatch.cli.server_cmd", "worker"),
+    ("rexwatch.cli.status_cmd", "status"),
     ("rexwatch.cli.config_cmd", "config"),
     ("rexwatch.cli.keys_cmd", "keys"),
     ("rexwatch.cli.logs_cmd", "logs"),
