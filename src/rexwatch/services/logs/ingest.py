@@ -245,6 +245,12 @@ class IngestBuffer:
             return
         groups = {it.group.id: it.group.name for it in items}
         for table in tables:
+            if "fields" not in table.column_names:
+                # Fields of groups without an index policy are extracted by the store, not here.
+                n = table.num_rows
+                empty = pa.MapArray.from_arrays(pa.array(np.zeros(n + 1, dtype=np.int32)),
+                                                pa.array([], pa.string()), pa.array([], pa.string()))
+                table = table.append_column("fields", empty)
             gid_col = table.column("group_id")
             for gid, name in groups.items():
                 part = table.filter(pc.equal(gid_col, pa.scalar(gid, pa.uint64())))

@@ -9,7 +9,7 @@ import orjson
 import pyarrow as pa
 
 from rexwatch.errors import Invalid, NotFound
-from rexwatch.services.logs import reading, rules, tokens
+from rexwatch.services.logs import export, reading, rules, tokens
 from rexwatch.services.logs.catalog import Catalog, Group, now_ms
 from rexwatch.services.logs.ingest import IngestBuffer, validate
 from rexwatch.services.logs.patterns import compile_filter
@@ -263,3 +263,25 @@ class LogsService:
             if values is not None:
                 out.append({"eventNumber": i, "eventMessage": m, "extractedValues": values})
         return out
+
+    # Export -----------------------------------------------------------------------------------------
+
+    EXPORT_SCHEMA = export.EXPORT_SCHEMA
+
+    def _export_range(self, start_ms: int | None, end_ms: int | None) -> tuple[int, int]:
+        if start_ms is None or end_ms is None:
+            raise Invalid("export needs both a start and an end time", field="start")
+        self._check_range(start_ms, end_ms)
+        return start_ms, end_ms
+
+    def count_events(self, group: str, start_ms: int | None, end_ms: int | None, pattern: str | None) -> int:
+        start_ms, end_ms = self._export_range(start_ms, end_ms)
+        psql = compile_filter(pattern).sql(message_col="message", fields_col="fields")
+        return self.store.count(self.event_source([group], start_ms, end_ms, end_inclusive=False), psql)
+
+    def export_batches(self, group: str, start_ms: int | None, end_ms: int | None,
+                       pattern: str | None = None):
+        """Arrow tables (``EXPORT_SCHEMA``), one per UTC day of [start_ms, end_ms), in time order."""
+        start_ms, end_ms = self._export_range(start_ms, end_ms)
+        source = self.event_source([group], start_ms, end_ms, end_inclusive=False)
+        return export.day_batches(self.store, source, pattern, start_ms, end_ms)

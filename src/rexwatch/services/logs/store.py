@@ -198,3 +198,25 @@ class EventStore:
             "SELECT DISTINCT group_id FROM {db}.log_events WHERE group_id NOT IN {ids:Array(UInt64)}",
             {"ids": live_ids})
         return [int(r[0]) for r in rows]
+
+    def export_day(self, source: tuple[str, dict[str, Any]], pattern: tuple[str, dict[str, Any]] | None,
+                   day_start_ms: int, day_end_ms: int) -> pa.Table:
+        sql, params = source
+        params = {**params, "ex_a": day_start_ms, "ex_b": day_end_ms}
+        where = [f"ts >= {_ms('{ex_a:Int64}')}", f"ts < {_ms('{ex_b:Int64}')}"]
+        if pattern is not None and pattern[0]:
+            where.append(f"({pattern[0]})")
+            params.update(pattern[1])
+        return self.x.query_arrow(
+            "SELECT ts AS timestamp, ingest_ts AS ingestion_time, seq AS event_id, log_group, "
+            "toString(log_stream) AS log_stream, message, toString(toDate(ts)) AS date "
+            f"FROM ({sql}) WHERE {' AND '.join(where)} ORDER BY ts, seq", params)
+
+    def count(self, source: tuple[str, dict[str, Any]], pattern: tuple[str, dict[str, Any]] | None) -> int:
+        sql, params = source
+        params = dict(params)
+        where = ""
+        if pattern is not None and pattern[0]:
+            where = f" WHERE ({pattern[0]})"
+            params.update(pattern[1])
+        return int(self.x.query_rows(f"SELECT count() FROM ({sql}){where}", params)[0][0])
