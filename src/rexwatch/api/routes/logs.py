@@ -167,7 +167,7 @@ def filter_events(body: FilterRequest, rt: Runtime = Depends(get_runtime)) -> di
     page = svc.filter_log_events(groups, stream_names=body.streams, stream_prefix=body.stream_prefix,
                                  start_ms=_ms(body.start, "start"), end_ms=_ms(body.end, "end"),
                                  pattern=body.pattern, limit=body.limit, next_token=body.next_token)
-    return {"events": page.events, "next_token": page.next_token}
+    return {"events": page.events, "next_token": page.next_token, "snapshot_seq": page.snapshot_seq}
 
 
 @router.get("/tail")

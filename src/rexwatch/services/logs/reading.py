@@ -27,6 +27,7 @@ class EventPage:
     backward_token: str | None = None
     searched_streams: list[str] = field(default_factory=list)
     last_seq: int | None = None
+    snapshot_seq: int | None = None  # FilterLogEvents: the highest seq this search (all its pages) covers
 
 
 def rows(table: pa.Table) -> list[dict[str, Any]]:
@@ -62,7 +63,7 @@ def filter_page(store: EventStore, source: tuple[str, dict], pattern: str | None
     nxt = None
     if more and got:
         nxt = tokens.encode("f", s=snap, t=got[-1]["timestamp"], q=got[-1]["seq"])
-    return EventPage([filtered_event(r, with_group) for r in got], nxt)
+    return EventPage([filtered_event(r, with_group) for r in got], nxt, snapshot_seq=snap)
 
 
 def get_page(store: EventStore, source: tuple[str, dict], limit: int, token: str | None,
