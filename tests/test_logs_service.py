@@ -101,3 +101,32 @@ def test_index_policy_extracts_nested_fields(runtime, svc):
         "req.id": "r1", "status": "500"}
     svc.delete_index_policy("/p")
     assert svc.describe_index_policies(["/p"]) == []
+
+
+def test_retention_hides_at_once_and_purge_removes(runtime, svc):
+    day = 86_400_000
+    t = now_ms()
+    svc.create_log_group("/r")
+    svc.create_log_stream("/r", "s")
+    svc.create_log_stream("/r", "gone")
+    svc.put_log_events("/r", "s", [{"timestamp": t - 10 * day, "message": "old"},
+                                   {"timestamp": t - 10 * day + 1, "message": "old2"}])
+    svc.put_log_events("/r", "s", [{"timestamp": t - 1000, "message": "new"}])
+    svc.put_log_events("/r", "gone", [{"timestamp": t - 500, "message": "in a deleted stream"}])
+    svc.create_log_group("/dead")
+    svc.create_log_stream("/dead", "s")
+    svc.put_log_events("/dead", "s", [{"timestamp": t, "message": "in a deleted group"}])
+
+    def stored() -> int:
+        return runtime.telemetry.query_rows("SELECT count() FROM {db}.log_events")[0][0]
+
+    assert stored() == 5
+    svc.put_retention_policy("/r", 7)
+    svc.delete_log_stream("/r", "gone")
+    svc.delete_log_group("/dead")
+    assert [e["message"] for e in svc.filter_log_events(["/r"]).events] == ["new"]
+    assert stored() == 5  # hidden, not yet removed
+    report = svc.purge()
+    assert report.expired_events == 2 and len(report.groups) == 1 and len(report.streams) == 1
+    assert stored() == 1
+    assert svc.purge().expired_events == 0

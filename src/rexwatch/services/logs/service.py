@@ -264,6 +264,14 @@ class LogsService:
                 out.append({"eventNumber": i, "eventMessage": m, "extractedValues": values})
         return out
 
+    # Retention ------------------------------------------------------------------------------------
+
+    def purge(self):
+        """Physically remove deleted and expired events (the retention worker's tick)."""
+        from rexwatch.services.logs.retention import purge
+
+        return purge(self.catalog, self.store)
+
     # Export -----------------------------------------------------------------------------------------
 
     EXPORT_SCHEMA = export.EXPORT_SCHEMA
