@@ -3,4 +3,5 @@
 ROUTERS: tuple[str, ...] = (
     "rexwatch.api.routes.keys",
     "rexwatch.api.routes.system",
+    "rexwatch.api.routes.notify",
 )
