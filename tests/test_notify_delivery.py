@@ -7,8 +7,8 @@ import time
 
 import httpx
 import pytest
-from notify_helpers import Mailbox, Receiver, deliver_all
 
+from notify_helpers import Mailbox, Receiver, deliver_all
 from rexwatch.services.notify import NotifyService
 from rexwatch.services.notify.signing import verify
 

@@ -19,7 +19,7 @@ def _page(request: Request, title: str, text: str, status: int = 200) -> HTMLRes
 
 
 @router.get("/sns/confirm", response_class=HTMLResponse)
-async def confirm(request: Request, TopicArn: str = "", Token: str = "") -> HTMLResponse:  # noqa: N803
+async def confirm(request: Request, TopicArn: str = "", Token: str = "") -> HTMLResponse:
     svc = request.app.state.runtime.service(NotifyService)
     try:
         arn = await anyio.to_thread.run_sync(svc.confirm_subscription, TopicArn, Token)
@@ -30,7 +30,7 @@ async def confirm(request: Request, TopicArn: str = "", Token: str = "") -> HTML
 
 
 @router.get("/sns/unsubscribe", response_class=HTMLResponse)
-async def unsubscribe(request: Request, SubscriptionArn: str = "", Token: str = "") -> HTMLResponse:  # noqa: N803
+async def unsubscribe(request: Request, SubscriptionArn: str = "", Token: str = "") -> HTMLResponse:
     svc = request.app.state.runtime.service(NotifyService)
     try:
         await anyio.to_thread.run_sync(svc.unsubscribe_with_token, SubscriptionArn, Token)
