@@ -53,7 +53,8 @@ class Receiver:
                 status, delay = receiver.behaviour(n, req)
                 if delay:
                     receiver._closing.wait(delay)  # bounded; released when the receiver closes
-                body = b"ok" if status < 400 else b"nope"
+                # Error bodies echo the request, like careless receivers do: secrets must still not leak.
+                body = b"ok" if status < 400 else b"nope: " + self.path.encode() + b" " + req.body[:300]
                 try:
                     self.send_response(status)
                     self.send_header("content-length", str(len(body)))
