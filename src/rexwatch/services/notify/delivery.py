@@ -99,11 +99,6 @@ class Dispatcher:
             results.append(res)
         with self.rt.control.begin() as conn:
             store.finish(conn, self.owner, results)
-        m = self.rt.metrics
-        counter = getattr(m, "notifications", None)
-        if counter is not None:
-            for r in results:
-                counter.labels(r["status"]).inc()
 
     # Network side (event loop) ----------------------------------------------------------------------
 
