@@ -13,12 +13,12 @@ import socket
 import threading
 import time
 
-import httpx
 import pytest
 
 from notify_helpers import Receiver
 from rexwatch.errors import Invalid
 from rexwatch.services.notify.providers import PROVIDERS, Outgoing, SendContext, provider
+from rexwatch.services.notify.providers.base import HttpPool
 from rexwatch.settings import load_settings
 
 # One protocol per provider class.
@@ -57,7 +57,7 @@ def _endpoint(protocol: str, url: str) -> tuple[str, str, dict[str, str]]:
 
 def _send(protocol: str, msg: Outgoing, timeout: float = 2.0, settings=None):
     async def go():
-        async with httpx.AsyncClient() as http:
+        async with HttpPool(timeout=timeout) as http:
             ctx = SendContext(http=http, settings=settings or load_settings(), timeout=timeout)
             return await provider(protocol).send(msg, ctx)
 
