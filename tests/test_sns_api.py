@@ -191,3 +191,39 @@ def test_query_codec_round_trips_botocore_shapes(runtime):
         query.decode(b"Action=Subscribe&Version=2010-03-31&TopicArn=x", {},
                      model.operation_model("Subscribe"))
     assert e.value.code == "InvalidParameter" and "Protocol" in e.value.message
+
+
+def test_query_codec_is_generic_over_cloudwatch_shapes():
+    """The same codec decodes CloudWatch's query dialect (nested lists, doubles, timestamps) and encodes
+    its results so botocore reads them back unchanged."""
+    import datetime as dt
+    import types
+    from urllib.parse import urlencode
+
+    import botocore.session
+    from botocore.parsers import QueryParser
+    from botocore.serialize import QuerySerializer
+
+    from rexwatch.aws.protocols import query
+
+    model = botocore.session.get_session().get_service_model("cloudwatch")
+    op = model.operation_model("PutMetricAlarm")
+    params = {"AlarmName": "utm-high-cpu", "MetricName": "CPUUtilization", "Namespace": "AWS/ECS",
+              "Statistic": "Average", "Period": 300, "EvaluationPeriods": 3, "Threshold": 80.5,
+              "ComparisonOperator": "GreaterThanThreshold", "ActionsEnabled": False,
+              "Dimensions": [{"Name": "ServiceName", "Value": "utm-api"}],
+              "AlarmActions": ["arn:aws:sns:us-east-1:ACCOUNT:utm-alerts"], "OKActions": []}
+    req = QuerySerializer().serialize_to_request(params, op)
+    assert query.decode(urlencode(req["body"]).encode(), {}, op) == params
+
+    op = model.operation_model("DescribeAlarms")
+    when = dt.datetime(2026, 11, 26, 10, 15, 0, 123000, tzinfo=dt.UTC)
+    result = {"MetricAlarms": [{"AlarmName": "a", "Threshold": 80.5, "EvaluationPeriods": 3,
+                                "ActionsEnabled": True, "StateUpdatedTimestamp": when,
+                                "Dimensions": [{"Name": "ServiceName", "Value": "utm-api"}],
+                                "AlarmActions": ["arn:1", "arn:2"]}], "NextToken": "n"}
+    ctx = types.SimpleNamespace(request_id="r", service="cloudwatch")
+    body, _, _ = query.encode(result, op, ctx)
+    parsed = QueryParser().parse({"body": body, "headers": {}, "status_code": 200}, op.output_shape)
+    parsed.pop("ResponseMetadata")
+    assert parsed == result
