@@ -40,6 +40,10 @@ def test_topics_lifecycle_and_runbook_arns(runtime, live):
         sns.get_topic_attributes(TopicArn="arn:aws:sns:us-east-1:000000000000:nope")
     assert _code(e) == "NotFound"
 
+    sns.tag_resource(ResourceArn=runbook_arn, Tags=[{"Key": "team", "Value": "ops"}, {"Key": "x", "Value": "1"}])
+    sns.untag_resource(ResourceArn=arn, TagKeys=["x"])
+    assert sns.list_tags_for_resource(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "ops"}]
+
     sns.delete_topic(TopicArn=runbook_arn)
     sns.delete_topic(TopicArn=runbook_arn)  # deleting twice is fine, as in SNS
     assert [t["TopicArn"] for t in sns.list_topics()["Topics"]] == [arn.replace("utm-alerts", "other")]
@@ -53,9 +57,14 @@ def test_subscriptions_confirmation_and_attributes(runtime, live):
     subs = sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
     assert subs[0]["SubscriptionArn"] == "PendingConfirmation" and subs[0]["Endpoint"] == "ops@yourdomain.com"
 
-    # The confirmation delivery is queued with the token.
+    # The confirmation delivery is queued with the token; subscribing again while pending resends it.
     rows = runtime.service(NotifyService).deliveries()
     assert [r["kind"] for r in rows] == ["SubscriptionConfirmation"]
+    assert sns.subscribe(TopicArn=arn, Protocol="email", Endpoint="ops@yourdomain.com")["SubscriptionArn"] == \
+        "pending confirmation"
+    rows = runtime.service(NotifyService).deliveries()
+    assert [r["kind"] for r in rows] == ["SubscriptionConfirmation"] * 2
+    assert len({r["subscription_arn"] for r in rows}) == 1
     from sqlalchemy import select
 
     from rexwatch.stores.control.tables.notify import notify_subscriptions
