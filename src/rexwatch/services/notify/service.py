@@ -76,7 +76,8 @@ class NotifyService:
             if fn in self._listeners:
                 self._listeners.remove(fn)
 
-    def _wake(self) -> None:
+    def wake(self) -> None:
+        """Tell notifiers in this process that deliveries are due (call after committing an enqueue)."""
         for fn in list(self._listeners):
             try:
                 fn()
@@ -272,7 +273,7 @@ class NotifyService:
             self._enqueue_rows(conn, self.topic_arn(topic.name), str(uuid.uuid4()), "SubscriptionConfirmation",
                                [(sub_id, protocol)], "", None, {}, now)
             arn = self.subscription_arn(topic.name, sub_id)
-        self._wake()
+        self.wake()
         return arn if return_arn else "pending confirmation"
 
     def confirm_subscription(self, topic_arn: str, token: str) -> str:
@@ -387,7 +388,7 @@ class NotifyService:
         with self.engine.begin() as conn:
             result = self.enqueue(conn, topic_arn, message, subject=subject, attributes=attributes,
                                   message_structure=message_structure)
-        self._wake()
+        self.wake()
         return result
 
     def publish_batch(self, topic_arn: str, entries: list[dict[str, Any]]) -> tuple[list[dict], list[dict]]:
@@ -413,7 +414,7 @@ class NotifyService:
                 except Invalid as err:
                     failed.append({"Id": e["Id"], "Code": err.aws_code or "InvalidParameter",
                                    "Message": err.message, "SenderFault": True})
-        self._wake()
+        self.wake()
         return ok, failed
 
     def enqueue(self, conn: Connection, topic_arn: str, message: str | dict[str, Any], *,
@@ -565,5 +566,5 @@ class NotifyService:
         with self.engine.begin() as conn:
             n = store.replay(conn, ids, _now())
         if n:
-            self._wake()
+            self.wake()
         return n
