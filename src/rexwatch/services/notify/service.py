@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from rexwatch.errors import Invalid, NotFound
 from rexwatch.services.notify import arns, filterpolicy, signing, store
@@ -106,19 +107,22 @@ class NotifyService:
         arns.check_topic_name(name)
         attributes = dict(attributes or {})
         self._check_topic_attributes(attributes)
-        with self.engine.begin() as conn:
-            row = store.topic_by_name(conn, name)
-            if row is not None:
-                current = _json(row.attributes)
-                clash = [k for k, v in attributes.items() if k in current and current[k] != v]
-                if clash:
-                    raise Invalid(
-                        f"Invalid parameter: Attributes Reason: Topic already exists with different "
-                        f"attributes ({', '.join(clash)})"
-                    )
-                return self.topic_arn(name)
-            tag_map = {t["Key"]: t.get("Value", "") for t in tags or []}
-            store.insert_topic(conn, name, json.dumps(attributes), json.dumps(tag_map), _now())
+        try:
+            with self.engine.begin() as conn:
+                row = store.topic_by_name(conn, name)
+                if row is not None:
+                    current = _json(row.attributes)
+                    clash = [k for k, v in attributes.items() if k in current and current[k] != v]
+                    if clash:
+                        raise Invalid(
+                            f"Invalid parameter: Attributes Reason: Topic already exists with different "
+                            f"attributes ({', '.join(clash)})"
+                        )
+                    return self.topic_arn(name)
+                tag_map = {t["Key"]: t.get("Value", "") for t in tags or []}
+                store.insert_topic(conn, name, json.dumps(attributes), json.dumps(tag_map), _now())
+        except IntegrityError:
+            pass  # created concurrently by another request: same name, same topic
         return self.topic_arn(name)
 
     def list_topics(self, next_token: str | None = None) -> tuple[list[str], str | None]:
