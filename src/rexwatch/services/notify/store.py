@@ -120,6 +120,9 @@ def claim(conn: Connection, owner: str, now: dt.datetime, lease_until: dt.dateti
     )
     if message_id is not None:
         due = and_(due, OB.c.message_id == message_id)
+    # A read first: an idle notifier polls often and should not take the write lock each time.
+    if conn.execute(select(OB.c.id).where(due).limit(1)).first() is None:
+        return []
     sub = select(OB.c.id).where(due).order_by(OB.c.next_attempt_at, OB.c.id).limit(limit)
     if conn.dialect.name == "postgresql":
         sub = sub.with_for_update(skip_locked=True)
