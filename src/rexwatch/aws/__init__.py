@@ -11,4 +11,5 @@ service and only translate between AWS shapes and service calls.
 SERVICE_MODULES: tuple[str, ...] = (
     "rexwatch.aws.logs",
     "rexwatch.aws.cloudwatch",
+    "rexwatch.aws.sns",
 )

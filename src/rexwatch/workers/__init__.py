@@ -6,4 +6,5 @@ worker is one line. ``rexwatch worker NAME`` runs one alone.
 
 WORKERS: dict[str, str] = {
     "retention": "rexwatch.workers.retention.RetentionWorker",
+    "notify": "rexwatch.workers.notify.NotifyWorker",
 }

@@ -5,4 +5,5 @@ ROUTERS: tuple[str, ...] = (
     "rexwatch.api.routes.logs",
     "rexwatch.api.routes.metrics",
     "rexwatch.api.routes.system",
+    "rexwatch.api.routes.notify",
 )

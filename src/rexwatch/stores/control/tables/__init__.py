@@ -21,6 +21,7 @@ metadata = MetaData(
 AREAS: tuple[str, ...] = (
     "core",
     "logs",
+    "notify",
 )
 
 for _area in AREAS:

@@ -1,0 +1,19 @@
+"""NotifyService: SNS topics and subscriptions, publishing into the delivery outbox.
+
+The service is one class assembled from one module per concern.
+"""
+
+from __future__ import annotations
+
+from rexwatch.services.notify.base import Enqueued, Subscription
+from rexwatch.services.notify.deliverylog import DeliveryLogMixin
+from rexwatch.services.notify.publishing import PublishingMixin
+from rexwatch.services.notify.subscriptions import SubscriptionsMixin
+from rexwatch.services.notify.topics import TopicsMixin
+
+
+class NotifyService(TopicsMixin, SubscriptionsMixin, PublishingMixin, DeliveryLogMixin):
+    """Topics, subscriptions, publishing (``enqueue`` inside a caller's transaction) and the delivery log."""
+
+
+__all__ = ["Enqueued", "NotifyService", "Subscription"]
