@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -110,31 +109,16 @@ def validate(group: Group, stream: Stream, events: Any, now_ms: int) -> Accepted
     return Accepted(pa.table(cols), rejected)
 
 
-def _flatten(value: Any, path: str, out: dict[str, str], wanted: set[str]) -> None:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _flatten(v, f"{path}.{k}" if path else str(k), out, wanted)
-    elif path in wanted and value is not None:
-        if isinstance(value, bool):
-            out[path] = "true" if value else "false"
-        elif isinstance(value, str):
-            out[path] = value
-        elif not isinstance(value, list):
-            out[path] = orjson.dumps(value).decode()
-
-
 def extract_fields(messages: pa.Array, paths: tuple[str, ...]) -> pa.Array:
-    """Index-policy fields (dotted paths) of JSON messages as a Map column."""
+    """The ``fields`` map for an index-policy group: top-level scalars (as the column DEFAULT
+    extracts them for other groups) plus the policy's paths, in the filter compiler's text form."""
+    from rexwatch.lang.filterpattern import flatten_fields
+
     wanted = set(paths)
     rows: list[list[tuple[str, str]]] = []
     for m in messages.to_pylist():
-        out: dict[str, str] = {}
-        if m and m[0] == "{":
-            try:
-                _flatten(orjson.loads(m), "", out, wanted)
-            except orjson.JSONDecodeError:
-                pass
-        rows.append(list(out.items()))
+        flat = flatten_fields(m) if m[:1] == "{" else {}
+        rows.append([(k, v) for k, v in flat.items() if k in wanted or ("." not in k and "[" not in k)])
     return pa.array(rows, type=FIELDS_TYPE)
 
 

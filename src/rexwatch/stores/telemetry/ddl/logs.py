@@ -19,10 +19,10 @@ One wide table for every log group. Choices (measured, see docs/logs.md):
 
 from rexwatch.stores.telemetry.schema import Migration
 
-# Top-level scalar JSON fields of a message as Map(path -> text); strings unquoted.
+# Top-level scalar JSON fields of a message as Map(path -> text); strings unquoted, nulls left out.
 TOP_LEVEL_FIELDS = (
     "if(isValidJSON(message), CAST(arrayMap(kv -> (kv.1, if(startsWith(kv.2, '\"'), "
-    "JSONExtractString(kv.2), kv.2)), arrayFilter(kv -> NOT (startsWith(kv.2, '{') OR startsWith(kv.2, '[')), "
+    "JSONExtractString(kv.2), kv.2)), arrayFilter(kv -> NOT (startsWith(kv.2, '{') OR startsWith(kv.2, '[') OR kv.2 = 'null'), "
     "JSONExtractKeysAndValuesRaw(message))), 'Map(LowCardinality(String), String)'), map())"
 )
 
