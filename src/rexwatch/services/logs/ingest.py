@@ -10,6 +10,7 @@ When more events are waiting than ``max_pending`` the request is refused with
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -109,16 +111,61 @@ def validate(group: Group, stream: Stream, events: Any, now_ms: int) -> Accepted
     return Accepted(pa.table(cols), rejected)
 
 
+def _text(value: Any) -> str | None:
+    """A JSON scalar in the filter compiler's text form (``values.text_form``)."""
+    if isinstance(value, str):
+        return value
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        from rexwatch.lang.filterpattern.values import number_text
+
+        return number_text(repr(value))
+    return None
+
+
+def _pick(doc: Any, path: str) -> str | None:
+    cur = doc
+    for part in _PATH_PART.findall(path):
+        if part.startswith("["):
+            i = int(part[1:-1])
+            if not isinstance(cur, list) or i >= len(cur):
+                return None
+            cur = cur[i]
+        else:
+            if not isinstance(cur, dict) or part not in cur:
+                return None
+            cur = cur[part]
+    return _text(cur)
+
+
+_PATH_PART = re.compile(r"\[[0-9]+\]|[^.\[\]]+")
+
+
 def extract_fields(messages: pa.Array, paths: tuple[str, ...]) -> pa.Array:
-    """The ``fields`` map for an index-policy group: top-level scalars (as the column DEFAULT
-    extracts them for other groups) plus the policy's paths, in the filter compiler's text form."""
+    """The ``fields`` map of an index-policy group: the policy's paths, parsed with orjson."""
     from rexwatch.lang.filterpattern import flatten_fields
 
-    wanted = set(paths)
     rows: list[list[tuple[str, str]]] = []
     for m in messages.to_pylist():
-        flat = flatten_fields(m) if m[:1] == "{" else {}
-        rows.append([(k, v) for k, v in flat.items() if k in wanted or ("." not in k and "[" not in k)])
+        row: list[tuple[str, str]] = []
+        if m[:1] == "{":
+            try:
+                doc = orjson.loads(m)
+            except orjson.JSONDecodeError:
+                # Not strict JSON for orjson (huge numbers, NaN…): use the compiler's own reading.
+                flat = flatten_fields(m)
+                row = [(p, flat[p]) for p in paths if p in flat]
+            else:
+                for p in paths:
+                    v = _pick(doc, p)
+                    if v is not None:
+                        row.append((p, v))
+        rows.append(row)
     return pa.array(rows, type=FIELDS_TYPE)
 
 

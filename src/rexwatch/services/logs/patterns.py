@@ -22,22 +22,15 @@ def compile_filter(pattern: str | None) -> FilterPattern:
     return compile_pattern(pattern or "")
 
 
-def is_top_level(path: str) -> bool:
-    return "." not in path and "[" not in path
-
-
 def indexed_paths(compiled: FilterPattern, groups: list[Group], start_ms: int | None) -> set[str]:
     """Referenced paths present in ``fields`` for every visible row of every group.
 
-    Top-level scalar fields are always extracted at insert. A nested path from
-    an index policy counts only for ranges starting after the policy was set
-    (plus the 2 h an event may be stamped ahead), since older rows lack it.
+    A path from an index policy counts only for ranges starting after the
+    policy was set (plus the 2 h an event may be stamped ahead), since rows
+    ingested before lack it; everything else is read from the message.
     """
     out = set()
     for path in compiled.referenced_fields:
-        if is_top_level(path):
-            out.add(path)
-            continue
         if start_ms is not None and all(
             path in g.index_fields and g.index_policy_ms is not None and start_ms >= g.index_policy_ms + FUTURE_MS
             for g in groups
