@@ -200,10 +200,14 @@ def main() -> None:
                 assert aws(c, url, "CreateLogStream", {"logGroupName": group, "logStreamName": f"w{i}"}).status_code == 200
         watch = RssWatch(proc.pid)
         watch.start()
+        cpu0 = sum(psutil.Process(proc.pid).cpu_times()[:2])
+        me0 = sum(psutil.Process().cpu_times()[:2])
         print("ingesting through HTTP…", file=sys.stderr)
         http_s, throttled = ingest_http(url, bodies, args.threads)
         watch.stop.set()
         http_rate = args.events / http_s
+        server_cpu = (sum(psutil.Process(proc.pid).cpu_times()[:2]) - cpu0) / http_s
+        client_cpu = (sum(psutil.Process().cpu_times()[:2]) - me0) / http_s
 
         with httpx.Client(timeout=120) as c:
             def first_error_page() -> None:
@@ -263,6 +267,7 @@ def main() -> None:
 | compression: raw message bytes / bytes on disk (all columns) | {ratio_raw:.1f}x | ≥ 8x |
 | compression of the message column alone | {msg_ratio:.1f}x | — |
 | peak server RSS during ingest | {rss / 2**20:.0f} MiB | — |
+| CPU during ingest: server / clients (cores) | {server_cpu:.2f} / {client_cpu:.2f} | — |
 """)
 
 

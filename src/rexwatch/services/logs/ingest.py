@@ -266,7 +266,7 @@ class IngestBuffer:
             table = table.append_column("seq", pa.array(np.arange(base, base + n, dtype=np.uint64)))
             table = table.append_column(
                 "ingest_ts", pa.array(np.full(n, now, dtype=np.int64)).cast(pa.timestamp("ms", tz="UTC")))
-            self._insert(table)
+            self._insert(table.combine_chunks())
             written.append(table)
         self.flushes += 1
         return written
