@@ -25,8 +25,8 @@ class LogsService:
         self.buffer = IngestBuffer(
             self.store.insert,
             self.store.max_seq(),
-            max_pending=getattr(s, "logs_buffer_max_events", 400_000),
-            linger_s=getattr(s, "logs_buffer_linger_ms", 2) / 1000,
+            max_pending=s.logs_buffer_max_events,
+            linger_s=s.logs_buffer_linger_ms / 1000,
         )
         runtime.on_close(self.buffer.close)
 
