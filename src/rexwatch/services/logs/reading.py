@@ -16,6 +16,9 @@ from typing import Any
 import pyarrow as pa
 
 from rexwatch.services.logs import tokens
+from rexwatch.services.logs.rules import EVENT_OVERHEAD
+
+MAX_PAGE_BYTES = 1_048_576
 from rexwatch.services.logs.store import EventStore
 
 
@@ -57,6 +60,13 @@ def filter_page(store: EventStore, source: tuple[str, dict], psql: tuple[str, di
     got = rows(table)
     more = len(got) > limit
     got = got[:limit]
+    # AWS caps a response at 1 MB of events: cut the page there and continue with the token.
+    size = 0
+    for i, r in enumerate(got):
+        size += len(r["message"]) + EVENT_OVERHEAD
+        if size > MAX_PAGE_BYTES and i > 0:
+            got, more = got[:i], True
+            break
     nxt = None
     if more and got:
         nxt = tokens.encode("f", s=snap, t=got[-1]["timestamp"], q=got[-1]["seq"])
