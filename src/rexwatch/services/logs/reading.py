@@ -17,9 +17,9 @@ import pyarrow as pa
 
 from rexwatch.services.logs import tokens
 from rexwatch.services.logs.rules import EVENT_OVERHEAD
+from rexwatch.services.logs.store import EventStore
 
 MAX_PAGE_BYTES = 1_048_576
-from rexwatch.services.logs.store import EventStore
 
 
 @dataclass
