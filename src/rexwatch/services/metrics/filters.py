@@ -297,7 +297,8 @@ class MetricFilterService:
         for f in filters:
             t = f.transformation
             const = t.constant()
-            data: list[Datum] = []
+            # Matches are folded into one Values/Counts datum per (dimensions, second).
+            buckets: dict[tuple, dict[float, int]] = {}
             matched_minutes: set[int] = set()
             for msg, ms in zip(messages, ts_ms, strict=True):
                 if not lo <= ms <= hi:
@@ -314,7 +315,7 @@ class MetricFilterService:
                         value = float(raw) if raw is not None else None
                     except ValueError:
                         value = None
-                    if value is None:
+                    if value is None or value != value or value in (float("inf"), float("-inf")):
                         continue
                 dims = []
                 for name, ref in t.dimensions:
@@ -323,12 +324,20 @@ class MetricFilterService:
                         break
                     dims.append((name, v[:1024]))
                 else:
+                    counts = buckets.setdefault((tuple(dims), ms // 1000), {})
+                    counts[value] = counts.get(value, 0) + 1
+            data: list[Datum] = []
+            for (dims_key, sec), counts in buckets.items():
+                items = list(counts.items())
+                for k in range(0, len(items), 150):
+                    chunk = items[k : k + 150]
                     data.append(
                         Datum(
                             t.metric_name,
-                            dims,
-                            dt.datetime.fromtimestamp(ms / 1000, dt.UTC),
-                            value=value,
+                            list(dims_key),
+                            dt.datetime.fromtimestamp(sec, dt.UTC),
+                            values=[v for v, _ in chunk],
+                            counts=[float(c) for _, c in chunk],
                             unit=t.unit,
                         )
                     )
