@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import pyarrow as pa
 
 from rexwatch.errors import Invalid, LimitExceeded, NotFound, QueryError
@@ -62,6 +63,55 @@ class CompiledFilter:
 def attach_to_logs(runtime: Any, logs_service: Any) -> None:
     """Runtime hook: called right after the logs service is created."""
     logs_service.add_ingest_listener(runtime.service(MetricFilterService).on_ingest)
+
+
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _json_path(doc: Any, path: str) -> str | None:
+    """The value at a dotted JSON path (``a.b``, ``tags[0]``) in text form, or None."""
+    cur = doc
+    for m in _PATH_PART.finditer(path):
+        key, index = m.group(1), m.group(2)
+        if key is not None and isinstance(cur, dict) and key in cur:
+            cur = cur[key]
+        elif index is not None and isinstance(cur, list) and int(index) < len(cur):
+            cur = cur[int(index)]
+        else:
+            return None
+    if isinstance(cur, bool):
+        return "true" if cur else "false"
+    if isinstance(cur, dict | list) or cur is None:
+        return None
+    return str(cur)
+
+
+def _binder(pattern: FilterPattern, t: Transformation):
+    """fn(message) -> the fields the transformation needs, or None when the pattern does not match.
+
+    JSON fields are read with one orjson parse after ``match`` rather than binding every field.
+    """
+    refs = [r for r in (t.value, *(ref for _, ref in t.dimensions)) if r.startswith("$")]
+    if not refs:
+        return lambda msg: {} if pattern.match(msg) else None
+    if all(r.startswith("$.") for r in refs) and pattern.kind != "delimited":
+
+        def bind(msg: str) -> dict[str, str] | None:
+            if not pattern.match(msg):
+                return None
+            try:
+                doc = orjson.loads(msg)
+            except orjson.JSONDecodeError:
+                return {}
+            out = {}
+            for r in refs:
+                v = _json_path(doc, r[2:])
+                if v is not None:
+                    out[r] = v
+            return out
+
+        return bind
+    return pattern.extract
 
 
 def _field_value(values: dict[str, str], ref: str) -> str | None:
@@ -297,13 +347,14 @@ class MetricFilterService:
         for f in filters:
             t = f.transformation
             const = t.constant()
+            bind = _binder(f.pattern, t)
             # Matches are folded into one Values/Counts datum per (dimensions, second).
             buckets: dict[tuple, dict[float, int]] = {}
             matched_minutes: set[int] = set()
             for msg, ms in zip(messages, ts_ms, strict=True):
                 if not lo <= ms <= hi:
                     continue
-                values = f.pattern.extract(msg)
+                values = bind(msg)
                 if values is None:
                     continue
                 matched_minutes.add(ms // 60_000)
