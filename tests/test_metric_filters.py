@@ -208,3 +208,15 @@ def test_describe_delete_and_bad_input(clients, live):
     )
     assert r.returncode == 0, r.stderr
     assert [f["filterName"] for f in json.loads(r.stdout)["metricFilters"]] == ["errors-a", "errors-b"]
+
+
+def test_cli_put_metric_filter_shorthand(clients, live):
+    r = run_cli("--endpoint", live.url, "logs", "put-metric-filter", "--log-group-name", GROUP,
+                "--filter-name", "failed-logins",
+                "--filter-pattern", '{ $.action = "login" && $.success IS FALSE }',
+                "--metric-transformations",
+                "metricName=FailedLogins,metricNamespace=UTM/Security,metricValue=1,dimensions={IP=$.ip_address}")
+    assert r.returncode == 0, r.stderr
+    logs, _ = clients
+    (f,) = logs.describe_metric_filters(logGroupName=GROUP)["metricFilters"]
+    assert f["metricTransformations"][0]["dimensions"] == {"IP": "$.ip_address"}
