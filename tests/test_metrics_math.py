@@ -267,3 +267,22 @@ def test_list_metrics_pages_and_unit_filter(svc, t0):
     assert sorted((p.unit, p.sum) for p in pts) == [("Milliseconds", 500.0), ("Seconds", 1.0)]
     _, pts = svc.get_metric_statistics(m, t0, t0 + dt.timedelta(minutes=5), 300, ["Sum"], unit="Seconds")
     assert [(p.unit, p.sum) for p in pts] == [("Seconds", 1.0)]
+
+
+def test_search_expression(svc, t0):
+    svc.put_metric_data(NS, [Datum("RequestCount", [("Service", s)], t0, value=v)
+                             for s, v in (("api", 10.0), ("worker", 5.0), ("frontend", 1.0))])
+    svc.put_metric_data(NS, [Datum("RequestCount", [("Service", "api"), ("Path", "/x")], t0, value=100.0),
+                             Datum("TenantCreated", [], t0, value=1.0)])
+    got, _ = _run(svc, t0, [expr("s", "SEARCH('{UTM/Application,Service} MetricName=\"RequestCount\"', 'Sum', 300)")])
+    assert got == {("s", "api"): [10.0], ("s", "frontend"): [1.0], ("s", "worker"): [5.0]}
+    got, _ = _run(svc, t0, [expr("s", "SUM(SEARCH('{UTM/Application,Service} NOT frontend', 'Sum', 300))",
+                                 label="total")])
+    assert got == {("s", "total"): [15.0]}
+    got, _ = _run(svc, t0, [expr("s", "SEARCH('Namespace=\"UTM/Application\" tenant', 'SampleCount', 300)")])
+    assert got == {("s", "TenantCreated"): [1.0]}
+    got, _ = _run(svc, t0, [expr("s", "SEARCH('{UTM/Application,Nope}', 'Sum', 300)"), stat("a", "TenantCreated")])
+    assert ("s", "s") not in got and got[("a", "TenantCreated")] == [1.0]
+    with pytest.raises(Invalid) as e:
+        svc.get_metric_data([expr("s", "SEARCH('x', 'Sum', 7)")], t0, t0 + dt.timedelta(minutes=5))
+    assert "SEARCH" in e.value.message

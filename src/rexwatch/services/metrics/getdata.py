@@ -189,6 +189,44 @@ def get_metric_data(
         values[q.id] = Series(grid, v, q.label or ms.metric.metric_name, period)
     metric_list = [values[q.id] for q in stat_qs]
 
+    def search(text: str, stat: str, period: int) -> list[Series]:
+        from rexwatch.services.metrics.search import MAX_RESULTS, parse_search
+
+        sq = parse_search(text)
+        try:
+            check_period(period, "SEARCH period")
+            level = percentile_level(stat)
+        except Invalid as e:
+            raise QueryError(e.message, query=text, start=0)
+        found, token = [], None
+        for _ in range(50):
+            infos, token = svc.list_metrics(sq.namespace, None, next_token=token)
+            found += [m for m in infos if sq.matches(m)]
+            if not token or len(found) >= MAX_RESULTS:
+                break
+        found = found[:MAX_RESULTS]
+        if not found:
+            return []
+        keys = [
+            SeriesKey(m.namespace, m.metric_name, canonical_dims(m.dimensions), "", period) for m in found
+        ]
+        st_all = svc.series_statistics(keys, start, end, [level] if level is not None else [])
+        grid = np.arange(
+            int(align_down(start, period).timestamp()), int(end.timestamp()), period, dtype=np.int64
+        )
+        out = []
+        for m, st in zip(found, st_all, strict=True):
+            v = np.full(grid.shape, np.nan)
+            if len(st.t):
+                idx = np.searchsorted(grid, st.t)
+                inside = (idx < len(grid)) & (grid[np.minimum(idx, len(grid) - 1)] == st.t)
+                v[idx[inside]] = st.values(stat)[inside]
+            label = " ".join(val for _, val in m.dimensions) or m.metric_name
+            if m.dimensions and sq.schema is None:
+                label = f"{m.metric_name} {label}"
+            out.append(Series(grid, v, label, period))
+        return out
+
     # 2. Expressions, each once, in dependency order.
     parsed = {}
     for i, q in enumerate(queries, 1):
@@ -226,7 +264,7 @@ def get_metric_data(
             )
         active.append(qid)
         q = by_id[qid]
-        ev = Evaluator(q.expression or "", lambda n, p: resolve(n, p, qid), lambda: list(metric_list))
+        ev = Evaluator(q.expression or "", lambda n, p: resolve(n, p, qid), lambda: list(metric_list), search)
         try:
             result = ev.eval(parsed[qid])
         except QueryError as e:
