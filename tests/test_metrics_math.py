@@ -286,3 +286,22 @@ def test_search_expression(svc, t0):
     with pytest.raises(Invalid) as e:
         svc.get_metric_data([expr("s", "SEARCH('x', 'Sum', 7)")], t0, t0 + dt.timedelta(minutes=5))
     assert "SEARCH" in e.value.message
+
+
+def test_statistics_batch_survives_a_bad_query(svc, t0):
+    from rexwatch.services.metrics import StatQuery
+
+    svc.put_metric_data(NS, [Datum("CPUUtilization", [("ServiceName", "utm-api")], t0, value=v)
+                             for v in (70.0, 90.0)])
+    dims = (("ServiceName", "utm-api"),)
+    got = svc.get_statistics_batch([
+        StatQuery("avg", NS, "CPUUtilization", dims, "Average", 300),
+        StatQuery("bad-stat", NS, "CPUUtilization", dims, "tm99", 300),
+        StatQuery("bad-period", NS, "CPUUtilization", dims, "Average", 7),
+        StatQuery("p", NS, "CPUUtilization", dims, "p50", 60),
+        StatQuery("none", NS, "CPUUtilization", (("ServiceName", "other"),), "Sum", 300),
+    ], t0 - dt.timedelta(minutes=10), t0 + dt.timedelta(minutes=10))
+    bucket = dt.datetime.fromtimestamp(int(t0.timestamp()) // 300 * 300, dt.UTC)
+    assert got["avg"] == [(bucket, 80.0)]
+    assert got["p"] == [(t0, 70.0)]
+    assert got["bad-stat"] == [] and got["bad-period"] == [] and got["none"] == []

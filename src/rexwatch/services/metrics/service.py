@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from rexwatch.services.metrics.model import (
 from rexwatch.services.metrics.put import build_points, canonical_dims, check_dimensions, check_namespace
 from rexwatch.services.metrics.rules import align_down, check_period, choose_tier, percentile_level
 from rexwatch.services.metrics.store import MetricsStore, SeriesKey
+
+log = logging.getLogger("rexwatch.metrics")
 
 LIST_PAGE = 500
 LIST_WINDOW = dt.timedelta(days=14)
@@ -168,20 +171,28 @@ class MetricsService:
         """Many (series, statistic, period) queries over one time range, in one ClickHouse query.
 
         Returns, per query id, the (period start, value) pairs that have data, oldest first.
-        Percentiles of periods holding only statistic sets are left out, as CloudWatch does.
+        Percentiles of periods holding only statistic sets are left out, as CloudWatch does. A query
+        with an unusable period or statistic gets an empty list (and a warning in the log) rather
+        than failing the whole batch.
         """
         keys: dict[SeriesKey, int] = {}
         plan: list[tuple[str, int, str]] = []
         levels: set[float] = set()
+        out: dict[str, list[tuple[dt.datetime, float]]] = {}
         for q in queries:
-            check_period(q.period)
-            level = percentile_level(q.statistic)
+            try:
+                check_period(q.period)
+                level = percentile_level(q.statistic)
+            except Invalid as e:
+                # One unusable query must not sink a batch evaluated for many alarms.
+                log.warning("statistics query %s skipped: %s", q.id, e.message)
+                out[q.id] = []
+                continue
             if level is not None:
                 levels.add(level)
             key = SeriesKey(q.namespace, q.metric_name, canonical_dims(q.dimensions), q.unit or "", q.period)
             plan.append((q.id, keys.setdefault(key, len(keys)), q.statistic))
-        stats = self.series_statistics(list(keys), start, end, sorted(levels))
-        out: dict[str, list[tuple[dt.datetime, float]]] = {}
+        stats = self.series_statistics(list(keys), start, end, sorted(levels)) if keys else []
         for qid, idx, stat in plan:
             st = stats[idx]
             vals = st.values(stat)
