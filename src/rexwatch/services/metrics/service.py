@@ -345,7 +345,7 @@ class MetricsService:
                     field=f"Dimensions.member.{j}.Value",
                     aws_code="InvalidParameterValue",
                 )
-        offset = _decode_token(next_token)
+        after = _decode_token(next_token)
         self.flush()
         now = self.clock()
         rows = self.store.list_series(
@@ -355,27 +355,28 @@ class MetricsService:
             now - RECENT if recently_active else None,
             now - LIST_WINDOW,
             limit + 1,
-            offset,
+            after,
         )
         infos = [
             MetricInfo(ns, name, tuple(orjson.loads(dims).items()), dt.datetime.fromtimestamp(seen, dt.UTC))
             for ns, name, dims, seen in rows[:limit]
         ]
-        token = _encode_token(offset + limit) if len(rows) > limit else None
+        last = rows[limit - 1] if len(rows) > limit else None
+        token = _encode_token((last[0], last[1], last[2])) if last else None
         return infos, token
 
 
-def _encode_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps({"o": offset})).decode()
+def _encode_token(after: tuple[str, str, str]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps({"k": list(after)})).decode()
 
 
-def _decode_token(token: str | None) -> int:
+def _decode_token(token: str | None) -> tuple[str, str, str] | None:
     if not token:
-        return 0
+        return None
     try:
-        offset = orjson.loads(base64.urlsafe_b64decode(token.encode()))["o"]
-        if not isinstance(offset, int) or offset < 0:
+        key = orjson.loads(base64.urlsafe_b64decode(token.encode()))["k"]
+        if not isinstance(key, list) or len(key) != 3 or not all(isinstance(x, str) for x in key):
             raise ValueError
-        return offset
+        return key[0], key[1], key[2]
     except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
         raise Invalid("The NextToken is not valid.", field="NextToken", aws_code="InvalidNextToken")
