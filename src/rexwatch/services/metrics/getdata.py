@@ -13,8 +13,8 @@ import numpy as np
 import orjson
 
 from rexwatch.errors import Invalid, QueryError
-from rexwatch.services.metrics.matheval import KEYWORDS, Evaluator, Series
-from rexwatch.services.metrics.mathlang import parse, references
+from rexwatch.services.metrics.matheval import Evaluator, Series
+from rexwatch.services.metrics.mathlang import parse
 from rexwatch.services.metrics.model import UNITS, MetricId
 from rexwatch.services.metrics.put import canonical_dims, check_dimensions, check_namespace
 from rexwatch.services.metrics.rules import align_down, check_period, percentile_level
@@ -142,6 +142,8 @@ def get_metric_data(
     if start is None or end is None:
         which = "StartTime" if start is None else "EndTime"
         raise Invalid(f"The parameter {which} is required.", field=which, aws_code="MissingParameter")
+    start = start.astimezone(dt.UTC) if start.tzinfo else start.replace(tzinfo=dt.UTC)
+    end = end.astimezone(dt.UTC) if end.tzinfo else end.replace(tzinfo=dt.UTC)
     if start >= end:
         raise _bad("The parameter StartTime must be less than the parameter EndTime.", "StartTime")
     if scan_by not in ("TimestampDescending", "TimestampAscending"):
@@ -283,7 +285,6 @@ def get_metric_data(
         return result
 
     for qid in parsed:
-        _ = references(parsed[qid]) - KEYWORDS
         evaluate(qid)
 
     # 3. Results in query order, ordered by time, then paged by datapoints.
