@@ -305,3 +305,13 @@ def test_statistics_batch_survives_a_bad_query(svc, t0):
     assert got["avg"] == [(bucket, 80.0)]
     assert got["p"] == [(t0, 70.0)]
     assert got["bad-stat"] == [] and got["bad-period"] == [] and got["none"] == []
+
+
+def test_dynamic_labels(svc, t0):
+    _put(svc, "RequestCount", t0, [1, 2, 3], dims=[("Service", "api")])
+    page = svc.get_metric_data([
+        MetricDataQuery("r", MetricStatSpec(MetricId(NS, "RequestCount", (("Service", "api"),)), 60, "Sum"),
+                        label="${PROP('Dim.Service')} ${PROP('MetricName')} max ${MAX} of ${LABEL}"),
+        expr("e", "r * 2", label="doubled (${SUM})"),
+    ], t0, t0 + dt.timedelta(minutes=3))
+    assert [r.label for r in page.results] == ["api RequestCount max 3 of RequestCount", "doubled (12)"]

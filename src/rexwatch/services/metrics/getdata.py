@@ -188,7 +188,10 @@ def get_metric_data(
             idx = np.searchsorted(grid, st.t)
             inside = (idx < len(grid)) & (grid[np.minimum(idx, len(grid) - 1)] == st.t)
             v[idx[inside]] = st.values(ms.stat)[inside]
-        values[q.id] = Series(grid, v, q.label or ms.metric.metric_name, period)
+        props = {"MetricName": ms.metric.metric_name, "Namespace": ms.metric.namespace, "Stat": ms.stat,
+                 "Period": str(period), **{f"Dim.{k}": val for k, val in ms.metric.dimensions}}
+        label = q.label if q.label and "${" not in q.label else ms.metric.metric_name
+        values[q.id] = Series(grid, v, label, period, q.id, props)
     metric_list = [values[q.id] for q in stat_qs]
 
     def search(text: str, stat: str, period: int) -> list[Series]:
@@ -277,7 +280,7 @@ def get_metric_data(
                 aws_code="ValidationError",
             )
         active.pop()
-        if isinstance(result, Series) and q.label:
+        if isinstance(result, Series) and q.label and "${" not in q.label:
             result = Series(result.t, result.v, q.label, result.period)
         elif isinstance(result, Series) and result.label in ("SUM", "AVG", "MIN", "MAX", "STDDEV"):
             result = Series(result.t, result.v, qid, result.period)
@@ -310,15 +313,44 @@ def get_metric_data(
             t, v = s.t[ok], s.v[ok]
             if descending:
                 t, v = t[::-1], v[::-1]
+            label = s.label if s.label else q.id
+            if q.label and "${" in q.label:
+                label = expand_label(q.label, label, s.props or {}, v)
             results.append(
                 MetricDataResult(
                     q.id,
-                    s.label if s.label else q.id,
+                    label,
                     [dt.datetime.fromtimestamp(int(x), dt.UTC) for x in t],
                     [float(x) for x in v],
                 )
             )
     return _page(results, limit, next_token)
+
+
+_DYNAMIC = re.compile(r"\$\{(LABEL|SUM|AVG|MIN|MAX|FIRST|LAST|PROP\('([^')]*)'\))\}")
+
+
+def expand_label(template: str, label: str, props: dict[str, str], values: np.ndarray) -> str:
+    """CloudWatch dynamic labels: ${LABEL}, ${SUM|AVG|MIN|MAX|FIRST|LAST} over the returned points,
+    ${PROP('MetricName'|'Namespace'|'Stat'|'Period'|'Dim.<name>')}. ``values`` is in returned order."""
+
+    def stat(fn: str) -> str:
+        if not len(values):
+            return ""
+        x = {"SUM": np.sum, "AVG": np.mean, "MIN": np.min, "MAX": np.max}.get(fn)
+        # FIRST and LAST follow the order the points are returned in (ScanBy).
+        v = float(x(values)) if x else float(values[0] if fn == "FIRST" else values[-1])
+        return f"{v:.6g}"
+
+    def sub(m: re.Match) -> str:
+        key = m.group(1)
+        if key == "LABEL":
+            return label
+        if key.startswith("PROP"):
+            return props.get(m.group(2), "")
+        return stat(key)
+
+    return _DYNAMIC.sub(sub, template)
 
 
 def _page(results: list[MetricDataResult], limit: int, token: str | None) -> MetricDataPage:

@@ -26,6 +26,8 @@ class Series:
     v: np.ndarray  # float64, NaN = missing
     label: str
     period: int = 60
+    id: str = ""
+    props: dict[str, str] | None = None  # for dynamic labels: MetricName, Namespace, Stat, Period, Dim.<name>
 
 
 Value = float | Series | list
@@ -192,7 +194,7 @@ class Evaluator:
                 arg = node.args[0]
                 if not isinstance(arg, Str):
                     raise self.error("METRICS() takes a string", node.pos)
-                series = [s for s in series if arg.value in s.label]
+                series = [s for s in series if arg.value in s.id or arg.value in s.label]
             return series
         if name == "SEARCH":
             self.nargs(node, 3, 3)
