@@ -279,3 +279,10 @@ def test_cli_get_metric_data_from_file(live, tmp_path):
     assert r.returncode == 0, r.stderr
     (res,) = json.loads(r.stdout)["MetricDataResults"]
     assert res["Label"] == "Cache hit ratio" and res["Values"] == [90.0]
+
+
+def test_openapi_lists_metrics_routes(client):
+    r = client.get("/api/v1/openapi.json")
+    assert r.status_code == 200
+    paths = r.json()["paths"]
+    assert {"/api/v1/metrics", "/api/v1/metrics/data", "/api/v1/metrics/statistics", "/api/v1/metrics/query"} <= set(paths)
