@@ -39,8 +39,9 @@ def test_event_source_selects_live_events_with_group_names(runtime, svc):
     sql, params = svc.event_source(["/a"], None, None, stream_names=["s2"])
     cols = runtime.telemetry.query_arrow(f"SELECT * FROM ({sql})", params).column_names
     assert cols == ["ts", "ingest_ts", "seq", "log_group", "log_stream", "message", "fields"]
-    got = runtime.telemetry.query_rows(f"SELECT fields['n'] FROM ({sql}) ORDER BY seq", params)
-    assert [r[0] for r in got] == ["0", "1", "2"]
+    got = runtime.telemetry.query_rows(f"SELECT JSONExtractInt(message, 'n'), fields FROM ({sql}) ORDER BY seq",
+                                       params)
+    assert [r[0] for r in got] == [0, 1, 2] and all(not dict(r[1]) for r in got)
     with pytest.raises(NotFound):
         svc.event_source(["/a", "/nope"], None, None)
 
@@ -130,3 +131,20 @@ def test_retention_hides_at_once_and_purge_removes(runtime, svc):
     assert report.expired_events == 2 and len(report.groups) == 1 and len(report.streams) == 1
     assert stored() == 1
     assert svc.purge().expired_events == 0
+
+
+def test_filter_pages_stop_at_one_megabyte(svc):
+    svc.create_log_group("/big")
+    svc.create_log_stream("/big", "s")
+    t = now_ms() - 10_000
+    for b in range(3):
+        svc.put_log_events("/big", "s", [{"timestamp": t + b * 10 + i, "message": f"{b}-{i}-" + "x" * 200_000}
+                                         for i in range(4)])
+    pages, token = [], None
+    while True:
+        page = svc.filter_log_events(["/big"], next_token=token)
+        pages.append(len(page.events))
+        token = page.next_token
+        if not token:
+            break
+    assert pages == [5, 5, 2]

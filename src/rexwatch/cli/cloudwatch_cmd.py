@@ -44,10 +44,20 @@ def _dimension_args(values: tuple[str, ...]) -> list[str]:
 @click.option("--period", type=int, default=None, help="Seconds per point (default: fits the terminal).")
 @click.option("--start-time", "start", default="3h", show_default=True, help="ISO-8601, epoch or 3h/2d.")
 @click.option("--end-time", "end", default="now", show_default=True)
-@click.option("--height", type=int, default=10, show_default=True)
+@click.option("--height", type=click.IntRange(1, 60), default=10, show_default=True,
+              help="Rows of the chart; 1 draws a one-line sparkline.")
 @pass_ctx
-def graph(ctx: CliContext, namespace: str, metric_name: str, dimensions: tuple[str, ...], statistic: str,
-          period: int | None, start: str, end: str, height: int) -> None:
+def graph(
+    ctx: CliContext,
+    namespace: str,
+    metric_name: str,
+    dimensions: tuple[str, ...],
+    statistic: str,
+    period: int | None,
+    start: str,
+    end: str,
+    height: int,
+) -> None:
     """Draw a metric statistic over time in the terminal."""
     import shutil
 
@@ -64,8 +74,11 @@ def graph(ctx: CliContext, namespace: str, metric_name: str, dimensions: tuple[s
         period = int(-(-seconds // 60) * 60)
     basic = statistic in ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
     params: list[tuple[str, str | int]] = [
-        ("namespace", namespace), ("metric_name", metric_name), ("start", t0.isoformat()),
-        ("end", t1.isoformat()), ("period", period),
+        ("namespace", namespace),
+        ("metric_name", metric_name),
+        ("start", t0.isoformat()),
+        ("end", t1.isoformat()),
+        ("period", period),
         ("statistics" if basic else "extended_statistics", statistic),
     ]
     params += [("dimension", d) for d in _dimension_args(dimensions)]
@@ -77,17 +90,25 @@ def graph(ctx: CliContext, namespace: str, metric_name: str, dimensions: tuple[s
             points.append((dt.datetime.fromisoformat(d["timestamp"].replace("Z", "+00:00")), float(v)))
     points.sort()
     if want_json(ctx.output) and ctx.output != "table":
-        print_json({"label": data["label"], "statistic": statistic, "period": period,
-                    "points": [{"timestamp": t.isoformat(), "value": v} for t, v in points]})
+        print_json(
+            {
+                "label": data["label"],
+                "statistic": statistic,
+                "period": period,
+                "points": [{"timestamp": t.isoformat(), "value": v} for t, v in points],
+            }
+        )
         return
     from rich.console import Console
 
-    from rexwatch.cli.charts import bar_chart
+    from rexwatch.cli.charts import bar_chart, sparkline
 
     console = Console()
     title = f"{namespace} {metric_name} {statistic} (period {period}s)"
     if not points:
-        console.print(f"[bold]{title}[/]\n[dim]no datapoints between {t0:%Y-%m-%d %H:%M} and {t1:%H:%M} UTC[/]")
+        console.print(
+            f"[bold]{title}[/]\n[dim]no datapoints between {t0:%Y-%m-%d %H:%M} and {t1:%H:%M} UTC[/]"
+        )
         return
     # One column per period across the range, gaps where there is no data.
     first = int(t0.timestamp()) // period * period
@@ -97,7 +118,7 @@ def graph(ctx: CliContext, namespace: str, metric_name: str, dimensions: tuple[s
     if n > width:  # keep the most recent columns that fit
         series = series[-width:]
         first = first + (n - width) * period
-    rows = bar_chart(series, height)
+    rows = bar_chart(series, height) if height > 1 else [sparkline(series)]
     vals = [v for _, v in points]
     hi, lo = max(vals), min(0.0, min(vals))
     console.print(f"[bold]{title}[/]")
@@ -108,5 +129,7 @@ def graph(ctx: CliContext, namespace: str, metric_name: str, dimensions: tuple[s
     end_label = t1.strftime("%m-%d %H:%M")
     pad = max(1, len(series) - len(start_label) - len(end_label))
     console.print(f"{' ' * 11} {start_label}{' ' * pad}{end_label}", style="dim", highlight=False)
-    console.print(f"[dim]{len(points)} points · min {min(vals):.4g} · max {max(vals):.4g} · "
-                  f"last {vals[-1]:.4g}[/]", highlight=False)
+    console.print(
+        f"[dim]{len(points)} points · min {min(vals):.4g} · max {max(vals):.4g} · last {vals[-1]:.4g}[/]",
+        highlight=False,
+    )

@@ -16,8 +16,10 @@ from typing import Any
 import pyarrow as pa
 
 from rexwatch.services.logs import tokens
-from rexwatch.services.logs.patterns import compile_filter
+from rexwatch.services.logs.rules import EVENT_OVERHEAD
 from rexwatch.services.logs.store import EventStore
+
+MAX_PAGE_BYTES = 1_048_576
 
 
 @dataclass
@@ -47,10 +49,8 @@ def filtered_event(r: dict[str, Any], with_group: bool = False) -> dict[str, Any
     return out
 
 
-def filter_page(store: EventStore, source: tuple[str, dict], pattern: str | None, limit: int,
+def filter_page(store: EventStore, source: tuple[str, dict], psql: tuple[str, dict], limit: int,
                 token: str | None, with_group: bool = False) -> EventPage:
-    compiled = compile_filter(pattern)
-    psql = compiled.sql(message_col="message", fields_col="fields")
     if token:
         t = tokens.decode(token, "f")
         snap, after = int(t["s"]), (int(t["t"]), int(t["q"]))
@@ -60,6 +60,13 @@ def filter_page(store: EventStore, source: tuple[str, dict], pattern: str | None
     got = rows(table)
     more = len(got) > limit
     got = got[:limit]
+    # AWS caps a response at 1 MB of events: cut the page there and continue with the token.
+    size = 0
+    for i, r in enumerate(got):
+        size += len(r["message"]) + EVENT_OVERHEAD
+        if size > MAX_PAGE_BYTES and i > 0:
+            got, more = got[:i], True
+            break
     nxt = None
     if more and got:
         nxt = tokens.encode("f", s=snap, t=got[-1]["timestamp"], q=got[-1]["seq"])
@@ -96,11 +103,9 @@ def get_page(store: EventStore, source: tuple[str, dict], limit: int, token: str
     return EventPage(events, fwd, bwd)
 
 
-def tail_page(store: EventStore, source: tuple[str, dict], pattern: str | None, after_seq: int | None,
+def tail_page(store: EventStore, source: tuple[str, dict], psql: tuple[str, dict], after_seq: int | None,
               limit: int) -> EventPage:
     """Events committed after ``after_seq`` (all of them from the start when None), in seq order."""
-    compiled = compile_filter(pattern)
-    psql = compiled.sql(message_col="message", fields_col="fields")
     if after_seq is None:
         got = rows(store.page(source, psql, limit=limit))
     else:

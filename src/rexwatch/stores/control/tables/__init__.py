@@ -21,6 +21,7 @@ metadata = MetaData(
 AREAS: tuple[str, ...] = (
     "core",
     "logs",
+    "metric_filters",
     "notify",
 )
 
