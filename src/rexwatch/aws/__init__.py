@@ -10,4 +10,6 @@ service and only translate between AWS shapes and service calls.
 # Modules that register operation handlers. Adding an AWS service is one line.
 SERVICE_MODULES: tuple[str, ...] = (
     "rexwatch.aws.sns",
+    "rexwatch.aws.cloudwatch",
+    "rexwatch.aws.cloudwatch_alarms",
 )

@@ -9,4 +9,5 @@ content_type, headers)``. Adding a protocol is one module plus one line.
 CODECS: dict[str, str] = {
     "json": "rexwatch.aws.protocols.json",
     "query": "rexwatch.aws.protocols.query",
+    "cbor": "rexwatch.aws.protocols.cbor",
 }

@@ -1,0 +1,1 @@
+"""CloudWatch alarm operations (filled in below)."""
