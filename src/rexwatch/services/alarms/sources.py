@@ -7,19 +7,23 @@ transaction that records the transition.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection
 
-from rexwatch.errors import Unavailable
 from rexwatch.services.alarms.evaluator import Datapoint
 from rexwatch.services.alarms.model import StatQuery
 
 
 class MetricsStats:
-    """Statistics from the metrics service's batched query."""
+    """Statistics from the metrics service's batched query (one ClickHouse query per storage tier).
+
+    Percentile series also fetch their SampleCount (same series, no extra scan) so
+    EvaluateLowSampleCountPercentile can judge each datapoint.
+    """
 
     def __init__(self, runtime: Any) -> None:
         self.runtime = runtime
@@ -27,12 +31,33 @@ class MetricsStats:
     def fetch(
         self, queries: Sequence[StatQuery], start: float, end: float
     ) -> dict[StatQuery, list[Datapoint]]:
-        try:
-            from rexwatch.services.metrics import MetricsService  # type: ignore[import-not-found]
-        except ImportError:
-            raise Unavailable("the metrics service is not available in this build")
+        from rexwatch.services.metrics import MetricsService
+        from rexwatch.services.metrics import StatQuery as MetricsQuery
+
+        batch = []
+        for i, q in enumerate(queries):
+            batch.append(
+                MetricsQuery(f"q{i}", q.namespace, q.metric_name, q.dimensions, q.statistic, q.period, q.unit)
+            )
+            if q.statistic.startswith("p"):
+                batch.append(
+                    MetricsQuery(
+                        f"n{i}", q.namespace, q.metric_name, q.dimensions, "SampleCount", q.period, q.unit
+                    )
+                )
+        if not batch:
+            return {}
         svc = self.runtime.service(MetricsService)
-        return svc.get_statistics_batch(queries, start, end)
+        got = svc.get_statistics_batch(
+            batch, dt.datetime.fromtimestamp(start, dt.UTC), dt.datetime.fromtimestamp(end, dt.UTC)
+        )
+        out: dict[StatQuery, list[Datapoint]] = {}
+        for i, q in enumerate(queries):
+            counts = {ts.timestamp(): v for ts, v in got.get(f"n{i}", [])}
+            out[q] = [
+                Datapoint(ts.timestamp(), v, counts.get(ts.timestamp())) for ts, v in got.get(f"q{i}", [])
+            ]
+        return out
 
 
 class OutboxNotifier:
@@ -42,10 +67,8 @@ class OutboxNotifier:
         self.runtime = runtime
 
     def enqueue(self, conn: Connection, topic_arn: str, subject: str, message: str, dedup_id: str) -> None:
-        try:
-            from rexwatch.services.notify import NotifyService  # type: ignore[import-not-found]
-        except ImportError:
-            raise Unavailable("the notify service is not available in this build")
+        from rexwatch.services.notify import NotifyService
+
         # A MessageId derived from the transition keeps it stable if the same transition is re-queued.
         message_id = str(uuid.uuid5(uuid.NAMESPACE_URL, dedup_id))
         self.runtime.service(NotifyService).enqueue(
