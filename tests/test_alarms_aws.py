@@ -8,6 +8,7 @@ import os
 import botocore.exceptions
 import httpx
 import pytest
+
 from helpers import run_cli
 
 TOPIC = "arn:aws:sns:us-east-1:ACCOUNT:utm-alerts"

@@ -3,5 +3,6 @@
 ROUTERS: tuple[str, ...] = (
     "rexwatch.api.routes.alarms",
     "rexwatch.api.routes.keys",
+    "rexwatch.api.routes.metrics",
     "rexwatch.api.routes.system",
 )
