@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     notify_timeout_s: float = Field(
         10.0, gt=0, le=300, description="Timeout of one notification delivery attempt (HTTP or SMTP)."
     )
+    notify_backoff_scale: float = Field(
+        1.0, gt=0, le=100, description="Multiplies every provider's retry backoff (0.1 = ten times sooner)."
+    )
     notify_concurrency: int = Field(64, ge=1, le=1024, description="Notification deliveries sent at once.")
     query_timeout_s: float = Field(60.0, gt=0, description="Queries running longer are stopped (Timeout).")
 

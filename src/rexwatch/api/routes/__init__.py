@@ -5,4 +5,5 @@ ROUTERS: tuple[str, ...] = (
     "rexwatch.api.routes.keys",
     "rexwatch.api.routes.metrics",
     "rexwatch.api.routes.system",
+    "rexwatch.api.routes.notify",
 )

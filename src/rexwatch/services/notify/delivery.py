@@ -88,7 +88,7 @@ class Dispatcher:
             else:
                 policy = provider(item.protocol).retry
                 if d.retryable and item.attempt < policy.max_attempts:
-                    wait = policy.delay(item.attempt)
+                    wait = policy.delay(item.attempt) * self.rt.settings.notify_backoff_scale
                     res.update(status="pending", next_attempt_at=now + dt.timedelta(seconds=wait),
                                last_error=d.reason)
                 else:

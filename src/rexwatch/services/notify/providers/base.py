@@ -103,7 +103,7 @@ class Provider:
 
     def secrets(self, msg: Outgoing) -> list[str]:
         """Strings that must never appear in a reason or a log line."""
-        return [msg.endpoint, msg.secret]
+        return [msg.endpoint, msg.secret, *url_secrets(msg.endpoint)]
 
     async def send(self, msg: Outgoing, ctx: SendContext) -> Delivery:
         raise NotImplementedError
@@ -125,6 +125,26 @@ def redact_url(url: str) -> str:
     host = m.group(2).rsplit("@", 1)[-1]
     rest = m.group(3)
     return f"{m.group(1)}://{host}" + ("/****" if rest not in ("", "/") else rest)
+
+
+def url_secrets(url: str) -> list[str]:
+    """The parts of a URL that may carry a credential: user info, path, its longer segments, the query."""
+    m = _URL.match(url)
+    if not m:
+        return []
+    out = []
+    netloc, rest = m.group(2), m.group(3)
+    if "@" in netloc:
+        out.append(netloc.rsplit("@", 1)[0])
+    path, _, query = rest.partition("?")
+    if len(path) > 1:
+        out.append(path)
+        out += [seg for seg in path.split("/") if len(seg) >= 6]
+    if query:
+        out.append(query)
+        out += [kv.partition("=")[2] for kv in query.split("&") if len(kv.partition("=")[2]) >= 6]
+    # Longest first, so a whole path is masked before its pieces.
+    return sorted(set(out), key=len, reverse=True)
 
 
 def check_http_url(url: str, field: str = "Endpoint") -> str:
