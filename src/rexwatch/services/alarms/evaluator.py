@@ -31,10 +31,10 @@ The rules follow CloudWatch's documented behaviour:
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 import json
 import math
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -243,13 +243,20 @@ def java_double(v: float) -> str:
 
 
 def _reason_time(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%d/%m/%y %H:%M:%S")
+    t = time.gmtime(ts)
+    return (
+        f"{t.tm_mday:02d}/{t.tm_mon:02d}/{t.tm_year % 100:02d} {t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+    )
 
 
 def iso_millis(ts: float) -> str:
     """CloudWatch's timestamp format in alarm JSON: 2024-11-25T10:05:00.000+0000."""
-    d = dt.datetime.fromtimestamp(ts, dt.UTC)
-    return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}+0000"
+    t = time.gmtime(ts)
+    ms = int((ts % 1) * 1000)
+    return (
+        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+        f".{ms:03d}+0000"
+    )
 
 
 def _plural(k: int, word: str) -> str:

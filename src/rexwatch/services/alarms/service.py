@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from rexwatch.errors import Conflict, Invalid, LimitExceeded, NotFound
 from rexwatch.services.alarms import evaluator as ev
@@ -111,6 +111,27 @@ def _num(v: Any, name: str) -> float:
     if math.isnan(f) or math.isinf(f):
         raise Invalid(f"{name} must be a finite number", field=name)
     return f
+
+
+class _Batch:
+    """Rows collected during one evaluation tick, written with one executemany each."""
+
+    def __init__(self) -> None:
+        self.history: list[dict[str, Any]] = []
+        self.updates: list[dict[str, Any]] = []
+
+    def flush(self, conn: Connection) -> None:
+        if self.updates:
+            cols = [k[1:] for k in self.updates[0] if k != "_id"]
+            stmt = (
+                update(alarms)
+                .where(alarms.c.id == bindparam("_id"))
+                .values({c: bindparam(f"_{c}") for c in cols})
+            )
+            conn.execute(stmt, self.updates)
+        if self.history:
+            conn.execute(insert(alarm_history), self.history)
+        self.history, self.updates = [], []
 
 
 class AlarmsService:
@@ -220,17 +241,20 @@ class AlarmsService:
         item_type: str,
         summary: str,
         data: dict | str,
+        batch: _Batch | None = None,
     ) -> None:
-        conn.execute(
-            insert(alarm_history).values(
-                alarm_name=name,
-                alarm_type="CompositeAlarm" if kind == "composite" else "MetricAlarm",
-                timestamp=_ts(at),
-                item_type=item_type,
-                summary=summary,
-                data=data if isinstance(data, str) else json.dumps(data, separators=(",", ":")),
-            )
-        )
+        row = {
+            "alarm_name": name,
+            "alarm_type": "CompositeAlarm" if kind == "composite" else "MetricAlarm",
+            "timestamp": _ts(at),
+            "item_type": item_type,
+            "summary": summary,
+            "data": data if isinstance(data, str) else json.dumps(data, separators=(",", ":")),
+        }
+        if batch is not None:
+            batch.history.append(row)
+        else:
+            conn.execute(insert(alarm_history).values(**row))
 
     # ------------------------------------------------------------ validation
 
@@ -793,8 +817,13 @@ class AlarmsService:
         *,
         override: bool = False,
         triggering: list[dict] | None = None,
+        batch: _Batch | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> int:
-        """Write a state change, its history and its notifications. Returns notifications queued."""
+        """Write a state change, its history and its notifications. Returns notifications queued.
+
+        With ``batch`` the row update and history rows are collected for one executemany each.
+        """
         old = a.state_value
         changed = old != new
         values: dict[str, Any] = {
@@ -803,9 +832,14 @@ class AlarmsService:
             "state_reason_data": reason_data,
             "state_updated_at": _ts(now),
             "state_override": override,
+            "state_transitioned_at": _ts(now) if changed else a.state_transitioned_at,
+            "acked_at": a.acked_at,
+            "acked_by": a.acked_by,
+            "ack_reason": a.ack_reason,
+            "alarm_notified": a.alarm_notified,
+            "next_renotify_at": None,
+            **(extra or {}),
         }
-        if changed:
-            values["state_transitioned_at"] = _ts(now)
         if changed and old == "ALARM":
             values.update(acked_at=None, acked_by=None, ack_reason=None, next_renotify_at=None)
         history_new: dict[str, Any] = {"stateValue": new, "stateReason": reason}
@@ -826,17 +860,21 @@ class AlarmsService:
                 "oldState": {"stateValue": old, "stateReason": a.state_reason},
                 "newState": history_new,
             },
+            batch,
         )
         sent = 0
         if changed:
-            sent, notified = self._run_actions(conn, a, old, new, reason, now, mutes, triggering)
+            sent, notified = self._run_actions(conn, a, old, new, reason, now, mutes, triggering, batch=batch)
             if new == "ALARM":
                 values["alarm_notified"] = notified
                 if a.renotify_interval and notified:
                     values["next_renotify_at"] = now + a.renotify_interval
             elif old == "ALARM":
                 values["alarm_notified"] = False
-        conn.execute(update(alarms).where(alarms.c.id == a.id).values(**values))
+        if batch is not None:
+            batch.updates.append({"_id": a.id, **{f"_{k}": v for k, v in values.items()}})
+        else:
+            conn.execute(update(alarms).where(alarms.c.id == a.id).values(**values))
         a.state_value, a.state_reason, a.state_reason_data = new, reason, reason_data
         return sent
 
@@ -852,6 +890,7 @@ class AlarmsService:
         triggering: list[dict] | None,
         *,
         renotify: bool = False,
+        batch: _Batch | None = None,
     ) -> tuple[int, bool]:
         """Queue the actions of ``new``; returns (queued, whether actions were sent rather than suppressed)."""
         actions = a.actions_for(new)
@@ -876,6 +915,7 @@ class AlarmsService:
                         "stateUpdateTimestamp": int(now * 1000),
                         "mutedBy": muted_by,
                     },
+                    batch,
                 )
             return 0, False
         message = alarm_message(
@@ -908,6 +948,7 @@ class AlarmsService:
                         "stateUpdateTimestamp": int(now * 1000),
                         "error": e.message,
                     },
+                    batch,
                 )
                 continue
             queued += 1
@@ -924,6 +965,7 @@ class AlarmsService:
                     "stateUpdateTimestamp": int(now * 1000),
                     "publishedMessage": message,
                 },
+                batch,
             )
         return queued, True
 
@@ -1177,7 +1219,8 @@ class AlarmsService:
                 q = q.limit(limit)
             due = [self._row_to_alarm(r) for r in conn.execute(q)]
         if due:
-            queries = sorted({self.stat_query(a) for a in due}, key=repr)
+            wanted = {a.id: self.stat_query(a) for a in due}
+            queries = list(dict.fromkeys(wanted.values()))
             cfgs = {a.id: self._eval_config(a) for a in due}
             start = min(ev.range_start(c, now) for c in cfgs.values())
             end = max(ev.window_end(c, now) for c in cfgs.values())
@@ -1185,7 +1228,7 @@ class AlarmsService:
             report.queries = 1
             decisions = []
             for a in due:
-                points = data.get(self.stat_query(a), [])
+                points = data.get(wanted[a.id], [])
                 t = ev.evaluate(cfgs[a.id], ev.AlarmState(ev.StateValue(a.state_value)), points, now)
                 decisions.append((a, t))
             report.evaluated = len(due)
@@ -1199,37 +1242,53 @@ class AlarmsService:
     ) -> None:
         with self.engine.begin() as conn:
             mutes = self._muting_rules(conn, now)
-            quiet: dict[int, list[int]] = {}
+            batch = _Batch()
+            quiet: dict[float, list[int]] = {}
+            moving = [(a, t) for a, t in decisions if t is not None]
+            # Lock the rows that change and skip any whose state moved since they were read
+            # (a concurrent SetAlarmState): that alarm is simply evaluated again next tick.
+            current: dict[int, str] = {}
+            ids = [a.id for a, _ in moving]
+            for i in range(0, len(ids), 500):
+                q = select(alarms.c.id, alarms.c.state_value).where(alarms.c.id.in_(ids[i : i + 500]))
+                if conn.dialect.name == "postgresql":
+                    q = q.with_for_update()
+                current.update({r.id: r.state_value for r in conn.execute(q)})
             changed: list[str] = []
             for a, t in decisions:
                 nxt = (math.floor(now / self._cadence(a)) + 1) * self._cadence(a)
-                if t is None:
-                    quiet.setdefault(nxt, []).append(a.id)
-                    continue
-                # Re-read under lock so a concurrent SetAlarmState / update is not overwritten blindly.
-                cur = self._get(conn, a.name, for_update=True)
-                if cur.state_value != a.state_value:
+                if t is None or current.get(a.id) != a.state_value:
                     quiet.setdefault(nxt, []).append(a.id)
                     continue
                 report.notifications += self._transition(
-                    conn, cur, t.new.value, t.reason, t.reason_data, now, mutes
+                    conn,
+                    a,
+                    t.new.value,
+                    t.reason,
+                    t.reason_data,
+                    now,
+                    mutes,
+                    batch=batch,
+                    extra={"next_eval_at": nxt, "last_eval_at": now},
                 )
                 report.transitions += 1
-                conn.execute(
-                    update(alarms).where(alarms.c.id == a.id).values(next_eval_at=nxt, last_eval_at=now)
-                )
                 changed.append(a.name)
+            batch.flush(conn)
             overridden = [a.id for a, t in decisions if t is None and a.state_override]
-            for nxt, ids in quiet.items():
-                for i in range(0, len(ids), 500):
+            for nxt, qids in quiet.items():
+                for i in range(0, len(qids), 500):
                     conn.execute(
                         update(alarms)
-                        .where(alarms.c.id.in_(ids[i : i + 500]))
+                        .where(alarms.c.id.in_(qids[i : i + 500]))
                         .values(next_eval_at=nxt, last_eval_at=now)
                     )
-            if overridden:
+            for i in range(0, len(overridden), 500):
                 # The evaluation confirmed the set state: it is no longer an override.
-                conn.execute(update(alarms).where(alarms.c.id.in_(overridden)).values(state_override=False))
+                conn.execute(
+                    update(alarms)
+                    .where(alarms.c.id.in_(overridden[i : i + 500]))
+                    .values(state_override=False)
+                )
             if changed:
                 report.notifications += self._evaluate_composites(conn, now, changed=changed, mutes=mutes)
 
