@@ -149,13 +149,22 @@ def get_metric_statistics(
         statistics = ["SampleCount", "Average", "Sum", "Minimum", "Maximum"]
     label, points = _svc(rt).get_metric_statistics(
         MetricId(namespace, metric_name, tuple((k, v or "") for k, v in dims)),
-        _time(start, "start"), _time(end, "end"), period, statistics, extended_statistics, unit,
+        _time(start, "start"),
+        _time(end, "end"),
+        period,
+        statistics,
+        extended_statistics,
+        unit,
     )
     return {
         "label": label,
         "datapoints": [
-            {"timestamp": p.timestamp, "unit": p.unit, **{s: p.statistic(s) for s in statistics},
-             **({"extended_statistics": p.percentiles} if extended_statistics else {})}
+            {
+                "timestamp": p.timestamp,
+                "unit": p.unit,
+                **{s: p.statistic(s) for s in statistics},
+                **({"extended_statistics": p.percentiles} if extended_statistics else {}),
+            }
             for p in points
         ],
     }
@@ -170,12 +179,18 @@ def get_metric_data(body: DataIn, rt: Runtime = Depends(get_runtime)) -> dict[st
             m = q.metric_stat
             spec = MetricStatSpec(
                 MetricId(m.namespace, m.metric_name, tuple((d.name, d.value) for d in m.dimensions)),
-                m.period, m.stat, m.unit,
+                m.period,
+                m.stat,
+                m.unit,
             )
         queries.append(MetricDataQuery(q.id, spec, q.expression, q.label, q.return_data))
     page = _svc(rt).get_metric_data(
-        queries, _time(body.start, "start"), _time(body.end, "end"), scan_by=body.scan_by,
-        max_datapoints=body.max_datapoints, next_token=body.next_token,
+        queries,
+        _time(body.start, "start"),
+        _time(body.end, "end"),
+        scan_by=body.scan_by,
+        max_datapoints=body.max_datapoints,
+        next_token=body.next_token,
     )
     return {
         "results": [
@@ -200,9 +215,12 @@ def list_metrics(
     )
     return {
         "metrics": [
-            MetricOut(namespace=m.namespace, metric_name=m.metric_name,
-                      dimensions=[Dimension(name=k, value=v) for k, v in m.dimensions],
-                      last_seen=m.last_seen).model_dump(mode="json")
+            MetricOut(
+                namespace=m.namespace,
+                metric_name=m.metric_name,
+                dimensions=[Dimension(name=k, value=v) for k, v in m.dimensions],
+                last_seen=m.last_seen,
+            ).model_dump(mode="json")
             for m in infos
         ],
         "next_token": token,

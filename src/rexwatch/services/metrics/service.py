@@ -7,11 +7,13 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import orjson
 
 from rexwatch.errors import Invalid
+from rexwatch.services.metrics.ingest import IngestBuffer
 from rexwatch.services.metrics.model import (
     MAX_DATAPOINTS,
     MAX_EXTENDED_STATISTICS,
@@ -78,12 +80,21 @@ class MetricsService:
         self.runtime = runtime
         self.store = MetricsStore(runtime.telemetry)
         self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+        wal = Path(runtime.settings.data_dir) / "wal" / f"metrics-{runtime.telemetry.database}"
+        self.ingest = IngestBuffer(wal, self.store.insert)
+        runtime.on_close(self.ingest.close)
 
     # ---- writing ---------------------------------------------------------------------------
     def put_metric_data(self, namespace: str | None, data: Sequence[Datum]) -> int:
-        """Validate and store; durable once this returns. Returns the number of stored rows."""
+        """Validate and log; durable once this returns, readable at once. Returns the number of rows."""
         points = build_points(namespace, data, self.clock())
-        return self.store.insert(points)
+        self.ingest.submit(points)
+        return points.num_rows
+
+    def flush(self) -> None:
+        """Make every acknowledged datapoint visible to queries (reads call this)."""
+        if self.ingest.has_pending:
+            self.ingest.flush()
 
     # ---- reading statistics ----------------------------------------------------------------
     def series_statistics(
@@ -96,6 +107,7 @@ class MetricsService:
         by_unit: bool = False,
     ) -> list[SeriesStats]:
         """Statistics for many series: one ClickHouse query per storage tier involved (usually one)."""
+        self.flush()
         start, end = _utc(start), _utc(end)
         now = self.clock()
         levels = sorted(set(levels))
@@ -240,7 +252,7 @@ class MetricsService:
                 field="Unit",
                 aws_code="InvalidParameterValue",
             )
-        n = -(-int((end - align_down(start, period)).total_seconds()) // period)
+        n = -(-int((end - start).total_seconds()) // period)
         if n > MAX_DATAPOINTS:
             raise Invalid(
                 f"You have requested up to {n} datapoints, which exceeds the limit of {MAX_DATAPOINTS}. "
@@ -314,6 +326,7 @@ class MetricsService:
                     aws_code="InvalidParameterValue",
                 )
         offset = _decode_token(next_token)
+        self.flush()
         now = self.clock()
         rows = self.store.list_series(
             namespace,
