@@ -408,6 +408,10 @@ class NotifyService:
         ``missing_ok``, then returns ``Enqueued("", 0)``.
         """
         if isinstance(message, dict):
+            if subject is None and "AlarmName" in message and "NewStateValue" in message:
+                from rexwatch.services.notify.messages import alarm_subject
+
+                subject = alarm_subject(message, self.region)  # what CloudWatch puts in Subject
             message = json.dumps(message, separators=(",", ":"), default=str)
         self._check_message(message, subject, attributes)
         per_protocol: dict[str, str] | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 
 from rexwatch.stores.control.tables.notify import notify_outbox, notify_subscriptions, notify_topics
 
@@ -142,22 +142,28 @@ def claim(conn: Connection, owner: str, now: dt.datetime, lease_until: dt.dateti
 
 
 def finish(conn: Connection, owner: str, results: list[dict[str, Any]]) -> None:
-    """Record outcomes of leased rows; a row whose lease moved to another owner is left alone."""
-    for r in results:
-        conn.execute(
-            update(OB)
-            .where(OB.c.id == r["id"], OB.c.lease_owner == owner)
-            .values(
-                status=r["status"],
-                next_attempt_at=r["next_attempt_at"],
-                last_error=r.get("last_error"),
-                last_status=r.get("last_status"),
-                delivered_at=r.get("delivered_at"),
-                lease_owner=None,
-                lease_until=None,
-                updated_at=r["updated_at"],
-            )
+    """Record outcomes of leased rows (one executemany); a row whose lease moved to another owner is left alone."""
+    if not results:
+        return
+    stmt = (
+        update(OB)
+        .where(OB.c.id == bindparam("b_id"), OB.c.lease_owner == owner)
+        .values(
+            status=bindparam("b_status"),
+            next_attempt_at=bindparam("b_next"),
+            last_error=bindparam("b_error"),
+            last_status=bindparam("b_code"),
+            delivered_at=bindparam("b_delivered"),
+            lease_owner=None,
+            lease_until=None,
+            updated_at=bindparam("b_updated"),
         )
+    )
+    conn.execute(stmt, [
+        {"b_id": r["id"], "b_status": r["status"], "b_next": r["next_attempt_at"], "b_error": r.get("last_error"),
+         "b_code": r.get("last_status"), "b_delivered": r.get("delivered_at"), "b_updated": r["updated_at"]}
+        for r in results
+    ])
 
 
 def deliveries(conn: Connection, *, status: str | None, topic_arn_name: str | None, message_id: str | None,
