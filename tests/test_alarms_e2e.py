@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import time
 
+import botocore.exceptions
 import pytest
 
 from notify_helpers import Mailbox, Receiver, deliver_all
@@ -107,3 +108,43 @@ def test_backtest_over_stored_metrics(runtime, live):
                                              ("OK", "ALARM")]
     # The state of the alarm itself is untouched by a backtest.
     assert runtime.service(AlarmsService).get("utm-high-cpu").state_value == "INSUFFICIENT_DATA"
+
+
+def test_metric_math_alarm_error_rate(runtime, live):
+    """The runbook's "API error rate above 5%" as a metric math alarm over two series."""
+    cw = live.boto3_client("cloudwatch")
+    cw.put_metric_alarm(
+        AlarmName="utm-error-rate-pct", EvaluationPeriods=2, Threshold=5,
+        ComparisonOperator="GreaterThanThreshold",
+        Metrics=[
+            {"Id": "errors", "MetricStat": {"Metric": {"Namespace": "UTM/Application", "MetricName": "5XXError"},
+                                            "Period": 60, "Stat": "Sum"}, "ReturnData": False},
+            {"Id": "requests", "MetricStat": {"Metric": {"Namespace": "UTM/Application", "MetricName": "RequestCount"},
+                                              "Period": 60, "Stat": "Sum"}, "ReturnData": False},
+            {"Id": "rate", "Expression": "100 * errors / requests", "Label": "error rate", "ReturnData": True},
+        ])
+    got = cw.describe_alarms(AlarmNames=["utm-error-rate-pct"])["MetricAlarms"][0]
+    assert got["Metrics"][2]["Expression"] == "100 * errors / requests" and "MetricName" not in got
+    minute = int(time.time() // 60) * 60
+    data = []
+    for k, (err, req) in enumerate([(3, 100), (12, 100)]):
+        ts = dt.datetime.fromtimestamp(minute - 120 + 60 * k + 1, dt.UTC)
+        data += [{"MetricName": "5XXError", "Timestamp": ts, "Value": err},
+                 {"MetricName": "RequestCount", "Timestamp": ts, "Value": req}]
+    cw.put_metric_data(Namespace="UTM/Application", MetricData=data)
+    svc = runtime.service(AlarmsService)
+    r = svc.evaluate_due(time.time())
+    assert r.evaluated == 1 and r.queries == 1
+    a = svc.get("utm-error-rate-pct")
+    assert a.state_value == "OK"  # 3% then 12%: one of two periods breaches
+    assert "[12.0 (" not in a.state_reason and "3.0 (" in a.state_reason
+    cw.put_metric_data(Namespace="UTM/Application", MetricData=[
+        {"MetricName": "5XXError", "Timestamp": dt.datetime.fromtimestamp(minute - 120 + 2, dt.UTC), "Value": 5}])
+    svc.evaluate_due(time.time() + 60)
+    a = svc.get("utm-error-rate-pct")
+    assert a.state_value == "ALARM", a.state_reason
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        cw.put_metric_alarm(AlarmName="bad-math", EvaluationPeriods=1, Threshold=5,
+                            ComparisonOperator="GreaterThanThreshold",
+                            Metrics=[{"Id": "e", "Expression": "100 * (", "ReturnData": True, "Period": 60}])
+    assert "Error in expression e" in str(e.value)

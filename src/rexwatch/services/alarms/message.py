@@ -72,18 +72,23 @@ def alarm_message(
         msg["TriggeringChildren"] = triggering_children or []
         return json.dumps(msg, separators=(",", ":"))
     c = alarm.config
-    trigger: dict[str, Any] = {
-        "MetricName": alarm.metric_name,
-        "Namespace": alarm.namespace,
-    }
-    if c.get("extended_statistic"):
+    trigger: dict[str, Any] = {}
+    if c.get("math"):
+        trigger["Metrics"] = c.get("metrics")
+    else:
+        trigger["MetricName"] = alarm.metric_name
+        trigger["Namespace"] = alarm.namespace
+    if c.get("math"):
+        pass
+    elif c.get("extended_statistic"):
         trigger["StatisticType"] = "ExtendedStatistic"
         trigger["ExtendedStatistic"] = c["extended_statistic"]
     else:
         trigger["StatisticType"] = "Statistic"
         trigger["Statistic"] = (c.get("statistic") or "").upper()
-    trigger["Unit"] = c.get("unit")
-    trigger["Dimensions"] = [{"value": d["Value"], "name": d["Name"]} for d in alarm.dimensions]
+    if not c.get("math"):
+        trigger["Unit"] = c.get("unit")
+        trigger["Dimensions"] = [{"value": d["Value"], "name": d["Name"]} for d in alarm.dimensions]
     trigger["Period"] = c.get("period")
     trigger["EvaluationPeriods"] = c.get("evaluation_periods")
     if c.get("datapoints_to_alarm"):

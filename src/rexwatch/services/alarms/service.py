@@ -288,11 +288,10 @@ class AlarmsService:
             if len(returned) != 1:
                 raise Invalid("exactly one entry of Metrics must have ReturnData true", field="Metrics")
             m = returned[0]
-            if m.get("Expression") or "MetricStat" not in m:
-                raise Invalid(
-                    "metric math expressions in alarms are not supported yet; use one MetricStat",
-                    field="Metrics",
-                )
+            if m.get("Expression") is not None:
+                return self._math_config(p, metrics, m)
+            if "MetricStat" not in m:
+                raise Invalid("each entry of Metrics needs MetricStat or Expression", field="Metrics")
             ms = m["MetricStat"]
             met = ms.get("Metric") or {}
             namespace, metric_name, dims = (
@@ -389,6 +388,52 @@ class AlarmsService:
             "dimensions": [{"Name": d["Name"], "Value": str(d["Value"])} for d in dims],
         }
         return cfg, namespace, metric_name, dims
+
+    def _math_config(
+        self, p: dict[str, Any], metrics: list[dict[str, Any]], returned: dict[str, Any]
+    ) -> tuple[dict[str, Any], None, None, list]:
+        """An alarm on a metric math expression: its MetricStat leaves join the tick's batch."""
+        import re
+
+        from rexwatch.errors import QueryError
+        from rexwatch.services.metrics.mathlang import parse
+
+        ids = [m.get("Id") for m in metrics]
+        if len(set(ids)) != len(ids):
+            raise Invalid("Metrics entries need distinct Ids", field="Metrics")
+        if len(metrics) > 10:
+            raise LimitExceeded("an alarm's Metrics holds at most 10 entries", field="Metrics")
+        first_period = None
+        for m in metrics:
+            if not isinstance(m.get("Id"), str) or not re.fullmatch(r"[a-z][a-zA-Z0-9_]*", m["Id"]):
+                raise Invalid(
+                    f"Metrics Id {m.get('Id')!r} must start with a lower-case letter", field="Metrics"
+                )
+            if (m.get("MetricStat") is None) == (m.get("Expression") is None):
+                raise Invalid(
+                    f"Metrics entry {m['Id']} needs exactly one of MetricStat or Expression", field="Metrics"
+                )
+            if m.get("Expression") is not None:
+                try:
+                    parse(m["Expression"])
+                except QueryError as e:
+                    raise Invalid(f"Error in expression {m['Id']}: {e.message}", field="Metrics")
+            elif first_period is None:
+                first_period = (m["MetricStat"] or {}).get("Period")
+        period = returned.get("Period") or first_period
+        p = {
+            **p,
+            "Period": period,
+            "Namespace": None,
+            "MetricName": None,
+            "Statistic": None,
+            "ExtendedStatistic": None,
+            "Metrics": None,
+        }
+        p["MetricName"], p["Namespace"], p["Statistic"] = "expression", "math", "Average"
+        cfg, _, _, _ = self._metric_config(p)
+        cfg.update(statistic=None, extended_statistic=None, metrics=metrics, math=True, dimensions=[])
+        return cfg, None, None, []
 
     @staticmethod
     def _check_name(name: Any) -> str:
@@ -1219,16 +1264,24 @@ class AlarmsService:
                 q = q.limit(limit)
             due = [self._row_to_alarm(r) for r in conn.execute(q)]
         if due:
-            wanted = {a.id: self.stat_query(a) for a in due}
+            simple = [a for a in due if not a.config.get("math")]
+            math_alarms = [a for a in due if a.config.get("math")]
+            wanted = {a.id: self.stat_query(a) for a in simple}
             queries = list(dict.fromkeys(wanted.values()))
             cfgs = {a.id: self._eval_config(a) for a in due}
             start = min(ev.range_start(c, now) for c in cfgs.values())
             end = max(ev.window_end(c, now) for c in cfgs.values())
-            data = self.stats.fetch(queries, start, end)
-            report.queries = 1
+            series: dict[int, list[ev.Datapoint]] = {}
+            if queries:
+                data = self.stats.fetch(queries, start, end)
+                series.update({a.id: data.get(wanted[a.id], []) for a in simple})
+                report.queries += 1
+            if math_alarms:
+                series.update(self._fetch_math(math_alarms, start, end))
+                report.queries += 1
             decisions = []
             for a in due:
-                points = data.get(wanted[a.id], [])
+                points = series.get(a.id, [])
                 t = ev.evaluate(cfgs[a.id], ev.AlarmState(ev.StateValue(a.state_value)), points, now)
                 decisions.append((a, t))
             report.evaluated = len(due)
@@ -1236,6 +1289,14 @@ class AlarmsService:
         self._renotify(now, report)
         report.seconds = time.perf_counter() - started
         return report
+
+    def _fetch_math(
+        self, math_alarms: list[Alarm], start: float, end: float
+    ) -> dict[int, list[ev.Datapoint]]:
+        fetch_math = getattr(self.stats, "fetch_math", None)
+        if fetch_math is None:
+            raise Invalid("this statistics source cannot evaluate metric math alarms")
+        return fetch_math([(a.id, a.config["metrics"]) for a in math_alarms], start, end)
 
     def _apply(
         self, decisions: list[tuple[Alarm, ev.Transition | None]], now: float, report: TickReport
@@ -1417,8 +1478,12 @@ class AlarmsService:
             raise LimitExceeded(
                 "a backtest covers at most 200,000 evaluations; shorten the range", field="since"
             )
-        q = self.stat_query(a)
-        points = self.stats.fetch([q], ev.range_start(cfg, since), ev.window_end(cfg, until)).get(q, [])
+        lo_t, hi_t = ev.range_start(cfg, since), ev.window_end(cfg, until)
+        if a.config.get("math"):
+            points = self._fetch_math([a], lo_t, hi_t).get(a.id, [])
+        else:
+            q = self.stat_query(a)
+            points = self.stats.fetch([q], lo_t, hi_t).get(q, [])
         points.sort(key=lambda p: p.ts)
         state = ev.StateValue.INSUFFICIENT_DATA
         out: list[BacktestTransition] = []

@@ -8,6 +8,7 @@ transaction that records the transition.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -57,6 +58,59 @@ class MetricsStats:
             out[q] = [
                 Datapoint(ts.timestamp(), v, counts.get(ts.timestamp())) for ts, v in got.get(f"q{i}", [])
             ]
+        return out
+
+    def fetch_math(
+        self, alarms: Sequence[tuple[Any, list[dict[str, Any]]]], start: float, end: float
+    ) -> dict[Any, list[Datapoint]]:
+        """Metric math alarms: all of them in one GetMetricData batch, ids prefixed per alarm."""
+        from rexwatch.services.metrics import MetricId, MetricsService
+        from rexwatch.services.metrics.getdata import MetricDataQuery, MetricStatSpec
+
+        queries: list[MetricDataQuery] = []
+        returned: dict[str, Any] = {}
+        for n, (key, metrics) in enumerate(alarms):
+            prefix = f"a{n}_"
+            ids = [m["Id"] for m in metrics]
+            for m in metrics:
+                qid = prefix + m["Id"]
+                ret = bool(m.get("ReturnData", True))
+                if ret:
+                    returned[qid] = key
+                if m.get("Expression") is not None:
+                    expr = m["Expression"]
+                    for i in sorted(ids, key=len, reverse=True):
+                        expr = re.sub(
+                            rf"(?<![A-Za-z0-9_\"]){re.escape(i)}(?![A-Za-z0-9_\"])", prefix + i, expr
+                        )
+                    queries.append(
+                        MetricDataQuery(qid, expression=expr, return_data=ret, period=m.get("Period"))
+                    )
+                else:
+                    ms = m["MetricStat"]
+                    met = ms.get("Metric") or {}
+                    dims = tuple(sorted((d["Name"], d["Value"]) for d in met.get("Dimensions") or []))
+                    spec = MetricStatSpec(
+                        MetricId(met.get("Namespace"), met.get("MetricName"), dims),
+                        ms.get("Period"),
+                        ms.get("Stat"),
+                        ms.get("Unit"),
+                    )
+                    queries.append(MetricDataQuery(qid, metric_stat=spec, return_data=ret))
+        svc = self.runtime.service(MetricsService)
+        page = svc.get_metric_data(
+            queries,
+            dt.datetime.fromtimestamp(start, dt.UTC),
+            dt.datetime.fromtimestamp(end, dt.UTC),
+            scan_by="TimestampAscending",
+            max_datapoints=10_000_000,
+        )
+        out: dict[Any, list[Datapoint]] = {}
+        for r in page.results:
+            key = returned.get(r.id)
+            if key is None or key in out:
+                continue
+            out[key] = [Datapoint(t.timestamp(), v) for t, v in zip(r.timestamps, r.values, strict=True)]
         return out
 
 
