@@ -317,3 +317,20 @@ def test_backtest_replays_stored_data(svc):
         ("ALARM", "OK"),
     ]
     assert stats.calls == [1]
+
+
+def test_composite_actions_suppressor(svc, topic):
+    svc.put_metric_alarm(cpu_alarm(AlarmActions=[], OKActions=[]))
+    svc.put_metric_alarm(cpu_alarm(AlarmName="maintenance", AlarmActions=[], OKActions=[]))
+    svc.put_composite_alarm({"AlarmName": "c", "AlarmRule": "ALARM(utm-high-cpu)", "AlarmActions": [TOPIC],
+                             "ActionsSuppressor": "maintenance"})
+    svc.set_alarm_state("maintenance", "ALARM", "deploying")
+    svc.set_alarm_state("utm-high-cpu", "ALARM", "x")
+    assert svc.get("c").state_value == "ALARM"
+    assert topic.deliveries(topic_arn=TOPIC) == []
+    items, _ = svc.describe_history(name="c", item_type="Action")
+    assert "muted by ActionsSuppressor maintenance" in items[0].summary
+    svc.set_alarm_state("maintenance", "OK", "done")
+    svc.set_alarm_state("utm-high-cpu", "OK", "x")
+    svc.set_alarm_state("utm-high-cpu", "ALARM", "x")
+    assert len(topic.deliveries(topic_arn=TOPIC)) == 1

@@ -943,7 +943,16 @@ class AlarmsService:
             return 0, False
         if not a.actions_enabled:
             return 0, False
-        muted_by = mutes.get(a.name, [])
+        muted_by = list(mutes.get(a.name, []))
+        suppressor = a.config.get("actions_suppressor") if a.kind == "composite" else None
+        if suppressor:
+            row = conn.execute(
+                select(alarms.c.state_value).where(alarms.c.name == alarm_name_of(suppressor))
+            ).first()
+            if row is not None and row.state_value == "ALARM":
+                # A composite's ActionsSuppressor in ALARM holds back its actions (wait and
+                # extension periods are not modelled: suppression follows the suppressor's state).
+                muted_by.append(f"ActionsSuppressor {alarm_name_of(suppressor)}")
         # The OK that ends an ALARM whose notification went out is sent even while muted.
         if muted_by and not (new == "OK" and old == "ALARM" and a.alarm_notified):
             for arn in actions:
