@@ -334,3 +334,28 @@ def test_composite_actions_suppressor(svc, topic):
     svc.set_alarm_state("utm-high-cpu", "OK", "x")
     svc.set_alarm_state("utm-high-cpu", "ALARM", "x")
     assert len(topic.deliveries(topic_arn=TOPIC)) == 1
+
+
+def test_a_failed_tick_writes_nothing_and_the_next_makes_the_transition_once(svc, topic, runtime):
+    """The transition, its history and its outbox rows commit together or not at all."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    stats: SeriesStats = svc.stats
+    svc.put_metric_alarm(cpu_alarm(EvaluationPeriods=1))
+    stats.add("CPUUtilization", "Average", T0, 300, 99)
+    # The outbox becomes unwritable mid-transaction (a store failure after the state update).
+    with runtime.control.begin() as conn:
+        conn.execute(text("ALTER TABLE notify_outbox RENAME TO notify_outbox_away"))
+    with pytest.raises(OperationalError, match="notify_outbox"):
+        svc.evaluate_due(T0 + 301)
+    a = svc.get("utm-high-cpu")
+    assert a.state_value == "INSUFFICIENT_DATA"
+    assert svc.describe_history(name="utm-high-cpu", item_type="StateUpdate")[0] == []
+    with runtime.control.begin() as conn:
+        conn.execute(text("ALTER TABLE notify_outbox_away RENAME TO notify_outbox"))
+    svc.evaluate_due(T0 + 302)
+    svc.evaluate_due(T0 + 361)
+    assert svc.get("utm-high-cpu").state_value == "ALARM"
+    assert len(svc.describe_history(name="utm-high-cpu", item_type="StateUpdate")[0]) == 1
+    assert len(topic.deliveries(topic_arn=TOPIC)) == 1
