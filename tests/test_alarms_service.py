@@ -359,3 +359,34 @@ def test_a_failed_tick_writes_nothing_and_the_next_makes_the_transition_once(svc
     assert svc.get("utm-high-cpu").state_value == "ALARM"
     assert len(svc.describe_history(name="utm-high-cpu", item_type="StateUpdate")[0]) == 1
     assert len(topic.deliveries(topic_arn=TOPIC)) == 1
+
+
+@pytest.mark.postgres
+def test_on_postgresql(tmp_path, chdb_engine, pg_url):
+    """The same evaluation, history and composite path on the PostgreSQL control store."""
+    from rexwatch.testing import make_runtime
+
+    rt = make_runtime(tmp_path / "pg", chdb_engine, control_url=pg_url, workers="none")
+    try:
+        svc = rt.service(AlarmsService)
+        svc.stats = stats = SeriesStats()
+        svc.clock = lambda: T0
+        notify = rt.service(NotifyService)
+        arn = notify.create_topic("utm-alerts")
+        notify.subscribe(arn, "https", "https://127.0.0.1:9/hook", {"SkipConfirmation": "true"})
+        svc.put_metric_alarm(cpu_alarm(EvaluationPeriods=2))
+        svc.put_composite_alarm({"AlarmName": "c", "AlarmRule": "ALARM(utm-high-cpu)", "AlarmActions": [TOPIC]})
+        stats.add("CPUUtilization", "Average", T0, 300, 90, 95)
+        report = svc.evaluate_due(T0 + 601)
+        assert report.transitions == 1
+        assert svc.get("utm-high-cpu").state_value == "ALARM" and svc.get("c").state_value == "ALARM"
+        assert len(notify.deliveries(topic_arn=TOPIC)) == 2  # the metric alarm's and the composite's
+        svc.mute(["utm-high-cpu"], duration="PT1H")
+        assert svc.describe_alarms(state="ALARM")[0][0].muted_by
+        items, token = svc.describe_history(name="utm-high-cpu", max_records=2)
+        more, _ = svc.describe_history(name="utm-high-cpu", max_records=2, next_token=token)
+        assert len(items) == 2 and more and more[0].timestamp <= items[-1].timestamp
+    finally:
+        rt.close(close_stores=False)
+        rt.telemetry.drop_database()
+        rt.control.dispose()
