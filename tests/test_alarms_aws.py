@@ -162,3 +162,19 @@ def test_runbook_put_metric_alarm_commands_run_with_the_cli(live):
     r = run_cli("cloudwatch", "describe-alarm-history", "--alarm-name", "utm-high-cpu", "--output", "json", env=env)
     summaries = [i["HistorySummary"] for i in json.loads(r.stdout)["AlarmHistoryItems"]]
     assert "Alarm updated from INSUFFICIENT_DATA to ALARM" in summaries
+
+
+def test_cloudwatch_query_protocol(live):
+    """Older SDKs speak CloudWatch's query protocol (form in, XML out)."""
+    form = {"Action": "PutMetricAlarm", "Version": "2010-08-01", "AlarmName": "q", "MetricName": "m",
+            "Namespace": "n", "Statistic": "Sum", "Period": "60", "Threshold": "5",
+            "ComparisonOperator": "GreaterThanThreshold", "EvaluationPeriods": "1",
+            "Dimensions.member.1.Name": "Host", "Dimensions.member.1.Value": "a",
+            "AlarmActions.member.1": TOPIC}
+    r = httpx.post(live.url + "/", data=form)
+    assert r.status_code == 200, r.text
+    r = httpx.post(live.url + "/", data={"Action": "DescribeAlarms", "Version": "2010-08-01",
+                                         "AlarmNames.member.1": "q"})
+    assert r.status_code == 200, r.text
+    assert "<AlarmName>q</AlarmName>" in r.text and "<StateValue>INSUFFICIENT_DATA</StateValue>" in r.text
+    assert "<Name>Host</Name>" in r.text
