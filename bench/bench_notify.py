@@ -148,14 +148,16 @@ def _run(messages: int, subs: int, control_url: str | None, concurrency: int) ->
             for i in range(messages):
                 svc.enqueue(conn, arn, f'{{"n": {i}, "text": "bench message"}}', subject="bench")
         enqueue_s = time.perf_counter() - t0
+        cpu0 = time.process_time()
         elapsed, phases = asyncio.run(drain(Dispatcher(rt), messages * subs, 120))
+        cpu = time.process_time() - cpu0
         delivered = len(svc.deliveries(status="delivered", topic_arn=arn, limit=1000))
         received = counter.value
         engine.dispose()
     proc.terminate()
     total = messages * subs
     return {"deliveries": total, "received": received, "seconds": elapsed, "rate": total / elapsed,
-            "enqueue_rate": messages / enqueue_s, "delivered_sample": delivered, "phases": phases}
+            "enqueue_rate": messages / enqueue_s, "delivered_sample": delivered, "phases": phases, "cpu": cpu}
 
 
 def main() -> None:
@@ -171,7 +173,8 @@ def main() -> None:
     store = "PostgreSQL" if a.control_url and a.control_url.startswith("postgresql") else "SQLite"
     print(f"control store {store}: {r['deliveries']} deliveries in {r['seconds']:.2f}s = {r['rate']:.0f}/s "
           f"(receiver counted {r['received']}); enqueue {r['enqueue_rate']:.0f} messages/s; phases "
-          + ", ".join(f"{k} {v:.2f}s" for k, v in r["phases"].items()))
+          + ", ".join(f"{k} {v:.2f}s" for k, v in r["phases"].items())
+          + f"; notifier CPU {r['cpu']:.2f}s = {r['deliveries'] / r['cpu']:.0f} deliveries per CPU-second")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import time
 import uuid
 from typing import Any
 
-from rexwatch.errors import Invalid
+from rexwatch.errors import ConfigError, Invalid
 from rexwatch.services.notify import messages, store
 from rexwatch.services.notify.providers import Delivery, Outgoing, SendContext, provider
 from rexwatch.services.notify.providers.base import HttpPool
@@ -61,7 +61,10 @@ class Dispatcher:
             return {"id": r.id, "gone": True}
         secret = self._secrets.get(r.subscription_id)
         if secret is None:
-            secret = self.rt.box.decrypt(r.secret_enc)
+            try:
+                secret = self.rt.box.decrypt(r.secret_enc)
+            except ConfigError as e:  # the secret key changed: this row can never be signed
+                return {"id": r.id, "gone": True, "reason": str(e)}
             self._secrets[r.subscription_id] = secret
         topic_name = r.topic_arn.rsplit(":", 1)[-1]
         alarm = messages.alarm_of(r.message) if r.kind == "Notification" else None
@@ -80,7 +83,7 @@ class Dispatcher:
         for item, d in outcomes:
             if isinstance(item, dict):
                 results.append({"id": item["id"], "status": "dead", "next_attempt_at": now,
-                                "last_error": "subscription was deleted", "updated_at": now})
+                                "last_error": item.get("reason", "subscription was deleted"), "updated_at": now})
                 continue
             res: dict[str, Any] = {"id": item.delivery_id, "updated_at": now, "last_status": d.status}
             if d.ok:

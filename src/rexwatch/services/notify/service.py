@@ -76,7 +76,8 @@ class NotifyService:
             if fn in self._listeners:
                 self._listeners.remove(fn)
 
-    def _wake(self) -> None:
+    def wake(self) -> None:
+        """Tell notifiers in this process that deliveries are due (call after committing an enqueue)."""
         for fn in list(self._listeners):
             try:
                 fn()
@@ -134,6 +135,26 @@ class NotifyService:
             row = store.topic_by_name(conn, name)
             if row is not None:  # deleting a missing topic succeeds, as in SNS
                 store.delete_topic(conn, row.id)
+
+    def tag_topic(self, arn: str, tags: list[dict[str, str]]) -> None:
+        with self.engine.begin() as conn:
+            row = self._topic(conn, arn, "ResourceArn")
+            current = _json(row.tags)
+            current.update({t["Key"]: t.get("Value", "") for t in tags})
+            if len(current) > 50:
+                raise Invalid("Could not complete request: tag quota of per resource exceeded (50)",
+                              aws_code="TagLimitExceeded")
+            store.update_topic(conn, row.id, tags=json.dumps(current))
+
+    def untag_topic(self, arn: str, keys: list[str]) -> None:
+        with self.engine.begin() as conn:
+            row = self._topic(conn, arn, "ResourceArn")
+            current = {k: v for k, v in _json(row.tags).items() if k not in set(keys)}
+            store.update_topic(conn, row.id, tags=json.dumps(current))
+
+    def topic_tags(self, arn: str) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            return _json(self._topic(conn, arn, "ResourceArn").tags)
 
     def topic_exists(self, conn: Connection, arn: str) -> bool:
         try:
@@ -232,26 +253,28 @@ class NotifyService:
             topic = self._topic(conn, topic_arn)
             existing = store.find_subscription(conn, topic.id, protocol, endpoint)
             if existing is not None:
-                arn = self.subscription_arn(topic.name, existing.id)
-                if existing.status == "confirmed" or return_arn:
-                    return arn
-                return "pending confirmation"
-            sub_id = str(uuid.uuid4())
-            token = signing.new_token()
-            store.insert_subscription(
-                conn, id=sub_id, topic_id=topic.id, protocol=protocol, endpoint=endpoint,
-                status="pending" if needs else "confirmed", token=token,
-                secret_enc=self.rt.box.encrypt(signing.new_secret()),
-                attributes=json.dumps(attributes), created_at=now, confirmed_at=None if needs else now,
-            )
+                sub_id = existing.id
+                if existing.status == "confirmed":
+                    return self.subscription_arn(topic.name, sub_id)
+                if not needs:  # an administrator subscribes again with SkipConfirmation=true
+                    store.update_subscription(conn, sub_id, status="confirmed", confirmed_at=now)
+                    return self.subscription_arn(topic.name, sub_id)
+                # Subscribing again while pending sends the confirmation again, as SNS does.
+            else:
+                sub_id = str(uuid.uuid4())
+                store.insert_subscription(
+                    conn, id=sub_id, topic_id=topic.id, protocol=protocol, endpoint=endpoint,
+                    status="pending" if needs else "confirmed", token=signing.new_token(),
+                    secret_enc=self.rt.box.encrypt(signing.new_secret()),
+                    attributes=json.dumps(attributes), created_at=now, confirmed_at=None if needs else now,
+                )
+                if not needs:
+                    return self.subscription_arn(topic.name, sub_id)
+            self._enqueue_rows(conn, self.topic_arn(topic.name), str(uuid.uuid4()), "SubscriptionConfirmation",
+                               [(sub_id, protocol)], "", None, {}, now)
             arn = self.subscription_arn(topic.name, sub_id)
-            if needs:
-                self._enqueue_rows(conn, self.topic_arn(topic.name), str(uuid.uuid4()), "SubscriptionConfirmation",
-                                   [(sub_id, protocol)], "", None, {}, now)
-        if needs:
-            self._wake()
-            return arn if return_arn else "pending confirmation"
-        return arn
+        self.wake()
+        return arn if return_arn else "pending confirmation"
 
     def confirm_subscription(self, topic_arn: str, token: str) -> str:
         if not token:
@@ -365,7 +388,7 @@ class NotifyService:
         with self.engine.begin() as conn:
             result = self.enqueue(conn, topic_arn, message, subject=subject, attributes=attributes,
                                   message_structure=message_structure)
-        self._wake()
+        self.wake()
         return result
 
     def publish_batch(self, topic_arn: str, entries: list[dict[str, Any]]) -> tuple[list[dict], list[dict]]:
@@ -391,7 +414,7 @@ class NotifyService:
                 except Invalid as err:
                     failed.append({"Id": e["Id"], "Code": err.aws_code or "InvalidParameter",
                                    "Message": err.message, "SenderFault": True})
-        self._wake()
+        self.wake()
         return ok, failed
 
     def enqueue(self, conn: Connection, topic_arn: str, message: str | dict[str, Any], *,
@@ -543,5 +566,5 @@ class NotifyService:
         with self.engine.begin() as conn:
             n = store.replay(conn, ids, _now())
         if n:
-            self._wake()
+            self.wake()
         return n
