@@ -120,8 +120,6 @@ class Hook:
 
 
 def bench_latency(engine, base: Path, n: int) -> dict:
-    from rexwatch.services.notify.delivery import Dispatcher
-
     rt = make_runtime(base / "lat", engine, workers="none")
     hook = Hook()
     notify = rt.service(NotifyService)
@@ -133,21 +131,19 @@ def bench_latency(engine, base: Path, n: int) -> dict:
     minute = int(time.time() // 60) * 60
     put_series(rt, n, minute, 3, breach_every=1)  # every alarm breaches
 
-    stop = threading.Event()
+    # The real notify worker (outbox poll every 0.25 s, woken at once by an alarm commit).
+    from rexwatch.workers.notify import NotifyWorker
 
-    def notifier() -> None:  # the notify worker's loop, bounded by ``stop`` and a time cap
-        async def go() -> None:
-            d = Dispatcher(rt)
-            deadline = time.monotonic() + 60
-            async with d.new_client() as http:
-                while not stop.is_set() and time.monotonic() < deadline:
-                    if await d.run_once(http) == 0:
-                        await asyncio.sleep(0.25)  # the notify worker's poll interval
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
 
-        asyncio.run(go())
+    def notifier() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(NotifyWorker(rt).run(stop))
 
     th = threading.Thread(target=notifier, daemon=True)
     th.start()
+    time.sleep(0.5)
     worker = AlarmsWorker(rt)
     tick_started = time.perf_counter()
     worker.tick(minute + 5.0)
@@ -155,7 +151,7 @@ def bench_latency(engine, base: Path, n: int) -> dict:
     deadline = time.monotonic() + 30
     while len(hook.arrivals) < n and time.monotonic() < deadline:
         time.sleep(0.01)
-    stop.set()
+    loop.call_soon_threadsafe(stop.set)
     th.join(10)
     lat = sorted(t - tick_started for t in hook.arrivals.values())
     hook.server.shutdown()

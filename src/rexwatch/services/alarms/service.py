@@ -171,6 +171,11 @@ class AlarmsService:
     def notifier(self, value: Notifier) -> None:
         self._notifier = value
 
+    def _wake(self) -> None:
+        wake = getattr(self._notifier, "wake", None)
+        if wake is not None:
+            wake()
+
     def arn(self, name: str) -> str:
         return f"arn:aws:cloudwatch:{self.region}:{self.account}:alarm:{name}"
 
@@ -537,6 +542,7 @@ class AlarmsService:
                 )
             if kind == "composite":
                 self._evaluate_composites(conn, now, names=[name])
+        self._wake()
 
     @staticmethod
     def _config_view(name: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -847,6 +853,7 @@ class AlarmsService:
                     .values(next_eval_at=(math.floor(now / self._cadence(a)) + 1) * self._cadence(a))
                 )
             self._evaluate_composites(conn, now, changed=[name])
+        self._wake()
 
     # ------------------------------------------------------------ transitions and actions
 
@@ -1296,6 +1303,7 @@ class AlarmsService:
             report.evaluated = len(due)
             self._apply(decisions, now, report)
         self._renotify(now, report)
+        self._wake()
         report.seconds = time.perf_counter() - started
         return report
 

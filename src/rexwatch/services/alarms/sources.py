@@ -119,12 +119,22 @@ class OutboxNotifier:
 
     def __init__(self, runtime: Any) -> None:
         self.runtime = runtime
+        self.pending = False
+
+    def wake(self) -> None:
+        """After the enqueuing transaction committed: let this process's notifier send at once."""
+        if self.pending:
+            from rexwatch.services.notify import NotifyService
+
+            self.pending = False
+            self.runtime.service(NotifyService).wake()
 
     def enqueue(self, conn: Connection, topic_arn: str, subject: str, message: str, dedup_id: str) -> None:
         from rexwatch.services.notify import NotifyService
 
         # A MessageId derived from the transition keeps it stable if the same transition is re-queued.
         message_id = str(uuid.uuid5(uuid.NAMESPACE_URL, dedup_id))
+        self.pending = True
         self.runtime.service(NotifyService).enqueue(
             conn, topic_arn, message, subject=subject, message_id=message_id
         )
