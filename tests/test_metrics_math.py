@@ -227,3 +227,22 @@ def test_get_metric_data_over_the_wire(live, t0):
             MetricDataQueries=[{"Id": "x", "Expression": "100 * (", "Label": "bad"}],
         )
     assert "column" in e.value.response["Error"]["Message"]
+
+
+def test_collectors_may_write_reserved_namespaces_doors_may_not(svc, t0):
+    elb = "AWS/ApplicationELB"
+    with pytest.raises(Invalid) as e:
+        svc.put_metric_data(elb, [Datum("5XXError", [], t0, value=1.0)])
+    assert e.value.aws_code == "InvalidParameterValue" and e.value.field == "Namespace"
+    svc.put_metric_data(
+        elb,
+        [Datum("5XXError", [], t0, value=6.0), Datum("RequestCount", [], t0, value=100.0)],
+        allow_reserved=True,
+    )
+    q = [
+        MetricDataQuery("e", MetricStatSpec(MetricId(elb, "5XXError"), 300, "Sum"), return_data=False),
+        MetricDataQuery("r", MetricStatSpec(MetricId(elb, "RequestCount"), 300, "Sum"), return_data=False),
+        expr("rate", "100 * e / r"),
+    ]
+    page = svc.get_metric_data(q, t0, t0 + dt.timedelta(minutes=5))
+    assert [r.values for r in page.results] == [[6.0]]

@@ -7,4 +7,5 @@ worker is one line. ``rexwatch worker NAME`` runs one alone.
 WORKERS: dict[str, str] = {
     "alarms": "rexwatch.workers.alarms.AlarmsWorker",
     "notify": "rexwatch.workers.notify.NotifyWorker",
+    "retention": "rexwatch.workers.retention.RetentionWorker",
 }

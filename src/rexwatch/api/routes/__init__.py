@@ -4,6 +4,7 @@ ROUTERS: tuple[str, ...] = (
     "rexwatch.api.routes.alarms",
     "rexwatch.api.routes.keys",
     "rexwatch.api.routes.metrics",
+    "rexwatch.api.routes.logs",
     "rexwatch.api.routes.system",
     "rexwatch.api.routes.notify",
 )

@@ -85,9 +85,15 @@ class MetricsService:
         runtime.on_close(self.ingest.close)
 
     # ---- writing ---------------------------------------------------------------------------
-    def put_metric_data(self, namespace: str | None, data: Sequence[Datum]) -> int:
-        """Validate and log; durable once this returns, readable at once. Returns the number of rows."""
-        points = build_points(namespace, data, self.clock())
+    def put_metric_data(
+        self, namespace: str | None, data: Sequence[Datum], *, allow_reserved: bool = False
+    ) -> int:
+        """Validate and log; durable once this returns, readable at once. Returns the number of rows.
+
+        ``allow_reserved`` lets rexwatch's own collectors publish into ``AWS/...`` namespaces
+        (the front doors never set it).
+        """
+        points = build_points(namespace, data, self.clock(), allow_reserved=allow_reserved)
         self.ingest.submit(points)
         return points.num_rows
 

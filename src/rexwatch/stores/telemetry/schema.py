@@ -21,7 +21,7 @@ class Migration:
 
 
 # Area modules under rexwatch.stores.telemetry.ddl, in apply order. Adding an area is one line.
-AREAS: tuple[str, ...] = ("core", "metrics")
+AREAS: tuple[str, ...] = ("core", "logs", "metrics")
 
 
 def all_migrations() -> list[Migration]:

@@ -21,6 +21,7 @@ metadata = MetaData(
 AREAS: tuple[str, ...] = (
     "core",
     "alarms",
+    "logs",
     "notify",
 )
 
