@@ -178,3 +178,19 @@ def test_cloudwatch_query_protocol(live):
     assert r.status_code == 200, r.text
     assert "<AlarmName>q</AlarmName>" in r.text and "<StateValue>INSUFFICIENT_DATA</StateValue>" in r.text
     assert "<Name>Host</Name>" in r.text
+
+
+def test_alarm_tags(live):
+    cw = live.boto3_client("cloudwatch")
+    cw.put_metric_alarm(AlarmName="t", MetricName="m", Namespace="n", Statistic="Sum", Period=60, Threshold=1,
+                        ComparisonOperator="GreaterThanThreshold", EvaluationPeriods=1,
+                        Tags=[{"Key": "team", "Value": "api"}])
+    arn = cw.describe_alarms(AlarmNames=["t"])["MetricAlarms"][0]["AlarmArn"]
+    cw.tag_resource(ResourceARN=arn, Tags=[{"Key": "env", "Value": "prod"}, {"Key": "team", "Value": "core"}])
+    tags = {t["Key"]: t["Value"] for t in cw.list_tags_for_resource(ResourceARN=arn)["Tags"]}
+    assert tags == {"team": "core", "env": "prod"}
+    cw.untag_resource(ResourceARN=arn, TagKeys=["team"])
+    assert cw.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "env", "Value": "prod"}]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        cw.list_tags_for_resource(ResourceARN=arn + "-nope")
+    assert _code(e.value) == "ResourceNotFound"

@@ -390,3 +390,11 @@ def test_on_postgresql(tmp_path, chdb_engine, pg_url):
         rt.close(close_stores=False)
         rt.telemetry.drop_database()
         rt.control.dispose()
+
+
+def test_history_is_kept_thirty_days(svc):
+    svc.put_metric_alarm(cpu_alarm())
+    svc.set_alarm_state("utm-high-cpu", "ALARM", "x")
+    assert svc.prune_history(T0 + 29 * 86400) == 0
+    assert svc.prune_history(T0 + 31 * 86400) >= 2
+    assert svc.describe_history(name="utm-high-cpu")[0] == []

@@ -272,3 +272,20 @@ def list_alarm_mute_rules(ctx: AwsContext, params: dict[str, Any]) -> dict[str, 
 def delete_alarm_mute_rule(ctx: AwsContext, params: dict[str, Any]) -> dict[str, Any]:
     _svc(ctx).delete_mute_rule(params.get("AlarmMuteRuleName") or "")
     return {}
+
+
+@handler("cloudwatch", "TagResource")
+def tag_resource(ctx: AwsContext, params: dict[str, Any]) -> dict[str, Any]:
+    _svc(ctx).tag_resource(params.get("ResourceARN"), params.get("Tags") or [])
+    return {}
+
+
+@handler("cloudwatch", "UntagResource")
+def untag_resource(ctx: AwsContext, params: dict[str, Any]) -> dict[str, Any]:
+    _svc(ctx).untag_resource(params.get("ResourceARN"), params.get("TagKeys") or [])
+    return {}
+
+
+@handler("cloudwatch", "ListTagsForResource")
+def list_tags_for_resource(ctx: AwsContext, params: dict[str, Any]) -> dict[str, Any]:
+    return {"Tags": _svc(ctx).list_tags(params.get("ResourceARN"))}

@@ -30,12 +30,16 @@ class AlarmsWorker(Worker):
         super().__init__(runtime)
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.last_report = None
+        self.last_prune = 0.0
 
     def tick(self, now: float) -> None:
         if not lease.acquire(self.runtime.control, LEASE, self.holder, ttl=3 * self.interval, now=now):
             return
         svc = self.runtime.service(AlarmsService)
         self.last_report = report = svc.evaluate_due(now)
+        if now - self.last_prune >= 3600:
+            self.last_prune = now
+            svc.prune_history(now)
         if report.transitions:
             log.info(
                 "alarms: %d evaluated, %d transitions, %d notifications in %.3fs",

@@ -54,6 +54,7 @@ HISTORY_TYPES = (
 MAX_ACTIONS = 5
 MAX_DESCRIBE = 100
 MAX_COMPOSITE_DEPTH = 10
+HISTORY_DAYS = 30
 
 
 class StatsSource(Protocol):
@@ -1219,7 +1220,64 @@ class AlarmsService:
             )
             return self._get(conn, name)
 
+    # ------------------------------------------------------------ tags
+
+    def _tag_target(self, conn: Connection, arn: str) -> tuple[Any, Any]:
+        prefix = f"arn:aws:cloudwatch:{self.region}:{self.account}:"
+        if not isinstance(arn, str) or not arn.startswith("arn:aws:cloudwatch:"):
+            raise Invalid(
+                f"ResourceARN {arn!r} is not a CloudWatch alarm or mute rule ARN", field="ResourceARN"
+            )
+        rest = arn[len(prefix) :] if arn.startswith(prefix) else arn.split(":", 5)[-1]
+        kind, _, name = rest.partition(":")
+        table = {"alarm": alarms, "alarm-mute-rule": alarm_mute_rules}.get(kind)
+        if table is None:
+            raise Invalid(
+                f"ResourceARN {arn!r} is not a CloudWatch alarm or mute rule ARN", field="ResourceARN"
+            )
+        row = conn.execute(select(table.c.id, table.c.tags).where(table.c.name == name)).first()
+        if row is None:
+            raise NotFound(
+                f"{'Alarm' if kind == 'alarm' else 'Alarm mute rule'} {name} does not exist",
+                field="ResourceARN",
+            )
+        return table, row
+
+    def list_tags(self, arn: str) -> list[dict[str, str]]:
+        with self.engine.connect() as conn:
+            _, row = self._tag_target(conn, arn)
+            return list(row.tags or [])
+
+    def tag_resource(self, arn: str, tags: Sequence[dict[str, str]]) -> None:
+        for t in tags:
+            if not t.get("Key") or len(t["Key"]) > 128 or len(t.get("Value") or "") > 256:
+                raise Invalid("each tag needs a Key (1-128 characters) and a Value up to 256", field="Tags")
+        with self.engine.begin() as conn:
+            table, row = self._tag_target(conn, arn)
+            merged = {t["Key"]: t.get("Value", "") for t in row.tags or []}
+            merged.update({t["Key"]: t.get("Value", "") for t in tags})
+            if len(merged) > 50:
+                raise LimitExceeded("a resource has at most 50 tags", field="Tags")
+            conn.execute(
+                update(table)
+                .where(table.c.id == row.id)
+                .values(tags=[{"Key": k, "Value": v} for k, v in merged.items()])
+            )
+
+    def untag_resource(self, arn: str, keys: Sequence[str]) -> None:
+        with self.engine.begin() as conn:
+            table, row = self._tag_target(conn, arn)
+            kept = [t for t in row.tags or [] if t["Key"] not in set(keys)]
+            conn.execute(update(table).where(table.c.id == row.id).values(tags=kept))
+
     # ------------------------------------------------------------ DescribeAlarmHistory
+
+    def prune_history(self, now: float, keep_days: int = HISTORY_DAYS) -> int:
+        """Drop history older than ``keep_days`` (CloudWatch keeps 30 days)."""
+        with self.engine.begin() as conn:
+            return conn.execute(
+                delete(alarm_history).where(alarm_history.c.timestamp < _ts(now - keep_days * 86400))
+            ).rowcount
 
     def describe_history(
         self,
