@@ -75,3 +75,30 @@ def test_native_cli_backtest_mute_and_ack(runtime, live):
     r = run_cli("cloudwatch", "unmute-alarm", "--name", "mute-utm-high-cpu", env=env)
     assert r.returncode == 0
     assert svc.get("utm-high-cpu").muted_by == []
+
+
+def test_alarm_pages(runtime, client):
+    svc = runtime.service(AlarmsService)
+    svc.put_metric_alarm({"AlarmName": "utm-high-cpu", "AlarmDescription": "CPU above 80%", **CPU})
+    svc.put_metric_alarm({"AlarmName": "utm-db-connections-high", **CPU})
+    svc.set_alarm_state("utm-high-cpu", "ALARM", "Threshold Crossed: test")
+    svc.mute(["utm-high-cpu"], duration="PT1H", name="deploy")
+    r = client.get("/alarms")
+    assert r.status_code == 200
+    body = r.text
+    assert body.index("utm-high-cpu") < body.index("utm-db-connections-high")  # ALARM first
+    assert "muted (deploy)" in body
+    r = client.get("/alarms?state=INSUFFICIENT_DATA")
+    assert "utm-db-connections-high" in r.text and "utm-high-cpu" not in r.text.split("<tbody>")[1]
+    r = client.get("/alarms/utm-high-cpu")
+    assert r.status_code == 200
+    assert "Threshold Crossed: test" in r.text and "CPU above 80%" in r.text
+    assert "Alarm updated from INSUFFICIENT_DATA to ALARM" in r.text
+    assert client.get("/alarms/nope").status_code == 404
+
+
+def test_alarm_pages_need_a_key_when_auth_is_on(runtime, client):
+    runtime.settings.auth = "on"
+    assert client.get("/alarms").status_code == 401
+    key = runtime.keys.create("ui")
+    assert client.get("/alarms", headers={"Authorization": f"Bearer {key.token}"}).status_code == 200
