@@ -398,3 +398,15 @@ def test_history_is_kept_thirty_days(svc):
     assert svc.prune_history(T0 + 29 * 86400) == 0
     assert svc.prune_history(T0 + 31 * 86400) >= 2
     assert svc.describe_history(name="utm-high-cpu")[0] == []
+
+
+def test_one_evaluator_holds_the_lease(runtime):
+    from rexwatch.services.alarms import lease
+
+    eng = runtime.control
+    assert lease.acquire(eng, "alarms-evaluator", "node-a", ttl=30, now=T0)
+    assert not lease.acquire(eng, "alarms-evaluator", "node-b", ttl=30, now=T0 + 10)
+    assert lease.acquire(eng, "alarms-evaluator", "node-a", ttl=30, now=T0 + 20)  # renewal
+    assert lease.acquire(eng, "alarms-evaluator", "node-b", ttl=30, now=T0 + 51)  # a's lease expired
+    lease.release(eng, "alarms-evaluator", "node-b")
+    assert lease.acquire(eng, "alarms-evaluator", "node-a", ttl=30, now=T0 + 52)
