@@ -194,3 +194,14 @@ def test_alarm_tags(live):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         cw.list_tags_for_resource(ResourceARN=arn + "-nope")
     assert _code(e.value) == "ResourceNotFound"
+
+
+def test_history_of_composites_needs_alarm_types(live):
+    cw = live.boto3_client("cloudwatch")
+    cw.put_metric_alarm(AlarmName="child", MetricName="m", Namespace="n", Statistic="Sum", Period=60,
+                        Threshold=1, ComparisonOperator="GreaterThanThreshold", EvaluationPeriods=1)
+    cw.put_composite_alarm(AlarmName="parent", AlarmRule="ALARM(child)")
+    assert cw.describe_alarm_history(AlarmName="parent")["AlarmHistoryItems"] == []
+    items = cw.describe_alarm_history(AlarmName="parent", AlarmTypes=["CompositeAlarm"])["AlarmHistoryItems"]
+    assert {i["HistoryItemType"] for i in items} == {"ConfigurationUpdate", "StateUpdate"}
+    assert all(i["AlarmType"] == "CompositeAlarm" for i in items)

@@ -185,7 +185,8 @@ def describe_alarm_history(ctx: AwsContext, params: dict[str, Any]) -> dict[str,
         raise Invalid("ScanBy must be TimestampDescending or TimestampAscending", field="ScanBy")
     items, token = _svc(ctx).describe_history(
         name=params.get("AlarmName"),
-        types=params.get("AlarmTypes"),
+        # As in CloudWatch: without AlarmTypes only metric alarms' history is returned.
+        types=[_history_type(t) for t in params.get("AlarmTypes") or ["MetricAlarm"]],
         item_type=params.get("HistoryItemType"),
         start=params.get("StartDate"),
         end=params.get("EndDate"),
@@ -209,6 +210,12 @@ def describe_alarm_history(ctx: AwsContext, params: dict[str, Any]) -> dict[str,
     if token:
         out["NextToken"] = token
     return out
+
+
+def _history_type(t: str) -> str:
+    if t not in ("MetricAlarm", "CompositeAlarm"):
+        raise Invalid("AlarmTypes entries are MetricAlarm or CompositeAlarm", field="AlarmTypes")
+    return t
 
 
 def _mute_shape(r: MuteRule) -> dict[str, Any]:
