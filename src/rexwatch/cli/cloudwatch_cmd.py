@@ -213,7 +213,7 @@ def mute_alarm(
         print_json(res)
         return
     print_table(
-        [res],
+        [{**res, "alarm_names": ", ".join(res["alarm_names"])}],
         ["name", "status", "type", "expression", "duration", "alarm_names"],
         ctx.output,
         title="mute rule",
