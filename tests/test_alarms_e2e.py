@@ -148,3 +148,9 @@ def test_metric_math_alarm_error_rate(runtime, live):
                             ComparisonOperator="GreaterThanThreshold",
                             Metrics=[{"Id": "e", "Expression": "100 * (", "ReturnData": True, "Period": 60}])
     assert "Error in expression e" in str(e.value)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        cw.put_metric_alarm(AlarmName="bad-ref", EvaluationPeriods=1, Threshold=5,
+                            ComparisonOperator="GreaterThanThreshold",
+                            Metrics=[{"Id": "e", "Expression": "100 * errs / requests", "ReturnData": True,
+                                      "Period": 60}])
+    assert "unknown metric or expression id 'errs'" in str(e.value)

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
-from rexwatch.errors import Conflict, Invalid, LimitExceeded, NotFound
+from rexwatch.errors import Conflict, Invalid, LimitExceeded, NotFound, RexwatchError
 from rexwatch.services.alarms import evaluator as ev
 from rexwatch.services.alarms.message import alarm_message, subject
 from rexwatch.services.alarms.model import (
@@ -145,6 +145,8 @@ class AlarmsService:
         self._notifier: Notifier | None = None
         # Tests and benchmarks may replace the clock; the service reads time only here.
         self.clock: Callable[[], float] = time.time
+        # Alarm id -> why its last evaluation could not read data (metric math errors).
+        self.failed: dict[int, str] = {}
 
     # ------------------------------------------------------------ seams
 
@@ -402,7 +404,8 @@ class AlarmsService:
         import re
 
         from rexwatch.errors import QueryError
-        from rexwatch.services.metrics.mathlang import parse
+        from rexwatch.services.metrics.matheval import KEYWORDS
+        from rexwatch.services.metrics.mathlang import parse, references
 
         ids = [m.get("Id") for m in metrics]
         if len(set(ids)) != len(ids):
@@ -421,9 +424,15 @@ class AlarmsService:
                 )
             if m.get("Expression") is not None:
                 try:
-                    parse(m["Expression"])
+                    refs = references(parse(m["Expression"])) - KEYWORDS
                 except QueryError as e:
                     raise Invalid(f"Error in expression {m['Id']}: {e.message}", field="Metrics")
+                unknown = sorted(r for r in refs if r not in ids and r[:1].islower())
+                if unknown:
+                    raise Invalid(
+                        f"Error in expression {m['Id']}: unknown metric or expression id {unknown[0]!r}",
+                        field="Metrics",
+                    )
             elif first_period is None:
                 first_period = (m["MetricStat"] or {}).get("Period")
         period = returned.get("Period") or first_period
@@ -1350,11 +1359,18 @@ class AlarmsService:
                 data = self.stats.fetch(queries, start, end)
                 series.update({a.id: data.get(wanted[a.id], []) for a in simple})
                 report.queries += 1
+            self.failed = {}
             if math_alarms:
-                series.update(self._fetch_math(math_alarms, start, end))
+                try:
+                    series.update(self._fetch_math(math_alarms, start, end))
+                except RexwatchError as e:
+                    self.failed = {a.id: e.message for a in math_alarms}
                 report.queries += 1
             decisions = []
             for a in due:
+                if a.id in self.failed:
+                    decisions.append((a, None))  # keep the state; evaluated again next minute
+                    continue
                 points = series.get(a.id, [])
                 t = ev.evaluate(cfgs[a.id], ev.AlarmState(ev.StateValue(a.state_value)), points, now)
                 decisions.append((a, t))
@@ -1371,7 +1387,20 @@ class AlarmsService:
         fetch_math = getattr(self.stats, "fetch_math", None)
         if fetch_math is None:
             raise Invalid("this statistics source cannot evaluate metric math alarms")
-        return fetch_math([(a.id, a.config["metrics"]) for a in math_alarms], start, end)
+        try:
+            return fetch_math([(a.id, a.config["metrics"]) for a in math_alarms], start, end)
+        except RexwatchError:
+            if len(math_alarms) == 1:
+                raise
+        # One expression failed the batch: isolate it so the others are still evaluated.
+        out: dict[int, list[ev.Datapoint]] = {}
+        for a in math_alarms:
+            try:
+                out.update(fetch_math([(a.id, a.config["metrics"])], start, end))
+            except RexwatchError as e:
+                log.warning("alarm %s: metric math failed: %s", a.name, e.message)
+                self.failed[a.id] = e.message
+        return out
 
     def _apply(
         self, decisions: list[tuple[Alarm, ev.Transition | None]], now: float, report: TickReport
