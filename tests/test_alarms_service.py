@@ -36,6 +36,9 @@ class SeriesStats:
 
     def fetch(self, queries, start, end):
         self.calls.append(len(queries))
+        for q in queries:
+            if q.metric_name == "Refused":  # a series the store refuses to answer
+                raise Invalid("the store refused this series")
         return {
             q: [p for p in self.series.get((q.metric_name, q.statistic), []) if start <= p.ts < end]
             for q in queries
@@ -107,6 +110,7 @@ def test_put_describe_update_keeps_state_and_history(svc):
         ({"AlarmActions": ["mailto:ops@example.com"]}, "AlarmActions"),
         ({"EvaluateLowSampleCountPercentile": "ignore"}, "EvaluateLowSampleCountPercentile"),
         ({"Threshold": None}, "Threshold"),
+        ({"Unit": "Percentage"}, "Unit"),
     ],
 )
 def test_bad_alarms_name_the_field(svc, over, field):
@@ -410,3 +414,16 @@ def test_one_evaluator_holds_the_lease(runtime):
     assert lease.acquire(eng, "alarms-evaluator", "node-b", ttl=30, now=T0 + 51)  # a's lease expired
     lease.release(eng, "alarms-evaluator", "node-b")
     assert lease.acquire(eng, "alarms-evaluator", "node-a", ttl=30, now=T0 + 52)
+
+
+def test_a_refused_series_does_not_stop_the_other_alarms(svc):
+    stats: SeriesStats = svc.stats
+    for i in range(5):
+        svc.put_metric_alarm(cpu_alarm(AlarmName=f"ok-{i}", EvaluationPeriods=1, MetricName=f"M{i}"))
+        stats.add(f"M{i}", "Average", T0, 300, 99)
+    svc.put_metric_alarm(cpu_alarm(AlarmName="refused", EvaluationPeriods=1, MetricName="Refused",
+                                   TreatMissingData="breaching"))
+    report = svc.evaluate_due(T0 + 301)
+    assert report.transitions == 5
+    assert svc.get("refused").state_value == "INSUFFICIENT_DATA"  # kept, not judged on missing data
+    assert all(svc.get(f"ok-{i}").state_value == "ALARM" for i in range(5))

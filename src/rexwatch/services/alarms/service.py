@@ -328,6 +328,11 @@ class AlarmsService:
             raise Invalid(
                 f"ExtendedStatistic {ext!r} must be a percentile p0.0-p100", field="ExtendedStatistic"
             )
+        if unit is not None:
+            from rexwatch.services.metrics.model import UNITS
+
+            if unit not in UNITS:
+                raise Invalid(f"The value {unit} for parameter Unit is invalid.", field="Unit")
         if len(dims) > 30:
             raise LimitExceeded("at most 30 dimensions", field="Dimensions")
         for d in dims:
@@ -1355,16 +1360,20 @@ class AlarmsService:
             start = min(ev.range_start(c, now) for c in cfgs.values())
             end = max(ev.window_end(c, now) for c in cfgs.values())
             series: dict[int, list[ev.Datapoint]] = {}
-            if queries:
-                data = self.stats.fetch(queries, start, end)
-                series.update({a.id: data.get(wanted[a.id], []) for a in simple})
-                report.queries += 1
             self.failed = {}
+            if queries:
+                data = self._fetch(queries, start, end)
+                for a in simple:
+                    if wanted[a.id] in data:
+                        series[a.id] = data[wanted[a.id]]
+                    else:
+                        self.failed[a.id] = "statistics unavailable"
+                report.queries += 1
             if math_alarms:
                 try:
                     series.update(self._fetch_math(math_alarms, start, end))
                 except RexwatchError as e:
-                    self.failed = {a.id: e.message for a in math_alarms}
+                    self.failed.update({a.id: e.message for a in math_alarms})
                 report.queries += 1
             decisions = []
             for a in due:
@@ -1380,6 +1389,26 @@ class AlarmsService:
         self._wake()
         report.seconds = time.perf_counter() - started
         return report
+
+    def _fetch(
+        self, queries: list[StatQuery], start: float, end: float
+    ) -> dict[StatQuery, list[ev.Datapoint]]:
+        try:
+            return self.stats.fetch(queries, start, end)
+        except RexwatchError as e:
+            if len(queries) == 1:
+                raise
+            first = e
+        # A series the store refuses must not stop every alarm: retry in halves to isolate it.
+        log.warning("alarms: statistics batch failed (%s); isolating the failing series", first.message)
+        mid = len(queries) // 2
+        out: dict[StatQuery, list[ev.Datapoint]] = {}
+        for part in (queries[:mid], queries[mid:]):
+            try:
+                out.update(self._fetch(part, start, end))
+            except RexwatchError as e:
+                log.warning("alarms: no statistics for %s: %s", part[0], e.message)
+        return out
 
     def _fetch_math(
         self, math_alarms: list[Alarm], start: float, end: float
