@@ -131,12 +131,13 @@ def test_describe_filters_and_paging(svc):
             Dimensions=[{"Name": "DBInstanceIdentifier", "Value": "utm-db"}],
         )
     )
+    svc.put_metric_alarm(cpu_alarm(AlarmName="WEB-upper"))
     page1, tok = svc.describe_alarms(prefix="web-", max_records=2)
     page2, tok2 = svc.describe_alarms(prefix="web-", max_records=2, next_token=tok)
     page3, tok3 = svc.describe_alarms(prefix="web-", max_records=2, next_token=tok2)
     assert [a.name for a in page1 + page2 + page3] == [f"web-{i}" for i in range(5)] and tok3 is None
     with_topic, _ = svc.describe_alarms(action_prefix="arn:aws:sns:us-east-1:000000000000:utm")
-    assert [a.name for a in with_topic] == ["db-1", "web-0", "web-2", "web-4"]
+    assert [a.name for a in with_topic] == ["WEB-upper", "db-1", "web-0", "web-2", "web-4"]
     svc.set_alarm_state("web-3", "ALARM", "x")
     assert [a.name for a in svc.describe_alarms(state="ALARM")[0]] == ["web-3"]
     for_metric = svc.describe_alarms_for_metric(

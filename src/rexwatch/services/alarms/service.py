@@ -710,7 +710,8 @@ class AlarmsService:
                     raise LimitExceeded(f"at most {MAX_DESCRIBE} AlarmNames", field="AlarmNames")
                 q = q.where(alarms.c.name.in_(list(names)))
             if prefix:
-                q = q.where(alarms.c.name >= prefix, alarms.c.name < prefix + "\U0010ffff")
+                # Exact, case-sensitive prefix on both stores (SQLite LIKE ignores case).
+                q = q.where(func.substr(alarms.c.name, 1, len(prefix)) == prefix)
             if state:
                 q = q.where(alarms.c.state_value == state)
             if after:
