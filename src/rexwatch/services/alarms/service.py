@@ -16,6 +16,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
@@ -112,6 +113,23 @@ def _num(v: Any, name: str) -> float:
     if math.isnan(f) or math.isinf(f):
         raise Invalid(f"{name} must be a finite number", field=name)
     return f
+
+
+@dataclass
+class _Due:
+    """The columns of an alarm that evaluation reads (the full row is loaded only on a transition)."""
+
+    id: int
+    name: str
+    namespace: str | None
+    metric_name: str | None
+    config: dict[str, Any]
+    state_value: str
+    state_override: bool
+
+    @property
+    def dimensions(self) -> list[dict[str, str]]:
+        return self.config.get("dimensions") or []
 
 
 class _Batch:
@@ -1344,14 +1362,34 @@ class AlarmsService:
         now = self.clock() if now is None else now
         report = TickReport()
         with self.engine.connect() as conn:
+            # Only what evaluation needs: full rows are read for the alarms that change.
             q = (
-                select(alarms)
+                select(
+                    alarms.c.id,
+                    alarms.c.name,
+                    alarms.c.namespace,
+                    alarms.c.metric_name,
+                    alarms.c.config,
+                    alarms.c.state_value,
+                    alarms.c.state_override,
+                )
                 .where(alarms.c.kind == "metric", alarms.c.next_eval_at <= now)
                 .order_by(alarms.c.id)
             )
             if limit:
                 q = q.limit(limit)
-            due = [self._row_to_alarm(r) for r in conn.execute(q)]
+            due = [
+                _Due(
+                    r.id,
+                    r.name,
+                    r.namespace,
+                    r.metric_name,
+                    r.config or {},
+                    r.state_value,
+                    bool(r.state_override),
+                )
+                for r in conn.execute(q)
+            ]
         if due:
             simple = [a for a in due if not a.config.get("math")]
             math_alarms = [a for a in due if a.config.get("math")]
@@ -1433,7 +1471,7 @@ class AlarmsService:
         return out
 
     def _apply(
-        self, decisions: list[tuple[Alarm, ev.Transition | None]], now: float, report: TickReport
+        self, decisions: list[tuple[Any, ev.Transition | None]], now: float, report: TickReport
     ) -> None:
         with self.engine.begin() as conn:
             mutes = self._muting_rules(conn, now)
@@ -1442,22 +1480,23 @@ class AlarmsService:
             moving = [(a, t) for a, t in decisions if t is not None]
             # Lock the rows that change and skip any whose state moved since they were read
             # (a concurrent SetAlarmState): that alarm is simply evaluated again next tick.
-            current: dict[int, str] = {}
+            current: dict[int, Alarm] = {}
             ids = [a.id for a, _ in moving]
             for i in range(0, len(ids), 500):
-                q = select(alarms.c.id, alarms.c.state_value).where(alarms.c.id.in_(ids[i : i + 500]))
+                q = select(alarms).where(alarms.c.id.in_(ids[i : i + 500]))
                 if conn.dialect.name == "postgresql":
                     q = q.with_for_update()
-                current.update({r.id: r.state_value for r in conn.execute(q)})
+                current.update({r.id: self._row_to_alarm(r) for r in conn.execute(q)})
             changed: list[str] = []
             for a, t in decisions:
                 nxt = (math.floor(now / self._cadence(a)) + 1) * self._cadence(a)
-                if t is None or current.get(a.id) != a.state_value:
+                full = current.get(a.id)
+                if t is None or full is None or full.state_value != a.state_value:
                     quiet.setdefault(nxt, []).append(a.id)
                     continue
                 report.notifications += self._transition(
                     conn,
-                    a,
+                    full,
                     t.new.value,
                     t.reason,
                     t.reason_data,
