@@ -309,3 +309,20 @@ def test_cbor_wire_shape_of_errors(live):
     )
     assert r.status_code == 400
     assert cbor2.loads(r.content)["__type"] == "SerializationException"
+
+
+def test_high_resolution_periods(cw):
+    now = _now()
+    t0 = now - dt.timedelta(minutes=2)
+    t0 = t0.replace(second=0)
+    cw.put_metric_data(Namespace=NS, MetricData=[
+        {"MetricName": "HiRes", "Value": float(s), "StorageResolution": 1, "Timestamp": t0 + dt.timedelta(seconds=s)}
+        for s in range(30)
+    ])
+    r = cw.get_metric_statistics(Namespace=NS, MetricName="HiRes", StartTime=t0, EndTime=t0 + dt.timedelta(seconds=30),
+                                 Period=10, Statistics=["Sum", "SampleCount"])
+    pts = sorted(r["Datapoints"], key=lambda d: d["Timestamp"])
+    assert [(p["Sum"], p["SampleCount"]) for p in pts] == [(45.0, 10.0), (145.0, 10.0), (245.0, 10.0)]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        cw.put_metric_data(Namespace=NS, MetricData=[{"MetricName": "HiRes", "Value": 1, "StorageResolution": 10}])
+    assert _code(e) == "InvalidParameterValue"

@@ -251,3 +251,26 @@ def test_rest_bad_input_is_a_clear_400(client):
         "/api/v1/metrics/query", json={"start": "1h", "queries": [{"id": "e", "expression": "1 +"}]}
     )
     assert r.status_code == 400 and "column" in r.json()["error"]["message"]
+
+
+def test_cli_get_metric_data_from_file(live, tmp_path):
+    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    cw = live.boto3_client("cloudwatch")
+    cw.put_metric_data(Namespace=NS, MetricData=[
+        {"MetricName": "CacheHits", "Value": 90.0, "Timestamp": now - dt.timedelta(minutes=2)},
+        {"MetricName": "CacheMisses", "Value": 10.0, "Timestamp": now - dt.timedelta(minutes=2)},
+    ])
+    q = tmp_path / "q.json"
+    q.write_text(json.dumps([
+        {"Id": "h", "MetricStat": {"Metric": {"Namespace": NS, "MetricName": "CacheHits"}, "Period": 60,
+                                   "Stat": "Sum"}, "ReturnData": False},
+        {"Id": "m", "MetricStat": {"Metric": {"Namespace": NS, "MetricName": "CacheMisses"}, "Period": 60,
+                                   "Stat": "Sum"}, "ReturnData": False},
+        {"Id": "ratio", "Expression": "100 * h / (h + m)", "Label": "Cache hit ratio"},
+    ]))
+    r = run_cli("--endpoint", live.url, "cloudwatch", "get-metric-data", "--metric-data-queries", f"file://{q}",
+                "--start-time", (now - dt.timedelta(minutes=10)).isoformat(), "--end-time", now.isoformat(),
+                "--output", "json")
+    assert r.returncode == 0, r.stderr
+    (res,) = json.loads(r.stdout)["MetricDataResults"]
+    assert res["Label"] == "Cache hit ratio" and res["Values"] == [90.0]

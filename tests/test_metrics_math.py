@@ -246,3 +246,24 @@ def test_collectors_may_write_reserved_namespaces_doors_may_not(svc, t0):
     ]
     page = svc.get_metric_data(q, t0, t0 + dt.timedelta(minutes=5))
     assert [r.values for r in page.results] == [[6.0]]
+
+
+def test_list_metrics_pages_and_unit_filter(svc, t0):
+    svc.put_metric_data(NS, [Datum("Paged", [("Host", f"h{i:02d}")], t0, value=1.0) for i in range(25)])
+    seen, token = [], None
+    for _ in range(10):
+        infos, token = svc.list_metrics(NS, "Paged", next_token=token, limit=10)
+        seen += [dict(m.dimensions)["Host"] for m in infos]
+        if not token:
+            break
+    assert seen == [f"h{i:02d}" for i in range(25)]
+    with pytest.raises(Invalid) as e:
+        svc.list_metrics(NS, next_token="garbage!")
+    assert e.value.aws_code == "InvalidNextToken"
+    svc.put_metric_data(NS, [Datum("Mixed", [], t0, value=1.0, unit="Seconds"),
+                             Datum("Mixed", [], t0, value=500.0, unit="Milliseconds")])
+    m = MetricId(NS, "Mixed")
+    _, pts = svc.get_metric_statistics(m, t0, t0 + dt.timedelta(minutes=5), 300, ["Sum"])
+    assert sorted((p.unit, p.sum) for p in pts) == [("Milliseconds", 500.0), ("Seconds", 1.0)]
+    _, pts = svc.get_metric_statistics(m, t0, t0 + dt.timedelta(minutes=5), 300, ["Sum"], unit="Seconds")
+    assert [(p.unit, p.sum) for p in pts] == [("Seconds", 1.0)]

@@ -138,3 +138,33 @@ def test_tier_choice():
     assert choose_tier(now - dt.timedelta(days=30), 300, now) is M5
     assert choose_tier(now - dt.timedelta(days=100), 300, now) is M1  # expired: like CloudWatch, no data
     assert choose_tier(now - dt.timedelta(days=100), 3600, now) is H1
+
+
+series_values = st.lists(st.one_of(st.none(), st.integers(-50, 50).map(float)), min_size=1, max_size=12)
+
+
+@given(a=series_values, b=series_values, op=st.sampled_from(["+", "-", "*", "/"]))
+@settings(max_examples=200, deadline=None)
+def test_metric_math_alignment_matches_a_reference(a, b, op):
+    """Binary operators on series with gaps and different lengths, against a dict-based reference."""
+    import numpy as np
+
+    from rexwatch.services.metrics.matheval import Evaluator, Series
+    from rexwatch.services.metrics.mathlang import parse
+
+    def series(vals, offset):
+        t = np.arange(len(vals), dtype=np.int64) * 60 + offset * 60
+        return Series(t, np.array([np.nan if v is None else v for v in vals]), "s")
+
+    sa, sb = series(a, 0), series(b, 2)
+    got = Evaluator(f"a {op} b", lambda n, p: {"a": sa, "b": sb}[n], lambda: [sa, sb]).eval(parse(f"a {op} b"))
+    got_map = {int(t): v for t, v in zip(got.t, got.v, strict=True) if not np.isnan(v)}
+    ref = {}
+    da = {i * 60: v for i, v in enumerate(a) if v is not None}
+    db = {(i + 2) * 60: v for i, v in enumerate(b) if v is not None}
+    for t in da.keys() & db.keys():
+        x, y = da[t], db[t]
+        if op == "/" and y == 0:
+            continue
+        ref[t] = {"+": x + y, "-": x - y, "*": x * y, "/": x / y if y else 0}[op]
+    assert got_map == pytest.approx(ref)

@@ -11,14 +11,21 @@ longer needs and deletes the segment once ClickHouse holds its rows. At start,
 segments left by a crash are replayed (at least once: a crash between the
 insert and the deletion replays that segment). Reads call ``flush()`` first,
 so a read always sees every acknowledged write.
+
+Several processes may share a data directory (the server and ``rexwatch
+worker …``): each writes its own log directory under ``wal_dir`` and holds an
+exclusive ``flock`` on it; a process replays only directories whose lock it
+can take, that is, those of processes that are gone.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,7 +62,8 @@ def read_segment(path: Path) -> list[pa.Table]:
 
 class IngestBuffer:
     def __init__(self, wal_dir: Path, insert: Callable[[pa.Table], int]) -> None:
-        self.wal_dir = wal_dir
+        self.base_dir = wal_dir
+        self.wal_dir = wal_dir / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.insert = insert
         self.lock = threading.Lock()  # guards the current segment and batch
         self.flush_lock = threading.Lock()  # one flush at a time, in order
@@ -67,30 +75,55 @@ class IngestBuffer:
         self.sealed: list[tuple[Path, list[pa.Table]]] = []
         self.closed = False
         self.thread: threading.Thread | None = None
+        self._lock_file = None
         wal_dir.mkdir(parents=True, exist_ok=True)
-        self._replay()
+        self.replay_orphans()
 
     def _segment_path(self, n: int) -> Path:
         return self.wal_dir / f"{n:012d}.arrows"
 
-    def _replay(self) -> None:
-        segments = sorted(self.wal_dir.glob("*.arrows"))
-        for seg in segments:
-            tables = read_segment(seg)
-            if tables:
-                self.insert(pa.concat_tables(tables))
-                log.info("replayed %d metric rows from %s", sum(t.num_rows for t in tables), seg.name)
-            seg.unlink()
-        if segments:
-            self.segment_no = int(segments[-1].stem) + 1
+    def _own_dir(self) -> None:
+        """Create and lock this process's log directory (on the first write)."""
+        if self._lock_file is not None:
+            return
+        self.wal_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_file = open(self.wal_dir / "lock", "w")  # noqa: SIM115
+        _flock(self._lock_file, blocking=True)
+
+    def replay_orphans(self) -> int:
+        """Insert the segments of log directories no live process holds; return the rows replayed."""
+        rows = 0
+        for d in sorted(p for p in self.base_dir.iterdir() if p.is_dir() and p != self.wal_dir):
+            try:
+                fh = open(d / "lock", "a")  # noqa: SIM115
+            except OSError:
+                continue
+            try:
+                if not _flock(fh, blocking=False):
+                    continue  # a live process owns it
+                for seg in sorted(d.glob("*.arrows")):
+                    tables = read_segment(seg)
+                    if tables:
+                        self.insert(pa.concat_tables(tables))
+                        n = sum(t.num_rows for t in tables)
+                        rows += n
+                        log.info("replayed %d metric rows from %s/%s", n, d.name, seg.name)
+                    seg.unlink()
+                shutil.rmtree(d, ignore_errors=True)
+            finally:
+                fh.close()
+        return rows
 
     def submit(self, table: pa.Table) -> None:
         """Durable (in the log) on return; visible to reads after the next flush."""
+        if self.closed:
+            # Shutting down (another service's final flush may still publish): write through.
+            self.insert(table)
+            return
         frame = _frame(table)
         with self.lock:
-            if self.closed:
-                raise RuntimeError("metrics ingest is closed")
             if self.file is None:
+                self._own_dir()
                 self.file = open(self._segment_path(self.segment_no), "ab")  # noqa: SIM115
             self.file.write(frame)
             self.file.flush()
@@ -152,9 +185,26 @@ class IngestBuffer:
     def close(self) -> None:
         self.closed = True
         self.wake.set()
-        if self.thread is not None:
+        if isinstance(self.thread, threading.Thread):
             self.thread.join(timeout=10)
         try:
             self.flush()
         except Exception:
             log.exception("final metrics flush failed; rows stay in the write-ahead log")
+            return
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+            shutil.rmtree(self.wal_dir, ignore_errors=True)
+
+
+def _flock(fh, *, blocking: bool) -> bool:
+    try:
+        import fcntl
+    except ImportError:  # no advisory locks on this platform: one process per data directory
+        return True
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        return True
+    except BlockingIOError:
+        return False

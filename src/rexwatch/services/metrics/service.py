@@ -136,8 +136,11 @@ class MetricsService:
             mins = table.column("min").to_numpy()
             maxs = table.column("max").to_numpy()
             weight = table.column("weight").to_numpy()
-            pct_flat = table.column("pct").combine_chunks().flatten().to_numpy()
-            pct = pct_flat.reshape(table.num_rows, max(1, len(levels)))
+            if levels:
+                pct_flat = table.column("pct").combine_chunks().flatten().to_numpy()
+                pct = pct_flat.reshape(table.num_rows, len(levels))
+            else:
+                pct = np.zeros((table.num_rows, 0))
             # Rows are ordered by qi: cut them into one slice per series.
             bounds = np.searchsorted(qi, np.arange(len(sub) + 1))
             for local, i in enumerate(idxs):

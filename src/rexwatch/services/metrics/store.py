@@ -95,9 +95,11 @@ class MetricsStore:
         by_unit: bool,
     ) -> pa.Table:
         sub = [series[i] for i in idxs]
-        level_list = ", ".join(repr(float(x)) for x in (levels or [0.5]))
+        level_list = ", ".join(repr(float(x)) for x in levels)
         tcol = tier.time_col
-        if tier is RAW:
+        if not levels:
+            pct = "CAST([], 'Array(Float64)')"  # no percentile asked: skip the costly quantile states
+        elif tier is RAW:
             pct = f"quantilesExactWeightedIf({level_list})(value, weight, weight > 0)"
         else:
             pct = f"quantilesBFloat16WeightedMerge({level_list})(pct)"

@@ -22,6 +22,7 @@ AREAS: tuple[str, ...] = (
     "core",
     "alarms",
     "logs",
+    "metric_filters",
     "notify",
 )
 
