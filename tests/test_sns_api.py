@@ -176,10 +176,10 @@ def test_query_codec_round_trips_botocore_shapes(runtime):
 
     ctx = types.SimpleNamespace(request_id="rid-1", service="sns")
     op = model.operation_model("GetSubscriptionAttributes")
-    body, ctype, _ = query.encode({"Attributes": {"A": "1 < 2", "B": "x"}}, op, ctx)
+    body, ctype, _ = query.encode({"Attributes": {"A": "1 < 2", "B": "x", "C": "bell\x07"}}, op, ctx)
     assert ctype == "text/xml"
     parsed = QueryParser().parse({"body": body, "headers": {}, "status_code": 200}, op.output_shape)
-    assert parsed["Attributes"] == {"A": "1 < 2", "B": "x"}
+    assert parsed["Attributes"] == {"A": "1 < 2", "B": "x", "C": "bell\ufffd"}
     assert parsed["ResponseMetadata"]["RequestId"] == "rid-1"
 
     op = model.operation_model("PublishBatch")

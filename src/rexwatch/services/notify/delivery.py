@@ -69,12 +69,24 @@ class Dispatcher:
         topic_name = r.topic_arn.rsplit(":", 1)[-1]
         alarm = messages.alarm_of(r.message) if r.kind == "Notification" else None
         return Outgoing(
-            delivery_id=r.id, message_id=r.message_id, kind=r.kind, topic_arn=r.topic_arn,
-            subscription_arn=self.svc.subscription_arn(topic_name, r.subscription_id), protocol=r.protocol,
-            endpoint=r.endpoint, subject=r.subject, message=r.message, attributes=json.loads(r.attributes or "{}"),
-            published_at=store.utc(r.published_at), attempt=r.attempts, secret=secret, token=r.token,
-            sub_attributes=json.loads(r.sub_attributes or "{}"), base_url=self.rt.settings.base_url,
-            region=self.rt.settings.region, alarm=alarm,
+            delivery_id=r.id,
+            message_id=r.message_id,
+            kind=r.kind,
+            topic_arn=r.topic_arn,
+            subscription_arn=self.svc.subscription_arn(topic_name, r.subscription_id),
+            protocol=r.protocol,
+            endpoint=r.endpoint,
+            subject=r.subject,
+            message=r.message,
+            attributes=json.loads(r.attributes or "{}"),
+            published_at=store.utc(r.published_at),
+            attempt=r.attempts,
+            secret=secret,
+            token=r.token,
+            sub_attributes=json.loads(r.sub_attributes or "{}"),
+            base_url=self.rt.settings.base_url,
+            region=self.rt.settings.region,
+            alarm=alarm,
         )
 
     def record(self, outcomes: list[tuple[Any, Delivery]]) -> None:
@@ -82,8 +94,15 @@ class Dispatcher:
         results = []
         for item, d in outcomes:
             if isinstance(item, dict):
-                results.append({"id": item["id"], "status": "dead", "next_attempt_at": now,
-                                "last_error": item.get("reason", "subscription was deleted"), "updated_at": now})
+                results.append(
+                    {
+                        "id": item["id"],
+                        "status": "dead",
+                        "next_attempt_at": now,
+                        "last_error": item.get("reason", "subscription was deleted"),
+                        "updated_at": now,
+                    }
+                )
                 continue
             res: dict[str, Any] = {"id": item.delivery_id, "updated_at": now, "last_status": d.status}
             if d.ok:
@@ -92,13 +111,23 @@ class Dispatcher:
                 policy = provider(item.protocol).retry
                 if d.retryable and item.attempt < policy.max_attempts:
                     wait = policy.delay(item.attempt) * self.rt.settings.notify_backoff_scale
-                    res.update(status="pending", next_attempt_at=now + dt.timedelta(seconds=wait),
-                               last_error=d.reason)
+                    res.update(
+                        status="pending",
+                        next_attempt_at=now + dt.timedelta(seconds=wait),
+                        last_error=d.reason,
+                    )
                 else:
                     res.update(status="dead", next_attempt_at=now, last_error=d.reason)
-                    log.warning("notification dead-lettered", extra={
-                        "delivery_id": item.delivery_id, "message_id": item.message_id,
-                        "protocol": item.protocol, "attempts": item.attempt, "reason": d.reason})
+                    log.warning(
+                        "notification dead-lettered",
+                        extra={
+                            "delivery_id": item.delivery_id,
+                            "message_id": item.message_id,
+                            "protocol": item.protocol,
+                            "attempts": item.attempt,
+                            "reason": d.reason,
+                        },
+                    )
             results.append(res)
         with self.rt.control.begin() as conn:
             store.finish(conn, self.owner, results)
