@@ -428,3 +428,22 @@ def test_a_refused_series_does_not_stop_the_other_alarms(svc):
     assert report.transitions == 5
     assert svc.get("refused").state_value == "INSUFFICIENT_DATA"  # kept, not judged on missing data
     assert all(svc.get(f"ok-{i}").state_value == "ALARM" for i in range(5))
+
+
+def test_an_alarm_held_by_a_mute_is_sent_when_the_mute_ends(svc, topic):
+    svc.put_metric_alarm(cpu_alarm(OKActions=[]))
+    rule = svc.mute(["utm-high-cpu"], duration="PT1H")
+    svc.set_alarm_state("utm-high-cpu", "ALARM", "during the window")
+    assert topic.deliveries(topic_arn=TOPIC) == [] and svc.get("utm-high-cpu").held_by_mute
+    report = TickReport()
+    svc._release_held(T0 + 1800, report)  # still muted
+    assert report.notifications == 0
+    svc._release_held(T0 + 3601, report)  # the window is over and the alarm still fires
+    assert report.notifications == 1 and len(topic.deliveries(topic_arn=TOPIC)) == 1
+    svc._release_held(T0 + 3700, report)
+    assert len(topic.deliveries(topic_arn=TOPIC)) == 1
+    a = svc.get("utm-high-cpu")
+    assert a.alarm_notified and not a.held_by_mute
+    items, _ = svc.describe_history(name="utm-high-cpu", item_type="Action")
+    assert items[0].summary.endswith("(held by a mute rule until it ended)")
+    assert items[1].summary.startswith(f"Suppressed action {TOPIC}: muted by {rule.name}")

@@ -46,6 +46,7 @@ class Alarm:
     acked_by: str | None = None
     ack_reason: str | None = None
     alarm_notified: bool = False
+    held_by_mute: bool = False
     muted_by: list[str] = field(default_factory=list)
     id: int = 0
 

@@ -241,6 +241,7 @@ class AlarmsService:
             acked_by=r.acked_by,
             ack_reason=r.ack_reason,
             alarm_notified=bool(r.alarm_notified),
+            held_by_mute=bool(r.held_by_mute),
         )
 
     def _get(self, conn: Connection, name: str, *, for_update: bool = False) -> Alarm:
@@ -535,6 +536,7 @@ class AlarmsService:
                         state_override=False,
                         next_eval_at=0.0,
                         alarm_notified=False,
+                        held_by_mute=False,
                     )
                 )
                 self._history(
@@ -923,6 +925,7 @@ class AlarmsService:
             "acked_by": a.acked_by,
             "ack_reason": a.ack_reason,
             "alarm_notified": a.alarm_notified,
+            "held_by_mute": a.held_by_mute,
             "next_renotify_at": None,
             **(extra or {}),
         }
@@ -950,13 +953,16 @@ class AlarmsService:
         )
         sent = 0
         if changed:
-            sent, notified = self._run_actions(conn, a, old, new, reason, now, mutes, triggering, batch=batch)
+            sent, outcome = self._run_actions(conn, a, old, new, reason, now, mutes, triggering, batch=batch)
+            notified = outcome == "sent"
             if new == "ALARM":
                 values["alarm_notified"] = notified
+                values["held_by_mute"] = outcome == "muted"
                 if a.renotify_interval and notified:
                     values["next_renotify_at"] = now + a.renotify_interval
             elif old == "ALARM":
                 values["alarm_notified"] = False
+                values["held_by_mute"] = False
         if batch is not None:
             batch.updates.append({"_id": a.id, **{f"_{k}": v for k, v in values.items()}})
         else:
@@ -976,14 +982,16 @@ class AlarmsService:
         triggering: list[dict] | None,
         *,
         renotify: bool = False,
+        held: bool = False,
         batch: _Batch | None = None,
-    ) -> tuple[int, bool]:
-        """Queue the actions of ``new``; returns (queued, whether actions were sent rather than suppressed)."""
+    ) -> tuple[int, str]:
+        """Queue the actions of ``new``; returns (queued, outcome): outcome is "sent", "muted"
+        (held back by a mute rule or an ActionsSuppressor) or "none" (no actions, or disabled)."""
         actions = a.actions_for(new)
         if not actions:
-            return 0, False
+            return 0, "none"
         if not a.actions_enabled:
-            return 0, False
+            return 0, "none"
         muted_by = list(mutes.get(a.name, []))
         suppressor = a.config.get("actions_suppressor") if a.kind == "composite" else None
         if suppressor:
@@ -1012,7 +1020,7 @@ class AlarmsService:
                     },
                     batch,
                 )
-            return 0, False
+            return 0, "muted"
         message = alarm_message(
             alarm=a,
             account_id=self.account,
@@ -1026,7 +1034,11 @@ class AlarmsService:
         subj = subject(new, a.name, self.region)
         queued = 0
         for arn in actions:
-            dedup = f"{a.arn}|{new}|{int(now * 1000)}|{arn}" + ("|renotify" if renotify else "")
+            dedup = (
+                f"{a.arn}|{new}|{int(now * 1000)}|{arn}"
+                + ("|renotify" if renotify else "")
+                + ("|held" if held else "")
+            )
             try:
                 self.notifier.enqueue(conn, arn, subj, message, dedup)
             except NotFound as e:
@@ -1053,7 +1065,9 @@ class AlarmsService:
                 a.kind,
                 now,
                 "Action",
-                f"Successfully executed action {arn}" + (" (re-notification)" if renotify else ""),
+                f"Successfully executed action {arn}"
+                + (" (re-notification)" if renotify else "")
+                + (" (held by a mute rule until it ended)" if held else ""),
                 {
                     "actionState": "Succeeded",
                     "notificationResource": arn,
@@ -1062,7 +1076,7 @@ class AlarmsService:
                 },
                 batch,
             )
-        return queued, True
+        return queued, "sent"
 
     # ------------------------------------------------------------ mute rules
 
@@ -1608,6 +1622,7 @@ class AlarmsService:
         return 0
 
     def _renotify(self, now: float, report: TickReport) -> None:
+        self._release_held(now, report)
         with self.engine.begin() as conn:
             rows = conn.execute(
                 select(alarms).where(
@@ -1631,6 +1646,30 @@ class AlarmsService:
                     .where(alarms.c.id == a.id)
                     .values(next_renotify_at=now + (a.renotify_interval or 3600))
                 )
+
+    def _release_held(self, now: float, report: TickReport) -> None:
+        """An ALARM whose notification a mute held back is sent once the mute ends, if still firing."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(alarms).where(alarms.c.state_value == "ALARM", alarms.c.held_by_mute.is_(True))
+            ).all()
+            if not rows:
+                return
+            mutes = self._muting_rules(conn, now)
+            for r in rows:
+                a = self._row_to_alarm(r)
+                if a.name in mutes:
+                    continue
+                sent, outcome = self._run_actions(
+                    conn, a, "ALARM", "ALARM", a.state_reason, now, mutes, None, held=True
+                )
+                if outcome == "muted":
+                    continue  # an ActionsSuppressor still holds it
+                report.notifications += sent
+                values: dict[str, Any] = {"held_by_mute": False, "alarm_notified": outcome == "sent"}
+                if outcome == "sent" and a.renotify_interval and a.acked_at is None:
+                    values["next_renotify_at"] = now + a.renotify_interval
+                conn.execute(update(alarms).where(alarms.c.id == a.id).values(**values))
 
     # ------------------------------------------------------------ backtest
 

@@ -55,6 +55,9 @@ alarms = Table(
     # Whether the actions of the current ALARM episode were sent (not muted), so the
     # OK that ends it is sent even while a mute rule is active.
     Column("alarm_notified", Boolean, nullable=False, default=False),
+    # The ALARM notification was held back by a mute rule: it goes out when the mute ends
+    # if the alarm is still in ALARM.
+    Column("held_by_mute", Boolean, nullable=False, default=False),
 )
 Index("ix_alarms_metric", alarms.c.namespace, alarms.c.metric_name)
 Index("ix_alarms_due", alarms.c.kind, alarms.c.next_eval_at)

@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("acked_by", sa.String(200)),
         sa.Column("ack_reason", sa.Text),
         sa.Column("alarm_notified", sa.Boolean, nullable=False),
+        sa.Column("held_by_mute", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.UniqueConstraint("name", name="uq_alarms_name"),
     )
     op.create_index("ix_alarms_metric", "alarms", ["namespace", "metric_name"])
