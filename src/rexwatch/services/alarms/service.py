@@ -514,7 +514,7 @@ class AlarmsService:
 
     # ------------------------------------------------------------ PutMetricAlarm / PutCompositeAlarm
 
-    def _upsert(self, name: str, kind: str, values: dict[str, Any], summary_kind: str) -> None:
+    def _upsert(self, name: str, kind: str, values: dict[str, Any]) -> None:
         now = self.clock()
         with self.engine.begin() as conn:
             existing = conn.execute(select(alarms).where(alarms.c.name == name)).first()
@@ -617,7 +617,7 @@ class AlarmsService:
             "insufficient_data_actions": acts["InsufficientDataActions"],
             "tags": list(params.get("Tags") or []),
         }
-        self._upsert(name, "metric", values, "metric")
+        self._upsert(name, "metric", values)
 
     def put_composite_alarm(self, params: dict[str, Any]) -> None:
         name = self._check_name(params.get("AlarmName"))
@@ -659,7 +659,7 @@ class AlarmsService:
             "insufficient_data_actions": acts["InsufficientDataActions"],
             "tags": list(params.get("Tags") or []),
         }
-        self._upsert(name, "composite", values, "composite")
+        self._upsert(name, "composite", values)
 
     def _check_cycle(self, conn: Connection, name: str, children: list[str]) -> None:
         rows = conn.execute(select(alarms.c.name, alarms.c.config).where(alarms.c.kind == "composite")).all()
@@ -717,7 +717,6 @@ class AlarmsService:
                     if parent.kind != "composite":
                         raise Invalid(f"{children_of} is not a composite alarm", field="ChildrenOfAlarmName")
                     names = parent.config.get("children") or []
-                    kinds = ["metric", "composite"]
                     q = select(alarms).where(alarms.c.name.in_(names))
                 else:
                     rows = conn.execute(
