@@ -34,7 +34,9 @@ def _argv(text: str) -> list[str]:
     import shlex
 
     text = text.replace("<sns-topic-arn>", TOPIC).replace(
-        "<target-group-arn>", "arn:aws:elasticloadbalancing:us-east-1:ACCOUNT:targetgroup/utm-api/0123456789abcdef")
+        "<target-group-arn>",
+        "arn:aws:elasticloadbalancing:us-east-1:ACCOUNT:targetgroup/utm-api/0123456789abcdef",
+    )
     return shlex.split(text)
 
 
@@ -44,14 +46,31 @@ def _code(e: botocore.exceptions.ClientError) -> str:
 
 def test_runbook_alarms_with_boto3(live):
     cw = live.boto3_client("cloudwatch")
-    cw.put_metric_alarm(AlarmName="utm-high-cpu", MetricName="CPUUtilization", Namespace="AWS/ECS",
-                        Dimensions=[{"Name": "ServiceName", "Value": "utm-api"}], Statistic="Average",
-                        Period=300, Threshold=80, ComparisonOperator="GreaterThanThreshold",
-                        EvaluationPeriods=3, AlarmActions=[TOPIC], AlarmDescription="CPU")
-    cw.put_metric_alarm(AlarmName="utm-unhealthy-targets", MetricName="UnhealthyHostCount",
-                        Namespace="AWS/ApplicationELB", Statistic="Average", Period=60, Threshold=1,
-                        ComparisonOperator="GreaterThanOrEqualToThreshold", EvaluationPeriods=2,
-                        DatapointsToAlarm=1, TreatMissingData="notBreaching")
+    cw.put_metric_alarm(
+        AlarmName="utm-high-cpu",
+        MetricName="CPUUtilization",
+        Namespace="AWS/ECS",
+        Dimensions=[{"Name": "ServiceName", "Value": "utm-api"}],
+        Statistic="Average",
+        Period=300,
+        Threshold=80,
+        ComparisonOperator="GreaterThanThreshold",
+        EvaluationPeriods=3,
+        AlarmActions=[TOPIC],
+        AlarmDescription="CPU",
+    )
+    cw.put_metric_alarm(
+        AlarmName="utm-unhealthy-targets",
+        MetricName="UnhealthyHostCount",
+        Namespace="AWS/ApplicationELB",
+        Statistic="Average",
+        Period=60,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        EvaluationPeriods=2,
+        DatapointsToAlarm=1,
+        TreatMissingData="notBreaching",
+    )
     got = cw.describe_alarms(AlarmNamePrefix="utm-")["MetricAlarms"]
     assert [a["AlarmName"] for a in got] == ["utm-high-cpu", "utm-unhealthy-targets"]
     cpu = got[0]
@@ -61,27 +80,40 @@ def test_runbook_alarms_with_boto3(live):
     assert cpu["StateUpdatedTimestamp"].tzinfo is not None
     assert got[1]["TreatMissingData"] == "notBreaching" and got[1]["DatapointsToAlarm"] == 1
 
-    cw.set_alarm_state(AlarmName="utm-high-cpu", StateValue="ALARM", StateReason="Testing the alert path",
-                       StateReasonData=json.dumps({"test": True}))
-    assert cw.describe_alarms(StateValue="ALARM")["MetricAlarms"][0]["StateReason"] == "Testing the alert path"
-    hist = cw.describe_alarm_history(AlarmName="utm-high-cpu", HistoryItemType="StateUpdate")["AlarmHistoryItems"]
+    cw.set_alarm_state(
+        AlarmName="utm-high-cpu",
+        StateValue="ALARM",
+        StateReason="Testing the alert path",
+        StateReasonData=json.dumps({"test": True}),
+    )
+    assert (
+        cw.describe_alarms(StateValue="ALARM")["MetricAlarms"][0]["StateReason"] == "Testing the alert path"
+    )
+    hist = cw.describe_alarm_history(AlarmName="utm-high-cpu", HistoryItemType="StateUpdate")[
+        "AlarmHistoryItems"
+    ]
     assert hist[0]["HistorySummary"] == "Alarm updated from INSUFFICIENT_DATA to ALARM"
     assert json.loads(hist[0]["HistoryData"])["newState"]["stateReasonData"] == {"test": True}
 
-    for_metric = cw.describe_alarms_for_metric(MetricName="CPUUtilization", Namespace="AWS/ECS",
-                                               Dimensions=[{"Name": "ServiceName", "Value": "utm-api"}])
+    for_metric = cw.describe_alarms_for_metric(
+        MetricName="CPUUtilization",
+        Namespace="AWS/ECS",
+        Dimensions=[{"Name": "ServiceName", "Value": "utm-api"}],
+    )
     assert [a["AlarmName"] for a in for_metric["MetricAlarms"]] == ["utm-high-cpu"]
 
     cw.disable_alarm_actions(AlarmNames=["utm-high-cpu"])
     assert cw.describe_alarms(AlarmNames=["utm-high-cpu"])["MetricAlarms"][0]["ActionsEnabled"] is False
     cw.enable_alarm_actions(AlarmNames=["utm-high-cpu"])
 
-    cw.put_composite_alarm(AlarmName="utm-critical",
-                           AlarmRule="ALARM(utm-high-cpu) AND NOT ALARM(utm-unhealthy-targets)")
+    cw.put_composite_alarm(
+        AlarmName="utm-critical", AlarmRule="ALARM(utm-high-cpu) AND NOT ALARM(utm-unhealthy-targets)"
+    )
     comp = cw.describe_alarms(AlarmTypes=["CompositeAlarm"])["CompositeAlarms"]
     assert comp[0]["AlarmName"] == "utm-critical" and comp[0]["StateValue"] == "ALARM"
-    paged = cw.get_paginator("describe_alarms").paginate(AlarmTypes=["MetricAlarm", "CompositeAlarm"],
-                                                        PaginationConfig={"PageSize": 1})
+    paged = cw.get_paginator("describe_alarms").paginate(
+        AlarmTypes=["MetricAlarm", "CompositeAlarm"], PaginationConfig={"PageSize": 1}
+    )
     names = [a["AlarmName"] for page in paged for a in page["MetricAlarms"] + page.get("CompositeAlarms", [])]
     assert sorted(names) == ["utm-critical", "utm-high-cpu", "utm-unhealthy-targets"]
 
@@ -100,8 +132,16 @@ def test_runbook_alarms_with_boto3(live):
 def test_bad_alarm_is_an_aws_error_not_a_500(live):
     cw = live.boto3_client("cloudwatch")
     with pytest.raises(botocore.exceptions.ClientError) as e:
-        cw.put_metric_alarm(AlarmName="x", MetricName="m", Namespace="n", Statistic="Average", Period=45,
-                            Threshold=1, ComparisonOperator="GreaterThanThreshold", EvaluationPeriods=1)
+        cw.put_metric_alarm(
+            AlarmName="x",
+            MetricName="m",
+            Namespace="n",
+            Statistic="Average",
+            Period=45,
+            Threshold=1,
+            ComparisonOperator="GreaterThanThreshold",
+            EvaluationPeriods=1,
+        )
     assert _code(e.value) == "InvalidParameterValue"
     assert "Period" in e.value.response["Error"]["Message"]
     with pytest.raises(botocore.exceptions.ClientError) as e:
@@ -111,17 +151,23 @@ def test_bad_alarm_is_an_aws_error_not_a_500(live):
 
 def test_mute_rules_over_boto3(live):
     cw = live.boto3_client("cloudwatch")
-    cw.put_alarm_mute_rule(Name="nightly-backup", Description="backups",
-                           Rule={"Schedule": {"Expression": "cron(0 23 * * *)", "Duration": "PT2H"}},
-                           MuteTargets={"AlarmNames": ["utm-db-connections-high"]})
+    cw.put_alarm_mute_rule(
+        Name="nightly-backup",
+        Description="backups",
+        Rule={"Schedule": {"Expression": "cron(0 23 * * *)", "Duration": "PT2H"}},
+        MuteTargets={"AlarmNames": ["utm-db-connections-high"]},
+    )
     got = cw.get_alarm_mute_rule(AlarmMuteRuleName="nightly-backup")
     assert got["MuteType"] == "RECURRING" and got["Rule"]["Schedule"]["Timezone"] == "UTC"
     assert got["Status"] in ("ACTIVE", "SCHEDULED")
     listed = cw.list_alarm_mute_rules(AlarmName="utm-db-connections-high")["AlarmMuteRuleSummaries"]
     assert [r["AlarmMuteRuleArn"].rsplit(":", 1)[1] for r in listed] == ["nightly-backup"]
     with pytest.raises(botocore.exceptions.ClientError) as e:
-        cw.put_alarm_mute_rule(Name="bad", Rule={"Schedule": {"Expression": "cron(0 23 * *)", "Duration": "PT2H"}},
-                               MuteTargets={"AlarmNames": ["a"]})
+        cw.put_alarm_mute_rule(
+            Name="bad",
+            Rule={"Schedule": {"Expression": "cron(0 23 * *)", "Duration": "PT2H"}},
+            MuteTargets={"AlarmNames": ["a"]},
+        )
     assert "5 fields" in e.value.response["Error"]["Message"]
     cw.delete_alarm_mute_rule(AlarmMuteRuleName="nightly-backup")
     assert cw.list_alarm_mute_rules()["AlarmMuteRuleSummaries"] == []
@@ -129,13 +175,28 @@ def test_mute_rules_over_boto3(live):
 
 def test_cloudwatch_json_protocol(live):
     def call(op, body):
-        return httpx.post(live.url + "/", content=json.dumps(body),
-                          headers={"X-Amz-Target": f"GraniteServiceVersion20100801.{op}",
-                                   "Content-Type": "application/x-amz-json-1.0"})
+        return httpx.post(
+            live.url + "/",
+            content=json.dumps(body),
+            headers={
+                "X-Amz-Target": f"GraniteServiceVersion20100801.{op}",
+                "Content-Type": "application/x-amz-json-1.0",
+            },
+        )
 
-    r = call("PutMetricAlarm", {"AlarmName": "j", "MetricName": "m", "Namespace": "n", "Statistic": "Sum",
-                                "Period": 60, "Threshold": 5, "ComparisonOperator": "LessThanThreshold",
-                                "EvaluationPeriods": 1})
+    r = call(
+        "PutMetricAlarm",
+        {
+            "AlarmName": "j",
+            "MetricName": "m",
+            "Namespace": "n",
+            "Statistic": "Sum",
+            "Period": 60,
+            "Threshold": 5,
+            "ComparisonOperator": "LessThanThreshold",
+            "EvaluationPeriods": 1,
+        },
+    )
     assert r.status_code == 200, r.text
     r = call("DescribeAlarms", {"AlarmNames": ["j"]})
     assert r.json()["MetricAlarms"][0]["ComparisonOperator"] == "LessThanThreshold"
@@ -151,30 +212,56 @@ def test_runbook_put_metric_alarm_commands_run_with_the_cli(live):
     r = run_cli("cloudwatch", "describe-alarms", "--output", "json", env=env)
     assert r.returncode == 0, r.stderr
     alarms = {a["AlarmName"]: a for a in json.loads(r.stdout)["MetricAlarms"]}
-    assert sorted(alarms) == ["utm-db-connections-high", "utm-high-cpu", "utm-high-error-rate",
-                              "utm-unhealthy-targets"]
+    assert sorted(alarms) == [
+        "utm-db-connections-high",
+        "utm-high-cpu",
+        "utm-high-error-rate",
+        "utm-unhealthy-targets",
+    ]
     assert alarms["utm-high-error-rate"]["AlarmDescription"] == "API error rate above 5%"
     assert alarms["utm-unhealthy-targets"]["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     assert alarms["utm-high-cpu"]["AlarmActions"] == [TOPIC]
-    r = run_cli("cloudwatch", "set-alarm-state", "--alarm-name", "utm-high-cpu", "--state-value", "ALARM",
-                "--state-reason", "test alerts", env=env)
+    r = run_cli(
+        "cloudwatch",
+        "set-alarm-state",
+        "--alarm-name",
+        "utm-high-cpu",
+        "--state-value",
+        "ALARM",
+        "--state-reason",
+        "test alerts",
+        env=env,
+    )
     assert r.returncode == 0, r.stderr
-    r = run_cli("cloudwatch", "describe-alarm-history", "--alarm-name", "utm-high-cpu", "--output", "json", env=env)
+    r = run_cli(
+        "cloudwatch", "describe-alarm-history", "--alarm-name", "utm-high-cpu", "--output", "json", env=env
+    )
     summaries = [i["HistorySummary"] for i in json.loads(r.stdout)["AlarmHistoryItems"]]
     assert "Alarm updated from INSUFFICIENT_DATA to ALARM" in summaries
 
 
 def test_cloudwatch_query_protocol(live):
     """Older SDKs speak CloudWatch's query protocol (form in, XML out)."""
-    form = {"Action": "PutMetricAlarm", "Version": "2010-08-01", "AlarmName": "q", "MetricName": "m",
-            "Namespace": "n", "Statistic": "Sum", "Period": "60", "Threshold": "5",
-            "ComparisonOperator": "GreaterThanThreshold", "EvaluationPeriods": "1",
-            "Dimensions.member.1.Name": "Host", "Dimensions.member.1.Value": "a",
-            "AlarmActions.member.1": TOPIC}
+    form = {
+        "Action": "PutMetricAlarm",
+        "Version": "2010-08-01",
+        "AlarmName": "q",
+        "MetricName": "m",
+        "Namespace": "n",
+        "Statistic": "Sum",
+        "Period": "60",
+        "Threshold": "5",
+        "ComparisonOperator": "GreaterThanThreshold",
+        "EvaluationPeriods": "1",
+        "Dimensions.member.1.Name": "Host",
+        "Dimensions.member.1.Value": "a",
+        "AlarmActions.member.1": TOPIC,
+    }
     r = httpx.post(live.url + "/", data=form)
     assert r.status_code == 200, r.text
-    r = httpx.post(live.url + "/", data={"Action": "DescribeAlarms", "Version": "2010-08-01",
-                                         "AlarmNames.member.1": "q"})
+    r = httpx.post(
+        live.url + "/", data={"Action": "DescribeAlarms", "Version": "2010-08-01", "AlarmNames.member.1": "q"}
+    )
     assert r.status_code == 200, r.text
     assert "<AlarmName>q</AlarmName>" in r.text and "<StateValue>INSUFFICIENT_DATA</StateValue>" in r.text
     assert "<Name>Host</Name>" in r.text
@@ -182,9 +269,17 @@ def test_cloudwatch_query_protocol(live):
 
 def test_alarm_tags(live):
     cw = live.boto3_client("cloudwatch")
-    cw.put_metric_alarm(AlarmName="t", MetricName="m", Namespace="n", Statistic="Sum", Period=60, Threshold=1,
-                        ComparisonOperator="GreaterThanThreshold", EvaluationPeriods=1,
-                        Tags=[{"Key": "team", "Value": "api"}])
+    cw.put_metric_alarm(
+        AlarmName="t",
+        MetricName="m",
+        Namespace="n",
+        Statistic="Sum",
+        Period=60,
+        Threshold=1,
+        ComparisonOperator="GreaterThanThreshold",
+        EvaluationPeriods=1,
+        Tags=[{"Key": "team", "Value": "api"}],
+    )
     arn = cw.describe_alarms(AlarmNames=["t"])["MetricAlarms"][0]["AlarmArn"]
     cw.tag_resource(ResourceARN=arn, Tags=[{"Key": "env", "Value": "prod"}, {"Key": "team", "Value": "core"}])
     tags = {t["Key"]: t["Value"] for t in cw.list_tags_for_resource(ResourceARN=arn)["Tags"]}
@@ -198,8 +293,16 @@ def test_alarm_tags(live):
 
 def test_history_of_composites_needs_alarm_types(live):
     cw = live.boto3_client("cloudwatch")
-    cw.put_metric_alarm(AlarmName="child", MetricName="m", Namespace="n", Statistic="Sum", Period=60,
-                        Threshold=1, ComparisonOperator="GreaterThanThreshold", EvaluationPeriods=1)
+    cw.put_metric_alarm(
+        AlarmName="child",
+        MetricName="m",
+        Namespace="n",
+        Statistic="Sum",
+        Period=60,
+        Threshold=1,
+        ComparisonOperator="GreaterThanThreshold",
+        EvaluationPeriods=1,
+    )
     cw.put_composite_alarm(AlarmName="parent", AlarmRule="ALARM(child)")
     assert cw.describe_alarm_history(AlarmName="parent")["AlarmHistoryItems"] == []
     items = cw.describe_alarm_history(AlarmName="parent", AlarmTypes=["CompositeAlarm"])["AlarmHistoryItems"]

@@ -11,8 +11,15 @@ from helpers import run_cli
 from rexwatch.services.alarms import AlarmsService
 from rexwatch.services.metrics import Datum, MetricsService
 
-CPU = {"MetricName": "CPUUtilization", "Namespace": "UTM/Application", "Statistic": "Average", "Period": 60,
-       "Threshold": 80, "ComparisonOperator": "GreaterThanThreshold", "EvaluationPeriods": 2}
+CPU = {
+    "MetricName": "CPUUtilization",
+    "Namespace": "UTM/Application",
+    "Statistic": "Average",
+    "Period": 60,
+    "Threshold": 80,
+    "ComparisonOperator": "GreaterThanThreshold",
+    "EvaluationPeriods": 2,
+}
 
 
 def test_rest_alarm_lifecycle(client):
@@ -32,7 +39,9 @@ def test_rest_alarm_lifecycle(client):
     assert client.get("/api/v1/alarms/utm-high-cpu").json()["muted_by"] == ["deploy"]
     hist = client.get("/api/v1/alarms/utm-high-cpu/history").json()["items"]
     assert [h["item_type"] for h in hist][:2] == ["Action", "StateUpdate"]
-    assert client.get("/api/v1/alarms", params={"state": "ALARM"}).json()["alarms"][0]["name"] == "utm-high-cpu"
+    assert (
+        client.get("/api/v1/alarms", params={"state": "ALARM"}).json()["alarms"][0]["name"] == "utm-high-cpu"
+    )
     assert client.delete("/api/v1/alarm-mutes/deploy").status_code == 204
     assert client.delete("/api/v1/alarms/utm-high-cpu").status_code == 204
     assert client.get("/api/v1/alarms/utm-high-cpu").status_code == 404
@@ -45,32 +54,76 @@ def test_native_cli_backtest_mute_and_ack(runtime, live):
     minute = int(time.time() // 60) * 60
     values = [50, 90, 95, 40, 30]
     start = minute - 60 * len(values)
-    runtime.service(MetricsService).put_metric_data("UTM/Application", [
-        Datum("CPUUtilization", [], dt.datetime.fromtimestamp(start + 60 * i + 1, dt.UTC), float(v))
-        for i, v in enumerate(values)])
-    r = run_cli("--output", "json", "cloudwatch", "backtest-alarm", "--alarm-name", "utm-high-cpu",
-                "--since", "10m", env=env)
+    runtime.service(MetricsService).put_metric_data(
+        "UTM/Application",
+        [
+            Datum("CPUUtilization", [], dt.datetime.fromtimestamp(start + 60 * i + 1, dt.UTC), float(v))
+            for i, v in enumerate(values)
+        ],
+    )
+    r = run_cli(
+        "--output",
+        "json",
+        "cloudwatch",
+        "backtest-alarm",
+        "--alarm-name",
+        "utm-high-cpu",
+        "--since",
+        "10m",
+        env=env,
+    )
     assert r.returncode == 0, r.stderr
     moves = [(t["old"], t["new"]) for t in json.loads(r.stdout)["transitions"]]
     assert moves == [("INSUFFICIENT_DATA", "OK"), ("OK", "ALARM"), ("ALARM", "OK")]
 
-    r = run_cli("--output", "json", "cloudwatch", "mute-alarm", "--alarm-name", "utm-high-cpu",
-                "--duration", "2h", "--reason", "deploy", env=env)
+    r = run_cli(
+        "--output",
+        "json",
+        "cloudwatch",
+        "mute-alarm",
+        "--alarm-name",
+        "utm-high-cpu",
+        "--duration",
+        "2h",
+        "--reason",
+        "deploy",
+        env=env,
+    )
     assert r.returncode == 0, r.stderr
     rule = json.loads(r.stdout)
     assert rule["status"] == "ACTIVE" and rule["duration"] == "PT2H" and rule["name"] == "mute-utm-high-cpu"
-    r = run_cli("cloudwatch", "mute-alarm", "--alarm-name", "x", "--duration", "1h", "--schedule", "cron(0 2 * *)",
-                env=env)
+    r = run_cli(
+        "cloudwatch",
+        "mute-alarm",
+        "--alarm-name",
+        "x",
+        "--duration",
+        "1h",
+        "--schedule",
+        "cron(0 2 * *)",
+        env=env,
+    )
     assert r.returncode == 1 and "5 fields" in r.stderr
 
     r = run_cli("cloudwatch", "ack-alarm", "--alarm-name", "utm-high-cpu", "--by", "bob", env=env)
     assert r.returncode == 1 and "only an alarm in ALARM can be acknowledged" in r.stderr
     svc.set_alarm_state("utm-high-cpu", "ALARM", "test")
-    r = run_cli("cloudwatch", "ack-alarm", "--alarm-name", "utm-high-cpu", "--by", "bob", "--reason", "looking",
-                env=env)
+    r = run_cli(
+        "cloudwatch",
+        "ack-alarm",
+        "--alarm-name",
+        "utm-high-cpu",
+        "--by",
+        "bob",
+        "--reason",
+        "looking",
+        env=env,
+    )
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["acknowledged"]["by"] == "bob"  # piped output is JSON
-    r = run_cli("cloudwatch", "set-alarm-renotify", "--alarm-name", "utm-high-cpu", "--interval", "30m", env=env)
+    r = run_cli(
+        "cloudwatch", "set-alarm-renotify", "--alarm-name", "utm-high-cpu", "--interval", "30m", env=env
+    )
     assert r.returncode == 0 and json.loads(r.stdout)["renotify_interval"] == 1800
     r = run_cli("cloudwatch", "unmute-alarm", "--name", "mute-utm-high-cpu", env=env)
     assert r.returncode == 0

@@ -32,23 +32,44 @@ def test_breach_to_email_slack_and_webhook_exactly_once(runtime, live, receivers
     sns = live.boto3_client("sns")
     cw = live.boto3_client("cloudwatch")
     arn = sns.create_topic(Name="utm-alerts")["TopicArn"]
-    sns.subscribe(TopicArn=TOPIC, Protocol="email", Endpoint="ops@yourdomain.com",
-                  Attributes={"SkipConfirmation": "true"})
+    sns.subscribe(
+        TopicArn=TOPIC,
+        Protocol="email",
+        Endpoint="ops@yourdomain.com",
+        Attributes={"SkipConfirmation": "true"},
+    )
     sns.subscribe(TopicArn=TOPIC, Protocol="http", Endpoint=hook.url, Attributes={"SkipConfirmation": "true"})
     runtime.service(NotifyService).subscribe(arn, "slack", slack.url)
 
-    cw.put_metric_alarm(AlarmName="utm-unhealthy-targets", MetricName="UnhealthyHostCount",
-                        Namespace="UTM/Application",
-                        Dimensions=[{"Name": "TargetGroup", "Value": "utm-api"}], Statistic="Average",
-                        Period=60, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold",
-                        EvaluationPeriods=2, AlarmActions=[TOPIC], OKActions=[TOPIC],
-                        AlarmDescription="Unhealthy targets behind the API")
+    cw.put_metric_alarm(
+        AlarmName="utm-unhealthy-targets",
+        MetricName="UnhealthyHostCount",
+        Namespace="UTM/Application",
+        Dimensions=[{"Name": "TargetGroup", "Value": "utm-api"}],
+        Statistic="Average",
+        Period=60,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        EvaluationPeriods=2,
+        AlarmActions=[TOPIC],
+        OKActions=[TOPIC],
+        AlarmDescription="Unhealthy targets behind the API",
+    )
     now = time.time()
     minute = int(now // 60) * 60
     for start, value in ((minute - 120, 2.0), (minute - 60, 3.0)):
-        cw.put_metric_data(Namespace="UTM/Application", MetricData=[{
-            "MetricName": "UnhealthyHostCount", "Dimensions": [{"Name": "TargetGroup", "Value": "utm-api"}],
-            "Timestamp": dt.datetime.fromtimestamp(start + 5, dt.UTC), "Value": value, "Unit": "Count"}])
+        cw.put_metric_data(
+            Namespace="UTM/Application",
+            MetricData=[
+                {
+                    "MetricName": "UnhealthyHostCount",
+                    "Dimensions": [{"Name": "TargetGroup", "Value": "utm-api"}],
+                    "Timestamp": dt.datetime.fromtimestamp(start + 5, dt.UTC),
+                    "Value": value,
+                    "Unit": "Count",
+                }
+            ],
+        )
 
     worker = AlarmsWorker(runtime)
     worker.tick(now)
@@ -94,18 +115,37 @@ def test_breach_to_email_slack_and_webhook_exactly_once(runtime, live, receivers
 
 def test_backtest_over_stored_metrics(runtime, live):
     cw = live.boto3_client("cloudwatch")
-    cw.put_metric_alarm(AlarmName="utm-high-cpu", MetricName="CPUUtilization", Namespace="UTM/Application",
-                        Statistic="Average", Period=60, Threshold=80, ComparisonOperator="GreaterThanThreshold",
-                        EvaluationPeriods=2)
+    cw.put_metric_alarm(
+        AlarmName="utm-high-cpu",
+        MetricName="CPUUtilization",
+        Namespace="UTM/Application",
+        Statistic="Average",
+        Period=60,
+        Threshold=80,
+        ComparisonOperator="GreaterThanThreshold",
+        EvaluationPeriods=2,
+    )
     minute = int(time.time() // 60) * 60
     values = [50, 90, 95, 40, 30, 85, 99, 97]
     start = minute - 60 * len(values)
-    cw.put_metric_data(Namespace="UTM/Application", MetricData=[
-        {"MetricName": "CPUUtilization", "Timestamp": dt.datetime.fromtimestamp(start + 60 * i + 1, dt.UTC),
-         "Value": v} for i, v in enumerate(values)])
+    cw.put_metric_data(
+        Namespace="UTM/Application",
+        MetricData=[
+            {
+                "MetricName": "CPUUtilization",
+                "Timestamp": dt.datetime.fromtimestamp(start + 60 * i + 1, dt.UTC),
+                "Value": v,
+            }
+            for i, v in enumerate(values)
+        ],
+    )
     out = runtime.service(AlarmsService).backtest("utm-high-cpu", start, minute)
-    assert [(t.old, t.new) for t in out] == [("INSUFFICIENT_DATA", "OK"), ("OK", "ALARM"), ("ALARM", "OK"),
-                                             ("OK", "ALARM")]
+    assert [(t.old, t.new) for t in out] == [
+        ("INSUFFICIENT_DATA", "OK"),
+        ("OK", "ALARM"),
+        ("ALARM", "OK"),
+        ("OK", "ALARM"),
+    ]
     # The state of the alarm itself is untouched by a backtest.
     assert runtime.service(AlarmsService).get("utm-high-cpu").state_value == "INSUFFICIENT_DATA"
 
@@ -114,23 +154,47 @@ def test_metric_math_alarm_error_rate(runtime, live):
     """The runbook's "API error rate above 5%" as a metric math alarm over two series."""
     cw = live.boto3_client("cloudwatch")
     cw.put_metric_alarm(
-        AlarmName="utm-error-rate-pct", EvaluationPeriods=2, Threshold=5,
+        AlarmName="utm-error-rate-pct",
+        EvaluationPeriods=2,
+        Threshold=5,
         ComparisonOperator="GreaterThanThreshold",
         Metrics=[
-            {"Id": "errors", "MetricStat": {"Metric": {"Namespace": "UTM/Application", "MetricName": "5XXError"},
-                                            "Period": 60, "Stat": "Sum"}, "ReturnData": False},
-            {"Id": "requests", "MetricStat": {"Metric": {"Namespace": "UTM/Application", "MetricName": "RequestCount"},
-                                              "Period": 60, "Stat": "Sum"}, "ReturnData": False},
-            {"Id": "rate", "Expression": "100 * errors / requests", "Label": "error rate", "ReturnData": True},
-        ])
+            {
+                "Id": "errors",
+                "MetricStat": {
+                    "Metric": {"Namespace": "UTM/Application", "MetricName": "5XXError"},
+                    "Period": 60,
+                    "Stat": "Sum",
+                },
+                "ReturnData": False,
+            },
+            {
+                "Id": "requests",
+                "MetricStat": {
+                    "Metric": {"Namespace": "UTM/Application", "MetricName": "RequestCount"},
+                    "Period": 60,
+                    "Stat": "Sum",
+                },
+                "ReturnData": False,
+            },
+            {
+                "Id": "rate",
+                "Expression": "100 * errors / requests",
+                "Label": "error rate",
+                "ReturnData": True,
+            },
+        ],
+    )
     got = cw.describe_alarms(AlarmNames=["utm-error-rate-pct"])["MetricAlarms"][0]
     assert got["Metrics"][2]["Expression"] == "100 * errors / requests" and "MetricName" not in got
     minute = int(time.time() // 60) * 60
     data = []
     for k, (err, req) in enumerate([(3, 100), (12, 100)]):
         ts = dt.datetime.fromtimestamp(minute - 120 + 60 * k + 1, dt.UTC)
-        data += [{"MetricName": "5XXError", "Timestamp": ts, "Value": err},
-                 {"MetricName": "RequestCount", "Timestamp": ts, "Value": req}]
+        data += [
+            {"MetricName": "5XXError", "Timestamp": ts, "Value": err},
+            {"MetricName": "RequestCount", "Timestamp": ts, "Value": req},
+        ]
     cw.put_metric_data(Namespace="UTM/Application", MetricData=data)
     svc = runtime.service(AlarmsService)
     r = svc.evaluate_due(time.time())
@@ -138,19 +202,34 @@ def test_metric_math_alarm_error_rate(runtime, live):
     a = svc.get("utm-error-rate-pct")
     assert a.state_value == "OK"  # 3% then 12%: one of two periods breaches
     assert "[12.0 (" not in a.state_reason and "3.0 (" in a.state_reason
-    cw.put_metric_data(Namespace="UTM/Application", MetricData=[
-        {"MetricName": "5XXError", "Timestamp": dt.datetime.fromtimestamp(minute - 120 + 2, dt.UTC), "Value": 5}])
+    cw.put_metric_data(
+        Namespace="UTM/Application",
+        MetricData=[
+            {
+                "MetricName": "5XXError",
+                "Timestamp": dt.datetime.fromtimestamp(minute - 120 + 2, dt.UTC),
+                "Value": 5,
+            }
+        ],
+    )
     svc.evaluate_due(time.time() + 60)
     a = svc.get("utm-error-rate-pct")
     assert a.state_value == "ALARM", a.state_reason
     with pytest.raises(botocore.exceptions.ClientError) as e:
-        cw.put_metric_alarm(AlarmName="bad-math", EvaluationPeriods=1, Threshold=5,
-                            ComparisonOperator="GreaterThanThreshold",
-                            Metrics=[{"Id": "e", "Expression": "100 * (", "ReturnData": True, "Period": 60}])
+        cw.put_metric_alarm(
+            AlarmName="bad-math",
+            EvaluationPeriods=1,
+            Threshold=5,
+            ComparisonOperator="GreaterThanThreshold",
+            Metrics=[{"Id": "e", "Expression": "100 * (", "ReturnData": True, "Period": 60}],
+        )
     assert "Error in expression e" in str(e.value)
     with pytest.raises(botocore.exceptions.ClientError) as e:
-        cw.put_metric_alarm(AlarmName="bad-ref", EvaluationPeriods=1, Threshold=5,
-                            ComparisonOperator="GreaterThanThreshold",
-                            Metrics=[{"Id": "e", "Expression": "100 * errs / requests", "ReturnData": True,
-                                      "Period": 60}])
+        cw.put_metric_alarm(
+            AlarmName="bad-ref",
+            EvaluationPeriods=1,
+            Threshold=5,
+            ComparisonOperator="GreaterThanThreshold",
+            Metrics=[{"Id": "e", "Expression": "100 * errs / requests", "ReturnData": True, "Period": 60}],
+        )
     assert "unknown metric or expression id 'errs'" in str(e.value)

@@ -327,8 +327,14 @@ def test_backtest_replays_stored_data(svc):
 def test_composite_actions_suppressor(svc, topic):
     svc.put_metric_alarm(cpu_alarm(AlarmActions=[], OKActions=[]))
     svc.put_metric_alarm(cpu_alarm(AlarmName="maintenance", AlarmActions=[], OKActions=[]))
-    svc.put_composite_alarm({"AlarmName": "c", "AlarmRule": "ALARM(utm-high-cpu)", "AlarmActions": [TOPIC],
-                             "ActionsSuppressor": "maintenance"})
+    svc.put_composite_alarm(
+        {
+            "AlarmName": "c",
+            "AlarmRule": "ALARM(utm-high-cpu)",
+            "AlarmActions": [TOPIC],
+            "ActionsSuppressor": "maintenance",
+        }
+    )
     svc.set_alarm_state("maintenance", "ALARM", "deploying")
     svc.set_alarm_state("utm-high-cpu", "ALARM", "x")
     assert svc.get("c").state_value == "ALARM"
@@ -380,7 +386,9 @@ def test_on_postgresql(tmp_path, chdb_engine, pg_url):
         arn = notify.create_topic("utm-alerts")
         notify.subscribe(arn, "https", "https://127.0.0.1:9/hook", {"SkipConfirmation": "true"})
         svc.put_metric_alarm(cpu_alarm(EvaluationPeriods=2))
-        svc.put_composite_alarm({"AlarmName": "c", "AlarmRule": "ALARM(utm-high-cpu)", "AlarmActions": [TOPIC]})
+        svc.put_composite_alarm(
+            {"AlarmName": "c", "AlarmRule": "ALARM(utm-high-cpu)", "AlarmActions": [TOPIC]}
+        )
         stats.add("CPUUtilization", "Average", T0, 300, 90, 95)
         report = svc.evaluate_due(T0 + 601)
         assert report.transitions == 1
@@ -422,8 +430,11 @@ def test_a_refused_series_does_not_stop_the_other_alarms(svc):
     for i in range(5):
         svc.put_metric_alarm(cpu_alarm(AlarmName=f"ok-{i}", EvaluationPeriods=1, MetricName=f"M{i}"))
         stats.add(f"M{i}", "Average", T0, 300, 99)
-    svc.put_metric_alarm(cpu_alarm(AlarmName="refused", EvaluationPeriods=1, MetricName="Refused",
-                                   TreatMissingData="breaching"))
+    svc.put_metric_alarm(
+        cpu_alarm(
+            AlarmName="refused", EvaluationPeriods=1, MetricName="Refused", TreatMissingData="breaching"
+        )
+    )
     report = svc.evaluate_due(T0 + 301)
     assert report.transitions == 5
     assert svc.get("refused").state_value == "INSUFFICIENT_DATA"  # kept, not judged on missing data
