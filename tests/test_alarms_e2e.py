@@ -7,6 +7,7 @@ import json
 import time
 
 import botocore.exceptions
+import httpx
 import pytest
 
 from notify_helpers import Mailbox, Receiver, deliver_all
@@ -91,6 +92,10 @@ def test_breach_to_email_slack_and_webhook_exactly_once(runtime, live, receivers
     assert msg["NewStateValue"] == "ALARM" and msg["OldStateValue"] == "INSUFFICIENT_DATA"
     assert msg["Trigger"]["MetricName"] == "UnhealthyHostCount" and msg["Trigger"]["Threshold"] == 1.0
     assert "utm-unhealthy-targets" in json.dumps(note.json)
+
+    metrics = httpx.get(live.url + "/metrics").text
+    assert 'rexwatch_alarms{state="ALARM"} 1.0' in metrics
+    assert "rexwatch_alarm_transitions_total 1.0" in metrics
 
     # More ticks in the same state re-send nothing; a restarted worker does not repeat the transition.
     worker.tick(now + 61)
