@@ -158,6 +158,11 @@ def test_cli_graph(live):
     )
     assert r.returncode == 0, r.stderr
     assert "█" in r.stdout and "RequestCount Sum" in r.stdout and "max 40" in r.stdout
+    r = run_cli("--endpoint", live.url, "--output", "table", "cloudwatch", "graph", "--namespace", NS,
+                "--metric-name", "RequestCount", "--statistic", "Sum", "--period", "60", "--start-time", "30m",
+                "--height", "1")
+    assert r.returncode == 0, r.stderr
+    assert "▁▂▄█▄▂" in r.stdout
     r = run_cli(
         "--endpoint",
         live.url,

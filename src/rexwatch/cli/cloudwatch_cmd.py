@@ -47,7 +47,8 @@ def _dimension_args(values: tuple[str, ...]) -> list[str]:
 @click.option("--period", type=int, default=None, help="Seconds per point (default: fits the terminal).")
 @click.option("--start-time", "start", default="3h", show_default=True, help="ISO-8601, epoch or 3h/2d.")
 @click.option("--end-time", "end", default="now", show_default=True)
-@click.option("--height", type=int, default=10, show_default=True)
+@click.option("--height", type=click.IntRange(1, 60), default=10, show_default=True,
+              help="Rows of the chart; 1 draws a one-line sparkline.")
 @pass_ctx
 def graph(
     ctx: CliContext,
@@ -103,7 +104,7 @@ def graph(
         return
     from rich.console import Console
 
-    from rexwatch.cli.charts import bar_chart
+    from rexwatch.cli.charts import bar_chart, sparkline
 
     console = Console()
     title = f"{namespace} {metric_name} {statistic} (period {period}s)"
@@ -120,7 +121,7 @@ def graph(
     if n > width:  # keep the most recent columns that fit
         series = series[-width:]
         first = first + (n - width) * period
-    rows = bar_chart(series, height)
+    rows = bar_chart(series, height) if height > 1 else [sparkline(series)]
     vals = [v for _, v in points]
     hi, lo = max(vals), min(0.0, min(vals))
     console.print(f"[bold]{title}[/]")

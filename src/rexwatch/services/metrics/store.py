@@ -155,7 +155,7 @@ class MetricsStore:
         active_since: dt.datetime | None,
         seen_since: dt.datetime,
         limit: int,
-        offset: int,
+        after: tuple[str, str, str] | None,
     ) -> list[tuple[str, str, str, int]]:
         where = ["last_seen >= toDateTime(toInt64({seen:Float64}), 'UTC')"]
         params: dict[str, str] = {"seen": _ts(seen_since)}
@@ -174,6 +174,10 @@ class MetricsStore:
                 where.append(
                     f"dim_map[{{dk{i}:String}}] = {{dv{i}:String}} AND mapContains(dim_map, {{dk{i}:String}})"
                 )
+        if after is not None:
+            # Keyset paging: the next page starts after the last series of the previous one.
+            where.append("(namespace, metric_name, dims) > ({an:String}, {am:String}, {ad:String})")
+            params.update(an=_param(after[0]), am=_param(after[1]), ad=_param(after[2]))
         having = ""
         if active_since is not None:
             having = "HAVING max(last_seen) >= toDateTime(toInt64({active:Float64}), 'UTC')"
@@ -185,6 +189,6 @@ class MetricsStore:
         GROUP BY namespace, metric_name, dims
         {having}
         ORDER BY namespace, metric_name, dims
-        LIMIT {int(limit)} OFFSET {int(offset)}
+        LIMIT {int(limit)}
         """
         return self.x.query_rows(sql, params)
