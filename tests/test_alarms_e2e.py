@@ -201,9 +201,20 @@ def test_metric_math_alarm_error_rate(runtime, live):
             {"MetricName": "RequestCount", "Timestamp": ts, "Value": req},
         ]
     cw.put_metric_data(Namespace="UTM/Application", MetricData=data)
+    # METRICS() sees every series of its request: this alarm must not see the other alarm's series.
+    cw.put_metric_alarm(
+        AlarmName="utm-requests-all", EvaluationPeriods=1, Threshold=150,
+        ComparisonOperator="GreaterThanThreshold",
+        Metrics=[
+            {"Id": "m1", "MetricStat": {"Metric": {"Namespace": "UTM/Application", "MetricName": "RequestCount"},
+                                        "Period": 60, "Stat": "Sum"}, "ReturnData": False},
+            {"Id": "total", "Expression": "SUM(METRICS())", "ReturnData": True},
+        ])
     svc = runtime.service(AlarmsService)
     r = svc.evaluate_due(time.time())
-    assert r.evaluated == 1 and r.queries == 1
+    assert r.evaluated == 2 and r.queries == 1
+    isolated = svc.get("utm-requests-all")
+    assert isolated.state_value == "OK" and "[100.0 (" in isolated.state_reason, isolated.state_reason
     a = svc.get("utm-error-rate-pct")
     assert a.state_value == "OK"  # 3% then 12%: one of two periods breaches
     assert "[12.0 (" not in a.state_reason and "3.0 (" in a.state_reason

@@ -63,14 +63,28 @@ class MetricsStats:
     def fetch_math(
         self, alarms: Sequence[tuple[Any, list[dict[str, Any]]]], start: float, end: float
     ) -> dict[Any, list[Datapoint]]:
-        """Metric math alarms: all of them in one GetMetricData batch, ids prefixed per alarm."""
+        """Metric math alarms: all of them in one GetMetricData batch, ids prefixed per alarm.
+
+        An alarm whose expressions use METRICS() or SEARCH() sees every series of its request,
+        so it gets a request of its own.
+        """
+        shared = [x for x in alarms if not _whole_request(x[1])]
+        own = [x for x in alarms if _whole_request(x[1])]
+        out: dict[Any, list[Datapoint]] = {}
+        for group in ([shared] if shared else []) + [[x] for x in own]:
+            out.update(self._math_batch(group, start, end))
+        return out
+
+    def _math_batch(
+        self, alarms: Sequence[tuple[Any, list[dict[str, Any]]]], start: float, end: float
+    ) -> dict[Any, list[Datapoint]]:
         from rexwatch.services.metrics import MetricId, MetricsService
         from rexwatch.services.metrics.getdata import MetricDataQuery, MetricStatSpec
 
         queries: list[MetricDataQuery] = []
         returned: dict[str, Any] = {}
         for n, (key, metrics) in enumerate(alarms):
-            prefix = f"a{n}_"
+            prefix = f"a{n}_" if len(alarms) > 1 else ""
             ids = [m["Id"] for m in metrics]
             for m in metrics:
                 qid = prefix + m["Id"]
@@ -84,7 +98,13 @@ class MetricsStats:
                             rf"(?<![A-Za-z0-9_\"]){re.escape(i)}(?![A-Za-z0-9_\"])", prefix + i, expr
                         )
                     queries.append(
-                        MetricDataQuery(qid, expression=expr, return_data=ret, period=m.get("Period"))
+                        MetricDataQuery(
+                            qid,
+                            expression=expr,
+                            label=m.get("Label"),
+                            return_data=ret,
+                            period=m.get("Period"),
+                        )
                     )
                 else:
                     ms = m["MetricStat"]
@@ -96,7 +116,9 @@ class MetricsStats:
                         ms.get("Stat"),
                         ms.get("Unit"),
                     )
-                    queries.append(MetricDataQuery(qid, metric_stat=spec, return_data=ret))
+                    queries.append(
+                        MetricDataQuery(qid, metric_stat=spec, label=m.get("Label"), return_data=ret)
+                    )
         svc = self.runtime.service(MetricsService)
         page = svc.get_metric_data(
             queries,
@@ -112,6 +134,13 @@ class MetricsStats:
                 continue
             out[key] = [Datapoint(t.timestamp(), v) for t, v in zip(r.timestamps, r.values, strict=True)]
         return out
+
+
+def _whole_request(metrics: list[dict[str, Any]]) -> bool:
+    return any(
+        ("METRICS(" in (m.get("Expression") or "")) or ("SEARCH(" in (m.get("Expression") or ""))
+        for m in metrics
+    )
 
 
 class OutboxNotifier:
