@@ -1426,7 +1426,10 @@ class AlarmsService:
                     series.update(self._fetch_math(math_alarms, start, end))
                 except RexwatchError as e:
                     self.failed.update({a.id: e.message for a in math_alarms})
-                report.queries += 1
+                from rexwatch.services.alarms.sources import _whole_request
+
+                own = sum(1 for a in math_alarms if _whole_request(a.config["metrics"]))
+                report.queries += own + (1 if own < len(math_alarms) else 0)
             decisions = []
             for a in due:
                 if a.id in self.failed:
