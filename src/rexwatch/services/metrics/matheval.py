@@ -139,7 +139,7 @@ class Evaluator:
         raise self.error("unsupported expression", 0)
 
     # -- helpers -------------------------------------------------------------------------
-    def apply(self, fn: Callable, x: Value, keep_label: bool = True) -> Value:
+    def apply(self, fn: Callable, x: Value) -> Value:
         if isinstance(x, list):
             return [self.apply(fn, s) for s in x]
         if isinstance(x, Series):
