@@ -101,6 +101,23 @@ def _untoken(token: str | None) -> Any:
         raise Invalid("NextToken is not valid", field="NextToken", aws_code="InvalidNextToken")
 
 
+def _references(node: Any) -> set[str]:
+    """Identifiers (metric or expression ids) a parsed metric math expression refers to."""
+    import dataclasses
+
+    out: set[str] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, list | tuple):
+            stack.extend(n)
+        elif dataclasses.is_dataclass(n) and not isinstance(n, type):
+            if type(n).__name__ == "Ref":
+                out.add(n.name)
+            stack.extend(getattr(n, f.name) for f in dataclasses.fields(n))
+    return out
+
+
 def _dims_key(dims: Iterable[dict[str, str]]) -> str:
     return "\n".join(sorted(f"{d['Name']}={d['Value']}" for d in dims))
 
@@ -429,7 +446,7 @@ class AlarmsService:
 
         from rexwatch.errors import QueryError
         from rexwatch.services.metrics.matheval import KEYWORDS
-        from rexwatch.services.metrics.mathlang import parse, references
+        from rexwatch.services.metrics.mathlang import parse
 
         ids = [m.get("Id") for m in metrics]
         if len(set(ids)) != len(ids):
@@ -448,7 +465,7 @@ class AlarmsService:
                 )
             if m.get("Expression") is not None:
                 try:
-                    refs = references(parse(m["Expression"])) - KEYWORDS
+                    refs = _references(parse(m["Expression"])) - KEYWORDS
                 except QueryError as e:
                     raise Invalid(f"Error in expression {m['Id']}: {e.message}", field="Metrics")
                 unknown = sorted(r for r in refs if r not in ids and r[:1].islower())
