@@ -12,5 +12,6 @@ SERVICE_MODULES: tuple[str, ...] = (
     "rexwatch.aws.logs",
     "rexwatch.aws.logs_metric_filters",
     "rexwatch.aws.cloudwatch",
+    "rexwatch.aws.cloudwatch_alarms",
     "rexwatch.aws.sns",
 )

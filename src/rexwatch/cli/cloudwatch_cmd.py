@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import quote
 
 import click
+from rich.console import Console
 
 from rexwatch.cli.aws_mirror import AwsMirrorGroup
 from rexwatch.cli.context import CliContext, fail, pass_ctx
-from rexwatch.cli.output import print_json, want_json
+from rexwatch.cli.output import print_json, print_table, want_json
+from rexwatch.timeparse import parse_duration
 
 cloudwatch = AwsMirrorGroup(
     "cloudwatch",
@@ -133,3 +136,147 @@ def graph(
         f"[dim]{len(points)} points · min {min(vals):.4g} · max {max(vals):.4g} · last {vals[-1]:.4g}[/]",
         highlight=False,
     )
+
+
+# ---------------------------------------------------------------- rexwatch's own alarm commands
+
+_STATE_STYLE = {"ALARM": "bold red", "OK": "green", "INSUFFICIENT_DATA": "yellow"}
+
+
+def _state_style(v: object) -> str:
+    return _STATE_STYLE.get(str(v), "")
+
+
+@cloudwatch.command("backtest-alarm")
+@click.option("--alarm-name", required=True, help="The metric alarm to replay.")
+@click.option(
+    "--since", default="7d", show_default=True, help="Start: ISO-8601, epoch, or a duration ago (7d)."
+)
+@click.option("--until", default=None, help="End (default now).")
+@pass_ctx
+def backtest_alarm(ctx: CliContext, alarm_name: str, since: str, until: str | None) -> None:
+    """Replay an alarm over stored metric history and list the transitions it would have made."""
+    params = {"since": since}
+    if until:
+        params["until"] = until
+    with Console(stderr=True).status(f"replaying {alarm_name} since {since} ..."):
+        res = ctx.client().post(f"alarms/{quote(alarm_name, safe='')}/backtest", params=params)
+    rows = [
+        {"time": t["timestamp"], "from": t["old"], "to": t["new"], "reason": t["reason"]}
+        for t in res["transitions"]
+    ]
+    if want_json(ctx.output):
+        print_json(res)
+        return
+    print_table(
+        rows,
+        ["time", "from", "to", "reason"],
+        ctx.output,
+        title=f"{alarm_name}: {len(rows)} transition(s) since {res['since']}",
+        styles={"to": _state_style, "from": _state_style},
+    )
+
+
+@cloudwatch.command("mute-alarm")
+@click.option("--alarm-name", "alarm_names", multiple=True, required=True, help="Alarm to mute (repeatable).")
+@click.option("--duration", required=True, help="How long: ISO 8601 (PT2H) or 30m, 2h, 1d.")
+@click.option(
+    "--schedule", default=None, help="Recurring window: cron(m h dom mon dow), e.g. 'cron(0 2 * * SUN)'."
+)
+@click.option("--timezone", default=None, help="Time zone of the schedule (default UTC).")
+@click.option("--name", "rule_name", default=None, help="Mute rule name (default derived from the alarm).")
+@click.option("--reason", default=None, help="Why (kept with the rule).")
+@click.option("--start", default=None, help="Start of a one-time window (default now).")
+@pass_ctx
+def mute_alarm(
+    ctx: CliContext,
+    alarm_names: tuple[str, ...],
+    duration: str,
+    schedule: str | None,
+    timezone: str | None,
+    rule_name: str | None,
+    reason: str | None,
+    start: str | None,
+) -> None:
+    """Mute alarms: actions are suppressed while the window is active; state is still recorded."""
+    iso = _iso_duration(duration)
+    name = rule_name or f"mute-{alarm_names[0]}"[:255]
+    body = {
+        "alarm_names": list(alarm_names),
+        "duration": iso,
+        "expression": schedule,
+        "timezone": timezone,
+        "reason": reason,
+        "start": start,
+    }
+    res = ctx.client().put(f"alarm-mutes/{quote(name, safe='')}", json=body)
+    if want_json(ctx.output):
+        print_json(res)
+        return
+    print_table(
+        [{**res, "alarm_names": ", ".join(res["alarm_names"])}],
+        ["name", "status", "type", "expression", "duration", "alarm_names"],
+        ctx.output,
+        title="mute rule",
+    )
+
+
+@cloudwatch.command("unmute-alarm")
+@click.option("--name", "rule_name", required=True, help="The mute rule to delete.")
+@pass_ctx
+def unmute_alarm(ctx: CliContext, rule_name: str) -> None:
+    """Delete a mute rule (ends its window now)."""
+    ctx.client().delete(f"alarm-mutes/{quote(rule_name, safe='')}")
+    click.echo(f"deleted mute rule {rule_name}", err=True)
+
+
+@cloudwatch.command("ack-alarm")
+@click.option("--alarm-name", required=True)
+@click.option("--by", "who", default=None, help="Who acknowledges (default: $USER).")
+@click.option("--reason", default="", help="Why, e.g. 'investigating'.")
+@pass_ctx
+def ack_alarm(ctx: CliContext, alarm_name: str, who: str | None, reason: str) -> None:
+    """Acknowledge an alarm in ALARM: stops re-notification until it resolves (kept in history)."""
+    import getpass
+
+    who = who or getpass.getuser()
+    res = ctx.client().post(f"alarms/{quote(alarm_name, safe='')}/ack", json={"by": who, "reason": reason})
+    if want_json(ctx.output):
+        print_json(res)
+        return
+    ack = res["acknowledged"] or {}
+    click.echo(f"{alarm_name} acknowledged by {ack.get('by')} at {ack.get('at')}")
+
+
+@cloudwatch.command("set-alarm-renotify")
+@click.option("--alarm-name", required=True)
+@click.option(
+    "--interval", default=None, help="Re-send the ALARM notification this often (e.g. 30m); omit to stop."
+)
+@pass_ctx
+def set_alarm_renotify(ctx: CliContext, alarm_name: str, interval: str | None) -> None:
+    """Re-notify while an alarm stays in ALARM and is not acknowledged."""
+    seconds = int(parse_duration(interval).total_seconds()) if interval else None
+    res = ctx.client().put(
+        f"alarms/{quote(alarm_name, safe='')}/renotify", json={"interval_seconds": seconds}
+    )
+    if want_json(ctx.output):
+        print_json(res)
+        return
+    click.echo(f"{alarm_name}: re-notify every {seconds}s" if seconds else f"{alarm_name}: re-notify off")
+
+
+def _iso_duration(text: str) -> str:
+    if text.upper().startswith("P"):
+        return text.upper()
+    try:
+        secs = int(parse_duration(text).total_seconds())
+    except Exception as e:
+        raise click.BadParameter(str(e), param_hint="--duration")
+    days, rest = divmod(secs, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    out = "P" + (f"{days}D" if days else "")
+    if hours or minutes or not days:
+        out += "T" + (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes or not hours else "")
+    return out

@@ -7,4 +7,5 @@ worker is one line. ``rexwatch worker NAME`` runs one alone.
 WORKERS: dict[str, str] = {
     "retention": "rexwatch.workers.retention.RetentionWorker",
     "notify": "rexwatch.workers.notify.NotifyWorker",
+    "alarms": "rexwatch.workers.alarms.AlarmsWorker",
 }

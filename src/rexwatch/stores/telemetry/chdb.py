@@ -39,6 +39,8 @@ def encode_param(v: Any) -> Any:
     if isinstance(v, list | tuple):
         return _literal(v)
     return v
+
+
 _engines_lock = threading.Lock()
 
 

@@ -20,6 +20,7 @@ metadata = MetaData(
 # Area modules defining tables on ``metadata``. Adding an area is one line.
 AREAS: tuple[str, ...] = (
     "core",
+    "alarms",
     "logs",
     "metric_filters",
     "notify",

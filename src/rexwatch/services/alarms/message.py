@@ -1,0 +1,101 @@
+"""The JSON message CloudWatch publishes to SNS topics when an alarm changes state."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rexwatch.services.alarms.evaluator import iso_millis
+
+# Region code -> the long name CloudWatch writes in alarm messages and subjects.
+REGION_NAMES = {
+    "us-east-1": "US East (N. Virginia)",
+    "us-east-2": "US East (Ohio)",
+    "us-west-1": "US West (N. California)",
+    "us-west-2": "US West (Oregon)",
+    "ca-central-1": "Canada (Central)",
+    "eu-west-1": "EU (Ireland)",
+    "eu-west-2": "EU (London)",
+    "eu-west-3": "EU (Paris)",
+    "eu-central-1": "EU (Frankfurt)",
+    "eu-north-1": "EU (Stockholm)",
+    "eu-south-1": "EU (Milan)",
+    "ap-south-1": "Asia Pacific (Mumbai)",
+    "ap-northeast-1": "Asia Pacific (Tokyo)",
+    "ap-northeast-2": "Asia Pacific (Seoul)",
+    "ap-southeast-1": "Asia Pacific (Singapore)",
+    "ap-southeast-2": "Asia Pacific (Sydney)",
+    "sa-east-1": "South America (Sao Paulo)",
+}
+
+SUBJECT_LIMIT = 100  # SNS subjects are at most 100 characters
+
+
+def region_name(region: str) -> str:
+    return REGION_NAMES.get(region, region)
+
+
+def subject(state: str, alarm_name: str, region: str) -> str:
+    text = f'{state}: "{alarm_name}" in {region_name(region)}'
+    return text if len(text) <= SUBJECT_LIMIT else text[: SUBJECT_LIMIT - 3] + "..."
+
+
+def alarm_message(
+    *,
+    alarm: Any,
+    account_id: str,
+    region: str,
+    old_state: str,
+    new_state: str,
+    reason: str,
+    change_time: float,
+    triggering_children: list[dict] | None = None,
+) -> str:
+    """CloudWatch's alarm notification JSON for ``alarm`` (a service ``Alarm``)."""
+    msg: dict[str, Any] = {
+        "AlarmName": alarm.name,
+        "AlarmDescription": alarm.description,
+        "AWSAccountId": account_id,
+        "AlarmConfigurationUpdatedTimestamp": iso_millis(alarm.config_updated_at.timestamp()),
+        "NewStateValue": new_state,
+        "NewStateReason": reason,
+        "StateChangeTime": iso_millis(change_time),
+        "Region": region_name(region),
+        "AlarmArn": alarm.arn,
+        "OldStateValue": old_state,
+        "OKActions": list(alarm.ok_actions),
+        "AlarmActions": list(alarm.alarm_actions),
+        "InsufficientDataActions": list(alarm.insufficient_data_actions),
+    }
+    if alarm.kind == "composite":
+        msg["AlarmRule"] = alarm.config.get("alarm_rule")
+        msg["TriggeringChildren"] = triggering_children or []
+        return json.dumps(msg, separators=(",", ":"))
+    c = alarm.config
+    trigger: dict[str, Any] = {}
+    if c.get("math"):
+        trigger["Metrics"] = c.get("metrics")
+    else:
+        trigger["MetricName"] = alarm.metric_name
+        trigger["Namespace"] = alarm.namespace
+    if c.get("math"):
+        pass
+    elif c.get("extended_statistic"):
+        trigger["StatisticType"] = "ExtendedStatistic"
+        trigger["ExtendedStatistic"] = c["extended_statistic"]
+    else:
+        trigger["StatisticType"] = "Statistic"
+        trigger["Statistic"] = (c.get("statistic") or "").upper()
+    if not c.get("math"):
+        trigger["Unit"] = c.get("unit")
+        trigger["Dimensions"] = [{"value": d["Value"], "name": d["Name"]} for d in alarm.dimensions]
+    trigger["Period"] = c.get("period")
+    trigger["EvaluationPeriods"] = c.get("evaluation_periods")
+    if c.get("datapoints_to_alarm"):
+        trigger["DatapointsToAlarm"] = c["datapoints_to_alarm"]
+    trigger["ComparisonOperator"] = c.get("comparison_operator")
+    trigger["Threshold"] = float(c["threshold"]) if c.get("threshold") is not None else None
+    trigger["TreatMissingData"] = c.get("treat_missing_data") or "missing"
+    trigger["EvaluateLowSampleCountPercentile"] = c.get("evaluate_low_sample_count_percentile") or ""
+    msg["Trigger"] = trigger
+    return json.dumps(msg, separators=(",", ":"))

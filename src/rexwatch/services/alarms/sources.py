@@ -1,0 +1,169 @@
+"""Adapters from the alarms service to the metrics and notify services.
+
+The evaluator reads statistics through ``StatsSource.fetch`` (one call for all
+due alarms) and queues notifications through ``Notifier.enqueue`` inside the
+transaction that records the transition.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+
+from rexwatch.services.alarms.evaluator import Datapoint
+from rexwatch.services.alarms.model import StatQuery
+
+
+class MetricsStats:
+    """Statistics from the metrics service's batched query (one ClickHouse query per storage tier).
+
+    Percentile series also fetch their SampleCount (same series, no extra scan) so
+    EvaluateLowSampleCountPercentile can judge each datapoint.
+    """
+
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+
+    def fetch(
+        self, queries: Sequence[StatQuery], start: float, end: float
+    ) -> dict[StatQuery, list[Datapoint]]:
+        from rexwatch.services.metrics import MetricsService
+        from rexwatch.services.metrics import StatQuery as MetricsQuery
+
+        batch = []
+        for i, q in enumerate(queries):
+            batch.append(
+                MetricsQuery(f"q{i}", q.namespace, q.metric_name, q.dimensions, q.statistic, q.period, q.unit)
+            )
+            if q.statistic.startswith("p"):
+                batch.append(
+                    MetricsQuery(
+                        f"n{i}", q.namespace, q.metric_name, q.dimensions, "SampleCount", q.period, q.unit
+                    )
+                )
+        if not batch:
+            return {}
+        svc = self.runtime.service(MetricsService)
+        got = svc.get_statistics_batch(
+            batch, dt.datetime.fromtimestamp(start, dt.UTC), dt.datetime.fromtimestamp(end, dt.UTC)
+        )
+        out: dict[StatQuery, list[Datapoint]] = {}
+        for i, q in enumerate(queries):
+            counts = {ts.timestamp(): v for ts, v in got.get(f"n{i}", [])}
+            out[q] = [
+                Datapoint(ts.timestamp(), v, counts.get(ts.timestamp())) for ts, v in got.get(f"q{i}", [])
+            ]
+        return out
+
+    def fetch_math(
+        self, alarms: Sequence[tuple[Any, list[dict[str, Any]]]], start: float, end: float
+    ) -> dict[Any, list[Datapoint]]:
+        """Metric math alarms: all of them in one GetMetricData batch, ids prefixed per alarm.
+
+        An alarm whose expressions use METRICS() or SEARCH() sees every series of its request,
+        so it gets a request of its own.
+        """
+        shared = [x for x in alarms if not _whole_request(x[1])]
+        own = [x for x in alarms if _whole_request(x[1])]
+        out: dict[Any, list[Datapoint]] = {}
+        for group in ([shared] if shared else []) + [[x] for x in own]:
+            out.update(self._math_batch(group, start, end))
+        return out
+
+    def _math_batch(
+        self, alarms: Sequence[tuple[Any, list[dict[str, Any]]]], start: float, end: float
+    ) -> dict[Any, list[Datapoint]]:
+        from rexwatch.services.metrics import MetricId, MetricsService
+        from rexwatch.services.metrics.getdata import MetricDataQuery, MetricStatSpec
+
+        queries: list[MetricDataQuery] = []
+        returned: dict[str, Any] = {}
+        for n, (key, metrics) in enumerate(alarms):
+            prefix = f"a{n}_" if len(alarms) > 1 else ""
+            ids = [m["Id"] for m in metrics]
+            for m in metrics:
+                qid = prefix + m["Id"]
+                ret = bool(m.get("ReturnData", True))
+                if ret:
+                    returned[qid] = key
+                if m.get("Expression") is not None:
+                    expr = m["Expression"]
+                    for i in sorted(ids, key=len, reverse=True):
+                        expr = re.sub(
+                            rf"(?<![A-Za-z0-9_\"]){re.escape(i)}(?![A-Za-z0-9_\"])", prefix + i, expr
+                        )
+                    queries.append(
+                        MetricDataQuery(
+                            qid,
+                            expression=expr,
+                            label=m.get("Label"),
+                            return_data=ret,
+                            period=m.get("Period"),
+                        )
+                    )
+                else:
+                    ms = m["MetricStat"]
+                    met = ms.get("Metric") or {}
+                    dims = tuple(sorted((d["Name"], d["Value"]) for d in met.get("Dimensions") or []))
+                    spec = MetricStatSpec(
+                        MetricId(met.get("Namespace"), met.get("MetricName"), dims),
+                        ms.get("Period"),
+                        ms.get("Stat"),
+                        ms.get("Unit"),
+                    )
+                    queries.append(
+                        MetricDataQuery(qid, metric_stat=spec, label=m.get("Label"), return_data=ret)
+                    )
+        svc = self.runtime.service(MetricsService)
+        page = svc.get_metric_data(
+            queries,
+            dt.datetime.fromtimestamp(start, dt.UTC),
+            dt.datetime.fromtimestamp(end, dt.UTC),
+            scan_by="TimestampAscending",
+            max_datapoints=10_000_000,
+        )
+        out: dict[Any, list[Datapoint]] = {}
+        for r in page.results:
+            key = returned.get(r.id)
+            if key is None or key in out:
+                continue
+            out[key] = [Datapoint(t.timestamp(), v) for t, v in zip(r.timestamps, r.values, strict=True)]
+        return out
+
+
+def _whole_request(metrics: list[dict[str, Any]]) -> bool:
+    return any(
+        ("METRICS(" in (m.get("Expression") or "")) or ("SEARCH(" in (m.get("Expression") or ""))
+        for m in metrics
+    )
+
+
+class OutboxNotifier:
+    """Publishes to SNS topics through the notify service's transactional outbox."""
+
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+        self.pending = False
+
+    def wake(self) -> None:
+        """After the enqueuing transaction committed: let this process's notifier send at once."""
+        if self.pending:
+            from rexwatch.services.notify import NotifyService
+
+            self.pending = False
+            self.runtime.service(NotifyService).wake()
+
+    def enqueue(self, conn: Connection, topic_arn: str, subject: str, message: str, dedup_id: str) -> None:
+        from rexwatch.services.notify import NotifyService
+
+        # A MessageId derived from the transition keeps it stable if the same transition is re-queued.
+        message_id = str(uuid.uuid5(uuid.NAMESPACE_URL, dedup_id))
+        self.pending = True
+        self.runtime.service(NotifyService).enqueue(
+            conn, topic_arn, message, subject=subject, message_id=message_id
+        )
