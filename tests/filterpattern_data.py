@@ -68,5 +68,7 @@ def messages(n: int = 420, seed: int = 7) -> list[str]:
         out.append([json_message, access_message, text_message][kind](rng, i))
     out += ['{"level": "ERROR", "level": "INFO"}', "{not json", "[1, 2, 3]", '"just a string"', "", " ",
             '{"a": {"b": [{"c": 5}, 7]}, "x": null}', '{"duration": "\\"5\\""}', '{"duration": true}',
-            '{"big": 1e3, "duration": 0}', '{"duration": 5.25, "level": "ERROR"}', "ERROR\n", "x ERROR\nnext line"]
+            '{"big": 1e3, "duration": 0}', '{"duration": 5.25, "level": "ERROR"}', "ERROR\n", "x ERROR\nnext line",
+            '{"req": {"path": "\\/api\\/users"}, "level": "\\u0045RROR"}', '{"level": "ERROR-X", "msg": "a ERROR b"}',
+            '{"level": ["ERROR"], "status": "5xx", "msg": "ERRORS"}']
     return out

@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 from functools import cached_property
 
+from rexwatch.errors import QueryError
 from rexwatch.lang.filterpattern import ast, pyeval
 from rexwatch.lang.filterpattern.parser import parse
 from rexwatch.lang.filterpattern.sqlgen import to_sql
@@ -71,7 +72,14 @@ class FilterPattern:
 def compile_pattern(text: str | None) -> FilterPattern:
     """Parse ``text``; raises ``rexwatch.errors.QueryError`` naming the position and what was expected."""
     text = text or ""
-    return FilterPattern(text, parse(text))
+    try:
+        tree = parse(text)
+    except QueryError as e:
+        # CloudWatch Logs answers a bad filter pattern with InvalidParameterException
+        # (MalformedQueryException is for Logs Insights queries).
+        e.aws_code = "InvalidParameterException"
+        raise
+    return FilterPattern(text, tree)
 
 
 def flatten_fields(message: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rexwatch.lang.filterpattern import ast
-from rexwatch.lang.filterpattern.values import like_pattern, string_only, tokens_of
+from rexwatch.lang.filterpattern.values import like_pattern, string_only, tokens_of, verbatim_tokens
 
 # Token boundary for match(): an ASCII character that is not a letter or digit
 # (non-ASCII characters belong to tokens, as in hasToken).
@@ -24,7 +24,6 @@ _BOUNDARY = r"[^0-9A-Za-z\x{80}-\x{10FFFF}]"
 # One space-delimited field: a "quoted" run, a [bracketed] run, or non-space characters.
 DELIMITED_FIELD_RE = r'"[^"]*"|\[[^\]]*\]|\S+'
 _STRIP_RE = r'(?s)^"(.*)"$|^\[(.*)\]$'
-_NON_STRING_SCALARS = "('Int64', 'UInt64', 'Double', 'Bool')"
 _RE2_SPECIAL = set("\\.+*?()|[]{}^$")
 _OPS = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
@@ -123,9 +122,11 @@ class Generator:
         if sel.dotted in self.indexed:
             key = self.param(sel.dotted)
             return f"{self.f}[{key}]", f"mapContains({self.f}, {key})"
-        a = self._json_args(sel)
-        expr = (f"multiIf(JSONType({a}) = 'String', JSONExtractString({a}), "
-                f"JSONType({a}) IN {_NON_STRING_SCALARS}, JSONExtractRaw({a}), NULL)")
+        # One parse of the message: the raw JSON of the value, unquoted if it is a string,
+        # NULL for null, objects, arrays and absent keys.
+        raw = f"JSONExtractRaw({self._json_args(sel)})"
+        expr = (f"multiIf(startsWith({raw}, '\"'), JSONExtractString({raw}), "
+                f"{raw} IN ('', 'null') OR startsWith({raw}, '{{') OR startsWith({raw}, '['), NULL, {raw})")
         return expr, None
 
     def _number(self, sel: ast.Selector) -> str:
@@ -139,15 +140,25 @@ class Generator:
             return f"{self._number(sel)} {_OPS[op]} {self.param(value.value, 'Float64')}"
         if isinstance(value, ast.StringValue) and value.any:
             return f"JSONHas({self._json_args(sel)})" if op == "=" else "0"
-        if (op == "=" and isinstance(value, ast.StringValue) and string_only(value.text)
-                and sel.dotted not in self.indexed):
-            # Only a JSON string can have this text: one cheap extraction, no type check.
-            a = self._json_args(sel)
-            if value.glob:
-                return f"JSONExtractString({a}) LIKE {self.param(like_pattern(value.text))}"
-            return f"JSONExtractString({a}) = {self.param(value.text)}"
+        words: list[str] = []
+        if op == "=" and isinstance(value, ast.StringValue) and string_only(value.text):
+            # Only a JSON string can have this text, so its words are in the raw message:
+            # hasToken rejects most rows before any JSON parse (and lets a token index skip).
+            words = [f"hasToken({self.m}, {self.param(w)})" for w in verbatim_tokens(value.text)]
+            if sel.dotted not in self.indexed:
+                a = self._json_args(sel)  # one extraction, no type check
+                if value.glob:
+                    check = f"JSONExtractString({a}) LIKE {self.param(like_pattern(value.text))}"
+                else:
+                    check = f"JSONExtractString({a}) = {self.param(value.text)}"
+                if value.text[0] in "*[{":
+                    # JSONExtractString returns the raw JSON of an object or array, which
+                    # this literal could match: make sure the value is a string.
+                    check = f"(JSONType({a}) = 'String' AND {check})"
+                return "(" + " AND ".join([*words, check]) + ")" if words else check
         text, exists = self._text(sel)
-        return self._compare_text(text, exists, op, value)
+        check = self._compare_text(text, exists, op, value)
+        return "(" + " AND ".join([*words, check]) + ")" if words else check
 
     def _compare_text(self, text: str, exists: str | None, op: str, value: ast.Value) -> str:
         if isinstance(value, ast.RegexValue):
@@ -202,12 +213,13 @@ class Generator:
             var = f"p{k}"
             # 1-based start positions that leave room for this run, the later runs and the tail.
             room = tail + rest + len(seg) - 2
-            hi = f"length({arr}) - {room}" if room > 0 else f"length({arr}) + {-room}" if room else f"length({arr})"
+            n = f"toInt64(length({arr}))"
+            hi = f"{n} - {room}" if room > 0 else f"{n} + {-room}" if room else n
             conds = [self._slot(s, f"{arr}[{var} + {i}]" if i else f"{arr}[{var}]") for i, s in enumerate(seg)]
             conds.append(level(k + 1, f"{var} + {len(seg)}"))
             body = " AND ".join(c for c in conds if c != "1") or "1"
             return f"arrayExists({var} -> {body}, range({lo}, greatest({lo}, {hi})))"
-        return level(0, str(head + 1))
+        return level(0, f"toInt64({head + 1})")
 
     def _slot(self, slot: ast.Slot, cell: str) -> str:
         if slot.cond is None:

@@ -185,3 +185,30 @@ NON_STRING_CHARS = frozenset("0123456789.+-eEinfatyrulsIN")
 def string_only(text: str) -> bool:
     core = text.replace("*", "")
     return bool(core) and any(ch not in NON_STRING_CHARS for ch in core)
+
+
+# Characters JSON encoders write as they are (no \\u escapes, no \\/): a literal made of
+# these appears verbatim in the raw message wherever a string field holds it.
+_VERBATIM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _.,:;!?@#$%^*()+-=~|[]{}")
+
+
+def verbatim_tokens(literal: str) -> list[str]:
+    """Whole words the raw message must contain for a JSON string to equal ``literal``.
+
+    Used as a cheap prefilter (``hasToken``) before parsing JSON, by SQL and
+    Python alike. A word touching a ``*`` wildcard may continue past it, so
+    only words bounded by separators or by the ends of the literal (the quotes
+    of the JSON string) count. Empty when the literal has characters an
+    encoder might escape. A message that escapes plain letters (``\\u0045``)
+    does not match: no common encoder writes JSON that way.
+    """
+    if not string_only(literal) or not set(literal) <= _VERBATIM:
+        return []
+    parts = literal.split("*")
+    out: list[str] = []
+    for i, part in enumerate(parts):
+        for m in TOKEN_RE.finditer(part):
+            if (m.start() == 0 and i > 0) or (m.end() == len(part) and i < len(parts) - 1):
+                continue
+            out.append(m.group())
+    return list(dict.fromkeys(out))
