@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from filterpattern_data import messages
@@ -211,6 +211,7 @@ delimited_pattern = st.lists(slot, min_size=1, max_size=9).map(delimited)
 @given(text=st.one_of(text_pattern, json_pattern, delimited_pattern))
 def test_generated_patterns_agree(store, text):
     tx, all_paths = store
+    assume(text.count("%") <= 4)  # CloudWatch allows two regexes per JSON or space-delimited pattern
     p = compile_pattern(text)
     expected = {i for i, m in enumerate(MESSAGES) if p.match(m)}
     for indexed in (frozenset(), frozenset(all_paths)):
