@@ -64,16 +64,6 @@ def machine() -> str:
             f"Python {platform.python_version()}, chdb {chdb.__version__}")
 
 
-def timed(tx: ChdbExecutor, sql: str, params: dict, repeat: int) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(repeat):
-        started = time.perf_counter()
-        rows = tx.query_rows(sql, params)
-        times.append(time.perf_counter() - started)
-        result = rows[0][0] if len(rows) == 1 else len(rows)
-    return statistics.median(times) * 1000, result
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
@@ -91,36 +81,50 @@ def main() -> None:
 
         page = "SELECT ts, message FROM {db}.logs WHERE %s ORDER BY ts LIMIT 50"
         count = "SELECT count() FROM {db}.logs WHERE %s"
-        rows: list[tuple[str, str, float, object]] = []
+        queries: list[tuple[str, str, str, dict]] = []
 
-        def run(label: str, how: str, template: str, pattern: str, indexed=frozenset(), raw: str | None = None):
-            if raw is not None:
-                sql, params = raw, {}
-            else:
-                sql, params = compile_pattern(pattern).sql(indexed_fields=indexed)
-            ms, result = timed(tx, template % sql, params, args.repeat)
-            rows.append((label, how, ms, result))
-            print(f"{label:<44} {how:<52} {ms:8.1f} ms  -> {result}")
+        def add(label: str, how: str, template: str, pattern: str = "", indexed=frozenset(), raw: str = ""):
+            sql, params = (raw, {}) if raw else compile_pattern(pattern).sql(indexed_fields=indexed)
+            queries.append((label, how, template % sql, params))
 
-        run("`ERROR` first page (LIMIT 50)", "generated: hasToken", page, "ERROR")
-        run("`ERROR` full count", "generated: hasToken", count, "ERROR")
-        run("`ERROR` full count", "alternative: position(message, 'ERROR') > 0", count, "",
+        add("`ERROR` first page (LIMIT 50)", "generated: hasToken", page, "ERROR")
+        add("`ERROR` full count", "generated: hasToken", count, "ERROR")
+        add("`ERROR` full count", "alternative: position(message, 'ERROR') > 0", count,
             raw="position(message, 'ERROR') > 0")
-        run("`ERROR` full count", "alternative: match(message, '\\\\bERROR\\\\b')", count, "",
+        add("`ERROR` full count", "alternative: match(message, '\\\\bERROR\\\\b')", count,
             raw="match(message, '\\\\bERROR\\\\b')")
-        run('`"upstream timeout"` full count', "generated: hasToken x2 + match", count, '"upstream timeout"')
-        run("`{ $.duration > 1000 }` full count", "generated, message: JSONExtractRaw", count,
+        add('`"upstream timeout"` full count', "generated: hasToken x2 + match", count, '"upstream timeout"')
+        add("`{ $.duration > 1000 }` full count", "generated, from message: JSONExtractRaw", count,
             "{ $.duration > 1000 }")
-        run("`{ $.duration > 1000 }` full count", "generated, indexed: fields['duration']", count,
+        add("`{ $.duration > 1000 }` full count", "generated, indexed: fields['duration']", count,
             "{ $.duration > 1000 }", indexed=frozenset({"duration"}))
-        run("`{ $.duration > 1000 }` full count", "alternative: JSONExtract(Nullable(Float64))", count, "",
+        add("`{ $.duration > 1000 }` full count", "alternative: JSONExtract(Nullable(Float64))", count,
             raw="JSONExtract(message, 'duration', 'Nullable(Float64)') > 1000")
-        run('`{ $.level = "ERROR" }` full count', "generated, message: JSONExtractString", count,
-            '{ $.level = "ERROR" }')
-        run('`{ $.level = "ERROR" }` full count', "generated, indexed: fields['level']", count,
+        add('`{ $.level = "ERROR" }` full count', "generated, from message: hasToken + JSONExtractString",
+            count, '{ $.level = "ERROR" }')
+        add('`{ $.level = "ERROR" }` full count', "alternative: JSONExtractString only", count,
+            raw="JSONExtractString(message, 'level') = 'ERROR'")
+        add('`{ $.level = "ERROR" }` full count', "generated, indexed: hasToken + fields['level']", count,
             '{ $.level = "ERROR" }', indexed=frozenset({"level"}))
-        run("`{ $.status = 5* }` full count", "generated, message: text form (multiIf)", count,
-            "{ $.status = 5* }")
+        add("`{ $.status = 5* }` full count", "generated, from message: text form", count, "{ $.status = 5* }")
+
+        for _, _, sql, params in queries:  # warm-up: caches and compiled expressions
+            tx.query_rows(sql, params)
+        # Rounds interleave the queries, so load from elsewhere on the machine hits them alike.
+        times: list[list[float]] = [[] for _ in queries]
+        results: list[object] = [None] * len(queries)
+        for _ in range(args.repeat):
+            for i, (_, _, sql, params) in enumerate(queries):
+                started = time.perf_counter()
+                out = tx.query_rows(sql, params)
+                times[i].append((time.perf_counter() - started) * 1000)
+                results[i] = out[0][0] if len(out) == 1 else len(out)
+        rows = []
+        for (label, how, _, _), t, result in zip(queries, times, results, strict=True):
+            ms = statistics.median(t)
+            rows.append((label, how, ms, result))
+            print(f"{label:<40} {how:<56} {ms:8.1f} ms  -> {result}")
+        load = psutil.getloadavg()[0]
 
         if args.append:
             date = dt.date.today().isoformat()
@@ -128,7 +132,7 @@ def main() -> None:
                 "", "## Filter patterns (`bench/bench_filterpattern.py`)", "",
                 f"{date}, {machine()}; {args.rows:,} synthetic JSON API log rows generated in ClickHouse "
                 f"(loaded and merged in {load_s:.1f} s), tokenbf_v1 index on `message`, median of "
-                f"{args.repeat} runs.", "",
+                f"{args.repeat} interleaved runs; 1-minute load average {load:.1f} during the run.", "",
                 "| query | SQL | time | result |", "|---|---|---|---|",
             ]
             lines += [f"| {label} | {how} | {ms:.1f} ms | {result} |" for label, how, ms, result in rows]
