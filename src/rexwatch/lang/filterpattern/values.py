@@ -179,7 +179,8 @@ def like_pattern(text: str) -> str:
 
 # A literal that contains none of these characters can only equal a JSON string
 # (never a number's or boolean's text), so SQL can read it with JSONExtractString.
-NON_STRING_CHARS = frozenset("0123456789.+-eEinfatyrulsIN")
+# (number texts use digits, "-", "." and a lowercase "e"; booleans are "true"/"false").
+NON_STRING_CHARS = frozenset("0123456789.-e" "true" "false" "inf")
 
 
 def string_only(text: str) -> bool:
