@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -111,7 +113,7 @@ def store(chdb_engine, tmp_path_factory):
 
     rt = make_runtime(tmp_path_factory.mktemp("fpdiff"), chdb_engine, workers="none")
     tx = rt.telemetry
-    tx.execute("CREATE TABLE {db}.fp (id UInt32, message String, fields Map(String, String)) "
+    tx.execute("CREATE TABLE {db}.fp (id UInt32, message String, fields Map(LowCardinality(String), String)) "
                "ENGINE = MergeTree ORDER BY id")
     fields = [list(flatten_fields(m).items()) for m in MESSAGES]
     tx.insert_arrow("fp", pa.table({
@@ -206,8 +208,10 @@ def delimited(slots):
 delimited_pattern = st.lists(slot, min_size=1, max_size=9).map(delimited)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                 HealthCheck.too_slow])
+# Deterministic in CI; REXWATCH_FUZZ_EXAMPLES=5000 explores further on a developer's machine.
+@settings(max_examples=int(os.environ.get("REXWATCH_FUZZ_EXAMPLES", "100")), deadline=None,
+          derandomize="REXWATCH_FUZZ_EXAMPLES" not in os.environ,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(text=st.one_of(text_pattern, json_pattern, delimited_pattern))
 def test_generated_patterns_agree(store, text):
     tx, all_paths = store

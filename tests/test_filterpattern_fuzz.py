@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,7 +17,8 @@ PIECES = ["{", "}", "[", "]", "(", ")", ",", "...", "&&", "||", "=", "!=", "<", 
           "\n", "\\", "'", "status", ":", "\x00"]
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=int(os.environ.get("REXWATCH_FUZZ_EXAMPLES", "400")), deadline=None,
+          derandomize="REXWATCH_FUZZ_EXAMPLES" not in os.environ, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(st.text(max_size=40), st.lists(st.sampled_from(PIECES), max_size=14).map("".join)))
 def test_parser_raises_only_query_error(text):
     try:
