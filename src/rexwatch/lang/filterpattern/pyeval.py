@@ -136,7 +136,8 @@ class Evaluator:
         return self.evaluate(node.expr, ctx)
 
     def term(self, node: ast.Term, ctx: Context) -> bool:
-        return _term_regex(node.text).search(ctx.message) is not None
+        # A substring test rejects most messages before the word-boundary regex runs.
+        return node.text in ctx.message and _term_regex(node.text).search(ctx.message) is not None
 
     def regex(self, node: ast.Regex, ctx: Context) -> bool:
         return _regex(node.pattern).search(ctx.message) is not None
