@@ -94,12 +94,12 @@ def main() -> None:
         add("`ERROR` full count", "alternative: match(message, '\\\\bERROR\\\\b')", count,
             raw="match(message, '\\\\bERROR\\\\b')")
         add('`"upstream timeout"` full count', "generated: hasToken x2 + match", count, '"upstream timeout"')
-        add("`{ $.duration > 1000 }` full count", "generated, from message: JSONExtractRaw", count,
+        add("`{ $.duration > 1000 }` full count", "generated, from message: JSONExtract(Nullable(Float64))", count,
             "{ $.duration > 1000 }")
         add("`{ $.duration > 1000 }` full count", "generated, indexed: fields['duration']", count,
             "{ $.duration > 1000 }", indexed=frozenset({"duration"}))
-        add("`{ $.duration > 1000 }` full count", "alternative: JSONExtract(Nullable(Float64))", count,
-            raw="JSONExtract(message, 'duration', 'Nullable(Float64)') > 1000")
+        add("`{ $.duration > 1000 }` full count", "alternative: toFloat64OrNull(JSONExtractRaw)", count,
+            raw="toFloat64OrNull(JSONExtractRaw(message, 'duration')) > 1000")
         add('`{ $.level = "ERROR" }` full count', "generated, from message: hasToken + JSONExtractString",
             count, '{ $.level = "ERROR" }')
         add('`{ $.level = "ERROR" }` full count', "alternative: JSONExtractString only", count,

@@ -13,6 +13,7 @@ the exact text, so the cheap token tests reject most rows first.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 
 from rexwatch.lang.filterpattern import ast
@@ -26,6 +27,8 @@ DELIMITED_FIELD_RE = r'"[^"]*"|\[[^\]]*\]|\S+'
 _STRIP_RE = r'(?s)^"(.*)"$|^\[(.*)\]$'
 _RE2_SPECIAL = set("\\.+*?()|[]{}^$")
 _OPS = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_OPS_PY = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+           ">=": operator.ge}
 
 
 def quote(text: str) -> str:
@@ -129,15 +132,23 @@ class Generator:
                 f"{raw} IN ('', 'null') OR startsWith({raw}, '{{') OR startsWith({raw}, '['), NULL, {raw})")
         return expr, None
 
-    def _number(self, sel: ast.Selector) -> str:
+    def _number_compare(self, sel: ast.Selector, op: str, value: ast.NumberValue) -> str:
+        cmp = f"{_OPS[op]} {self.param(value.value, 'Float64')}"
         if sel.dotted in self.indexed:
-            return f"toFloat64OrNull({self.f}[{self.param(sel.dotted)}])"
-        return f"toFloat64OrNull(trim(BOTH '\"' FROM JSONExtractRaw({self._json_args(sel)})))"
+            return f"toFloat64OrNull({self.f}[{self.param(sel.dotted)}]) {cmp}"
+        # JSONExtract reads numbers, and strings as toFloat64OrNull does, in one parse,
+        # faster than extracting the raw text; but it reads booleans as 1 and 0, which
+        # are not numbers here: exclude them when 0 or 1 could pass the comparison.
+        a = self._json_args(sel)
+        expr = f"JSONExtract({a}, 'Nullable(Float64)') {cmp}"
+        if _OPS_PY[op](0.0, value.value) or _OPS_PY[op](1.0, value.value):
+            expr = f"({expr} AND JSONType({a}) != 'Bool')"
+        return expr
 
     def jsoncompare_sql(self, node: ast.JsonCompare) -> str:
         sel, op, value = node.selector, node.op, node.value
         if isinstance(value, ast.NumberValue):
-            return f"{self._number(sel)} {_OPS[op]} {self.param(value.value, 'Float64')}"
+            return self._number_compare(sel, op, value)
         if isinstance(value, ast.StringValue) and value.any:
             return f"JSONHas({self._json_args(sel)})" if op == "=" else "0"
         words: list[str] = []
