@@ -70,5 +70,6 @@ def messages(n: int = 420, seed: int = 7) -> list[str]:
             '{"a": {"b": [{"c": 5}, 7]}, "x": null}', '{"duration": "\\"5\\""}', '{"duration": true}',
             '{"big": 1e3, "duration": 0}', '{"duration": 5.25, "level": "ERROR"}', "ERROR\n", "x ERROR\nnext line",
             '{"req": {"path": "\\/api\\/users"}, "level": "\\u0045RROR"}', '{"level": "ERROR-X", "msg": "a ERROR b"}',
-            '{"level": ["ERROR"], "status": "5xx", "msg": "ERRORS"}']
+            '{"level": ["ERROR"], "status": "5xx", "msg": "ERRORS"}',
+            '10.0.0.1\t-\tfrank [x y] "GET / HTTP/1.1" 404 5', "a\vb c", "a\u00a0b c", "ERROR\u2003ERROR x"]
     return out

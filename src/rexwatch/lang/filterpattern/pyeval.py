@@ -15,6 +15,7 @@ from typing import Any
 
 from rexwatch.lang.filterpattern import ast
 from rexwatch.lang.filterpattern.values import (
+    DELIMITED_FIELD_RE,
     MISSING,
     flatten,
     glob_regex,
@@ -26,7 +27,7 @@ from rexwatch.lang.filterpattern.values import (
 )
 
 _SEP = r"\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f"
-_FIELD_RE = re.compile(r'"[^"]*"|\[[^\]]*\]|\S+')
+_FIELD_RE = re.compile(DELIMITED_FIELD_RE)
 _CMP: dict[str, Callable[[Any, Any], bool]] = {
     "=": lambda a, b: a == b,
     "!=": lambda a, b: a != b,

@@ -17,13 +17,17 @@ import operator
 from collections.abc import Callable
 
 from rexwatch.lang.filterpattern import ast
-from rexwatch.lang.filterpattern.values import like_pattern, string_only, tokens_of, verbatim_tokens
+from rexwatch.lang.filterpattern.values import (
+    DELIMITED_FIELD_RE,
+    like_pattern,
+    string_only,
+    tokens_of,
+    verbatim_tokens,
+)
 
 # Token boundary for match(): an ASCII character that is not a letter or digit
 # (non-ASCII characters belong to tokens, as in hasToken).
 _BOUNDARY = r"[^0-9A-Za-z\x{80}-\x{10FFFF}]"
-# One space-delimited field: a "quoted" run, a [bracketed] run, or non-space characters.
-DELIMITED_FIELD_RE = r'"[^"]*"|\[[^\]]*\]|\S+'
 _STRIP_RE = r'(?s)^"(.*)"$|^\[(.*)\]$'
 _RE2_SPECIAL = set("\\.+*?()|[]{}^$")
 _OPS = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}

@@ -36,6 +36,11 @@ def tokens_of(text: str) -> list[str]:
     return TOKEN_RE.findall(text)
 
 
+# One space-delimited field: a "quoted" run, a [bracketed] run, or a run of other
+# characters up to whitespace. Whitespace is spelled out because RE2's \s and
+# Python's differ (vertical tab, Unicode spaces).
+DELIMITED_FIELD_RE = r'"[^"]*"|\[[^\]]*\]|[^\t\n\f\r ]+'
+
 _NUMBER_RE = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)", re.I)
 
 
