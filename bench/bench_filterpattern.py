@@ -60,8 +60,10 @@ FROM (
 
 
 def machine() -> str:
-    return (f"{platform.machine()}, {psutil.cpu_count()} cores, {psutil.virtual_memory().total // 2**30} GiB, "
-            f"Python {platform.python_version()}, chdb {chdb.__version__}")
+    return (
+        f"{platform.machine()}, {psutil.cpu_count()} cores, {psutil.virtual_memory().total // 2**30} GiB, "
+        f"Python {platform.python_version()}, chdb {chdb.__version__}"
+    )
 
 
 def main() -> None:
@@ -89,24 +91,60 @@ def main() -> None:
 
         add("`ERROR` first page (LIMIT 50)", "generated: hasToken", page, "ERROR")
         add("`ERROR` full count", "generated: hasToken", count, "ERROR")
-        add("`ERROR` full count", "alternative: position(message, 'ERROR') > 0", count,
-            raw="position(message, 'ERROR') > 0")
-        add("`ERROR` full count", "alternative: match(message, '\\\\bERROR\\\\b')", count,
-            raw="match(message, '\\\\bERROR\\\\b')")
+        add(
+            "`ERROR` full count",
+            "alternative: position(message, 'ERROR') > 0",
+            count,
+            raw="position(message, 'ERROR') > 0",
+        )
+        add(
+            "`ERROR` full count",
+            "alternative: match(message, '\\\\bERROR\\\\b')",
+            count,
+            raw="match(message, '\\\\bERROR\\\\b')",
+        )
         add('`"upstream timeout"` full count', "generated: hasToken x2 + match", count, '"upstream timeout"')
-        add("`{ $.duration > 1000 }` full count", "generated, from message: JSONExtract(Nullable(Float64))", count,
-            "{ $.duration > 1000 }")
-        add("`{ $.duration > 1000 }` full count", "generated, indexed: fields['duration']", count,
-            "{ $.duration > 1000 }", indexed=frozenset({"duration"}))
-        add("`{ $.duration > 1000 }` full count", "alternative: toFloat64OrNull(JSONExtractRaw)", count,
-            raw="toFloat64OrNull(JSONExtractRaw(message, 'duration')) > 1000")
-        add('`{ $.level = "ERROR" }` full count', "generated, from message: hasToken + JSONExtractString",
-            count, '{ $.level = "ERROR" }')
-        add('`{ $.level = "ERROR" }` full count', "alternative: JSONExtractString only", count,
-            raw="JSONExtractString(message, 'level') = 'ERROR'")
-        add('`{ $.level = "ERROR" }` full count', "generated, indexed: hasToken + fields['level']", count,
-            '{ $.level = "ERROR" }', indexed=frozenset({"level"}))
-        add("`{ $.status = 5* }` full count", "generated, from message: text form", count, "{ $.status = 5* }")
+        add(
+            "`{ $.duration > 1000 }` full count",
+            "generated, from message: JSONExtract(Nullable(Float64))",
+            count,
+            "{ $.duration > 1000 }",
+        )
+        add(
+            "`{ $.duration > 1000 }` full count",
+            "generated, indexed: fields['duration']",
+            count,
+            "{ $.duration > 1000 }",
+            indexed=frozenset({"duration"}),
+        )
+        add(
+            "`{ $.duration > 1000 }` full count",
+            "alternative: toFloat64OrNull(JSONExtractRaw)",
+            count,
+            raw="toFloat64OrNull(JSONExtractRaw(message, 'duration')) > 1000",
+        )
+        add(
+            '`{ $.level = "ERROR" }` full count',
+            "generated, from message: hasToken + JSONExtractString",
+            count,
+            '{ $.level = "ERROR" }',
+        )
+        add(
+            '`{ $.level = "ERROR" }` full count',
+            "alternative: JSONExtractString only",
+            count,
+            raw="JSONExtractString(message, 'level') = 'ERROR'",
+        )
+        add(
+            '`{ $.level = "ERROR" }` full count',
+            "generated, indexed: hasToken + fields['level']",
+            count,
+            '{ $.level = "ERROR" }',
+            indexed=frozenset({"level"}),
+        )
+        add(
+            "`{ $.status = 5* }` full count", "generated, from message: text form", count, "{ $.status = 5* }"
+        )
 
         for _, _, sql, params in queries:  # warm-up: caches and compiled expressions
             tx.query_rows(sql, params)
@@ -129,11 +167,15 @@ def main() -> None:
         if args.append:
             date = dt.date.today().isoformat()
             lines = [
-                "", "## Filter patterns (`bench/bench_filterpattern.py`)", "",
+                "",
+                "## Filter patterns (`bench/bench_filterpattern.py`)",
+                "",
                 f"{date}, {machine()}; {args.rows:,} synthetic JSON API log rows generated in ClickHouse "
                 f"(loaded and merged in {load_s:.1f} s), tokenbf_v1 index on `message`, median of "
-                f"{args.repeat} interleaved runs; 1-minute load average {load:.1f} during the run.", "",
-                "| query | SQL | time | result |", "|---|---|---|---|",
+                f"{args.repeat} interleaved runs; 1-minute load average {load:.1f} during the run.",
+                "",
+                "| query | SQL | time | result |",
+                "|---|---|---|---|",
             ]
             lines += [f"| {label} | {how} | {ms:.1f} ms | {result} |" for label, how, ms, result in rows]
             with open(args.append, "a") as f:

@@ -13,9 +13,15 @@ API = '{"level": "ERROR", "duration": 1234, "req": {"path": "/api/users", "ids":
 
 
 def test_text_terms_follow_the_documented_examples():
-    events = ["[ERROR 400] BAD REQUEST", "[ERROR 401] UNAUTHORIZED REQUEST", "[ERROR 419] MISSING ARGUMENTS",
-              "[ERROR 420] INVALID ARGUMENTS", "[ERROR 500] INTERNAL SERVER ERROR", "[WARN] disk 90%",
-              "[SUCCESS 200] AUTHORIZED REQUEST"]
+    events = [
+        "[ERROR 400] BAD REQUEST",
+        "[ERROR 401] UNAUTHORIZED REQUEST",
+        "[ERROR 419] MISSING ARGUMENTS",
+        "[ERROR 420] INVALID ARGUMENTS",
+        "[ERROR 500] INTERNAL SERVER ERROR",
+        "[WARN] disk 90%",
+        "[SUCCESS 200] AUTHORIZED REQUEST",
+    ]
 
     def hits(pattern):
         return [e for e in events if compile_pattern(pattern).match(e)]
@@ -49,11 +55,18 @@ def test_json_match_and_extract():
 def test_space_delimited_extract_binds_names():
     p = compile_pattern("[ip, id, user, timestamp, request, status_code = 4*, bytes]")
     assert p.extract(ACCESS) == {
-        "ip": "127.0.0.1", "id": "-", "user": "frank", "timestamp": "10/Oct/2000:13:25:15 -0700",
-        "request": "GET /apache_pb.gif HTTP/1.0", "status_code": "404", "bytes": "1534",
+        "ip": "127.0.0.1",
+        "id": "-",
+        "user": "frank",
+        "timestamp": "10/Oct/2000:13:25:15 -0700",
+        "request": "GET /apache_pb.gif HTTP/1.0",
+        "status_code": "404",
+        "bytes": "1534",
     }
     assert compile_pattern("[..., status_code = 404, size > 1000]").extract(ACCESS) == {
-        "status_code": "404", "size": "1534"}
+        "status_code": "404",
+        "size": "1534",
+    }
     assert compile_pattern("[ip, ..., status_code = 200, bytes]").extract(ACCESS) is None
     assert compile_pattern("[ip, user]").extract(ACCESS) is None  # field count must match without ...
 
@@ -64,7 +77,9 @@ def test_text_extract_binds_nothing():
 
 
 def test_referenced_fields():
-    p = compile_pattern('{ ($.duration > 1 || $.req.path = "/x") && $.tags[0] IS NULL && $.a[1].b NOT EXISTS }')
+    p = compile_pattern(
+        '{ ($.duration > 1 || $.req.path = "/x") && $.tags[0] IS NULL && $.a[1].b NOT EXISTS }'
+    )
     assert p.referenced_fields == {"duration", "req.path", "tags[0]", "a[1].b"}
     assert compile_pattern("ERROR").referenced_fields == set()
     assert compile_pattern("[a, b = 1]").referenced_fields == set()
@@ -72,7 +87,12 @@ def test_referenced_fields():
 
 def test_text_and_kind():
     assert compile_pattern(" { $.a = 1 } ").text == " { $.a = 1 } "
-    assert [compile_pattern(t).kind for t in ("", "x", "{ $.a = 1 }", "[a]")] == ["all", "text", "json", "delimited"]
+    assert [compile_pattern(t).kind for t in ("", "x", "{ $.a = 1 }", "[a]")] == [
+        "all",
+        "text",
+        "json",
+        "delimited",
+    ]
 
 
 def test_parameters_are_unique_per_call_and_prefix_is_respected():
@@ -101,23 +121,40 @@ def test_malformed_pattern_maps_to_invalid_parameter_for_aws():
 
 
 def test_flatten_fields_contract():
-    assert flatten_fields(API) == {"level": "ERROR", "duration": "1234", "req.path": "/api/users",
-                                   "req.ids[0]": "7", "req.ids[1]": "8", "ok": "false"}
+    assert flatten_fields(API) == {
+        "level": "ERROR",
+        "duration": "1234",
+        "req.path": "/api/users",
+        "req.ids[0]": "7",
+        "req.ids[1]": "8",
+        "ok": "false",
+    }
     assert flatten_fields('{"n": 1.50, "m": 1e3, "s": "1.50"}') == {"n": "1.5", "m": "1000", "s": "1.50"}
     assert flatten_fields("plain text") == {}
 
 
 def test_several_patterns_share_one_query(runtime):
     tx = runtime.telemetry
-    tx.execute("CREATE TABLE {db}.ev (message String, fields Map(String, String)) ENGINE = MergeTree ORDER BY tuple()")
+    tx.execute(
+        "CREATE TABLE {db}.ev (message String, fields Map(String, String)) ENGINE = MergeTree ORDER BY tuple()"
+    )
     msgs = [API, ACCESS, "ERROR plain", '{"level": "INFO", "duration": 5}']
-    tx.insert_arrow("ev", pa.table({
-        "message": msgs,
-        "fields": pa.array([list(flatten_fields(m).items()) for m in msgs], pa.map_(pa.string(), pa.string())),
-    }))
+    tx.insert_arrow(
+        "ev",
+        pa.table(
+            {
+                "message": msgs,
+                "fields": pa.array(
+                    [list(flatten_fields(m).items()) for m in msgs], pa.map_(pa.string(), pa.string())
+                ),
+            }
+        ),
+    )
     a, pa_ = compile_pattern("ERROR").sql()
     b, pb = compile_pattern("{ $.duration > 1000 }").sql(indexed_fields={"duration"})
     c, pc = compile_pattern("[..., status = 404, bytes]").sql()
-    rows = tx.query_rows(f"SELECT countIf({a}), countIf({b}), countIf({c}), countIf(NOT ({b})) FROM {{db}}.ev",
-                         {**pa_, **pb, **pc})
+    rows = tx.query_rows(
+        f"SELECT countIf({a}), countIf({b}), countIf({c}), countIf(NOT ({b})) FROM {{db}}.ev",
+        {**pa_, **pb, **pc},
+    )
     assert rows == [(2, 1, 1, 3)]

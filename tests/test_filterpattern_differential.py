@@ -113,14 +113,21 @@ def store(chdb_engine, tmp_path_factory):
 
     rt = make_runtime(tmp_path_factory.mktemp("fpdiff"), chdb_engine, workers="none")
     tx = rt.telemetry
-    tx.execute("CREATE TABLE {db}.fp (id UInt32, message String, fields Map(LowCardinality(String), String)) "
-               "ENGINE = MergeTree ORDER BY id")
+    tx.execute(
+        "CREATE TABLE {db}.fp (id UInt32, message String, fields Map(LowCardinality(String), String)) "
+        "ENGINE = MergeTree ORDER BY id"
+    )
     fields = [list(flatten_fields(m).items()) for m in MESSAGES]
-    tx.insert_arrow("fp", pa.table({
-        "id": pa.array(range(len(MESSAGES)), pa.uint32()),
-        "message": MESSAGES,
-        "fields": pa.array(fields, pa.map_(pa.string(), pa.string())),
-    }))
+    tx.insert_arrow(
+        "fp",
+        pa.table(
+            {
+                "id": pa.array(range(len(MESSAGES)), pa.uint32()),
+                "message": MESSAGES,
+                "fields": pa.array(fields, pa.map_(pa.string(), pa.string())),
+            }
+        ),
+    )
     all_paths = {k for f in fields for k, _ in f}
     yield tx, all_paths
     rt.close(close_stores=False)
@@ -150,16 +157,68 @@ def test_sql_agrees_with_python(store, text):
 
 # -- generated patterns ----------------------------------------------------------
 
-TERMS = ["ERROR", "error", "Exception", '"INTERNAL SERVER ERROR"', '"ERROR:"', '"[ERROR]"', "user_id", "timeout",
-         "GET", "404", "café", "%ERR%", "%^[A-Z]+%", '"db-pool"', "NullPointerException", "api"]
-PATHS = ["level", "duration", "status", "req.path", "req.method", "tags[0]", "tags[1]", "cached", "error",
-         "error.code", "big", "msg", "tenant", "a.b[0].c", "nothere"]
+TERMS = [
+    "ERROR",
+    "error",
+    "Exception",
+    '"INTERNAL SERVER ERROR"',
+    '"ERROR:"',
+    '"[ERROR]"',
+    "user_id",
+    "timeout",
+    "GET",
+    "404",
+    "café",
+    "%ERR%",
+    "%^[A-Z]+%",
+    '"db-pool"',
+    "NullPointerException",
+    "api",
+]
+PATHS = [
+    "level",
+    "duration",
+    "status",
+    "req.path",
+    "req.method",
+    "tags[0]",
+    "tags[1]",
+    "cached",
+    "error",
+    "error.code",
+    "big",
+    "msg",
+    "tenant",
+    "a.b[0].c",
+    "nothere",
+]
 NUMBERS = ["0", "100", "404", "1000", "1500", "-1", "1e21", "2.5", "500"]
-STRINGS = ["ERROR", '"ERROR"', "E*", "*O*", '""', "*", "4*", "5*", "true", '"1500"', "fast", "/api/*", "req-1*",
-           "acme", "ACME", "*ERROR*", '"a ERROR b"', "%ERR%", "%^/api%", "%[0-9]+%"]
+STRINGS = [
+    "ERROR",
+    '"ERROR"',
+    "E*",
+    "*O*",
+    '""',
+    "*",
+    "4*",
+    "5*",
+    "true",
+    '"1500"',
+    "fast",
+    "/api/*",
+    "req-1*",
+    "acme",
+    "ACME",
+    "*ERROR*",
+    '"a ERROR b"',
+    "%ERR%",
+    "%^/api%",
+    "%[0-9]+%",
+]
 
-text_pattern = st.lists(st.tuples(st.sampled_from(["", "?", "-"]), st.sampled_from(TERMS)), min_size=1,
-                        max_size=4).map(lambda items: " ".join(p + t for p, t in items))
+text_pattern = st.lists(
+    st.tuples(st.sampled_from(["", "?", "-"]), st.sampled_from(TERMS)), min_size=1, max_size=4
+).map(lambda items: " ".join(p + t for p, t in items))
 
 
 def json_condition():
@@ -174,12 +233,27 @@ def json_condition():
 
 json_expr = st.recursive(
     json_condition(),
-    lambda inner: st.tuples(inner, st.sampled_from(["&&", "||"]), inner).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+    lambda inner: st.tuples(inner, st.sampled_from(["&&", "||"]), inner).map(
+        lambda t: f"({t[0]} {t[1]} {t[2]})"
+    ),
     max_leaves=4,
 )
 json_pattern = json_expr.map(lambda e: "{ " + e + " }")
 
-FIELD_VALUES = ["404", "4*", "5*", "200", "frank", '"-"', "*html*", "*users*", "10.0.1.*", "%POST%", "0", "1000"]
+FIELD_VALUES = [
+    "404",
+    "4*",
+    "5*",
+    "200",
+    "frank",
+    '"-"',
+    "*html*",
+    "*users*",
+    "10.0.1.*",
+    "%POST%",
+    "0",
+    "1000",
+]
 slot = st.one_of(
     st.just("..."),
     st.tuples(st.sampled_from(["=", "!=", ">", "<"]), st.sampled_from(FIELD_VALUES)),
@@ -209,9 +283,12 @@ delimited_pattern = st.lists(slot, min_size=1, max_size=9).map(delimited)
 
 
 # Deterministic in CI; REXWATCH_FUZZ_EXAMPLES=5000 explores further on a developer's machine.
-@settings(max_examples=int(os.environ.get("REXWATCH_FUZZ_EXAMPLES", "100")), deadline=None,
-          derandomize="REXWATCH_FUZZ_EXAMPLES" not in os.environ,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("REXWATCH_FUZZ_EXAMPLES", "100")),
+    deadline=None,
+    derandomize="REXWATCH_FUZZ_EXAMPLES" not in os.environ,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(text=st.one_of(text_pattern, json_pattern, delimited_pattern))
 def test_generated_patterns_agree(store, text):
     tx, all_paths = store

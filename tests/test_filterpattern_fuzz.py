@@ -11,14 +11,69 @@ from rexwatch.errors import QueryError
 from rexwatch.lang.filterpattern import compile_pattern
 
 # Text built from the language's own pieces finds deeper parser paths than random characters.
-PIECES = ["{", "}", "[", "]", "(", ")", ",", "...", "&&", "||", "=", "!=", "<", "<=", ">", ">=", "!", "&", "|",
-          "$", "$.a", "$.a.b", "$.a[0]", "$.", "[1]", "IS", "NULL", "NOT", "EXISTS", "TRUE", "FALSE", '"',
-          '"x y"', "%", "%a.*%", "%(%", "?", "-", "*", "4*", "1000", "-1.5", "1e3", "ERROR", "é", " ", "  ",
-          "\n", "\\", "'", "status", ":", "\x00"]
+PIECES = [
+    "{",
+    "}",
+    "[",
+    "]",
+    "(",
+    ")",
+    ",",
+    "...",
+    "&&",
+    "||",
+    "=",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "!",
+    "&",
+    "|",
+    "$",
+    "$.a",
+    "$.a.b",
+    "$.a[0]",
+    "$.",
+    "[1]",
+    "IS",
+    "NULL",
+    "NOT",
+    "EXISTS",
+    "TRUE",
+    "FALSE",
+    '"',
+    '"x y"',
+    "%",
+    "%a.*%",
+    "%(%",
+    "?",
+    "-",
+    "*",
+    "4*",
+    "1000",
+    "-1.5",
+    "1e3",
+    "ERROR",
+    "é",
+    " ",
+    "  ",
+    "\n",
+    "\\",
+    "'",
+    "status",
+    ":",
+    "\x00",
+]
 
 
-@settings(max_examples=int(os.environ.get("REXWATCH_FUZZ_EXAMPLES", "400")), deadline=None,
-          derandomize="REXWATCH_FUZZ_EXAMPLES" not in os.environ, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("REXWATCH_FUZZ_EXAMPLES", "400")),
+    deadline=None,
+    derandomize="REXWATCH_FUZZ_EXAMPLES" not in os.environ,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(st.one_of(st.text(max_size=40), st.lists(st.sampled_from(PIECES), max_size=14).map("".join)))
 def test_parser_raises_only_query_error(text):
     try:
@@ -30,6 +85,6 @@ def test_parser_raises_only_query_error(text):
     sql, params = p.sql()
     assert sql
     assert all(name.startswith("fp") for name in params)
-    for message in (text, '{"a": {"b": 1}, "status": 404}', "1.2.3.4 - - [x] \"GET /\" 404 10", ""):
+    for message in (text, '{"a": {"b": 1}, "status": 404}', '1.2.3.4 - - [x] "GET /" 404 10', ""):
         p.match(message)
         p.extract(message)

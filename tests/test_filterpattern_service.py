@@ -28,8 +28,9 @@ def test_boto3_test_metric_filter(live):
 
     json_events = ['{"duration": 1500, "path": "/a"}', '{"duration": 20}', "not json"]
     out = logs.test_metric_filter(filterPattern="{ $.duration > 1000 }", logEventMessages=json_events)
-    assert out["matches"] == [{"eventNumber": 1, "eventMessage": json_events[0],
-                               "extractedValues": {"$.duration": "1500"}}]
+    assert out["matches"] == [
+        {"eventNumber": 1, "eventMessage": json_events[0], "extractedValues": {"$.duration": "1500"}}
+    ]
 
 
 def test_boto3_malformed_pattern_is_invalid_parameter(live):
@@ -46,12 +47,18 @@ def test_boto3_malformed_pattern_is_invalid_parameter(live):
 
 
 def test_rest_test_pattern(client):
-    r = client.post("/api/v1/logs/filter-patterns/test",
-                    json={"filter_pattern": "ERROR -DEBUG", "messages": ["ERROR boom", "DEBUG ERROR", "fine"]})
+    r = client.post(
+        "/api/v1/logs/filter-patterns/test",
+        json={"filter_pattern": "ERROR -DEBUG", "messages": ["ERROR boom", "DEBUG ERROR", "fine"]},
+    )
     assert r.status_code == 200
-    assert r.json() == {"matches": [{"event_number": 1, "event_message": "ERROR boom", "extracted_values": {}}]}
+    assert r.json() == {
+        "matches": [{"event_number": 1, "event_message": "ERROR boom", "extracted_values": {}}]
+    }
 
-    r = client.post("/api/v1/logs/filter-patterns/test", json={"filter_pattern": '{ $.a = "x"', "messages": ["x"]})
+    r = client.post(
+        "/api/v1/logs/filter-patterns/test", json={"filter_pattern": '{ $.a = "x"', "messages": ["x"]}
+    )
     assert r.status_code == 400
     body = r.json()["error"]
     assert body["code"] == "QueryError" and "closing the JSON pattern" in body["message"]
@@ -62,8 +69,18 @@ def test_rest_test_pattern(client):
 
 
 def test_cli_test_metric_filter(live):
-    res = run_cli("--endpoint", live.url, "logs", "test-metric-filter", "--filter-pattern", PATTERN,
-                  "--log-event-messages", *ACCESS, "--output", "json")
+    res = run_cli(
+        "--endpoint",
+        live.url,
+        "logs",
+        "test-metric-filter",
+        "--filter-pattern",
+        PATTERN,
+        "--log-event-messages",
+        *ACCESS,
+        "--output",
+        "json",
+    )
     assert res.returncode == 0, res.stderr
     matches = json.loads(res.stdout)["matches"]
     assert [m["extractedValues"]["$status_code"] for m in matches] == ["404", "500"]

@@ -12,5 +12,13 @@ from rexwatch.services.filterpatterns import FilterPatternService
 def test_metric_filter(ctx: AwsContext, params: dict[str, Any]) -> dict[str, Any]:
     svc = ctx.runtime.service(FilterPatternService)
     matches = svc.test(params.get("filterPattern", ""), list(params.get("logEventMessages") or []))
-    return {"matches": [{"eventNumber": m.event_number, "eventMessage": m.event_message,
-                         "extractedValues": m.extracted_values} for m in matches]}
+    return {
+        "matches": [
+            {
+                "eventNumber": m.event_number,
+                "eventMessage": m.event_message,
+                "extractedValues": m.extracted_values,
+            }
+            for m in matches
+        ]
+    }

@@ -25,8 +25,10 @@ class FilterPatternService:
 
     def compile(self, pattern: str | None) -> FilterPattern:
         if pattern is not None and len(pattern) > MAX_PATTERN_LENGTH:
-            raise Invalid(f"filterPattern is {len(pattern)} characters long; the limit is {MAX_PATTERN_LENGTH}",
-                          field="filterPattern")
+            raise Invalid(
+                f"filterPattern is {len(pattern)} characters long; the limit is {MAX_PATTERN_LENGTH}",
+                field="filterPattern",
+            )
         return compile_pattern(pattern)
 
     def test(self, pattern: str | None, messages: list[str]) -> list[MatchRecord]:
@@ -36,8 +38,10 @@ class FilterPatternService:
         pattern tests, ``$name`` for the fields of a space-delimited pattern.
         """
         if not 1 <= len(messages) <= MAX_TEST_MESSAGES:
-            raise Invalid(f"logEventMessages must hold 1 to {MAX_TEST_MESSAGES} messages, not {len(messages)}",
-                          field="logEventMessages")
+            raise Invalid(
+                f"logEventMessages must hold 1 to {MAX_TEST_MESSAGES} messages, not {len(messages)}",
+                field="logEventMessages",
+            )
         p = self.compile(pattern)
         wanted = {"$." + f for f in p.referenced_fields}
         out = []

@@ -31,5 +31,13 @@ class PatternTestResult(BaseModel):
 def test_pattern(body: PatternTest, rt: Runtime = Depends(get_runtime)) -> PatternTestResult:
     """TestMetricFilter: which messages the pattern matches and the values it extracts."""
     matches = rt.service(FilterPatternService).test(body.filter_pattern, body.messages)
-    return PatternTestResult(matches=[PatternMatch(event_number=m.event_number, event_message=m.event_message,
-                                                   extracted_values=m.extracted_values) for m in matches])
+    return PatternTestResult(
+        matches=[
+            PatternMatch(
+                event_number=m.event_number,
+                event_message=m.event_message,
+                extracted_values=m.extracted_values,
+            )
+            for m in matches
+        ]
+    )

@@ -39,12 +39,21 @@ class FilterPattern:
     @property
     def kind(self) -> str:
         """``all``, ``text``, ``json`` or ``delimited``."""
-        return {ast.MatchAll: "all", ast.TextPattern: "text", ast.JsonPattern: "json",
-                ast.DelimitedPattern: "delimited"}[type(self.ast)]
+        return {
+            ast.MatchAll: "all",
+            ast.TextPattern: "text",
+            ast.JsonPattern: "json",
+            ast.DelimitedPattern: "delimited",
+        }[type(self.ast)]
 
-    def sql(self, message_col: str = "message", fields_col: str = "fields",
-            indexed_fields: frozenset[str] | set[str] | None = frozenset(), *,
-            param_prefix: str | None = None) -> tuple[str, dict]:
+    def sql(
+        self,
+        message_col: str = "message",
+        fields_col: str = "fields",
+        indexed_fields: frozenset[str] | set[str] | None = frozenset(),
+        *,
+        param_prefix: str | None = None,
+    ) -> tuple[str, dict]:
         """A ClickHouse boolean expression and its query parameters.
 
         ``indexed_fields``: dotted JSON paths present in ``fields_col`` for every
@@ -53,8 +62,13 @@ class FilterPattern:
         so several patterns can share one query.
         """
         prefix = param_prefix if param_prefix is not None else f"fp{next(_prefixes)}"
-        return to_sql(self.ast, message_col=message_col, fields_col=fields_col,
-                      indexed_fields=frozenset(indexed_fields or ()), prefix=prefix)
+        return to_sql(
+            self.ast,
+            message_col=message_col,
+            fields_col=fields_col,
+            indexed_fields=frozenset(indexed_fields or ()),
+            prefix=prefix,
+        )
 
     def match(self, message: str) -> bool:
         return pyeval.match(self.ast, message)

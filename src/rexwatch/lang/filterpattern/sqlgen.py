@@ -31,8 +31,14 @@ _BOUNDARY = r"[^0-9A-Za-z\x{80}-\x{10FFFF}]"
 _STRIP_RE = r'(?s)^"(.*)"$|^\[(.*)\]$'
 _RE2_SPECIAL = set("\\.+*?()|[]{}^$")
 _OPS = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
-_OPS_PY = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
-           ">=": operator.ge}
+_OPS_PY = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 
 
 def quote(text: str) -> str:
@@ -56,8 +62,13 @@ def re2_escape(text: str) -> str:
 class Generator:
     TRANSFORMS: dict[type, Callable[[Generator, ast.Node], str]] = {}
 
-    def __init__(self, message_col: str = "message", fields_col: str = "fields",
-                 indexed_fields: frozenset[str] | set[str] = frozenset(), prefix: str = "fp") -> None:
+    def __init__(
+        self,
+        message_col: str = "message",
+        fields_col: str = "fields",
+        indexed_fields: frozenset[str] | set[str] = frozenset(),
+        prefix: str = "fp",
+    ) -> None:
         self.m = message_col
         self.f = fields_col
         self.indexed = frozenset(indexed_fields or ())
@@ -106,8 +117,11 @@ class Generator:
             left = _is_token_char(text[0])
             right = _is_token_char(text[-1])
             if left or right:
-                regex = ("(?:^|" + _BOUNDARY + ")" if left else "") + re2_escape(text) + \
-                        ("(?:$|" + _BOUNDARY + ")" if right else "")
+                regex = (
+                    ("(?:^|" + _BOUNDARY + ")" if left else "")
+                    + re2_escape(text)
+                    + ("(?:$|" + _BOUNDARY + ")" if right else "")
+                )
                 checks.append(f"match({self.m}, {self.param(regex)})")
             else:
                 checks.append(f"position({self.m}, {self.param(text)}) > 0")
@@ -132,8 +146,10 @@ class Generator:
         # One parse of the message: the raw JSON of the value, unquoted if it is a string,
         # NULL for null, objects, arrays and absent keys.
         raw = f"JSONExtractRaw({self._json_args(sel)})"
-        expr = (f"multiIf(startsWith({raw}, '\"'), JSONExtractString({raw}), "
-                f"{raw} IN ('', 'null') OR startsWith({raw}, '{{') OR startsWith({raw}, '['), NULL, {raw})")
+        expr = (
+            f"multiIf(startsWith({raw}, '\"'), JSONExtractString({raw}), "
+            f"{raw} IN ('', 'null') OR startsWith({raw}, '{{') OR startsWith({raw}, '['), NULL, {raw})"
+        )
         return expr, None
 
     def _number_compare(self, sel: ast.Selector, op: str, value: ast.NumberValue) -> str:
@@ -220,6 +236,7 @@ class Generator:
 
     def _middle(self, arr: str, middle: list[list[ast.Slot]], head: int, tail: int) -> str:
         """Runs between two ellipses float: nested arrayExists over their start positions."""
+
         def level(k: int, lo: str) -> str:
             if k == len(middle):
                 return "1"
@@ -230,10 +247,13 @@ class Generator:
             room = tail + rest + len(seg) - 2
             n = f"toInt64(length({arr}))"
             hi = f"{n} - {room}" if room > 0 else f"{n} + {-room}" if room else n
-            conds = [self._slot(s, f"{arr}[{var} + {i}]" if i else f"{arr}[{var}]") for i, s in enumerate(seg)]
+            conds = [
+                self._slot(s, f"{arr}[{var} + {i}]" if i else f"{arr}[{var}]") for i, s in enumerate(seg)
+            ]
             conds.append(level(k + 1, f"{var} + {len(seg)}"))
             body = " AND ".join(c for c in conds if c != "1") or "1"
             return f"arrayExists({var} -> {body}, range({lo}, greatest({lo}, {hi})))"
+
         return level(0, f"toInt64({head + 1})")
 
     def _slot(self, slot: ast.Slot, cell: str) -> str:
@@ -273,7 +293,13 @@ Generator.TRANSFORMS = {
 }
 
 
-def to_sql(pattern: ast.Pattern, *, message_col: str = "message", fields_col: str = "fields",
-           indexed_fields: frozenset[str] | set[str] = frozenset(), prefix: str = "fp") -> tuple[str, dict]:
+def to_sql(
+    pattern: ast.Pattern,
+    *,
+    message_col: str = "message",
+    fields_col: str = "fields",
+    indexed_fields: frozenset[str] | set[str] = frozenset(),
+    prefix: str = "fp",
+) -> tuple[str, dict]:
     gen = Generator(message_col, fields_col, indexed_fields, prefix)
     return gen.render(pattern), gen.params

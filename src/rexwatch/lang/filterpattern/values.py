@@ -185,7 +185,7 @@ def like_pattern(text: str) -> str:
 # A literal that contains none of these characters can only equal a JSON string
 # (never a number's or boolean's text), so SQL can read it with JSONExtractString.
 # (number texts use digits, "-", "." and a lowercase "e"; booleans are "true"/"false").
-NON_STRING_CHARS = frozenset("0123456789.-e" "true" "false" "inf")
+NON_STRING_CHARS = frozenset("0123456789.-etruefalseinf")
 
 
 def string_only(text: str) -> bool:
@@ -195,7 +195,9 @@ def string_only(text: str) -> bool:
 
 # Characters JSON encoders write as they are (no \\u escapes, no \\/): a literal made of
 # these appears verbatim in the raw message wherever a string field holds it.
-_VERBATIM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _.,:;!?@#$%^*()+-=~|[]{}")
+_VERBATIM = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _.,:;!?@#$%^*()+-=~|[]{}"
+)
 
 
 def verbatim_tokens(literal: str) -> list[str]:
