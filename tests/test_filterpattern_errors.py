@@ -87,7 +87,7 @@ def test_largest_patterns_run_in_clickhouse(runtime):
         "{ " + "(" * 32 + "$.a = 1" + ")" * 32 + " }",
         "{ " + " && ".join(f"$.a{i} = {i}" for i in range(70)) + " }",
         " ".join(f'-"w{i}:"' for i in range(100)),
-        " ".join(f"?t{i % 10}" for i in range(300)),
+        " ".join(f"?t{i % 10}" for i in range(250)),
     ]
     for text in patterns:
         assert len(text) <= 1024
