@@ -14,4 +14,5 @@ SERVICE_MODULES: tuple[str, ...] = (
     "rexwatch.aws.cloudwatch",
     "rexwatch.aws.cloudwatch_alarms",
     "rexwatch.aws.sns",
+    "rexwatch.aws.logs_filterpatterns",
 )

@@ -134,7 +134,4 @@ def filter_log_events(ctx: AwsContext, p: dict[str, Any]) -> dict[str, Any]:
         out["nextToken"] = page.next_token
     return out
 
-
-@handler("logs", "TestMetricFilter")
-def test_metric_filter(ctx: AwsContext, p: dict[str, Any]) -> dict[str, Any]:
-    return {"matches": _svc(ctx).test_metric_filter(_req(p, "filterPattern"), _req(p, "logEventMessages"))}
+# TestMetricFilter lives in aws/logs_filterpatterns.py.

@@ -261,15 +261,14 @@ class LogsService:
         return self.store.max_visible_seq(self.event_source(group_names, None, None))
 
     def test_metric_filter(self, pattern: str, messages: list[str]) -> list[dict[str, Any]]:
-        if not isinstance(messages, list) or not 1 <= len(messages) <= 50:
-            raise Invalid("logEventMessages must hold 1 to 50 messages", field="logEventMessages")
-        compiled = compile_filter(pattern)
-        out = []
-        for i, m in enumerate(messages, 1):
-            values = compiled.extract(m)
-            if values is not None:
-                out.append({"eventNumber": i, "eventMessage": m, "extractedValues": values})
-        return out
+        """TestMetricFilter, answered by the filter-pattern service (one implementation)."""
+        from rexwatch.services.filterpatterns import FilterPatternService
+
+        if not isinstance(messages, list):
+            raise Invalid("logEventMessages must be a list of messages", field="logEventMessages")
+        matches = self.runtime.service(FilterPatternService).test(pattern, messages)
+        return [{"eventNumber": m.event_number, "eventMessage": m.event_message,
+                 "extractedValues": m.extracted_values} for m in matches]
 
     # Retention ------------------------------------------------------------------------------------
 
