@@ -86,6 +86,8 @@ def test_tail_since_filter_and_formats(live):
     assert [ln.split(" ", 1)[1] for ln in r.stdout.splitlines()] == ["from s2", "from s3"]
     r = cli(live, "logs", "tail", "/aws/ecs/utm-api", "--log-stream-name-prefix", "s", "--format", "short")
     assert [ln.split(" ", 1)[1] for ln in r.stdout.splitlines()] == ["from s2", "from s3"]
+    r = cli(live, "logs", "tail", "/aws/ecs/utm-api", "--since", "1h", "--filter-pattern", "ERROR", "--color", "on")
+    assert "\x1b[31m" in r.stdout and "\x1b[32m" in r.stdout  # errors red, timestamps green
     r = cli(live, "logs", "tail", "/nope")
     assert r.returncode == 1 and "/nope" in r.stderr
     r = cli(live, "logs", "tail", "/aws/ecs/utm-api", "--since", "yesterday-ish")
