@@ -164,8 +164,8 @@ def direct_chdb(batches: list[tuple[np.ndarray, list[str]]]) -> tuple[float, dic
     slow = compile_filter("{ $.duration > 1000 }").sql()
     err = compile_filter("ERROR").sql()
     engine = {
-        "error_page": timed(lambda: store.page(src, err, limit=101, max_seq=2**63)),
-        "slow_page": timed(lambda: store.page(src, slow, limit=10_001, max_seq=2**63)),
+        "error_page": cpu_timed(lambda: store.page(src, err, limit=101, max_seq=2**63)),
+        "slow_page": cpu_timed(lambda: store.page(src, slow, limit=10_001, max_seq=2**63)),
     }
     return elapsed, {"rows": parts[0], "on_disk": parts[1], "uncompressed": parts[2], "raw_message": raw,
                      "columns": cols, "engine": engine}
@@ -177,6 +177,21 @@ def timed(fn, repeat: int = 5) -> float:
         t = time.perf_counter()
         fn()
         best = min(best, time.perf_counter() - t)
+    return best
+
+
+def cpu_timed(fn, repeat: int = 5) -> tuple[float, float]:
+    """(best wall seconds, CPU seconds of this process for that run): CPU does not depend on how
+    many other programs share the machine, wall time does."""
+    me = psutil.Process()
+    best = (float("inf"), 0.0)
+    for _ in range(repeat):
+        c = sum(me.cpu_times()[:2])
+        t = time.perf_counter()
+        fn()
+        wall = time.perf_counter() - t
+        if wall < best[0]:
+            best = (wall, sum(me.cpu_times()[:2]) - c)
     return best
 
 
@@ -279,7 +294,8 @@ load average at start {load[0]:.1f} (the machine is shared)
 | FilterLogEvents `ERROR`, first page of 100 | {t_error * 1000:.0f} ms | < 100 ms |
 | FilterLogEvents `ERROR`, first page of 10,000 (default limit) | {t_error_10k * 1000:.0f} ms | — |
 | FilterLogEvents `{{ $.duration > 1000 }}`, all pages ({slow_count:,} events) | {t_slow * 1000:.0f} ms | < 300 ms |
-| engine only (same rows, no HTTP): `ERROR` first page / `{{ $.duration > 1000 }}` page query | {disk["engine"]["error_page"] * 1000:.0f} ms / {disk["engine"]["slow_page"] * 1000:.0f} ms | — |
+| engine only (same rows, no HTTP), wall (CPU): `ERROR` first page | {disk["engine"]["error_page"][0] * 1000:.0f} ms ({disk["engine"]["error_page"][1] * 1000:.0f} ms CPU) | — |
+| engine only, wall (CPU): `{{ $.duration > 1000 }}` page query over 1 M | {disk["engine"]["slow_page"][0] * 1000:.0f} ms ({disk["engine"]["slow_page"][1] * 1000:.0f} ms CPU) | — |
 | bytes on disk per event (after merge) | {per_event:.1f} B | — |
 | compression: raw message bytes / bytes on disk (all columns) | {ratio_raw:.1f}x | ≥ 8x |
 | compression of the message column alone | {msg_ratio:.1f}x | — |
