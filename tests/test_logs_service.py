@@ -148,3 +148,27 @@ def test_filter_pages_stop_at_one_megabyte(svc):
         if not token:
             break
     assert pages == [5, 5, 2]
+
+
+def test_text_with_tabs_quotes_and_backslashes_round_trips_through_query_parameters(svc):
+    svc.create_log_group("/esc")
+    svc.create_log_stream("/esc", "s")
+    odd = "path C:\\temp\\x\tit's \"quoted\" end"
+    svc.put_log_events("/esc", "s", [{"timestamp": now_ms(), "message": odd}, {"timestamp": now_ms(), "message": "y"}])
+    assert [e["message"] for e in svc.filter_log_events(["/esc"], pattern='"it\'s"').events] == [odd]
+    assert [e["message"] for e in svc.filter_log_events(["/esc"], stream_names=["s"]).events] == [odd, "y"]
+
+
+def test_json_codec_still_converts_timestamps_after_skipping_plain_shapes():
+    import botocore.session
+    import orjson
+
+    from rexwatch.aws.protocols import json as codec
+
+    session = botocore.session.get_session()
+    put = session.get_service_model("logs").operation_model("PutLogEvents")
+    events = [{"timestamp": 1, "message": "m"}]
+    assert codec.decode(orjson.dumps({"logEvents": events}), {}, put)["logEvents"] is not None
+    stats = session.get_service_model("cloudwatch").operation_model("GetMetricStatistics")
+    got = codec.decode(orjson.dumps({"StartTime": 1700000000, "Namespace": "x"}), {}, stats)
+    assert got["StartTime"].year == 2023 and got["Namespace"] == "x"
