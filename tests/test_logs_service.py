@@ -172,3 +172,25 @@ def test_json_codec_still_converts_timestamps_after_skipping_plain_shapes():
     stats = session.get_service_model("cloudwatch").operation_model("GetMetricStatistics")
     got = codec.decode(orjson.dumps({"StartTime": 1700000000, "Namespace": "x"}), {}, stats)
     assert got["StartTime"].year == 2023 and got["Namespace"] == "x"
+
+
+def test_filter_paging_is_stable_while_events_arrive(svc):
+    svc.create_log_group("/page")
+    svc.create_log_stream("/page", "s")
+    t = now_ms() - 100_000
+    first = [{"timestamp": t + i * 10, "message": f"m{i}"} for i in range(100)]
+    svc.put_log_events("/page", "s", first)
+    seen, token, n = [], None, 0
+    while True:
+        page = svc.filter_log_events(["/page"], limit=7, next_token=token)
+        seen += [e["message"] for e in page.events]
+        # Events arrive between pages, before and after the position reached.
+        svc.put_log_events("/page", "s", [{"timestamp": t + 5 + n * 10, "message": f"late{n}"},
+                                          {"timestamp": t + 2000 + n, "message": f"new{n}"}])
+        n += 1
+        token = page.next_token
+        if not token:
+            break
+    assert seen == [e["message"] for e in first]
+    # A new search sees everything.
+    assert len(svc.filter_log_events(["/page"]).events) == 100 + 2 * n
