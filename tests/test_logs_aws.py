@@ -165,8 +165,11 @@ def test_malformed_filter_pattern_is_aws_shaped(logs):
     logs.create_log_group(logGroupName="g")
     with pytest.raises(botocore.exceptions.ClientError) as e:
         logs.filter_log_events(logGroupName="g", filterPattern='"unclosed')
-    assert _code(e.value) in ("InvalidParameterException", "MalformedQueryException")
+    assert _code(e.value) == "InvalidParameterException"
     assert "column" in e.value.response["Error"]["Message"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        logs.test_metric_filter(filterPattern="{ $.a = }", logEventMessages=["x"])
+    assert _code(e.value) == "InvalidParameterException" and "column 9" in str(e.value)
 
 
 def test_throttling_maps_to_aws_throttling_exception():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rexwatch.errors import QueryError
 from rexwatch.lang.filterpattern import FilterPattern, compile_pattern
 from rexwatch.services.logs.catalog import Group
 
@@ -18,8 +19,16 @@ FUTURE_MS = 2 * 3600 * 1000
 
 
 def compile_filter(pattern: str | None) -> FilterPattern:
-    """Compile a CloudWatch filter pattern; raises QueryError naming the position of a mistake."""
-    return compile_pattern(pattern or "")
+    """Compile a CloudWatch filter pattern; raises QueryError naming the position of a mistake.
+
+    CloudWatch Logs answers a bad filter pattern with InvalidParameterException
+    (MalformedQueryException is for Logs Insights queries).
+    """
+    try:
+        return compile_pattern(pattern or "")
+    except QueryError as e:
+        e.aws_code = "InvalidParameterException"
+        raise
 
 
 def indexed_paths(compiled: FilterPattern, groups: list[Group], start_ms: int | None) -> set[str]:
