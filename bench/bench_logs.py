@@ -129,6 +129,7 @@ def direct_chdb(batches: list[tuple[np.ndarray, list[str]]]) -> tuple[float, dic
     apply(x)
     tables = []
     seq = 1
+    now = np.int64(time.time() * 1000)
     for i, (ts, msgs) in enumerate(batches):
         n = len(msgs)
         tables.append(pa.table({
@@ -138,7 +139,7 @@ def direct_chdb(batches: list[tuple[np.ndarray, list[str]]]) -> tuple[float, dic
             "ts": pa.array(ts).cast(pa.timestamp("ms", tz="UTC")),
             "message": pa.array(msgs),
             "seq": pa.array(np.arange(seq, seq + n, dtype=np.uint64)),
-            "ingest_ts": pa.array(ts).cast(pa.timestamp("ms", tz="UTC")),
+            "ingest_ts": pa.array(np.full(n, now)).cast(pa.timestamp("ms", tz="UTC")),
         }))
         seq += n
     started = time.perf_counter()
@@ -153,6 +154,13 @@ def direct_chdb(batches: list[tuple[np.ndarray, list[str]]]) -> tuple[float, dic
         "SELECT name, data_compressed_bytes FROM system.columns WHERE database = {d:String} "
         "AND table = 'log_events'", {"d": x.database}))
     raw = x.query_rows("SELECT sum(length(message)) FROM {db}.log_events")[0][0]
+    # The recompression that runs an hour after ingest, forced now by shortening its TTL.
+    x.execute("ALTER TABLE {db}.log_events MODIFY TTL ingest_ts + INTERVAL 0 SECOND RECOMPRESS CODEC(ZSTD(9))")
+    x.execute("ALTER TABLE {db}.log_events MATERIALIZE TTL SETTINGS mutations_sync = 1")
+    x.execute("OPTIMIZE TABLE {db}.log_events FINAL")
+    recompressed = x.query_rows(
+        "SELECT sum(bytes_on_disk) FROM system.parts WHERE database = {d:String} AND table = 'log_events' "
+        "AND active", {"d": x.database})[0][0]
     # Engine-only times of the two FilterLogEvents queries, on the same rows, without HTTP.
     from rexwatch.services.logs.catalog import Group
     from rexwatch.services.logs.patterns import compile_filter
@@ -168,7 +176,7 @@ def direct_chdb(batches: list[tuple[np.ndarray, list[str]]]) -> tuple[float, dic
         "slow_page": cpu_timed(lambda: store.page(src, slow, limit=10_001, max_seq=2**63)),
     }
     return elapsed, {"rows": parts[0], "on_disk": parts[1], "uncompressed": parts[2], "raw_message": raw,
-                     "columns": cols, "engine": engine}
+                     "columns": cols, "engine": engine, "recompressed": recompressed}
 
 
 def timed(fn, repeat: int = 5) -> float:
@@ -295,10 +303,12 @@ load average at start {load[0]:.1f} (the machine is shared)
 | FilterLogEvents `ERROR`, first page of 10,000 (default limit) | {t_error_10k * 1000:.0f} ms | — |
 | FilterLogEvents `{{ $.duration > 1000 }}`, all pages ({slow_count:,} events) | {t_slow * 1000:.0f} ms | < 300 ms |
 | engine only (same rows, no HTTP), wall (CPU): `ERROR` first page | {disk["engine"]["error_page"][0] * 1000:.0f} ms ({disk["engine"]["error_page"][1] * 1000:.0f} ms CPU) | — |
-| engine only, wall (CPU): `{{ $.duration > 1000 }}` page query over 1 M | {disk["engine"]["slow_page"][0] * 1000:.0f} ms ({disk["engine"]["slow_page"][1] * 1000:.0f} ms CPU) | — |
-| bytes on disk per event (after merge) | {per_event:.1f} B | — |
-| compression: raw message bytes / bytes on disk (all columns) | {ratio_raw:.1f}x | ≥ 8x |
-| compression of the message column alone | {msg_ratio:.1f}x | — |
+| engine only, wall (CPU): `{{ $.duration > 1000 }}` page query over all events | {disk["engine"]["slow_page"][0] * 1000:.0f} ms ({disk["engine"]["slow_page"][1] * 1000:.0f} ms CPU) | — |
+| bytes on disk per event, fresh parts (default LZ4, merged) | {per_event:.1f} B | — |
+| compression: raw message bytes / bytes on disk (all columns), fresh parts | {ratio_raw:.1f}x | ≥ 8x |
+| bytes on disk per event after the hourly recompression (ZSTD(9)) | {disk["recompressed"] / disk["rows"]:.1f} B | — |
+| compression after the hourly recompression | {disk["raw_message"] / disk["recompressed"]:.1f}x | ≥ 8x |
+| compression of the message column alone, fresh parts | {msg_ratio:.1f}x | — |
 | peak server RSS during ingest | {rss / 2**20:.0f} MiB | — |
 | CPU during ingest: server / clients (cores) | {server_cpu:.2f} / {client_cpu:.2f} | — |
 """)
