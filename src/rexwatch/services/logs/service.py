@@ -236,7 +236,7 @@ class LogsService:
         limit = rules.check_limit(limit, rules.EVENTS_LIMIT)
         compile_filter(pattern)  # errors before touching the stores
         groups, source = self._source(group_names, start_ms, end_ms, stream_names, stream_prefix=stream_prefix)
-        return reading.filter_page(self.store, source, pattern_sql(pattern, groups, start_ms), limit, next_token,
+        return reading.filter_page(self.store, source, pattern_sql(pattern, groups), limit, next_token,
                                    with_group=len(group_names) > 1)
 
     def get_log_events(self, group: str, stream: str, *, start_ms: int | None = None,
@@ -255,7 +255,7 @@ class LogsService:
         """Events committed after ``after_seq`` (a cursor from ``last_seq``), in commit order."""
         compile_filter(pattern)
         groups, source = self._source(group_names, start_ms, end_ms, stream_names, stream_prefix=stream_prefix)
-        return reading.tail_page(self.store, source, pattern_sql(pattern, groups, start_ms), after_seq, limit)
+        return reading.tail_page(self.store, source, pattern_sql(pattern, groups), after_seq, limit)
 
     def last_seq(self, group_names: list[str]) -> int:
         return self.store.max_visible_seq(self.event_source(group_names, None, None))
@@ -292,11 +292,11 @@ class LogsService:
     def count_events(self, group: str, start_ms: int | None, end_ms: int | None, pattern: str | None) -> int:
         start_ms, end_ms = self._export_range(start_ms, end_ms)
         groups, source = self._source([group], start_ms, end_ms, end_inclusive=False)
-        return self.store.count(source, pattern_sql(pattern, groups, start_ms))
+        return self.store.count(source, pattern_sql(pattern, groups))
 
     def export_batches(self, group: str, start_ms: int | None, end_ms: int | None,
                        pattern: str | None = None):
         """Arrow tables (``EXPORT_SCHEMA``), one per UTC day of [start_ms, end_ms), in time order."""
         start_ms, end_ms = self._export_range(start_ms, end_ms)
         groups, source = self._source([group], start_ms, end_ms, end_inclusive=False)
-        return export.day_batches(self.store, source, pattern_sql(pattern, groups, start_ms), start_ms, end_ms)
+        return export.day_batches(self.store, source, pattern_sql(pattern, groups), start_ms, end_ms)

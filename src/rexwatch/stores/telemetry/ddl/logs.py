@@ -12,7 +12,7 @@ One wide table for every log group. Choices (measured, see docs/logs.md):
   default codec and recompressed with ZSTD(9) after an hour (migration 0002).
 - ``fields``: the JSON fields a group's index policy names (dotted paths),
   extracted at ingest in the filter compiler's text form; empty for groups
-  without a policy. Extracting every top-level field in ClickHouse at insert
+  without a policy. Filters read it for rows ingested under the policy. Extracting every top-level field in ClickHouse at insert
   cut the insert rate 5x and doubled bytes on disk for no gain on the
   measured queries (bench/RESULTS.md), so the default extracts nothing.
 - ``seq`` is unique and increasing in commit order (one writer assigns it):
