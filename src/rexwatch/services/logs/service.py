@@ -17,6 +17,11 @@ from rexwatch.services.logs.store import EventStore, event_source
 
 
 class LogsService:
+    """Log groups, streams and events with CloudWatch Logs semantics; every logs door calls this.
+
+    Results are plain dicts in the AWS response shapes (the REST API returns them as they are).
+    """
+
     def __init__(self, runtime: Any) -> None:
         self.runtime = runtime
         self.catalog = Catalog(runtime.control)
@@ -190,7 +195,7 @@ class LogsService:
         s = self.catalog.stream(g, rules.check_stream_name(stream), cached=True)
         accepted = validate(g, s, events, now_ms())
         self.buffer.submit(accepted.table, g)
-        out: dict[str, Any] = {"nextSequenceToken": str(self.buffer._last_seq)}
+        out: dict[str, Any] = {"nextSequenceToken": str(self.buffer.last_seq)}
         if accepted.rejected:
             out["rejectedLogEventsInfo"] = accepted.rejected
         return out
