@@ -21,7 +21,11 @@ CASES = [
     ("{ }", 2, "expected a condition"),
     ("{ $.level }", 10, "expected =, !=, <, <=, >, >=, IS NULL"),
     ("{ $.level = }", 12, "expected a value after ="),
-    ('{ $.level = "ERROR"', 19, "expected &&, || or } closing the JSON pattern, found the end of the pattern"),
+    (
+        '{ $.level = "ERROR"',
+        19,
+        "expected &&, || or } closing the JSON pattern, found the end of the pattern",
+    ),
     ('{ $.level = "ERROR" } extra', 22, "must be the whole filter pattern"),
     ("{ $.duration > fast }", 15, "> compares numbers: expected a number, found 'fast'"),
     ('{ $.duration < "5" }', 15, "< compares numbers"),

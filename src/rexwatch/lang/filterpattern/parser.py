@@ -78,7 +78,10 @@ class Parser:
                 extra = regexes[MAX_REGEXES]
                 raise QueryError(
                     f"a JSON or space-delimited pattern may use at most {MAX_REGEXES} regular expressions",
-                    query=self.text, start=extra.span[0], end=extra.span[1])
+                    query=self.text,
+                    start=extra.span[0],
+                    end=extra.span[1],
+                )
         return node
 
     # -- terms ----------------------------------------------------------------
@@ -97,13 +100,17 @@ class Parser:
                 bucket.append(ast.Regex(self.check_regex(tok), span=(tok.start, tok.end)))
             elif tok.kind is T.STRING:
                 if not tok.value:
-                    raise self.error("an empty quoted phrase matches nothing: put text between the quotes", tok)
+                    raise self.error(
+                        "an empty quoted phrase matches nothing: put text between the quotes", tok
+                    )
                 bucket.append(ast.Term(tok.value, span=(tok.start, tok.end)))
             elif tok.kind is T.WORD:
                 if tok.value[0] in "{[":
                     raise self.error(
                         f"{tok.value[0]!r} starts a JSON or space-delimited pattern only at the start of the "
-                        "pattern; quote the term to search for it as text", tok)
+                        "pattern; quote the term to search for it as text",
+                        tok,
+                    )
                 bucket.append(ast.Term(tok.value, span=(tok.start, tok.end)))
             else:
                 raise self.expected("a term, a quoted phrase or a %regex%", tok)
@@ -123,8 +130,11 @@ class Parser:
         bad = next((i for i, ch in enumerate(pattern) if not _REGEX_ALLOWED.fullmatch(ch)), None)
         if bad is not None:
             ch = pattern[bad]
-            why = "( and ) are not supported in filter-pattern regexes" if ch in "()" else \
-                f"{ch!r} is not allowed in a filter-pattern regex"
+            why = (
+                "( and ) are not supported in filter-pattern regexes"
+                if ch in "()"
+                else f"{ch!r} is not allowed in a filter-pattern regex"
+            )
             pos = tok.start + 1 + bad
             raise QueryError(why, query=self.text, start=pos, end=pos + 1)
         try:
@@ -195,7 +205,9 @@ class Parser:
                 return ast.JsonIs(selector, "NOT EXISTS", span=(tok.start, second.end))
             what = "NULL, TRUE or FALSE after IS" if first.value.upper() == "IS" else "EXISTS after NOT"
             raise self.expected(what, second)
-        raise self.expected(f"=, !=, <, <=, >, >=, IS NULL, IS TRUE, IS FALSE or NOT EXISTS after {tok.value}")
+        raise self.expected(
+            f"=, !=, <, <=, >, >=, IS NULL, IS TRUE, IS FALSE or NOT EXISTS after {tok.value}"
+        )
 
     def parse_value(self, op: str) -> ast.Value:
         tok = self.tok
@@ -249,7 +261,9 @@ class Parser:
             end = self.expect(T.RBRACKET, ", or ] closing the space-delimited pattern").end
             break
         if self.tok.kind is not T.EOF:
-            raise self.error("a space-delimited pattern must be the whole filter pattern: remove what follows ]")
+            raise self.error(
+                "a space-delimited pattern must be the whole filter pattern: remove what follows ]"
+            )
         return ast.DelimitedPattern(tuple(slots), span=(start, end))
 
     def parse_field_condition(self, name: str) -> ast.Node:

@@ -265,17 +265,6 @@ class LogsService:
     def last_seq(self, group_names: list[str]) -> int:
         return self.store.max_visible_seq(self.event_source(group_names, None, None))
 
-    def test_metric_filter(self, pattern: str, messages: list[str]) -> list[dict[str, Any]]:
-        if not isinstance(messages, list) or not 1 <= len(messages) <= 50:
-            raise Invalid("logEventMessages must hold 1 to 50 messages", field="logEventMessages")
-        compiled = compile_filter(pattern)
-        out = []
-        for i, m in enumerate(messages, 1):
-            values = compiled.extract(m)
-            if values is not None:
-                out.append({"eventNumber": i, "eventMessage": m, "extractedValues": values})
-        return out
-
     # Retention ------------------------------------------------------------------------------------
 
     def purge(self):
