@@ -207,3 +207,16 @@ def test_retention_worker_is_registered_and_purges(runtime, svc):
     assert worker.interval <= 3600
     worker.tick(time.time())
     assert runtime.telemetry.query_rows("SELECT count() FROM {db}.log_events")[0][0] == 0
+
+
+def test_retention_lease_lets_one_node_purge(runtime):
+    from rexwatch.workers.retention import release_lease, take_lease
+
+    assert take_lease(runtime.control, "retention", "node-a", 60)
+    assert take_lease(runtime.control, "retention", "node-a", 60)  # renew
+    assert not take_lease(runtime.control, "retention", "node-b", 60)
+    release_lease(runtime.control, "retention", "node-a")
+    assert take_lease(runtime.control, "retention", "node-b", 60)
+    assert take_lease(runtime.control, "retention", "node-c", -1) is False
+    assert take_lease(runtime.control, "retention", "node-b", -1)  # now expired
+    assert take_lease(runtime.control, "retention", "node-c", 60)  # an expired lease is taken over
