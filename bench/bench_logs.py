@@ -17,6 +17,7 @@ import argparse
 import datetime as dt
 import platform
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -122,10 +123,19 @@ def ingest_http(url: str, bodies: list[bytes], threads: int) -> tuple[float, int
 
 def direct_chdb(batches: list[tuple[np.ndarray, list[str]]]) -> tuple[float, dict]:
     from rexwatch.stores.telemetry.chdb import ChdbExecutor, engine_for
-    from rexwatch.stores.telemetry.schema import apply
 
     path = tempfile.mkdtemp(prefix="bench-logs-chdb-")
     x = ChdbExecutor(engine_for(path), "bench")
+    try:
+        return _direct(x, batches)
+    finally:
+        x.close()
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _direct(x, batches: list[tuple[np.ndarray, list[str]]]) -> tuple[float, dict]:
+    from rexwatch.stores.telemetry.schema import apply
+
     apply(x)
     tables = []
     seq = 1
@@ -151,8 +161,8 @@ def direct_chdb(batches: list[tuple[np.ndarray, list[str]]]) -> tuple[float, dic
         "SELECT sum(rows), sum(bytes_on_disk), sum(data_uncompressed_bytes) FROM system.parts "
         "WHERE database = {d:String} AND table = 'log_events' AND active", {"d": x.database})[0]
     cols = dict(x.query_rows(
-        "SELECT name, data_compressed_bytes FROM system.columns WHERE database = {d:String} "
-        "AND table = 'log_events'", {"d": x.database}))
+        "SELECT column, sum(column_data_compressed_bytes) FROM system.parts_columns "
+        "WHERE database = {d:String} AND table = 'log_events' AND active GROUP BY column", {"d": x.database}))
     raw = x.query_rows("SELECT sum(length(message)) FROM {db}.log_events")[0][0]
     # The recompression that runs an hour after ingest, forced now by shortening its TTL.
     x.execute("ALTER TABLE {db}.log_events MODIFY TTL ingest_ts + INTERVAL 0 SECOND RECOMPRESS CODEC(ZSTD(9))")
@@ -293,6 +303,7 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(30)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
     print("direct chdb insert of the same rows…", file=sys.stderr)
     direct_s, disk = direct_chdb(batches)
