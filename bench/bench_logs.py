@@ -310,7 +310,10 @@ def main() -> None:
     direct_rate = args.events / direct_s
     per_event = disk["on_disk"] / disk["rows"]
     ratio_raw = disk["raw_message"] / disk["on_disk"]
-    msg_ratio = disk["raw_message"] / max(1, disk["columns"].get("message", 1))
+    msg_bytes = disk["columns"].get("message", 0)
+    # Small runs end in compact parts, which do not account bytes per column.
+    msg_ratio = (f"{disk['raw_message'] / msg_bytes:.1f}x" if msg_bytes > disk["raw_message"] / 100
+                 else "n/a (compact parts)")
 
     today = dt.date.today().isoformat()
     print(f"""
@@ -335,7 +338,7 @@ load average at start {load[0]:.1f} (the machine is shared)
 | compression: raw message bytes / bytes on disk (all columns), fresh parts | {ratio_raw:.1f}x | ≥ 8x |
 | bytes on disk per event after the hourly recompression (ZSTD(9)) | {disk["recompressed"] / disk["rows"]:.1f} B | — |
 | compression after the hourly recompression | {disk["raw_message"] / disk["recompressed"]:.1f}x | ≥ 8x |
-| compression of the message column alone, fresh parts | {msg_ratio:.1f}x | — |
+| compression of the message column alone, fresh parts | {msg_ratio} | — |
 | peak server RSS during ingest | {rss / 2**20:.0f} MiB | — |
 | CPU during ingest: server / clients (cores) | {server_cpu:.2f} / {client_cpu:.2f} | — |
 """)
