@@ -8,7 +8,6 @@ from rexwatch.errors import Invalid
 from rexwatch.lang.filterpattern import FilterPattern, compile_pattern
 from rexwatch.lang.filterpattern import ast as fp_ast
 
-MAX_PATTERN_LENGTH = 1024  # CloudWatch Logs' limit
 MAX_TEST_MESSAGES = 50
 
 
@@ -24,11 +23,6 @@ class FilterPatternService:
         self.runtime = runtime
 
     def compile(self, pattern: str | None) -> FilterPattern:
-        if pattern is not None and len(pattern) > MAX_PATTERN_LENGTH:
-            raise Invalid(
-                f"filterPattern is {len(pattern)} characters long; the limit is {MAX_PATTERN_LENGTH}",
-                field="filterPattern",
-            )
         return compile_pattern(pattern)
 
     def test(self, pattern: str | None, messages: list[str]) -> list[MatchRecord]:

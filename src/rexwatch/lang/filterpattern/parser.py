@@ -26,6 +26,9 @@ from rexwatch.lang.filterpattern.tokens import Mode, T, Token, Tokenizer
 # What CloudWatch accepts inside %...%: letters, digits, these symbols and operators.
 _REGEX_ALLOWED = re.compile(r"[A-Za-z0-9:_#=@/;,\- ^$?\[\]{}|\\*+.]*")
 MAX_REGEXES = 2  # per JSON or space-delimited pattern, as in CloudWatch
+MAX_LENGTH = 1024  # characters, as in CloudWatch
+MAX_DEPTH = 32  # nested parentheses
+MAX_FLOATING_RUNS = 8  # runs of fields between ellipses: each is a nested lambda in SQL
 _NUMBER = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _NAME = re.compile(r"[A-Za-z_@][A-Za-z0-9_\-@.]*")
 
@@ -33,8 +36,16 @@ _NAME = re.compile(r"[A-Za-z_@][A-Za-z0-9_\-@.]*")
 class Parser:
     def __init__(self, text: str) -> None:
         self.text = text
+        if len(text) > MAX_LENGTH:
+            raise QueryError(
+                f"a filter pattern is at most {MAX_LENGTH} characters long, this one is {len(text)}",
+                query=text,
+                start=MAX_LENGTH,
+                end=len(text),
+            )
         self.mode, self.tokens = Tokenizer(text).tokenize()
         self.i = 0
+        self.depth = 0
 
     # -- helpers ----------------------------------------------------------------
 
@@ -176,8 +187,12 @@ class Parser:
 
     def parse_unary(self, atom) -> ast.Node:
         if self.tok.kind is T.LPAREN:
+            if self.depth >= MAX_DEPTH:
+                raise self.error(f"parentheses nest more than {MAX_DEPTH} deep")
             self.advance()
+            self.depth += 1
             node = self.parse_or(atom)
+            self.depth -= 1
             self.expect(T.RPAREN, "&&, || or )")
             return node
         return atom()
@@ -264,7 +279,18 @@ class Parser:
             raise self.error(
                 "a space-delimited pattern must be the whole filter pattern: remove what follows ]"
             )
-        return ast.DelimitedPattern(tuple(slots), span=(start, end))
+        node = ast.DelimitedPattern(tuple(slots), span=(start, end))
+        floating = node.segments[1:-1]
+        if len(floating) > MAX_FLOATING_RUNS:
+            first = floating[MAX_FLOATING_RUNS][0]
+            raise QueryError(
+                f"a space-delimited pattern may have at most {MAX_FLOATING_RUNS} runs of fields "
+                "between two ellipses (...)",
+                query=self.text,
+                start=first.span[0],
+                end=first.span[1],
+            )
+        return node
 
     def parse_field_condition(self, name: str) -> ast.Node:
         tok = self.tok
