@@ -13,8 +13,8 @@ One wide table for every log group. Choices (measured, see docs/logs.md):
 - ``fields``: the JSON fields a group's index policy names (dotted paths),
   extracted at ingest in the filter compiler's text form; empty for groups
   without a policy. Filters read it for rows ingested under the policy. Extracting every top-level field in ClickHouse at insert
-  cut the insert rate 5x and doubled bytes on disk for no gain on the
-  measured queries (bench/RESULTS.md), so the default extracts nothing.
+  cut the insert rate about 4x and doubled bytes on disk for no gain on the
+  measured queries (docs/logs.md), so the default extracts nothing.
 - ``seq`` is unique and increasing in commit order (one writer assigns it):
   it breaks ties in ordering and is the cursor of paging and ``tail``.
 """
