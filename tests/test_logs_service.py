@@ -148,3 +148,75 @@ def test_filter_pages_stop_at_one_megabyte(svc):
         if not token:
             break
     assert pages == [5, 5, 2]
+
+
+def test_text_with_tabs_quotes_and_backslashes_round_trips_through_query_parameters(svc):
+    svc.create_log_group("/esc")
+    svc.create_log_stream("/esc", "s")
+    odd = "path C:\\temp\\x\tit's \"quoted\" end"
+    svc.put_log_events("/esc", "s", [{"timestamp": now_ms(), "message": odd}, {"timestamp": now_ms(), "message": "y"}])
+    assert [e["message"] for e in svc.filter_log_events(["/esc"], pattern='"it\'s"').events] == [odd]
+    assert [e["message"] for e in svc.filter_log_events(["/esc"], stream_names=["s"]).events] == [odd, "y"]
+
+
+def test_json_codec_still_converts_timestamps_after_skipping_plain_shapes():
+    import botocore.session
+    import orjson
+
+    from rexwatch.aws.protocols import json as codec
+
+    session = botocore.session.get_session()
+    put = session.get_service_model("logs").operation_model("PutLogEvents")
+    events = [{"timestamp": 1, "message": "m"}]
+    assert codec.decode(orjson.dumps({"logEvents": events}), {}, put)["logEvents"] is not None
+    stats = session.get_service_model("cloudwatch").operation_model("GetMetricStatistics")
+    got = codec.decode(orjson.dumps({"StartTime": 1700000000, "Namespace": "x"}), {}, stats)
+    assert got["StartTime"].year == 2023 and got["Namespace"] == "x"
+
+
+def test_filter_paging_is_stable_while_events_arrive(svc):
+    svc.create_log_group("/page")
+    svc.create_log_stream("/page", "s")
+    t = now_ms() - 100_000
+    first = [{"timestamp": t + i * 10, "message": f"m{i}"} for i in range(100)]
+    svc.put_log_events("/page", "s", first)
+    seen, token, n = [], None, 0
+    while True:
+        page = svc.filter_log_events(["/page"], limit=7, next_token=token)
+        seen += [e["message"] for e in page.events]
+        # Events arrive between pages, before and after the position reached.
+        svc.put_log_events("/page", "s", [{"timestamp": t + 5 + n * 10, "message": f"late{n}"},
+                                          {"timestamp": t + 2000 + n, "message": f"new{n}"}])
+        n += 1
+        token = page.next_token
+        if not token:
+            break
+    assert seen == [e["message"] for e in first]
+    # A new search sees everything.
+    assert len(svc.filter_log_events(["/page"]).events) == 100 + 2 * n
+
+
+def test_retention_worker_is_registered_and_purges(runtime, svc):
+    from rexwatch.workers.base import build
+
+    svc.create_log_group("/w")
+    svc.create_log_stream("/w", "s")
+    svc.put_log_events("/w", "s", [{"timestamp": now_ms(), "message": "x"}])
+    svc.delete_log_group("/w")
+    worker = build("retention", runtime)
+    assert worker.interval <= 3600
+    worker.tick(time.time())
+    assert runtime.telemetry.query_rows("SELECT count() FROM {db}.log_events")[0][0] == 0
+
+
+def test_retention_lease_lets_one_node_purge(runtime):
+    from rexwatch.workers.retention import release_lease, take_lease
+
+    assert take_lease(runtime.control, "retention", "node-a", 60)
+    assert take_lease(runtime.control, "retention", "node-a", 60)  # renew
+    assert not take_lease(runtime.control, "retention", "node-b", 60)
+    release_lease(runtime.control, "retention", "node-a")
+    assert take_lease(runtime.control, "retention", "node-b", 60)
+    assert take_lease(runtime.control, "retention", "node-c", -1) is False
+    assert take_lease(runtime.control, "retention", "node-b", -1)  # now expired
+    assert take_lease(runtime.control, "retention", "node-c", 60)  # an expired lease is taken over

@@ -133,5 +133,3 @@ def filter_log_events(ctx: AwsContext, p: dict[str, Any]) -> dict[str, Any]:
     if page.next_token:
         out["nextToken"] = page.next_token
     return out
-
-# TestMetricFilter lives in aws/logs_filterpatterns.py.
