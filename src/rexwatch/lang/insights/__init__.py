@@ -1,0 +1,52 @@
+"""CloudWatch Logs Insights queries compiled to ClickHouse SQL.
+
+    q = compile_query("fields @timestamp, path | filter duration > 1000")
+    sql, params = q.to_sql(source_sql, source_params, indexed_fields=frozenset(), limit=None)
+    q.output_columns   # ["@timestamp", "path"]
+
+``source_sql`` selects the events (columns ts, ingest_ts, seq, log_group,
+log_stream, message, fields); the result has one text column per output
+column, in order, NULL where an event lacks the field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rexwatch.lang.insights import ast
+from rexwatch.lang.insights.parser import parse
+from rexwatch.lang.insights.sqlgen import MAX_ROWS, Generator
+
+__all__ = ["MAX_ROWS", "CompiledQuery", "compile_query"]
+
+_CHECK_SOURCE = "SELECT * FROM events"
+
+
+@dataclass(frozen=True)
+class CompiledQuery:
+    tree: ast.Query
+    output_columns: list[str]
+
+    @property
+    def text(self) -> str:
+        return self.tree.text
+
+    @property
+    def is_aggregate(self) -> bool:
+        return any(isinstance(c, (ast.Stats, ast.Pattern)) for c in self.tree.commands)
+
+    def to_sql(self, source_sql: str, source_params: dict[str, Any] | None = None, *,
+               indexed_fields: frozenset[str] = frozenset(), limit: int | None = None,
+               account_id: str = "000000000000") -> tuple[str, dict[str, Any]]:
+        sql, _ = Generator(self.tree, source_sql, frozenset(indexed_fields)).generate(limit)
+        params = dict(source_params or {})
+        params["rx_account"] = account_id
+        return sql, params
+
+
+def compile_query(text: str) -> CompiledQuery:
+    """Parse and check a query; raises QueryError with the position of the first problem."""
+    tree = parse(text)
+    _, names = Generator(tree, _CHECK_SOURCE, frozenset()).generate(None)
+    return CompiledQuery(tree, names)
