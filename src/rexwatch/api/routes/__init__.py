@@ -2,5 +2,6 @@
 
 ROUTERS: tuple[str, ...] = (
     "rexwatch.api.routes.keys",
+    "rexwatch.api.routes.logs",
     "rexwatch.api.routes.system",
 )

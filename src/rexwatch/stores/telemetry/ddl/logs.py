@@ -1,0 +1,48 @@
+"""Log events.
+
+One wide table for every log group. Choices (measured, see docs/logs.md):
+
+- ``ORDER BY (group_id, ts, seq)``: every read names one or a few groups and a
+  time range, and FilterLogEvents/tail return events in (ts, seq) order, so
+  reads are range scans that ClickHouse can stop early (read-in-order).
+- ``PARTITION BY toDate(ts)``: an insert spans at most 24 h (two partitions);
+  old days of all groups go together.
+- ``message`` raw with ZSTD(3): storing raw text keeps ingest fast; filters on
+  JSON fields either read ``fields`` or parse the message in ClickHouse.
+- ``fields``: scalar JSON fields extracted at insert, keyed by dotted path.
+  Without an index policy the column DEFAULT extracts the top-level scalar
+  fields inside ClickHouse (no Python per event); a group with an index policy
+  has exactly its policy's fields (nested paths too) extracted at ingest.
+- ``seq`` is unique and increasing in commit order (one writer assigns it):
+  it breaks ties in ordering and is the cursor of paging and ``tail``.
+"""
+
+from rexwatch.stores.telemetry.schema import Migration
+
+# Top-level scalar JSON fields of a message as Map(path -> text); strings unquoted.
+TOP_LEVEL_FIELDS = (
+    "if(isValidJSON(message), CAST(arrayMap(kv -> (kv.1, if(startsWith(kv.2, '\"'), "
+    "JSONExtractString(kv.2), kv.2)), arrayFilter(kv -> NOT (startsWith(kv.2, '{') OR startsWith(kv.2, '[')), "
+    "JSONExtractKeysAndValuesRaw(message))), 'Map(LowCardinality(String), String)'), map())"
+)
+
+MIGRATIONS = [
+    Migration(
+        "logs-0001-log-events",
+        (
+            f"""CREATE TABLE IF NOT EXISTS {{db}}.log_events (
+                group_id UInt64,
+                stream_id UInt64,
+                log_stream LowCardinality(String),
+                ts DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
+                ingest_ts DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
+                seq UInt64 CODEC(DoubleDelta, ZSTD(1)),
+                message String CODEC(ZSTD(3)),
+                fields Map(LowCardinality(String), String) DEFAULT {TOP_LEVEL_FIELDS} CODEC(ZSTD(3))
+            ) ENGINE = MergeTree
+            PARTITION BY toDate(ts)
+            ORDER BY (group_id, ts, seq)
+            SETTINGS index_granularity = 8192""",
+        ),
+    ),
+]
