@@ -27,6 +27,7 @@ _CHECK_SOURCE = "SELECT * FROM events"
 class CompiledQuery:
     tree: ast.Query
     output_columns: list[str]
+    discovered_fields: frozenset[str]  # JSON field names the query reads (candidates for the fields map)
 
     @property
     def text(self) -> str:
@@ -48,5 +49,6 @@ class CompiledQuery:
 def compile_query(text: str) -> CompiledQuery:
     """Parse and check a query; raises QueryError with the position of the first problem."""
     tree = parse(text)
-    _, names = Generator(tree, _CHECK_SOURCE, frozenset()).generate(None)
-    return CompiledQuery(tree, names)
+    gen = Generator(tree, _CHECK_SOURCE, frozenset())
+    _, names = gen.generate(None)
+    return CompiledQuery(tree, names, frozenset(gen.discovered))

@@ -68,6 +68,10 @@ class Scope:
         self.indexed = indexed
         self.defined: dict[str, Col] = dict(defined or {})
         self.aliases = dict(aliases or {})  # e.g. "count" -> "count()" after an un-aliased count()
+        # fields the query uses as numbers (compared with a number, arithmetic): they sort as numbers only
+        self.numeric: set[str] = set()
+        # discovered (JSON or indexed) field names the query reads
+        self.discovered: set[str] = set()
 
     def define(self, name: str, col: Col) -> None:
         self.defined[name] = col
@@ -90,13 +94,16 @@ class Scope:
                 raise QueryError(f"unknown field {name}{hint}: the @ fields are {', '.join(SYSTEM_FIELDS)}",
                                  query=self.text, start=node.start, end=node.end)
             return col
+        self.discovered.add(name)
         if name in self.indexed:
             sql = f"nullIf(fields[{sql_str(name)}], '')"
             return Col(sql, Ty.FIELD, bare=True, num_sql=f"toFloat64OrNull({sql})")
         return Col(json_path_sql(name), Ty.FIELD, bare=True, num_sql=json_path_sql(name, numeric=True))
 
     def child(self) -> Scope:
-        return Scope(self.text, raw=self.raw, indexed=self.indexed, defined=self.defined, aliases=self.aliases)
+        child = Scope(self.text, raw=self.raw, indexed=self.indexed, defined=self.defined, aliases=self.aliases)
+        child.numeric, child.discovered = self.numeric, self.discovered
+        return child
 
 
 class ExprGen:
@@ -293,6 +300,7 @@ class ExprGen:
             if t is Ty.NUM:
                 return col.sql
             if t is Ty.FIELD:
+                self.scope.numeric.add(col.sql)
                 return col.num_sql or f"toFloat64OrNull({col.sql})"
             if t is Ty.BOOL:
                 return f"toUInt8({col.sql})"

@@ -159,9 +159,15 @@ class Generator:
             if col.agg:
                 raise self.error("sort by an aggregate: compute it in stats and sort by its name", key.expr)
             direction = "DESC" if key.descending else "ASC"
-            if col.ty is Ty.FIELD:  # numbers sort as numbers, then text
+            if col.ty is Ty.FIELD:
+                # numbers sort as numbers; a field the query never used as a number may hold text,
+                # which then sorts as text after the numbers
+                as_text = col.sql not in self.scope.numeric
                 order.append(f"{gen.coerce(col, 'num', key.expr)} {direction}")
-            order.append(f"{col.sql} {direction}")
+                if as_text:
+                    order.append(f"{col.sql} {direction}")
+            else:
+                order.append(f"{col.sql} {direction}")
         self.stage.order = order
         self.stage.order_explicit = True
 
@@ -255,6 +261,10 @@ class Generator:
         if self.aggregated_out is not None:
             return self.aggregated_out
         return self.fields_out or list(DEFAULT_FIELDS)
+
+    @property
+    def discovered(self) -> set[str]:
+        return self.scope.discovered
 
     def generate(self, limit: int | None) -> tuple[str, list[str]]:
         for cmd in self.query.commands:
