@@ -35,6 +35,7 @@ class Stage:
     order_explicit: bool = False
     limit_by: list[str] | None = None
     limit: int | None = None
+    tiebreak: list[str] = field(default_factory=list)  # appended to an explicit sort: stable results
 
 
 def _indent(sql: str) -> str:
@@ -99,7 +100,7 @@ class Generator:
         inner = render_select(["*"], self.stage)
         order = self.stage.order
         self.stage = Stage(f"(\n{_indent(inner)}\n)", self.scope.child(), order=order,
-                           order_explicit=self.stage.order_explicit)
+                           order_explicit=self.stage.order_explicit, tiebreak=self.stage.tiebreak)
 
     def default_order(self) -> list[str]:
         return ["ts DESC"] if self.scope.raw else []
@@ -168,7 +169,7 @@ class Generator:
                     order.append(f"{col.sql} {direction}")
             else:
                 order.append(f"{col.sql} {direction}")
-        self.stage.order = order
+        self.stage.order = order + [k for k in self.stage.tiebreak if k not in order]
         self.stage.order_explicit = True
 
     def cmd_limit(self, cmd: ast.Limit) -> None:
@@ -227,7 +228,7 @@ class Generator:
         inner = render_select(columns, self.stage, group_by=group_by or None, aggregate=True)
         scope = Scope(self.text, raw=False, indexed=self.scope.indexed, defined=defined,
                       aliases={k: v for k, v in aliases.items() if v})
-        self.stage = Stage(f"(\n{_indent(inner)}\n)", scope, order=default_order)
+        self.stage = Stage(f"(\n{_indent(inner)}\n)", scope, order=default_order, tiebreak=default_order)
         self.aggregated_out = outputs
         self.display = None
 
@@ -250,7 +251,8 @@ class Generator:
         defined = {"@pattern": Col(p, Ty.STR), "@sampleCount": Col(c, Ty.NUM), "@ratio": Col(r, Ty.NUM),
                    "@severityLabel": Col(sev, Ty.STR)}
         scope = Scope(self.text, raw=False, indexed=self.scope.indexed, defined=defined)
-        self.stage = Stage(f"(\n{_indent(with_ratio)}\n)", scope, order=[f"{c} DESC", f"{p} ASC"])
+        self.stage = Stage(f"(\n{_indent(with_ratio)}\n)", scope, order=[f"{c} DESC", f"{p} ASC"],
+                           tiebreak=[f"{p} ASC"])
         self.aggregated_out = list(defined)
         self.display = None
 

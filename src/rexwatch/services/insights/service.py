@@ -246,6 +246,9 @@ class QueriesService:
                 out["error"] = run.error
         return out
 
+    def output_columns(self, query_id: str) -> list[str]:
+        return list(self._run(query_id).compiled.output_columns)
+
     def wait(self, query_id: str, timeout_s: float = 120.0) -> dict[str, Any]:
         """Poll until the query is done (for the CLI, tests and the benchmark)."""
         deadline = time.monotonic() + timeout_s
