@@ -75,8 +75,11 @@ def test_runbook_queries_through_boto3(logs) -> None:
     assert [r["duration"] for r in slow] == [str(d) for d in range(1950, 1000, -50)]
     assert set(slow[0]) == {"@timestamp", "method", "path", "duration"}
 
-    failed = rows(run(logs, 'fields @timestamp, user_id, ip_address\n| filter action = "login" and success = false\n'
-                            "| stats count() by user_id, ip_address"))
+    failed_res = run(logs, 'fields @timestamp, user_id, ip_address\n| filter action = "login" and success = false\n'
+                           "| stats count() by user_id, ip_address")
+    assert failed_res["statistics"]["recordsMatched"] == 4
+    assert failed_res["statistics"]["recordsScanned"] == 40
+    failed = rows(failed_res)
     assert failed == [{"user_id": "u0", "ip_address": "10.0.0.0", "count()": "2"},
                       {"user_id": "u2", "ip_address": "10.0.0.2", "count()": "2"}]
 

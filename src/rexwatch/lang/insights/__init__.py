@@ -45,6 +45,19 @@ class CompiledQuery:
         params["rx_account"] = account_id
         return sql, params
 
+    def statistics_sql(self, source_sql: str, source_params: dict[str, Any] | None = None, *,
+                       indexed_fields: frozenset[str] = frozenset(),
+                       account_id: str = "000000000000") -> tuple[str, dict[str, Any]]:
+        """One pass over the source: (records scanned, bytes scanned, records matched by the filters)."""
+        gen = Generator(self.tree, source_sql, frozenset(indexed_fields))
+        gen.generate(None)
+        conds = gen.event_filters or []
+        matched = "count()" if not conds else "countIf(" + " AND ".join(f"({c})" for c in conds) + ")"
+        sql = f"SELECT count(), sum(length(message)), {matched}\nFROM (\n{source_sql}\n) AS src"
+        params = dict(source_params or {})
+        params["rx_account"] = account_id
+        return sql, params
+
 
 def compile_query(text: str) -> CompiledQuery:
     """Parse and check a query; raises QueryError with the position of the first problem."""

@@ -98,7 +98,8 @@ class Scope:
         if name in self.indexed:
             sql = f"nullIf(fields[{sql_str(name)}], '')"
             return Col(sql, Ty.FIELD, bare=True, num_sql=f"toFloat64OrNull({sql})")
-        return Col(json_path_sql(name), Ty.FIELD, bare=True, num_sql=json_path_sql(name, numeric=True))
+        return Col(json_path_sql(name), Ty.FIELD, bare=True, num_sql=json_path_sql(name, numeric=True),
+                   json_field=True)
 
     def child(self) -> Scope:
         child = Scope(self.text, raw=self.raw, indexed=self.indexed, defined=self.defined, aliases=self.aliases)
@@ -192,7 +193,11 @@ class ExprGen:
         else:
             lsql = self.paren(self.coerce(left, kind, node.left))
             rsql = self.paren(self.coerce(right, kind, node.right))
-        return Col(f"{lsql} {op} {rsql}", Ty.BOOL, agg, bare)
+        cond = f"{lsql} {op} {rsql}"
+        guard = _text_guard(op, left, node.right) or _text_guard(op, right, node.left)
+        if guard:
+            cond = f"{guard} AND {self.paren(cond)}"
+        return Col(cond, Ty.BOOL, agg, bare)
 
     def like(self, node: ast.Like) -> Col:
         operand = self.render(node.operand)
@@ -332,6 +337,25 @@ class ExprGen:
                 return f"ifNull({col.sql}, '') NOT IN ('', 'false', '0')"
             raise self.error(f"{where} a condition, but {what} is a {t.value}", node)
         raise AssertionError(kind)  # pragma: no cover
+
+
+def _text_guard(op: str, field: Col, other: ast.Expr) -> str | None:
+    """A cheap substring test every matching event passes, for ``jsonfield = "text"`` and ``= true/false``.
+
+    Equality with a JSON string can only hold if the message contains the quoted
+    text; ClickHouse then parses JSON only for the events that contain it. Only
+    plain ASCII without characters that JSON encoders may escape qualifies.
+    """
+    if op != "=" or not field.json_field or not isinstance(other, ast.Literal):
+        return None
+    v = other.value
+    if isinstance(v, bool):
+        needle = "true" if v else "false"
+    elif isinstance(v, str) and v and all(" " <= c <= "~" and c not in '"\\/' for c in v):
+        needle = f'"{v}"'
+    else:
+        return None
+    return f"position(message, {sql_str(needle)}) > 0"
 
 
 def _balanced_call(sql: str) -> bool:

@@ -81,6 +81,8 @@ class Generator:
         self.display: list[str] | None = None
         self.aggregated_out: list[str] | None = None  # outputs of the last stats/pattern
         self.n = 0
+        # the filters on the events themselves (before any limit/stats): what recordsMatched counts
+        self.event_filters: list[str] | None = None
 
     def error(self, message: str, node) -> QueryError:
         return QueryError(message, query=self.text, start=node.start, end=max(node.end, node.start + 1))
@@ -93,8 +95,13 @@ class Generator:
     def scope(self) -> Scope:
         return self.stage.scope
 
+    def freeze_event_filters(self) -> None:
+        if self.event_filters is None:
+            self.event_filters = list(self.stage.where)
+
     def wrap_rows(self) -> None:
         """Put the current stage in a subquery so later commands see its limited rows."""
+        self.freeze_event_filters()
         if not self.stage.order:  # "limit 10 | ..." keeps the 10 newest events
             self.stage.order = self.default_order()
         inner = render_select(["*"], self.stage)
@@ -188,6 +195,7 @@ class Generator:
     def cmd_stats(self, cmd: ast.Stats) -> None:
         if self.stage.limit is not None or self.stage.limit_by:
             self.wrap_rows()
+        self.freeze_event_filters()
         gen = ExprGen(self.scope, allow_aggregates=True)
         names: set[str] = set()
         columns: list[str] = []
@@ -235,6 +243,7 @@ class Generator:
     def cmd_pattern(self, cmd: ast.Pattern) -> None:
         if self.stage.limit is not None or self.stage.limit_by:
             self.wrap_rows()
+        self.freeze_event_filters()
         gen = ExprGen(self.scope)
         src = gen.coerce(gen.render(cmd.source), "str", cmd.source)
         masked = f"ifNull({src}, '')"
@@ -272,6 +281,7 @@ class Generator:
         for cmd in self.query.commands:
             handler: Callable = _COMMANDS[type(cmd)]
             handler(self, cmd)
+        self.freeze_event_filters()
         names = self.output_names()
         columns = []
         for k, name in enumerate(names):

@@ -25,3 +25,4 @@ class Col:
     agg: bool = False  # contains an aggregate function
     bare: bool = False  # refers to an event field outside any aggregate
     num_sql: str | None = None  # a cheaper numeric reading (JSON fields), used in numeric context
+    json_field: bool = False  # parsed out of the JSON message (a text guard can skip the parse)

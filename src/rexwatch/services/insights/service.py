@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rexwatch.errors import Invalid, LimitExceeded, NotFound, QueryError, RexwatchError
-from rexwatch.lang.insights import MAX_ROWS, CompiledQuery, compile_query
+from rexwatch.lang.insights import MAX_ROWS, CompiledQuery, ast, compile_query
 from rexwatch.services.insights.definitions import Definitions
 from rexwatch.services.logs import LogsService
 from rexwatch.services.logs import rules as log_rules
@@ -149,12 +149,13 @@ class QueriesService:
     def sql_for(self, run: QueryRun) -> tuple[str, dict[str, Any]]:
         """The statement a query runs (also used by the benchmark)."""
         source_sql, source_params = self.logs.event_source(run.groups, run.start_ms, run.end_ms)
-        groups = self.logs.catalog.groups(run.groups)
-        # Fields every queried group extracts at ingest (index policies) are read from the map.
-        indexed = frozenset(f for f in run.compiled.discovered_fields
-                            if all(f in g.index_fields for g in groups))
-        return run.compiled.to_sql(source_sql, source_params, indexed_fields=indexed, limit=run.limit,
+        return run.compiled.to_sql(source_sql, source_params, indexed_fields=self._indexed(run), limit=run.limit,
                                    account_id=self.runtime.settings.account_id)
+
+    def _indexed(self, run: QueryRun) -> frozenset[str]:
+        """Fields every queried group extracts at ingest (index policies): read from the map, not the JSON."""
+        groups = self.logs.catalog.groups(run.groups)
+        return frozenset(f for f in run.compiled.discovered_fields if all(f in g.index_fields for g in groups))
 
     def _execute(self, run: QueryRun) -> None:
         with self._lock:
@@ -190,41 +191,20 @@ class QueriesService:
             run.duration_ms = int((time.monotonic() - started) * 1000)
 
     def _statistics(self, run: QueryRun, rows: list[tuple], timeout: float) -> dict[str, float]:
-        """recordsScanned and bytesScanned over the time range; recordsMatched as CloudWatch counts it."""
+        """recordsScanned/bytesScanned over the time range and recordsMatched by the query's filters,
+        in one extra pass (none of the filter work when the result itself shows the count)."""
         source_sql, params = self.logs.event_source(run.groups, run.start_ms, run.end_ms)
-        scanned = self.runtime.telemetry.query_rows(
-            f"SELECT count(), sum(length(message)) FROM ({source_sql}) "
-            f"SETTINGS max_execution_time = {timeout:g}", params)
-        n, size = (int(scanned[0][0] or 0), int(scanned[0][1] or 0)) if scanned else (0, 0)
-        matched = self._matched(run, rows, n, timeout)
+        sql, params = run.compiled.statistics_sql(source_sql, params, indexed_fields=self._indexed(run),
+                                                  account_id=self.runtime.settings.account_id)
+        commands = run.compiled.tree.commands
+        cap = min(n for n in (MAX_ROWS, run.limit) if n is not None)
+        simple = not any(isinstance(c, (ast.Stats, ast.Pattern, ast.Dedup, ast.Limit)) for c in commands)
+        if simple and len(rows) < cap:  # every matching event is in the result
+            sql = f"SELECT count(), sum(length(message)), {len(rows)}\n" + sql.split("\n", 1)[1]
+        out = self.runtime.telemetry.query_rows(f"{sql}\nSETTINGS max_execution_time = {timeout:g}", params)
+        n, size, matched = (int(v or 0) for v in out[0]) if out else (0, 0, 0)
         return {"recordsMatched": float(matched), "recordsScanned": float(n), "bytesScanned": float(size),
                 "logGroupsScanned": float(len(run.groups))}
-
-    def _matched(self, run: QueryRun, rows: list[tuple], scanned: int, timeout: float) -> int:
-        from rexwatch.lang.insights import ast
-
-        commands = run.compiled.tree.commands
-        filters = [c for c in commands if isinstance(c, ast.Filter)]
-        if not filters:
-            return scanned
-        cap = min(n for n in (MAX_ROWS, run.limit) if n is not None)
-        reduces = any(isinstance(c, (ast.Stats, ast.Pattern, ast.Dedup, ast.Limit)) for c in commands)
-        if not reduces and len(rows) < cap:
-            return len(rows)
-        # count the events the query's filters keep (the pipeline up to its first stats/pattern)
-        prefix: list = []
-        for c in commands:
-            if isinstance(c, (ast.Stats, ast.Pattern)):
-                break
-            if not isinstance(c, (ast.Limit, ast.Dedup, ast.Sort, ast.Display)):
-                prefix.append(c)
-        counted = ast.Query(run.query, (*prefix, ast.Stats(0, 0, (ast.Projection(
-            ast.Call(0, 0, "count", (), 0), "count()", False),), ())))
-        sql, params = CompiledQuery(counted, ["count()"], run.compiled.discovered_fields).to_sql(
-            *self.logs.event_source(run.groups, run.start_ms, run.end_ms),
-            account_id=self.runtime.settings.account_id)
-        out = self.runtime.telemetry.query_rows(f"{sql}\nSETTINGS max_execution_time = {timeout:g}", params)
-        return int(out[0][0]) if out and out[0][0] is not None else 0
 
     # -- reading state --------------------------------------------------------------------------------
     def _run(self, query_id: str) -> QueryRun:
