@@ -89,6 +89,12 @@ def test_runbook_queries_through_boto3(logs) -> None:
     assert rows(volume)[0] == {"path": "/api/tenants", "count()": "14"}
     assert volume["statistics"]["recordsMatched"] == 40
 
+    # filters after stats: the events matched are counted by a separate pass over the event filters
+    counted = run(logs, "filter duration > 1000 | stats count() as n by path | filter n > 6")
+    assert rows(counted) == [{"path": "/api/tenants", "n": "7"}]
+    assert counted["statistics"]["recordsMatched"] == 19
+    assert counted["statistics"]["bytesScanned"] == volume["statistics"]["bytesScanned"]
+
 
 def test_limit_identifiers_and_log_field(logs) -> None:
     arn = f"arn:aws:logs:us-east-1:000000000000:log-group:{WORKER}:*"

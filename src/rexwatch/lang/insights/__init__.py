@@ -28,6 +28,7 @@ class CompiledQuery:
     tree: ast.Query
     output_columns: list[str]
     discovered_fields: frozenset[str]  # JSON field names the query reads (candidates for the fields map)
+    matched_strategy: str = "pass"  # "scanned" | "window" | "pass": see Generator.matched_strategy
 
     @property
     def text(self) -> str:
@@ -39,8 +40,10 @@ class CompiledQuery:
 
     def to_sql(self, source_sql: str, source_params: dict[str, Any] | None = None, *,
                indexed_fields: frozenset[str] = frozenset(), limit: int | None = None,
-               account_id: str = "000000000000") -> tuple[str, dict[str, Any]]:
-        sql, _ = Generator(self.tree, source_sql, frozenset(indexed_fields)).generate(limit)
+               account_id: str = "000000000000", with_matched: bool = False) -> tuple[str, dict[str, Any]]:
+        """The statement; with_matched adds a last column ``__matched`` (events the filters kept) when
+        ``matched_strategy`` is "window"."""
+        sql, _ = Generator(self.tree, source_sql, frozenset(indexed_fields)).generate(limit, with_matched)
         params = dict(source_params or {})
         params["rx_account"] = account_id
         return sql, params
@@ -64,4 +67,4 @@ def compile_query(text: str) -> CompiledQuery:
     tree = parse(text)
     gen = Generator(tree, _CHECK_SOURCE, frozenset())
     _, names = gen.generate(None)
-    return CompiledQuery(tree, names, frozenset(gen.discovered))
+    return CompiledQuery(tree, names, frozenset(gen.discovered), gen.matched_strategy())

@@ -83,6 +83,12 @@ class Generator:
         self.n = 0
         # the filters on the events themselves (before any limit/stats): what recordsMatched counts
         self.event_filters: list[str] | None = None
+        # how recordsMatched can be had: see matched_strategy()
+        self.wrapped = False
+        self.stats_count = 0
+        self.count_col: str | None = None  # hidden count() of the first stats
+        self.filter_after_stats = False
+        self.patterned = False
 
     def error(self, message: str, node) -> QueryError:
         return QueryError(message, query=self.text, start=node.start, end=max(node.end, node.start + 1))
@@ -102,6 +108,7 @@ class Generator:
     def wrap_rows(self) -> None:
         """Put the current stage in a subquery so later commands see its limited rows."""
         self.freeze_event_filters()
+        self.wrapped = True
         if not self.stage.order:  # "limit 10 | ..." keeps the 10 newest events
             self.stage.order = self.default_order()
         inner = render_select(["*"], self.stage)
@@ -135,6 +142,8 @@ class Generator:
         gen = ExprGen(self.scope)
         col = gen.render(cmd.condition)
         self.stage.where.append(gen.coerce(col, "bool", cmd.condition))
+        if self.aggregated_out is not None:
+            self.filter_after_stats = True
 
     def cmd_parse(self, cmd: ast.Parse) -> None:
         gen = ExprGen(self.scope)
@@ -233,6 +242,10 @@ class Generator:
             if not proj.aliased and isinstance(proj.expr, ast.Call):
                 short = proj.expr.name.lower()
                 aliases[short] = proj.name if short not in aliases else ""
+        self.stats_count += 1
+        if self.stats_count == 1:
+            self.count_col = self.alias("m")
+            columns.append(f"count() AS {self.count_col}")
         inner = render_select(columns, self.stage, group_by=group_by or None, aggregate=True)
         scope = Scope(self.text, raw=False, indexed=self.scope.indexed, defined=defined,
                       aliases={k: v for k, v in aliases.items() if v})
@@ -244,6 +257,7 @@ class Generator:
         if self.stage.limit is not None or self.stage.limit_by:
             self.wrap_rows()
         self.freeze_event_filters()
+        self.patterned = True
         gen = ExprGen(self.scope)
         src = gen.coerce(gen.render(cmd.source), "str", cmd.source)
         masked = f"ifNull({src}, '')"
@@ -277,7 +291,18 @@ class Generator:
     def discovered(self) -> set[str]:
         return self.scope.discovered
 
-    def generate(self, limit: int | None) -> tuple[str, list[str]]:
+    def matched_strategy(self) -> str:
+        """How recordsMatched is known: "scanned" (no filters: every event), "window" (a window
+        column of the query itself, with_matched=True) or "pass" (a separate counting pass)."""
+        if self.wrapped or self.patterned:
+            return "pass"
+        if self.stats_count == 0:
+            return "window" if self.event_filters else "scanned"
+        if self.stats_count == 1 and not self.filter_after_stats:
+            return "window" if self.event_filters else "scanned"
+        return "pass"
+
+    def generate(self, limit: int | None, with_matched: bool = False) -> tuple[str, list[str]]:
         for cmd in self.query.commands:
             handler: Callable = _COMMANDS[type(cmd)]
             handler(self, cmd)
@@ -287,6 +312,9 @@ class Generator:
         for k, name in enumerate(names):
             col = self.scope.lookup(ast.Field(0, 0, name))
             columns.append(f"{_format(col)} AS __o{k}")
+        if with_matched and self.matched_strategy() == "window":
+            columns.append(f"sum({self.count_col}) OVER () AS __matched" if self.count_col
+                           else "count() OVER () AS __matched")
         if not self.stage.order:
             self.stage.order = self.default_order()
         caps = [MAX_ROWS] + [n for n in (self.stage.limit, limit) if n is not None]

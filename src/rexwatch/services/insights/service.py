@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import threading
 import time
 import uuid
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rexwatch.errors import Invalid, LimitExceeded, NotFound, QueryError, RexwatchError
-from rexwatch.lang.insights import MAX_ROWS, CompiledQuery, ast, compile_query
+from rexwatch.lang.insights import MAX_ROWS, CompiledQuery, compile_query
 from rexwatch.services.insights.definitions import Definitions
 from rexwatch.services.logs import LogsService
 from rexwatch.services.logs import rules as log_rules
@@ -75,6 +76,18 @@ class QueryRun:
         return {"queryLanguage": "CWLI", "queryId": self.id, "queryString": self.query, "status": self.status,
                 "createTime": self.create_ms, "logGroupName": self.groups[0],
                 "queryDuration": self.duration_ms, "bytesScanned": self.statistics["bytesScanned"]}
+
+
+_PLAIN_SOURCE = re.compile(r"^SELECT .+? FROM (\{db\}\.log_events WHERE .*)$", re.S)
+
+
+def _scan_sql(source_sql: str) -> str:
+    """count() and message bytes of the source. When the source is a plain filter over the events table,
+    aggregate the table directly so ClickHouse reads only the message lengths, not the messages."""
+    m = _PLAIN_SOURCE.match(source_sql.strip())
+    if m and " FROM " not in m.group(1)[len("{db}.log_events"):]:
+        return f"SELECT count(), sum(length(message)), 0 FROM {m.group(1)}"
+    return f"SELECT count(), sum(length(message)), 0 FROM ({source_sql})"
 
 
 def _is_timeout(exc: Exception) -> bool:
@@ -146,11 +159,11 @@ class QueriesService:
                 break
 
     # -- execution ----------------------------------------------------------------------------------
-    def sql_for(self, run: QueryRun) -> tuple[str, dict[str, Any]]:
+    def sql_for(self, run: QueryRun, *, with_matched: bool = False) -> tuple[str, dict[str, Any]]:
         """The statement a query runs (also used by the benchmark)."""
         source_sql, source_params = self.logs.event_source(run.groups, run.start_ms, run.end_ms)
         return run.compiled.to_sql(source_sql, source_params, indexed_fields=self._indexed(run), limit=run.limit,
-                                   account_id=self.runtime.settings.account_id)
+                                   account_id=self.runtime.settings.account_id, with_matched=with_matched)
 
     def _indexed(self, run: QueryRun) -> frozenset[str]:
         """Fields every queried group extracts at ingest (index policies): read from the map, not the JSON."""
@@ -165,10 +178,14 @@ class QueriesService:
         started = time.monotonic()
         x = self.runtime.telemetry
         try:
-            sql, params = self.sql_for(run)
+            sql, params = self.sql_for(run, with_matched=True)
             timeout = max(self.timeout_s, 0.001)
             rows = x.query_rows(f"{sql}\nSETTINGS max_execution_time = {timeout:g}", params)
-            stats = self._statistics(run, rows, timeout)
+            matched: int | None = None
+            if run.compiled.matched_strategy == "window":  # the last column counts the matched events
+                matched = int(rows[0][-1]) if rows else 0
+                rows = [r[:-1] for r in rows]
+            stats = self._statistics(run, matched, timeout)
             elapsed = time.monotonic() - started
             with self._lock:
                 if run.cancelled:
@@ -190,19 +207,19 @@ class QueriesService:
         finally:
             run.duration_ms = int((time.monotonic() - started) * 1000)
 
-    def _statistics(self, run: QueryRun, rows: list[tuple], timeout: float) -> dict[str, float]:
-        """recordsScanned/bytesScanned over the time range and recordsMatched by the query's filters,
-        in one extra pass (none of the filter work when the result itself shows the count)."""
+    def _statistics(self, run: QueryRun, matched: int | None, timeout: float) -> dict[str, float]:
+        """recordsScanned/bytesScanned over the time range, and recordsMatched when the query itself
+        could not count it (a counting pass over the query's event filters)."""
         source_sql, params = self.logs.event_source(run.groups, run.start_ms, run.end_ms)
-        sql, params = run.compiled.statistics_sql(source_sql, params, indexed_fields=self._indexed(run),
-                                                  account_id=self.runtime.settings.account_id)
-        commands = run.compiled.tree.commands
-        cap = min(n for n in (MAX_ROWS, run.limit) if n is not None)
-        simple = not any(isinstance(c, (ast.Stats, ast.Pattern, ast.Dedup, ast.Limit)) for c in commands)
-        if simple and len(rows) < cap:  # every matching event is in the result
-            sql = f"SELECT count(), sum(length(message)), {len(rows)}\n" + sql.split("\n", 1)[1]
+        if matched is None and run.compiled.matched_strategy == "pass":
+            sql, params = run.compiled.statistics_sql(source_sql, params, indexed_fields=self._indexed(run),
+                                                      account_id=self.runtime.settings.account_id)
+        else:
+            sql = _scan_sql(source_sql)
         out = self.runtime.telemetry.query_rows(f"{sql}\nSETTINGS max_execution_time = {timeout:g}", params)
-        n, size, matched = (int(v or 0) for v in out[0]) if out else (0, 0, 0)
+        n, size, counted = (int(v or 0) for v in out[0]) if out else (0, 0, 0)
+        if matched is None:
+            matched = n if run.compiled.matched_strategy == "scanned" else counted
         return {"recordsMatched": float(matched), "recordsScanned": float(n), "bytesScanned": float(size),
                 "logGroupsScanned": float(len(run.groups))}
 
