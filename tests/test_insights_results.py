@@ -110,6 +110,8 @@ def test_parse_glob_and_regex(run) -> None:
     rows = run(r"parse @message /user=(?<who>\w+) action=(\w+) tenant=(?<tenant>[\w-]+)/ "
                "| filter ispresent(who) | display who, tenant")
     assert rows == [{"who": "alice", "tenant": "t-9"}]
+    rows = run(r"parse @message /user=(?<user.name>\w+)/ | filter user.name like /^ali/ | display user.name")
+    assert rows == [{"user.name": "alice"}]
     rows = run(r'parse @message "took=*ms" as took | filter took > 10 | fields took * 2 as double')
     assert rows == [{"double": "30"}]
 

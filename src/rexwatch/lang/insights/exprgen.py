@@ -203,8 +203,10 @@ class ExprGen:
         operand = self.render(node.operand)
         sql = self.paren(self.coerce(operand, "str", node.operand))
         if isinstance(node.pattern, ast.Regex):
+            from rexwatch.lang.insights.regexes import to_clickhouse
+
             _check_regex(self, node.pattern)
-            cond = f"match({sql}, {sql_str(node.pattern.pattern)})"
+            cond = f"match({sql}, {sql_str(to_clickhouse(node.pattern.pattern))})"
         else:
             cond = f"position({sql}, {sql_str(str(node.pattern.value))}) > 0"  # type: ignore[attr-defined]
         if node.negated:
@@ -277,7 +279,6 @@ class ExprGen:
                         num = self.coerce(col, "num", arg, fn=fn)
                         f = fn.name.lower()
                         sql = f"if(count({num}) > 0, toString({f}({num})), {f}({col.sql}))"
-                        self._in_aggregate = saved
                         return Col(sql, Ty.FIELD, True, False)
                     kind = "any"
                 sql = self.coerce(col, kind, arg, fn=fn)

@@ -34,8 +34,9 @@ def check(pattern: str, query: str, offset: int) -> None:
 
 
 def to_clickhouse(pattern: str) -> str:
-    """RE2 accepts ``(?P<name>``; Insights writes ``(?<name>``."""
-    return re.sub(r"\(\?<([A-Za-z_][A-Za-z0-9_.@]*)>", r"(?P<\1>", pattern)
+    """Named groups become plain groups: fields are taken by group number, and RE2 is strict about
+    group names (Insights allows names such as ``user.id``)."""
+    return re.sub(r"\(\?P?<([A-Za-z_@][A-Za-z0-9_.@]*)>", "(", pattern)
 
 
 def capture_groups(pattern: str) -> list[str | None]:
@@ -56,7 +57,7 @@ def capture_groups(pattern: str) -> list[str | None]:
                 i += 2 if pattern[i + 1] == "]" else 3
                 continue
         elif c == "(":
-            if pattern.startswith("(?P<", i) or (pattern.startswith("(?<", i) and pattern[i + 3 : i + 4] not in "=!"):
+            if pattern.startswith("(?P<", i) or (pattern.startswith("(?<", i) and pattern[i + 3 : i + 4] not in ("=", "!")):
                 k = pattern.index("<", i) + 1
                 end = pattern.find(">", k)
                 groups.append(pattern[k:end])
