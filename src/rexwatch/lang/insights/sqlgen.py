@@ -292,14 +292,15 @@ class Generator:
         return self.scope.discovered
 
     def matched_strategy(self) -> str:
-        """How recordsMatched is known: "scanned" (no filters: every event), "window" (a window
-        column of the query itself, with_matched=True) or "pass" (a separate counting pass)."""
+        """How recordsMatched is known: "scanned" (no filters: every event), "window" (a window sum
+        over the hidden count() of the only stats, with_matched=True: a few rows, cheap) or "pass"
+        (a counting pass; a window over events would stop ClickHouse's top-N and read-in-order)."""
         if self.wrapped or self.patterned:
             return "pass"
-        if self.stats_count == 0:
-            return "window" if self.event_filters else "scanned"
+        if not self.event_filters:
+            return "scanned"
         if self.stats_count == 1 and not self.filter_after_stats:
-            return "window" if self.event_filters else "scanned"
+            return "window"
         return "pass"
 
     def generate(self, limit: int | None, with_matched: bool = False) -> tuple[str, list[str]]:
@@ -313,8 +314,7 @@ class Generator:
             col = self.scope.lookup(ast.Field(0, 0, name))
             columns.append(f"{_format(col)} AS __o{k}")
         if with_matched and self.matched_strategy() == "window":
-            columns.append(f"sum({self.count_col}) OVER () AS __matched" if self.count_col
-                           else "count() OVER () AS __matched")
+            columns.append(f"sum({self.count_col}) OVER () AS __matched")
         if not self.stage.order:
             self.stage.order = self.default_order()
         caps = [MAX_ROWS] + [n for n in (self.stage.limit, limit) if n is not None]

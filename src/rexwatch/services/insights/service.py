@@ -90,6 +90,15 @@ def _scan_sql(source_sql: str) -> str:
     return f"SELECT count(), sum(length(message)), 0 FROM ({source_sql})"
 
 
+def _shows_all_matches(run: QueryRun, rows: list[tuple]) -> bool:
+    """A plain event query whose result is under its row cap holds every matching event."""
+    from rexwatch.lang.insights import ast
+
+    cap = min(n for n in (MAX_ROWS, run.limit) if n is not None)
+    reducing = (ast.Stats, ast.Pattern, ast.Dedup, ast.Limit)
+    return len(rows) < cap and not any(isinstance(c, reducing) for c in run.compiled.tree.commands)
+
+
 def _is_timeout(exc: Exception) -> bool:
     text = str(exc)
     return "TIMEOUT_EXCEEDED" in text or "Code: 159." in text or "Timeout exceeded" in text
@@ -185,6 +194,8 @@ class QueriesService:
             if run.compiled.matched_strategy == "window":  # the last column counts the matched events
                 matched = int(rows[0][-1]) if rows else 0
                 rows = [r[:-1] for r in rows]
+            elif _shows_all_matches(run, rows):
+                matched = len(rows)
             stats = self._statistics(run, matched, timeout)
             elapsed = time.monotonic() - started
             with self._lock:
