@@ -175,3 +175,13 @@ def test_pattern(run) -> None:
     assert errors["@sampleCount"] == "2" and errors["@severityLabel"] == "ERROR"
     assert errors["@ratio"] == "0.5"
     assert rows[0]["@pattern"] == "<*> ERROR job <*> failed: timeout after <*>"
+
+
+def test_sort_puts_text_before_numbers_and_orders_text_naturally(run) -> None:
+    up = run("fields coalesce(duration, action) as v | filter ispresent(v) | sort v asc | limit 6")
+    assert [r["v"] for r in up] == ["login", "login", "login", "login", "40", "80"]
+    down = run("fields coalesce(duration, action) as v | filter ispresent(v) | sort v desc | limit 2")
+    assert [r["v"] for r in down] == ["2300", "1500"]
+    keys = run(r"parse @message /job (?<job>\d+)/ | filter ispresent(job) | fields concat('v', pow(3, job - 40)) as k "
+               "| sort k asc")
+    assert [r["k"] for r in keys] == ["v9", "v27", "v81"]  # digit runs by length, then value

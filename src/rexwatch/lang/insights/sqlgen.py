@@ -177,12 +177,19 @@ class Generator:
                 raise self.error("sort by an aggregate: compute it in stats and sort by its name", key.expr)
             direction = "DESC" if key.descending else "ASC"
             if col.ty is Ty.FIELD:
-                # numbers sort as numbers; a field the query never used as a number may hold text,
-                # which then sorts as text after the numbers
-                as_text = col.sql not in self.scope.numeric
-                order.append(f"{gen.coerce(col, 'num', key.expr)} {direction}")
-                if as_text:
-                    order.append(f"{col.sql} {direction}")
+                # Insights' order: text before numbers (ascending), text in natural order (digit runs
+                # by length, then value), numbers by value. A field the query uses as a number sorts
+                # as a number only.
+                known_numeric = col.sql in self.scope.numeric
+                num = gen.coerce(col, "num", key.expr)
+                if known_numeric:
+                    order.append(f"{num} {direction}")
+                else:
+                    nulls = "NULLS LAST" if key.descending else "NULLS FIRST"
+                    order.append(f"{num} {direction} {nulls}")
+                    order.append(f"naturalSortKey({col.sql}) {direction}")
+            elif col.ty is Ty.STR:
+                order.append(f"naturalSortKey({col.sql}) {direction}")
             else:
                 order.append(f"{col.sql} {direction}")
         self.stage.order = order + [k for k in self.stage.tiebreak if k not in order]
