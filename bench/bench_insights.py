@@ -73,8 +73,9 @@ def machine() -> str:
     import chdb
 
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     return (f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, {mem:.0f} GiB, "
-            f"Python {platform.python_version()}, chdb {chdb.__version__}")
+            f"Python {platform.python_version()}, chdb {chdb.__version__}, load average at the end {load}")
 
 
 def main() -> None:
