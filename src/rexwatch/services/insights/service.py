@@ -110,7 +110,12 @@ class QueriesService:
         self.logs: LogsService = runtime.service(LogsService)
         self.definitions = Definitions(runtime.control)
         self.timeout_s = float(runtime.settings.query_timeout_s)
-        self._pool = ThreadPoolExecutor(max_workers=QUERY_WORKERS, thread_name_prefix="insights")
+        from rexwatch.stores.telemetry.chdb import ChdbExecutor
+
+        # The embedded engine runs one statement at a time: a second query worker would only queue
+        # in front of ingest; a ClickHouse server runs QUERY_WORKERS queries side by side.
+        workers = 1 if isinstance(runtime.telemetry, ChdbExecutor) else QUERY_WORKERS
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="insights")
         self._runs: OrderedDict[str, QueryRun] = OrderedDict()
         self._lock = threading.Lock()
         runtime.on_close(self.close)
@@ -190,6 +195,7 @@ class QueriesService:
             sql, params = self.sql_for(run, with_matched=True)
             timeout = max(self.timeout_s, 0.001)
             rows = x.query_rows(f"{sql}\nSETTINGS max_execution_time = {timeout:g}", params)
+            time.sleep(0.002)  # let a waiting ingest batch take the engine between our statements
             matched: int | None = None
             if run.compiled.matched_strategy == "window":  # the last column counts the matched events
                 matched = int(rows[0][-1]) if rows else 0
