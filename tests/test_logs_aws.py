@@ -165,5 +165,45 @@ def test_malformed_filter_pattern_is_aws_shaped(logs):
     logs.create_log_group(logGroupName="g")
     with pytest.raises(botocore.exceptions.ClientError) as e:
         logs.filter_log_events(logGroupName="g", filterPattern='"unclosed')
-    assert _code(e.value) in ("InvalidParameterException", "MalformedQueryException")
+    assert _code(e.value) == "InvalidParameterException"
     assert "column" in e.value.response["Error"]["Message"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        logs.test_metric_filter(filterPattern="{ $.a = }", logEventMessages=["x"])
+    assert _code(e.value) == "InvalidParameterException" and "column 9" in str(e.value)
+
+
+def test_throttling_maps_to_aws_throttling_exception():
+    from rexwatch.aws.errors import to_aws
+    from rexwatch.errors import Throttled
+
+    err = to_aws(Throttled("ingest buffer is full"), "logs")
+    assert (err.code, err.status) == ("ThrottlingException", 429)
+
+
+def test_describe_log_streams_paging_and_index_policy_over_boto3(logs):
+    logs.create_log_group(logGroupName="/p")
+    for i in range(5):
+        logs.create_log_stream(logGroupName="/p", logStreamName=f"s{i}")
+    names, token = [], None
+    while True:
+        kw = {"nextToken": token} if token else {}
+        page = logs.describe_log_streams(logGroupName="/p", limit=2, **kw)
+        names += [s["logStreamName"] for s in page["logStreams"]]
+        token = page.get("nextToken")
+        if not token:
+            break
+    assert names == [f"s{i}" for i in range(5)]
+    paginator = logs.get_paginator("describe_log_streams")
+    assert sum(len(p["logStreams"]) for p in paginator.paginate(logGroupName="/p", limit=2)) == 5
+
+    r = logs.put_index_policy(logGroupIdentifier="/p", policyDocument='{"Fields": ["requestId", "user.id"]}')
+    assert r["indexPolicy"]["logGroupIdentifier"].endswith(":log-group:/p")
+    got = logs.describe_index_policies(logGroupIdentifiers=["/p"])["indexPolicies"]
+    assert len(got) == 1 and "user.id" in got[0]["policyDocument"]
+    fields = logs.describe_field_indexes(logGroupIdentifiers=["/p"])["fieldIndexes"]
+    assert [f["fieldIndexName"] for f in fields] == ["requestId", "user.id"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        logs.put_index_policy(logGroupIdentifier="/p", policyDocument="not json")
+    assert _code(e.value) == "InvalidParameterException"
+    logs.delete_index_policy(logGroupIdentifier="/p")
+    assert logs.describe_index_policies(logGroupIdentifiers=["/p"])["indexPolicies"] == []

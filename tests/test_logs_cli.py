@@ -80,6 +80,14 @@ def test_tail_since_filter_and_formats(live):
     end = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime((t - 3600_000) / 1000))
     r = cli(live, "logs", "tail", "/aws/ecs/utm-api", "--start-time", start, "--end-time", end, "--format", "json")
     assert [json.loads(ln)["message"] for ln in r.stdout.splitlines()] == ["old ERROR"]
+    _seed(live, "/aws/ecs/utm-api", [(t - 20_000, "from s2")], stream="s2")
+    _seed(live, "/aws/ecs/utm-api", [(t - 10_000, "from s3")], stream="s3")
+    r = cli(live, "logs", "tail", "/aws/ecs/utm-api", "--log-stream-names", "s2", "s3", "--format", "short")
+    assert [ln.split(" ", 1)[1] for ln in r.stdout.splitlines()] == ["from s2", "from s3"]
+    r = cli(live, "logs", "tail", "/aws/ecs/utm-api", "--log-stream-name-prefix", "s", "--format", "short")
+    assert [ln.split(" ", 1)[1] for ln in r.stdout.splitlines()] == ["from s2", "from s3"]
+    r = cli(live, "logs", "tail", "/aws/ecs/utm-api", "--since", "1h", "--filter-pattern", "ERROR", "--color", "on")
+    assert "\x1b[31m" in r.stdout and "\x1b[32m" in r.stdout  # errors red, timestamps green
     r = cli(live, "logs", "tail", "/nope")
     assert r.returncode == 1 and "/nope" in r.stderr
     r = cli(live, "logs", "tail", "/aws/ecs/utm-api", "--since", "yesterday-ish")

@@ -39,8 +39,9 @@ def test_event_source_selects_live_events_with_group_names(runtime, svc):
     sql, params = svc.event_source(["/a"], None, None, stream_names=["s2"])
     cols = runtime.telemetry.query_arrow(f"SELECT * FROM ({sql})", params).column_names
     assert cols == ["ts", "ingest_ts", "seq", "log_group", "log_stream", "message", "fields"]
-    got = runtime.telemetry.query_rows(f"SELECT fields['n'] FROM ({sql}) ORDER BY seq", params)
-    assert [r[0] for r in got] == ["0", "1", "2"]
+    got = runtime.telemetry.query_rows(f"SELECT JSONExtractInt(message, 'n'), fields FROM ({sql}) ORDER BY seq",
+                                       params)
+    assert [r[0] for r in got] == [0, 1, 2] and all(not dict(r[1]) for r in got)
     with pytest.raises(NotFound):
         svc.event_source(["/a", "/nope"], None, None)
 
@@ -101,3 +102,95 @@ def test_index_policy_extracts_nested_fields(runtime, svc):
         "req.id": "r1", "status": "500"}
     svc.delete_index_policy("/p")
     assert svc.describe_index_policies(["/p"]) == []
+
+
+def test_retention_hides_at_once_and_purge_removes(runtime, svc):
+    day = 86_400_000
+    t = now_ms()
+    svc.create_log_group("/r")
+    svc.create_log_stream("/r", "s")
+    svc.create_log_stream("/r", "gone")
+    svc.put_log_events("/r", "s", [{"timestamp": t - 10 * day, "message": "old"},
+                                   {"timestamp": t - 10 * day + 1, "message": "old2"}])
+    svc.put_log_events("/r", "s", [{"timestamp": t - 1000, "message": "new"}])
+    svc.put_log_events("/r", "gone", [{"timestamp": t - 500, "message": "in a deleted stream"}])
+    svc.create_log_group("/dead")
+    svc.create_log_stream("/dead", "s")
+    svc.put_log_events("/dead", "s", [{"timestamp": t, "message": "in a deleted group"}])
+
+    def stored() -> int:
+        return runtime.telemetry.query_rows("SELECT count() FROM {db}.log_events")[0][0]
+
+    assert stored() == 5
+    svc.put_retention_policy("/r", 7)
+    svc.delete_log_stream("/r", "gone")
+    svc.delete_log_group("/dead")
+    assert [e["message"] for e in svc.filter_log_events(["/r"]).events] == ["new"]
+    assert stored() == 5  # hidden, not yet removed
+    report = svc.purge()
+    assert report.expired_events == 2 and len(report.groups) == 1 and len(report.streams) == 1
+    assert stored() == 1
+    assert svc.purge().expired_events == 0
+
+
+def test_filter_pages_stop_at_one_megabyte(svc):
+    svc.create_log_group("/big")
+    svc.create_log_stream("/big", "s")
+    t = now_ms() - 10_000
+    for b in range(3):
+        svc.put_log_events("/big", "s", [{"timestamp": t + b * 10 + i, "message": f"{b}-{i}-" + "x" * 200_000}
+                                         for i in range(4)])
+    pages, token = [], None
+    while True:
+        page = svc.filter_log_events(["/big"], next_token=token)
+        pages.append(len(page.events))
+        token = page.next_token
+        if not token:
+            break
+    assert pages == [5, 5, 2]
+
+
+def test_text_with_tabs_quotes_and_backslashes_round_trips_through_query_parameters(svc):
+    svc.create_log_group("/esc")
+    svc.create_log_stream("/esc", "s")
+    odd = "path C:\\temp\\x\tit's \"quoted\" end"
+    svc.put_log_events("/esc", "s", [{"timestamp": now_ms(), "message": odd}, {"timestamp": now_ms(), "message": "y"}])
+    assert [e["message"] for e in svc.filter_log_events(["/esc"], pattern='"it\'s"').events] == [odd]
+    assert [e["message"] for e in svc.filter_log_events(["/esc"], stream_names=["s"]).events] == [odd, "y"]
+
+
+def test_json_codec_still_converts_timestamps_after_skipping_plain_shapes():
+    import botocore.session
+    import orjson
+
+    from rexwatch.aws.protocols import json as codec
+
+    session = botocore.session.get_session()
+    put = session.get_service_model("logs").operation_model("PutLogEvents")
+    events = [{"timestamp": 1, "message": "m"}]
+    assert codec.decode(orjson.dumps({"logEvents": events}), {}, put)["logEvents"] is not None
+    stats = session.get_service_model("cloudwatch").operation_model("GetMetricStatistics")
+    got = codec.decode(orjson.dumps({"StartTime": 1700000000, "Namespace": "x"}), {}, stats)
+    assert got["StartTime"].year == 2023 and got["Namespace"] == "x"
+
+
+def test_filter_paging_is_stable_while_events_arrive(svc):
+    svc.create_log_group("/page")
+    svc.create_log_stream("/page", "s")
+    t = now_ms() - 100_000
+    first = [{"timestamp": t + i * 10, "message": f"m{i}"} for i in range(100)]
+    svc.put_log_events("/page", "s", first)
+    seen, token, n = [], None, 0
+    while True:
+        page = svc.filter_log_events(["/page"], limit=7, next_token=token)
+        seen += [e["message"] for e in page.events]
+        # Events arrive between pages, before and after the position reached.
+        svc.put_log_events("/page", "s", [{"timestamp": t + 5 + n * 10, "message": f"late{n}"},
+                                          {"timestamp": t + 2000 + n, "message": f"new{n}"}])
+        n += 1
+        token = page.next_token
+        if not token:
+            break
+    assert seen == [e["message"] for e in first]
+    # A new search sees everything.
+    assert len(svc.filter_log_events(["/page"]).events) == 100 + 2 * n

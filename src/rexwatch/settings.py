@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password.")
     smtp_from: str = Field("rexwatch@localhost", description="Sender address of notification mail.")
     query_timeout_s: float = Field(60.0, gt=0, description="Queries running longer are stopped (Timeout).")
+    logs_buffer_max_events: int = Field(
+        400_000, ge=10_000, description="Log events waiting for insert before PutLogEvents is throttled (429)."
+    )
+    logs_buffer_linger_ms: float = Field(
+        2.0, ge=0, le=1000, description="How long the log ingest buffer waits to coalesce requests."
+    )
 
     @field_validator("host")
     @classmethod

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from rexwatch.services.logs.patterns import compile_filter
 from rexwatch.services.logs.store import DAY_MS, EventStore
 
 EXPORT_SCHEMA = pa.schema([
@@ -20,9 +19,8 @@ EXPORT_SCHEMA = pa.schema([
 ])
 
 
-def day_batches(store: EventStore, source: tuple[str, dict], pattern: str | None, start_ms: int,
+def day_batches(store: EventStore, source: tuple[str, dict], psql: tuple[str, dict], start_ms: int,
                 end_ms: int) -> Iterator[pa.Table]:
-    psql = compile_filter(pattern).sql(message_col="message", fields_col="fields")
     day = start_ms - start_ms % DAY_MS
     while day < end_ms:
         table = store.export_day(source, psql, max(day, start_ms), min(day + DAY_MS, end_ms))

@@ -10,6 +10,7 @@ When more events are waiting than ``max_pending`` the request is refused with
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -110,31 +111,61 @@ def validate(group: Group, stream: Stream, events: Any, now_ms: int) -> Accepted
     return Accepted(pa.table(cols), rejected)
 
 
-def _flatten(value: Any, path: str, out: dict[str, str], wanted: set[str]) -> None:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _flatten(v, f"{path}.{k}" if path else str(k), out, wanted)
-    elif path in wanted and value is not None:
-        if isinstance(value, bool):
-            out[path] = "true" if value else "false"
-        elif isinstance(value, str):
-            out[path] = value
-        elif not isinstance(value, list):
-            out[path] = orjson.dumps(value).decode()
+def _text(value: Any) -> str | None:
+    """A JSON scalar in the filter compiler's text form (``values.text_form``)."""
+    if isinstance(value, str):
+        return value
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        from rexwatch.lang.filterpattern.values import number_text
+
+        return number_text(repr(value))
+    return None
+
+
+def _pick(doc: Any, path: str) -> str | None:
+    cur = doc
+    for part in _PATH_PART.findall(path):
+        if part.startswith("["):
+            i = int(part[1:-1])
+            if not isinstance(cur, list) or i >= len(cur):
+                return None
+            cur = cur[i]
+        else:
+            if not isinstance(cur, dict) or part not in cur:
+                return None
+            cur = cur[part]
+    return _text(cur)
+
+
+_PATH_PART = re.compile(r"\[[0-9]+\]|[^.\[\]]+")
 
 
 def extract_fields(messages: pa.Array, paths: tuple[str, ...]) -> pa.Array:
-    """Index-policy fields (dotted paths) of JSON messages as a Map column."""
-    wanted = set(paths)
+    """The ``fields`` map of an index-policy group: the policy's paths, parsed with orjson."""
+    from rexwatch.lang.filterpattern import flatten_fields
+
     rows: list[list[tuple[str, str]]] = []
     for m in messages.to_pylist():
-        out: dict[str, str] = {}
-        if m and m[0] == "{":
+        row: list[tuple[str, str]] = []
+        if m[:1] == "{":
             try:
-                _flatten(orjson.loads(m), "", out, wanted)
+                doc = orjson.loads(m)
             except orjson.JSONDecodeError:
-                pass
-        rows.append(list(out.items()))
+                # Not strict JSON for orjson (huge numbers, NaN…): use the compiler's own reading.
+                flat = flatten_fields(m)
+                row = [(p, flat[p]) for p in paths if p in flat]
+            else:
+                for p in paths:
+                    v = _pick(doc, p)
+                    if v is not None:
+                        row.append((p, v))
+        rows.append(row)
     return pa.array(rows, type=FIELDS_TYPE)
 
 
@@ -235,7 +266,7 @@ class IngestBuffer:
             table = table.append_column("seq", pa.array(np.arange(base, base + n, dtype=np.uint64)))
             table = table.append_column(
                 "ingest_ts", pa.array(np.full(n, now, dtype=np.int64)).cast(pa.timestamp("ms", tz="UTC")))
-            self._insert(table)
+            self._insert(table.combine_chunks())
             written.append(table)
         self.flushes += 1
         return written

@@ -1,67 +1,54 @@
 """Filter patterns for FilterLogEvents, tail, export and TestMetricFilter.
 
-The compiler lives in ``rexwatch.lang.filterpattern``; until it is present a
-minimal stand-in handles the empty pattern and plain terms / quoted phrases so
-the rest of the logs service works. Everything calls ``compile_filter``.
+The compiler is ``rexwatch.lang.filterpattern``. This module decides which
+JSON paths a query may read from the ``fields`` map instead of parsing each
+message: a path counts only when every row the query can see has it there
+(see ``indexed_paths``).
 """
 
 from __future__ import annotations
 
-import itertools
-import shlex
-from typing import Any, Protocol
+from typing import Any
 
 from rexwatch.errors import QueryError
+from rexwatch.lang.filterpattern import FilterPattern, compile_pattern
+from rexwatch.services.logs.catalog import Group
+
+# Events may be stamped up to 2 h ahead of their ingestion (PutLogEvents' limit).
+FUTURE_MS = 2 * 3600 * 1000
 
 
-class CompiledPattern(Protocol):
-    referenced_fields: set[str]
+def compile_filter(pattern: str | None) -> FilterPattern:
+    """Compile a CloudWatch filter pattern; raises QueryError naming the position of a mistake.
 
-    def sql(self, message_col: str = "message", fields_col: str = "fields") -> tuple[str, dict[str, Any]]: ...
-
-    def match(self, message: str) -> bool: ...
-
-    def extract(self, message: str) -> dict[str, str] | None: ...
-
-
-_ids = itertools.count()
-
-
-class _Terms:
-    """Terms and quoted phrases, all required (case-sensitive), as CloudWatch's plain patterns."""
-
-    def __init__(self, pattern: str) -> None:
-        stripped = pattern.strip()
-        if stripped[:1] in ("{", "[", "%", "?", "-") and stripped:
-            raise QueryError("this kind of filter pattern is not supported by this build", query=pattern, start=0)
-        try:
-            self.terms = [t for t in shlex.split(stripped) if t]
-        except ValueError as e:
-            raise QueryError(f"unbalanced quotes in filter pattern: {e}", query=pattern, start=len(pattern) - 1)
-        self.referenced_fields: set[str] = set()
-        self._p = f"fpt{next(_ids)}_"
-
-    def sql(self, message_col: str = "message", fields_col: str = "fields") -> tuple[str, dict[str, Any]]:
-        if not self.terms:
-            return "1", {}
-        parts, params = [], {}
-        for i, t in enumerate(self.terms):
-            parts.append(f"position({message_col}, {{{self._p}{i}:String}}) > 0")
-            params[f"{self._p}{i}"] = t
-        return " AND ".join(parts), params
-
-    def match(self, message: str) -> bool:
-        return all(t in message for t in self.terms)
-
-    def extract(self, message: str) -> dict[str, str] | None:
-        return {} if self.match(message) else None
-
-
-def compile_filter(pattern: str | None) -> CompiledPattern:
-    """Compile a CloudWatch filter pattern; raises QueryError naming the position of a mistake."""
-    pattern = pattern or ""
+    CloudWatch Logs answers a bad filter pattern with InvalidParameterException
+    (MalformedQueryException is for Logs Insights queries).
+    """
     try:
-        from rexwatch.lang.filterpattern import compile_pattern
-    except ImportError:
-        return _Terms(pattern)
-    return compile_pattern(pattern)
+        return compile_pattern(pattern or "")
+    except QueryError as e:
+        e.aws_code = "InvalidParameterException"
+        raise
+
+
+def indexed_paths(compiled: FilterPattern, groups: list[Group], start_ms: int | None) -> set[str]:
+    """Referenced paths present in ``fields`` for every visible row of every group.
+
+    A path from an index policy counts only for ranges starting after the
+    policy was set (plus the 2 h an event may be stamped ahead), since rows
+    ingested before lack it; everything else is read from the message.
+    """
+    out = set()
+    for path in compiled.referenced_fields:
+        if start_ms is not None and all(
+            path in g.index_fields and g.index_policy_ms is not None and start_ms >= g.index_policy_ms + FUTURE_MS
+            for g in groups
+        ):
+            out.add(path)
+    return out
+
+
+def pattern_sql(pattern: str | None, groups: list[Group], start_ms: int | None) -> tuple[str, dict[str, Any]]:
+    compiled = compile_filter(pattern)
+    return compiled.sql(message_col="message", fields_col="fields",
+                        indexed_fields=indexed_paths(compiled, groups, start_ms))

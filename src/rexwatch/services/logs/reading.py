@@ -13,11 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from rexwatch.services.logs import tokens
-from rexwatch.services.logs.patterns import compile_filter
+from rexwatch.services.logs.rules import EVENT_OVERHEAD
 from rexwatch.services.logs.store import EventStore
+
+MAX_PAGE_BYTES = 1_048_576
 
 
 @dataclass
@@ -47,23 +51,39 @@ def filtered_event(r: dict[str, Any], with_group: bool = False) -> dict[str, Any
     return out
 
 
-def filter_page(store: EventStore, source: tuple[str, dict], pattern: str | None, limit: int,
+def filtered_events(table: pa.Table, with_group: bool = False) -> list[dict[str, Any]]:
+    """FilteredLogEvent dicts built column-wise (no per-row Arrow scalar access)."""
+    cols = [table.column(c).to_pylist() for c in ("log_stream", "timestamp", "message", "ingestion_time", "seq")]
+    out = [{"logStreamName": s, "timestamp": t, "message": m, "ingestionTime": i, "eventId": str(q)}
+           for s, t, m, i, q in zip(*cols, strict=True)]
+    if with_group:
+        for e, g in zip(out, table.column("log_group").to_pylist(), strict=True):
+            e["logGroupName"] = g
+    return out
+
+
+def filter_page(store: EventStore, source: tuple[str, dict], psql: tuple[str, dict], limit: int,
                 token: str | None, with_group: bool = False) -> EventPage:
-    compiled = compile_filter(pattern)
-    psql = compiled.sql(message_col="message", fields_col="fields")
     if token:
         t = tokens.decode(token, "f")
         snap, after = int(t["s"]), (int(t["t"]), int(t["q"]))
     else:
         snap, after = store.max_visible_seq(source), None
     table = store.page(source, psql, limit=limit + 1, after=after, max_seq=snap)
-    got = rows(table)
-    more = len(got) > limit
-    got = got[:limit]
+    more = table.num_rows > limit
+    n = min(limit, table.num_rows)
+    # AWS caps a response at 1 MB of events: cut the page there and continue with the token.
+    sizes = np.cumsum(pc.binary_length(table.column("message")).to_numpy(zero_copy_only=False)[:n]
+                      + EVENT_OVERHEAD)
+    fits = int(np.searchsorted(sizes, MAX_PAGE_BYTES, side="right"))
+    if 0 < fits < n:
+        n, more = fits, True
+    table = table.slice(0, n)
     nxt = None
-    if more and got:
-        nxt = tokens.encode("f", s=snap, t=got[-1]["timestamp"], q=got[-1]["seq"])
-    return EventPage([filtered_event(r, with_group) for r in got], nxt, snapshot_seq=snap)
+    if more and n:
+        last = table.slice(n - 1, 1).to_pylist()[0]
+        nxt = tokens.encode("f", s=snap, t=last["timestamp"], q=last["seq"])
+    return EventPage(filtered_events(table, with_group), nxt, snapshot_seq=snap)
 
 
 def get_page(store: EventStore, source: tuple[str, dict], limit: int, token: str | None,
@@ -96,11 +116,9 @@ def get_page(store: EventStore, source: tuple[str, dict], limit: int, token: str
     return EventPage(events, fwd, bwd)
 
 
-def tail_page(store: EventStore, source: tuple[str, dict], pattern: str | None, after_seq: int | None,
+def tail_page(store: EventStore, source: tuple[str, dict], psql: tuple[str, dict], after_seq: int | None,
               limit: int) -> EventPage:
     """Events committed after ``after_seq`` (all of them from the start when None), in seq order."""
-    compiled = compile_filter(pattern)
-    psql = compiled.sql(message_col="message", fields_col="fields")
     if after_seq is None:
         got = rows(store.page(source, psql, limit=limit))
     else:

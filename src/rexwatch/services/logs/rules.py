@@ -24,7 +24,7 @@ TOO_NEW_MS = 2 * 3600 * 1000
 DESCRIBE_LIMIT = 50
 EVENTS_LIMIT = 10_000
 MAX_INDEX_FIELDS = 20
-INDEX_FIELD = re.compile(r"^[A-Za-z_@][A-Za-z0-9_@\-]*(\.[A-Za-z_@][A-Za-z0-9_@\-]*)*$")
+INDEX_FIELD = re.compile(r"^[A-Za-z_@][A-Za-z0-9_@\-]*(\[[0-9]+\])*(\.[A-Za-z_@][A-Za-z0-9_@\-]*(\[[0-9]+\])*)*$")
 
 
 def check_group_name(name: object, field: str = "logGroupName") -> str:

@@ -12,7 +12,7 @@ from rexwatch.errors import Invalid, NotFound
 from rexwatch.services.logs import export, reading, rules, tokens
 from rexwatch.services.logs.catalog import Catalog, Group, now_ms
 from rexwatch.services.logs.ingest import IngestBuffer, validate
-from rexwatch.services.logs.patterns import compile_filter
+from rexwatch.services.logs.patterns import compile_filter, pattern_sql
 from rexwatch.services.logs.store import EventStore, event_source
 
 
@@ -25,8 +25,8 @@ class LogsService:
         self.buffer = IngestBuffer(
             self.store.insert,
             self.store.max_seq(),
-            max_pending=getattr(s, "logs_buffer_max_events", 400_000),
-            linger_s=getattr(s, "logs_buffer_linger_ms", 2) / 1000,
+            max_pending=s.logs_buffer_max_events,
+            linger_s=s.logs_buffer_linger_ms / 1000,
         )
         runtime.on_close(self.buffer.close)
 
@@ -205,12 +205,18 @@ class LogsService:
         Columns: ts, ingest_ts, seq, log_group, log_stream, message, fields. Deleted groups and
         streams, events past retention and events outside [start_ms, end_ms] are excluded.
         """
+        return self._source(group_names, start_ms, end_ms, stream_names, stream_prefix=stream_prefix,
+                            end_inclusive=end_inclusive)[1]
+
+    def _source(self, group_names: list[str], start_ms: int | None, end_ms: int | None,
+                stream_names: list[str] | None = None, *, stream_prefix: str | None = None,
+                end_inclusive: bool = True) -> tuple[list[Group], tuple[str, dict[str, Any]]]:
         if not group_names:
             raise Invalid("name at least one log group", field="logGroupName")
         groups = self.catalog.groups([rules.group_identifier(n) for n in group_names])
         deleted = self.catalog.deleted_streams([g.id for g in groups])
-        return event_source(groups, deleted, now_ms(), start_ms, end_ms, stream_names, stream_prefix,
-                            end_inclusive=end_inclusive)
+        return groups, event_source(groups, deleted, now_ms(), start_ms, end_ms, stream_names, stream_prefix,
+                                    end_inclusive=end_inclusive)
 
     def _check_range(self, start_ms: int | None, end_ms: int | None) -> None:
         for name, v in (("startTime", start_ms), ("endTime", end_ms)):
@@ -229,8 +235,8 @@ class LogsService:
         self._check_range(start_ms, end_ms)
         limit = rules.check_limit(limit, rules.EVENTS_LIMIT)
         compile_filter(pattern)  # errors before touching the stores
-        source = self.event_source(group_names, start_ms, end_ms, stream_names, stream_prefix=stream_prefix)
-        return reading.filter_page(self.store, source, pattern, limit, next_token,
+        groups, source = self._source(group_names, start_ms, end_ms, stream_names, stream_prefix=stream_prefix)
+        return reading.filter_page(self.store, source, pattern_sql(pattern, groups, start_ms), limit, next_token,
                                    with_group=len(group_names) > 1)
 
     def get_log_events(self, group: str, stream: str, *, start_ms: int | None = None,
@@ -247,8 +253,9 @@ class LogsService:
              stream_prefix: str | None = None, start_ms: int | None = None, end_ms: int | None = None,
              pattern: str | None = None, limit: int = 10_000) -> reading.EventPage:
         """Events committed after ``after_seq`` (a cursor from ``last_seq``), in commit order."""
-        source = self.event_source(group_names, start_ms, end_ms, stream_names, stream_prefix=stream_prefix)
-        return reading.tail_page(self.store, source, pattern, after_seq, limit)
+        compile_filter(pattern)
+        groups, source = self._source(group_names, start_ms, end_ms, stream_names, stream_prefix=stream_prefix)
+        return reading.tail_page(self.store, source, pattern_sql(pattern, groups, start_ms), after_seq, limit)
 
     def last_seq(self, group_names: list[str]) -> int:
         return self.store.max_visible_seq(self.event_source(group_names, None, None))
@@ -264,6 +271,14 @@ class LogsService:
                 out.append({"eventNumber": i, "eventMessage": m, "extractedValues": values})
         return out
 
+    # Retention ------------------------------------------------------------------------------------
+
+    def purge(self):
+        """Physically remove deleted and expired events (the retention worker's tick)."""
+        from rexwatch.services.logs.retention import purge
+
+        return purge(self.catalog, self.store)
+
     # Export -----------------------------------------------------------------------------------------
 
     EXPORT_SCHEMA = export.EXPORT_SCHEMA
@@ -276,12 +291,12 @@ class LogsService:
 
     def count_events(self, group: str, start_ms: int | None, end_ms: int | None, pattern: str | None) -> int:
         start_ms, end_ms = self._export_range(start_ms, end_ms)
-        psql = compile_filter(pattern).sql(message_col="message", fields_col="fields")
-        return self.store.count(self.event_source([group], start_ms, end_ms, end_inclusive=False), psql)
+        groups, source = self._source([group], start_ms, end_ms, end_inclusive=False)
+        return self.store.count(source, pattern_sql(pattern, groups, start_ms))
 
     def export_batches(self, group: str, start_ms: int | None, end_ms: int | None,
                        pattern: str | None = None):
         """Arrow tables (``EXPORT_SCHEMA``), one per UTC day of [start_ms, end_ms), in time order."""
         start_ms, end_ms = self._export_range(start_ms, end_ms)
-        source = self.event_source([group], start_ms, end_ms, end_inclusive=False)
-        return export.day_batches(self.store, source, pattern, start_ms, end_ms)
+        groups, source = self._source([group], start_ms, end_ms, end_inclusive=False)
+        return export.day_batches(self.store, source, pattern_sql(pattern, groups, start_ms), start_ms, end_ms)
