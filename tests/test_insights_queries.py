@@ -74,6 +74,9 @@ def test_runbook_queries_through_boto3(logs) -> None:
                           "| sort duration desc\n| limit 50"))
     assert [r["duration"] for r in slow] == [str(d) for d in range(1950, 1000, -50)]
     assert set(slow[0]) == {"@timestamp", "method", "path", "duration"}
+    top = run(logs, "filter duration > 1000 | sort duration desc | limit 5")
+    assert len(top["results"]) == 5
+    assert top["statistics"]["recordsMatched"] == 19  # every match counts, not only the 5 shown
 
     failed_res = run(logs, 'fields @timestamp, user_id, ip_address\n| filter action = "login" and success = false\n'
                            "| stats count() by user_id, ip_address")

@@ -300,14 +300,18 @@ class Generator:
 
     def matched_strategy(self) -> str:
         """How recordsMatched is known: "scanned" (no filters: every event), "window" (a window sum
-        over the hidden count() of the only stats, with_matched=True: a few rows, cheap) or "pass"
-        (a counting pass; a window over events would stop ClickHouse's top-N and read-in-order)."""
+        over the hidden count() of the only stats, with_matched=True: a few rows, cheap),
+        "before_limit" (an event query: the rows before its final LIMIT, which ClickHouse reports as
+        rows_before_limit_at_least) or "pass" (a counting pass; a window over events would stop
+        ClickHouse's top-N and read-in-order)."""
         if self.wrapped or self.patterned:
             return "pass"
         if not self.event_filters:
             return "scanned"
         if self.stats_count == 1 and not self.filter_after_stats:
             return "window"
+        if self.stats_count == 0 and not self.stage.limit_by:
+            return "before_limit"  # the rows before the final LIMIT are exactly the matched events
         return "pass"
 
     def generate(self, limit: int | None, with_matched: bool = False) -> tuple[str, list[str]]:

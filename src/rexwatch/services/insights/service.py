@@ -90,6 +90,23 @@ def _scan_sql(source_sql: str) -> str:
     return f"SELECT count(), sum(length(message)), 0 FROM ({source_sql})"
 
 
+def _counts_before_limit(executor: Any) -> bool:
+    """The embedded engine can answer rows and ClickHouse's rows_before_limit_at_least in one call."""
+    from rexwatch.stores.telemetry.chdb import ChdbExecutor
+
+    return isinstance(executor, ChdbExecutor)
+
+
+def _rows_and_count(executor: Any, sql: str, params: dict[str, Any]) -> tuple[list[tuple], int]:
+    """Run ``sql`` in JSONCompact: its rows (all text or NULL) and the exact count before its LIMIT."""
+    import orjson
+
+    res = executor.engine.run(sql.replace("{db}", executor.database), "JSONCompact", params)
+    data = orjson.loads(res.bytes()) if res is not None and res.bytes() else {"data": []}
+    rows = [tuple(r) for r in data.get("data", [])]
+    return rows, int(data.get("rows_before_limit_at_least", len(rows)))
+
+
 def _shows_all_matches(run: QueryRun, rows: list[tuple]) -> bool:
     """A plain event query whose result is under its row cap holds every matching event."""
     from rexwatch.lang.insights import ast
@@ -194,9 +211,13 @@ class QueriesService:
         try:
             sql, params = self.sql_for(run, with_matched=True)
             timeout = max(self.timeout_s, 0.001)
-            rows = x.query_rows(f"{sql}\nSETTINGS max_execution_time = {timeout:g}", params)
-            time.sleep(0.002)  # let a waiting ingest batch take the engine between our statements
+            settings = f"\nSETTINGS max_execution_time = {timeout:g}"
             matched: int | None = None
+            if run.compiled.matched_strategy == "before_limit" and _counts_before_limit(x):
+                rows, matched = _rows_and_count(x, sql + settings + ", exact_rows_before_limit = 1", params)
+            else:
+                rows = x.query_rows(sql + settings, params)
+            time.sleep(0.002)  # let a waiting ingest batch take the engine between our statements
             if run.compiled.matched_strategy == "window":  # the last column counts the matched events
                 matched = int(rows[0][-1]) if rows else 0
                 rows = [r[:-1] for r in rows]
@@ -228,7 +249,7 @@ class QueriesService:
         """recordsScanned/bytesScanned over the time range, and recordsMatched when the query itself
         could not count it (a counting pass over the query's event filters)."""
         source_sql, params = self.logs.event_source(run.groups, run.start_ms, run.end_ms)
-        if matched is None and run.compiled.matched_strategy == "pass":
+        if matched is None and run.compiled.matched_strategy in ("pass", "before_limit"):
             sql, params = run.compiled.statistics_sql(source_sql, params, indexed_fields=self._indexed(run),
                                                       account_id=self.runtime.settings.account_id)
         else:
