@@ -178,3 +178,23 @@ def test_query_definitions(logs) -> None:
     with pytest.raises(botocore.exceptions.ClientError) as e:
         logs.put_query_definition(name="bad", queryString="stats")
     assert _code(e.value) == "MalformedQueryException"
+
+
+def test_index_policy_fields_are_read_from_the_ingest_map(live) -> None:
+    logs = live.boto3_client("logs")
+    logs.create_log_group(logGroupName="/idx")
+    logs.put_index_policy(logGroupIdentifier="/idx", policyDocument='{"Fields": ["user.id", "status"]}')
+    logs.create_log_stream(logGroupName="/idx", logStreamName="s")
+    t = int(time.time() * 1000) - 60_000
+    logs.put_log_events(logGroupName="/idx", logStreamName="s", logEvents=[
+        {"timestamp": t + i, "message": json.dumps({"user": {"id": f"u{i % 2}"}, "status": 500 if i < 3 else 200})}
+        for i in range(8)])
+    res = run(logs, "filter status >= 500 | stats count() as n by user.id", groups=("/idx",))
+    assert rows(res) == [{"user.id": "u0", "n": "2"}, {"user.id": "u1", "n": "1"}]
+    svc = live.runtime.service(QueriesService)
+    from rexwatch.lang.insights import compile_query
+    from rexwatch.services.insights.service import QueryRun
+
+    q = "filter status >= 500 | stats count() as n by user.id"
+    sql, _ = svc.sql_for(QueryRun("x", q, compile_query(q), ["/idx"], 0, t + 10_000, None, 0))
+    assert "fields['user.id']" in sql and "fields['status']" in sql and "JSONExtract" not in sql

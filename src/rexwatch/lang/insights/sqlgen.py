@@ -76,6 +76,7 @@ class Generator:
         self.query = query
         self.text = query.text
         scope = Scope(query.text, raw=True, indexed=indexed)
+        self._discovered, self._numeric = scope.discovered, scope.numeric  # shared by every later scope
         self.stage = Stage(f"(\n{_indent(source_sql.strip())}\n) AS src", scope)
         self.fields_out: list[str] = []  # outputs named by fields commands (in order, no repeats)
         self.display: list[str] | None = None
@@ -256,6 +257,7 @@ class Generator:
         inner = render_select(columns, self.stage, group_by=group_by or None, aggregate=True)
         scope = Scope(self.text, raw=False, indexed=self.scope.indexed, defined=defined,
                       aliases={k: v for k, v in aliases.items() if v})
+        scope.discovered, scope.numeric = self._discovered, self._numeric
         self.stage = Stage(f"(\n{_indent(inner)}\n)", scope, order=default_order, tiebreak=default_order)
         self.aggregated_out = outputs
         self.display = None
@@ -281,6 +283,7 @@ class Generator:
         defined = {"@pattern": Col(p, Ty.STR), "@sampleCount": Col(c, Ty.NUM), "@ratio": Col(r, Ty.NUM),
                    "@severityLabel": Col(sev, Ty.STR)}
         scope = Scope(self.text, raw=False, indexed=self.scope.indexed, defined=defined)
+        scope.discovered, scope.numeric = self._discovered, self._numeric
         self.stage = Stage(f"(\n{_indent(with_ratio)}\n)", scope, order=[f"{c} DESC", f"{p} ASC"],
                            tiebreak=[f"{p} ASC"])
         self.aggregated_out = list(defined)
@@ -296,7 +299,7 @@ class Generator:
 
     @property
     def discovered(self) -> set[str]:
-        return self.scope.discovered
+        return self._discovered
 
     def matched_strategy(self) -> str:
         """How recordsMatched is known: "scanned" (no filters: every event), "window" (a window sum
