@@ -206,7 +206,11 @@ class ExprGen:
             from rexwatch.lang.insights.regexes import to_clickhouse
 
             _check_regex(self, node.pattern)
-            cond = f"match({sql}, {sql_str(to_clickhouse(node.pattern.pattern))})"
+            pattern = node.pattern.pattern
+            if pattern and not any(c in "\\.^$|?*+()[]{}" for c in pattern):  # plain text: a substring test
+                cond = f"position({sql}, {sql_str(pattern)}) > 0"
+            else:
+                cond = f"match({sql}, {sql_str(to_clickhouse(pattern))})"
         else:
             cond = f"position({sql}, {sql_str(str(node.pattern.value))}) > 0"  # type: ignore[attr-defined]
         if node.negated:
