@@ -9,8 +9,26 @@ LEVELS = ["INFO", "INFO", "INFO", "WARN", "ERROR", "DEBUG"]
 PATHS = ["/api/users", "/api/tenants", "/api/invitations/accept", "/health", "/api/roles", "/index.html"]
 METHODS = ["GET", "GET", "POST", "PUT", "DELETE"]
 STATUSES = [200, 200, 201, 204, 301, 400, 401, 403, 404, 410, 500, 502, 503]
-WORDS = ["ERROR", "error", "Exception", "NullPointerException", "WARN", "timeout", "AUTHORIZED", "UNAUTHORIZED",
-         "connection", "reset", "retry", "ERROR:", "[ERROR]", "user_id", "café", "INTERNAL", "SERVER", "db-pool"]
+WORDS = [
+    "ERROR",
+    "error",
+    "Exception",
+    "NullPointerException",
+    "WARN",
+    "timeout",
+    "AUTHORIZED",
+    "UNAUTHORIZED",
+    "connection",
+    "reset",
+    "retry",
+    "ERROR:",
+    "[ERROR]",
+    "user_id",
+    "café",
+    "INTERNAL",
+    "SERVER",
+    "db-pool",
+]
 
 
 def json_message(rng: random.Random, i: int) -> str:
@@ -27,8 +45,9 @@ def json_message(rng: random.Random, i: int) -> str:
     if rng.random() < 0.3:
         doc["cached"] = rng.choice([True, False])
     if rng.random() < 0.2:
-        doc["error"] = rng.choice([None, {"code": rng.choice(["E1", "E2"]), "retry": rng.choice([True, False])},
-                                   "boom"])
+        doc["error"] = rng.choice(
+            [None, {"code": rng.choice(["E1", "E2"]), "retry": rng.choice([True, False])}, "boom"]
+        )
     if rng.random() < 0.15:
         del doc["duration"]
     if rng.random() < 0.1:
@@ -66,7 +85,26 @@ def messages(n: int = 420, seed: int = 7) -> list[str]:
     for i in range(n):
         kind = i % 3
         out.append([json_message, access_message, text_message][kind](rng, i))
-    out += ['{"level": "ERROR", "level": "INFO"}', "{not json", "[1, 2, 3]", '"just a string"', "", " ",
-            '{"a": {"b": [{"c": 5}, 7]}, "x": null}', '{"duration": "\\"5\\""}', '{"duration": true}',
-            '{"big": 1e3, "duration": 0}', '{"duration": 5.25, "level": "ERROR"}', "ERROR\n", "x ERROR\nnext line"]
+    out += [
+        '{"level": "ERROR", "level": "INFO"}',
+        "{not json",
+        "[1, 2, 3]",
+        '"just a string"',
+        "",
+        " ",
+        '{"a": {"b": [{"c": 5}, 7]}, "x": null}',
+        '{"duration": "\\"5\\""}',
+        '{"duration": true}',
+        '{"big": 1e3, "duration": 0}',
+        '{"duration": 5.25, "level": "ERROR"}',
+        "ERROR\n",
+        "x ERROR\nnext line",
+        '{"req": {"path": "\\/api\\/users"}, "level": "\\u0045RROR"}',
+        '{"level": "ERROR-X", "msg": "a ERROR b"}',
+        '{"level": ["ERROR"], "status": "5xx", "msg": "ERRORS"}',
+        '10.0.0.1\t-\tfrank [x y] "GET / HTTP/1.1" 404 5',
+        "a\vb c",
+        "a\u00a0b c",
+        "ERROR\u2003ERROR x",
+    ]
     return out

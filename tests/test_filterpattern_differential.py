@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from filterpattern_data import messages
 from rexwatch.lang.filterpattern import compile_pattern, flatten_fields
@@ -79,6 +83,13 @@ PATTERNS = [
     "{ $.a.b[1] > 6 }",
     "{ $.x IS NULL }",
     "{ $.level = INFO }",
+    '{ $.req.path = "/api/users" }',
+    "{ $.msg = *ERROR* }",
+    "{ $.msg = ERROR* }",
+    '{ $.msg = "a ERROR b" }',
+    "{ $.level = ERROR-* }",
+    "{ $.status = 5* }",
+    "{ $.status != 5* }",
     "[ip, user, username, timestamp, request, status_code, bytes]",
     "[ip, user, username, timestamp, request, status_code = 404, bytes]",
     "[ip, user, username, timestamp, request, status_code = 4*, bytes > 1000]",
@@ -102,14 +113,21 @@ def store(chdb_engine, tmp_path_factory):
 
     rt = make_runtime(tmp_path_factory.mktemp("fpdiff"), chdb_engine, workers="none")
     tx = rt.telemetry
-    tx.execute("CREATE TABLE {db}.fp (id UInt32, message String, fields Map(String, String)) "
-               "ENGINE = MergeTree ORDER BY id")
+    tx.execute(
+        "CREATE TABLE {db}.fp (id UInt32, message String, fields Map(LowCardinality(String), String)) "
+        "ENGINE = MergeTree ORDER BY id"
+    )
     fields = [list(flatten_fields(m).items()) for m in MESSAGES]
-    tx.insert_arrow("fp", pa.table({
-        "id": pa.array(range(len(MESSAGES)), pa.uint32()),
-        "message": MESSAGES,
-        "fields": pa.array(fields, pa.map_(pa.string(), pa.string())),
-    }))
+    tx.insert_arrow(
+        "fp",
+        pa.table(
+            {
+                "id": pa.array(range(len(MESSAGES)), pa.uint32()),
+                "message": MESSAGES,
+                "fields": pa.array(fields, pa.map_(pa.string(), pa.string())),
+            }
+        ),
+    )
     all_paths = {k for f in fields for k, _ in f}
     yield tx, all_paths
     rt.close(close_stores=False)
@@ -135,3 +153,150 @@ def test_sql_agrees_with_python(store, text):
     # Each pattern selects some rows but not all: the comparison is not vacuous.
     if text:
         assert 0 < len(expected) < len(MESSAGES), len(expected)
+
+
+# -- generated patterns ----------------------------------------------------------
+
+TERMS = [
+    "ERROR",
+    "error",
+    "Exception",
+    '"INTERNAL SERVER ERROR"',
+    '"ERROR:"',
+    '"[ERROR]"',
+    "user_id",
+    "timeout",
+    "GET",
+    "404",
+    "café",
+    "%ERR%",
+    "%^[A-Z]+%",
+    '"db-pool"',
+    "NullPointerException",
+    "api",
+]
+PATHS = [
+    "level",
+    "duration",
+    "status",
+    "req.path",
+    "req.method",
+    "tags[0]",
+    "tags[1]",
+    "cached",
+    "error",
+    "error.code",
+    "big",
+    "msg",
+    "tenant",
+    "a.b[0].c",
+    "nothere",
+]
+NUMBERS = ["0", "100", "404", "1000", "1500", "-1", "1e21", "2.5", "500"]
+STRINGS = [
+    "ERROR",
+    '"ERROR"',
+    "E*",
+    "*O*",
+    '""',
+    "*",
+    "4*",
+    "5*",
+    "true",
+    '"1500"',
+    "fast",
+    "/api/*",
+    "req-1*",
+    "acme",
+    "ACME",
+    "*ERROR*",
+    '"a ERROR b"',
+    "%ERR%",
+    "%^/api%",
+    "%[0-9]+%",
+]
+
+text_pattern = st.lists(
+    st.tuples(st.sampled_from(["", "?", "-"]), st.sampled_from(TERMS)), min_size=1, max_size=4
+).map(lambda items: " ".join(p + t for p, t in items))
+
+
+def json_condition():
+    sel = st.sampled_from(PATHS).map(lambda p: "$." + p)
+    compare = st.one_of(
+        st.tuples(sel, st.sampled_from(["=", "!=", "<", "<=", ">", ">="]), st.sampled_from(NUMBERS)),
+        st.tuples(sel, st.sampled_from(["=", "!="]), st.sampled_from(STRINGS)),
+    ).map(" ".join)
+    is_ = st.tuples(sel, st.sampled_from(["IS NULL", "IS TRUE", "IS FALSE", "NOT EXISTS"])).map(" ".join)
+    return st.one_of(compare, is_)
+
+
+json_expr = st.recursive(
+    json_condition(),
+    lambda inner: st.tuples(inner, st.sampled_from(["&&", "||"]), inner).map(
+        lambda t: f"({t[0]} {t[1]} {t[2]})"
+    ),
+    max_leaves=4,
+)
+json_pattern = json_expr.map(lambda e: "{ " + e + " }")
+
+FIELD_VALUES = [
+    "404",
+    "4*",
+    "5*",
+    "200",
+    "frank",
+    '"-"',
+    "*html*",
+    "*users*",
+    "10.0.1.*",
+    "%POST%",
+    "0",
+    "1000",
+]
+slot = st.one_of(
+    st.just("..."),
+    st.tuples(st.sampled_from(["=", "!=", ">", "<"]), st.sampled_from(FIELD_VALUES)),
+    st.just(None),
+)
+
+
+def delimited(slots):
+    out, names = [], 0
+    for s in slots:
+        if s == "...":
+            out.append("...")
+            continue
+        names += 1
+        name = f"f{names}"
+        if s is None:
+            out.append(name)
+        else:
+            op, value = s
+            if op in "<>" and not value.lstrip("-").isdigit():
+                op = "="
+            out.append(f"{name} {op} {value}")
+    return "[" + ", ".join(out) + "]"
+
+
+delimited_pattern = st.lists(slot, min_size=1, max_size=9).map(delimited)
+
+
+# Deterministic in CI; REXWATCH_FUZZ_EXAMPLES=5000 explores further on a developer's machine.
+@settings(
+    max_examples=int(os.environ.get("REXWATCH_FUZZ_EXAMPLES", "100")),
+    deadline=None,
+    derandomize="REXWATCH_FUZZ_EXAMPLES" not in os.environ,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(text=st.one_of(text_pattern, json_pattern, delimited_pattern))
+def test_generated_patterns_agree(store, text):
+    tx, all_paths = store
+    assume(text.count("%") <= 4)  # CloudWatch allows two regexes per JSON or space-delimited pattern
+    p = compile_pattern(text)
+    expected = {i for i, m in enumerate(MESSAGES) if p.match(m)}
+    for indexed in (frozenset(), frozenset(all_paths)):
+        sql, params = p.sql(indexed_fields=indexed)
+        got = {r[0] for r in tx.query_rows(f"SELECT id FROM {{db}}.fp WHERE {sql}", params)}
+        diff = sorted(got ^ expected)
+        assert not diff, (text, bool(indexed), [(i, MESSAGES[i], i in got) for i in diff[:5]])

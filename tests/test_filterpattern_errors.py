@@ -21,7 +21,11 @@ CASES = [
     ("{ }", 2, "expected a condition"),
     ("{ $.level }", 10, "expected =, !=, <, <=, >, >=, IS NULL"),
     ("{ $.level = }", 12, "expected a value after ="),
-    ('{ $.level = "ERROR"', 19, "expected &&, || or } closing the JSON pattern, found the end of the pattern"),
+    (
+        '{ $.level = "ERROR"',
+        19,
+        "expected &&, || or } closing the JSON pattern, found the end of the pattern",
+    ),
     ('{ $.level = "ERROR" } extra', 22, "must be the whole filter pattern"),
     ("{ $.duration > fast }", 15, "> compares numbers: expected a number, found 'fast'"),
     ('{ $.duration < "5" }', 15, "< compares numbers"),
@@ -58,6 +62,40 @@ def test_error_names_position_and_expectation(text, start, words):
     assert err.query == text
     assert err.end > err.start
     assert f"column {start + 1}" in str(err)
+
+
+def test_limits_on_length_and_nesting():
+    with pytest.raises(QueryError) as info:
+        compile_pattern("x" * 1025)
+    assert info.value.start == 1024 and "at most 1024 characters" in info.value.detail
+    compile_pattern("x" * 1024)
+    deep = "{ " + "(" * 40 + "$.a = 1" + ")" * 40 + " }"
+    with pytest.raises(QueryError) as info:
+        compile_pattern(deep)
+    assert "nest more than 32 deep" in info.value.detail and info.value.start == 2 + 32
+    assert compile_pattern("{ " + "(" * 32 + "$.a = 1" + ")" * 32 + " }").match('{"a": 1}')
+    runs = "[" + ", ".join(["..."] + [f"f{i} = 1, ..." for i in range(9)]) + "]"
+    with pytest.raises(QueryError) as info:
+        compile_pattern(runs)
+    assert "at most 8 runs" in info.value.detail and runs[info.value.start :].startswith("f8 = 1")
+
+
+def test_largest_patterns_run_in_clickhouse(runtime):
+    """Patterns at the limits still make SQL ClickHouse accepts (lambda and AST depth)."""
+    patterns = [
+        "[" + ", ".join(["..."] + [f"f{i} = 1, ..." for i in range(8)]) + "]",
+        "{ " + "(" * 32 + "$.a = 1" + ")" * 32 + " }",
+        "{ " + " && ".join(f"$.a{i} = {i}" for i in range(70)) + " }",
+        " ".join(f'-"w{i}:"' for i in range(100)),
+        " ".join(f"?t{i % 10}" for i in range(250)),
+    ]
+    for text in patterns:
+        assert len(text) <= 1024
+        sql, params = compile_pattern(text).sql()
+        rows = runtime.telemetry.query_rows(
+            f"SELECT {sql} AS matched FROM (SELECT '1 1 1 1 1 1 1 1 1' AS message, map('a', '1') AS fields)", params
+        )
+        assert rows[0][0] in (0, 1)
 
 
 def test_error_snippet_points_at_the_problem():

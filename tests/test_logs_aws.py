@@ -168,8 +168,8 @@ def test_malformed_filter_pattern_is_aws_shaped(logs):
     assert _code(e.value) == "InvalidParameterException"
     assert "column" in e.value.response["Error"]["Message"]
     with pytest.raises(botocore.exceptions.ClientError) as e:
-        logs.test_metric_filter(filterPattern="{ $.a = }", logEventMessages=["x"])
-    assert _code(e.value) == "InvalidParameterException" and "column 9" in str(e.value)
+        logs.filter_log_events(logGroupName="g", filterPattern="x" * 1025)
+    assert _code(e.value) == "InvalidParameterException" and "1024" in str(e.value)
 
 
 def test_throttling_maps_to_aws_throttling_exception():

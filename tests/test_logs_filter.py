@@ -71,16 +71,32 @@ def test_filter_results_equal_python_evaluation(seeded, pattern):
 
 
 def test_index_policy_fields_give_the_same_answers(runtime, seeded):
-    seeded.put_index_policy("/f", '{"Fields": ["user.id", "tags[1]"]}')
-    g = seeded.group("/f")
-    later = g.index_policy_ms + 3 * 3600_000
-    from rexwatch.services.logs.patterns import indexed_paths
+    from rexwatch.services.logs.patterns import POLICY_MARGIN_MS, indexed_paths, pattern_sql
 
-    compiled = compile_pattern('{ $.user.id = "u2" && $.duration > 1 }')
-    assert indexed_paths(compiled, [g], later) == {"user.id"}
-    assert indexed_paths(compiled, [g], None) == set()
-    seeded.create_log_stream("/f", "new")
-    t = int(time.time() * 1000)
-    seeded.put_log_events("/f", "new", [{"timestamp": t, "message": MESSAGES[3]}])
+    seeded.put_index_policy("/f", '{"Fields": ["user.id", "tags[1]", "duration"]}')
+    g = seeded.group("/f")
+    compiled = compile_pattern('{ $.user.id = "u2" && $.status > 1 }')
+    assert indexed_paths(compiled, [g]) == ({"user.id"}, g.index_policy_ms + POLICY_MARGIN_MS)
+    assert indexed_paths(compiled, [g, Group_without_policy()]) == (set(), None)
+    sql, _ = pattern_sql('{ $.user.id = "u2" }', [g])
+    assert sql.startswith("if(ingest_ts >= ") and "fields[" in sql
+    # Rows from before the policy still answer by parsing their message.
     got = [e["message"] for e in seeded.filter_log_events(["/f"], pattern='{ $.user.id = "u2" }').events]
-    assert got == [MESSAGES[3], MESSAGES[3]]
+    assert got == [MESSAGES[3]]
+
+    # A group whose policy predates all its rows answers from the map, with the same results.
+    seeded.create_log_group("/idx")
+    seeded.create_log_stream("/idx", "s")
+    seeded.put_index_policy("/idx", '{"Fields": ["user.id", "tags[1]", "duration", "level", "ok", "n"]}')
+    seeded.catalog.update_group("/idx", index_policy_ms=int(time.time() * 1000) - 3_600_000)
+    t = int(time.time() * 1000)
+    seeded.put_log_events("/idx", "s", [{"timestamp": t + i, "message": m} for i, m in enumerate(MESSAGES)])
+    for pattern in PATTERNS:
+        got = [e["message"] for e in seeded.filter_log_events(["/idx"], pattern=pattern).events]
+        assert got == [m for m in MESSAGES if compile_pattern(pattern).match(m)], pattern
+
+
+def Group_without_policy():
+    from rexwatch.services.logs.catalog import Group
+
+    return Group(99, "/other", 0, None, None, "STANDARD", False, None, None)

@@ -194,3 +194,29 @@ def test_filter_paging_is_stable_while_events_arrive(svc):
     assert seen == [e["message"] for e in first]
     # A new search sees everything.
     assert len(svc.filter_log_events(["/page"]).events) == 100 + 2 * n
+
+
+def test_retention_worker_is_registered_and_purges(runtime, svc):
+    from rexwatch.workers.base import build
+
+    svc.create_log_group("/w")
+    svc.create_log_stream("/w", "s")
+    svc.put_log_events("/w", "s", [{"timestamp": now_ms(), "message": "x"}])
+    svc.delete_log_group("/w")
+    worker = build("retention", runtime)
+    assert worker.interval <= 3600
+    worker.tick(time.time())
+    assert runtime.telemetry.query_rows("SELECT count() FROM {db}.log_events")[0][0] == 0
+
+
+def test_retention_lease_lets_one_node_purge(runtime):
+    from rexwatch.workers.retention import release_lease, take_lease
+
+    assert take_lease(runtime.control, "retention", "node-a", 60)
+    assert take_lease(runtime.control, "retention", "node-a", 60)  # renew
+    assert not take_lease(runtime.control, "retention", "node-b", 60)
+    release_lease(runtime.control, "retention", "node-a")
+    assert take_lease(runtime.control, "retention", "node-b", 60)
+    assert take_lease(runtime.control, "retention", "node-c", -1) is False
+    assert take_lease(runtime.control, "retention", "node-b", -1)  # now expired
+    assert take_lease(runtime.control, "retention", "node-c", 60)  # an expired lease is taken over

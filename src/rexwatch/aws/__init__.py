@@ -8,4 +8,8 @@ service and only translate between AWS shapes and service calls.
 """
 
 # Modules that register operation handlers. Adding an AWS service is one line.
-SERVICE_MODULES: tuple[str, ...] = ("rexwatch.aws.logs", "rexwatch.aws.logs_insights")
+SERVICE_MODULES: tuple[str, ...] = (
+    "rexwatch.aws.logs",
+    "rexwatch.aws.logs_filterpatterns",
+    "rexwatch.aws.logs_insights",
+)

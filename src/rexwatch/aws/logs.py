@@ -133,8 +133,3 @@ def filter_log_events(ctx: AwsContext, p: dict[str, Any]) -> dict[str, Any]:
     if page.next_token:
         out["nextToken"] = page.next_token
     return out
-
-
-@handler("logs", "TestMetricFilter")
-def test_metric_filter(ctx: AwsContext, p: dict[str, Any]) -> dict[str, Any]:
-    return {"matches": _svc(ctx).test_metric_filter(_req(p, "filterPattern"), _req(p, "logEventMessages"))}

@@ -1,6 +1,7 @@
 """REST routers under /api/v1, one module per area. Adding an area is one line."""
 
 ROUTERS: tuple[str, ...] = (
+    "rexwatch.api.routes.filterpatterns",
     "rexwatch.api.routes.insights",
     "rexwatch.api.routes.keys",
     "rexwatch.api.routes.logs",

@@ -76,11 +76,6 @@ class IndexPolicy(BaseModel):
     fields: list[str]
 
 
-class PatternTest(BaseModel):
-    pattern: str
-    messages: list[str]
-
-
 def _resolve_groups(svc: LogsService, groups: list[str], prefix: str | None) -> list[str]:
     names = list(groups)
     if prefix:
@@ -204,11 +199,6 @@ def put_index_policy(body: IndexPolicy, rt: Runtime = Depends(get_runtime)) -> d
 def delete_index_policy(group: str, rt: Runtime = Depends(get_runtime)) -> Response:
     _svc(rt).delete_index_policy(group)
     return Response(status_code=204)
-
-
-@router.post("/test-pattern")
-def test_pattern(body: PatternTest, rt: Runtime = Depends(get_runtime)) -> dict:
-    return {"matches": _svc(rt).test_metric_filter(body.pattern, body.messages)}
 
 
 class _Collector:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 from functools import cached_property
 
+from rexwatch.errors import QueryError
 from rexwatch.lang.filterpattern import ast, pyeval
 from rexwatch.lang.filterpattern.parser import parse
 from rexwatch.lang.filterpattern.sqlgen import to_sql
@@ -38,12 +39,21 @@ class FilterPattern:
     @property
     def kind(self) -> str:
         """``all``, ``text``, ``json`` or ``delimited``."""
-        return {ast.MatchAll: "all", ast.TextPattern: "text", ast.JsonPattern: "json",
-                ast.DelimitedPattern: "delimited"}[type(self.ast)]
+        return {
+            ast.MatchAll: "all",
+            ast.TextPattern: "text",
+            ast.JsonPattern: "json",
+            ast.DelimitedPattern: "delimited",
+        }[type(self.ast)]
 
-    def sql(self, message_col: str = "message", fields_col: str = "fields",
-            indexed_fields: frozenset[str] | set[str] | None = frozenset(), *,
-            param_prefix: str | None = None) -> tuple[str, dict]:
+    def sql(
+        self,
+        message_col: str = "message",
+        fields_col: str = "fields",
+        indexed_fields: frozenset[str] | set[str] | None = frozenset(),
+        *,
+        param_prefix: str | None = None,
+    ) -> tuple[str, dict]:
         """A ClickHouse boolean expression and its query parameters.
 
         ``indexed_fields``: dotted JSON paths present in ``fields_col`` for every
@@ -52,8 +62,13 @@ class FilterPattern:
         so several patterns can share one query.
         """
         prefix = param_prefix if param_prefix is not None else f"fp{next(_prefixes)}"
-        return to_sql(self.ast, message_col=message_col, fields_col=fields_col,
-                      indexed_fields=frozenset(indexed_fields or ()), prefix=prefix)
+        return to_sql(
+            self.ast,
+            message_col=message_col,
+            fields_col=fields_col,
+            indexed_fields=frozenset(indexed_fields or ()),
+            prefix=prefix,
+        )
 
     def match(self, message: str) -> bool:
         return pyeval.match(self.ast, message)
@@ -71,7 +86,14 @@ class FilterPattern:
 def compile_pattern(text: str | None) -> FilterPattern:
     """Parse ``text``; raises ``rexwatch.errors.QueryError`` naming the position and what was expected."""
     text = text or ""
-    return FilterPattern(text, parse(text))
+    try:
+        tree = parse(text)
+    except QueryError as e:
+        # CloudWatch Logs answers a bad filter pattern with InvalidParameterException
+        # (MalformedQueryException is for Logs Insights queries).
+        e.aws_code = "InvalidParameterException"
+        raise
+    return FilterPattern(text, tree)
 
 
 def flatten_fields(message: str) -> dict[str, str]:

@@ -193,6 +193,8 @@ class DelimitedPattern(Node):
                 segs.append([])
             else:
                 segs[-1].append(slot)
+        if len(segs) > 2:  # "..., ..." is one ellipsis: drop empty runs between them
+            segs = [segs[0], *(s for s in segs[1:-1] if s), segs[-1]]
         return segs
 
 

@@ -26,6 +26,9 @@ from rexwatch.lang.filterpattern.tokens import Mode, T, Token, Tokenizer
 # What CloudWatch accepts inside %...%: letters, digits, these symbols and operators.
 _REGEX_ALLOWED = re.compile(r"[A-Za-z0-9:_#=@/;,\- ^$?\[\]{}|\\*+.]*")
 MAX_REGEXES = 2  # per JSON or space-delimited pattern, as in CloudWatch
+MAX_LENGTH = 1024  # characters, as in CloudWatch
+MAX_DEPTH = 32  # nested parentheses
+MAX_FLOATING_RUNS = 8  # runs of fields between ellipses: each is a nested lambda in SQL
 _NUMBER = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _NAME = re.compile(r"[A-Za-z_@][A-Za-z0-9_\-@.]*")
 
@@ -33,8 +36,16 @@ _NAME = re.compile(r"[A-Za-z_@][A-Za-z0-9_\-@.]*")
 class Parser:
     def __init__(self, text: str) -> None:
         self.text = text
+        if len(text) > MAX_LENGTH:
+            raise QueryError(
+                f"a filter pattern is at most {MAX_LENGTH} characters long, this one is {len(text)}",
+                query=text,
+                start=MAX_LENGTH,
+                end=len(text),
+            )
         self.mode, self.tokens = Tokenizer(text).tokenize()
         self.i = 0
+        self.depth = 0
 
     # -- helpers ----------------------------------------------------------------
 
@@ -78,7 +89,10 @@ class Parser:
                 extra = regexes[MAX_REGEXES]
                 raise QueryError(
                     f"a JSON or space-delimited pattern may use at most {MAX_REGEXES} regular expressions",
-                    query=self.text, start=extra.span[0], end=extra.span[1])
+                    query=self.text,
+                    start=extra.span[0],
+                    end=extra.span[1],
+                )
         return node
 
     # -- terms ----------------------------------------------------------------
@@ -97,13 +111,17 @@ class Parser:
                 bucket.append(ast.Regex(self.check_regex(tok), span=(tok.start, tok.end)))
             elif tok.kind is T.STRING:
                 if not tok.value:
-                    raise self.error("an empty quoted phrase matches nothing: put text between the quotes", tok)
+                    raise self.error(
+                        "an empty quoted phrase matches nothing: put text between the quotes", tok
+                    )
                 bucket.append(ast.Term(tok.value, span=(tok.start, tok.end)))
             elif tok.kind is T.WORD:
                 if tok.value[0] in "{[":
                     raise self.error(
                         f"{tok.value[0]!r} starts a JSON or space-delimited pattern only at the start of the "
-                        "pattern; quote the term to search for it as text", tok)
+                        "pattern; quote the term to search for it as text",
+                        tok,
+                    )
                 bucket.append(ast.Term(tok.value, span=(tok.start, tok.end)))
             else:
                 raise self.expected("a term, a quoted phrase or a %regex%", tok)
@@ -123,8 +141,11 @@ class Parser:
         bad = next((i for i, ch in enumerate(pattern) if not _REGEX_ALLOWED.fullmatch(ch)), None)
         if bad is not None:
             ch = pattern[bad]
-            why = "( and ) are not supported in filter-pattern regexes" if ch in "()" else \
-                f"{ch!r} is not allowed in a filter-pattern regex"
+            why = (
+                "( and ) are not supported in filter-pattern regexes"
+                if ch in "()"
+                else f"{ch!r} is not allowed in a filter-pattern regex"
+            )
             pos = tok.start + 1 + bad
             raise QueryError(why, query=self.text, start=pos, end=pos + 1)
         try:
@@ -166,8 +187,12 @@ class Parser:
 
     def parse_unary(self, atom) -> ast.Node:
         if self.tok.kind is T.LPAREN:
+            if self.depth >= MAX_DEPTH:
+                raise self.error(f"parentheses nest more than {MAX_DEPTH} deep")
             self.advance()
+            self.depth += 1
             node = self.parse_or(atom)
+            self.depth -= 1
             self.expect(T.RPAREN, "&&, || or )")
             return node
         return atom()
@@ -195,7 +220,9 @@ class Parser:
                 return ast.JsonIs(selector, "NOT EXISTS", span=(tok.start, second.end))
             what = "NULL, TRUE or FALSE after IS" if first.value.upper() == "IS" else "EXISTS after NOT"
             raise self.expected(what, second)
-        raise self.expected(f"=, !=, <, <=, >, >=, IS NULL, IS TRUE, IS FALSE or NOT EXISTS after {tok.value}")
+        raise self.expected(
+            f"=, !=, <, <=, >, >=, IS NULL, IS TRUE, IS FALSE or NOT EXISTS after {tok.value}"
+        )
 
     def parse_value(self, op: str) -> ast.Value:
         tok = self.tok
@@ -249,8 +276,21 @@ class Parser:
             end = self.expect(T.RBRACKET, ", or ] closing the space-delimited pattern").end
             break
         if self.tok.kind is not T.EOF:
-            raise self.error("a space-delimited pattern must be the whole filter pattern: remove what follows ]")
-        return ast.DelimitedPattern(tuple(slots), span=(start, end))
+            raise self.error(
+                "a space-delimited pattern must be the whole filter pattern: remove what follows ]"
+            )
+        node = ast.DelimitedPattern(tuple(slots), span=(start, end))
+        floating = node.segments[1:-1]
+        if len(floating) > MAX_FLOATING_RUNS:
+            first = floating[MAX_FLOATING_RUNS][0]
+            raise QueryError(
+                f"a space-delimited pattern may have at most {MAX_FLOATING_RUNS} runs of fields "
+                "between two ellipses (...)",
+                query=self.text,
+                start=first.span[0],
+                end=first.span[1],
+            )
+        return node
 
     def parse_field_condition(self, name: str) -> ast.Node:
         tok = self.tok

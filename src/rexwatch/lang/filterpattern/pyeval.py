@@ -15,6 +15,7 @@ from typing import Any
 
 from rexwatch.lang.filterpattern import ast
 from rexwatch.lang.filterpattern.values import (
+    DELIMITED_FIELD_RE,
     MISSING,
     flatten,
     glob_regex,
@@ -22,10 +23,11 @@ from rexwatch.lang.filterpattern.values import (
     parse_json,
     text_form,
     to_number,
+    verbatim_tokens,
 )
 
 _SEP = r"\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f"
-_FIELD_RE = re.compile(r'"[^"]*"|\[[^\]]*\]|\S+')
+_FIELD_RE = re.compile(DELIMITED_FIELD_RE)
 _CMP: dict[str, Callable[[Any, Any], bool]] = {
     "=": lambda a, b: a == b,
     "!=": lambda a, b: a != b,
@@ -135,7 +137,8 @@ class Evaluator:
         return self.evaluate(node.expr, ctx)
 
     def term(self, node: ast.Term, ctx: Context) -> bool:
-        return _term_regex(node.text).search(ctx.message) is not None
+        # A substring test rejects most messages before the word-boundary regex runs.
+        return node.text in ctx.message and _term_regex(node.text).search(ctx.message) is not None
 
     def regex(self, node: ast.Regex, ctx: Context) -> bool:
         return _regex(node.pattern).search(ctx.message) is not None
@@ -149,6 +152,10 @@ class Evaluator:
         value = lookup(doc, node.selector.path)
         if isinstance(node.value, ast.StringValue) and node.value.any:
             return value is not MISSING and node.op == "="
+        if node.op == "=" and isinstance(node.value, ast.StringValue):
+            words = verbatim_tokens(node.value.text)
+            if words and not all(_term_regex(w).search(ctx.message) for w in words):
+                return False
         return compare_text(text_form(value) if value is not MISSING else None, node.op, node.value)
 
     def jsonis(self, node: ast.JsonIs, ctx: Context) -> bool:
@@ -201,24 +208,17 @@ def bind_fields(node: ast.DelimitedPattern, fields: list[str], ev: Evaluator) ->
         if not _slot_ok(ev, slot, cell):
             return None
         out[slot.name or ""] = cell
-    end = len(fields) - len(tail)
-
-    def place(k: int, lo: int) -> dict[str, str] | None:
-        if k == len(middle):
-            return {}
-        seg = middle[k]
-        rest = sum(len(s) for s in middle[k + 1 :])
-        for p in range(lo, end - rest - len(seg) + 1):
+    # Runs between ellipses: placing each at its leftmost fit leaves the most room
+    # for the runs after it, so the greedy scan finds a binding whenever one exists.
+    lo, end = len(head), len(fields) - len(tail)
+    for seg in middle:
+        for p in range(lo, end - len(seg) + 1):
             if all(_slot_ok(ev, s, fields[p + i]) for i, s in enumerate(seg)):
-                later = place(k + 1, p + len(seg))
-                if later is not None:
-                    return {**{s.name or "": fields[p + i] for i, s in enumerate(seg)}, **later}
-        return None
-
-    placed = place(0, len(head))
-    if placed is None:
-        return None
-    out.update(placed)
+                out.update({s.name or "": fields[p + i] for i, s in enumerate(seg)})
+                lo = p + len(seg)
+                break
+        else:
+            return None
     return out
 
 

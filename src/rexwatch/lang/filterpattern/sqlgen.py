@@ -13,20 +13,32 @@ the exact text, so the cheap token tests reject most rows first.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 
 from rexwatch.lang.filterpattern import ast
-from rexwatch.lang.filterpattern.values import like_pattern, string_only, tokens_of
+from rexwatch.lang.filterpattern.values import (
+    DELIMITED_FIELD_RE,
+    like_pattern,
+    string_only,
+    tokens_of,
+    verbatim_tokens,
+)
 
 # Token boundary for match(): an ASCII character that is not a letter or digit
 # (non-ASCII characters belong to tokens, as in hasToken).
 _BOUNDARY = r"[^0-9A-Za-z\x{80}-\x{10FFFF}]"
-# One space-delimited field: a "quoted" run, a [bracketed] run, or non-space characters.
-DELIMITED_FIELD_RE = r'"[^"]*"|\[[^\]]*\]|\S+'
 _STRIP_RE = r'(?s)^"(.*)"$|^\[(.*)\]$'
-_NON_STRING_SCALARS = "('Int64', 'UInt64', 'Double', 'Bool')"
 _RE2_SPECIAL = set("\\.+*?()|[]{}^$")
 _OPS = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_OPS_PY = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 
 
 def quote(text: str) -> str:
@@ -50,8 +62,13 @@ def re2_escape(text: str) -> str:
 class Generator:
     TRANSFORMS: dict[type, Callable[[Generator, ast.Node], str]] = {}
 
-    def __init__(self, message_col: str = "message", fields_col: str = "fields",
-                 indexed_fields: frozenset[str] | set[str] = frozenset(), prefix: str = "fp") -> None:
+    def __init__(
+        self,
+        message_col: str = "message",
+        fields_col: str = "fields",
+        indexed_fields: frozenset[str] | set[str] = frozenset(),
+        prefix: str = "fp",
+    ) -> None:
         self.m = message_col
         self.f = fields_col
         self.indexed = frozenset(indexed_fields or ())
@@ -100,8 +117,11 @@ class Generator:
             left = _is_token_char(text[0])
             right = _is_token_char(text[-1])
             if left or right:
-                regex = ("(?:^|" + _BOUNDARY + ")" if left else "") + re2_escape(text) + \
-                        ("(?:$|" + _BOUNDARY + ")" if right else "")
+                regex = (
+                    ("(?:^|" + _BOUNDARY + ")" if left else "")
+                    + re2_escape(text)
+                    + ("(?:$|" + _BOUNDARY + ")" if right else "")
+                )
                 checks.append(f"match({self.m}, {self.param(regex)})")
             else:
                 checks.append(f"position({self.m}, {self.param(text)}) > 0")
@@ -123,31 +143,53 @@ class Generator:
         if sel.dotted in self.indexed:
             key = self.param(sel.dotted)
             return f"{self.f}[{key}]", f"mapContains({self.f}, {key})"
-        a = self._json_args(sel)
-        expr = (f"multiIf(JSONType({a}) = 'String', JSONExtractString({a}), "
-                f"JSONType({a}) IN {_NON_STRING_SCALARS}, JSONExtractRaw({a}), NULL)")
+        # One parse of the message: the raw JSON of the value, unquoted if it is a string,
+        # NULL for null, objects, arrays and absent keys.
+        raw = f"JSONExtractRaw({self._json_args(sel)})"
+        expr = (
+            f"multiIf(startsWith({raw}, '\"'), JSONExtractString({raw}), "
+            f"{raw} IN ('', 'null') OR startsWith({raw}, '{{') OR startsWith({raw}, '['), NULL, {raw})"
+        )
         return expr, None
 
-    def _number(self, sel: ast.Selector) -> str:
+    def _number_compare(self, sel: ast.Selector, op: str, value: ast.NumberValue) -> str:
+        cmp = f"{_OPS[op]} {self.param(value.value, 'Float64')}"
         if sel.dotted in self.indexed:
-            return f"toFloat64OrNull({self.f}[{self.param(sel.dotted)}])"
-        return f"toFloat64OrNull(trim(BOTH '\"' FROM JSONExtractRaw({self._json_args(sel)})))"
+            return f"toFloat64OrNull({self.f}[{self.param(sel.dotted)}]) {cmp}"
+        # JSONExtract reads numbers, and strings as toFloat64OrNull does, in one parse,
+        # faster than extracting the raw text; but it reads booleans as 1 and 0, which
+        # are not numbers here: exclude them when 0 or 1 could pass the comparison.
+        a = self._json_args(sel)
+        expr = f"JSONExtract({a}, 'Nullable(Float64)') {cmp}"
+        if _OPS_PY[op](0.0, value.value) or _OPS_PY[op](1.0, value.value):
+            expr = f"({expr} AND JSONType({a}) != 'Bool')"
+        return expr
 
     def jsoncompare_sql(self, node: ast.JsonCompare) -> str:
         sel, op, value = node.selector, node.op, node.value
         if isinstance(value, ast.NumberValue):
-            return f"{self._number(sel)} {_OPS[op]} {self.param(value.value, 'Float64')}"
+            return self._number_compare(sel, op, value)
         if isinstance(value, ast.StringValue) and value.any:
             return f"JSONHas({self._json_args(sel)})" if op == "=" else "0"
-        if (op == "=" and isinstance(value, ast.StringValue) and string_only(value.text)
-                and sel.dotted not in self.indexed):
-            # Only a JSON string can have this text: one cheap extraction, no type check.
-            a = self._json_args(sel)
-            if value.glob:
-                return f"JSONExtractString({a}) LIKE {self.param(like_pattern(value.text))}"
-            return f"JSONExtractString({a}) = {self.param(value.text)}"
+        words: list[str] = []
+        if op == "=" and isinstance(value, ast.StringValue) and string_only(value.text):
+            # Only a JSON string can have this text, so its words are in the raw message:
+            # hasToken rejects most rows before any JSON parse (and lets a token index skip).
+            words = [f"hasToken({self.m}, {self.param(w)})" for w in verbatim_tokens(value.text)]
+            if sel.dotted not in self.indexed:
+                a = self._json_args(sel)  # one extraction, no type check
+                if value.glob:
+                    check = f"JSONExtractString({a}) LIKE {self.param(like_pattern(value.text))}"
+                else:
+                    check = f"JSONExtractString({a}) = {self.param(value.text)}"
+                if value.text[0] in "*[{":
+                    # JSONExtractString returns the raw JSON of an object or array, which
+                    # this literal could match: make sure the value is a string.
+                    check = f"(JSONType({a}) = 'String' AND {check})"
+                return "(" + " AND ".join([*words, check]) + ")" if words else check
         text, exists = self._text(sel)
-        return self._compare_text(text, exists, op, value)
+        check = self._compare_text(text, exists, op, value)
+        return "(" + " AND ".join([*words, check]) + ")" if words else check
 
     def _compare_text(self, text: str, exists: str | None, op: str, value: ast.Value) -> str:
         if isinstance(value, ast.RegexValue):
@@ -194,6 +236,7 @@ class Generator:
 
     def _middle(self, arr: str, middle: list[list[ast.Slot]], head: int, tail: int) -> str:
         """Runs between two ellipses float: nested arrayExists over their start positions."""
+
         def level(k: int, lo: str) -> str:
             if k == len(middle):
                 return "1"
@@ -202,12 +245,16 @@ class Generator:
             var = f"p{k}"
             # 1-based start positions that leave room for this run, the later runs and the tail.
             room = tail + rest + len(seg) - 2
-            hi = f"length({arr}) - {room}" if room > 0 else f"length({arr}) + {-room}" if room else f"length({arr})"
-            conds = [self._slot(s, f"{arr}[{var} + {i}]" if i else f"{arr}[{var}]") for i, s in enumerate(seg)]
+            n = f"toInt64(length({arr}))"
+            hi = f"{n} - {room}" if room > 0 else f"{n} + {-room}" if room else n
+            conds = [
+                self._slot(s, f"{arr}[{var} + {i}]" if i else f"{arr}[{var}]") for i, s in enumerate(seg)
+            ]
             conds.append(level(k + 1, f"{var} + {len(seg)}"))
             body = " AND ".join(c for c in conds if c != "1") or "1"
             return f"arrayExists({var} -> {body}, range({lo}, greatest({lo}, {hi})))"
-        return level(0, str(head + 1))
+
+        return level(0, f"toInt64({head + 1})")
 
     def _slot(self, slot: ast.Slot, cell: str) -> str:
         if slot.cond is None:
@@ -246,7 +293,13 @@ Generator.TRANSFORMS = {
 }
 
 
-def to_sql(pattern: ast.Pattern, *, message_col: str = "message", fields_col: str = "fields",
-           indexed_fields: frozenset[str] | set[str] = frozenset(), prefix: str = "fp") -> tuple[str, dict]:
+def to_sql(
+    pattern: ast.Pattern,
+    *,
+    message_col: str = "message",
+    fields_col: str = "fields",
+    indexed_fields: frozenset[str] | set[str] = frozenset(),
+    prefix: str = "fp",
+) -> tuple[str, dict]:
     gen = Generator(message_col, fields_col, indexed_fields, prefix)
     return gen.render(pattern), gen.params

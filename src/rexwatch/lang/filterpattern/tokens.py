@@ -144,8 +144,15 @@ class Tokenizer:
 
     def _struct_tokens(self, mode: Mode) -> None:
         text = self.text
-        singles = {"{": T.LBRACE, "}": T.RBRACE, "[": T.LBRACKET, "]": T.RBRACKET,
-                   "(": T.LPAREN, ")": T.RPAREN, ",": T.COMMA}
+        singles = {
+            "{": T.LBRACE,
+            "}": T.RBRACE,
+            "[": T.LBRACKET,
+            "]": T.RBRACKET,
+            "(": T.LPAREN,
+            ")": T.RPAREN,
+            ",": T.COMMA,
+        }
         while True:
             while self.pos < len(text) and text[self.pos].isspace():
                 self.pos += 1
@@ -205,7 +212,9 @@ class Tokenizer:
                 close = text.find("]", self.pos)
                 inner = text[self.pos + 1 : close] if close > 0 else ""
                 if close < 0 or not inner.strip().isdigit():
-                    raise self.error("expected an array index such as [0]", self.pos, (close + 1) if close > 0 else None)
+                    raise self.error(
+                        "expected an array index such as [0]", self.pos, (close + 1) if close > 0 else None
+                    )
                 self.pos = close + 1
             else:
                 break

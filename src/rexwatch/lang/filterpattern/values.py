@@ -36,6 +36,11 @@ def tokens_of(text: str) -> list[str]:
     return TOKEN_RE.findall(text)
 
 
+# One space-delimited field: a "quoted" run, a [bracketed] run, or a run of other
+# characters up to whitespace. Whitespace is spelled out because RE2's \s and
+# Python's differ (vertical tab, Unicode spaces).
+DELIMITED_FIELD_RE = r'"[^"]*"|\[[^\]]*\]|[^\t\n\f\r ]+'
+
 _NUMBER_RE = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)", re.I)
 
 
@@ -179,9 +184,39 @@ def like_pattern(text: str) -> str:
 
 # A literal that contains none of these characters can only equal a JSON string
 # (never a number's or boolean's text), so SQL can read it with JSONExtractString.
-NON_STRING_CHARS = frozenset("0123456789.+-eEinfatyrulsIN")
+# (number texts use digits, "-", "." and a lowercase "e"; booleans are "true"/"false").
+NON_STRING_CHARS = frozenset("0123456789.-etruefalseinf")
 
 
 def string_only(text: str) -> bool:
     core = text.replace("*", "")
     return bool(core) and any(ch not in NON_STRING_CHARS for ch in core)
+
+
+# Characters JSON encoders write as they are (no \\u escapes, no \\/): a literal made of
+# these appears verbatim in the raw message wherever a string field holds it.
+_VERBATIM = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _.,:;!?@#$%^*()+-=~|[]{}"
+)
+
+
+def verbatim_tokens(literal: str) -> list[str]:
+    """Whole words the raw message must contain for a JSON string to equal ``literal``.
+
+    Used as a cheap prefilter (``hasToken``) before parsing JSON, by SQL and
+    Python alike. A word touching a ``*`` wildcard may continue past it, so
+    only words bounded by separators or by the ends of the literal (the quotes
+    of the JSON string) count. Empty when the literal has characters an
+    encoder might escape. A message that escapes plain letters (``\\u0045``)
+    does not match: no common encoder writes JSON that way.
+    """
+    if not string_only(literal) or not set(literal) <= _VERBATIM:
+        return []
+    parts = literal.split("*")
+    out: list[str] = []
+    for i, part in enumerate(parts):
+        for m in TOKEN_RE.finditer(part):
+            if (m.start() == 0 and i > 0) or (m.end() == len(part) and i < len(parts) - 1):
+                continue
+            out.append(m.group())
+    return list(dict.fromkeys(out))

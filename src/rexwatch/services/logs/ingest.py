@@ -128,45 +128,61 @@ def _text(value: Any) -> str | None:
     return None
 
 
-def _pick(doc: Any, path: str) -> str | None:
-    cur = doc
-    for part in _PATH_PART.findall(path):
-        if part.startswith("["):
-            i = int(part[1:-1])
-            if not isinstance(cur, list) or i >= len(cur):
-                return None
-            cur = cur[i]
-        else:
-            if not isinstance(cur, dict) or part not in cur:
-                return None
-            cur = cur[part]
-    return _text(cur)
-
-
 _PATH_PART = re.compile(r"\[[0-9]+\]|[^.\[\]]+")
 
 
+def _steps(path: str) -> tuple[str | int, ...]:
+    return tuple(int(p[1:-1]) if p.startswith("[") else p for p in _PATH_PART.findall(path))
+
+
+def _pick(doc: Any, steps: tuple[str | int, ...]) -> str | None:
+    cur = doc
+    for step in steps:
+        if isinstance(step, int):
+            if not isinstance(cur, list) or step >= len(cur):
+                return None
+        elif not isinstance(cur, dict) or step not in cur:
+            return None
+        cur = cur[step]
+    return _text(cur)
+
+
 def extract_fields(messages: pa.Array, paths: tuple[str, ...]) -> pa.Array:
-    """The ``fields`` map of an index-policy group: the policy's paths, parsed with orjson."""
+    """The ``fields`` map of an index-policy group: the policy's paths, parsed with orjson.
+
+    Keys and values are collected flat and assembled into a MapArray by offsets,
+    so Arrow never converts per-row Python structures.
+    """
     from rexwatch.lang.filterpattern import flatten_fields
 
-    rows: list[list[tuple[str, str]]] = []
+    plan = [(p, _steps(p)) for p in paths]
+    loads = orjson.loads
+    keys: list[str] = []
+    values: list[str] = []
+    offsets = [0]
     for m in messages.to_pylist():
-        row: list[tuple[str, str]] = []
         if m[:1] == "{":
             try:
-                doc = orjson.loads(m)
+                doc = loads(m)
             except orjson.JSONDecodeError:
                 # Not strict JSON for orjson (huge numbers, NaN…): use the compiler's own reading.
                 flat = flatten_fields(m)
-                row = [(p, flat[p]) for p in paths if p in flat]
-            else:
                 for p in paths:
-                    v = _pick(doc, p)
+                    if p in flat:
+                        keys.append(p)
+                        values.append(flat[p])
+            else:
+                for p, steps in plan:
+                    if len(steps) == 1:
+                        v = _text(doc.get(steps[0])) if isinstance(doc, dict) else None
+                    else:
+                        v = _pick(doc, steps)
                     if v is not None:
-                        row.append((p, v))
-        rows.append(row)
-    return pa.array(rows, type=FIELDS_TYPE)
+                        keys.append(p)
+                        values.append(v)
+        offsets.append(len(keys))
+    return pa.MapArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(keys, pa.string()),
+                                   pa.array(values, pa.string()))
 
 
 class _Item:
@@ -197,6 +213,11 @@ class IngestBuffer:
         self.flushes = 0
         self._thread = threading.Thread(target=self._run, name="logs-ingest", daemon=True)
         self._thread.start()
+
+    @property
+    def last_seq(self) -> int:
+        """The highest seq assigned so far."""
+        return self._last_seq
 
     def submit(self, table: pa.Table, group: Group) -> None:
         """Queue ``table`` and wait until it is durably inserted."""

@@ -1,21 +1,24 @@
 """Filter patterns for FilterLogEvents, tail, export and TestMetricFilter.
 
-The compiler is ``rexwatch.lang.filterpattern``. This module decides which
-JSON paths a query may read from the ``fields`` map instead of parsing each
-message: a path counts only when every row the query can see has it there
-(see ``indexed_paths``).
+The compiler is ``rexwatch.lang.filterpattern``. This module decides where a
+query may read JSON paths from the ``fields`` map instead of parsing each
+message: only in rows ingested under an index policy that names them.
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
-from rexwatch.errors import QueryError
+from rexwatch.errors import Invalid, QueryError
 from rexwatch.lang.filterpattern import FilterPattern, compile_pattern
-from rexwatch.services.logs.catalog import Group
+from rexwatch.services.logs.catalog import CACHE_TTL_S, Group
 
-# Events may be stamped up to 2 h ahead of their ingestion (PutLogEvents' limit).
-FUTURE_MS = 2 * 3600 * 1000
+# A request validated under the old policy may be inserted a little after the policy changed
+# (other nodes cache groups for CACHE_TTL_S; the buffer waits at most a minute): rows ingested
+# this long after the change certainly carry the new policy's fields.
+POLICY_MARGIN_MS = int((CACHE_TTL_S + 60) * 1000)
+_ids = itertools.count()
 
 
 def compile_filter(pattern: str | None) -> FilterPattern:
@@ -24,6 +27,11 @@ def compile_filter(pattern: str | None) -> FilterPattern:
     CloudWatch Logs answers a bad filter pattern with InvalidParameterException
     (MalformedQueryException is for Logs Insights queries).
     """
+    from rexwatch.services.filterpatterns import MAX_PATTERN_LENGTH
+
+    if pattern is not None and len(pattern) > MAX_PATTERN_LENGTH:
+        raise Invalid(f"filterPattern is {len(pattern)} characters long; the limit is {MAX_PATTERN_LENGTH}",
+                      field="filterPattern")
     try:
         return compile_pattern(pattern or "")
     except QueryError as e:
@@ -31,24 +39,32 @@ def compile_filter(pattern: str | None) -> FilterPattern:
         raise
 
 
-def indexed_paths(compiled: FilterPattern, groups: list[Group], start_ms: int | None) -> set[str]:
-    """Referenced paths present in ``fields`` for every visible row of every group.
+def indexed_paths(compiled: FilterPattern, groups: list[Group]) -> tuple[set[str], int | None]:
+    """Referenced paths every group's index policy names, and the ingest time (ms) from which
+    every row of those groups carries them in ``fields``."""
+    if not groups or any(not g.index_fields for g in groups):
+        return set(), None
+    common = set(compiled.referenced_fields)
+    for g in groups:
+        common &= set(g.index_fields)
+    if not common:
+        return set(), None
+    return common, max(g.index_policy_ms or 0 for g in groups) + POLICY_MARGIN_MS
 
-    A path from an index policy counts only for ranges starting after the
-    policy was set (plus the 2 h an event may be stamped ahead), since rows
-    ingested before lack it; everything else is read from the message.
+
+def pattern_sql(pattern: str | None, groups: list[Group]) -> tuple[str, dict[str, Any]]:
+    """The pattern as a ClickHouse condition over ``message``, ``fields`` and ``ingest_ts``.
+
+    Rows ingested under the groups' index policies read the indexed paths from
+    ``fields``; older rows parse the message (``if`` evaluates only the branch
+    each row needs).
     """
-    out = set()
-    for path in compiled.referenced_fields:
-        if start_ms is not None and all(
-            path in g.index_fields and g.index_policy_ms is not None and start_ms >= g.index_policy_ms + FUTURE_MS
-            for g in groups
-        ):
-            out.add(path)
-    return out
-
-
-def pattern_sql(pattern: str | None, groups: list[Group], start_ms: int | None) -> tuple[str, dict[str, Any]]:
     compiled = compile_filter(pattern)
-    return compiled.sql(message_col="message", fields_col="fields",
-                        indexed_fields=indexed_paths(compiled, groups, start_ms))
+    paths, since = indexed_paths(compiled, groups)
+    slow = compiled.sql(message_col="message", fields_col="fields")
+    if not paths or since is None:
+        return slow
+    fast = compiled.sql(message_col="message", fields_col="fields", indexed_fields=paths)
+    key = f"pidx{next(_ids)}"
+    sql = f"if(ingest_ts >= fromUnixTimestamp64Milli({{{key}:Int64}}, 'UTC'), {fast[0]}, {slow[0]})"
+    return sql, {**slow[1], **fast[1], key: since}

@@ -17,6 +17,11 @@ from rexwatch.services.logs.store import EventStore, event_source
 
 
 class LogsService:
+    """Log groups, streams and events with CloudWatch Logs semantics; every logs door calls this.
+
+    Results are plain dicts in the AWS response shapes (the REST API returns them as they are).
+    """
+
     def __init__(self, runtime: Any) -> None:
         self.runtime = runtime
         self.catalog = Catalog(runtime.control)
@@ -190,7 +195,7 @@ class LogsService:
         s = self.catalog.stream(g, rules.check_stream_name(stream), cached=True)
         accepted = validate(g, s, events, now_ms())
         self.buffer.submit(accepted.table, g)
-        out: dict[str, Any] = {"nextSequenceToken": str(self.buffer._last_seq)}
+        out: dict[str, Any] = {"nextSequenceToken": str(self.buffer.last_seq)}
         if accepted.rejected:
             out["rejectedLogEventsInfo"] = accepted.rejected
         return out
@@ -236,7 +241,7 @@ class LogsService:
         limit = rules.check_limit(limit, rules.EVENTS_LIMIT)
         compile_filter(pattern)  # errors before touching the stores
         groups, source = self._source(group_names, start_ms, end_ms, stream_names, stream_prefix=stream_prefix)
-        return reading.filter_page(self.store, source, pattern_sql(pattern, groups, start_ms), limit, next_token,
+        return reading.filter_page(self.store, source, pattern_sql(pattern, groups), limit, next_token,
                                    with_group=len(group_names) > 1)
 
     def get_log_events(self, group: str, stream: str, *, start_ms: int | None = None,
@@ -255,21 +260,10 @@ class LogsService:
         """Events committed after ``after_seq`` (a cursor from ``last_seq``), in commit order."""
         compile_filter(pattern)
         groups, source = self._source(group_names, start_ms, end_ms, stream_names, stream_prefix=stream_prefix)
-        return reading.tail_page(self.store, source, pattern_sql(pattern, groups, start_ms), after_seq, limit)
+        return reading.tail_page(self.store, source, pattern_sql(pattern, groups), after_seq, limit)
 
     def last_seq(self, group_names: list[str]) -> int:
         return self.store.max_visible_seq(self.event_source(group_names, None, None))
-
-    def test_metric_filter(self, pattern: str, messages: list[str]) -> list[dict[str, Any]]:
-        if not isinstance(messages, list) or not 1 <= len(messages) <= 50:
-            raise Invalid("logEventMessages must hold 1 to 50 messages", field="logEventMessages")
-        compiled = compile_filter(pattern)
-        out = []
-        for i, m in enumerate(messages, 1):
-            values = compiled.extract(m)
-            if values is not None:
-                out.append({"eventNumber": i, "eventMessage": m, "extractedValues": values})
-        return out
 
     # Retention ------------------------------------------------------------------------------------
 
@@ -292,11 +286,11 @@ class LogsService:
     def count_events(self, group: str, start_ms: int | None, end_ms: int | None, pattern: str | None) -> int:
         start_ms, end_ms = self._export_range(start_ms, end_ms)
         groups, source = self._source([group], start_ms, end_ms, end_inclusive=False)
-        return self.store.count(source, pattern_sql(pattern, groups, start_ms))
+        return self.store.count(source, pattern_sql(pattern, groups))
 
     def export_batches(self, group: str, start_ms: int | None, end_ms: int | None,
                        pattern: str | None = None):
         """Arrow tables (``EXPORT_SCHEMA``), one per UTC day of [start_ms, end_ms), in time order."""
         start_ms, end_ms = self._export_range(start_ms, end_ms)
         groups, source = self._source([group], start_ms, end_ms, end_inclusive=False)
-        return export.day_batches(self.store, source, pattern_sql(pattern, groups, start_ms), start_ms, end_ms)
+        return export.day_batches(self.store, source, pattern_sql(pattern, groups), start_ms, end_ms)
