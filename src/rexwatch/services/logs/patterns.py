@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from rexwatch.errors import Invalid, QueryError
+from rexwatch.errors import QueryError
 from rexwatch.lang.filterpattern import FilterPattern, compile_pattern
 from rexwatch.services.logs.catalog import CACHE_TTL_S, Group
 
@@ -27,11 +27,6 @@ def compile_filter(pattern: str | None) -> FilterPattern:
     CloudWatch Logs answers a bad filter pattern with InvalidParameterException
     (MalformedQueryException is for Logs Insights queries).
     """
-    from rexwatch.services.filterpatterns import MAX_PATTERN_LENGTH
-
-    if pattern is not None and len(pattern) > MAX_PATTERN_LENGTH:
-        raise Invalid(f"filterPattern is {len(pattern)} characters long; the limit is {MAX_PATTERN_LENGTH}",
-                      field="filterPattern")
     try:
         return compile_pattern(pattern or "")
     except QueryError as e:
