@@ -29,7 +29,7 @@ lint: install-test
 	$(BIN)/ruff check src tests bench
 
 test: install-test lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 bench: install-test
 	$(BIN)/python bench/bench_server.py

@@ -15,4 +15,5 @@ SERVICE_MODULES: tuple[str, ...] = (
     "rexwatch.aws.cloudwatch_alarms",
     "rexwatch.aws.sns",
     "rexwatch.aws.logs_filterpatterns",
+    "rexwatch.aws.logs_insights",
 )

@@ -99,4 +99,36 @@ def export(ctx: CliContext, log_group_name: str, start: str, end: str, destinati
         click.echo("note: no events in that range", err=True)
 
 
-__all__ = ["export", "fail", "logs", "tail"]
+@logs.command("query")
+@click.argument("query_string", metavar="QUERY")
+@click.option("--log-group-name", "group_names", multiple=True, required=True,
+              help="A log group name or ARN (repeat for up to 50 groups).")
+@click.option("--since", default="1h", show_default=True, help="How far back: 15m, 1h, 2d or an ISO-8601 time.")
+@click.option("--start-time", default=None, help="Start (ISO-8601, epoch s/ms or 1h); overrides --since.")
+@click.option("--end-time", default=None, help="End (ISO-8601, epoch s/ms); default now.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=None, help="At most this many rows.")
+@click.option("--wait", "wait_s", type=float, default=300, show_default=True,
+              help="Seconds to wait for the result before stopping the query.")
+@click.option("--output", "fmt", type=click.Choice(["table", "json", "csv"]), default=None,
+              help="table in a terminal, json when piped; csv on request.")
+@pass_ctx
+def query(ctx: CliContext, query_string: str, group_names: tuple[str, ...], since: str, start_time: str | None,
+          end_time: str | None, limit: int | None, wait_s: float, fmt: str | None) -> None:
+    """Run a Logs Insights query and print its results, e.g. 'stats count() by path | sort count desc'."""
+    from rexwatch.cli.logs_query import print_result, run_query
+    from rexwatch.cli.output import want_json
+
+    _check_time(since, "--since")
+    _check_time(start_time, "--start-time")
+    _check_time(end_time, "--end-time")
+    fmt = fmt or ctx.output
+    if fmt not in ("table", "json", "csv"):
+        fmt = "json" if want_json(fmt) else "table"
+    res = run_query(ctx.client(), query_string, list(group_names), start_time or since, end_time, limit, wait_s,
+                    spinner=sys.stderr.isatty())
+    if res["status"] != "Complete":
+        fail(f"query {res['status'].lower()}: {res.get('error') or 'no result'}")
+    print_result(res, fmt)
+
+
+__all__ = ["export", "fail", "logs", "query", "tail"]

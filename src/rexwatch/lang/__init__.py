@@ -1,1 +1,2 @@
-"""Query languages compiled to ClickHouse SQL: filter patterns (``filterpattern``)."""
+"""Query languages compiled to ClickHouse SQL: filter patterns (``filterpattern``) and Logs Insights
+(``insights``), each tokenizer -> parser -> AST -> generator."""

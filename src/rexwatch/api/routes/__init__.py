@@ -3,6 +3,7 @@
 ROUTERS: tuple[str, ...] = (
     "rexwatch.api.routes.alarms",
     "rexwatch.api.routes.filterpatterns",
+    "rexwatch.api.routes.insights",
     "rexwatch.api.routes.keys",
     "rexwatch.api.routes.system",
     "rexwatch.api.routes.logs",

@@ -24,6 +24,7 @@ AREAS: tuple[str, ...] = (
     "logs",
     "metric_filters",
     "notify",
+    "insights",
 )
 
 for _area in AREAS:

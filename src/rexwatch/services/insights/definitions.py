@@ -1,0 +1,46 @@
+"""Saved query definitions in the control store (the only SQL about them)."""
+
+from __future__ import annotations
+
+import uuid
+
+import orjson
+from sqlalchemy import Engine, delete, insert, select, update
+
+from rexwatch.stores.control.tables.insights import query_definitions as qd
+
+
+def _row(r) -> dict:
+    return {"queryLanguage": "CWLI", "queryDefinitionId": r.id, "name": r.name, "queryString": r.query_string,
+            "lastModified": r.last_modified, "logGroupNames": orjson.loads(r.log_group_names)}
+
+
+class Definitions:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def put(self, def_id: str | None, name: str, query: str, groups: list[str], now_ms: int) -> str | None:
+        """Create (def_id None) or update; returns the id, or None when def_id does not exist."""
+        values = {"name": name, "query_string": query, "log_group_names": orjson.dumps(groups).decode(),
+                  "last_modified": now_ms}
+        with self.engine.begin() as conn:
+            if def_id is None:
+                def_id = str(uuid.uuid4())
+                conn.execute(insert(qd).values(id=def_id, **values))
+                return def_id
+            done = conn.execute(update(qd).where(qd.c.id == def_id).values(**values)).rowcount
+            return def_id if done else None
+
+    def list(self, prefix: str | None, after: str | None, limit: int) -> list[dict]:
+        q = select(qd).order_by(qd.c.name, qd.c.id)
+        if prefix:
+            q = q.where(qd.c.name.startswith(prefix, autoescape=True))
+        if after:
+            name, _, ident = after.partition("\x00")
+            q = q.where((qd.c.name > name) | ((qd.c.name == name) & (qd.c.id > ident)))
+        with self.engine.connect() as conn:
+            return [_row(r) for r in conn.execute(q.limit(limit)).all()]
+
+    def delete(self, def_id: str) -> bool:
+        with self.engine.begin() as conn:
+            return bool(conn.execute(delete(qd).where(qd.c.id == def_id)).rowcount)
