@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password.")
     smtp_from: str = Field("rexwatch@localhost", description="Sender address of notification mail.")
     query_timeout_s: float = Field(60.0, gt=0, description="Queries running longer are stopped (Timeout).")
+    probe_concurrency: int = Field(
+        500, ge=1, le=20000, description="Health checks and uptime probes running at once."
+    )
+    probe_allow_link_local: bool = Field(
+        False, description="Let probes reach link-local/cloud metadata addresses (169.254.0.0/16, fe80::/10)."
+    )
 
     @field_validator("host")
     @classmethod

@@ -4,4 +4,6 @@
 worker is one line. ``rexwatch worker NAME`` runs one alone.
 """
 
-WORKERS: dict[str, str] = {}
+WORKERS: dict[str, str] = {
+    "probes": "rexwatch.workers.probes.ProbeWorker",
+}

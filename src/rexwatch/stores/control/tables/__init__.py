@@ -18,7 +18,7 @@ metadata = MetaData(
 )
 
 # Area modules defining tables on ``metadata``. Adding an area is one line.
-AREAS: tuple[str, ...] = ("core",)
+AREAS: tuple[str, ...] = ("core", "monitors")
 
 for _area in AREAS:
     importlib.import_module(f"rexwatch.stores.control.tables.{_area}")
