@@ -2,5 +2,6 @@
 
 ROUTERS: tuple[str, ...] = (
     "rexwatch.api.routes.keys",
+    "rexwatch.api.routes.monitors",
     "rexwatch.api.routes.system",
 )
