@@ -100,6 +100,19 @@ def detect(request: Request, body: bytes) -> tuple[str, str, str, str]:
     raise AwsError("UnknownOperationException", "request is not in an AWS protocol rexwatch understands")
 
 
+def _gunzip(body: bytes) -> bytes:
+    import zlib
+
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = d.decompress(body, MAX_BODY + 1)
+    except zlib.error as e:
+        raise AwsError("SerializationException", f"request body is not valid gzip: {e}")
+    if len(out) > MAX_BODY or d.unconsumed_tail:
+        raise AwsError("RequestEntityTooLarge", f"decompressed request body exceeds {MAX_BODY} bytes", 413)
+    return out
+
+
 def _family(protocol: str) -> str:
     return "query" if protocol == "query" else "json"
 
@@ -146,11 +159,15 @@ def install(app: FastAPI, runtime: Runtime) -> None:
             body = await request.body()
             if len(body) > MAX_BODY:
                 raise AwsError("RequestEntityTooLarge", f"request body exceeds {MAX_BODY} bytes", 413)
+            signed_body = body
+            if "gzip" in request.headers.get("content-encoding", "").lower():
+                # SDKs gzip large PutMetricData bodies (the operation's requestcompression trait).
+                body = _gunzip(body)
             service, signing, op, protocol = detect(request, body)
             ctx.service, ctx.operation, ctx.protocol = service, op, protocol
             request.scope.setdefault("state", {})["aws_operation"] = f"{service}.{op}"
             codec = _codec(protocol)
-            await anyio.to_thread.run_sync(authenticate, runtime, request, body, signing, protocol)
+            await anyio.to_thread.run_sync(authenticate, runtime, request, signed_body, signing, protocol)
             model = service_model(service)
             if op not in model.operation_names:
                 raise AwsError(

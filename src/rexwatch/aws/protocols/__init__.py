@@ -8,4 +8,5 @@ content_type, headers)``. Adding a protocol is one module plus one line.
 
 CODECS: dict[str, str] = {
     "json": "rexwatch.aws.protocols.json",
+    "cbor": "rexwatch.aws.protocols.cbor",
 }

@@ -1,0 +1,188 @@
+"""CloudWatch metrics operations over the AWS wire protocols (CBOR, JSON 1.0).
+
+Handlers translate botocore shapes to service calls and back; the rules live
+in ``rexwatch.services.metrics``. Alarm operations register in
+``aws/cloudwatch_alarms.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rexwatch.aws.registry import AwsContext, handler
+from rexwatch.errors import Invalid
+from rexwatch.services.metrics import Datum, MetricId, MetricsService, StatisticSet
+from rexwatch.services.metrics.getdata import MetricDataQuery, MetricStatSpec
+
+
+def _svc(ctx: AwsContext) -> MetricsService:
+    return ctx.runtime.service(MetricsService)
+
+
+def _dims(items: list[dict[str, Any]] | None, prefix: str = "") -> list[tuple[str, str]]:
+    out = []
+    for j, d in enumerate(items or [], 1):
+        name, value = d.get("Name"), d.get("Value")
+        if not name:
+            raise Invalid(
+                f"The parameter {prefix}Dimensions.member.{j}.Name is required.",
+                field=f"{prefix}Dimensions.member.{j}.Name",
+                aws_code="MissingParameter",
+            )
+        if value is None:
+            raise Invalid(
+                f"The parameter {prefix}Dimensions.member.{j}.Value is required.",
+                field=f"{prefix}Dimensions.member.{j}.Value",
+                aws_code="MissingParameter",
+            )
+        out.append((name, value))
+    return out
+
+
+def _datum(item: dict[str, Any], i: int) -> Datum:
+    sv = item.get("StatisticValues")
+    stat = None
+    if sv is not None:
+        for k in ("SampleCount", "Sum", "Minimum", "Maximum"):
+            if sv.get(k) is None:
+                raise Invalid(
+                    f"The parameter MetricData.member.{i}.StatisticValues.{k} is required.",
+                    field=f"MetricData.member.{i}.StatisticValues.{k}",
+                    aws_code="MissingParameter",
+                )
+        stat = StatisticSet(sv["SampleCount"], sv["Sum"], sv["Minimum"], sv["Maximum"])
+    return Datum(
+        metric_name=item.get("MetricName"),
+        dimensions=_dims(item.get("Dimensions"), f"MetricData.member.{i}."),
+        timestamp=item.get("Timestamp"),
+        value=item.get("Value"),
+        values=item.get("Values"),
+        counts=item.get("Counts"),
+        statistic_values=stat,
+        unit=item.get("Unit"),
+        storage_resolution=item.get("StorageResolution"),
+    )
+
+
+@handler("cloudwatch", "PutMetricData")
+def put_metric_data(ctx: AwsContext, params: dict[str, Any]) -> dict[str, Any]:
+    items = list(params.get("MetricData") or [])
+    for ent in params.get("EntityMetricData") or []:
+        items.extend(ent.get("MetricData") or [])
+    data = [_datum(item, i) for i, item in enumerate(items, 1)]
+    _svc(ctx).put_metric_data(params.get("Namespace"), data)
+    return {}
+
+
+@handler("cloudwatch", "GetMetricStatistics")
+def get_metric_statistics(ctx: AwsContext, params: dict[str, Any]) -> dict[str, Any]:
+    metric = MetricId(
+        params.get("Namespace") or "", params.get("MetricName") or "", tuple(_dims(params.get("Dimensions")))
+    )
+    label, points = _svc(ctx).get_metric_statistics(
+        metric,
+        params.get("StartTime"),
+        params.get("EndTime"),
+        params.get("Period"),
+        params.get("Statistics") or (),
+        params.get("ExtendedStatistics") or (),
+        params.get("Unit"),
+    )
+    stats = params.get("Statistics") or ()
+    out = []
+    for p in points:
+        d: dict[str, Any] = {"Timestamp": p.timestamp, "Unit": p.unit}
+        for s in stats:
+            d[s] = p.statistic(s)
+        if params.get("ExtendedStatistics"):
+            d["ExtendedStatistics"] = dict(p.percentiles)
+        out.append(d)
+    return {"Label": label, "Datapoints": out}
+
+
+@handler("cloudwatch", "ListMetrics")
+def list_metrics(ctx: AwsContext, params: dict[str, Any]) -> dict[str, Any]:
+    filters = []
+    for j, d in enumerate(params.get("Dimensions") or [], 1):
+        if not d.get("Name"):
+            raise Invalid(
+                f"The parameter Dimensions.member.{j}.Name is required.",
+                field=f"Dimensions.member.{j}.Name",
+                aws_code="MissingParameter",
+            )
+        filters.append((d["Name"], d.get("Value")))
+    infos, token = _svc(ctx).list_metrics(
+        params.get("Namespace"),
+        params.get("MetricName"),
+        filters,
+        params.get("RecentlyActive"),
+        params.get("NextToken"),
+    )
+    result: dict[str, Any] = {
+        "Metrics": [
+            {
+                "Namespace": m.namespace,
+                "MetricName": m.metric_name,
+                "Dimensions": [{"Name": k, "Value": v} for k, v in m.dimensions],
+            }
+            for m in infos
+        ]
+    }
+    if token:
+        result["NextToken"] = token
+    return result
+
+
+def _metric_query(q: dict[str, Any], i: int) -> MetricDataQuery:
+    ms = q.get("MetricStat")
+    spec = None
+    if ms is not None:
+        metric = ms.get("Metric") or {}
+        spec = MetricStatSpec(
+            MetricId(
+                metric.get("Namespace") or "",
+                metric.get("MetricName") or "",
+                tuple(_dims(metric.get("Dimensions"), f"MetricDataQueries.member.{i}.MetricStat.Metric.")),
+            ),
+            ms.get("Period"),
+            ms.get("Stat") or "",
+            ms.get("Unit"),
+        )
+    return MetricDataQuery(
+        id=q.get("Id") or "",
+        metric_stat=spec,
+        expression=q.get("Expression"),
+        label=q.get("Label"),
+        return_data=q.get("ReturnData", True),
+        period=q.get("Period"),
+    )
+
+
+@handler("cloudwatch", "GetMetricData")
+def get_metric_data(ctx: AwsContext, params: dict[str, Any]) -> dict[str, Any]:
+    queries = [_metric_query(q, i) for i, q in enumerate(params.get("MetricDataQueries") or [], 1)]
+    page = _svc(ctx).get_metric_data(
+        queries,
+        params.get("StartTime"),
+        params.get("EndTime"),
+        scan_by=params.get("ScanBy") or "TimestampDescending",
+        max_datapoints=params.get("MaxDatapoints"),
+        next_token=params.get("NextToken"),
+    )
+    out: dict[str, Any] = {
+        "MetricDataResults": [
+            {
+                "Id": r.id,
+                "Label": r.label,
+                "Timestamps": r.timestamps,
+                "Values": r.values,
+                "StatusCode": r.status,
+                **({"Messages": r.messages} if r.messages else {}),
+            }
+            for r in page.results
+        ],
+        "Messages": page.messages,
+    }
+    if page.next_token:
+        out["NextToken"] = page.next_token
+    return out

@@ -1,0 +1,308 @@
+"""GetMetricData: MetricStat queries read in one batch, metric math, labels, ordering and paging."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import orjson
+
+from rexwatch.errors import Invalid, QueryError
+from rexwatch.services.metrics.matheval import KEYWORDS, Evaluator, Series
+from rexwatch.services.metrics.mathlang import parse, references
+from rexwatch.services.metrics.model import UNITS, MetricId
+from rexwatch.services.metrics.put import canonical_dims, check_dimensions, check_namespace
+from rexwatch.services.metrics.rules import align_down, check_period, percentile_level
+from rexwatch.services.metrics.store import SeriesKey
+
+if TYPE_CHECKING:
+    from rexwatch.services.metrics.service import MetricsService
+
+MAX_QUERIES = 500
+DEFAULT_MAX_DATAPOINTS = 100_800
+_ID = re.compile(r"^[a-z][a-zA-Z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class MetricStatSpec:
+    metric: MetricId
+    period: int | None
+    stat: str
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class MetricDataQuery:
+    id: str
+    metric_stat: MetricStatSpec | None = None
+    expression: str | None = None
+    label: str | None = None
+    return_data: bool = True
+    period: int | None = None
+
+
+@dataclass
+class MetricDataResult:
+    id: str
+    label: str
+    timestamps: list[dt.datetime]
+    values: list[float]
+    status: str = "Complete"
+    messages: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class MetricDataPage:
+    results: list[MetricDataResult]
+    next_token: str | None = None
+    messages: list[dict] = field(default_factory=list)
+
+
+def _bad(message: str, fld: str) -> Invalid:
+    return Invalid(message, field=fld, aws_code="InvalidParameterValue")
+
+
+def _validate(queries: Sequence[MetricDataQuery]) -> None:
+    if not queries:
+        raise Invalid(
+            "The parameter MetricDataQueries is required.",
+            field="MetricDataQueries",
+            aws_code="MissingParameter",
+        )
+    if len(queries) > MAX_QUERIES:
+        raise _bad(f"At most {MAX_QUERIES} MetricDataQueries are allowed in one call.", "MetricDataQueries")
+    seen: set[str] = set()
+    for i, q in enumerate(queries, 1):
+        f = f"MetricDataQueries.member.{i}"
+        if not q.id:
+            raise Invalid(f"The parameter {f}.Id is required.", field=f"{f}.Id", aws_code="MissingParameter")
+        if not _ID.match(q.id) or len(q.id) > 255:
+            raise _bad(
+                f"The value {q.id} for parameter {f}.Id is invalid: an Id starts with a lowercase "
+                f"letter and holds only letters, digits and underscores.",
+                f"{f}.Id",
+            )
+        if q.id in seen:
+            raise _bad(f"The value {q.id} for parameter {f}.Id is invalid: Ids must be unique.", f"{f}.Id")
+        seen.add(q.id)
+        if (q.metric_stat is None) == (q.expression is None):
+            raise Invalid(
+                f"Exactly one of {f}.MetricStat and {f}.Expression must be given.",
+                field=f"{f}.MetricStat",
+                aws_code="InvalidParameterCombination",
+            )
+        if q.metric_stat is not None:
+            ms = q.metric_stat
+            check_namespace(ms.metric.namespace, for_put=False)
+            if not ms.metric.metric_name:
+                raise Invalid(
+                    f"The parameter {f}.MetricStat.Metric.MetricName is required.",
+                    field=f"{f}.MetricStat.Metric.MetricName",
+                    aws_code="MissingParameter",
+                )
+            check_dimensions(ms.metric.dimensions, f"{f}.MetricStat.Metric.")
+            check_period(ms.period, f"{f}.MetricStat.Period")
+            if not ms.stat:
+                raise Invalid(
+                    f"The parameter {f}.MetricStat.Stat is required.",
+                    field=f"{f}.MetricStat.Stat",
+                    aws_code="MissingParameter",
+                )
+            try:
+                percentile_level(ms.stat)
+            except Invalid:
+                raise _bad(
+                    f"The value {ms.stat} for parameter {f}.MetricStat.Stat is invalid.",
+                    f"{f}.MetricStat.Stat",
+                )
+            if ms.unit is not None and ms.unit not in UNITS:
+                raise _bad(
+                    f"The value {ms.unit} for parameter {f}.MetricStat.Unit is invalid.",
+                    f"{f}.MetricStat.Unit",
+                )
+    if not any(q.return_data for q in queries):
+        raise _bad("At least one query must have ReturnData set to true.", "MetricDataQueries")
+
+
+def get_metric_data(
+    svc: MetricsService,
+    queries: Sequence[MetricDataQuery],
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    *,
+    scan_by: str = "TimestampDescending",
+    max_datapoints: int | None = None,
+    next_token: str | None = None,
+) -> MetricDataPage:
+    if start is None or end is None:
+        which = "StartTime" if start is None else "EndTime"
+        raise Invalid(f"The parameter {which} is required.", field=which, aws_code="MissingParameter")
+    if start >= end:
+        raise _bad("The parameter StartTime must be less than the parameter EndTime.", "StartTime")
+    if scan_by not in ("TimestampDescending", "TimestampAscending"):
+        raise _bad(f"The value {scan_by} for parameter ScanBy is invalid.", "ScanBy")
+    limit = DEFAULT_MAX_DATAPOINTS if max_datapoints is None else max_datapoints
+    if limit < 1:
+        raise _bad(f"The value {limit} for parameter MaxDatapoints is invalid.", "MaxDatapoints")
+    _validate(queries)
+    by_id = {q.id: q for q in queries}
+
+    # 1. Every MetricStat in one batch (one ClickHouse query per storage tier).
+    stat_qs = [q for q in queries if q.metric_stat is not None]
+    keys: dict[SeriesKey, int] = {}
+    slots: list[int] = []
+    levels: set[float] = set()
+    for q in stat_qs:
+        ms = q.metric_stat
+        assert ms is not None
+        lv = percentile_level(ms.stat)
+        if lv is not None:
+            levels.add(lv)
+        key = SeriesKey(
+            ms.metric.namespace,
+            ms.metric.metric_name,
+            canonical_dims(ms.metric.dimensions),
+            ms.unit or "",
+            int(ms.period or 60),
+        )
+        slots.append(keys.setdefault(key, len(keys)))
+    stats = svc.series_statistics(list(keys), start, end, sorted(levels)) if keys else []
+    values: dict[str, object] = {}
+    for q, slot in zip(stat_qs, slots, strict=True):
+        ms = q.metric_stat
+        assert ms is not None
+        period = int(ms.period or 60)
+        grid = np.arange(
+            int(align_down(start, period).timestamp()), int(end.timestamp()), period, dtype=np.int64
+        )
+        st = stats[slot]
+        v = np.full(grid.shape, np.nan)
+        if len(st.t):
+            idx = np.searchsorted(grid, st.t)
+            inside = (idx < len(grid)) & (grid[np.minimum(idx, len(grid) - 1)] == st.t)
+            v[idx[inside]] = st.values(ms.stat)[inside]
+        values[q.id] = Series(grid, v, q.label or ms.metric.metric_name, period)
+    metric_list = [values[q.id] for q in stat_qs]
+
+    # 2. Expressions, each once, in dependency order.
+    parsed = {}
+    for i, q in enumerate(queries, 1):
+        if q.expression is not None:
+            try:
+                parsed[q.id] = parse(q.expression)
+            except QueryError as e:
+                raise Invalid(
+                    f"Error in expression {q.id} (MetricDataQueries.member.{i}.Expression): {e.message}",
+                    field=f"MetricDataQueries.member.{i}.Expression",
+                    aws_code="ValidationError",
+                )
+    active: list[str] = []
+
+    def resolve(name: str, pos: int, current: str) -> object:
+        if name in values:
+            return values[name]
+        if name not in by_id:
+            raise QueryError(
+                f"unknown metric or expression id {name!r}",
+                query=by_id[current].expression or "",
+                start=pos,
+                end=pos + len(name),
+            )
+        return evaluate(name)
+
+    def evaluate(qid: str) -> object:
+        if qid in values:
+            return values[qid]
+        if qid in active:
+            raise Invalid(
+                f"Expressions refer to each other in a cycle: {' -> '.join([*active, qid])}.",
+                field="MetricDataQueries",
+                aws_code="ValidationError",
+            )
+        active.append(qid)
+        q = by_id[qid]
+        ev = Evaluator(q.expression or "", lambda n, p: resolve(n, p, qid), lambda: list(metric_list))
+        try:
+            result = ev.eval(parsed[qid])
+        except QueryError as e:
+            idx = next(i for i, x in enumerate(queries, 1) if x.id == qid)
+            raise Invalid(
+                f"Error in expression {qid} (MetricDataQueries.member.{idx}.Expression): {e.message}",
+                field=f"MetricDataQueries.member.{idx}.Expression",
+                aws_code="ValidationError",
+            )
+        active.pop()
+        if isinstance(result, Series) and q.label:
+            result = Series(result.t, result.v, q.label, result.period)
+        elif isinstance(result, Series) and result.label in ("SUM", "AVG", "MIN", "MAX", "STDDEV"):
+            result = Series(result.t, result.v, qid, result.period)
+        values[qid] = result
+        return result
+
+    for qid in parsed:
+        _ = references(parsed[qid]) - KEYWORDS
+        evaluate(qid)
+
+    # 3. Results in query order, ordered by time, then paged by datapoints.
+    results: list[MetricDataResult] = []
+    descending = scan_by == "TimestampDescending"
+    for q in queries:
+        if not q.return_data:
+            continue
+        val = values[q.id]
+        if isinstance(val, float):
+            # A scalar result is reported at every timestamp of the range's first metric (or none).
+            base = metric_list[0] if metric_list else None
+            if base is None or np.isnan(val):
+                items = [Series(np.zeros(0, dtype=np.int64), np.zeros(0), q.label or q.id)]
+            else:
+                items = [Series(base.t, np.full(base.t.shape, val), q.label or q.id)]
+        elif isinstance(val, Series):
+            items = [val]
+        else:
+            items = list(val)  # type: ignore[arg-type]
+        for s in items:
+            ok = ~np.isnan(s.v)
+            t, v = s.t[ok], s.v[ok]
+            if descending:
+                t, v = t[::-1], v[::-1]
+            results.append(
+                MetricDataResult(
+                    q.id,
+                    s.label if s.label else q.id,
+                    [dt.datetime.fromtimestamp(int(x), dt.UTC) for x in t],
+                    [float(x) for x in v],
+                )
+            )
+    return _page(results, limit, next_token)
+
+
+def _page(results: list[MetricDataResult], limit: int, token: str | None) -> MetricDataPage:
+    r0, p0 = 0, 0
+    if token:
+        try:
+            d = orjson.loads(base64.urlsafe_b64decode(token.encode()))
+            r0, p0 = int(d["r"]), int(d["p"])
+        except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+            raise Invalid("The NextToken is not valid.", field="NextToken", aws_code="InvalidNextToken")
+    out: list[MetricDataResult] = []
+    budget = limit
+    for ri in range(r0, len(results)):
+        r = results[ri]
+        start = p0 if ri == r0 else 0
+        take = r.timestamps[start : start + budget]
+        out.append(MetricDataResult(r.id, r.label, take, r.values[start : start + len(take)]))
+        budget -= len(take)
+        if start + len(take) < len(r.timestamps):
+            out[-1].status = "PartialData"
+            nt = base64.urlsafe_b64encode(orjson.dumps({"r": ri, "p": start + len(take)})).decode()
+            return MetricDataPage(out, nt)
+        if budget == 0 and ri + 1 < len(results):
+            nt = base64.urlsafe_b64encode(orjson.dumps({"r": ri + 1, "p": 0})).decode()
+            return MetricDataPage(out, nt)
+    return MetricDataPage(out)

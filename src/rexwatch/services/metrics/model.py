@@ -1,0 +1,140 @@
+"""Typed inputs and outputs of the metrics service, and CloudWatch's constants."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+UNITS = frozenset(
+    [
+        "Seconds",
+        "Microseconds",
+        "Milliseconds",
+        "Bytes",
+        "Kilobytes",
+        "Megabytes",
+        "Gigabytes",
+        "Terabytes",
+        "Bits",
+        "Kilobits",
+        "Megabits",
+        "Gigabits",
+        "Terabits",
+        "Percent",
+        "Count",
+        "Bytes/Second",
+        "Kilobytes/Second",
+        "Megabytes/Second",
+        "Gigabytes/Second",
+        "Terabytes/Second",
+        "Bits/Second",
+        "Kilobits/Second",
+        "Megabits/Second",
+        "Gigabits/Second",
+        "Terabits/Second",
+        "Count/Second",
+        "None",
+    ]
+)
+BASIC_STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
+
+MAX_ITEMS_PER_PUT = 1000
+MAX_DIMENSIONS = 30
+MAX_VALUES = 150
+MAX_DATAPOINTS = 1440
+MAX_EXTENDED_STATISTICS = 10
+PAST_LIMIT = dt.timedelta(days=14)
+FUTURE_LIMIT = dt.timedelta(hours=2)
+# CloudWatch rejects magnitudes above 2^360 and non-zero magnitudes below 2^-260.
+MAX_MAGNITUDE = 2.0**360
+MIN_MAGNITUDE = 2.0**-260
+# Relative error bound of percentiles read from rollups (bfloat16 truncation: 8 significant bits).
+ROLLUP_PERCENTILE_ERROR = 2.0**-7
+
+Dimensions = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class StatisticSet:
+    sample_count: float
+    sum: float
+    minimum: float
+    maximum: float
+
+
+@dataclass
+class Datum:
+    """One MetricData item of PutMetricData."""
+
+    metric_name: str | None
+    dimensions: list[tuple[str, str]] = field(default_factory=list)
+    timestamp: dt.datetime | None = None
+    value: float | None = None
+    values: list[float] | None = None
+    counts: list[float] | None = None
+    statistic_values: StatisticSet | None = None
+    unit: str | None = None
+    storage_resolution: int | None = None
+
+
+@dataclass(frozen=True)
+class MetricId:
+    namespace: str
+    metric_name: str
+    dimensions: Dimensions = ()
+
+
+@dataclass(frozen=True)
+class StatQuery:
+    """One statistic of one series, for ``get_statistics_batch``.
+
+    ``statistic`` is SampleCount, Average, Sum, Minimum, Maximum or a
+    percentile ``pNN``/``pNN.NN``; ``dimensions`` match exactly; ``unit``
+    None means any unit.
+    """
+
+    id: str
+    namespace: str
+    metric_name: str
+    dimensions: Dimensions = ()
+    statistic: str = "Average"
+    period: int = 60
+    unit: str | None = None
+
+
+@dataclass
+class Datapoint:
+    """One period of one series, as GetMetricStatistics returns it."""
+
+    timestamp: dt.datetime
+    sample_count: float
+    sum: float
+    minimum: float
+    maximum: float
+    unit: str
+    percentiles: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def average(self) -> float:
+        return self.sum / self.sample_count if self.sample_count else float("nan")
+
+    def statistic(self, name: str) -> float | None:
+        if name == "SampleCount":
+            return self.sample_count
+        if name == "Average":
+            return self.average
+        if name == "Sum":
+            return self.sum
+        if name == "Minimum":
+            return self.minimum
+        if name == "Maximum":
+            return self.maximum
+        return self.percentiles.get(name)
+
+
+@dataclass
+class MetricInfo:
+    namespace: str
+    metric_name: str
+    dimensions: Dimensions
+    last_seen: dt.datetime | None = None

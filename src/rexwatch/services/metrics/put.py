@@ -1,0 +1,212 @@
+"""PutMetricData: CloudWatch's validation rules, and the Arrow batch that gets stored."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+
+import orjson
+import pyarrow as pa
+
+from rexwatch.errors import Invalid
+from rexwatch.services.metrics.model import (
+    FUTURE_LIMIT,
+    MAX_DIMENSIONS,
+    MAX_ITEMS_PER_PUT,
+    MAX_MAGNITUDE,
+    MAX_VALUES,
+    MIN_MAGNITUDE,
+    PAST_LIMIT,
+    UNITS,
+    Datum,
+)
+
+POINTS_SCHEMA = pa.schema(
+    [
+        ("namespace", pa.string()),
+        ("metric_name", pa.string()),
+        ("dims", pa.string()),
+        ("unit", pa.string()),
+        ("ts", pa.timestamp("ms", tz="UTC")),
+        ("resolution", pa.uint8()),
+        ("samples", pa.float64()),
+        ("sum", pa.float64()),
+        ("min", pa.float64()),
+        ("max", pa.float64()),
+        ("value", pa.float64()),
+        ("weight", pa.uint64()),
+    ]
+)
+
+
+def bad_value(field: str, value: object) -> Invalid:
+    return Invalid(
+        f"The value {value} for parameter {field} is invalid.", field=field, aws_code="InvalidParameterValue"
+    )
+
+
+def missing(field: str) -> Invalid:
+    return Invalid(f"The parameter {field} is required.", field=field, aws_code="MissingParameter")
+
+
+def combination(message: str, field: str) -> Invalid:
+    return Invalid(message, field=field, aws_code="InvalidParameterCombination")
+
+
+def canonical_dims(dims: Sequence[tuple[str, str]]) -> str:
+    """The stored form of a dimension set: a JSON object with sorted keys."""
+    return orjson.dumps(dict(sorted(dims)), option=orjson.OPT_SORT_KEYS).decode()
+
+
+def check_namespace(namespace: str | None, *, for_put: bool = True) -> str:
+    if namespace is None or namespace == "":
+        raise missing("Namespace")
+    if len(namespace) > 255 or namespace.startswith(":"):
+        raise bad_value("Namespace", namespace)
+    if for_put and namespace.startswith("AWS/"):
+        raise Invalid(
+            f"The value {namespace} for parameter Namespace is invalid: namespaces starting with "
+            f"'AWS/' are reserved for AWS services.",
+            field="Namespace",
+            aws_code="InvalidParameterValue",
+        )
+    return namespace
+
+
+def check_dimensions(dims: Sequence[tuple[str, str]], prefix: str) -> None:
+    if len(dims) > MAX_DIMENSIONS:
+        raise bad_value(f"{prefix}Dimensions", f"with {len(dims)} dimensions (at most {MAX_DIMENSIONS})")
+    seen: set[str] = set()
+    for j, (name, value) in enumerate(dims, 1):
+        f = f"{prefix}Dimensions.member.{j}"
+        if not name:
+            raise missing(f"{f}.Name")
+        if value is None or value == "":
+            raise missing(f"{f}.Value")
+        if len(name) > 255 or name.startswith(":"):
+            raise bad_value(f"{f}.Name", name)
+        if len(value) > 1024:
+            raise bad_value(f"{f}.Value", value[:40] + "...")
+        if name in seen:
+            raise Invalid(
+                f"No metric may have more than one dimension named {name}; duplicate in {f}.Name.",
+                field=f"{f}.Name",
+                aws_code="InvalidParameterValue",
+            )
+        seen.add(name)
+
+
+def _check_number(x: object, field: str) -> float:
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        raise bad_value(field, x)
+    v = float(x)
+    if math.isnan(v) or math.isinf(v) or abs(v) > MAX_MAGNITUDE or (v != 0 and abs(v) < MIN_MAGNITUDE):
+        raise bad_value(field, x)
+    return v
+
+
+def build_points(namespace: str | None, data: Sequence[Datum], now: dt.datetime) -> pa.Table:
+    """Validate a PutMetricData call and return its rows; raise Invalid naming item and field."""
+    check_namespace(namespace)
+    if not data:
+        raise missing("MetricData")
+    if len(data) > MAX_ITEMS_PER_PUT:
+        raise bad_value("MetricData", f"with {len(data)} items (at most {MAX_ITEMS_PER_PUT})")
+    cols: dict[str, list] = {name: [] for name in POINTS_SCHEMA.names}
+    oldest, newest = now - PAST_LIMIT, now + FUTURE_LIMIT
+    for i, d in enumerate(data, 1):
+        p = f"MetricData.member.{i}."
+        if not d.metric_name:
+            raise missing(f"{p}MetricName")
+        if len(d.metric_name) > 255:
+            raise bad_value(f"{p}MetricName", d.metric_name[:40] + "...")
+        check_dimensions(d.dimensions, p)
+        unit = d.unit or "None"
+        if unit not in UNITS:
+            raise bad_value(f"{p}Unit", unit)
+        res = 60 if d.storage_resolution is None else d.storage_resolution
+        if res not in (1, 60):
+            raise bad_value(f"{p}StorageResolution", res)
+        ts = d.timestamp or now
+        if ts.tzinfo is None:
+            ts = ts.replace(tzinfo=dt.UTC)
+        if ts < oldest or ts > newest:
+            raise Invalid(
+                f"The value {ts.isoformat()} for parameter {p}Timestamp is invalid: timestamps must be "
+                f"within the last two weeks and at most two hours in the future.",
+                field=f"{p}Timestamp",
+                aws_code="InvalidParameterValue",
+            )
+        given = [
+            n
+            for n, v in (("Value", d.value), ("Values", d.values), ("StatisticValues", d.statistic_values))
+            if v is not None
+        ]
+        if len(given) > 1:
+            raise combination(
+                f"The parameters {p}{given[0]} and {p}{given[1]} are mutually exclusive and you have "
+                f"specified both.",
+                f"{p}{given[1]}",
+            )
+        if d.counts is not None and d.values is None:
+            raise combination(f"The parameter {p}Counts needs {p}Values.", f"{p}Counts")
+        if not given:
+            raise missing(f"{p}Value")
+        dims = canonical_dims(d.dimensions)
+        rows: list[tuple[float, float, float, float, float, int]] = []
+        if d.value is not None:
+            v = _check_number(d.value, f"{p}Value")
+            rows.append((1.0, v, v, v, v, 1))
+        elif d.values is not None:
+            if len(d.values) == 0:
+                raise missing(f"{p}Values")
+            if len(d.values) > MAX_VALUES:
+                raise bad_value(f"{p}Values", f"with {len(d.values)} values (at most {MAX_VALUES})")
+            counts = d.counts if d.counts else [1.0] * len(d.values)
+            if len(counts) != len(d.values):
+                raise Invalid(
+                    f"The parameters {p}Values and {p}Counts must be arrays of the same length "
+                    f"({len(d.values)} values, {len(counts)} counts).",
+                    field=f"{p}Counts",
+                    aws_code="InvalidParameterValue",
+                )
+            for k, (raw_v, raw_c) in enumerate(zip(d.values, counts, strict=True), 1):
+                v = _check_number(raw_v, f"{p}Values.member.{k}")
+                c = _check_number(raw_c, f"{p}Counts.member.{k}")
+                if c < 0:
+                    raise bad_value(f"{p}Counts.member.{k}", raw_c)
+                if c == 0:
+                    continue
+                rows.append((c, v * c, v, v, v, max(1, round(c))))
+        else:
+            s = d.statistic_values
+            assert s is not None
+            sc = _check_number(s.sample_count, f"{p}StatisticValues.SampleCount")
+            total = _check_number(s.sum, f"{p}StatisticValues.Sum")
+            lo = _check_number(s.minimum, f"{p}StatisticValues.Minimum")
+            hi = _check_number(s.maximum, f"{p}StatisticValues.Maximum")
+            if sc <= 0:
+                raise bad_value(f"{p}StatisticValues.SampleCount", s.sample_count)
+            if lo > hi:
+                raise Invalid(
+                    f"The parameter {p}StatisticValues.Minimum must be less than or equal to "
+                    f"{p}StatisticValues.Maximum.",
+                    field=f"{p}StatisticValues.Minimum",
+                    aws_code="InvalidParameterValue",
+                )
+            rows.append((sc, total, lo, hi, 0.0, 0))
+        for samples, total, lo, hi, v, w in rows:
+            cols["namespace"].append(namespace)
+            cols["metric_name"].append(d.metric_name)
+            cols["dims"].append(dims)
+            cols["unit"].append(unit)
+            cols["ts"].append(ts)
+            cols["resolution"].append(res)
+            cols["samples"].append(samples)
+            cols["sum"].append(total)
+            cols["min"].append(lo)
+            cols["max"].append(hi)
+            cols["value"].append(v)
+            cols["weight"].append(w)
+    return pa.table(cols, schema=POINTS_SCHEMA)

@@ -1,0 +1,348 @@
+"""MetricsService: PutMetricData, statistics, the batched statistics API and ListMetrics."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import orjson
+
+from rexwatch.errors import Invalid
+from rexwatch.services.metrics.model import (
+    MAX_DATAPOINTS,
+    MAX_EXTENDED_STATISTICS,
+    UNITS,
+    Datapoint,
+    Datum,
+    MetricId,
+    MetricInfo,
+    StatQuery,
+)
+from rexwatch.services.metrics.put import build_points, canonical_dims, check_dimensions, check_namespace
+from rexwatch.services.metrics.rules import align_down, check_period, choose_tier, percentile_level
+from rexwatch.services.metrics.store import MetricsStore, SeriesKey
+
+LIST_PAGE = 500
+LIST_WINDOW = dt.timedelta(days=14)
+RECENT = dt.timedelta(hours=3)
+
+
+@dataclass
+class SeriesStats:
+    """Per-period statistics of one series as numpy vectors (one entry per period)."""
+
+    t: np.ndarray  # epoch seconds, int64
+    unit: list[str]
+    samples: np.ndarray
+    sum: np.ndarray
+    min: np.ndarray
+    max: np.ndarray
+    weight: np.ndarray
+    pct: dict[float, np.ndarray]
+
+    def values(self, statistic: str) -> np.ndarray:
+        """The statistic per period; NaN where it has no value (percentiles of statistic sets)."""
+        if statistic == "SampleCount":
+            return self.samples
+        if statistic == "Sum":
+            return self.sum
+        if statistic == "Minimum":
+            return self.min
+        if statistic == "Maximum":
+            return self.max
+        if statistic == "Average":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.where(self.samples > 0, self.sum / self.samples, np.nan)
+        level = percentile_level(statistic)
+        assert level is not None
+        return np.where(self.weight > 0, self.pct[level], np.nan)
+
+
+def _empty_stats(levels: Sequence[float]) -> SeriesStats:
+    z = np.zeros(0)
+    return SeriesStats(
+        np.zeros(0, dtype=np.int64), [], z, z, z, z, np.zeros(0, dtype=np.uint64), {lv: z for lv in levels}
+    )
+
+
+def _utc(t: dt.datetime) -> dt.datetime:
+    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
+
+
+class MetricsService:
+    def __init__(self, runtime) -> None:
+        self.runtime = runtime
+        self.store = MetricsStore(runtime.telemetry)
+        self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+
+    # ---- writing ---------------------------------------------------------------------------
+    def put_metric_data(self, namespace: str | None, data: Sequence[Datum]) -> int:
+        """Validate and store; durable once this returns. Returns the number of stored rows."""
+        points = build_points(namespace, data, self.clock())
+        return self.store.insert(points)
+
+    # ---- reading statistics ----------------------------------------------------------------
+    def series_statistics(
+        self,
+        series: Sequence[SeriesKey],
+        start: dt.datetime,
+        end: dt.datetime,
+        levels: Sequence[float],
+        *,
+        by_unit: bool = False,
+    ) -> list[SeriesStats]:
+        """Statistics for many series: one ClickHouse query per storage tier involved (usually one)."""
+        start, end = _utc(start), _utc(end)
+        now = self.clock()
+        levels = sorted(set(levels))
+        by_tier: dict = defaultdict(list)
+        for i, s in enumerate(series):
+            by_tier[choose_tier(start, s.period, now)].append(i)
+        out: list[SeriesStats] = [_empty_stats(levels)] * len(series)
+        for tier, idxs in by_tier.items():
+            sub = [series[i] for i in idxs]
+            # Rounding the start down to the period keeps every tier's buckets whole.
+            qstart = min(align_down(start, s.period) for s in sub)
+            table = self.store.statistics(tier, sub, qstart, end, levels, by_unit=by_unit)
+            if table.num_rows == 0:
+                continue
+            qi = table.column("qi").to_numpy()
+            t = table.column("t").to_numpy().astype(np.int64)
+            units = table.column("unit").to_pylist()
+            samples = table.column("samples").to_numpy()
+            sums = table.column("sum").to_numpy()
+            mins = table.column("min").to_numpy()
+            maxs = table.column("max").to_numpy()
+            weight = table.column("weight").to_numpy()
+            pct_flat = table.column("pct").combine_chunks().flatten().to_numpy()
+            pct = pct_flat.reshape(table.num_rows, max(1, len(levels)))
+            # Rows are ordered by qi: cut them into one slice per series.
+            bounds = np.searchsorted(qi, np.arange(len(sub) + 1))
+            for local, i in enumerate(idxs):
+                a, b = bounds[local], bounds[local + 1]
+                if a == b:
+                    continue
+                s = sub[local]
+                keep = t[a:b] >= int(align_down(start, s.period).timestamp())
+                sl = np.arange(a, b)[keep]
+                out[i] = SeriesStats(
+                    t[sl],
+                    [units[k] for k in sl],
+                    samples[sl],
+                    sums[sl],
+                    mins[sl],
+                    maxs[sl],
+                    weight[sl],
+                    {lv: pct[sl, j] for j, lv in enumerate(levels)},
+                )
+        return out
+
+    def get_statistics_batch(
+        self, queries: Sequence[StatQuery], start: dt.datetime, end: dt.datetime
+    ) -> dict[str, list[tuple[dt.datetime, float]]]:
+        """Many (series, statistic, period) queries over one time range, in one ClickHouse query.
+
+        Returns, per query id, the (period start, value) pairs that have data, oldest first.
+        Percentiles of periods holding only statistic sets are left out, as CloudWatch does.
+        """
+        keys: dict[SeriesKey, int] = {}
+        plan: list[tuple[str, int, str]] = []
+        levels: set[float] = set()
+        for q in queries:
+            check_period(q.period)
+            level = percentile_level(q.statistic)
+            if level is not None:
+                levels.add(level)
+            key = SeriesKey(q.namespace, q.metric_name, canonical_dims(q.dimensions), q.unit or "", q.period)
+            plan.append((q.id, keys.setdefault(key, len(keys)), q.statistic))
+        stats = self.series_statistics(list(keys), start, end, sorted(levels))
+        out: dict[str, list[tuple[dt.datetime, float]]] = {}
+        for qid, idx, stat in plan:
+            st = stats[idx]
+            vals = st.values(stat)
+            ok = ~np.isnan(vals)
+            out[qid] = [
+                (dt.datetime.fromtimestamp(int(ts), dt.UTC), float(v))
+                for ts, v in zip(st.t[ok], vals[ok], strict=True)
+            ]
+        return out
+
+    def get_metric_statistics(
+        self,
+        metric: MetricId,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+        period: int | None,
+        statistics: Sequence[str] = (),
+        extended_statistics: Sequence[str] = (),
+        unit: str | None = None,
+    ) -> tuple[str, list[Datapoint]]:
+        check_namespace(metric.namespace, for_put=False)
+        if not metric.metric_name:
+            raise Invalid(
+                "The parameter MetricName is required.", field="MetricName", aws_code="MissingParameter"
+            )
+        check_dimensions(metric.dimensions, "")
+        if start is None:
+            raise Invalid(
+                "The parameter StartTime is required.", field="StartTime", aws_code="MissingParameter"
+            )
+        if end is None:
+            raise Invalid("The parameter EndTime is required.", field="EndTime", aws_code="MissingParameter")
+        start, end = _utc(start), _utc(end)
+        period = check_period(period)
+        if start >= end:
+            raise Invalid(
+                "The parameter StartTime must be less than the parameter EndTime.",
+                field="StartTime",
+                aws_code="InvalidParameterValue",
+            )
+        if not statistics and not extended_statistics:
+            raise Invalid(
+                "Must specify either Statistics or ExtendedStatistics.",
+                field="Statistics",
+                aws_code="InvalidParameterCombination",
+            )
+        for s in statistics:
+            if s not in ("SampleCount", "Average", "Sum", "Minimum", "Maximum"):
+                raise Invalid(
+                    f"The value {s} for parameter Statistics is invalid.",
+                    field="Statistics",
+                    aws_code="InvalidParameterValue",
+                )
+        if len(extended_statistics) > MAX_EXTENDED_STATISTICS:
+            raise Invalid(
+                f"At most {MAX_EXTENDED_STATISTICS} ExtendedStatistics may be requested.",
+                field="ExtendedStatistics",
+                aws_code="InvalidParameterValue",
+            )
+        levels = []
+        for s in extended_statistics:
+            try:
+                level = percentile_level(s)
+            except Invalid:
+                level = None
+            if level is None:
+                raise Invalid(
+                    f"The value {s} for parameter ExtendedStatistics is invalid: percentiles "
+                    f"are written pNN or pNN.NN.",
+                    field="ExtendedStatistics",
+                    aws_code="InvalidParameterValue",
+                )
+            levels.append(level)
+        if unit is not None and unit not in UNITS:
+            raise Invalid(
+                f"The value {unit} for parameter Unit is invalid.",
+                field="Unit",
+                aws_code="InvalidParameterValue",
+            )
+        n = -(-int((end - align_down(start, period)).total_seconds()) // period)
+        if n > MAX_DATAPOINTS:
+            raise Invalid(
+                f"You have requested up to {n} datapoints, which exceeds the limit of {MAX_DATAPOINTS}. "
+                f"You may reduce the datapoints requested by increasing Period, or decreasing the time range.",
+                field="Period",
+                aws_code="InvalidParameterCombination",
+            )
+        key = SeriesKey(
+            metric.namespace, metric.metric_name, canonical_dims(metric.dimensions), unit or "", period
+        )
+        st = self.series_statistics([key], start, end, levels, by_unit=True)[0]
+        points: list[Datapoint] = []
+        for k in range(len(st.t)):
+            pcts = {}
+            if st.weight[k] > 0:
+                pcts = {
+                    name: float(st.pct[lv][k]) for name, lv in zip(extended_statistics, levels, strict=True)
+                }
+            points.append(
+                Datapoint(
+                    dt.datetime.fromtimestamp(int(st.t[k]), dt.UTC),
+                    float(st.samples[k]),
+                    float(st.sum[k]),
+                    float(st.min[k]),
+                    float(st.max[k]),
+                    st.unit[k],
+                    pcts,
+                )
+            )
+        return metric.metric_name, points
+
+    def get_metric_data(self, queries, start, end, **kw):
+        """GetMetricData: MetricStat queries in one batch plus metric math (see ``getdata``)."""
+        from rexwatch.services.metrics.getdata import get_metric_data
+
+        return get_metric_data(self, queries, start, end, **kw)
+
+    # ---- catalog ---------------------------------------------------------------------------
+    def list_metrics(
+        self,
+        namespace: str | None = None,
+        metric_name: str | None = None,
+        dimensions: Sequence[tuple[str, str | None]] = (),
+        recently_active: str | None = None,
+        next_token: str | None = None,
+        limit: int = LIST_PAGE,
+    ) -> tuple[list[MetricInfo], str | None]:
+        if recently_active not in (None, "PT3H"):
+            raise Invalid(
+                f"The value {recently_active} for parameter RecentlyActive is invalid.",
+                field="RecentlyActive",
+                aws_code="InvalidParameterValue",
+            )
+        if len(dimensions) > 10:
+            raise Invalid(
+                "At most 10 dimension filters are allowed.",
+                field="Dimensions",
+                aws_code="InvalidParameterValue",
+            )
+        for j, (name, value) in enumerate(dimensions, 1):
+            if not name:
+                raise Invalid(
+                    f"The parameter Dimensions.member.{j}.Name is required.",
+                    field=f"Dimensions.member.{j}.Name",
+                    aws_code="MissingParameter",
+                )
+            if value is not None and len(value) > 1024:
+                raise Invalid(
+                    f"The value for parameter Dimensions.member.{j}.Value is too long.",
+                    field=f"Dimensions.member.{j}.Value",
+                    aws_code="InvalidParameterValue",
+                )
+        offset = _decode_token(next_token)
+        now = self.clock()
+        rows = self.store.list_series(
+            namespace,
+            metric_name,
+            list(dimensions),
+            now - RECENT if recently_active else None,
+            now - LIST_WINDOW,
+            limit + 1,
+            offset,
+        )
+        infos = [
+            MetricInfo(ns, name, tuple(orjson.loads(dims).items()), dt.datetime.fromtimestamp(seen, dt.UTC))
+            for ns, name, dims, seen in rows[:limit]
+        ]
+        token = _encode_token(offset + limit) if len(rows) > limit else None
+        return infos, token
+
+
+def _encode_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps({"o": offset})).decode()
+
+
+def _decode_token(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        offset = orjson.loads(base64.urlsafe_b64decode(token.encode()))["o"]
+        if not isinstance(offset, int) or offset < 0:
+            raise ValueError
+        return offset
+    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+        raise Invalid("The NextToken is not valid.", field="NextToken", aws_code="InvalidNextToken")

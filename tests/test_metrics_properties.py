@@ -1,0 +1,140 @@
+"""Every statistic against a plain Python reference on random datapoints, raw and rolled up.
+
+Percentiles from raw points are exact (nearest rank); from rollups they are within the documented
+relative bound (``ROLLUP_PERCENTILE_ERROR`` = 2^-7: values kept to 8 significant bits).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import uuid
+from collections import defaultdict
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rexwatch.services.metrics import Datum, MetricId, MetricsService, StatQuery
+from rexwatch.services.metrics.model import ROLLUP_PERCENTILE_ERROR
+
+NS = "Prop/Test"
+LEVELS = {"p0": 0.0, "p10": 0.1, "p50": 0.5, "p90": 0.9, "p99": 0.99, "p99.9": 0.999, "p100": 1.0}
+
+values = st.one_of(
+    st.integers(-1000, 1000).map(float),
+    st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False).filter(lambda x: x == 0 or abs(x) > 1e-6),
+)
+item = st.tuples(
+    st.integers(0, 2 * 3600 - 1),  # seconds after the base time
+    st.one_of(
+        values.map(lambda v: ([v], [1])),
+        st.lists(st.tuples(values, st.integers(1, 5)), min_size=1, max_size=4).map(
+            lambda pairs: ([p[0] for p in pairs], [p[1] for p in pairs])
+        ),
+    ),
+)
+SETTINGS = settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def _reference(points, period):
+    buckets = defaultdict(list)
+    for ts, vals, counts in points:
+        b = int(ts.timestamp()) // period * period
+        for v, c in zip(vals, counts, strict=True):
+            buckets[b].extend([v] * c)
+    out = {}
+    for b, xs in buckets.items():
+        xs.sort()
+        n = len(xs)
+        ref = {
+            "SampleCount": float(n),
+            "Sum": math.fsum(xs),
+            "Minimum": xs[0],
+            "Maximum": xs[-1],
+            "Average": math.fsum(xs) / n,
+        }
+        for name, q in LEVELS.items():
+            ref[name] = xs[max(1, math.ceil(q * n)) - 1]
+        out[b] = ref
+    return out
+
+
+def _check(svc, base, points, period, exact_percentiles):
+    name = f"m{uuid.uuid4().hex[:8]}"
+    svc.put_metric_data(
+        NS,
+        [
+            Datum(name, [("k", "v")], ts, values=vals, counts=[float(c) for c in counts])
+            for ts, vals, counts in points
+        ],
+    )
+    start, end = base, base + dt.timedelta(hours=2)
+    ref = _reference(points, period)
+    stats = ["SampleCount", "Sum", "Minimum", "Maximum", "Average", *LEVELS]
+    got = svc.get_statistics_batch(
+        [StatQuery(s, NS, name, (("k", "v"),), s, period) for s in stats], start, end
+    )
+    for s in stats:
+        series = {int(t.timestamp()): v for t, v in got[s]}
+        assert set(series) == set(ref), s
+        for b, v in series.items():
+            want = ref[b][s]
+            if s in LEVELS and not exact_percentiles:
+                assert abs(v - want) <= ROLLUP_PERCENTILE_ERROR * abs(want) + 1e-9, (s, v, want)
+            elif s in ("Sum", "Average"):
+                assert v == pytest.approx(want, rel=1e-9, abs=1e-6), (s, v, want)
+            else:
+                assert v == want, (s, v, want)
+    # GetMetricStatistics answers the same numbers in AWS shape.
+    label, dps = svc.get_metric_statistics(
+        MetricId(NS, name, (("k", "v"),)), start, end, period, ["SampleCount", "Maximum"], ["p50"]
+    )
+    assert label == name
+    assert {int(d.timestamp.timestamp()): d.sample_count for d in dps} == {
+        b: r["SampleCount"] for b, r in ref.items()
+    }
+
+
+@pytest.fixture
+def svc(runtime):
+    return runtime.service(MetricsService)
+
+
+@given(st.lists(item, min_size=1, max_size=60))
+@SETTINGS
+def test_raw_statistics_match_reference(svc, items):
+    # A range starting within the last three hours reads raw points: percentiles are exact.
+    now = dt.datetime.now(dt.UTC)
+    base = dt.datetime.fromtimestamp(
+        int((now - dt.timedelta(hours=2, minutes=50)).timestamp()) // 600 * 600, dt.UTC
+    )
+    points = [(base + dt.timedelta(seconds=off), vals, counts) for off, (vals, counts) in items]
+    _check(svc, base, points, 600, exact_percentiles=True)
+
+
+@pytest.mark.parametrize("period", [60, 300, 3600])
+@given(items=st.lists(item, min_size=1, max_size=60))
+@SETTINGS
+def test_rollup_statistics_match_reference(svc, period, items):
+    # Two days back every period reads a rollup tier (1 minute, 5 minutes, 1 hour).
+    now = dt.datetime.now(dt.UTC)
+    base = dt.datetime.fromtimestamp(int((now - dt.timedelta(days=2)).timestamp()) // 3600 * 3600, dt.UTC)
+    points = [(base + dt.timedelta(seconds=off), vals, counts) for off, (vals, counts) in items]
+    _check(svc, base, points, period, exact_percentiles=False)
+
+
+def test_tier_choice():
+    from rexwatch.services.metrics.rules import H1, M1, M5, RAW, choose_tier
+
+    now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    assert choose_tier(now - dt.timedelta(hours=1), 60, now) is RAW
+    assert choose_tier(now - dt.timedelta(days=1), 10, now) is RAW
+    assert choose_tier(now - dt.timedelta(days=1), 60, now) is M1
+    assert choose_tier(now - dt.timedelta(days=1), 600, now) is M5
+    assert choose_tier(now - dt.timedelta(days=1), 7200, now) is H1
+    assert choose_tier(now - dt.timedelta(days=30), 300, now) is M5
+    assert choose_tier(now - dt.timedelta(days=100), 300, now) is M1  # expired: like CloudWatch, no data
+    assert choose_tier(now - dt.timedelta(days=100), 3600, now) is H1
