@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     smtp_user: str = Field("", description="SMTP user name (empty: no login).")
     smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password.")
     smtp_from: str = Field("rexwatch@localhost", description="Sender address of notification mail.")
+    notify_timeout_s: float = Field(
+        10.0, gt=0, le=300, description="Timeout of one notification delivery attempt (HTTP or SMTP)."
+    )
+    notify_backoff_scale: float = Field(
+        1.0, gt=0, le=100, description="Multiplies every provider's retry backoff (0.1 = ten times sooner)."
+    )
+    notify_concurrency: int = Field(64, ge=1, le=1024, description="Notification deliveries sent at once.")
     query_timeout_s: float = Field(60.0, gt=0, description="Queries running longer are stopped (Timeout).")
     probe_concurrency: int = Field(
         500, ge=1, le=20000, description="Health checks and uptime probes running at once."

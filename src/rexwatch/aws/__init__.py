@@ -8,4 +8,7 @@ service and only translate between AWS shapes and service calls.
 """
 
 # Modules that register operation handlers. Adding an AWS service is one line.
-SERVICE_MODULES: tuple[str, ...] = ("rexwatch.aws.cloudwatch",)
+SERVICE_MODULES: tuple[str, ...] = (
+    "rexwatch.aws.cloudwatch",
+    "rexwatch.aws.sns",
+)

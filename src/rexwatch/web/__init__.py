@@ -16,7 +16,11 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.globals["version"] = __version__
 
-PAGES: tuple[str, ...] = ("rexwatch.web.overview", "rexwatch.web.status")
+PAGES: tuple[str, ...] = (
+    "rexwatch.web.overview",
+    "rexwatch.web.notify",
+    "rexwatch.web.status",
+)
 
 
 def install(app: FastAPI, runtime: Runtime) -> None:

@@ -5,5 +5,6 @@ worker is one line. ``rexwatch worker NAME`` runs one alone.
 """
 
 WORKERS: dict[str, str] = {
+    "notify": "rexwatch.workers.notify.NotifyWorker",
     "probes": "rexwatch.workers.probes.ProbeWorker",
 }

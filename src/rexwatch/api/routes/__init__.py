@@ -4,4 +4,5 @@ ROUTERS: tuple[str, ...] = (
     "rexwatch.api.routes.keys",
     "rexwatch.api.routes.monitors",
     "rexwatch.api.routes.system",
+    "rexwatch.api.routes.notify",
 )

@@ -9,4 +9,5 @@ content_type, headers)``. Adding a protocol is one module plus one line.
 CODECS: dict[str, str] = {
     "json": "rexwatch.aws.protocols.json",
     "cbor": "rexwatch.aws.protocols.cbor",
+    "query": "rexwatch.aws.protocols.query",
 }

@@ -18,7 +18,11 @@ metadata = MetaData(
 )
 
 # Area modules defining tables on ``metadata``. Adding an area is one line.
-AREAS: tuple[str, ...] = ("core", "monitors")
+AREAS: tuple[str, ...] = (
+    "core",
+    "notify",
+    "monitors",
+)
 
 for _area in AREAS:
     importlib.import_module(f"rexwatch.stores.control.tables.{_area}")

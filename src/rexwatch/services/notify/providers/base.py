@@ -1,0 +1,194 @@
+"""What every provider implements, and the shared HTTP retry table.
+
+A provider turns one outbox row (an ``Outgoing``) into a request to a
+receiver and answers with a ``Delivery``: delivered, or failed and whether a
+retry could help. Providers never raise for a receiver's failure, and never
+put an endpoint's secret (webhook path, routing key, password) in a reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import random
+import re
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import httpx
+
+
+@dataclass
+class Delivery:
+    ok: bool
+    retryable: bool = False
+    reason: str = ""
+    status: int | None = None
+
+
+@dataclass
+class RetryPolicy:
+    """Exponential backoff with jitter: attempt n waits base*2**(n-1) (capped), times 0.5-1.0."""
+
+    max_attempts: int = 8
+    base_s: float = 2.0
+    cap_s: float = 600.0
+
+    def delay(self, attempt: int) -> float:
+        raw = min(self.cap_s, self.base_s * (2 ** max(0, attempt - 1)))
+        return raw * random.uniform(0.5, 1.0)
+
+
+@dataclass
+class Outgoing:
+    """One delivery to one subscription, as the provider sees it."""
+
+    delivery_id: int
+    message_id: str
+    kind: str  # Notification | SubscriptionConfirmation
+    topic_arn: str
+    subscription_arn: str
+    protocol: str
+    endpoint: str
+    subject: str | None
+    message: str
+    attributes: dict[str, Any]
+    published_at: dt.datetime
+    attempt: int
+    secret: str
+    token: str
+    sub_attributes: dict[str, str]
+    base_url: str
+    region: str = "us-east-1"
+    alarm: dict[str, Any] | None = None
+
+    @property
+    def subscribe_url(self) -> str:
+        from urllib.parse import urlencode
+
+        return f"{self.base_url}/sns/confirm?" + urlencode({"TopicArn": self.topic_arn, "Token": self.token})
+
+    @property
+    def unsubscribe_url(self) -> str:
+        from urllib.parse import urlencode
+
+        from rexwatch.services.notify.signing import unsubscribe_token
+
+        q = {"SubscriptionArn": self.subscription_arn, "Token": unsubscribe_token(self.secret)}
+        return f"{self.base_url}/sns/unsubscribe?" + urlencode(q)
+
+
+@dataclass
+class SendContext:
+    http: httpx.AsyncClient
+    settings: Any
+    timeout: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Provider:
+    """Base class. Subclasses set ``protocols`` and implement ``validate``, ``redact`` and ``send``."""
+
+    protocols: ClassVar[tuple[str, ...]] = ()
+    transport: ClassVar[str] = "http"  # http | smtp (which conformance receiver applies)
+    needs_confirmation: ClassVar[bool] = False
+    retry: ClassVar[RetryPolicy] = RetryPolicy()
+
+    def validate(self, protocol: str, endpoint: str, attributes: dict[str, str]) -> str:
+        """Check the endpoint (and provider attributes); return it normalised or raise Invalid."""
+        raise NotImplementedError
+
+    def redact(self, endpoint: str) -> str:
+        return redact_url(endpoint)
+
+    def secrets(self, msg: Outgoing) -> list[str]:
+        """Strings that must never appear in a reason or a log line."""
+        return [msg.endpoint, msg.secret, *url_secrets(msg.endpoint)]
+
+    async def send(self, msg: Outgoing, ctx: SendContext) -> Delivery:
+        raise NotImplementedError
+
+    @classmethod
+    def receiver_endpoint(cls, url: str) -> tuple[str, str, dict[str, str]]:
+        """(protocol, endpoint, attributes) delivering to a local HTTP receiver at ``url`` (tests, demos)."""
+        return cls.protocols[0], url, {}
+
+
+_URL = re.compile(r"^(https?)://([^/?#]+)(.*)$", re.I)
+
+
+def redact_url(url: str) -> str:
+    """Keep scheme and host; mask user info, path tokens and the query (they often hold secrets)."""
+    m = _URL.match(url)
+    if not m:
+        return "****"
+    host = m.group(2).rsplit("@", 1)[-1]
+    rest = m.group(3)
+    return f"{m.group(1)}://{host}" + ("/****" if rest not in ("", "/") else rest)
+
+
+def url_secrets(url: str) -> list[str]:
+    """The parts of a URL that may carry a credential: user info, path, its longer segments, the query."""
+    m = _URL.match(url)
+    if not m:
+        return []
+    out = []
+    netloc, rest = m.group(2), m.group(3)
+    if "@" in netloc:
+        out.append(netloc.rsplit("@", 1)[0])
+    path, _, query = rest.partition("?")
+    if len(path) > 1:
+        out.append(path)
+        out += [seg for seg in path.split("/") if len(seg) >= 6]
+    if query:
+        out.append(query)
+        out += [kv.partition("=")[2] for kv in query.split("&") if len(kv.partition("=")[2]) >= 6]
+    # Longest first, so a whole path is masked before its pieces.
+    return sorted(set(out), key=len, reverse=True)
+
+
+def check_http_url(url: str, field: str = "Endpoint") -> str:
+    from rexwatch.errors import Invalid
+
+    u = url.strip()
+    try:
+        parsed = httpx.URL(u)
+    except (httpx.InvalidURL, TypeError):
+        raise Invalid(f"Invalid parameter: {field}: not a valid URL", field=field)
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise Invalid(f"Invalid parameter: {field}: must be an http:// or https:// URL", field=field)
+    return u
+
+
+# status -> retryable? 2xx delivered; 408, 425, 429 and 5xx are worth retrying; other 4xx are not.
+RETRYABLE_STATUS = frozenset({408, 425, 429})
+
+
+def classify_status(status: int) -> Delivery:
+    if 200 <= status < 300:
+        return Delivery(True, status=status)
+    retry = status in RETRYABLE_STATUS or status >= 500
+    return Delivery(False, retry, f"HTTP {status}", status)
+
+
+async def post(ctx: SendContext, url: str, *, secrets: list[str], **kw: Any) -> Delivery:
+    """POST with a hard deadline; failures become Deliveries with secrets scrubbed from the reason."""
+    try:
+        resp = await asyncio.wait_for(ctx.http.post(url, timeout=ctx.timeout, **kw), ctx.timeout + 1.0)
+    except (TimeoutError, httpx.TimeoutException):
+        return Delivery(False, True, f"timed out after {ctx.timeout:g}s")
+    except httpx.HTTPError as e:
+        return Delivery(False, True, scrub(f"{type(e).__name__}: {e}", secrets))
+    d = classify_status(resp.status_code)
+    if not d.ok:
+        body = resp.text[:200].strip()
+        if body:
+            d.reason = scrub(f"{d.reason}: {body}", secrets)
+    return d
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    for s in secrets:
+        if s and len(s) >= 4:
+            text = text.replace(s, "****")
+    return text

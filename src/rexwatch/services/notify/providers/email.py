@@ -1,0 +1,105 @@
+"""Email over SMTP (settings ``smtp_*``): readable text + HTML for alarms; email-json sends the envelope."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+import orjson
+
+from rexwatch.errors import Invalid
+from rexwatch.services.notify import messages
+from rexwatch.services.notify.providers.base import (
+    Delivery,
+    Outgoing,
+    Provider,
+    RetryPolicy,
+    SendContext,
+    scrub,
+)
+
+_ADDRESS = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+$")
+
+
+class EmailProvider(Provider):
+    protocols = ("email", "email-json")
+    transport = "smtp"
+    needs_confirmation = True
+    retry = RetryPolicy(max_attempts=8, base_s=5.0, cap_s=900.0)
+
+    def validate(self, protocol: str, endpoint: str, attributes: dict[str, str]) -> str:
+        addr = endpoint.strip()
+        if not _ADDRESS.match(addr):
+            raise Invalid(f"Invalid parameter: Endpoint: {addr!r} is not an email address", field="Endpoint")
+        return addr
+
+    def redact(self, endpoint: str) -> str:
+        return endpoint  # an address is what the operator needs to see
+
+    def secrets(self, msg: Outgoing) -> list[str]:
+        return [msg.secret]
+
+    def build(self, msg: Outgoing, sender: str) -> EmailMessage:
+        mail = EmailMessage()
+        mail["From"] = sender
+        mail["To"] = msg.endpoint
+        mail["Subject"] = messages.subject_for(msg).replace("\n", " ")
+        mail["Date"] = formatdate(localtime=False)
+        mail["Message-ID"] = make_msgid(idstring=msg.message_id.replace("-", ""), domain="rexwatch")
+        mail["X-Rexwatch-Message-Id"] = msg.message_id
+        mail["X-Rexwatch-Topic-Arn"] = msg.topic_arn
+        if msg.kind == "Notification":
+            mail["List-Unsubscribe"] = f"<{msg.unsubscribe_url}>"
+        if msg.protocol == "email-json":
+            mail.set_content(orjson.dumps(messages.envelope(msg)).decode())
+            return mail
+        text, page = messages.email_bodies(msg)
+        mail.set_content(text)
+        if page:
+            mail.add_alternative(page, subtype="html")
+        return mail
+
+    async def send(self, msg: Outgoing, ctx: SendContext) -> Delivery:
+        s = ctx.settings
+        mail = self.build(msg, s.smtp_from)
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(_smtp_send, s, mail, ctx.timeout), ctx.timeout * 3)
+        except TimeoutError:
+            return Delivery(False, True, f"SMTP timed out after {ctx.timeout:g}s")
+        except Exception as e:  # report, never raise, whatever the mail server does
+            return Delivery(False, True, scrub(f"{type(e).__name__}: {e}", self.secrets(msg)))
+
+
+def _smtp_send(s, mail: EmailMessage, timeout: float) -> Delivery:
+    password = s.smtp_password.get_secret_value()
+    try:
+        if s.smtp_tls == "tls":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=timeout,
+                                                    context=ssl.create_default_context())
+        else:
+            client = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=timeout)
+        with client:
+            if s.smtp_tls == "starttls":
+                client.starttls(context=ssl.create_default_context())
+            if s.smtp_user:
+                client.login(s.smtp_user, password)
+            refused = client.send_message(mail)
+        if refused:
+            return Delivery(False, False, f"recipient refused: {next(iter(refused.values()))!r}")
+        return Delivery(True, status=250)
+    except smtplib.SMTPResponseException as e:
+        # 4xx is a temporary failure (retry); 5xx is permanent.
+        text = e.smtp_error.decode(errors="replace") if isinstance(e.smtp_error, bytes) else str(e.smtp_error)
+        return Delivery(False, 400 <= e.smtp_code < 500, scrub(f"SMTP {e.smtp_code}: {text}", [password]),
+                        e.smtp_code)
+    except smtplib.SMTPRecipientsRefused as e:
+        code, text = next(iter(e.recipients.values()))
+        return Delivery(False, 400 <= code < 500, f"SMTP {code}: {text!r}", code)
+    except TimeoutError:
+        return Delivery(False, True, f"SMTP timed out after {timeout:g}s")
+    except (OSError, smtplib.SMTPException) as e:
+        return Delivery(False, True, scrub(f"{type(e).__name__}: {e}", [password]))

@@ -1,0 +1,59 @@
+"""Notifications: topics, subscriptions and the delivery outbox."""
+
+from sqlalchemy import Column, DateTime, Index, Integer, String, Table, Text
+
+from rexwatch.stores.control.tables import metadata
+
+notify_topics = Table(
+    "notify_topics",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # Topics are identified by name; ARNs naming any region/account resolve by name.
+    Column("name", String(256), nullable=False, unique=True),
+    Column("attributes", Text, nullable=False, default="{}"),  # JSON: DisplayName, Policy, ...
+    Column("tags", Text, nullable=False, default="{}"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+notify_subscriptions = Table(
+    "notify_subscriptions",
+    metadata,
+    Column("id", String(36), primary_key=True),  # the uuid at the end of the subscription ARN
+    Column("topic_id", Integer, nullable=False, index=True),
+    Column("protocol", String(32), nullable=False),
+    Column("endpoint", Text, nullable=False),
+    # 'pending' until confirmed (email/http), then 'confirmed'.
+    Column("status", String(16), nullable=False),
+    Column("token", String(128), nullable=False),  # confirmation token
+    Column("secret_enc", Text, nullable=False),  # encrypted per-subscription HMAC signing secret
+    Column("attributes", Text, nullable=False, default="{}"),  # FilterPolicy, RawMessageDelivery, ...
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("confirmed_at", DateTime(timezone=True)),
+)
+
+notify_outbox = Table(
+    "notify_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(36), nullable=False),  # stable across retries: receivers dedup on it
+    Column("subscription_id", String(36), nullable=False, index=True),
+    Column("topic_arn", String(400), nullable=False),
+    Column("kind", String(24), nullable=False),  # Notification | SubscriptionConfirmation
+    Column("protocol", String(32), nullable=False),
+    Column("subject", Text),
+    Column("message", Text, nullable=False),
+    Column("attributes", Text, nullable=False, default="{}"),  # MessageAttributes (JSON)
+    Column("published_at", DateTime(timezone=True), nullable=False),
+    # pending -> delivered | dead; a claimed row carries a lease (owner, until).
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("last_status", Integer),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_notify_outbox_due", "status", "next_attempt_at"),
+    Index("ix_notify_outbox_message", "message_id"),
+)
