@@ -162,12 +162,12 @@ class WebhookReceiver:
 
 
 class ProberThread:
-    """Runs the real ProbeWorker in its own event loop thread until ``stop()``."""
+    """Runs a real worker (the ProbeWorker by default) in its own event loop thread until ``stop()``."""
 
-    def __init__(self, runtime: Any) -> None:
+    def __init__(self, runtime: Any, worker_cls: Any = None) -> None:
         from rexwatch.workers.probes import ProbeWorker
 
-        self.worker = ProbeWorker(runtime)
+        self.worker = (worker_cls or ProbeWorker)(runtime)
         self.loop = asyncio.new_event_loop()
         self._stop: asyncio.Event | None = None
         self.thread = threading.Thread(target=self._main, daemon=True)
@@ -184,7 +184,7 @@ class ProberThread:
     def __enter__(self) -> ProberThread:
         self.thread.start()
         deadline = time.monotonic() + 10
-        while not self.worker._started:
+        while not getattr(self.worker, "_started", True):
             assert time.monotonic() < deadline, "prober did not start"
             time.sleep(0.01)
         return self

@@ -8,6 +8,7 @@ import time
 
 import boto3
 from botocore.config import Config
+
 from notify_helpers import Receiver
 
 ENV = {"REXWATCH_NOTIFY_TIMEOUT_S": "1", "REXWATCH_NOTIFY_BACKOFF_SCALE": "0.01"}

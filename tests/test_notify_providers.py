@@ -15,8 +15,8 @@ import time
 
 import httpx
 import pytest
-from notify_helpers import Receiver
 
+from notify_helpers import Receiver
 from rexwatch.errors import Invalid
 from rexwatch.services.notify.providers import PROVIDERS, Outgoing, SendContext, provider
 from rexwatch.settings import load_settings

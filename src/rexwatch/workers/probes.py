@@ -412,17 +412,20 @@ class ProbeWorker(Worker):
 
     def _write(self, rows, mon_updates, tgt_updates, datums, alerts) -> None:
         self.results.insert(rows)
-        self.repo.save_monitor_states({"monitor_id": k, **v} for k, v in mon_updates.items())
-        self.repo.save_target_health({"target_row_id": k, **v} for k, v in tgt_updates.items())
+
+        def notify(conn) -> None:
+            sinks.send_notifications(self.runtime, conn, alerts)
+
+        # States and their notifications commit together (the outbox): both are kept or neither.
+        self.repo.write_states(
+            ({"monitor_id": k, **v} for k, v in mon_updates.items()),
+            ({"target_row_id": k, **v} for k, v in tgt_updates.items()),
+            notify if alerts else None,
+        )
         try:
             sinks.record_metrics(self.runtime, datums)
         except Exception:
             log.exception("probes: writing %d metric data points failed", len(datums))
-        for alert in alerts:
-            try:
-                sinks.send_notification(self.runtime, alert)
-            except Exception:
-                log.exception("probes: sending %r failed", alert.subject)
 
     # Figures -----------------------------------------------------------------------------------------
 

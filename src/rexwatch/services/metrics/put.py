@@ -106,9 +106,14 @@ def _check_number(x: object, field: str) -> float:
     return v
 
 
-def build_points(namespace: str | None, data: Sequence[Datum], now: dt.datetime) -> pa.Table:
-    """Validate a PutMetricData call and return its rows; raise Invalid naming item and field."""
-    check_namespace(namespace)
+def build_points(
+    namespace: str | None, data: Sequence[Datum], now: dt.datetime, *, internal: bool = False
+) -> pa.Table:
+    """Validate a PutMetricData call and return its rows; raise Invalid naming item and field.
+
+    ``internal`` lets rexwatch's own producers (the prober's ``AWS/ApplicationELB`` target
+    health metrics) write into the ``AWS/`` namespaces that callers may not use."""
+    check_namespace(namespace, for_put=not internal)
     if not data:
         raise missing("MetricData")
     if len(data) > MAX_ITEMS_PER_PUT:

@@ -80,9 +80,11 @@ class MetricsService:
         self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
 
     # ---- writing ---------------------------------------------------------------------------
-    def put_metric_data(self, namespace: str | None, data: Sequence[Datum]) -> int:
-        """Validate and store; durable once this returns. Returns the number of stored rows."""
-        points = build_points(namespace, data, self.clock())
+    def put_metric_data(self, namespace: str | None, data: Sequence[Datum], *, internal: bool = False) -> int:
+        """Validate and store; durable once this returns. Returns the number of stored rows.
+
+        ``internal`` (rexwatch's own producers only) allows the reserved ``AWS/`` namespaces."""
+        points = build_points(namespace, data, self.clock(), internal=internal)
         return self.store.insert(points)
 
     # ---- reading statistics ----------------------------------------------------------------

@@ -15,8 +15,10 @@ STATUS_CODE = {"down": DOWN, "up": UP, "pending": PENDING}
 
 FLAP_WINDOW = 20  # outcomes remembered
 FLAP_MIN = 6  # outcomes needed before flapping can be judged
-FLAP_ENTER = 0.5  # share of changes between consecutive outcomes to start flapping
-FLAP_EXIT = 0.25  # ... and to stop
+# Share of changes between consecutive outcomes that starts flapping (4 changes in 20 outcomes:
+# two full down/up cycles) and that ends it (at most one change left in the window).
+FLAP_ENTER = 0.2
+FLAP_EXIT = 0.1
 
 
 @dataclass

@@ -5,11 +5,11 @@ The only module with SQL (SQLAlchemy Core) for these tables; services call it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from rexwatch.errors import Conflict
@@ -123,13 +123,30 @@ class MonitorRepo:
         return _aware(v)
 
     def save_monitor_states(self, states: Iterable[dict[str, Any]]) -> None:
-        rows = list(states)
-        if not rows:
+        self.write_states(states, ())
+
+    def write_states(
+        self,
+        monitor_states: Iterable[dict[str, Any]],
+        target_states: Iterable[dict[str, Any]],
+        also: Callable[[Connection], Any] | None = None,
+    ) -> None:
+        """Store monitor and target states, and run ``also(conn)`` (the notification outbox), in one
+        transaction."""
+        mons, tgts = list(monitor_states), list(target_states)
+        if not mons and not tgts and also is None:
             return
         with self.engine.begin() as conn:
-            for r in rows:
+            for r in mons:
+                r = dict(r)
                 mid = r.pop("monitor_id")
                 conn.execute(update(monitor_state).where(monitor_state.c.monitor_id == mid).values(**r))
+            for r in tgts:
+                r = dict(r)
+                rid = r.pop("target_row_id")
+                conn.execute(update(target_health).where(target_health.c.target_row_id == rid).values(**r))
+            if also is not None:
+                also(conn)
 
     # Target groups ---------------------------------------------------------------------------------
 
@@ -219,15 +236,6 @@ class MonitorRepo:
             q = q.where(targets.c.target_group_id == tg_id)
         with self.engine.connect() as conn:
             return [_row(r) for r in conn.execute(q)]
-
-    def save_target_health(self, states: Iterable[dict[str, Any]]) -> None:
-        rows = list(states)
-        if not rows:
-            return
-        with self.engine.begin() as conn:
-            for r in rows:
-                rid = r.pop("target_row_id")
-                conn.execute(update(target_health).where(target_health.c.target_row_id == rid).values(**r))
 
     # Maintenance windows -----------------------------------------------------------------------------
 
