@@ -14,11 +14,10 @@ DOWN, UP, PENDING, MAINTENANCE = 0, 1, 2, 3
 STATUS_CODE = {"down": DOWN, "up": UP, "pending": PENDING}
 
 FLAP_WINDOW = 20  # outcomes remembered
-FLAP_MIN = 6  # outcomes needed before flapping can be judged
-# Share of changes between consecutive outcomes that starts flapping (4 changes in 20 outcomes:
-# two full down/up cycles) and that ends it (at most one change left in the window).
-FLAP_ENTER = 0.2
-FLAP_EXIT = 0.1
+# Changes between consecutive outcomes in the window that start flapping (two full down/up
+# cycles) and that end it (at most one change left in the window).
+FLAP_ENTER = 4
+FLAP_EXIT = 1
 
 
 @dataclass
@@ -30,11 +29,8 @@ class MonitorState:
     last_notified: str | None = None
 
 
-def flap_ratio(history: str) -> float:
-    if len(history) < 2:
-        return 0.0
-    changes = sum(1 for a, b in itertools.pairwise(history) if a != b)
-    return changes / (len(history) - 1)
+def flap_changes(history: str) -> int:
+    return sum(1 for a, b in itertools.pairwise(history) if a != b)
 
 
 def monitor_step(state: MonitorState, ok: bool, retries: int) -> MonitorState:
@@ -50,12 +46,11 @@ def monitor_step(state: MonitorState, ok: bool, retries: int) -> MonitorState:
             s.status = "down"
         elif s.status != "down":
             s.status = "pending"
-    if len(s.history) >= FLAP_MIN:
-        ratio = flap_ratio(s.history)
-        if not s.flapping and ratio >= FLAP_ENTER:
-            s.flapping = True
-        elif s.flapping and ratio < FLAP_EXIT:
-            s.flapping = False
+    changes = flap_changes(s.history)
+    if not s.flapping and changes >= FLAP_ENTER:
+        s.flapping = True
+    elif s.flapping and changes <= FLAP_EXIT:
+        s.flapping = False
     return s
 
 
