@@ -67,10 +67,8 @@ def test_flapping_enters_on_fourth_change_and_leaves_when_calm():
     s = MonitorState()
     for ok in [True] * 10:
         s = monitor_step(s, ok, retries=0)
-    changes = 0
-    for ok in (False, True, False, True):
+    for changes, ok in enumerate((False, True, False, True), start=1):
         s = monitor_step(s, ok, retries=0)
-        changes += 1
         assert s.flapping == (changes >= 4)
     for _ in range(17):
         s = monitor_step(s, True, retries=0)
