@@ -41,7 +41,8 @@ from rexwatch.workers.base import Worker
 log = logging.getLogger("rexwatch.probes")
 
 RELOAD_S = 1.0
-FLUSH_S = 0.25
+FLUSH_S = 0.5  # results, states and notifications
+METRICS_FLUSH_S = 5.0  # metric data (each PutMetricData has a fixed cost in the metrics store)
 
 
 @dataclass
@@ -93,6 +94,8 @@ class ProbeWorker(Worker):
         self.checks = 0
         self.skipped = 0
         self.flush_errors = 0
+        self.io_seconds: dict[str, float] = {}
+        self._metrics_due = time.time() + METRICS_FLUSH_S
         self._io = ThreadPoolExecutor(1, thread_name_prefix="probes-io")
         self._wake = asyncio.Event()
         self._started = False
@@ -127,7 +130,7 @@ class ProbeWorker(Worker):
                     await asyncio.wait(list(self._inflight), timeout=2)
                     for t in list(self._inflight):
                         t.cancel()
-                await self._flush()
+                await self._flush(final=True)
         self._io.shutdown(wait=True)
 
     # Configuration ---------------------------------------------------------------------------------------
@@ -402,16 +405,23 @@ class ProbeWorker(Worker):
                 self.flush_errors += 1
                 log.exception("probes: storing results failed")
 
-    async def _flush(self) -> None:
-        self._group_metrics(time.time())
-        if not (self.rows or self.mon_updates or self.tgt_updates or self.datums or self.alerts):
+    async def _flush(self, final: bool = False) -> None:
+        now = time.time()
+        self._group_metrics(now)
+        datums: list[sinks.Datum] = []
+        if final or now >= self._metrics_due or len(self.datums) >= 5000:
+            datums, self.datums = self.datums, []
+            self._metrics_due = now + METRICS_FLUSH_S
+        if not (self.rows or self.mon_updates or self.tgt_updates or datums or self.alerts):
             return
-        batch = (self.rows, self.mon_updates, self.tgt_updates, self.datums, self.alerts)
-        self.rows, self.mon_updates, self.tgt_updates, self.datums, self.alerts = [], {}, {}, [], []
+        batch = (self.rows, self.mon_updates, self.tgt_updates, datums, self.alerts)
+        self.rows, self.mon_updates, self.tgt_updates, self.alerts = [], {}, {}, []
         await asyncio.get_running_loop().run_in_executor(self._io, self._write, *batch)
 
     def _write(self, rows, mon_updates, tgt_updates, datums, alerts) -> None:
+        t0 = time.perf_counter()
         self.results.insert(rows)
+        t1 = time.perf_counter()
 
         def notify(conn) -> None:
             sinks.send_notifications(self.runtime, conn, alerts)
@@ -422,10 +432,14 @@ class ProbeWorker(Worker):
             ({"target_row_id": k, **v} for k, v in tgt_updates.items()),
             notify if alerts else None,
         )
+        t2 = time.perf_counter()
         try:
             sinks.record_metrics(self.runtime, datums)
         except Exception:
             log.exception("probes: writing %d metric data points failed", len(datums))
+        t3 = time.perf_counter()
+        for name, spent in (("results", t1 - t0), ("states", t2 - t1), ("metrics", t3 - t2)):
+            self.io_seconds[name] = self.io_seconds.get(name, 0.0) + spent
 
     # Figures -----------------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from rexwatch.errors import Conflict
@@ -137,14 +137,17 @@ class MonitorRepo:
         if not mons and not tgts and also is None:
             return
         with self.engine.begin() as conn:
-            for r in mons:
-                r = dict(r)
-                mid = r.pop("monitor_id")
-                conn.execute(update(monitor_state).where(monitor_state.c.monitor_id == mid).values(**r))
-            for r in tgts:
-                r = dict(r)
-                rid = r.pop("target_row_id")
-                conn.execute(update(target_health).where(target_health.c.target_row_id == rid).values(**r))
+            # One executemany per shape of row (rows differ only by optional columns).
+            for table, key, bind, rows in (
+                (monitor_state, monitor_state.c.monitor_id, "monitor_id", mons),
+                (target_health, target_health.c.target_row_id, "target_row_id", tgts),
+            ):
+                shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+                for r in rows:
+                    shapes.setdefault(tuple(sorted(r)), []).append({f"b_{k}": v for k, v in r.items()})
+                for cols, params in shapes.items():
+                    values = {c: bindparam(f"b_{c}") for c in cols if c != bind}
+                    conn.execute(update(table).where(key == bindparam(f"b_{bind}")).values(values), params)
             if also is not None:
                 also(conn)
 
