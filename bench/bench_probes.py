@@ -106,6 +106,10 @@ def run_one(count: int, interval: float, duration: float, ports: list[int], conc
     ups = rt.telemetry.query_rows(
         "SELECT countIf(ok = 1), count() FROM {db}.probe_results WHERE ts >= fromUnixTimestamp64Milli({s:Int64})",
         {"s": int(t0 * 1000)})[0]
+    reasons = rt.telemetry.query_rows(
+        "SELECT reason, any(error), count() FROM {db}.probe_results WHERE ok = 0 GROUP BY reason ORDER BY 3 DESC")
+    if reasons:
+        print("  failures:", reasons[:5], file=sys.stderr)
     cpu = (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / (t1 - t0)
     expected = count * (t1 - t0) / interval
     rt.close(close_stores=False)

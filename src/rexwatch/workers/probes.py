@@ -42,7 +42,8 @@ log = logging.getLogger("rexwatch.probes")
 
 RELOAD_S = 1.0
 FLUSH_S = 0.5  # results, states and notifications
-METRICS_FLUSH_S = 5.0  # metric data (each PutMetricData has a fixed cost in the metrics store)
+METRICS_FLUSH_S = 5.0
+KEEPALIVE = 32  # idle connections kept by the shared HTTP client  # metric data (each PutMetricData has a fixed cost in the metrics store)
 
 
 @dataclass
@@ -105,7 +106,9 @@ class ProbeWorker(Worker):
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.runtime.settings
-        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+        # Few idle connections: httpcore's pool scans every connection for every request, so a large
+        # idle pool costs CPU on each check (and feeds a slowdown spiral under load).
+        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=KEEPALIVE)
         common = {"limits": limits, "timeout": None, "follow_redirects": False, "trust_env": False,
                   "headers": {"User-Agent": "rexwatch-prober/1"}}
         async with httpx.AsyncClient(**common) as client, httpx.AsyncClient(verify=False, **common) as insecure:
