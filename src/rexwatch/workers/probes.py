@@ -40,7 +40,8 @@ from rexwatch.workers.base import Worker
 
 log = logging.getLogger("rexwatch.probes")
 
-RELOAD_S = 1.0
+RELOAD_S = 1.0  # how often the configuration is checked for changes
+FULL_RELOAD_S = 30.0  # ... and re-read even when it looks unchanged
 FLUSH_S = 0.5  # results, states and notifications
 METRICS_FLUSH_S = 5.0
 KEEPALIVE = 32  # idle connections kept by the shared HTTP client  # metric data (each PutMetricData has a fixed cost in the metrics store)
@@ -100,6 +101,8 @@ class ProbeWorker(Worker):
         self._io = ThreadPoolExecutor(1, thread_name_prefix="probes-io")
         self._wake = asyncio.Event()
         self._started = False
+        self._mark: tuple | None = None
+        self._full_reload_at = 0.0
         self._inflight: set[asyncio.Task] = set()
 
     # Entry point -------------------------------------------------------------------------------------
@@ -138,7 +141,12 @@ class ProbeWorker(Worker):
 
     # Configuration ---------------------------------------------------------------------------------------
 
-    def _load(self) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
+    def _load(self) -> tuple[list[dict], list[dict], list[dict], list[dict]] | None:
+        # Re-read everything only when something changed (or every FULL_RELOAD_S regardless).
+        mark = self.repo.fingerprint()
+        if mark == self._mark and time.monotonic() < self._full_reload_at:
+            return None
+        self._mark, self._full_reload_at = mark, time.monotonic() + FULL_RELOAD_S
         now = datetime.now(UTC)
         windows = [w for w in self.repo.list_windows() if w["ends_at"] > now]
         return (self.repo.list_monitors(active_only=True), self.repo.list_target_groups(),
@@ -146,7 +154,10 @@ class ProbeWorker(Worker):
 
     async def _reload(self) -> None:
         loop = asyncio.get_running_loop()
-        monitors, groups, targets, windows = await loop.run_in_executor(self._io, self._load)
+        loaded = await loop.run_in_executor(self._io, self._load)
+        if loaded is None:
+            return
+        monitors, groups, targets, windows = loaded
         self.windows = windows
         now = time.time()
         seen: set[tuple[str, int]] = set()

@@ -107,7 +107,8 @@ class MonitorService:
 
     # Views ---------------------------------------------------------------------------------------------
 
-    def _public(self, row: dict[str, Any], now: float | None = None) -> dict[str, Any]:
+    def _public(self, row: dict[str, Any], now: float | None = None,
+                windows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         module = monitor_types.get(row["type"])
         out = {
             "id": row["id"],
@@ -120,7 +121,7 @@ class MonitorService:
             "paused": row["paused"],
             "topics": row["topic_arns"],
             "config": row["config"],
-            "status": self.effective_status(row, now),
+            "status": self.effective_status(row, now, windows),
             "flapping": bool(row.get("flapping")),
             "last_check_at": _iso(row.get("last_check_at")),
             "last_change_at": _iso(row.get("last_change_at")),
@@ -135,10 +136,11 @@ class MonitorService:
             out["last_push_at"] = _iso(row.get("last_push_at"))
         return out
 
-    def effective_status(self, row: dict[str, Any], now: float | None = None) -> str:
+    def effective_status(self, row: dict[str, Any], now: float | None = None,
+                         windows: list[dict[str, Any]] | None = None) -> str:
         if row["paused"]:
             return "paused"
-        if self.in_maintenance(row["id"], now or time.time()):
+        if self.in_maintenance(row["id"], now or time.time(), windows):
             return "maintenance"
         return row.get("status") or "pending"
 
@@ -158,7 +160,8 @@ class MonitorService:
 
     def list(self) -> list[dict[str, Any]]:
         now = time.time()
-        return [self._public(r, now) for r in self.repo.list_monitors()]
+        windows = self.active_windows(now)
+        return [self._public(r, now, windows) for r in self.repo.list_monitors()]
 
     def get(self, ident: str | int) -> dict[str, Any]:
         row = self._find(ident)

@@ -151,6 +151,19 @@ class MonitorRepo:
             if also is not None:
                 also(conn)
 
+    def fingerprint(self) -> tuple:
+        """Cheap summary of everything the prober reads: when it is unchanged, so is the configuration."""
+        from sqlalchemy import func
+
+        with self.engine.connect() as conn:
+            mon = conn.execute(
+                select(func.count(), func.max(monitors.c.updated_at), func.max(monitors.c.id))
+            ).one()
+            tgt = conn.execute(select(func.count(), func.max(targets.c.id))).one()
+            groups = conn.execute(select(target_groups).order_by(target_groups.c.id)).all()
+            win = conn.execute(select(func.count(), func.max(maintenance_windows.c.id))).one()
+        return (tuple(mon), tuple(tgt), tuple(tuple(g) for g in groups), tuple(win))
+
     # Target groups ---------------------------------------------------------------------------------
 
     def insert_target_group(self, values: dict[str, Any]) -> int:
