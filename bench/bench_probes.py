@@ -110,6 +110,10 @@ def run_one(count: int, interval: float, duration: float, ports: list[int], conc
         "SELECT reason, any(error), count() FROM {db}.probe_results WHERE ok = 0 GROUP BY reason ORDER BY 3 DESC")
     if reasons:
         print("  failures:", reasons[:5], file=sys.stderr)
+        timeline = rt.telemetry.query_rows(
+            "SELECT toStartOfInterval(ts, INTERVAL 5 SECOND) AS t, count(), countIf(ok = 1), "
+            "round(quantile(0.99)(lateness_ms)) FROM {db}.probe_results GROUP BY t ORDER BY t")
+        print("  timeline (5 s, checks, ok, p99 late ms):", [r[1:] for r in timeline], file=sys.stderr)
     cpu = (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / (t1 - t0)
     expected = count * (t1 - t0) / interval
     rt.close(close_stores=False)
