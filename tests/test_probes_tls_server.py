@@ -85,7 +85,8 @@ def _check(config: dict):
 def test_tls_certificate_expiry_warning(tls_server):
     soon, later = tls_server(5), tls_server(90)
     r = _check({"url": soon, "verify_tls": False, "tls_expiry_days": 14})
-    assert not r.ok and r.reason == "tls" and "expires in 4." in r.error or "expires in 5." in r.error
+    assert not r.ok and r.reason == "tls"
+    assert "TLS certificate expires in 4." in r.error or "TLS certificate expires in 5." in r.error
     assert _check({"url": later, "verify_tls": False, "tls_expiry_days": 14}).ok
     # A self-signed certificate fails verification when verify_tls is on.
     r = _check({"url": later, "tls_expiry_days": 14})
