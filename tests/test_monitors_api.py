@@ -207,3 +207,32 @@ def test_status_page_html_json_and_badge_over_http(runtime, live):
                                                               "end": "2029-01-01T00:00:00Z"}).status_code == 400
         http.delete(f"/api/v1/maintenance-windows/{w.json()['id']}")
         assert http.get("/status/utm.json").json()["status"] == "partial_outage"
+
+
+@pytest.mark.postgres
+def test_monitor_store_on_postgresql(tmp_path, chdb_engine, pg_url):
+    from rexwatch.services.monitors import TargetGroupService
+    from rexwatch.testing import make_runtime
+
+    rt = make_runtime(tmp_path / "pg", chdb_engine, control_url=pg_url, workers="none")
+    try:
+        svc = rt.service(MonitorService)
+        m = svc.create({"name": "api", "url": "http://127.0.0.1:1/", "interval": 30, "topics": ["utm-alerts"]})
+        assert svc.apply([{"name": "api", "url": "http://127.0.0.1:1/", "interval": 30,
+                           "topics": ["utm-alerts"]}])["unchanged"] == ["api"]
+        tgs = rt.service(TargetGroupService)
+        g = tgs.create({"name": "utm-api", "port": 8080})
+        tgs.register(g["TargetGroupArn"], [{"Id": "10.0.0.1"}, {"Id": "10.0.0.2"}])
+        rows = svc.repo.list_targets()
+        svc.repo.write_states([{"monitor_id": m["id"], "status": "down", "fail_count": 3}],
+                              [{"target_row_id": r["id"], "state": "healthy", "reason": None} for r in rows])
+        assert svc.get("api")["status"] == "down"
+        states = {d["TargetHealth"]["State"] for d in tgs.describe_health("utm-api")["TargetHealthDescriptions"]}
+        assert states == {"healthy"}
+        svc.delete("api")
+        tgs.delete("utm-api")
+        assert svc.list() == [] and tgs.list() == []
+    finally:
+        rt.close(close_stores=False)
+        rt.telemetry.drop_database()
+        rt.control.dispose()
