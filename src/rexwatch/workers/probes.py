@@ -41,7 +41,7 @@ from rexwatch.workers.base import Worker
 log = logging.getLogger("rexwatch.probes")
 
 RELOAD_S = 1.0  # how often the configuration is checked for changes
-FULL_RELOAD_S = 30.0  # ... and re-read even when it looks unchanged
+FULL_RELOAD_S = 300.0  # ... and re-read even when it looks unchanged
 FLUSH_S = 0.5  # results, states and notifications
 METRICS_FLUSH_S = 5.0
 KEEPALIVE = 32  # idle connections kept by the shared HTTP client  # metric data (each PutMetricData has a fixed cost in the metrics store)
