@@ -157,10 +157,14 @@ async def check(ctx: ProbeContext, probe: Probe) -> CheckResult:
     def elapsed() -> float:
         return (time.perf_counter() - started) * 1000
 
+    # httpx enforces the timeout on each step (pool, connect, write, read) without cancelling the
+    # request from outside; cancelling requests in flight can leave the shared pool's slots taken.
+    # The outer guard only catches a server that drips bytes slower than the timeout allows.
+    timeout = httpx.Timeout(probe.timeout_s)
     try:
-        async with asyncio.timeout(probe.timeout_s):
-            return await _run(ctx, client, cfg, elapsed)
-    except TimeoutError:
+        async with asyncio.timeout(probe.timeout_s * 1.5 + 0.5):
+            return await _run(ctx, client, cfg, elapsed, timeout)
+    except (TimeoutError, httpx.TimeoutException):
         return CheckResult(False, elapsed(), reason="timeout", error=f"no answer within {probe.timeout_s:g} s")
     except Refused as e:
         return CheckResult(False, elapsed(), reason="refused", error=str(e))
@@ -170,7 +174,9 @@ async def check(ctx: ProbeContext, probe: Probe) -> CheckResult:
         return CheckResult(False, elapsed(), reason="connect", error=f"{type(e).__name__}: {e}")
 
 
-async def _run(ctx: ProbeContext, client: httpx.AsyncClient, cfg: dict[str, Any], elapsed) -> CheckResult:
+async def _run(
+    ctx: ProbeContext, client: httpx.AsyncClient, cfg: dict[str, Any], elapsed, timeout: httpx.Timeout
+) -> CheckResult:
     url = cfg["url"]
     method = cfg["method"]
     body = cfg["body"].encode() if cfg["body"] is not None else None
@@ -180,7 +186,7 @@ async def _run(ctx: ProbeContext, client: httpx.AsyncClient, cfg: dict[str, Any]
             return CheckResult(False, elapsed(), reason="redirect", error=f"redirect to unsupported URL {url}")
         await check_host(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
                          ctx.allow_link_local)
-        request = client.build_request(method, url, headers=cfg["headers"], content=body)
+        request = client.build_request(method, url, headers=cfg["headers"], content=body, timeout=timeout)
         response = await client.send(request, stream=True)
         try:
             if response.is_redirect and cfg["follow_redirects"]:
