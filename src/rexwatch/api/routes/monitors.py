@@ -232,8 +232,13 @@ def delete_page(slug: str, svc: MonitorService = Depends(monitors)) -> Response:
 # Push (heartbeat) ----------------------------------------------------------------------------------------
 
 
-@push.api_route("/{token}", methods=["GET", "POST", "HEAD"])
+@push.post("/{token}")
 def push_ping(token: str, svc: MonitorService = Depends(monitors)) -> dict[str, Any]:
+    return svc.ping(token)
+
+
+@push.get("/{token}")
+def push_ping_get(token: str, svc: MonitorService = Depends(monitors)) -> dict[str, Any]:
     return svc.ping(token)
 
 
