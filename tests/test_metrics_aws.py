@@ -309,3 +309,49 @@ def test_cbor_wire_shape_of_errors(live):
     )
     assert r.status_code == 400
     assert cbor2.loads(r.content)["__type"] == "SerializationException"
+
+
+def test_high_resolution_periods(cw):
+    now = _now()
+    t0 = now - dt.timedelta(minutes=2)
+    t0 = t0.replace(second=0)
+    cw.put_metric_data(Namespace=NS, MetricData=[
+        {"MetricName": "HiRes", "Value": float(s), "StorageResolution": 1, "Timestamp": t0 + dt.timedelta(seconds=s)}
+        for s in range(30)
+    ])
+    r = cw.get_metric_statistics(Namespace=NS, MetricName="HiRes", StartTime=t0, EndTime=t0 + dt.timedelta(seconds=30),
+                                 Period=10, Statistics=["Sum", "SampleCount"])
+    pts = sorted(r["Datapoints"], key=lambda d: d["Timestamp"])
+    assert [(p["Sum"], p["SampleCount"]) for p in pts] == [(45.0, 10.0), (145.0, 10.0), (245.0, 10.0)]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        cw.put_metric_data(Namespace=NS, MetricData=[{"MetricName": "HiRes", "Value": 1, "StorageResolution": 10}])
+    assert _code(e) == "InvalidParameterValue"
+
+
+def test_get_metric_data_both_protocols(cw):
+    t0 = _now().replace(second=0) - dt.timedelta(minutes=5)
+    cw.put_metric_data(Namespace=NS, MetricData=[
+        {"MetricName": "CacheHits", "Value": 30.0, "Timestamp": t0},
+        {"MetricName": "CacheHits", "Value": 10.0, "Timestamp": t0 + dt.timedelta(minutes=1)},
+        {"MetricName": "CacheMisses", "Value": 10.0, "Timestamp": t0},
+    ])
+    q = [
+        {"Id": "h", "MetricStat": {"Metric": {"Namespace": NS, "MetricName": "CacheHits"}, "Period": 60,
+                                   "Stat": "Sum"}},
+        {"Id": "m", "MetricStat": {"Metric": {"Namespace": NS, "MetricName": "CacheMisses"}, "Period": 60,
+                                   "Stat": "Sum"}, "ReturnData": False},
+        {"Id": "ratio", "Expression": "100 * h / (h + FILL(m, 0))", "Label": "hit ratio"},
+    ]
+    r = cw.get_metric_data(MetricDataQueries=q, StartTime=t0, EndTime=t0 + dt.timedelta(minutes=3))
+    by_id = {x["Id"]: x for x in r["MetricDataResults"]}
+    assert by_id["h"]["Timestamps"] == [t0 + dt.timedelta(minutes=1), t0]  # newest first by default
+    assert by_id["h"]["Values"] == [10.0, 30.0]
+    assert by_id["ratio"]["Label"] == "hit ratio" and by_id["ratio"]["Values"] == [100.0, 75.0]
+    pages = list(cw.get_paginator("get_metric_data").paginate(
+        MetricDataQueries=q, StartTime=t0, EndTime=t0 + dt.timedelta(minutes=3), ScanBy="TimestampAscending",
+        PaginationConfig={"PageSize": 1}))
+    assert len(pages) >= 3
+    assert [v for p in pages for x in p["MetricDataResults"] if x["Id"] == "h" for v in x["Values"]] == [30.0, 10.0]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        cw.get_metric_data(MetricDataQueries=q, StartTime=t0, EndTime=t0 + dt.timedelta(minutes=3), NextToken="!!")
+    assert _code(e) == "InvalidNextToken"

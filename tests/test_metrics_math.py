@@ -227,3 +227,91 @@ def test_get_metric_data_over_the_wire(live, t0):
             MetricDataQueries=[{"Id": "x", "Expression": "100 * (", "Label": "bad"}],
         )
     assert "column" in e.value.response["Error"]["Message"]
+
+
+def test_collectors_may_write_reserved_namespaces_doors_may_not(svc, t0):
+    elb = "AWS/ApplicationELB"
+    with pytest.raises(Invalid) as e:
+        svc.put_metric_data(elb, [Datum("5XXError", [], t0, value=1.0)])
+    assert e.value.aws_code == "InvalidParameterValue" and e.value.field == "Namespace"
+    svc.put_metric_data(
+        elb,
+        [Datum("5XXError", [], t0, value=6.0), Datum("RequestCount", [], t0, value=100.0)],
+        allow_reserved=True,
+    )
+    q = [
+        MetricDataQuery("e", MetricStatSpec(MetricId(elb, "5XXError"), 300, "Sum"), return_data=False),
+        MetricDataQuery("r", MetricStatSpec(MetricId(elb, "RequestCount"), 300, "Sum"), return_data=False),
+        expr("rate", "100 * e / r"),
+    ]
+    page = svc.get_metric_data(q, t0, t0 + dt.timedelta(minutes=5))
+    assert [r.values for r in page.results] == [[6.0]]
+
+
+def test_list_metrics_pages_and_unit_filter(svc, t0):
+    svc.put_metric_data(NS, [Datum("Paged", [("Host", f"h{i:02d}")], t0, value=1.0) for i in range(25)])
+    seen, token = [], None
+    for _ in range(10):
+        infos, token = svc.list_metrics(NS, "Paged", next_token=token, limit=10)
+        seen += [dict(m.dimensions)["Host"] for m in infos]
+        if not token:
+            break
+    assert seen == [f"h{i:02d}" for i in range(25)]
+    with pytest.raises(Invalid) as e:
+        svc.list_metrics(NS, next_token="garbage!")
+    assert e.value.aws_code == "InvalidNextToken"
+    svc.put_metric_data(NS, [Datum("Mixed", [], t0, value=1.0, unit="Seconds"),
+                             Datum("Mixed", [], t0, value=500.0, unit="Milliseconds")])
+    m = MetricId(NS, "Mixed")
+    _, pts = svc.get_metric_statistics(m, t0, t0 + dt.timedelta(minutes=5), 300, ["Sum"])
+    assert sorted((p.unit, p.sum) for p in pts) == [("Milliseconds", 500.0), ("Seconds", 1.0)]
+    _, pts = svc.get_metric_statistics(m, t0, t0 + dt.timedelta(minutes=5), 300, ["Sum"], unit="Seconds")
+    assert [(p.unit, p.sum) for p in pts] == [("Seconds", 1.0)]
+
+
+def test_search_expression(svc, t0):
+    svc.put_metric_data(NS, [Datum("RequestCount", [("Service", s)], t0, value=v)
+                             for s, v in (("api", 10.0), ("worker", 5.0), ("frontend", 1.0))])
+    svc.put_metric_data(NS, [Datum("RequestCount", [("Service", "api"), ("Path", "/x")], t0, value=100.0),
+                             Datum("TenantCreated", [], t0, value=1.0)])
+    got, _ = _run(svc, t0, [expr("s", "SEARCH('{UTM/Application,Service} MetricName=\"RequestCount\"', 'Sum', 300)")])
+    assert got == {("s", "api"): [10.0], ("s", "frontend"): [1.0], ("s", "worker"): [5.0]}
+    got, _ = _run(svc, t0, [expr("s", "SUM(SEARCH('{UTM/Application,Service} NOT frontend', 'Sum', 300))",
+                                 label="total")])
+    assert got == {("s", "total"): [15.0]}
+    got, _ = _run(svc, t0, [expr("s", "SEARCH('Namespace=\"UTM/Application\" tenant', 'SampleCount', 300)")])
+    assert got == {("s", "TenantCreated"): [1.0]}
+    got, _ = _run(svc, t0, [expr("s", "SEARCH('{UTM/Application,Nope}', 'Sum', 300)"), stat("a", "TenantCreated")])
+    assert ("s", "s") not in got and got[("a", "TenantCreated")] == [1.0]
+    with pytest.raises(Invalid) as e:
+        svc.get_metric_data([expr("s", "SEARCH('x', 'Sum', 7)")], t0, t0 + dt.timedelta(minutes=5))
+    assert "SEARCH" in e.value.message
+
+
+def test_statistics_batch_survives_a_bad_query(svc, t0):
+    from rexwatch.services.metrics import StatQuery
+
+    svc.put_metric_data(NS, [Datum("CPUUtilization", [("ServiceName", "utm-api")], t0, value=v)
+                             for v in (70.0, 90.0)])
+    dims = (("ServiceName", "utm-api"),)
+    got = svc.get_statistics_batch([
+        StatQuery("avg", NS, "CPUUtilization", dims, "Average", 300),
+        StatQuery("bad-stat", NS, "CPUUtilization", dims, "tm99", 300),
+        StatQuery("bad-period", NS, "CPUUtilization", dims, "Average", 7),
+        StatQuery("p", NS, "CPUUtilization", dims, "p50", 60),
+        StatQuery("none", NS, "CPUUtilization", (("ServiceName", "other"),), "Sum", 300),
+    ], t0 - dt.timedelta(minutes=10), t0 + dt.timedelta(minutes=10))
+    bucket = dt.datetime.fromtimestamp(int(t0.timestamp()) // 300 * 300, dt.UTC)
+    assert got["avg"] == [(bucket, 80.0)]
+    assert got["p"] == [(t0, 70.0)]
+    assert got["bad-stat"] == [] and got["bad-period"] == [] and got["none"] == []
+
+
+def test_dynamic_labels(svc, t0):
+    _put(svc, "RequestCount", t0, [1, 2, 3], dims=[("Service", "api")])
+    page = svc.get_metric_data([
+        MetricDataQuery("r", MetricStatSpec(MetricId(NS, "RequestCount", (("Service", "api"),)), 60, "Sum"),
+                        label="${PROP('Dim.Service')} ${PROP('MetricName')} max ${MAX} of ${LABEL}"),
+        expr("e", "r * 2", label="doubled (${SUM})"),
+    ], t0, t0 + dt.timedelta(minutes=3))
+    assert [r.label for r in page.results] == ["api RequestCount max 3 of RequestCount", "doubled (12)"]

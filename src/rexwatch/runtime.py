@@ -7,6 +7,7 @@ constructor and is created once, on first use.
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -19,6 +20,13 @@ from rexwatch.settings import Settings
 from rexwatch.stores.telemetry.executor import Executor
 
 T = TypeVar("T")
+
+# Functions run right after a service is created, by "module:Class" of the service; each is
+# "module:function" called as fn(runtime, service). One area can thus hook into another's
+# service (metric filters listen to log ingest) without either importing the other at start.
+SERVICE_HOOKS: dict[str, tuple[str, ...]] = {
+    "rexwatch.services.logs.service:LogsService": ("rexwatch.services.metrics.filters:attach_to_logs",),
+}
 
 
 class Runtime:
@@ -43,6 +51,9 @@ class Runtime:
                 if svc is None:
                     svc = cls(self)  # type: ignore[call-arg]
                     self._services[cls] = svc
+                    for hook in SERVICE_HOOKS.get(f"{cls.__module__}:{cls.__qualname__}", ()):
+                        module, _, fn = hook.partition(":")
+                        getattr(importlib.import_module(module), fn)(self, svc)
         return svc
 
     def on_close(self, fn: Callable[[], None]) -> None:

@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     )
     notify_concurrency: int = Field(64, ge=1, le=1024, description="Notification deliveries sent at once.")
     query_timeout_s: float = Field(60.0, gt=0, description="Queries running longer are stopped (Timeout).")
+    logs_buffer_max_events: int = Field(
+        400_000, ge=10_000, description="Log events waiting for insert before PutLogEvents is throttled (429)."
+    )
+    logs_buffer_linger_ms: float = Field(
+        2.0, ge=0, le=1000, description="How long the log ingest buffer waits to coalesce requests."
+    )
     probe_concurrency: int = Field(
         500, ge=1, le=20000, description="Health checks and uptime probes running at once."
     )

@@ -9,6 +9,8 @@ service and only translate between AWS shapes and service calls.
 
 # Modules that register operation handlers. Adding an AWS service is one line.
 SERVICE_MODULES: tuple[str, ...] = (
+    "rexwatch.aws.logs",
     "rexwatch.aws.cloudwatch",
+    "rexwatch.aws.logs_metric_filters",
     "rexwatch.aws.sns",
 )

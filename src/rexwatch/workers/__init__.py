@@ -7,4 +7,5 @@ worker is one line. ``rexwatch worker NAME`` runs one alone.
 WORKERS: dict[str, str] = {
     "notify": "rexwatch.workers.notify.NotifyWorker",
     "probes": "rexwatch.workers.probes.ProbeWorker",
+    "retention": "rexwatch.workers.retention.RetentionWorker",
 }

@@ -2,6 +2,8 @@
 
 ROUTERS: tuple[str, ...] = (
     "rexwatch.api.routes.keys",
+    "rexwatch.api.routes.metrics",
+    "rexwatch.api.routes.logs",
     "rexwatch.api.routes.monitors",
     "rexwatch.api.routes.system",
     "rexwatch.api.routes.notify",

@@ -25,9 +25,48 @@ def decode(body: bytes, headers: dict[str, str], op_model: Any) -> dict[str, Any
     return params
 
 
+_WALK: dict[tuple, bool] = {}
+
+
+def _shape_key(shape: Any) -> tuple:
+    # botocore builds shape objects on demand, so key by name and structure, not identity.
+    t = shape.type_name
+    if t == "structure":
+        return (shape.name, t, tuple(shape.members))
+    if t == "list":
+        return (shape.name, t, shape.member.name)
+    if t == "map":
+        return (shape.name, t, shape.value.name)
+    return (shape.name, t)
+
+
+def _needs_walk(shape: Any, seen: frozenset[tuple] = frozenset()) -> bool:
+    """Whether ``shape`` holds a timestamp or blob anywhere (cached): other values pass untouched,
+    so a 10,000-event PutLogEvents is not rebuilt dict by dict."""
+    key = _shape_key(shape)
+    if key in _WALK:
+        return _WALK[key]
+    if key in seen:
+        return False
+    t = shape.type_name
+    if t in ("timestamp", "blob"):
+        out = True
+    elif t == "structure":
+        out = any(_needs_walk(m, seen | {key}) for m in shape.members.values())
+    elif t == "list":
+        out = _needs_walk(shape.member, seen | {key})
+    elif t == "map":
+        out = _needs_walk(shape.value, seen | {key})
+    else:
+        out = False
+    if not seen:
+        _WALK[key] = out
+    return out
+
+
 def _timestamps_in(value: Any, shape: Any) -> Any:
     """JSON protocols send timestamps as epoch seconds; hand services datetimes."""
-    if shape is None:
+    if shape is None or not _needs_walk(shape):
         return value
     t = shape.type_name
     if t == "structure" and isinstance(value, dict):

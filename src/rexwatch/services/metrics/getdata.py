@@ -13,8 +13,8 @@ import numpy as np
 import orjson
 
 from rexwatch.errors import Invalid, QueryError
-from rexwatch.services.metrics.matheval import KEYWORDS, Evaluator, Series
-from rexwatch.services.metrics.mathlang import parse, references
+from rexwatch.services.metrics.matheval import Evaluator, Series
+from rexwatch.services.metrics.mathlang import parse
 from rexwatch.services.metrics.model import UNITS, MetricId
 from rexwatch.services.metrics.put import canonical_dims, check_dimensions, check_namespace
 from rexwatch.services.metrics.rules import align_down, check_period, percentile_level
@@ -142,6 +142,8 @@ def get_metric_data(
     if start is None or end is None:
         which = "StartTime" if start is None else "EndTime"
         raise Invalid(f"The parameter {which} is required.", field=which, aws_code="MissingParameter")
+    start = start.astimezone(dt.UTC) if start.tzinfo else start.replace(tzinfo=dt.UTC)
+    end = end.astimezone(dt.UTC) if end.tzinfo else end.replace(tzinfo=dt.UTC)
     if start >= end:
         raise _bad("The parameter StartTime must be less than the parameter EndTime.", "StartTime")
     if scan_by not in ("TimestampDescending", "TimestampAscending"):
@@ -186,8 +188,49 @@ def get_metric_data(
             idx = np.searchsorted(grid, st.t)
             inside = (idx < len(grid)) & (grid[np.minimum(idx, len(grid) - 1)] == st.t)
             v[idx[inside]] = st.values(ms.stat)[inside]
-        values[q.id] = Series(grid, v, q.label or ms.metric.metric_name, period)
+        props = {"MetricName": ms.metric.metric_name, "Namespace": ms.metric.namespace, "Stat": ms.stat,
+                 "Period": str(period), **{f"Dim.{k}": val for k, val in ms.metric.dimensions}}
+        label = q.label if q.label and "${" not in q.label else ms.metric.metric_name
+        values[q.id] = Series(grid, v, label, period, q.id, props)
     metric_list = [values[q.id] for q in stat_qs]
+
+    def search(text: str, stat: str, period: int) -> list[Series]:
+        from rexwatch.services.metrics.search import MAX_RESULTS, parse_search
+
+        sq = parse_search(text)
+        try:
+            check_period(period, "SEARCH period")
+            level = percentile_level(stat)
+        except Invalid as e:
+            raise QueryError(e.message, query=text, start=0)
+        found, token = [], None
+        for _ in range(50):
+            infos, token = svc.list_metrics(sq.namespace, None, next_token=token)
+            found += [m for m in infos if sq.matches(m)]
+            if not token or len(found) >= MAX_RESULTS:
+                break
+        found = found[:MAX_RESULTS]
+        if not found:
+            return []
+        keys = [
+            SeriesKey(m.namespace, m.metric_name, canonical_dims(m.dimensions), "", period) for m in found
+        ]
+        st_all = svc.series_statistics(keys, start, end, [level] if level is not None else [])
+        grid = np.arange(
+            int(align_down(start, period).timestamp()), int(end.timestamp()), period, dtype=np.int64
+        )
+        out = []
+        for m, st in zip(found, st_all, strict=True):
+            v = np.full(grid.shape, np.nan)
+            if len(st.t):
+                idx = np.searchsorted(grid, st.t)
+                inside = (idx < len(grid)) & (grid[np.minimum(idx, len(grid) - 1)] == st.t)
+                v[idx[inside]] = st.values(stat)[inside]
+            label = " ".join(val for _, val in m.dimensions) or m.metric_name
+            if m.dimensions and sq.schema is None:
+                label = f"{m.metric_name} {label}"
+            out.append(Series(grid, v, label, period))
+        return out
 
     # 2. Expressions, each once, in dependency order.
     parsed = {}
@@ -226,7 +269,7 @@ def get_metric_data(
             )
         active.append(qid)
         q = by_id[qid]
-        ev = Evaluator(q.expression or "", lambda n, p: resolve(n, p, qid), lambda: list(metric_list))
+        ev = Evaluator(q.expression or "", lambda n, p: resolve(n, p, qid), lambda: list(metric_list), search)
         try:
             result = ev.eval(parsed[qid])
         except QueryError as e:
@@ -237,7 +280,7 @@ def get_metric_data(
                 aws_code="ValidationError",
             )
         active.pop()
-        if isinstance(result, Series) and q.label:
+        if isinstance(result, Series) and q.label and "${" not in q.label:
             result = Series(result.t, result.v, q.label, result.period)
         elif isinstance(result, Series) and result.label in ("SUM", "AVG", "MIN", "MAX", "STDDEV"):
             result = Series(result.t, result.v, qid, result.period)
@@ -245,7 +288,6 @@ def get_metric_data(
         return result
 
     for qid in parsed:
-        _ = references(parsed[qid]) - KEYWORDS
         evaluate(qid)
 
     # 3. Results in query order, ordered by time, then paged by datapoints.
@@ -271,15 +313,44 @@ def get_metric_data(
             t, v = s.t[ok], s.v[ok]
             if descending:
                 t, v = t[::-1], v[::-1]
+            label = s.label if s.label else q.id
+            if q.label and "${" in q.label:
+                label = expand_label(q.label, label, s.props or {}, v)
             results.append(
                 MetricDataResult(
                     q.id,
-                    s.label if s.label else q.id,
+                    label,
                     [dt.datetime.fromtimestamp(int(x), dt.UTC) for x in t],
                     [float(x) for x in v],
                 )
             )
     return _page(results, limit, next_token)
+
+
+_DYNAMIC = re.compile(r"\$\{(LABEL|SUM|AVG|MIN|MAX|FIRST|LAST|PROP\('([^')]*)'\))\}")
+
+
+def expand_label(template: str, label: str, props: dict[str, str], values: np.ndarray) -> str:
+    """CloudWatch dynamic labels: ${LABEL}, ${SUM|AVG|MIN|MAX|FIRST|LAST} over the returned points,
+    ${PROP('MetricName'|'Namespace'|'Stat'|'Period'|'Dim.<name>')}. ``values`` is in returned order."""
+
+    def stat(fn: str) -> str:
+        if not len(values):
+            return ""
+        x = {"SUM": np.sum, "AVG": np.mean, "MIN": np.min, "MAX": np.max}.get(fn)
+        # FIRST and LAST follow the order the points are returned in (ScanBy).
+        v = float(x(values)) if x else float(values[0] if fn == "FIRST" else values[-1])
+        return f"{v:.6g}"
+
+    def sub(m: re.Match) -> str:
+        key = m.group(1)
+        if key == "LABEL":
+            return label
+        if key.startswith("PROP"):
+            return props.get(m.group(2), "")
+        return stat(key)
+
+    return _DYNAMIC.sub(sub, template)
 
 
 def _page(results: list[MetricDataResult], limit: int, token: str | None) -> MetricDataPage:

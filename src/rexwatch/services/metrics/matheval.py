@@ -26,6 +26,8 @@ class Series:
     v: np.ndarray  # float64, NaN = missing
     label: str
     period: int = 60
+    id: str = ""
+    props: dict[str, str] | None = None  # for dynamic labels: MetricName, Namespace, Stat, Period, Dim.<name>
 
 
 Value = float | Series | list
@@ -94,11 +96,16 @@ class Evaluator:
     """Evaluates one expression; ``resolve(name)`` returns the value of another query."""
 
     def __init__(
-        self, text: str, resolve: Callable[[str, int], Value], metric_series: Callable[[], list[Series]]
+        self,
+        text: str,
+        resolve: Callable[[str, int], Value],
+        metric_series: Callable[[], list[Series]],
+        search: Callable[[str, str, int], list[Series]] | None = None,
     ) -> None:
         self.text = text
         self.resolve = resolve
         self.metric_series = metric_series
+        self.search = search
 
     def error(self, message: str, pos: int) -> QueryError:
         return QueryError(message, query=self.text, start=pos)
@@ -132,7 +139,7 @@ class Evaluator:
         raise self.error("unsupported expression", 0)
 
     # -- helpers -------------------------------------------------------------------------
-    def apply(self, fn: Callable, x: Value, keep_label: bool = True) -> Value:
+    def apply(self, fn: Callable, x: Value) -> Value:
         if isinstance(x, list):
             return [self.apply(fn, s) for s in x]
         if isinstance(x, Series):
@@ -187,8 +194,20 @@ class Evaluator:
                 arg = node.args[0]
                 if not isinstance(arg, Str):
                     raise self.error("METRICS() takes a string", node.pos)
-                series = [s for s in series if arg.value in s.label]
+                series = [s for s in series if arg.value in s.id or arg.value in s.label]
             return series
+        if name == "SEARCH":
+            self.nargs(node, 3, 3)
+            query, stat, period = node.args
+            if not isinstance(query, Str) or not isinstance(stat, Str) or not isinstance(period, Num):
+                raise self.error("SEARCH() takes ('search expression', 'Statistic', period)", node.pos)
+            if self.search is None:
+                raise self.error("SEARCH() is not available here", node.pos)
+            try:
+                return self.search(query.value, stat.value, int(period.value))
+            except QueryError as e:
+                # Point into the search string, inside this expression.
+                raise self.error(f"in SEARCH(): {e.detail}", query.pos + 1 + e.start)
         if name in _AGGREGATES:
             self.nargs(node, 1, 1)
             arg = self.series_arg(node, 0)

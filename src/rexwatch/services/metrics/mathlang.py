@@ -226,17 +226,3 @@ class _Parser:
 def parse(text: str) -> Node:
     return _Parser(text).parse()
 
-
-def references(node: object) -> set[str]:
-    """Names of queries an expression refers to (METRICS() is handled by the evaluator)."""
-    if isinstance(node, Ref):
-        return {node.name}
-    if isinstance(node, Call):
-        return set().union(*(references(a) for a in node.args)) if node.args else set()
-    if isinstance(node, ListExpr):
-        return set().union(*(references(a) for a in node.items))
-    if isinstance(node, Unary):
-        return references(node.operand)
-    if isinstance(node, Binary):
-        return references(node.left) | references(node.right)
-    return set()

@@ -107,18 +107,18 @@ def _check_number(x: object, field: str) -> float:
 
 
 def build_points(
-    namespace: str | None, data: Sequence[Datum], now: dt.datetime, *, internal: bool = False
+    namespace: str | None, data: Sequence[Datum], now: dt.datetime, *, allow_reserved: bool = False
 ) -> pa.Table:
-    """Validate a PutMetricData call and return its rows; raise Invalid naming item and field.
-
-    ``internal`` lets rexwatch's own producers (the prober's ``AWS/ApplicationELB`` target
-    health metrics) write into the ``AWS/`` namespaces that callers may not use."""
-    check_namespace(namespace, for_put=not internal)
+    """Validate a PutMetricData call and return its rows; raise Invalid naming item and field."""
+    check_namespace(namespace, for_put=not allow_reserved)
     if not data:
         raise missing("MetricData")
     if len(data) > MAX_ITEMS_PER_PUT:
         raise bad_value("MetricData", f"with {len(data)} items (at most {MAX_ITEMS_PER_PUT})")
-    cols: dict[str, list] = {name: [] for name in POINTS_SCHEMA.names}
+    key_cols: dict[str, list] = {"namespace": [], "metric_name": [], "dims": [], "unit": []}
+    ts_ms: list[int] = []
+    resolution: list[int] = []
+    num_rows: list[tuple[float, float, float, float, float, int]] = []
     oldest, newest = now - PAST_LIMIT, now + FUTURE_LIMIT
     for i, d in enumerate(data, 1):
         p = f"MetricData.member.{i}."
@@ -201,17 +201,23 @@ def build_points(
                     aws_code="InvalidParameterValue",
                 )
             rows.append((sc, total, lo, hi, 0.0, 0))
-        for samples, total, lo, hi, v, w in rows:
-            cols["namespace"].append(namespace)
-            cols["metric_name"].append(d.metric_name)
-            cols["dims"].append(dims)
-            cols["unit"].append(unit)
-            cols["ts"].append(ts)
-            cols["resolution"].append(res)
-            cols["samples"].append(samples)
-            cols["sum"].append(total)
-            cols["min"].append(lo)
-            cols["max"].append(hi)
-            cols["value"].append(v)
-            cols["weight"].append(w)
-    return pa.table(cols, schema=POINTS_SCHEMA)
+        n = len(rows)
+        key_cols["namespace"].extend([namespace] * n)
+        key_cols["metric_name"].extend([d.metric_name] * n)
+        key_cols["dims"].extend([dims] * n)
+        key_cols["unit"].extend([unit] * n)
+        ts_ms.extend([int(ts.timestamp() * 1000)] * n)
+        resolution.extend([res] * n)
+        num_rows.extend(rows)
+    nums = list(zip(*num_rows, strict=True))
+    arrays = [
+        pa.array(key_cols["namespace"], pa.string()),
+        pa.array(key_cols["metric_name"], pa.string()),
+        pa.array(key_cols["dims"], pa.string()),
+        pa.array(key_cols["unit"], pa.string()),
+        pa.array(ts_ms, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+        pa.array(resolution, pa.uint8()),
+        *(pa.array(col, pa.float64()) for col in nums[:5]),
+        pa.array(nums[5], pa.uint64()),
+    ]
+    return pa.Table.from_arrays(arrays, schema=POINTS_SCHEMA)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import orjson
 
 from rexwatch.errors import Invalid
+from rexwatch.services.metrics.ingest import IngestBuffer
 from rexwatch.services.metrics.model import (
     MAX_DATAPOINTS,
     MAX_EXTENDED_STATISTICS,
@@ -25,6 +28,8 @@ from rexwatch.services.metrics.model import (
 from rexwatch.services.metrics.put import build_points, canonical_dims, check_dimensions, check_namespace
 from rexwatch.services.metrics.rules import align_down, check_period, choose_tier, percentile_level
 from rexwatch.services.metrics.store import MetricsStore, SeriesKey
+
+log = logging.getLogger("rexwatch.metrics")
 
 LIST_PAGE = 500
 LIST_WINDOW = dt.timedelta(days=14)
@@ -78,14 +83,27 @@ class MetricsService:
         self.runtime = runtime
         self.store = MetricsStore(runtime.telemetry)
         self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+        wal = Path(runtime.settings.data_dir) / "wal" / f"metrics-{runtime.telemetry.database}"
+        self.ingest = IngestBuffer(wal, self.store.insert)
+        runtime.on_close(self.ingest.close)
 
     # ---- writing ---------------------------------------------------------------------------
-    def put_metric_data(self, namespace: str | None, data: Sequence[Datum], *, internal: bool = False) -> int:
-        """Validate and store; durable once this returns. Returns the number of stored rows.
+    def put_metric_data(
+        self, namespace: str | None, data: Sequence[Datum], *, allow_reserved: bool = False
+    ) -> int:
+        """Validate and log; durable once this returns, readable at once. Returns the number of rows.
 
-        ``internal`` (rexwatch's own producers only) allows the reserved ``AWS/`` namespaces."""
-        points = build_points(namespace, data, self.clock(), internal=internal)
-        return self.store.insert(points)
+        ``allow_reserved`` lets rexwatch's own collectors publish into ``AWS/...`` namespaces
+        (the front doors never set it).
+        """
+        points = build_points(namespace, data, self.clock(), allow_reserved=allow_reserved)
+        self.ingest.submit(points)
+        return points.num_rows
+
+    def flush(self) -> None:
+        """Make every acknowledged datapoint visible to queries (reads call this)."""
+        if self.ingest.has_pending:
+            self.ingest.flush()
 
     # ---- reading statistics ----------------------------------------------------------------
     def series_statistics(
@@ -98,6 +116,7 @@ class MetricsService:
         by_unit: bool = False,
     ) -> list[SeriesStats]:
         """Statistics for many series: one ClickHouse query per storage tier involved (usually one)."""
+        self.flush()
         start, end = _utc(start), _utc(end)
         now = self.clock()
         levels = sorted(set(levels))
@@ -120,8 +139,11 @@ class MetricsService:
             mins = table.column("min").to_numpy()
             maxs = table.column("max").to_numpy()
             weight = table.column("weight").to_numpy()
-            pct_flat = table.column("pct").combine_chunks().flatten().to_numpy()
-            pct = pct_flat.reshape(table.num_rows, max(1, len(levels)))
+            if levels:
+                pct_flat = table.column("pct").combine_chunks().flatten().to_numpy()
+                pct = pct_flat.reshape(table.num_rows, len(levels))
+            else:
+                pct = np.zeros((table.num_rows, 0))
             # Rows are ordered by qi: cut them into one slice per series.
             bounds = np.searchsorted(qi, np.arange(len(sub) + 1))
             for local, i in enumerate(idxs):
@@ -149,20 +171,28 @@ class MetricsService:
         """Many (series, statistic, period) queries over one time range, in one ClickHouse query.
 
         Returns, per query id, the (period start, value) pairs that have data, oldest first.
-        Percentiles of periods holding only statistic sets are left out, as CloudWatch does.
+        Percentiles of periods holding only statistic sets are left out, as CloudWatch does. A query
+        with an unusable period or statistic gets an empty list (and a warning in the log) rather
+        than failing the whole batch.
         """
         keys: dict[SeriesKey, int] = {}
         plan: list[tuple[str, int, str]] = []
         levels: set[float] = set()
+        out: dict[str, list[tuple[dt.datetime, float]]] = {}
         for q in queries:
-            check_period(q.period)
-            level = percentile_level(q.statistic)
+            try:
+                check_period(q.period)
+                level = percentile_level(q.statistic)
+            except Invalid as e:
+                # One unusable query must not sink a batch evaluated for many alarms.
+                log.warning("statistics query %s skipped: %s", q.id, e.message)
+                out[q.id] = []
+                continue
             if level is not None:
                 levels.add(level)
             key = SeriesKey(q.namespace, q.metric_name, canonical_dims(q.dimensions), q.unit or "", q.period)
             plan.append((q.id, keys.setdefault(key, len(keys)), q.statistic))
-        stats = self.series_statistics(list(keys), start, end, sorted(levels))
-        out: dict[str, list[tuple[dt.datetime, float]]] = {}
+        stats = self.series_statistics(list(keys), start, end, sorted(levels)) if keys else []
         for qid, idx, stat in plan:
             st = stats[idx]
             vals = st.values(stat)
@@ -242,7 +272,7 @@ class MetricsService:
                 field="Unit",
                 aws_code="InvalidParameterValue",
             )
-        n = -(-int((end - align_down(start, period)).total_seconds()) // period)
+        n = -(-int((end - start).total_seconds()) // period)
         if n > MAX_DATAPOINTS:
             raise Invalid(
                 f"You have requested up to {n} datapoints, which exceeds the limit of {MAX_DATAPOINTS}. "
@@ -315,7 +345,8 @@ class MetricsService:
                     field=f"Dimensions.member.{j}.Value",
                     aws_code="InvalidParameterValue",
                 )
-        offset = _decode_token(next_token)
+        after = _decode_token(next_token)
+        self.flush()
         now = self.clock()
         rows = self.store.list_series(
             namespace,
@@ -324,27 +355,28 @@ class MetricsService:
             now - RECENT if recently_active else None,
             now - LIST_WINDOW,
             limit + 1,
-            offset,
+            after,
         )
         infos = [
             MetricInfo(ns, name, tuple(orjson.loads(dims).items()), dt.datetime.fromtimestamp(seen, dt.UTC))
             for ns, name, dims, seen in rows[:limit]
         ]
-        token = _encode_token(offset + limit) if len(rows) > limit else None
+        last = rows[limit - 1] if len(rows) > limit else None
+        token = _encode_token((last[0], last[1], last[2])) if last else None
         return infos, token
 
 
-def _encode_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps({"o": offset})).decode()
+def _encode_token(after: tuple[str, str, str]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps({"k": list(after)})).decode()
 
 
-def _decode_token(token: str | None) -> int:
+def _decode_token(token: str | None) -> tuple[str, str, str] | None:
     if not token:
-        return 0
+        return None
     try:
-        offset = orjson.loads(base64.urlsafe_b64decode(token.encode()))["o"]
-        if not isinstance(offset, int) or offset < 0:
+        key = orjson.loads(base64.urlsafe_b64decode(token.encode()))["k"]
+        if not isinstance(key, list) or len(key) != 3 or not all(isinstance(x, str) for x in key):
             raise ValueError
-        return offset
+        return key[0], key[1], key[2]
     except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
         raise Invalid("The NextToken is not valid.", field="NextToken", aws_code="InvalidNextToken")

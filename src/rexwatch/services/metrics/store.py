@@ -6,7 +6,6 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import orjson
 import pyarrow as pa
 
 from rexwatch.services.metrics.rules import RAW, Tier
@@ -27,6 +26,16 @@ class SeriesKey:
 def _param(text: str) -> str:
     """Query parameters are parsed in escaped form: protect backslashes and control characters."""
     return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
+
+
+def _array(items: Sequence[str]) -> str:
+    """An Array(String) query parameter (ClickHouse literal syntax)."""
+
+    def q(x: str) -> str:
+        x = x.replace("\\", "\\\\").replace("'", "\\'")
+        return "'" + x.replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r") + "'"
+
+    return "[" + ",".join(q(x) for x in items) + "]"
 
 
 def _ts(t: dt.datetime) -> str:
@@ -50,54 +59,93 @@ class MetricsStore:
         *,
         by_unit: bool,
     ) -> pa.Table:
-        """One query for many series: a row per (series index, period start[, unit]).
+        """Many series in one query: a row per (series index, period start[, unit]).
 
         Columns: qi, t (epoch seconds), unit, samples, sum, min, max, weight, pct (Array(Float64),
-        one entry per level; meaningful only where weight > 0).
+        one entry per level; meaningful only where weight > 0). A series asked for at two periods
+        or units takes one more query (rare).
         """
-        qrows = [
-            {
-                "qi": i,
-                "ns": s.namespace,
-                "name": s.metric_name,
-                "dims": s.dims,
-                "unit": s.unit,
-                "period": s.period,
-            }
-            for i, s in enumerate(series)
-        ]
-        level_list = ", ".join(repr(float(x)) for x in (levels or [0.5]))
+        rounds: list[list[int]] = []
+        taken: list[set[tuple[str, str, str]]] = []
+        for i, s in enumerate(series):
+            k = (s.namespace, s.metric_name, s.dims)
+            for r, seen in enumerate(taken):
+                if k not in seen:
+                    seen.add(k)
+                    rounds[r].append(i)
+                    break
+            else:
+                taken.append({k})
+                rounds.append([i])
+        tables = [self._statistics_round(tier, series, idxs, start, end, levels, by_unit) for idxs in rounds]
+        tables = [t for t in tables if t.num_rows]
+        if not tables:
+            return pa.table({})
+        table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+        return table.sort_by([("qi", "ascending"), ("t", "ascending")]) if len(tables) > 1 else table
+
+    def _statistics_round(
+        self,
+        tier: Tier,
+        series: Sequence[SeriesKey],
+        idxs: Sequence[int],
+        start: dt.datetime,
+        end: dt.datetime,
+        levels: Sequence[float],
+        by_unit: bool,
+    ) -> pa.Table:
+        sub = [series[i] for i in idxs]
+        level_list = ", ".join(repr(float(x)) for x in levels)
         tcol = tier.time_col
-        if tier is RAW:
-            pct = f"quantilesExactWeightedIf({level_list})(p.value, p.weight, p.weight > 0)"
-            tsec = "toUnixTimestamp(p.ts)"
+        if not levels:
+            pct = "CAST([], 'Array(Float64)')"  # no percentile asked: skip the costly quantile states
+        elif tier is RAW:
+            pct = f"quantilesExactWeightedIf({level_list})(value, weight, weight > 0)"
         else:
-            pct = f"quantilesBFloat16WeightedMerge({level_list})(p.pct)"
-            tsec = "toUnixTimestamp(p.bucket)"
-        unit_expr = "p.unit" if by_unit else "''"
+            pct = f"quantilesBFloat16WeightedMerge({level_list})(pct)"
+        unit_expr = "unit" if by_unit else "''"
+        any_unit = all(not s.unit for s in sub)
+        unit_cond = "" if any_unit else "AND (q_unit = '' OR unit = q_unit)"
         sql = f"""
-        WITH q AS (
-            SELECT * FROM format(JSONEachRow,
-                'qi UInt32, ns String, name String, dims String, unit String, period UInt32', {{q:String}})
-        )
-        SELECT q.qi AS qi, intDiv({tsec}, q.period) * q.period AS t, {unit_expr} AS unit,
-            sum(p.samples) AS samples, sum(p.sum) AS sum, min(p.min) AS min, max(p.max) AS max,
-            sum(p.weight) AS weight, {pct} AS pct
-        FROM {{db}}.{tier.table} AS p
-        INNER JOIN q ON p.namespace = q.ns AND p.metric_name = q.name AND p.dims = q.dims
-        WHERE p.{tcol} >= fromUnixTimestamp64Milli(toInt64({{start:Float64}} * 1000), 'UTC')
-          AND p.{tcol} < fromUnixTimestamp64Milli(toInt64({{end:Float64}} * 1000), 'UTC')
-          AND (p.namespace, p.metric_name, p.dims) IN (SELECT ns, name, dims FROM q)
-          AND (q.unit = '' OR p.unit = q.unit)
-        GROUP BY qi, t, unit
-        ORDER BY qi, t, unit
+        SELECT
+            transform(concat(namespace, char(31), metric_name, char(31), dims),
+                      {{keys:Array(String)}}, {{qis:Array(UInt32)}}, toUInt32(4294967295)) AS qi,
+            transform(qi, {{qis:Array(UInt32)}}, {{periods:Array(UInt32)}}, toUInt32(60)) AS q_period,
+            transform(qi, {{qis:Array(UInt32)}}, {{units:Array(String)}}, '') AS q_unit,
+            intDiv(toUnixTimestamp({tcol}), q_period) * q_period AS t,
+            {unit_expr} AS unit_key,
+            sum(samples) AS samples_, sum(sum) AS sum_, min(min) AS min_, max(max) AS max_,
+            sum(weight) AS weight_, {pct} AS pct_
+        FROM {{db}}.{tier.table}
+        WHERE namespace IN {{nss:Array(String)}} AND metric_name IN {{names:Array(String)}}
+          AND dims IN {{dimss:Array(String)}}
+          AND {tcol} >= fromUnixTimestamp64Milli(toInt64({{start:Float64}} * 1000), 'UTC')
+          AND {tcol} < fromUnixTimestamp64Milli(toInt64({{end:Float64}} * 1000), 'UTC')
+          AND qi != 4294967295 {unit_cond}
+        GROUP BY qi, q_period, q_unit, t, unit_key
         """
+        sql = f"""SELECT qi, t, unit_key AS unit, samples_ AS samples, sum_ AS sum, min_ AS min, max_ AS max,
+            weight_ AS weight, pct_ AS pct FROM ({sql}) ORDER BY qi, t, unit"""
         params = {
-            "q": _param(orjson.dumps(qrows).decode()),
+            "keys": _array([f"{s.namespace}\x1f{s.metric_name}\x1f{s.dims}" for s in sub]),
+            "qis": "[" + ",".join(str(i) for i in range(len(sub))) + "]",
+            "periods": "[" + ",".join(str(int(s.period)) for s in sub) + "]",
+            "units": _array([s.unit for s in sub]),
+            "nss": _array(sorted({s.namespace for s in sub})),
+            "names": _array(sorted({s.metric_name for s in sub})),
+            "dimss": _array(sorted({s.dims for s in sub})),
             "start": _ts(start),
             "end": _ts(end),
         }
-        return self.x.query_arrow(sql, params)
+        table = self.x.query_arrow(sql, params)
+        if table.num_rows == 0 or len(idxs) == len(series):
+            return table
+        # Map the round's local indices back to the caller's.
+        import numpy as np
+
+        mapping = np.asarray(idxs, dtype=np.uint32)
+        qi = mapping[table.column("qi").to_numpy()]
+        return table.set_column(0, "qi", pa.array(qi))
 
     def list_series(
         self,
@@ -107,7 +155,7 @@ class MetricsStore:
         active_since: dt.datetime | None,
         seen_since: dt.datetime,
         limit: int,
-        offset: int,
+        after: tuple[str, str, str] | None,
     ) -> list[tuple[str, str, str, int]]:
         where = ["last_seen >= toDateTime(toInt64({seen:Float64}), 'UTC')"]
         params: dict[str, str] = {"seen": _ts(seen_since)}
@@ -126,6 +174,10 @@ class MetricsStore:
                 where.append(
                     f"dim_map[{{dk{i}:String}}] = {{dv{i}:String}} AND mapContains(dim_map, {{dk{i}:String}})"
                 )
+        if after is not None:
+            # Keyset paging: the next page starts after the last series of the previous one.
+            where.append("(namespace, metric_name, dims) > ({an:String}, {am:String}, {ad:String})")
+            params.update(an=_param(after[0]), am=_param(after[1]), ad=_param(after[2]))
         having = ""
         if active_since is not None:
             having = "HAVING max(last_seen) >= toDateTime(toInt64({active:Float64}), 'UTC')"
@@ -137,6 +189,6 @@ class MetricsStore:
         GROUP BY namespace, metric_name, dims
         {having}
         ORDER BY namespace, metric_name, dims
-        LIMIT {int(limit)} OFFSET {int(offset)}
+        LIMIT {int(limit)}
         """
         return self.x.query_rows(sql, params)

@@ -65,7 +65,7 @@ def record_metrics(runtime: Runtime, data: list[Datum]) -> None:
         )
     for namespace, items in by_ns.items():
         for i in range(0, len(items), 1000):
-            svc.put_metric_data(namespace, items[i : i + 1000], internal=namespace.startswith("AWS/"))
+            svc.put_metric_data(namespace, items[i : i + 1000], allow_reserved=namespace.startswith("AWS/"))
 
 
 def message_id(alert: Alert) -> str:

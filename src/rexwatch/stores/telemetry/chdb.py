@@ -17,6 +17,28 @@ import pyarrow as pa
 from rexwatch.errors import ConfigError, Unavailable
 
 _engines: dict[str, ChdbEngine] = {}
+
+_TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0"})
+
+
+def _literal(v: Any) -> str:
+    if isinstance(v, str):
+        return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, list | tuple):
+        return "[" + ",".join(_literal(x) for x in v) + "]"
+    return str(v)
+
+
+def encode_param(v: Any) -> Any:
+    """Query parameters travel in ClickHouse's escaped text form: a string value is
+    TSV-escaped and an array is written as a literal, so any text round-trips."""
+    if isinstance(v, str):
+        return v.translate(_TSV_ESCAPES)
+    if isinstance(v, list | tuple):
+        return _literal(v)
+    return v
 _engines_lock = threading.Lock()
 
 
@@ -35,8 +57,9 @@ class ChdbEngine:
     def run(self, sql: str, fmt: str = "CSV", params: dict[str, Any] | None = None) -> Any:
         if self.closed:
             raise Unavailable("telemetry store is closed")
+        encoded = {k: encode_param(v) for k, v in params.items()} if params else None
         with self.lock:
-            return self._session.query(sql, fmt, params=params or None)
+            return self._session.query(sql, fmt, params=encoded)
 
     def insert_arrow(self, target: str, columns: str, arrow_batch: pa.Table) -> None:
         """Insert from an Arrow table without copying it through Python rows."""

@@ -21,7 +21,7 @@ class Migration:
 
 
 # Area modules under rexwatch.stores.telemetry.ddl, in apply order. Adding an area is one line.
-AREAS: tuple[str, ...] = ("core", "metrics", "probes")
+AREAS: tuple[str, ...] = ("core", "logs", "metrics", "probes")
 
 
 def all_migrations() -> list[Migration]:

@@ -20,6 +20,8 @@ metadata = MetaData(
 # Area modules defining tables on ``metadata``. Adding an area is one line.
 AREAS: tuple[str, ...] = (
     "core",
+    "logs",
+    "metric_filters",
     "notify",
     "monitors",
 )

@@ -1,0 +1,1 @@
+"""Query languages compiled to ClickHouse SQL: filter patterns (``filterpattern``)."""

@@ -1,0 +1,301 @@
+"""PutLogEvents: validation with partial acceptance, and the ingest buffer.
+
+The buffer coalesces concurrent requests into one large Arrow insert. A
+request returns only after the insert holding its events has completed, so an
+acknowledged event is on disk (a killed process loses nothing it answered).
+When more events are waiting than ``max_pending`` the request is refused with
+``Throttled`` (HTTP 429 / ThrottlingException): memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rexwatch.errors import Invalid, Throttled, Unavailable
+from rexwatch.services.logs import rules
+from rexwatch.services.logs.catalog import Group, Stream
+
+log = logging.getLogger("rexwatch.logs")
+
+INPUT_EVENT = pa.struct([("timestamp", pa.int64()), ("message", pa.string())])
+FIELDS_TYPE = pa.map_(pa.string(), pa.string())
+
+
+@dataclass
+class Accepted:
+    table: pa.Table  # group_id, stream_id, log_stream, ts, message [, fields]
+    rejected: dict[str, int]
+
+
+def _index_of_first(mask: np.ndarray) -> int | None:
+    idx = np.flatnonzero(mask)
+    return int(idx[0]) if idx.size else None
+
+
+def validate(group: Group, stream: Stream, events: Any, now_ms: int) -> Accepted:
+    """Check a PutLogEvents batch against the AWS limits; drop and report too old/new/expired events."""
+    if not isinstance(events, list) or not events:
+        raise Invalid("logEvents must be a non-empty list of {timestamp, message}", field="logEvents")
+    if len(events) > rules.MAX_BATCH_EVENTS:
+        raise Invalid(f"logEvents has {len(events)} events; at most {rules.MAX_BATCH_EVENTS} are allowed "
+                      "per PutLogEvents call", field="logEvents")
+    try:
+        arr = pa.array(events, type=INPUT_EVENT)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as e:
+        raise Invalid(f"logEvents must be a list of {{timestamp: integer ms, message: string}}: {e}",
+                      field="logEvents")
+    ts = arr.field("timestamp")
+    msg = arr.field("message")
+    if ts.null_count or msg.null_count:
+        i = _index_of_first(np.asarray(pc.or_(pc.is_null(ts), pc.is_null(msg))))
+        raise Invalid(f"logEvents[{i}] needs both timestamp and message", field="logEvents")
+    sizes = pc.binary_length(msg).to_numpy()
+    if (sizes == 0).any():
+        raise Invalid(f"logEvents[{_index_of_first(sizes == 0)}].message must not be empty", field="logEvents")
+    if (sizes > rules.MAX_EVENT_BYTES).any():
+        raise Invalid(f"logEvents[{_index_of_first(sizes > rules.MAX_EVENT_BYTES)}].message is larger than "
+                      f"{rules.MAX_EVENT_BYTES} bytes", field="logEvents")
+    total = int(sizes.sum()) + rules.EVENT_OVERHEAD * len(sizes)
+    if total > rules.MAX_BATCH_BYTES:
+        raise Invalid(f"the batch is {total} bytes (messages + 26 per event); at most "
+                      f"{rules.MAX_BATCH_BYTES} are allowed per PutLogEvents call", field="logEvents")
+    t = ts.to_numpy()
+    if len(t) > 1 and (np.diff(t) < 0).any():
+        i = _index_of_first(np.diff(t) < 0) + 1
+        raise Invalid(f"Log events in a single PutLogEvents request must be in chronological order "
+                      f"(logEvents[{i}] is older than the one before it)", field="logEvents")
+    if int(t[-1]) - int(t[0]) > rules.MAX_BATCH_SPAN_MS:
+        raise Invalid("The batch of log events in a single PutLogEvents request cannot span more than 24 hours",
+                      field="logEvents")
+    # Sorted, so too-old and expired events are a prefix and too-new ones a suffix.
+    rejected: dict[str, int] = {}
+    too_old = int(np.searchsorted(t, now_ms - rules.TOO_OLD_MS, side="left"))
+    first = too_old
+    if too_old:
+        rejected["tooOldLogEventEndIndex"] = too_old
+    if group.retention_days:
+        expired = int(np.searchsorted(t, now_ms - group.retention_days * 86_400_000, side="left"))
+        if expired:
+            rejected["expiredLogEventEndIndex"] = expired
+            first = max(first, expired)
+    too_new = int(np.searchsorted(t, now_ms + rules.TOO_NEW_MS, side="right"))
+    if too_new < len(t):
+        rejected["tooNewLogEventStartIndex"] = too_new
+    last = too_new
+    n = max(0, last - first)
+    ts_kept = ts.slice(first, n)
+    msg_kept = msg.slice(first, n)
+    cols: dict[str, pa.Array] = {
+        "group_id": pa.array(np.full(n, group.id, dtype=np.uint64)),
+        "stream_id": pa.array(np.full(n, stream.id, dtype=np.uint64)),
+        "log_stream": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)),
+                                                     pa.array([stream.name])).dictionary_decode()
+        if n else pa.array([], pa.string()),
+        "ts": ts_kept.cast(pa.timestamp("ms", tz="UTC")),
+        "message": msg_kept,
+    }
+    if group.index_fields and n:
+        cols["fields"] = extract_fields(msg_kept, group.index_fields)
+    return Accepted(pa.table(cols), rejected)
+
+
+def _text(value: Any) -> str | None:
+    """A JSON scalar in the filter compiler's text form (``values.text_form``)."""
+    if isinstance(value, str):
+        return value
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        from rexwatch.lang.filterpattern.values import number_text
+
+        return number_text(repr(value))
+    return None
+
+
+def _pick(doc: Any, path: str) -> str | None:
+    cur = doc
+    for part in _PATH_PART.findall(path):
+        if part.startswith("["):
+            i = int(part[1:-1])
+            if not isinstance(cur, list) or i >= len(cur):
+                return None
+            cur = cur[i]
+        else:
+            if not isinstance(cur, dict) or part not in cur:
+                return None
+            cur = cur[part]
+    return _text(cur)
+
+
+_PATH_PART = re.compile(r"\[[0-9]+\]|[^.\[\]]+")
+
+
+def extract_fields(messages: pa.Array, paths: tuple[str, ...]) -> pa.Array:
+    """The ``fields`` map of an index-policy group: the policy's paths, parsed with orjson."""
+    from rexwatch.lang.filterpattern import flatten_fields
+
+    rows: list[list[tuple[str, str]]] = []
+    for m in messages.to_pylist():
+        row: list[tuple[str, str]] = []
+        if m[:1] == "{":
+            try:
+                doc = orjson.loads(m)
+            except orjson.JSONDecodeError:
+                # Not strict JSON for orjson (huge numbers, NaN…): use the compiler's own reading.
+                flat = flatten_fields(m)
+                row = [(p, flat[p]) for p in paths if p in flat]
+            else:
+                for p in paths:
+                    v = _pick(doc, p)
+                    if v is not None:
+                        row.append((p, v))
+        rows.append(row)
+    return pa.array(rows, type=FIELDS_TYPE)
+
+
+class _Item:
+    __slots__ = ("future", "group", "table")
+
+    def __init__(self, table: pa.Table, group: Group) -> None:
+        self.table = table
+        self.group = group
+        self.future: Future[None] = Future()
+
+
+class IngestBuffer:
+    """Coalesce concurrent batches into big inserts; one writer thread assigns ``seq`` in commit order."""
+
+    def __init__(self, insert: Callable[[pa.Table], None], first_seq: int, *, max_pending: int = 400_000,
+                 max_batch: int = 200_000, linger_s: float = 0.002, wait_s: float = 60.0) -> None:
+        self._insert = insert
+        self._last_seq = first_seq
+        self.max_pending = max_pending
+        self.max_batch = max_batch
+        self.linger_s = linger_s
+        self.wait_s = wait_s
+        self._items: list[_Item] = []
+        self._pending = 0
+        self._cond = threading.Condition()
+        self._closed = False
+        self.listeners: list[Callable[[str, int, pa.Table], None]] = []
+        self.flushes = 0
+        self._thread = threading.Thread(target=self._run, name="logs-ingest", daemon=True)
+        self._thread.start()
+
+    def submit(self, table: pa.Table, group: Group) -> None:
+        """Queue ``table`` and wait until it is durably inserted."""
+        if table.num_rows == 0:
+            return
+        item = _Item(table, group)
+        with self._cond:
+            if self._closed:
+                raise Unavailable("the server is shutting down")
+            if self._pending + table.num_rows > self.max_pending and self._pending:
+                raise Throttled(f"ingest buffer is full ({self._pending} events waiting); retry with backoff")
+            self._items.append(item)
+            self._pending += table.num_rows
+            self._cond.notify_all()
+        try:
+            item.future.result(timeout=self.wait_s)
+        except TimeoutError:
+            raise Unavailable("the telemetry store did not accept the events in time; retry")
+
+    def _take(self) -> list[_Item]:
+        with self._cond:
+            while not self._items and not self._closed:
+                self._cond.wait()
+            if not self._items:
+                return []
+            if self.linger_s and self._pending < self.max_batch and not self._closed:
+                deadline = time.monotonic() + self.linger_s
+                while self._pending < self.max_batch and (left := deadline - time.monotonic()) > 0:
+                    self._cond.wait(left)
+            taken, rows = [], 0
+            while self._items and (not taken or rows + self._items[0].table.num_rows <= self.max_batch):
+                it = self._items.pop(0)
+                taken.append(it)
+                rows += it.table.num_rows
+            self._pending -= rows
+            return taken
+
+    def _run(self) -> None:
+        while True:
+            items = self._take()
+            if not items:
+                return
+            try:
+                inserted = self._write(items)
+            except Exception as e:
+                log.exception("log ingest insert failed")
+                err = Unavailable(f"the telemetry store failed to store the events: {e}")
+                for it in items:
+                    it.future.set_exception(err)
+                continue
+            for it in items:
+                it.future.set_result(None)
+            self._notify(items, inserted)
+
+    def _write(self, items: list[_Item]) -> list[pa.Table]:
+        now = time.time_ns() // 1_000_000
+        written = []
+        # Tables with an explicit ``fields`` column (index-policy groups) and without go separately.
+        for with_fields in (False, True):
+            part = [it.table for it in items if ("fields" in it.table.column_names) == with_fields]
+            if not part:
+                continue
+            table = pa.concat_tables(part)
+            n = table.num_rows
+            base = max(self._last_seq + 1, time.time_ns() // 1000)
+            self._last_seq = base + n - 1
+            table = table.append_column("seq", pa.array(np.arange(base, base + n, dtype=np.uint64)))
+            table = table.append_column(
+                "ingest_ts", pa.array(np.full(n, now, dtype=np.int64)).cast(pa.timestamp("ms", tz="UTC")))
+            self._insert(table.combine_chunks())
+            written.append(table)
+        self.flushes += 1
+        return written
+
+    def _notify(self, items: list[_Item], tables: list[pa.Table]) -> None:
+        if not self.listeners:
+            return
+        groups = {it.group.id: it.group.name for it in items}
+        for table in tables:
+            if "fields" not in table.column_names:
+                # Fields of groups without an index policy are extracted by the store, not here.
+                n = table.num_rows
+                empty = pa.MapArray.from_arrays(pa.array(np.zeros(n + 1, dtype=np.int32)),
+                                                pa.array([], pa.string()), pa.array([], pa.string()))
+                table = table.append_column("fields", empty)
+            gid_col = table.column("group_id")
+            for gid, name in groups.items():
+                part = table.filter(pc.equal(gid_col, pa.scalar(gid, pa.uint64())))
+                if part.num_rows == 0:
+                    continue
+                part = part.append_column("log_group", pa.array([name] * part.num_rows, pa.string()))
+                for fn in list(self.listeners):
+                    try:
+                        fn(name, gid, part)
+                    except Exception:
+                        log.exception("log ingest listener %r failed", fn)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join(timeout=self.wait_s)

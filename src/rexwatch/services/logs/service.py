@@ -1,0 +1,302 @@
+"""LogsService: CloudWatch Logs semantics over the control and telemetry stores."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from rexwatch.errors import Invalid, NotFound
+from rexwatch.services.logs import export, reading, rules, tokens
+from rexwatch.services.logs.catalog import Catalog, Group, now_ms
+from rexwatch.services.logs.ingest import IngestBuffer, validate
+from rexwatch.services.logs.patterns import compile_filter, pattern_sql
+from rexwatch.services.logs.store import EventStore, event_source
+
+
+class LogsService:
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+        self.catalog = Catalog(runtime.control)
+        self.store = EventStore(runtime.telemetry)
+        s = runtime.settings
+        self.buffer = IngestBuffer(
+            self.store.insert,
+            self.store.max_seq(),
+            max_pending=s.logs_buffer_max_events,
+            linger_s=s.logs_buffer_linger_ms / 1000,
+        )
+        runtime.on_close(self.buffer.close)
+
+    # Ids and ARNs -----------------------------------------------------------------------------------
+
+    def _arn(self, group: str, stream: str | None = None) -> str:
+        s = self.runtime.settings
+        base = f"arn:aws:logs:{s.region}:{s.account_id}:log-group:{group}"
+        return f"{base}:log-stream:{stream}" if stream is not None else base
+
+    # Groups -----------------------------------------------------------------------------------------
+
+    def create_log_group(self, name: str, *, kms_key_id: str | None = None, tags: dict | None = None,
+                         log_group_class: str | None = None, deletion_protection: bool = False) -> Group:
+        rules.check_group_name(name)
+        cls = log_group_class or "STANDARD"
+        if cls not in ("STANDARD", "INFREQUENT_ACCESS", "DELIVERY"):
+            raise Invalid(f"logGroupClass {cls!r} is invalid: use STANDARD, INFREQUENT_ACCESS or DELIVERY",
+                          field="logGroupClass")
+        return self.catalog.create_group(name, kms_key_id=kms_key_id, log_group_class=cls,
+                                         deletion_protection=bool(deletion_protection), tags=tags)
+
+    def group_info(self, g: Group, stored: int = 0) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "logGroupName": g.name,
+            "creationTime": g.created_ms,
+            "metricFilterCount": 0,
+            "arn": self._arn(g.name) + ":*",
+            "logGroupArn": self._arn(g.name),
+            "storedBytes": stored,
+            "logGroupClass": g.log_group_class,
+            "deletionProtectionEnabled": g.deletion_protection,
+        }
+        if g.retention_days:
+            out["retentionInDays"] = g.retention_days
+        if g.kms_key_id:
+            out["kmsKeyId"] = g.kms_key_id
+        return out
+
+    def describe_log_groups(self, *, prefix: str | None = None, pattern: str | None = None,
+                            next_token: str | None = None, limit: int | None = None,
+                            names: list[str] | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        if prefix and pattern:
+            raise Invalid("logGroupNamePrefix and logGroupNamePattern cannot be used together",
+                          field="logGroupNamePattern")
+        limit = rules.check_limit(limit, rules.DESCRIBE_LIMIT)
+        after = tokens.decode(next_token, "lg")["a"] if next_token else None
+        groups = self.catalog.list_groups(prefix=prefix, pattern=pattern, after=after, limit=limit + 1,
+                                          names=names)
+        more = len(groups) > limit
+        groups = groups[:limit]
+        stored = self.store.stored_bytes(groups, now_ms())
+        token = tokens.encode("lg", a=groups[-1].name) if more else None
+        return [self.group_info(g, stored.get(g.id, 0)) for g in groups], token
+
+    def delete_log_group(self, name: str) -> None:
+        self.catalog.delete_group(rules.check_group_name(name))
+
+    def group(self, name: str) -> Group:
+        return self.catalog.group(rules.group_identifier(name))
+
+    def put_retention_policy(self, name: str, days: int) -> None:
+        self.catalog.update_group(rules.check_group_name(name), retention_days=rules.check_retention(days))
+
+    def delete_retention_policy(self, name: str) -> None:
+        self.catalog.update_group(rules.check_group_name(name), retention_days=None)
+
+    # Index policies ---------------------------------------------------------------------------------
+
+    def put_index_policy(self, ident: str, document: str) -> dict[str, Any]:
+        name = rules.group_identifier(ident)
+        try:
+            doc = orjson.loads(document)
+        except (orjson.JSONDecodeError, TypeError):
+            raise Invalid("policyDocument is not valid JSON", field="policyDocument")
+        fields = doc.get("Fields") if isinstance(doc, dict) else None
+        if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+            raise Invalid('policyDocument must be {"Fields": ["field", ...]}', field="policyDocument")
+        if len(fields) > rules.MAX_INDEX_FIELDS:
+            raise Invalid(f"policyDocument names {len(fields)} fields; at most {rules.MAX_INDEX_FIELDS} are "
+                          "allowed", field="policyDocument")
+        for f in fields:
+            if not rules.INDEX_FIELD.match(f.removeprefix("$.")):
+                raise Invalid(f"policyDocument field {f!r} is not a field name or dotted path",
+                              field="policyDocument")
+        clean = {"Fields": [f.removeprefix("$.") for f in dict.fromkeys(fields)]}
+        g = self.catalog.update_group(name, index_policy=orjson.dumps(clean).decode(), index_policy_ms=now_ms())
+        return self._policy(g)
+
+    def _policy(self, g: Group) -> dict[str, Any]:
+        return {"logGroupIdentifier": self._arn(g.name), "lastUpdateTime": g.index_policy_ms,
+                "policyDocument": g.index_policy, "policyName": "default", "source": "LOG_GROUP"}
+
+    def describe_index_policies(self, idents: list[str]) -> list[dict[str, Any]]:
+        groups = self.catalog.groups([rules.group_identifier(i) for i in idents])
+        return [self._policy(g) for g in groups if g.index_policy]
+
+    def delete_index_policy(self, ident: str) -> None:
+        g = self.group(ident)
+        if not g.index_policy:
+            raise NotFound(f"log group {g.name} has no index policy")
+        self.catalog.update_group(g.name, index_policy=None, index_policy_ms=None)
+
+    def describe_field_indexes(self, idents: list[str]) -> list[dict[str, Any]]:
+        groups = self.catalog.groups([rules.group_identifier(i) for i in idents])
+        out = []
+        for g in groups:
+            for f in g.index_fields:
+                out.append({"logGroupIdentifier": self._arn(g.name), "fieldIndexName": f,
+                            "lastScanTime": g.index_policy_ms, "type": "FIELD_INDEX"})
+        return out
+
+    # Streams ----------------------------------------------------------------------------------------
+
+    def create_log_stream(self, group: str, stream: str) -> None:
+        g = self.catalog.group(rules.check_group_name(group))
+        self.catalog.create_stream(g, rules.check_stream_name(stream))
+
+    def delete_log_stream(self, group: str, stream: str) -> None:
+        g = self.catalog.group(rules.check_group_name(group))
+        self.catalog.delete_stream(g, rules.check_stream_name(stream))
+
+    def describe_log_streams(self, group: str, *, prefix: str | None = None, order_by: str | None = None,
+                             descending: bool = False, next_token: str | None = None,
+                             limit: int | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        g = self.group(group)
+        order_by = order_by or "LogStreamName"
+        if order_by not in ("LogStreamName", "LastEventTime"):
+            raise Invalid(f"orderBy {order_by!r} is invalid: use LogStreamName or LastEventTime", field="orderBy")
+        if prefix and order_by == "LastEventTime":
+            raise Invalid("Cannot order by LastEventTime with a logStreamNamePrefix.", field="orderBy")
+        limit = rules.check_limit(limit, rules.DESCRIBE_LIMIT)
+        offset = int(tokens.decode(next_token, "ls")["o"]) if next_token else 0
+        streams = self.catalog.list_streams(g, prefix=prefix)
+        stats = self.store.stream_stats(g, now_ms())
+        infos = []
+        for s in streams:
+            info: dict[str, Any] = {"logStreamName": s.name, "creationTime": s.created_ms,
+                                    "arn": self._arn(g.name, s.name), "storedBytes": 0}
+            st = stats.get(s.id)
+            if st:
+                info.update(firstEventTimestamp=st[0], lastEventTimestamp=st[1], lastIngestionTime=st[2],
+                            storedBytes=st[3])
+            infos.append(info)
+        if order_by == "LastEventTime":
+            infos.sort(key=lambda i: (i.get("lastEventTimestamp", 0), i["logStreamName"]))
+        if descending:
+            infos.reverse()
+        page = infos[offset: offset + limit]
+        token = tokens.encode("ls", o=offset + limit) if offset + limit < len(infos) else None
+        return page, token
+
+    # Ingest -----------------------------------------------------------------------------------------
+
+    def add_ingest_listener(self, fn: Callable[[str, int, pa.Table], None]) -> None:
+        """``fn(group_name, group_id, events)`` is called with every durably inserted batch."""
+        self.buffer.listeners.append(fn)
+
+    def put_log_events(self, group: str, stream: str, events: Any) -> dict[str, Any]:
+        g = self.catalog.group(rules.check_group_name(group), cached=True)
+        s = self.catalog.stream(g, rules.check_stream_name(stream), cached=True)
+        accepted = validate(g, s, events, now_ms())
+        self.buffer.submit(accepted.table, g)
+        out: dict[str, Any] = {"nextSequenceToken": str(self.buffer._last_seq)}
+        if accepted.rejected:
+            out["rejectedLogEventsInfo"] = accepted.rejected
+        return out
+
+    # Reads ------------------------------------------------------------------------------------------
+
+    def event_source(self, group_names: list[str], start_ms: int | None, end_ms: int | None,
+                     stream_names: list[str] | None = None, *, stream_prefix: str | None = None,
+                     end_inclusive: bool = True) -> tuple[str, dict[str, Any]]:
+        """A subquery over exactly the live events of the named groups (``FROM (<sql>)``).
+
+        Columns: ts, ingest_ts, seq, log_group, log_stream, message, fields. Deleted groups and
+        streams, events past retention and events outside [start_ms, end_ms] are excluded.
+        """
+        return self._source(group_names, start_ms, end_ms, stream_names, stream_prefix=stream_prefix,
+                            end_inclusive=end_inclusive)[1]
+
+    def _source(self, group_names: list[str], start_ms: int | None, end_ms: int | None,
+                stream_names: list[str] | None = None, *, stream_prefix: str | None = None,
+                end_inclusive: bool = True) -> tuple[list[Group], tuple[str, dict[str, Any]]]:
+        if not group_names:
+            raise Invalid("name at least one log group", field="logGroupName")
+        groups = self.catalog.groups([rules.group_identifier(n) for n in group_names])
+        deleted = self.catalog.deleted_streams([g.id for g in groups])
+        return groups, event_source(groups, deleted, now_ms(), start_ms, end_ms, stream_names, stream_prefix,
+                                    end_inclusive=end_inclusive)
+
+    def _check_range(self, start_ms: int | None, end_ms: int | None) -> None:
+        for name, v in (("startTime", start_ms), ("endTime", end_ms)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+                raise Invalid(f"{name} must be epoch milliseconds, got {v!r}", field=name)
+        if start_ms is not None and end_ms is not None and end_ms < start_ms:
+            raise Invalid("endTime is before startTime", field="endTime")
+
+    def filter_log_events(self, group_names: list[str], *, stream_names: list[str] | None = None,
+                          stream_prefix: str | None = None, start_ms: int | None = None,
+                          end_ms: int | None = None, pattern: str | None = None, limit: int | None = None,
+                          next_token: str | None = None) -> reading.EventPage:
+        if stream_names and stream_prefix:
+            raise Invalid("logStreamNames and logStreamNamePrefix cannot be used together",
+                          field="logStreamNamePrefix")
+        self._check_range(start_ms, end_ms)
+        limit = rules.check_limit(limit, rules.EVENTS_LIMIT)
+        compile_filter(pattern)  # errors before touching the stores
+        groups, source = self._source(group_names, start_ms, end_ms, stream_names, stream_prefix=stream_prefix)
+        return reading.filter_page(self.store, source, pattern_sql(pattern, groups, start_ms), limit, next_token,
+                                   with_group=len(group_names) > 1)
+
+    def get_log_events(self, group: str, stream: str, *, start_ms: int | None = None,
+                       end_ms: int | None = None, next_token: str | None = None, limit: int | None = None,
+                       start_from_head: bool = False) -> reading.EventPage:
+        self._check_range(start_ms, end_ms)
+        limit = rules.check_limit(limit, rules.EVENTS_LIMIT)
+        g = self.group(group)
+        self.catalog.stream(g, rules.check_stream_name(stream))
+        source = self.event_source([g.name], start_ms, end_ms, [stream], end_inclusive=False)
+        return reading.get_page(self.store, source, limit, next_token, bool(start_from_head))
+
+    def tail(self, group_names: list[str], *, after_seq: int, stream_names: list[str] | None = None,
+             stream_prefix: str | None = None, start_ms: int | None = None, end_ms: int | None = None,
+             pattern: str | None = None, limit: int = 10_000) -> reading.EventPage:
+        """Events committed after ``after_seq`` (a cursor from ``last_seq``), in commit order."""
+        compile_filter(pattern)
+        groups, source = self._source(group_names, start_ms, end_ms, stream_names, stream_prefix=stream_prefix)
+        return reading.tail_page(self.store, source, pattern_sql(pattern, groups, start_ms), after_seq, limit)
+
+    def last_seq(self, group_names: list[str]) -> int:
+        return self.store.max_visible_seq(self.event_source(group_names, None, None))
+
+    def test_metric_filter(self, pattern: str, messages: list[str]) -> list[dict[str, Any]]:
+        if not isinstance(messages, list) or not 1 <= len(messages) <= 50:
+            raise Invalid("logEventMessages must hold 1 to 50 messages", field="logEventMessages")
+        compiled = compile_filter(pattern)
+        out = []
+        for i, m in enumerate(messages, 1):
+            values = compiled.extract(m)
+            if values is not None:
+                out.append({"eventNumber": i, "eventMessage": m, "extractedValues": values})
+        return out
+
+    # Retention ------------------------------------------------------------------------------------
+
+    def purge(self):
+        """Physically remove deleted and expired events (the retention worker's tick)."""
+        from rexwatch.services.logs.retention import purge
+
+        return purge(self.catalog, self.store)
+
+    # Export -----------------------------------------------------------------------------------------
+
+    EXPORT_SCHEMA = export.EXPORT_SCHEMA
+
+    def _export_range(self, start_ms: int | None, end_ms: int | None) -> tuple[int, int]:
+        if start_ms is None or end_ms is None:
+            raise Invalid("export needs both a start and an end time", field="start")
+        self._check_range(start_ms, end_ms)
+        return start_ms, end_ms
+
+    def count_events(self, group: str, start_ms: int | None, end_ms: int | None, pattern: str | None) -> int:
+        start_ms, end_ms = self._export_range(start_ms, end_ms)
+        groups, source = self._source([group], start_ms, end_ms, end_inclusive=False)
+        return self.store.count(source, pattern_sql(pattern, groups, start_ms))
+
+    def export_batches(self, group: str, start_ms: int | None, end_ms: int | None,
+                       pattern: str | None = None):
+        """Arrow tables (``EXPORT_SCHEMA``), one per UTC day of [start_ms, end_ms), in time order."""
+        start_ms, end_ms = self._export_range(start_ms, end_ms)
+        groups, source = self._source([group], start_ms, end_ms, end_inclusive=False)
+        return export.day_batches(self.store, source, pattern_sql(pattern, groups, start_ms), start_ms, end_ms)

@@ -1,0 +1,150 @@
+"""LogsService directly: event_source, ingest listeners, the ingest buffer and index policies."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pyarrow as pa
+import pytest
+
+from rexwatch.errors import NotFound, Throttled
+from rexwatch.services.logs import LogsService
+from rexwatch.services.logs.catalog import Group
+from rexwatch.services.logs.ingest import IngestBuffer
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@pytest.fixture
+def svc(runtime) -> LogsService:
+    return runtime.service(LogsService)
+
+
+def test_event_source_selects_live_events_with_group_names(runtime, svc):
+    t = now_ms()
+    for g in ("/a", "/b"):
+        svc.create_log_group(g)
+        for s in ("s1", "s2"):
+            svc.create_log_stream(g, s)
+            svc.put_log_events(g, s, [{"timestamp": t - 3000 + i, "message": f'{{"g": "{g}", "n": {i}}}'}
+                                      for i in range(3)])
+    svc.delete_log_stream("/b", "s2")
+    sql, params = svc.event_source(["/a", "/b"], t - 2999, None)
+    rows = runtime.telemetry.query_rows(
+        f"SELECT log_group, log_stream, count(), min(seq) > 0 FROM ({sql}) GROUP BY 1, 2 ORDER BY 1, 2", params)
+    assert rows == [("/a", "s1", 2, True), ("/a", "s2", 2, True), ("/b", "s1", 2, True)]
+    sql, params = svc.event_source(["/a"], None, None, stream_names=["s2"])
+    cols = runtime.telemetry.query_arrow(f"SELECT * FROM ({sql})", params).column_names
+    assert cols == ["ts", "ingest_ts", "seq", "log_group", "log_stream", "message", "fields"]
+    got = runtime.telemetry.query_rows(f"SELECT JSONExtractInt(message, 'n'), fields FROM ({sql}) ORDER BY seq",
+                                       params)
+    assert [r[0] for r in got] == [0, 1, 2] and all(not dict(r[1]) for r in got)
+    with pytest.raises(NotFound):
+        svc.event_source(["/a", "/nope"], None, None)
+
+
+def test_ingest_listener_sees_each_durable_batch(svc):
+    seen = []
+    svc.add_ingest_listener(lambda name, gid, table: seen.append((name, gid, table)))
+    svc.create_log_group("/l")
+    svc.create_log_stream("/l", "s")
+    t = now_ms()
+    svc.put_log_events("/l", "s", [{"timestamp": t, "message": "hello"}, {"timestamp": t + 1, "message": "x"}])
+    deadline = time.monotonic() + 5
+    while not seen and time.monotonic() < deadline:  # listeners run right after the ack
+        time.sleep(0.01)
+    assert len(seen) == 1
+    name, gid, table = seen[0]
+    assert name == "/l" and gid == svc.group("/l").id
+    assert table.column("message").to_pylist() == ["hello", "x"]
+    assert table.column("log_group").to_pylist() == ["/l", "/l"]
+    assert {"group_id", "stream_id", "log_stream", "ts", "ingest_ts", "seq"} <= set(table.column_names)
+
+
+def test_buffer_coalesces_concurrent_requests_and_throttles():
+    inserted: list[int] = []
+    gate = threading.Event()
+
+    def slow_insert(table: pa.Table) -> None:
+        gate.wait(5)
+        inserted.append(table.num_rows)
+
+    buf = IngestBuffer(slow_insert, 0, max_pending=50, linger_s=0)
+    g = Group(1, "/g", 0, None, None, "STANDARD", False, None, None)
+    one = pa.table({"message": ["m"] * 10})
+    threads = [threading.Thread(target=buf.submit, args=(one, g)) for _ in range(5)]
+    for th in threads:
+        th.start()
+        time.sleep(0.02)
+    # The first batch is being written; four wait (40 events); 20 more would pass the bound of 50.
+    with pytest.raises(Throttled):
+        buf.submit(pa.table({"message": ["m"] * 20}), g)
+    gate.set()
+    for th in threads:
+        th.join(5)
+    buf.close()
+    assert sum(inserted) == 50
+    assert inserted[0] == 10 and inserted[1] == 40  # waiting requests went in as one insert
+
+
+def test_index_policy_extracts_nested_fields(runtime, svc):
+    svc.create_log_group("/p")
+    svc.create_log_stream("/p", "s")
+    svc.put_index_policy("/p", '{"Fields": ["req.id", "status"]}')
+    assert svc.describe_index_policies(["/p"])[0]["policyDocument"] == '{"Fields":["req.id","status"]}'
+    assert [f["fieldIndexName"] for f in svc.describe_field_indexes(["/p"])] == ["req.id", "status"]
+    svc.put_log_events("/p", "s", [{"timestamp": now_ms(), "message": '{"req": {"id": "r1"}, "status": 500, "x": 1}'}])
+    sql, params = svc.event_source(["/p"], None, None)
+    assert dict(runtime.telemetry.query_rows(f"SELECT fields FROM ({sql})", params)[0][0]) == {
+        "req.id": "r1", "status": "500"}
+    svc.delete_index_policy("/p")
+    assert svc.describe_index_policies(["/p"]) == []
+
+
+def test_retention_hides_at_once_and_purge_removes(runtime, svc):
+    day = 86_400_000
+    t = now_ms()
+    svc.create_log_group("/r")
+    svc.create_log_stream("/r", "s")
+    svc.create_log_stream("/r", "gone")
+    svc.put_log_events("/r", "s", [{"timestamp": t - 10 * day, "message": "old"},
+                                   {"timestamp": t - 10 * day + 1, "message": "old2"}])
+    svc.put_log_events("/r", "s", [{"timestamp": t - 1000, "message": "new"}])
+    svc.put_log_events("/r", "gone", [{"timestamp": t - 500, "message": "in a deleted stream"}])
+    svc.create_log_group("/dead")
+    svc.create_log_stream("/dead", "s")
+    svc.put_log_events("/dead", "s", [{"timestamp": t, "message": "in a deleted group"}])
+
+    def stored() -> int:
+        return runtime.telemetry.query_rows("SELECT count() FROM {db}.log_events")[0][0]
+
+    assert stored() == 5
+    svc.put_retention_policy("/r", 7)
+    svc.delete_log_stream("/r", "gone")
+    svc.delete_log_group("/dead")
+    assert [e["message"] for e in svc.filter_log_events(["/r"]).events] == ["new"]
+    assert stored() == 5  # hidden, not yet removed
+    report = svc.purge()
+    assert report.expired_events == 2 and len(report.groups) == 1 and len(report.streams) == 1
+    assert stored() == 1
+    assert svc.purge().expired_events == 0
+
+
+def test_filter_pages_stop_at_one_megabyte(svc):
+    svc.create_log_group("/big")
+    svc.create_log_stream("/big", "s")
+    t = now_ms() - 10_000
+    for b in range(3):
+        svc.put_log_events("/big", "s", [{"timestamp": t + b * 10 + i, "message": f"{b}-{i}-" + "x" * 200_000}
+                                         for i in range(4)])
+    pages, token = [], None
+    while True:
+        page = svc.filter_log_events(["/big"], next_token=token)
+        pages.append(len(page.events))
+        token = page.next_token
+        if not token:
+            break
+    assert pages == [5, 5, 2]
