@@ -44,6 +44,8 @@ def test_runbook_commands_test_topic_and_dead_letters(runtime, live):
         assert dead["protocol"] == "discord" and dead["message_id"] == out["message_id"]
         r = run_cli(*ep, "--output", "json", "sns", "deliveries", "--status", "delivered")
         assert sorted(d["protocol"] for d in json.loads(r.stdout)) == ["email", "slack"]
+        r = run_cli(*ep, "--output", "table", "sns", "deliveries", "--message-id", out["message_id"])
+        assert r.returncode == 0 and "Deliveries" in r.stdout and "delivered" in r.stdout and "dead" in r.stdout
         r = run_cli(*ep, "--output", "json", "sns", "replay", "--all")
         assert json.loads(r.stdout) == {"replayed": 1}
         r = run_cli(*ep, "sns", "replay")

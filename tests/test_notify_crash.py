@@ -7,6 +7,7 @@ import signal
 import time
 
 import boto3
+import pytest
 from botocore.config import Config
 
 from notify_helpers import Receiver
@@ -19,6 +20,7 @@ def _sns(url: str):
                         aws_secret_access_key="t", config=Config(retries={"max_attempts": 1}))
 
 
+@pytest.mark.slow
 def test_sigkill_between_enqueue_and_delivery(server_process, tmp_path):
     data = tmp_path / "srv"
     # Request 2 (the first send of the second message) hangs until the server is killed under it.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -64,19 +65,22 @@ def test_email_confirmation_link_then_readable_alarm_mail(runtime, client, mailb
     assert page.status_code == 200 and "Subscription confirmed" in page.text
     assert svc.list_subscriptions(arn)[0][0].status == "confirmed"
 
+    svc.subscribe(arn, "email-json", "robot@yourdomain.com", {"SkipConfirmation": "true"})
+
     # The alarms engine writes its transition and the notification in one transaction.
     with runtime.control.begin() as conn:
         r = svc.enqueue(conn, arn, ALARM)
-    assert r.deliveries == 1
+    assert r.deliveries == 2
     # A rolled-back transaction leaves nothing to send.
     with pytest.raises(RuntimeError), runtime.control.begin() as conn:
         svc.enqueue(conn, arn, {**ALARM, "AlarmName": "never-sent"})
         raise RuntimeError("transition failed")
     deliver_all(runtime)
-    mails = mailbox.wait_for(2)
+    mails = mailbox.wait_for(3)
     time.sleep(0.2)
-    assert len(mailbox.messages) == 2
-    alarm_mail = mails[1]
+    assert len(mailbox.messages) == 3
+    by_to = {m["To"]: m for m in mails[1:]}
+    alarm_mail = by_to["ops@yourdomain.com"]
     assert alarm_mail["Subject"] == 'ALARM: "utm-high-cpu" in US East (N. Virginia)'
     text = alarm_mail.get_body(("plain",)).get_content()
     html = alarm_mail.get_body(("html",)).get_content()
@@ -85,8 +89,13 @@ def test_email_confirmation_link_then_readable_alarm_mail(runtime, client, mailb
     assert f"{runtime.settings.base_url}/alarms/utm-high-cpu" in html and "<table>" in html
     assert "ServiceName=utm-api" in text
     assert alarm_mail["X-Rexwatch-Message-Id"] == r.message_id
+    # email-json gets the SNS envelope with the alarm JSON as Message, and CloudWatch's Subject.
+    env = json.loads(by_to["robot@yourdomain.com"].get_body(("plain",)).get_content())
+    assert env["Type"] == "Notification" and env["MessageId"] == r.message_id
+    assert env["Subject"] == 'ALARM: "utm-high-cpu" in US East (N. Virginia)'
+    assert json.loads(env["Message"]) == ALARM
     delivered = svc.message_deliveries(r.message_id)
-    assert [(d["status"], d["attempts"]) for d in delivered] == [("delivered", 1)]
+    assert [(d["status"], d["attempts"]) for d in delivered] == [("delivered", 1)] * 2
 
 
 def test_webhook_confirmation_envelope_and_signature(runtime, live, receivers):

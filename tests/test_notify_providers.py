@@ -13,12 +13,12 @@ import socket
 import threading
 import time
 
-import httpx
 import pytest
 
 from notify_helpers import Receiver
 from rexwatch.errors import Invalid
 from rexwatch.services.notify.providers import PROVIDERS, Outgoing, SendContext, provider
+from rexwatch.services.notify.providers.base import HttpPool
 from rexwatch.settings import load_settings
 
 # One protocol per provider class.
@@ -57,7 +57,7 @@ def _endpoint(protocol: str, url: str) -> tuple[str, str, dict[str, str]]:
 
 def _send(protocol: str, msg: Outgoing, timeout: float = 2.0, settings=None):
     async def go():
-        async with httpx.AsyncClient() as http:
+        async with HttpPool(timeout=timeout) as http:
             ctx = SendContext(http=http, settings=settings or load_settings(), timeout=timeout)
             return await provider(protocol).send(msg, ctx)
 
@@ -189,3 +189,30 @@ def test_smtp_reply_codes_and_timeout(protocol):
         for s in held:
             s.close()
         silent.close()
+
+
+def test_alarm_payloads_of_chat_and_incident_providers():
+    """What Discord, Teams and PagerDuty receive for an ALARM and its OK."""
+    rx = Receiver()
+    try:
+        got = {}
+        for proto in ("discord", "msteams", "pagerduty"):
+            _, endpoint, attrs = _endpoint(proto, rx.url)
+            for state in ("ALARM", "OK"):
+                msg = _outgoing(proto, endpoint, attrs, alarm=True)
+                msg.alarm = {**ALARM, "NewStateValue": state}
+                assert _send(proto, msg).ok
+                got[(proto, state)] = rx.requests[-1].json
+        assert got[("discord", "ALARM")]["embeds"][0]["color"] == 0xD62728
+        assert got[("discord", "OK")]["embeds"][0]["color"] == 0x2CA02C
+        assert got[("discord", "ALARM")]["embeds"][0]["url"].endswith("/alarms/utm-high-cpu")
+        card = got[("msteams", "ALARM")]["attachments"][0]["content"]
+        assert card["type"] == "AdaptiveCard" and card["body"][0]["color"] == "attention"
+        assert card["body"][0]["text"] == 'ALARM: "utm-high-cpu" in US East (N. Virginia)'
+        trig, res = got[("pagerduty", "ALARM")], got[("pagerduty", "OK")]
+        assert trig["event_action"] == "trigger" and trig["payload"]["severity"] == "critical"
+        assert res["event_action"] == "resolve" and "payload" not in res
+        assert trig["dedup_key"] == res["dedup_key"] == ALARM["AlarmArn"]
+        assert trig["routing_key"] == SECRET
+    finally:
+        rx.close()

@@ -40,6 +40,10 @@ def test_topics_lifecycle_and_runbook_arns(runtime, live):
         sns.get_topic_attributes(TopicArn="arn:aws:sns:us-east-1:000000000000:nope")
     assert _code(e) == "NotFound"
 
+    sns.tag_resource(ResourceArn=runbook_arn, Tags=[{"Key": "team", "Value": "ops"}, {"Key": "x", "Value": "1"}])
+    sns.untag_resource(ResourceArn=arn, TagKeys=["x"])
+    assert sns.list_tags_for_resource(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "ops"}]
+
     sns.delete_topic(TopicArn=runbook_arn)
     sns.delete_topic(TopicArn=runbook_arn)  # deleting twice is fine, as in SNS
     assert [t["TopicArn"] for t in sns.list_topics()["Topics"]] == [arn.replace("utm-alerts", "other")]
@@ -53,9 +57,14 @@ def test_subscriptions_confirmation_and_attributes(runtime, live):
     subs = sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
     assert subs[0]["SubscriptionArn"] == "PendingConfirmation" and subs[0]["Endpoint"] == "ops@yourdomain.com"
 
-    # The confirmation delivery is queued with the token.
+    # The confirmation delivery is queued with the token; subscribing again while pending resends it.
     rows = runtime.service(NotifyService).deliveries()
     assert [r["kind"] for r in rows] == ["SubscriptionConfirmation"]
+    assert sns.subscribe(TopicArn=arn, Protocol="email", Endpoint="ops@yourdomain.com")["SubscriptionArn"] == \
+        "pending confirmation"
+    rows = runtime.service(NotifyService).deliveries()
+    assert [r["kind"] for r in rows] == ["SubscriptionConfirmation"] * 2
+    assert len({r["subscription_arn"] for r in rows}) == 1
     from sqlalchemy import select
 
     from rexwatch.stores.control.tables.notify import notify_subscriptions
@@ -167,10 +176,10 @@ def test_query_codec_round_trips_botocore_shapes(runtime):
 
     ctx = types.SimpleNamespace(request_id="rid-1", service="sns")
     op = model.operation_model("GetSubscriptionAttributes")
-    body, ctype, _ = query.encode({"Attributes": {"A": "1 < 2", "B": "x"}}, op, ctx)
+    body, ctype, _ = query.encode({"Attributes": {"A": "1 < 2", "B": "x", "C": "bell\x07"}}, op, ctx)
     assert ctype == "text/xml"
     parsed = QueryParser().parse({"body": body, "headers": {}, "status_code": 200}, op.output_shape)
-    assert parsed["Attributes"] == {"A": "1 < 2", "B": "x"}
+    assert parsed["Attributes"] == {"A": "1 < 2", "B": "x", "C": "bell\ufffd"}
     assert parsed["ResponseMetadata"]["RequestId"] == "rid-1"
 
     op = model.operation_model("PublishBatch")
@@ -191,3 +200,39 @@ def test_query_codec_round_trips_botocore_shapes(runtime):
         query.decode(b"Action=Subscribe&Version=2010-03-31&TopicArn=x", {},
                      model.operation_model("Subscribe"))
     assert e.value.code == "InvalidParameter" and "Protocol" in e.value.message
+
+
+def test_query_codec_is_generic_over_cloudwatch_shapes():
+    """The same codec decodes CloudWatch's query dialect (nested lists, doubles, timestamps) and encodes
+    its results so botocore reads them back unchanged."""
+    import datetime as dt
+    import types
+    from urllib.parse import urlencode
+
+    import botocore.session
+    from botocore.parsers import QueryParser
+    from botocore.serialize import QuerySerializer
+
+    from rexwatch.aws.protocols import query
+
+    model = botocore.session.get_session().get_service_model("cloudwatch")
+    op = model.operation_model("PutMetricAlarm")
+    params = {"AlarmName": "utm-high-cpu", "MetricName": "CPUUtilization", "Namespace": "AWS/ECS",
+              "Statistic": "Average", "Period": 300, "EvaluationPeriods": 3, "Threshold": 80.5,
+              "ComparisonOperator": "GreaterThanThreshold", "ActionsEnabled": False,
+              "Dimensions": [{"Name": "ServiceName", "Value": "utm-api"}],
+              "AlarmActions": ["arn:aws:sns:us-east-1:ACCOUNT:utm-alerts"], "OKActions": []}
+    req = QuerySerializer().serialize_to_request(params, op)
+    assert query.decode(urlencode(req["body"]).encode(), {}, op) == params
+
+    op = model.operation_model("DescribeAlarms")
+    when = dt.datetime(2026, 11, 26, 10, 15, 0, 123000, tzinfo=dt.UTC)
+    result = {"MetricAlarms": [{"AlarmName": "a", "Threshold": 80.5, "EvaluationPeriods": 3,
+                                "ActionsEnabled": True, "StateUpdatedTimestamp": when,
+                                "Dimensions": [{"Name": "ServiceName", "Value": "utm-api"}],
+                                "AlarmActions": ["arn:1", "arn:2"]}], "NextToken": "n"}
+    ctx = types.SimpleNamespace(request_id="r", service="cloudwatch")
+    body, _, _ = query.encode(result, op, ctx)
+    parsed = QueryParser().parse({"body": body, "headers": {}, "status_code": 200}, op.output_shape)
+    parsed.pop("ResponseMetadata")
+    assert parsed == result

@@ -115,3 +115,21 @@ def publish(ctx: AwsContext, p: dict[str, Any]) -> dict[str, Any]:
 def publish_batch(ctx: AwsContext, p: dict[str, Any]) -> dict[str, Any]:
     ok, failed = _svc(ctx).publish_batch(p["TopicArn"], p.get("PublishBatchRequestEntries") or [])
     return {"Successful": ok, "Failed": failed}
+
+
+@handler("sns", "TagResource")
+def tag_resource(ctx: AwsContext, p: dict[str, Any]) -> dict[str, Any]:
+    _svc(ctx).tag_topic(p["ResourceArn"], p.get("Tags") or [])
+    return {}
+
+
+@handler("sns", "UntagResource")
+def untag_resource(ctx: AwsContext, p: dict[str, Any]) -> dict[str, Any]:
+    _svc(ctx).untag_topic(p["ResourceArn"], p.get("TagKeys") or [])
+    return {}
+
+
+@handler("sns", "ListTagsForResource")
+def list_tags_for_resource(ctx: AwsContext, p: dict[str, Any]) -> dict[str, Any]:
+    tags = _svc(ctx).topic_tags(p["ResourceArn"])
+    return {"Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())]}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import math
+import re
 from typing import Any
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
@@ -189,6 +190,14 @@ def _encode_members(shape: Any, value: dict[str, Any], parts: list[str]) -> None
         _encode_value(_name(mshape, member), mshape, v, parts)
 
 
+# Characters XML 1.0 cannot carry at all (not even escaped); replaced so the document stays parseable.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _text(value: str) -> str:
+    return escape(_NOT_XML.sub("\ufffd", value))
+
+
 def _encode_value(tag: str, shape: Any, v: Any, parts: list[str]) -> None:
     t = shape.type_name
     if t == "structure":
@@ -214,7 +223,7 @@ def _encode_value(tag: str, shape: Any, v: Any, parts: list[str]) -> None:
         if not flattened:
             parts.append(f"</{tag}>")
     else:
-        parts.append(f"<{tag}>{escape(_scalar_text(t, v))}</{tag}>")
+        parts.append(f"<{tag}>{_text(_scalar_text(t, v))}</{tag}>")
 
 
 def _scalar_text(t: str, v: Any) -> str:
@@ -252,7 +261,7 @@ def encode_error(err: AwsError, ctx: Any) -> tuple[int, bytes, str, dict[str, st
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<ErrorResponse xmlns="{escape(ns)}"><Error><Type>{kind}</Type>'
-        f"<Code>{escape(err.code)}</Code><Message>{escape(err.message)}</Message></Error>"
+        f"<Code>{_text(err.code)}</Code><Message>{_text(err.message)}</Message></Error>"
         f"<RequestId>{escape(ctx.request_id)}</RequestId></ErrorResponse>"
     )
     return err.status, body.encode("utf-8"), "text/xml", {"x-amzn-RequestId": ctx.request_id}

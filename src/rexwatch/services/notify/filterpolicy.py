@@ -81,22 +81,26 @@ def _validate_condition(c: Any, where: str) -> None:
         return
     if not isinstance(c, dict) or len(c) != 1:
         raise _bad(where, f"unsupported condition {json.dumps(c)}")
-    (op, arg), = c.items()
+    ((op, arg),) = c.items()
     if op in ("prefix", "suffix", "equals-ignore-case"):
         if not isinstance(arg, str):
             raise _bad(where, f"{op} needs a string")
     elif op == "anything-but":
-        ok = (isinstance(arg, str | int | float) and not isinstance(arg, bool)) or (
-            isinstance(arg, list) and arg and all(isinstance(a, str | int | float) for a in arg)
-        ) or (isinstance(arg, dict) and list(arg) == ["prefix"] and isinstance(arg["prefix"], str))
+        ok = (
+            (isinstance(arg, str | int | float) and not isinstance(arg, bool))
+            or (isinstance(arg, list) and arg and all(isinstance(a, str | int | float) for a in arg))
+            or (isinstance(arg, dict) and list(arg) == ["prefix"] and isinstance(arg["prefix"], str))
+        )
         if not ok:
-            raise _bad(where, "anything-but needs a value, a list of values or {\"prefix\": ...}")
+            raise _bad(where, 'anything-but needs a value, a list of values or {"prefix": ...}')
     elif op == "numeric":
         if not isinstance(arg, list) or len(arg) not in (2, 4):
             raise _bad(where, "numeric needs [op, number] or [op, number, op, number]")
         for i in range(0, len(arg), 2):
-            if arg[i] not in _NUMERIC_OPS or not isinstance(arg[i + 1], int | float) or isinstance(
-                arg[i + 1], bool
+            if (
+                arg[i] not in _NUMERIC_OPS
+                or not isinstance(arg[i + 1], int | float)
+                or isinstance(arg[i + 1], bool)
             ):
                 raise _bad(where, f"numeric: bad operator or value {arg[i]!r} {arg[i + 1]!r}")
         if len(arg) == 4 and (arg[0] not in (">", ">=") or arg[2] not in ("<", "<=")):
@@ -198,7 +202,7 @@ def _match_one(c: Any, v: Any) -> bool:
         return n is not None and n == float(c)
     if isinstance(c, str):
         return isinstance(v, str) and v == c
-    (op, arg), = c.items()
+    ((op, arg),) = c.items()
     if op == "prefix":
         return isinstance(v, str) and v.startswith(arg)
     if op == "suffix":

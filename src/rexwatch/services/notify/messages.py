@@ -52,7 +52,9 @@ def region_name(alarm: dict[str, Any], default_region: str) -> str:
 
 
 def alarm_subject(alarm: dict[str, Any], default_region: str) -> str:
-    subject = f'{alarm.get("NewStateValue")}: "{alarm.get("AlarmName")}" in {region_name(alarm, default_region)}'
+    subject = (
+        f'{alarm.get("NewStateValue")}: "{alarm.get("AlarmName")}" in {region_name(alarm, default_region)}'
+    )
     return subject[:100]
 
 
@@ -161,8 +163,12 @@ def alarm_rows(alarm: dict[str, Any], default_region: str) -> list[tuple[str, st
         rows.append(("Threshold", line))
     dims = trig.get("Dimensions") or []
     if dims:
-        rows.append(("Dimensions", ", ".join(f"{d.get('name', d.get('Name'))}={d.get('value', d.get('Value'))}"
-                                             for d in dims)))
+        rows.append(
+            (
+                "Dimensions",
+                ", ".join(f"{d.get('name', d.get('Name'))}={d.get('value', d.get('Value'))}" for d in dims),
+            )
+        )
     return [(k, v) for k, v in rows if v]
 
 
@@ -190,9 +196,9 @@ def email_bodies(msg: Any) -> tuple[str, str | None]:
     rows = alarm_rows(a, msg.region)
     width = max(len(k) for k, _ in rows)
     text = (
-        f"You are receiving this email because your alarm \"{a.get('AlarmName')}\" in the "
+        f'You are receiving this email because your alarm "{a.get("AlarmName")}" in the '
         f"{region_name(a, msg.region)} region has entered the {a.get('NewStateValue')} state, "
-        f"because \"{a.get('NewStateReason', '')}\" at \"{a.get('StateChangeTime', '')}\".\n\n"
+        f'because "{a.get("NewStateReason", "")}" at "{a.get("StateChangeTime", "")}".\n\n'
         f"View this alarm in rexwatch:\n{link}\n\nAlarm Details:\n"
         + "\n".join(f"- {k + ':':<{width + 1}} {v}" for k, v in rows)
         + footer

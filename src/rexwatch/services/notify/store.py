@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 
 from rexwatch.stores.control.tables.notify import notify_outbox, notify_subscriptions, notify_topics
 
@@ -45,9 +45,7 @@ def delete_topic(conn: Connection, topic_id: int) -> None:
 
 
 def subscription_counts(conn: Connection, topic_id: int) -> dict[str, int]:
-    rows = conn.execute(
-        select(S.c.status, func.count()).where(S.c.topic_id == topic_id).group_by(S.c.status)
-    )
+    rows = conn.execute(select(S.c.status, func.count()).where(S.c.topic_id == topic_id).group_by(S.c.status))
     return {r[0]: r[1] for r in rows}
 
 
@@ -61,8 +59,10 @@ def subscription(conn: Connection, sub_id: str) -> Any:
 
 
 def find_subscription(conn: Connection, topic_id: int, protocol: str, endpoint: str) -> Any:
-    q = select(*_SUB_COLS).join(T, T.c.id == S.c.topic_id).where(
-        S.c.topic_id == topic_id, S.c.protocol == protocol, S.c.endpoint == endpoint
+    q = (
+        select(*_SUB_COLS)
+        .join(T, T.c.id == S.c.topic_id)
+        .where(S.c.topic_id == topic_id, S.c.protocol == protocol, S.c.endpoint == endpoint)
     )
     return conn.execute(q).first()
 
@@ -92,7 +92,9 @@ def list_subscriptions(conn: Connection, topic_id: int | None, after: str, limit
 
 
 def confirmed_subscriptions(conn: Connection, topic_id: int) -> list[Any]:
-    q = select(S.c.id, S.c.protocol, S.c.attributes).where(S.c.topic_id == topic_id, S.c.status == "confirmed")
+    q = select(S.c.id, S.c.protocol, S.c.attributes).where(
+        S.c.topic_id == topic_id, S.c.status == "confirmed"
+    )
     return list(conn.execute(q))
 
 
@@ -104,8 +106,14 @@ def insert_outbox(conn: Connection, rows: list[dict[str, Any]]) -> None:
         conn.execute(insert(OB), rows)
 
 
-def claim(conn: Connection, owner: str, now: dt.datetime, lease_until: dt.datetime, limit: int,
-          message_id: str | None = None) -> list[Any]:
+def claim(
+    conn: Connection,
+    owner: str,
+    now: dt.datetime,
+    lease_until: dt.datetime,
+    limit: int,
+    message_id: str | None = None,
+) -> list[Any]:
     """Lease up to ``limit`` due rows to ``owner`` in one statement.
 
     PostgreSQL: ``FOR UPDATE SKIP LOCKED`` in the sub-select lets several
@@ -120,6 +128,9 @@ def claim(conn: Connection, owner: str, now: dt.datetime, lease_until: dt.dateti
     )
     if message_id is not None:
         due = and_(due, OB.c.message_id == message_id)
+    # A read first: an idle notifier polls often and should not take the write lock each time.
+    if conn.execute(select(OB.c.id).where(due).limit(1)).first() is None:
+        return []
     sub = select(OB.c.id).where(due).order_by(OB.c.next_attempt_at, OB.c.id).limit(limit)
     if conn.dialect.name == "postgresql":
         sub = sub.with_for_update(skip_locked=True)
@@ -133,8 +144,14 @@ def claim(conn: Connection, owner: str, now: dt.datetime, lease_until: dt.dateti
     if not ids:
         return []
     q = (
-        select(OB, S.c.endpoint, S.c.secret_enc, S.c.token, S.c.attributes.label("sub_attributes"),
-               S.c.id.label("sub_exists"))
+        select(
+            OB,
+            S.c.endpoint,
+            S.c.secret_enc,
+            S.c.token,
+            S.c.attributes.label("sub_attributes"),
+            S.c.id.label("sub_exists"),
+        )
         .outerjoin(S, S.c.id == OB.c.subscription_id)
         .where(OB.c.id.in_(ids))
     )
@@ -142,26 +159,50 @@ def claim(conn: Connection, owner: str, now: dt.datetime, lease_until: dt.dateti
 
 
 def finish(conn: Connection, owner: str, results: list[dict[str, Any]]) -> None:
-    """Record outcomes of leased rows; a row whose lease moved to another owner is left alone."""
-    for r in results:
-        conn.execute(
-            update(OB)
-            .where(OB.c.id == r["id"], OB.c.lease_owner == owner)
-            .values(
-                status=r["status"],
-                next_attempt_at=r["next_attempt_at"],
-                last_error=r.get("last_error"),
-                last_status=r.get("last_status"),
-                delivered_at=r.get("delivered_at"),
-                lease_owner=None,
-                lease_until=None,
-                updated_at=r["updated_at"],
-            )
+    """Record outcomes of leased rows (one executemany); a row whose lease moved to another owner is left alone."""
+    if not results:
+        return
+    stmt = (
+        update(OB)
+        .where(OB.c.id == bindparam("b_id"), OB.c.lease_owner == owner)
+        .values(
+            status=bindparam("b_status"),
+            next_attempt_at=bindparam("b_next"),
+            last_error=bindparam("b_error"),
+            last_status=bindparam("b_code"),
+            delivered_at=bindparam("b_delivered"),
+            lease_owner=None,
+            lease_until=None,
+            updated_at=bindparam("b_updated"),
         )
+    )
+    conn.execute(
+        stmt,
+        [
+            {
+                "b_id": r["id"],
+                "b_status": r["status"],
+                "b_next": r["next_attempt_at"],
+                "b_error": r.get("last_error"),
+                "b_code": r.get("last_status"),
+                "b_delivered": r.get("delivered_at"),
+                "b_updated": r["updated_at"],
+            }
+            for r in results
+        ],
+    )
 
 
-def deliveries(conn: Connection, *, status: str | None, topic_arn_name: str | None, message_id: str | None,
-               subscription_id: str | None, before_id: int | None, limit: int) -> list[Any]:
+def deliveries(
+    conn: Connection,
+    *,
+    status: str | None,
+    topic_arn_name: str | None,
+    message_id: str | None,
+    subscription_id: str | None,
+    before_id: int | None,
+    limit: int,
+) -> list[Any]:
     q = select(OB, S.c.endpoint).outerjoin(S, S.c.id == OB.c.subscription_id)
     if status:
         q = q.where(OB.c.status == status)
@@ -180,11 +221,23 @@ def replay(conn: Connection, ids: list[int] | None, now: dt.datetime) -> int:
     q = update(OB).where(OB.c.status == "dead")
     if ids is not None:
         q = q.where(OB.c.id.in_(ids))
-    res = conn.execute(q.values(status="pending", attempts=0, next_attempt_at=now, lease_owner=None,
-                                lease_until=None, updated_at=now))
+    res = conn.execute(
+        q.values(
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            lease_owner=None,
+            lease_until=None,
+            updated_at=now,
+        )
+    )
     return res.rowcount or 0
 
 
 def message_rows(conn: Connection, message_id: str) -> list[Any]:
-    q = select(OB, S.c.endpoint).outerjoin(S, S.c.id == OB.c.subscription_id).where(OB.c.message_id == message_id)
+    q = (
+        select(OB, S.c.endpoint)
+        .outerjoin(S, S.c.id == OB.c.subscription_id)
+        .where(OB.c.message_id == message_id)
+    )
     return list(conn.execute(q.order_by(OB.c.id)))

@@ -20,6 +20,7 @@ PROVIDERS: dict[str, str] = {
     "slack": "rexwatch.services.notify.providers.slack.SlackProvider",
     "pagerduty": "rexwatch.services.notify.providers.pagerduty.PagerDutyProvider",
     "discord": "rexwatch.services.notify.providers.discord.DiscordProvider",
+    "msteams": "rexwatch.services.notify.providers.msteams.TeamsProvider",
 }
 
 
