@@ -446,6 +446,8 @@ class ProbeWorker(Worker):
             ({"target_row_id": k, **v} for k, v in tgt_updates.items()),
             notify if alerts else None,
         )
+        if alerts:
+            sinks.wake_notifiers(self.runtime)
         t2 = time.perf_counter()
         try:
             sinks.record_metrics(self.runtime, datums)

@@ -97,3 +97,11 @@ def send_notifications(runtime: Runtime, conn: Any, alerts: list[Alert]) -> int:
                 log.warning("probes: topic %s does not exist; %r not sent to it", arn, alert.subject)
             sent += done.deliveries
     return sent
+
+
+def wake_notifiers(runtime: Runtime) -> None:
+    """After the transaction committed: notifiers in this process deliver at once instead of at
+    their next poll."""
+    from rexwatch.services.notify import NotifyService
+
+    runtime.service(NotifyService).wake()
