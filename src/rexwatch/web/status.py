@@ -28,6 +28,37 @@ STATUS_WORDS = {
 }
 
 
+def _when(value: Any) -> str:
+    """ISO-8601 text -> ``2026-11-24 21:29 UTC``."""
+    if not value:
+        return ""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(str(value)).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return str(value)
+
+
+def _duration(seconds: float) -> str:
+    s = round(seconds)
+    days, rest = divmod(s, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{days} d"] if days else []
+    if hours:
+        parts.append(f"{hours} h")
+    if minutes and not days:
+        parts.append(f"{minutes} min")
+    if not parts:
+        parts.append(f"{secs} s")
+    return " ".join(parts)
+
+
+templates.env.filters["status_when"] = _when
+templates.env.filters["status_duration"] = _duration
+
+
 def _svc(request: Request) -> MonitorService:
     return request.app.state.runtime.service(MonitorService)
 
