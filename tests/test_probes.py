@@ -206,3 +206,6 @@ def test_paused_monitor_is_not_probed_and_lateness_is_small(runtime, flip):
         wait_for(lambda: len(_rows(runtime, "monitor", m["id"])) >= 1, 5)
         stats = p.worker.stats()
     assert stats["p99_s"] < 0.2, stats
+    exposed = runtime.metrics.render().decode()
+    assert 'rexwatch_worker_ticks_total{outcome="check_ok",worker="probes"}' in exposed
+    assert 'rexwatch_ingested_total{kind="probe_results"}' in exposed

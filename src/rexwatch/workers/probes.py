@@ -255,6 +255,7 @@ class ProbeWorker(Worker):
                     continue  # removed or rescheduled since
                 if job.running:
                     self.skipped += 1
+                    self.runtime.metrics.worker_ticks.labels(self.name, "missed").inc()
                 else:
                     job.running = True
                     task = asyncio.create_task(self._run_check(job, due))
@@ -287,6 +288,7 @@ class ProbeWorker(Worker):
                     result = CheckResult(False, 0.0, reason="error", error=f"check crashed: {e}")
             self.lateness.append(late)
             self.checks += 1
+            self.runtime.metrics.worker_ticks.labels(self.name, "check_ok" if result.ok else "check_failed").inc()
             if self.jobs.get(job.key) is job:
                 self._on_result(job, result, started, late)
         finally:
@@ -417,6 +419,7 @@ class ProbeWorker(Worker):
                 await self._flush()
             except Exception:
                 self.flush_errors += 1
+                self.runtime.metrics.worker_ticks.labels(self.name, "error").inc()
                 log.exception("probes: storing results failed")
 
     async def _flush(self, final: bool = False) -> None:
@@ -435,6 +438,7 @@ class ProbeWorker(Worker):
     def _write(self, rows, mon_updates, tgt_updates, datums, alerts) -> None:
         t0 = time.perf_counter()
         self.results.insert(rows)
+        self.runtime.metrics.ingested.labels("probe_results").inc(len(rows))
         t1 = time.perf_counter()
 
         def notify(conn) -> None:
