@@ -20,6 +20,7 @@ class FlipServer:
     def __init__(self) -> None:
         self.mode: str | int = "healthy"
         self.delay = 0.3
+        self.redirect_to = "/health"
         self.hits = 0
         outer = self
 
@@ -42,7 +43,7 @@ class FlipServer:
                 outer.hits += 1
                 mode = outer.mode
                 if mode == "redirect" and self.path != "/health":
-                    self._answer(302, b"", {"Location": "/health"})
+                    self._answer(302, b"", {"Location": outer.redirect_to})
                     return
                 if mode == "slow":
                     time.sleep(outer.delay)

@@ -209,3 +209,25 @@ def test_paused_monitor_is_not_probed_and_lateness_is_small(runtime, flip):
     exposed = runtime.metrics.render().decode()
     assert 'rexwatch_worker_ticks_total{outcome="check_ok",worker="probes"}' in exposed
     assert 'rexwatch_ingested_total{kind="probe_results"}' in exposed
+
+
+def test_redirect_to_metadata_address_is_refused(flip):
+    import asyncio
+
+    import httpx
+
+    from rexwatch.services.monitors.types import Probe, ProbeContext, get
+
+    http = get("http")
+    flip.mode = "redirect"
+    flip.redirect_to = "http://169.254.169.254/latest/meta-data/iam/"
+    cfg = http.validate({"url": f"{flip.url}/start"})
+
+    async def go():
+        async with httpx.AsyncClient() as c:
+            return await http.check(ProbeContext(c, c, allow_link_local=False),
+                                    Probe("monitor", 1, "http", cfg, 1.0, 0.3))
+
+    r = asyncio.run(go())
+    assert not r.ok and r.reason == "refused" and "169.254.169.254" in r.error
+    assert flip.hits == 1  # the first hop only; nothing was sent to the metadata address
