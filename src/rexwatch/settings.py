@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     logs_buffer_linger_ms: float = Field(
         2.0, ge=0, le=1000, description="How long the log ingest buffer waits to coalesce requests."
     )
+    probe_concurrency: int = Field(
+        500, ge=1, le=20000, description="Health checks and uptime probes running at once."
+    )
+    probe_allow_link_local: bool = Field(
+        False, description="Let probes reach link-local/cloud metadata addresses (169.254.0.0/16, fe80::/10)."
+    )
 
     @field_validator("host")
     @classmethod

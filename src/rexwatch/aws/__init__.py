@@ -10,10 +10,10 @@ service and only translate between AWS shapes and service calls.
 # Modules that register operation handlers. Adding an AWS service is one line.
 SERVICE_MODULES: tuple[str, ...] = (
     "rexwatch.aws.logs",
+    "rexwatch.aws.logs_filterpatterns",
+    "rexwatch.aws.logs_insights",
     "rexwatch.aws.logs_metric_filters",
     "rexwatch.aws.cloudwatch",
     "rexwatch.aws.cloudwatch_alarms",
     "rexwatch.aws.sns",
-    "rexwatch.aws.logs_filterpatterns",
-    "rexwatch.aws.logs_insights",
 )

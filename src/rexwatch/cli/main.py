@@ -25,6 +25,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("rexwatch.cli.logs_cmd", "logs"),
     ("rexwatch.cli.cloudwatch_cmd", "cloudwatch"),
     ("rexwatch.cli.sns_cmd", "sns"),
+    ("rexwatch.cli.monitors_cmd", "monitors"),
+    ("rexwatch.cli.target_groups_cmd", "target_groups"),
 )
 
 

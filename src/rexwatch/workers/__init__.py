@@ -8,4 +8,5 @@ WORKERS: dict[str, str] = {
     "retention": "rexwatch.workers.retention.RetentionWorker",
     "notify": "rexwatch.workers.notify.NotifyWorker",
     "alarms": "rexwatch.workers.alarms.AlarmsWorker",
+    "probes": "rexwatch.workers.probes.ProbeWorker",
 }

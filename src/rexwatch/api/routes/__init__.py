@@ -1,12 +1,13 @@
 """REST routers under /api/v1, one module per area. Adding an area is one line."""
 
 ROUTERS: tuple[str, ...] = (
-    "rexwatch.api.routes.alarms",
-    "rexwatch.api.routes.filterpatterns",
-    "rexwatch.api.routes.insights",
     "rexwatch.api.routes.keys",
     "rexwatch.api.routes.system",
     "rexwatch.api.routes.logs",
+    "rexwatch.api.routes.filterpatterns",
+    "rexwatch.api.routes.insights",
     "rexwatch.api.routes.metrics",
+    "rexwatch.api.routes.alarms",
     "rexwatch.api.routes.notify",
+    "rexwatch.api.routes.monitors",
 )

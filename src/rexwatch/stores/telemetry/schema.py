@@ -25,6 +25,7 @@ AREAS: tuple[str, ...] = (
     "core",
     "logs",
     "metrics",
+    "probes",
 )
 
 

@@ -20,11 +20,12 @@ metadata = MetaData(
 # Area modules defining tables on ``metadata``. Adding an area is one line.
 AREAS: tuple[str, ...] = (
     "core",
-    "alarms",
     "logs",
+    "insights",
     "metric_filters",
     "notify",
-    "insights",
+    "alarms",
+    "monitors",
 )
 
 for _area in AREAS:

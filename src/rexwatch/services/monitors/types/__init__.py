@@ -1,0 +1,78 @@
+"""Monitor types, one module each, registered in ``TYPES``. A new type is one file and one line.
+
+A type module defines:
+
+- ``validate(config: dict) -> dict``: check and normalise the type's settings,
+  raising ``Invalid`` naming the bad field;
+- ``async check(ctx: ProbeContext, probe: Probe) -> CheckResult``: run one check;
+- ``describe(config) -> str``: a short label (URL, host:port, ...) for listings.
+
+A passive type (push) sets ``PASSIVE = True``: the prober does not connect
+anywhere, it judges the pings received.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import httpx
+
+from rexwatch.errors import Invalid
+
+TYPES: dict[str, str] = {
+    "http": "rexwatch.services.monitors.types.http",
+    "tcp": "rexwatch.services.monitors.types.tcp",
+    "dns": "rexwatch.services.monitors.types.dns",
+    "push": "rexwatch.services.monitors.types.push",
+}
+
+
+@dataclass
+class CheckResult:
+    ok: bool
+    latency_ms: float = 0.0
+    status_code: int = 0
+    # Machine-readable cause of a failure: timeout, refused, connect, status, keyword, json, slow, tls, dns, silent
+    reason: str = ""
+    error: str = ""
+    excerpt: str = ""
+
+
+@dataclass
+class Probe:
+    """One thing to check: a monitor, or one target of a target group."""
+
+    kind: str  # "monitor" | "target"
+    id: int
+    type: str
+    config: dict[str, Any]
+    interval_s: float
+    timeout_s: float
+
+
+@dataclass
+class ProbeContext:
+    """What checks share: one HTTP client per TLS mode and the address policy."""
+
+    client: httpx.AsyncClient
+    insecure_client: httpx.AsyncClient
+    allow_link_local: bool = False
+    # For push monitors: returns the epoch seconds of the last ping (or None).
+    last_push: Callable[[int], Awaitable[float | None]] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def get(type_name: str) -> ModuleType:
+    dotted = TYPES.get(type_name)
+    if dotted is None:
+        raise Invalid(f"type must be one of {', '.join(TYPES)}, not {type_name!r}", field="type")
+    return importlib.import_module(dotted)
+
+
+def excerpt(text: str, limit: int = 500) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -1,0 +1,233 @@
+"""The prober against real local servers: exact ELB thresholds, monitor types, retries, push, refusals."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from probe_servers import DnsResponder, FlipServer, ProberThread, TcpListener, wait_for
+from rexwatch.services.monitors import MonitorService, TargetGroupService
+from rexwatch.stores.telemetry.probes import ProbeResults
+
+
+@pytest.fixture
+def flip():
+    s = FlipServer()
+    yield s
+    s.close()
+
+
+def _rows(runtime, kind: str, check_id: int, since: float = 0.0) -> list[dict]:
+    rows = ProbeResults(runtime.telemetry).history(kind, str(check_id), since, time.time() + 5, 10_000)
+    return list(reversed(rows))  # oldest first
+
+
+def _health(tgs: TargetGroupService, arn: str) -> dict:
+    return tgs.describe_health(arn)["TargetHealthDescriptions"][0]["TargetHealth"]
+
+
+def test_target_group_follows_elb_thresholds_exactly(runtime, flip):
+    tgs = runtime.service(TargetGroupService)
+    group = tgs.create({
+        "name": "utm-api", "protocol": "HTTP", "port": flip.port, "health_check_path": "/health",
+        "matcher": "200", "health_check_interval": 0.3, "health_check_timeout": 0.2,
+        "healthy_threshold": 2, "unhealthy_threshold": 3,
+    })
+    arn = group["TargetGroupArn"]
+    tgs.register(arn, [{"Id": "127.0.0.1"}])
+    assert _health(tgs, arn)["State"] == "initial"
+    gid = runtime.service(TargetGroupService).repo.find_target_group(arn)["id"]
+
+    with ProberThread(runtime):
+        wait_for(lambda: _health(tgs, arn)["State"] == "healthy", 5)
+        rows = _rows(runtime, "target", gid)
+        # Exactly healthy_threshold passing checks: the first leaves it initial (2), the second makes it healthy (1).
+        assert [(r["ok"], r["status"]) for r in rows[:2]] == [(1, 2), (1, 1)]
+
+        flip.mode = "failing"
+        t0 = time.time()
+        wait_for(lambda: _health(tgs, arn)["State"] == "unhealthy", 5)
+        failed = [r for r in _rows(runtime, "target", gid, t0) if not r["ok"]]
+        # Two failures keep it healthy; the third (unhealthy_threshold) makes it unhealthy.
+        assert [r["status"] for r in failed[:3]] == [1, 1, 0]
+        h = _health(tgs, arn)
+        assert h == {"State": "unhealthy", "Reason": "Target.ResponseCodeMismatch",
+                     "Description": "Health checks failed with these codes: [503]"}
+
+        flip.mode = "hanging"
+        wait_for(lambda: _health(tgs, arn).get("Reason") == "Target.Timeout", 5)
+
+        flip.mode = "healthy"
+        t1 = time.time()
+        wait_for(lambda: _health(tgs, arn)["State"] == "healthy", 5)
+        passed = [r for r in _rows(runtime, "target", gid, t1) if r["ok"]]
+        assert [r["status"] for r in passed[:2]] == [0, 1]
+
+        # A second target on a closed port: connection failures -> Target.FailedHealthChecks.
+        closed = TcpListener()
+        closed.close()
+        tgs.register(arn, [{"Id": "127.0.0.1", "Port": closed.port}])
+        wait_for(lambda: any(d["TargetHealth"].get("Reason") == "Target.FailedHealthChecks"
+                             for d in tgs.describe_health(arn)["TargetHealthDescriptions"]), 5)
+
+    incidents = ProbeResults(runtime.telemetry).incidents("target", [str(gid)], 0, time.time() + 1)
+    assert any(i["target"] == f"127.0.0.1:{flip.port}" and not i["ongoing"] and i["duration_s"] > 0
+               for i in incidents)
+    unregistered = tgs.describe_health(arn, [{"Id": "10.9.9.9", "Port": 80}])["TargetHealthDescriptions"][0]
+    assert unregistered["TargetHealth"]["State"] == "unused"
+    assert unregistered["TargetHealth"]["Reason"] == "Target.NotRegistered"
+
+
+def test_http_monitor_retries_incidents_and_uptime(runtime, flip):
+    svc = runtime.service(MonitorService)
+    m = svc.create({"name": "api health", "type": "http", "url": f"{flip.url}/health", "interval": 0.2,
+                    "timeout": 0.15, "retries": 1, "json_path": "$.status", "json_equals": "healthy"})
+    with ProberThread(runtime):
+        wait_for(lambda: svc.get(m["id"])["status"] == "up", 5)
+        flip.mode = "failing"
+        t0 = time.time()
+        wait_for(lambda: svc.get(m["id"])["status"] == "down", 5)
+        failed = [r for r in _rows(runtime, "monitor", m["id"], t0) if not r["ok"]]
+        # retries=1: the first failure is pending (2), the second is down (0).
+        assert [r["status"] for r in failed[:2]] == [2, 0]
+        assert failed[0]["status_code"] == 503 and "expected 200-299" in failed[0]["error"]
+        assert '"status": "unhealthy"' in failed[0]["excerpt"]
+        flip.mode = "healthy"
+        wait_for(lambda: svc.get(m["id"])["status"] == "up", 5)
+
+    hist = svc.history(m["id"])
+    assert len(hist["incidents"]) == 1
+    inc = hist["incidents"][0]
+    assert inc["cause"] == "HTTP 503, expected 200-299" and inc["end"] is not None and inc["duration_s"] > 0
+    assert 0 < hist["uptime"]["24h"] < 100
+
+
+@pytest.mark.parametrize(
+    ("config", "mode", "reason"),
+    [
+        ({"keyword": "healthy"}, "healthy", None),
+        ({"keyword": "nope"}, "healthy", "keyword"),
+        ({"keyword_absent": "unhealthy"}, "failing", "status"),
+        ({"keyword_absent": "unhealthy", "expected_status": "500-599"}, "failing", "keyword"),
+        ({"json_path": "$.database", "json_equals": "up"}, "healthy", None),
+        ({"json_path": "$.database", "json_equals": "down"}, "healthy", "json"),
+        ({"max_response_ms": 100}, "slow", "slow"),
+        ({"expected_status": "200"}, "redirect", None),
+        ({"expected_status": "302", "follow_redirects": False}, "redirect", None),
+        ({"expected_status": "200,204"}, 204, None),
+        ({}, "hanging", "timeout"),
+        ({"method": "POST", "body": "{}", "headers": {"X-Probe": "1"}}, "healthy", None),
+    ],
+)
+def test_http_checks(runtime, flip, config, mode, reason):
+    import asyncio
+
+    import httpx
+
+    from rexwatch.services.monitors.types import Probe, ProbeContext, get
+
+    http = get("http")
+    flip.mode = mode
+    flip.delay = 0.25
+    cfg = http.validate({"url": f"{flip.url}/", **config})
+
+    async def go():
+        async with httpx.AsyncClient() as c:
+            return await http.check(ProbeContext(c, c), Probe("monitor", 1, "http", cfg, 1.0, 0.5))
+
+    result = asyncio.run(go())
+    assert result.ok == (reason is None), result
+    assert result.reason == (reason or "")
+
+
+def test_tcp_dns_and_refused_monitors(runtime):
+    svc = runtime.service(MonitorService)
+    listener = TcpListener()
+    dns_server = DnsResponder({("api.utm.test", "A"): ["127.0.0.1"], ("api.utm.test", "TXT"): ['"v=ok"']})
+    try:
+        tcp = svc.create({"name": "redis port", "type": "tcp", "host": "127.0.0.1", "port": listener.port,
+                          "interval": 0.2, "timeout": 0.15})
+        dns_ok = svc.create({
+            "name": "dns a", "type": "dns", "config": {"name": "api.utm.test", "nameserver": "127.0.0.1",
+                                                       "port": dns_server.port, "expected": ["127.0.0.1"]},
+            "interval": 0.3, "timeout": 0.25})
+        dns_bad = svc.create({"name": "dns missing", "type": "dns", "config": {
+            "name": "nope.utm.test", "nameserver": "127.0.0.1", "port": dns_server.port}, "interval": 0.3,
+            "timeout": 0.25})
+        meta = svc.create({"name": "metadata", "type": "http", "url": "http://169.254.169.254/latest/meta-data/",
+                           "interval": 0.3, "timeout": 0.25})
+        with ProberThread(runtime):
+            wait_for(lambda: svc.get(tcp["id"])["status"] == "up", 5)
+            wait_for(lambda: svc.get(dns_ok["id"])["status"] == "up", 5)
+            wait_for(lambda: svc.get(dns_bad["id"])["status"] == "down", 5)
+            wait_for(lambda: svc.get(meta["id"])["status"] == "down", 5)
+            listener.close()
+            wait_for(lambda: svc.get(tcp["id"])["status"] == "down", 5)
+        assert "NXDOMAIN" in svc.get(dns_bad["id"])["last_error"] or "does not exist" in svc.get(
+            dns_bad["id"])["last_error"]
+        assert _rows(runtime, "monitor", dns_ok["id"])[-1]["excerpt"] == "127.0.0.1"
+        refused = _rows(runtime, "monitor", meta["id"])
+        assert refused and all(r["reason"] == "refused" for r in refused)
+        assert "probe_allow_link_local" in refused[0]["error"]
+    finally:
+        listener.close()
+        dns_server.close()
+
+
+def test_push_monitor_goes_down_when_silent(runtime, client):
+    svc = runtime.service(MonitorService)
+    m = client.post("/api/v1/monitors", json={"name": "nightly backup", "type": "push", "interval": 0.4,
+                                              "grace_s": 0.3}).json()
+    token = m["push_token"]
+    assert m["push_url"].endswith(f"/push/{token}")
+    assert client.get(f"/push/{token}").json() == {"ok": True, "monitor": "nightly backup"}
+    assert client.post("/push/not-a-token").status_code == 404
+    with ProberThread(runtime):
+        stop_at = time.time() + 1.2
+        while time.time() < stop_at:  # the job pings faster than interval + grace
+            assert client.post(f"/api/v1/push/{token}").status_code == 200
+            time.sleep(0.15)
+        assert svc.get(m["id"])["status"] == "up"
+        wait_for(lambda: svc.get(m["id"])["status"] == "down", 5)
+        assert "expected one every 0.7 s" in svc.get(m["id"])["last_error"]
+        client.get(f"/push/{token}")
+        wait_for(lambda: svc.get(m["id"])["status"] == "up", 5)
+
+
+def test_paused_monitor_is_not_probed_and_lateness_is_small(runtime, flip):
+    svc = runtime.service(MonitorService)
+    m = svc.create({"name": "paused", "type": "http", "url": f"{flip.url}/", "interval": 0.2, "paused": True})
+    live = svc.create({"name": "live", "type": "http", "url": f"{flip.url}/x", "interval": 0.2})
+    with ProberThread(runtime) as p:
+        wait_for(lambda: len(_rows(runtime, "monitor", live["id"])) >= 5, 5)
+        assert _rows(runtime, "monitor", m["id"]) == []
+        svc.set_paused(m["id"], False)
+        wait_for(lambda: len(_rows(runtime, "monitor", m["id"])) >= 1, 5)
+        stats = p.worker.stats()
+    assert stats["p99_s"] < 0.2, stats
+    exposed = runtime.metrics.render().decode()
+    assert 'rexwatch_worker_ticks_total{outcome="check_ok",worker="probes"}' in exposed
+    assert 'rexwatch_ingested_total{kind="probe_results"}' in exposed
+
+
+def test_redirect_to_metadata_address_is_refused(flip):
+    import asyncio
+
+    import httpx
+
+    from rexwatch.services.monitors.types import Probe, ProbeContext, get
+
+    http = get("http")
+    flip.mode = "redirect"
+    flip.redirect_to = "http://169.254.169.254/latest/meta-data/iam/"
+    cfg = http.validate({"url": f"{flip.url}/start"})
+
+    async def go():
+        async with httpx.AsyncClient() as c:
+            return await http.check(ProbeContext(c, c, allow_link_local=False),
+                                    Probe("monitor", 1, "http", cfg, 1.0, 0.3))
+
+    r = asyncio.run(go())
+    assert not r.ok and r.reason == "refused" and "169.254.169.254" in r.error
+    assert flip.hits == 1  # the first hop only; nothing was sent to the metadata address
