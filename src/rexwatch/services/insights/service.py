@@ -129,8 +129,9 @@ class QueriesService:
         self.timeout_s = float(runtime.settings.query_timeout_s)
         from rexwatch.stores.telemetry.chdb import ChdbExecutor
 
-        # The embedded engine runs one statement at a time: a second query worker would only queue
-        # in front of ingest; a ClickHouse server runs QUERY_WORKERS queries side by side.
+        # The embedded engine runs statements on a small connection pool; one query worker leaves the
+        # other connections to ingest and reads (and a query already uses every core), while a
+        # ClickHouse server runs QUERY_WORKERS queries side by side.
         workers = 1 if isinstance(runtime.telemetry, ChdbExecutor) else QUERY_WORKERS
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="insights")
         self._runs: OrderedDict[str, QueryRun] = OrderedDict()

@@ -1,14 +1,23 @@
 """Embedded ClickHouse through chdb.
 
-chdb allows one engine (one data path) per process, and a session serializes
-queries anyway, so every executor in a process shares one ``ChdbEngine`` and
-takes its lock. Several databases (one per test, say) can live in one engine.
+chdb allows one engine (one data path) per process, so every executor in a
+process shares one ``ChdbEngine``. Several databases (one per test, say) can
+live in one engine.
+
+One chdb connection runs one statement at a time, but several connections to
+the same path run concurrently (measured: an insert finished in 4 ms while a
+1.5 s query ran on another connection, against 1.4 s when both shared one).
+The engine therefore keeps a small pool of connections, so a long Insights
+query never holds up ingest.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,39 +54,54 @@ _engines_lock = threading.Lock()
 
 
 class ChdbEngine:
-    """One chdb session for a data path, with serialized access."""
+    """A pool of chdb connections to one data path."""
 
-    def __init__(self, path: str) -> None:
-        from chdb import session
+    POOL_SIZE = 4
+
+    def __init__(self, path: str, pool_size: int = POOL_SIZE) -> None:
+        import chdb
 
         Path(path).mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.lock = threading.RLock()
-        self._session = session.Session(path)
+        self.lock = threading.RLock()  # guards open/close only; queries use the pool
+        self._all = [chdb.connect(path) for _ in range(pool_size)]
+        self._free: queue.LifoQueue[Any] = queue.LifoQueue()
+        for conn in self._all:
+            self._free.put(conn)
         self.closed = False
 
-    def run(self, sql: str, fmt: str = "CSV", params: dict[str, Any] | None = None) -> Any:
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
         if self.closed:
             raise Unavailable("telemetry store is closed")
+        conn = self._free.get()
+        try:
+            yield conn
+        finally:
+            self._free.put(conn)
+
+    def run(self, sql: str, fmt: str = "CSV", params: dict[str, Any] | None = None) -> Any:
         encoded = {k: encode_param(v) for k, v in params.items()} if params else None
-        with self.lock:
-            return self._session.query(sql, fmt, params=encoded)
+        with self._connection() as conn:
+            return conn.query(sql, fmt, params=encoded)
 
     def insert_arrow(self, target: str, columns: str, arrow_batch: pa.Table) -> None:
         """Insert from an Arrow table without copying it through Python rows."""
-        if self.closed:
-            raise Unavailable("telemetry store is closed")
         # chdb's Python() table function finds the table by its variable name in
         # the calling frame: ``arrow_batch`` must stay a local of this function.
         sql = f"INSERT INTO {target} ({columns}) SELECT {columns} FROM Python(arrow_batch)"
-        with self.lock:
-            self._session.query(sql, "CSV")
+        with self._connection() as conn:
+            conn.query(sql, "CSV")
 
     def close(self) -> None:
         with self.lock:
             if not self.closed:
                 self.closed = True
-                self._session.close()
+                # Wait for statements in flight: take every connection back first.
+                for _ in self._all:
+                    self._free.get(timeout=60)
+                for conn in self._all:
+                    conn.close()
         with _engines_lock:
             if _engines.get(self.path) is self:
                 del _engines[self.path]
