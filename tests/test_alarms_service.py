@@ -414,7 +414,7 @@ def test_history_is_kept_thirty_days(svc):
 
 
 def test_one_evaluator_holds_the_lease(runtime):
-    from rexwatch.services.alarms import lease
+    from rexwatch.stores.control import leases as lease
 
     eng = runtime.control
     assert lease.acquire(eng, "alarms-evaluator", "node-a", ttl=30, now=T0)

@@ -210,7 +210,8 @@ def test_retention_worker_is_registered_and_purges(runtime, svc):
 
 
 def test_retention_lease_lets_one_node_purge(runtime):
-    from rexwatch.workers.retention import release_lease, take_lease
+    from rexwatch.stores.control.leases import acquire as take_lease
+    from rexwatch.stores.control.leases import release as release_lease
 
     assert take_lease(runtime.control, "retention", "node-a", 60)
     assert take_lease(runtime.control, "retention", "node-a", 60)  # renew

@@ -9,8 +9,9 @@ import uuid
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from rexwatch.services.alarms import AlarmsService, lease
+from rexwatch.services.alarms import AlarmsService
 from rexwatch.services.alarms.service import alarm_counts
+from rexwatch.stores.control import leases as lease
 from rexwatch.workers.base import Worker
 
 log = logging.getLogger("rexwatch.workers")

@@ -5,34 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from rexwatch.regions import long_name as region_name
 from rexwatch.services.alarms.evaluator import iso_millis
 
-# Region code -> the long name CloudWatch writes in alarm messages and subjects.
-REGION_NAMES = {
-    "us-east-1": "US East (N. Virginia)",
-    "us-east-2": "US East (Ohio)",
-    "us-west-1": "US West (N. California)",
-    "us-west-2": "US West (Oregon)",
-    "ca-central-1": "Canada (Central)",
-    "eu-west-1": "EU (Ireland)",
-    "eu-west-2": "EU (London)",
-    "eu-west-3": "EU (Paris)",
-    "eu-central-1": "EU (Frankfurt)",
-    "eu-north-1": "EU (Stockholm)",
-    "eu-south-1": "EU (Milan)",
-    "ap-south-1": "Asia Pacific (Mumbai)",
-    "ap-northeast-1": "Asia Pacific (Tokyo)",
-    "ap-northeast-2": "Asia Pacific (Seoul)",
-    "ap-southeast-1": "Asia Pacific (Singapore)",
-    "ap-southeast-2": "Asia Pacific (Sydney)",
-    "sa-east-1": "South America (Sao Paulo)",
-}
-
 SUBJECT_LIMIT = 100  # SNS subjects are at most 100 characters
-
-
-def region_name(region: str) -> str:
-    return REGION_NAMES.get(region, region)
 
 
 def subject(state: str, alarm_name: str, region: str) -> str:

@@ -8,24 +8,7 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-REGION_NAMES = {
-    "us-east-1": "US East (N. Virginia)",
-    "us-east-2": "US East (Ohio)",
-    "us-west-1": "US West (N. California)",
-    "us-west-2": "US West (Oregon)",
-    "ca-central-1": "Canada (Central)",
-    "eu-west-1": "EU (Ireland)",
-    "eu-west-2": "EU (London)",
-    "eu-west-3": "EU (Paris)",
-    "eu-central-1": "EU (Frankfurt)",
-    "eu-north-1": "EU (Stockholm)",
-    "ap-south-1": "Asia Pacific (Mumbai)",
-    "ap-northeast-1": "Asia Pacific (Tokyo)",
-    "ap-northeast-2": "Asia Pacific (Seoul)",
-    "ap-southeast-1": "Asia Pacific (Singapore)",
-    "ap-southeast-2": "Asia Pacific (Sydney)",
-    "sa-east-1": "South America (Sao Paulo)",
-}
+from rexwatch.regions import long_name
 
 # Colours by alarm state (Slack attachment / Discord embed / Teams theme).
 STATE_COLOURS = {"ALARM": "#d62728", "OK": "#2ca02c", "INSUFFICIENT_DATA": "#7f7f7f"}
@@ -47,8 +30,7 @@ def alarm_of(message: str) -> dict[str, Any] | None:
 
 
 def region_name(alarm: dict[str, Any], default_region: str) -> str:
-    region = alarm.get("Region") or default_region
-    return REGION_NAMES.get(region, region)
+    return long_name(alarm.get("Region") or default_region)
 
 
 def alarm_subject(alarm: dict[str, Any], default_region: str) -> str:

@@ -161,6 +161,25 @@ class Provider:
         return cls.protocols[0], url, {}
 
 
+class ChatWebhookProvider(Provider):
+    """A chat service's incoming webhook: an HTTP(S) URL that takes one JSON payload.
+
+    Subclasses set ``protocols`` and implement ``payload``; the endpoint check,
+    retry policy and sending are shared.
+    """
+
+    retry = RetryPolicy(max_attempts=6, base_s=2.0, cap_s=300.0)
+
+    def validate(self, protocol: str, endpoint: str, attributes: dict[str, str]) -> str:
+        return check_http_url(endpoint)
+
+    def payload(self, msg: Outgoing) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def send(self, msg: Outgoing, ctx: SendContext) -> Delivery:
+        return await post(ctx, msg.endpoint, json=self.payload(msg), secrets=self.secrets(msg))
+
+
 _URL = re.compile(r"^(https?)://([^/?#]+)(.*)$", re.I)
 
 

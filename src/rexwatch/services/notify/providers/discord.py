@@ -5,23 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from rexwatch.services.notify import messages
-from rexwatch.services.notify.providers.base import (
-    Delivery,
-    Outgoing,
-    Provider,
-    RetryPolicy,
-    SendContext,
-    check_http_url,
-    post,
-)
+from rexwatch.services.notify.providers.base import ChatWebhookProvider, Outgoing
 
 
-class DiscordProvider(Provider):
+class DiscordProvider(ChatWebhookProvider):
     protocols = ("discord",)
-    retry = RetryPolicy(max_attempts=6, base_s=2.0, cap_s=300.0)
-
-    def validate(self, protocol: str, endpoint: str, attributes: dict[str, str]) -> str:
-        return check_http_url(endpoint)
 
     def payload(self, msg: Outgoing) -> dict[str, Any]:
         embed: dict[str, Any] = {
@@ -34,6 +22,3 @@ class DiscordProvider(Provider):
         if msg.alarm:
             embed["url"] = messages.alarm_url(msg.base_url, msg.alarm)
         return {"username": "rexwatch", "embeds": [embed]}
-
-    async def send(self, msg: Outgoing, ctx: SendContext) -> Delivery:
-        return await post(ctx, msg.endpoint, json=self.payload(msg), secrets=self.secrets(msg))

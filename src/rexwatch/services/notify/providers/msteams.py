@@ -5,26 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from rexwatch.services.notify import messages
-from rexwatch.services.notify.providers.base import (
-    Delivery,
-    Outgoing,
-    Provider,
-    RetryPolicy,
-    SendContext,
-    check_http_url,
-    post,
-)
+from rexwatch.services.notify.providers.base import ChatWebhookProvider, Outgoing
 
 # Adaptive Cards name colours instead of taking hex values.
 _STYLE = {"ALARM": "attention", "OK": "good", "INSUFFICIENT_DATA": "warning"}
 
 
-class TeamsProvider(Provider):
+class TeamsProvider(ChatWebhookProvider):
     protocols = ("msteams",)
-    retry = RetryPolicy(max_attempts=6, base_s=2.0, cap_s=300.0)
-
-    def validate(self, protocol: str, endpoint: str, attributes: dict[str, str]) -> str:
-        return check_http_url(endpoint)
 
     def payload(self, msg: Outgoing) -> dict[str, Any]:
         state = str(msg.alarm.get("NewStateValue")) if msg.alarm else ""
@@ -47,6 +35,3 @@ class TeamsProvider(Provider):
                                 "url": messages.alarm_url(msg.base_url, msg.alarm)}]
         return {"type": "message", "attachments": [
             {"contentType": "application/vnd.microsoft.card.adaptive", "content": card}]}
-
-    async def send(self, msg: Outgoing, ctx: SendContext) -> Delivery:
-        return await post(ctx, msg.endpoint, json=self.payload(msg), secrets=self.secrets(msg))

@@ -5,23 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from rexwatch.services.notify import messages
-from rexwatch.services.notify.providers.base import (
-    Delivery,
-    Outgoing,
-    Provider,
-    RetryPolicy,
-    SendContext,
-    check_http_url,
-    post,
-)
+from rexwatch.services.notify.providers.base import ChatWebhookProvider, Outgoing
 
 
-class SlackProvider(Provider):
+class SlackProvider(ChatWebhookProvider):
     protocols = ("slack",)
-    retry = RetryPolicy(max_attempts=6, base_s=2.0, cap_s=300.0)
-
-    def validate(self, protocol: str, endpoint: str, attributes: dict[str, str]) -> str:
-        return check_http_url(endpoint)
 
     def payload(self, msg: Outgoing) -> dict[str, Any]:
         title = messages.title_for(msg)
@@ -47,6 +35,3 @@ class SlackProvider(Provider):
             "text": title,
             "attachments": [{"color": messages.colour_for(msg), "blocks": blocks}],
         }
-
-    async def send(self, msg: Outgoing, ctx: SendContext) -> Delivery:
-        return await post(ctx, msg.endpoint, json=self.payload(msg), secrets=self.secrets(msg))

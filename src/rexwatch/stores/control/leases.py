@@ -1,8 +1,10 @@
-"""A singleton lease in the control store, so one node evaluates alarms at a time."""
+"""Singleton leases in the control store: one node at a time runs a singleton worker
+(alarm evaluation, retention). A lease lapses when its holder stops renewing it."""
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -10,8 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from rexwatch.stores.control.tables.core import leases
 
 
-def acquire(engine: Engine, name: str, holder: str, ttl: float, now: float) -> bool:
+def acquire(engine: Engine, name: str, holder: str, ttl: float, now: float | None = None) -> bool:
     """Take or renew lease ``name`` for ``ttl`` seconds; False while another holder has it."""
+    now = time.time() if now is None else now
     at = dt.datetime.fromtimestamp(now, dt.UTC)
     until = dt.datetime.fromtimestamp(now + ttl, dt.UTC)
     try:
