@@ -28,7 +28,7 @@ def test_overview_page_renders(browser, live, tmp_path):
     page.goto(live.url + "/")
     assert page.title() == "Overview · rexwatch"
     cards = page.locator(".card h2").all_inner_texts()
-    assert "Telemetry store" in cards and "Authentication" in cards
+    assert {"Telemetry store", "Control store", "Authentication"} <= set(cards)
     assert page.locator(".state-up .big").first.inner_text() == "up"
     assert live.url in page.locator("pre").inner_text()
     page.screenshot(path=str(tmp_path / "overview.png"))

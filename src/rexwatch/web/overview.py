@@ -14,7 +14,13 @@ router = APIRouter(include_in_schema=False)
 def overview(request: Request) -> HTMLResponse:
     rt = request.app.state.runtime
     stores = {}
-    for name, check in (("Telemetry store", rt.telemetry.ping),):
+    def ping_control() -> None:
+        from sqlalchemy import text
+
+        with rt.control.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    for name, check in (("Telemetry store", rt.telemetry.ping), ("Control store", ping_control)):
         try:
             check()
             stores[name] = "up"
