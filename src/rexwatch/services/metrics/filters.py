@@ -329,12 +329,26 @@ class MetricFilterService:
             self._cache[group_id] = (now + CACHE_TTL_S, compiled)
         return compiled
 
+    def _candidates(self, f: CompiledFilter, messages: pa.Array) -> range | list[int]:
+        """Rows the pattern matches, found by the telemetry engine over the whole batch;
+        the Python binder then only reads the values of those rows. Every row when the
+        pattern is empty or the engine cannot evaluate it."""
+        if not f.pattern.text.strip():
+            return range(len(messages))
+        try:
+            predicate, params = f.pattern.sql(message_col="message", indexed_fields=frozenset())
+            return self.runtime.telemetry.matching_rows(predicate, params, messages)
+        except Exception:
+            log.warning("metric filter %r: engine prefilter failed; matching in Python", f.name, exc_info=True)
+            return range(len(messages))
+
     def on_ingest(self, group_name: str, group_id: int, events: pa.Table) -> None:
         """Logs ingest listener: turn matching events of a durably stored batch into datapoints."""
         filters = self.filters_for(group_id)
         if not filters or events.num_rows == 0:
             return
-        messages = events.column("message").to_pylist()
+        message_col = events.column("message").combine_chunks()
+        messages = message_col.to_pylist()
         ts_ms = events.column("ts").cast(pa.int64()).to_pylist()
         now = time.time()
         lo, hi = (
@@ -351,7 +365,8 @@ class MetricFilterService:
             # Matches are folded into one Values/Counts datum per (dimensions, second).
             buckets: dict[tuple, dict[float, int]] = {}
             matched_minutes: set[int] = set()
-            for msg, ms in zip(messages, ts_ms, strict=True):
+            for row in self._candidates(f, message_col):
+                msg, ms = messages[row], ts_ms[row]
                 if not lo <= ms <= hi:
                     continue
                 values = bind(msg)

@@ -93,6 +93,14 @@ class ChdbEngine:
         with self._connection() as conn:
             conn.query(sql, "CSV")
 
+    def query_over_arrow(self, sql: str, arrow_batch: pa.Table, fmt: str = "ArrowTable",
+                         params: dict[str, Any] | None = None) -> Any:
+        """Run ``sql`` reading the in-memory table as ``Python(arrow_batch)``."""
+        encoded = {k: encode_param(v) for k, v in params.items()} if params else None
+        # As in insert_arrow, ``arrow_batch`` must stay a local of this function.
+        with self._connection() as conn:
+            return conn.query(sql, fmt, params=encoded)
+
     def close(self) -> None:
         with self.lock:
             if not self.closed:
@@ -154,6 +162,17 @@ class ChdbExecutor:
         cols = ", ".join(f"`{c}`" for c in data.column_names)
         self.engine.insert_arrow(f"{self.database}.{table}", cols, data)
         return data.num_rows
+
+    def matching_rows(self, predicate: str, params: dict[str, Any], messages: pa.Array) -> list[int]:
+        """Positions of the ``messages`` for which the ClickHouse ``predicate`` over
+        ``message`` holds, computed in the engine instead of a Python loop."""
+        if len(messages) == 0:
+            return []
+        batch = pa.table({"message": messages, "__pos": pa.array(range(len(messages)), pa.uint32())})
+        res = self.engine.query_over_arrow(
+            f"SELECT __pos FROM Python(arrow_batch) WHERE {predicate} ORDER BY __pos", batch, "ArrowTable", params
+        )
+        return res.column("__pos").to_pylist() if isinstance(res, pa.Table) and res.num_rows else []
 
     def ping(self) -> None:
         started = time.monotonic()

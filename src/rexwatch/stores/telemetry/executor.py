@@ -32,6 +32,9 @@ class Executor(Protocol):
     def insert_arrow(self, table: str, data: pa.Table) -> int:
         """Append an Arrow table to ``{db}.table``; columns are matched by name."""
 
+    def matching_rows(self, predicate: str, params: dict[str, Any], messages: pa.Array) -> list[int]:
+        """Positions of ``messages`` for which a boolean expression over ``message`` holds."""
+
     def ping(self) -> None:
         """Raise if the store cannot answer ``SELECT 1``."""
 
