@@ -113,6 +113,36 @@ def test_log_groups_and_viewing_logs(server):
     assert len(durations) == 9 and all(d > 1000 for d in durations)
 
 
+RUNBOOK_QUERIES = {
+    "Find Errors": "fields @timestamp, @message\n| filter @message like /ERROR/\n| sort @timestamp desc\n| limit 100",
+    "Slow API Requests": "fields @timestamp, method, path, duration\n| filter duration > 1000\n"
+                         "| sort duration desc\n| limit 50",
+    "Failed Login Attempts": 'fields @timestamp, user_id, ip_address\n| filter action = "login" and success = false\n'
+                             "| stats count() by user_id, ip_address",
+    "Request Volume by Endpoint": "fields @timestamp, path\n| stats count() by path\n| sort count desc",
+}
+
+
+def test_insights_queries_as_written(server):
+    def query(name: str) -> list[dict]:
+        r = rx(server, "logs", "query", "--log-group-name", GROUPS[0], "--since", "1h", "--output", "json",
+               RUNBOOK_QUERIES[name])
+        return json.loads(r.stdout)
+
+    errors = query("Find Errors")
+    assert len(errors) == 6 and all("ERROR" in row["@message"] for row in errors)
+    stamps = [row["@timestamp"] for row in errors]
+    assert stamps == sorted(stamps, reverse=True)
+    slow = query("Slow API Requests")
+    assert [float(r["duration"]) for r in slow] == sorted((float(r["duration"]) for r in slow), reverse=True)
+    assert len(slow) == 9 and all(float(r["duration"]) > 1000 for r in slow)
+    logins = query("Failed Login Attempts")
+    assert sum(int(r["count()"]) for r in logins) == 12
+    assert {r["ip_address"] for r in logins} == {"10.0.0.9"}
+    volume = query("Request Volume by Endpoint")
+    assert {r["path"]: int(r["count()"]) for r in volume} == {"/api/v1/tenants": 30, "/api/v1/users": 30}
+
+
 def test_follow_streams_new_events(server):
     logs = _client(server, "logs")
     logs.create_log_stream(logGroupName=GROUPS[1], logStreamName="worker-1")
