@@ -13,7 +13,7 @@ import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from rexwatch.aws import SERVICE_MODULES
+from rexwatch.aws import SERVICE_MODULES, validate
 from rexwatch.aws.errors import AwsError, to_aws
 from rexwatch.aws.protocols import CODECS
 from rexwatch.aws.registry import HANDLERS, AwsContext
@@ -183,6 +183,8 @@ def install(app: FastAPI, runtime: Runtime) -> None:
                     f"{service} {op} is not implemented by rexwatch yet",
                 )
             params = codec.decode(body, dict(request.headers), op_model)
+            if protocol != "query":  # query parameters are all text; its codec converts them
+                validate.check(params, op_model.input_shape)
             result = await anyio.to_thread.run_sync(fn, ctx, params)
             payload, ctype, headers = codec.encode(result or {}, op_model, ctx)
             return Response(payload, 200, headers=headers, media_type=ctype)

@@ -1,0 +1,63 @@
+"""Type checks of decoded parameters against the operation's botocore input shape.
+
+JSON and CBOR bodies can carry any value in any member; AWS answers a value of
+the wrong type with a SerializationException before the operation runs. Doing
+it once here keeps handlers free of ``isinstance`` checks and keeps a wrong
+type from ever reaching a service as an unexpected exception (a 500).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from rexwatch.aws.errors import AwsError
+
+_SCALARS: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "long": (int,),
+    "float": (int, float),
+    "double": (int, float),
+    "boolean": (bool,),
+    "timestamp": (dt.datetime, int, float, str),
+    "blob": (bytes, bytearray, str),
+}
+_JSON_NAMES = {list: "a list", dict: "an object", str: "a string", bool: "a boolean", int: "a number",
+               float: "a number", type(None): "null"}
+
+
+def check(value: Any, shape: Any, path: str = "") -> None:
+    """Raise AwsError(SerializationException) naming the first member of the wrong type."""
+    if shape is None or value is None:
+        return
+    kind = shape.type_name
+    if kind == "structure":
+        if not isinstance(value, dict):
+            _wrong(path or "request body", "an object", value)
+        for name, member in shape.members.items():
+            if name in value:
+                check(value[name], member, f"{path}.{name}" if path else name)
+    elif kind == "list":
+        if not isinstance(value, list):
+            _wrong(path, "a list", value)
+        for i, item in enumerate(value):
+            check(item, shape.member, f"{path}[{i}]")
+    elif kind == "map":
+        if not isinstance(value, dict):
+            _wrong(path, "an object", value)
+        for k, v in value.items():
+            check(v, shape.value, f"{path}.{k}")
+    else:
+        allowed = _SCALARS.get(kind)
+        if allowed is None:
+            return
+        bad_bool = isinstance(value, bool) and bool not in allowed
+        if bad_bool or not isinstance(value, allowed):
+            _wrong(path, {"string": "a string", "boolean": "a boolean", "blob": "base64 text",
+                          "timestamp": "a timestamp"}.get(kind, "a number"), value)
+
+
+def _wrong(path: str, expected: str, value: Any) -> None:
+    got = _JSON_NAMES.get(type(value), type(value).__name__)
+    raise AwsError("SerializationException", f"{path} must be {expected}, not {got}")
