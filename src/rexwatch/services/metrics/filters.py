@@ -86,18 +86,21 @@ def _json_path(doc: Any, path: str) -> str | None:
     return str(cur)
 
 
-def _binder(pattern: FilterPattern, t: Transformation):
+def _binder(pattern: FilterPattern, t: Transformation, prematched: bool = False):
     """fn(message) -> the fields the transformation needs, or None when the pattern does not match.
 
     JSON fields are read with one orjson parse after ``match`` rather than binding every field.
+    ``prematched``: the engine already selected matching messages, so only values are read.
     """
     refs = [r for r in (t.value, *(ref for _, ref in t.dimensions)) if r.startswith("$")]
     if not refs:
+        if prematched:
+            return lambda msg: {}
         return lambda msg: {} if pattern.match(msg) else None
     if all(r.startswith("$.") for r in refs) and pattern.kind != "delimited":
 
         def bind(msg: str) -> dict[str, str] | None:
-            if not pattern.match(msg):
+            if not prematched and not pattern.match(msg):
                 return None
             try:
                 doc = orjson.loads(msg)
@@ -329,18 +332,18 @@ class MetricFilterService:
             self._cache[group_id] = (now + CACHE_TTL_S, compiled)
         return compiled
 
-    def _candidates(self, f: CompiledFilter, messages: pa.Array) -> range | list[int]:
-        """Rows the pattern matches, found by the telemetry engine over the whole batch;
-        the Python binder then only reads the values of those rows. Every row when the
-        pattern is empty or the engine cannot evaluate it."""
+    def _candidates(self, f: CompiledFilter, messages: pa.Array) -> tuple[range | list[int], bool]:
+        """Rows the pattern matches, found by the telemetry engine over the whole batch, and
+        True; the Python binder then only reads the values of those rows. Every row and
+        False (match in Python) when the engine cannot evaluate the pattern."""
         if not f.pattern.text.strip():
-            return range(len(messages))
+            return range(len(messages)), True  # the empty pattern matches everything
         try:
             predicate, params = f.pattern.sql(message_col="message", indexed_fields=frozenset())
-            return self.runtime.telemetry.matching_rows(predicate, params, messages)
+            return self.runtime.telemetry.matching_rows(predicate, params, messages), True
         except Exception:
             log.warning("metric filter %r: engine prefilter failed; matching in Python", f.name, exc_info=True)
-            return range(len(messages))
+            return range(len(messages)), False
 
     def on_ingest(self, group_name: str, group_id: int, events: pa.Table) -> None:
         """Logs ingest listener: turn matching events of a durably stored batch into datapoints."""
@@ -361,11 +364,12 @@ class MetricFilterService:
         for f in filters:
             t = f.transformation
             const = t.constant()
-            bind = _binder(f.pattern, t)
+            rows, prematched = self._candidates(f, message_col)
+            bind = _binder(f.pattern, t, prematched)
             # Matches are folded into one Values/Counts datum per (dimensions, second).
             buckets: dict[tuple, dict[float, int]] = {}
             matched_minutes: set[int] = set()
-            for row in self._candidates(f, message_col):
+            for row in rows:
                 msg, ms = messages[row], ts_ms[row]
                 if not lo <= ms <= hi:
                     continue
