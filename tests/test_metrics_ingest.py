@@ -43,6 +43,31 @@ def test_acknowledged_points_are_replayed_after_a_crash(runtime):
     assert [p.sample_count for p in points] == [3.0]
 
 
+def test_crash_between_insert_and_segment_deletion_counts_once(runtime):
+    import os
+    import shutil
+
+    svc = runtime.service(MetricsService)
+    now = dt.datetime.now(dt.UTC)
+    svc.ingest.thread = object()  # no flusher: this test drives the flush
+    svc.put_metric_data(NS, [Datum("APILatency", [], now, value=float(v)) for v in range(5)])
+    (segment,) = sorted(svc.ingest.wal_dir.glob("*.arrows"))
+    kept = segment.read_bytes()
+    svc.ingest.flush()  # inserted into ClickHouse, then the segment is deleted ...
+    assert not segment.exists()
+    # ... but the process died just before the deletion: the segment is still on disk.
+    segment.write_bytes(kept)
+    svc.ingest._lock_file.close()
+    svc.ingest._lock_file = None
+    IngestBuffer(svc.ingest.base_dir, svc.store.insert)  # replays the orphaned segment
+    assert not segment.exists()
+    # Replayed with the first insert's token: neither the points nor the rollups count it twice.
+    assert runtime.telemetry.query_rows("SELECT count(), sum(sum) FROM {db}.metric_points") == [(5, 10.0)]
+    assert runtime.telemetry.query_rows("SELECT sum(samples) FROM {db}.metric_1m") == [(5.0,)]
+    shutil.rmtree(svc.ingest.wal_dir, ignore_errors=True)
+    assert os.path.isdir(svc.ingest.base_dir)
+
+
 def test_reads_see_writes_at_once_and_close_flushes(runtime):
     svc = runtime.service(MetricsService)
     now = dt.datetime.now(dt.UTC)

@@ -61,7 +61,7 @@ def read_segment(path: Path) -> list[pa.Table]:
 
 
 class IngestBuffer:
-    def __init__(self, wal_dir: Path, insert: Callable[[pa.Table], int]) -> None:
+    def __init__(self, wal_dir: Path, insert: Callable[..., int]) -> None:
         self.base_dir = wal_dir
         self.wal_dir = wal_dir / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.insert = insert
@@ -104,7 +104,7 @@ class IngestBuffer:
                 for seg in sorted(d.glob("*.arrows")):
                     tables = read_segment(seg)
                     if tables:
-                        self.insert(pa.concat_tables(tables))
+                        self.insert(pa.concat_tables(tables), dedup_token=f"{d.name}/{seg.name}")
                         n = sum(t.num_rows for t in tables)
                         rows += n
                         log.info("replayed %d metric rows from %s/%s", n, d.name, seg.name)
@@ -155,7 +155,7 @@ class IngestBuffer:
             for i, (path, tables) in enumerate(work):
                 try:
                     if tables:
-                        self.insert(pa.concat_tables(tables))
+                        self.insert(pa.concat_tables(tables), dedup_token=f"{path.parent.name}/{path.name}")
                 except Exception:
                     with self.lock:  # keep the rest for the next attempt, in order
                         self.sealed = work[i:] + self.sealed
@@ -167,7 +167,9 @@ class IngestBuffer:
 
     @property
     def has_pending(self) -> bool:
-        return bool(self.pending) or bool(self.sealed)
+        # A flush in flight has taken its rows off both lists but ClickHouse may not hold
+        # them yet: a reader must wait for it (``flush`` takes ``flush_lock``).
+        return bool(self.pending) or bool(self.sealed) or self.flush_lock.locked()
 
     def _run(self) -> None:
         while not self.closed:

@@ -46,8 +46,8 @@ class MetricsStore:
     def __init__(self, executor: Executor) -> None:
         self.x = executor
 
-    def insert(self, points: pa.Table) -> int:
-        return self.x.insert_arrow("metric_points", points)
+    def insert(self, points: pa.Table, dedup_token: str | None = None) -> int:
+        return self.x.insert_arrow("metric_points", points, dedup_token=dedup_token)
 
     def statistics(
         self,

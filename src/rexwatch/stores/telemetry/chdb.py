@@ -85,11 +85,11 @@ class ChdbEngine:
         with self._connection() as conn:
             return conn.query(sql, fmt, params=encoded)
 
-    def insert_arrow(self, target: str, columns: str, arrow_batch: pa.Table) -> None:
+    def insert_arrow(self, target: str, columns: str, arrow_batch: pa.Table, settings: str = "") -> None:
         """Insert from an Arrow table without copying it through Python rows."""
         # chdb's Python() table function finds the table by its variable name in
         # the calling frame: ``arrow_batch`` must stay a local of this function.
-        sql = f"INSERT INTO {target} ({columns}) SELECT {columns} FROM Python(arrow_batch)"
+        sql = f"INSERT INTO {target} ({columns}) {settings} SELECT {columns} FROM Python(arrow_batch)"
         with self._connection() as conn:
             conn.query(sql, "CSV")
 
@@ -156,11 +156,18 @@ class ChdbExecutor:
         cols = [c.to_pylist() for c in table.columns]
         return list(zip(*cols, strict=True)) if cols else []
 
-    def insert_arrow(self, table: str, data: pa.Table) -> int:
+    def insert_arrow(self, table: str, data: pa.Table, *, dedup_token: str | None = None) -> int:
         if data.num_rows == 0:
             return 0
         cols = ", ".join(f"`{c}`" for c in data.column_names)
-        self.engine.insert_arrow(f"{self.database}.{table}", cols, data)
+        settings = ""
+        if dedup_token is not None:
+            # A retried insert with the same token is dropped, in the table and in the
+            # materialized views it feeds (tables need non_replicated_deduplication_window).
+            token = dedup_token.replace("\\", "\\\\").replace("'", "\\'")
+            settings = (f"SETTINGS insert_deduplication_token='{token}', "
+                        "deduplicate_blocks_in_dependent_materialized_views=1")
+        self.engine.insert_arrow(f"{self.database}.{table}", cols, data, settings)
         return data.num_rows
 
     def matching_rows(self, predicate: str, params: dict[str, Any], messages: pa.Array) -> list[int]:

@@ -29,8 +29,9 @@ class Executor(Protocol):
     def query_rows(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run a query and return rows as tuples (small results only)."""
 
-    def insert_arrow(self, table: str, data: pa.Table) -> int:
-        """Append an Arrow table to ``{db}.table``; columns are matched by name."""
+    def insert_arrow(self, table: str, data: pa.Table, *, dedup_token: str | None = None) -> int:
+        """Append an Arrow table to ``{db}.table``; columns are matched by name. A retry
+        carrying the same ``dedup_token`` inserts nothing (on tables with a dedup window)."""
 
     def matching_rows(self, predicate: str, params: dict[str, Any], messages: pa.Array) -> list[int]:
         """Positions of ``messages`` for which a boolean expression over ``message`` holds."""

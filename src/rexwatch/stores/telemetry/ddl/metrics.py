@@ -98,4 +98,13 @@ MIGRATIONS = [
             FROM (SELECT DISTINCT namespace, metric_name, dims FROM {db}.metric_points)""",
         ),
     ),
+    Migration(
+        "metrics-0002-dedup-window",
+        # The write-ahead log replays a segment with the token of its first insert, so a
+        # crash between the insert and the segment's deletion does not count it twice.
+        tuple(
+            f"ALTER TABLE {{db}}.{t} MODIFY SETTING non_replicated_deduplication_window = 1000"
+            for t in ("metric_points", "metric_1m", "metric_5m", "metric_1h")
+        ),
+    ),
 ]
