@@ -8,8 +8,9 @@ the operating system before the call is acknowledged: it survives a crash of
 the process) and to an in-memory batch. A flusher thread inserts the batch
 every ``FLUSH_INTERVAL`` seconds or ``FLUSH_ROWS`` rows, fsyncs nothing it no
 longer needs and deletes the segment once ClickHouse holds its rows. At start,
-segments left by a crash are replayed (at least once: a crash between the
-insert and the deletion replays that segment). Reads call ``flush()`` first,
+segments left by a crash are replayed with the same deduplication token as
+their first insert, so a crash between the insert and the deletion does not
+count a segment twice. Reads call ``flush()`` first,
 so a read always sees every acknowledged write.
 
 Several processes may share a data directory (the server and ``rexwatch
