@@ -16,7 +16,6 @@ from rexwatch.errors import Invalid, LimitExceeded, RexwatchError
 from rexwatch.services.alarms import evaluator as ev
 from rexwatch.services.alarms.common import (
     MAX_COMPOSITE_DEPTH,
-    _aware,
     _Batch,
     _Due,
     log,
@@ -259,7 +258,7 @@ class EvaluationMixin:
                         "Arn": self.arn(ch),
                         "State": {
                             "Value": states[ch].state_value,
-                            "Timestamp": ev.iso_millis(_aware(states[ch].state_transitioned_at).timestamp()),
+                            "Timestamp": ev.iso_millis(states[ch].state_transitioned_at.timestamp()),
                         },
                     }
                     for ch in c.config.get("children") or []

@@ -71,7 +71,7 @@ class HistoryMixin:
         with self.engine.connect() as conn:
             rows = conn.execute(q).all()
         items = [
-            HistoryItem(r.alarm_name, r.alarm_type, _aware(r.timestamp), r.item_type, r.summary, r.data)
+            HistoryItem(r.alarm_name, r.alarm_type, r.timestamp, r.item_type, r.summary, r.data)
             for r in rows[:limit]
         ]
         return items, (_token(rows[limit - 1].id) if len(rows) > limit else None)

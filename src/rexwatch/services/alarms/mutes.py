@@ -43,7 +43,7 @@ class MutesMixin:
         at = _ts(now)
         out: dict[str, list[str]] = {}
         for r, sched in self._load_mute_rules(conn):
-            if rule_status(sched, _aware(r.start_date), _aware(r.expire_date), at) == "ACTIVE":
+            if rule_status(sched, r.start_date, r.expire_date, at) == "ACTIVE":
                 for n in r.alarm_names or []:
                     out.setdefault(n, []).append(r.name)
         return out
@@ -58,11 +58,11 @@ class MutesMixin:
             duration=r.duration,
             timezone=r.timezone,
             alarm_names=list(r.alarm_names or []),
-            start_date=_aware(r.start_date),
-            expire_date=_aware(r.expire_date),
+            start_date=r.start_date,
+            expire_date=r.expire_date,
             tags=list(r.tags or []),
-            updated_at=_aware(r.updated_at),
-            status=rule_status(sched, _aware(r.start_date), _aware(r.expire_date), _ts(now)),
+            updated_at=r.updated_at,
+            status=rule_status(sched, r.start_date, r.expire_date, _ts(now)),
             mute_type="RECURRING" if sched.recurring else "ONE_TIME",
         )
 

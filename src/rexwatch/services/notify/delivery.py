@@ -79,7 +79,7 @@ class Dispatcher:
             subject=r.subject,
             message=r.message,
             attributes=json.loads(r.attributes or "{}"),
-            published_at=store.utc(r.published_at),
+            published_at=r.published_at,
             attempt=r.attempts,
             secret=secret,
             token=r.token,

@@ -62,9 +62,9 @@ class DeliveryLogMixin(ServiceBase):
             "attempts": r.attempts,
             "last_error": r.last_error,
             "last_status": r.last_status,
-            "published_at": store.utc(r.published_at),
-            "next_attempt_at": store.utc(r.next_attempt_at) if r.status == "pending" else None,
-            "delivered_at": store.utc(r.delivered_at),
+            "published_at": r.published_at,
+            "next_attempt_at": r.next_attempt_at if r.status == "pending" else None,
+            "delivered_at": r.delivered_at,
         }
 
     def message_deliveries(self, message_id: str) -> list[dict[str, Any]]:

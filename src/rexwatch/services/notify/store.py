@@ -13,13 +13,6 @@ T, S, OB = notify_topics, notify_subscriptions, notify_outbox
 FINAL = ("delivered", "dead")
 
 
-def utc(ts: dt.datetime | None) -> dt.datetime | None:
-    """SQLite hands back naive datetimes; everything here is UTC."""
-    if ts is None:
-        return None
-    return ts if ts.tzinfo else ts.replace(tzinfo=dt.UTC)
-
-
 # Topics ---------------------------------------------------------------------------------------------
 
 

@@ -167,8 +167,8 @@ class SubscriptionsMixin(ServiceBase):
             endpoint=prov.redact(row.endpoint),
             status=row.status,
             attributes=_json(row.attributes),
-            created_at=store.utc(row.created_at),
-            confirmed_at=store.utc(row.confirmed_at),
+            created_at=row.created_at,
+            confirmed_at=row.confirmed_at,
         )
 
     def list_subscriptions(

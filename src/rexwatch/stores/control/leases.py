@@ -26,7 +26,7 @@ def acquire(engine: Engine, name: str, holder: str, ttl: float, now: float | Non
             if row is None:
                 conn.execute(insert(leases).values(name=name, holder=holder, expires_at=until))
                 return True
-            expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=dt.UTC)
+            expires = row.expires_at
             if row.holder != holder and expires > at:
                 return False
             conn.execute(update(leases).where(leases.c.name == name).values(holder=holder, expires_at=until))

@@ -28,15 +28,8 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(v: Any) -> Any:
-    # SQLite returns naive datetimes; everything stored is UTC.
-    if isinstance(v, datetime) and v.tzinfo is None:
-        return v.replace(tzinfo=UTC)
-    return v
-
-
 def _row(r: Any) -> dict[str, Any]:
-    return {k: _aware(v) for k, v in r._mapping.items()}
+    return dict(r._mapping)
 
 
 _MON_COLS = [*monitors.c, *(c for c in monitor_state.c if c.name != "monitor_id")]
@@ -119,8 +112,9 @@ class MonitorRepo:
 
     def last_push(self, mid: int) -> datetime | None:
         with self.engine.connect() as conn:
-            v = conn.execute(select(monitor_state.c.last_push_at).where(monitor_state.c.monitor_id == mid)).scalar()
-        return _aware(v)
+            return conn.execute(
+                select(monitor_state.c.last_push_at).where(monitor_state.c.monitor_id == mid)
+            ).scalar()
 
     def save_monitor_states(self, states: Iterable[dict[str, Any]]) -> None:
         self.write_states(states, ())

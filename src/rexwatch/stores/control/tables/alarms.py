@@ -4,7 +4,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
-    DateTime,
     Float,
     Index,
     Integer,
@@ -14,6 +13,7 @@ from sqlalchemy import (
 )
 
 from rexwatch.stores.control.tables import metadata
+from rexwatch.stores.control.types import UTCDateTime
 
 alarms = Table(
     "alarms",
@@ -35,12 +35,12 @@ alarms = Table(
     Column("ok_actions", JSON, nullable=False),
     Column("insufficient_data_actions", JSON, nullable=False),
     Column("tags", JSON, nullable=False),
-    Column("config_updated_at", DateTime(timezone=True), nullable=False),
+    Column("config_updated_at", UTCDateTime(), nullable=False),
     Column("state_value", String(32), nullable=False),
     Column("state_reason", Text, nullable=False),
     Column("state_reason_data", Text),
-    Column("state_updated_at", DateTime(timezone=True), nullable=False),
-    Column("state_transitioned_at", DateTime(timezone=True), nullable=False),
+    Column("state_updated_at", UTCDateTime(), nullable=False),
+    Column("state_transitioned_at", UTCDateTime(), nullable=False),
     # Set by SetAlarmState; the next evaluation replaces it.
     Column("state_override", Boolean, nullable=False, default=False),
     # Scheduling: epoch seconds of the next evaluation due and the last one done.
@@ -49,7 +49,7 @@ alarms = Table(
     # Re-notify and acknowledgement (beyond CloudWatch).
     Column("renotify_interval", Integer),
     Column("next_renotify_at", Float),
-    Column("acked_at", DateTime(timezone=True)),
+    Column("acked_at", UTCDateTime()),
     Column("acked_by", String(200)),
     Column("ack_reason", Text),
     # Whether the actions of the current ALARM episode were sent (not muted), so the
@@ -68,7 +68,7 @@ alarm_history = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("alarm_name", String(255), nullable=False),
     Column("alarm_type", String(32), nullable=False),  # MetricAlarm | CompositeAlarm
-    Column("timestamp", DateTime(timezone=True), nullable=False),
+    Column("timestamp", UTCDateTime(), nullable=False),
     Column("item_type", String(32), nullable=False),  # StateUpdate | ConfigurationUpdate | Action
     Column("summary", Text, nullable=False),
     Column("data", Text, nullable=False),
@@ -86,8 +86,8 @@ alarm_mute_rules = Table(
     Column("duration", String(50), nullable=False),  # ISO 8601 duration, PT1M .. P15D
     Column("timezone", String(50), nullable=False),
     Column("alarm_names", JSON, nullable=False),
-    Column("start_date", DateTime(timezone=True)),
-    Column("expire_date", DateTime(timezone=True)),
+    Column("start_date", UTCDateTime()),
+    Column("expire_date", UTCDateTime()),
     Column("tags", JSON, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )

@@ -1,8 +1,9 @@
 """API keys and worker leases."""
 
-from sqlalchemy import Column, DateTime, Integer, String, Table, Text
+from sqlalchemy import Column, Integer, String, Table, Text
 
 from rexwatch.stores.control.tables import metadata
+from rexwatch.stores.control.types import UTCDateTime
 
 api_keys = Table(
     "api_keys",
@@ -15,9 +16,9 @@ api_keys = Table(
     Column("prefix", String(32), nullable=False, index=True, unique=True),
     Column("key_hash", String(64)),
     Column("secret_enc", Text),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("last_used_at", DateTime(timezone=True)),
-    Column("revoked_at", DateTime(timezone=True)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_used_at", UTCDateTime()),
+    Column("revoked_at", UTCDateTime()),
 )
 
 leases = Table(
@@ -25,5 +26,5 @@ leases = Table(
     metadata,
     Column("name", String(100), primary_key=True),
     Column("holder", String(200), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
 )

@@ -9,7 +9,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
-    DateTime,
     Float,
     ForeignKey,
     Integer,
@@ -20,6 +19,7 @@ from sqlalchemy import (
 )
 
 from rexwatch.stores.control.tables import metadata
+from rexwatch.stores.control.types import UTCDateTime
 
 monitors = Table(
     "monitors",
@@ -35,8 +35,8 @@ monitors = Table(
     Column("paused", Boolean, nullable=False, default=False),
     Column("topic_arns", JSON, nullable=False),
     Column("push_token", String(64), unique=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 monitor_state = Table(
@@ -48,9 +48,9 @@ monitor_state = Table(
     Column("history", String(32), nullable=False, default=""),  # last outcomes, '1' ok / '0' failed
     Column("flapping", Boolean, nullable=False, default=False),
     Column("last_notified", String(12)),
-    Column("last_check_at", DateTime(timezone=True)),
-    Column("last_change_at", DateTime(timezone=True)),
-    Column("last_push_at", DateTime(timezone=True)),
+    Column("last_check_at", UTCDateTime()),
+    Column("last_change_at", UTCDateTime()),
+    Column("last_push_at", UTCDateTime()),
     Column("last_latency_ms", Float),
     Column("last_error", Text),
 )
@@ -73,7 +73,7 @@ target_groups = Table(
     Column("healthy_threshold", Integer, nullable=False),
     Column("unhealthy_threshold", Integer, nullable=False),
     Column("topic_arns", JSON, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
 )
 
 targets = Table(
@@ -83,7 +83,7 @@ targets = Table(
     Column("target_group_id", Integer, ForeignKey("target_groups.id", ondelete="CASCADE"), nullable=False),
     Column("target_id", String(500), nullable=False),
     Column("port", Integer),
-    Column("registered_at", DateTime(timezone=True), nullable=False),
+    Column("registered_at", UTCDateTime(), nullable=False),
     UniqueConstraint("target_group_id", "target_id", "port", name="uq_targets_group_target_port"),
 )
 
@@ -97,7 +97,7 @@ target_health = Table(
     Column("success_count", Integer, nullable=False, default=0),
     Column("fail_count", Integer, nullable=False, default=0),
     Column("last_notified", String(12)),
-    Column("last_check_at", DateTime(timezone=True)),
+    Column("last_check_at", UTCDateTime()),
     Column("last_latency_ms", Float),
 )
 
@@ -106,10 +106,10 @@ maintenance_windows = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", String(200), nullable=False),
-    Column("starts_at", DateTime(timezone=True), nullable=False),
-    Column("ends_at", DateTime(timezone=True), nullable=False),
+    Column("starts_at", UTCDateTime(), nullable=False),
+    Column("ends_at", UTCDateTime(), nullable=False),
     Column("monitor_ids", JSON, nullable=False),  # empty list: every monitor
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
 )
 
 status_pages = Table(
@@ -120,5 +120,5 @@ status_pages = Table(
     Column("title", String(200), nullable=False),
     Column("description", Text, nullable=False, default=""),
     Column("monitor_ids", JSON, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
 )

@@ -1,8 +1,9 @@
 """Notifications: topics, subscriptions and the delivery outbox."""
 
-from sqlalchemy import Column, DateTime, Index, Integer, String, Table, Text
+from sqlalchemy import Column, Index, Integer, String, Table, Text
 
 from rexwatch.stores.control.tables import metadata
+from rexwatch.stores.control.types import UTCDateTime
 
 notify_topics = Table(
     "notify_topics",
@@ -12,7 +13,7 @@ notify_topics = Table(
     Column("name", String(256), nullable=False, unique=True),
     Column("attributes", Text, nullable=False, default="{}"),  # JSON: DisplayName, Policy, ...
     Column("tags", Text, nullable=False, default="{}"),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
 )
 
 notify_subscriptions = Table(
@@ -27,8 +28,8 @@ notify_subscriptions = Table(
     Column("token", String(128), nullable=False),  # confirmation token
     Column("secret_enc", Text, nullable=False),  # encrypted per-subscription HMAC signing secret
     Column("attributes", Text, nullable=False, default="{}"),  # FilterPolicy, RawMessageDelivery, ...
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("confirmed_at", DateTime(timezone=True)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("confirmed_at", UTCDateTime()),
 )
 
 notify_outbox = Table(
@@ -43,17 +44,17 @@ notify_outbox = Table(
     Column("subject", Text),
     Column("message", Text, nullable=False),
     Column("attributes", Text, nullable=False, default="{}"),  # MessageAttributes (JSON)
-    Column("published_at", DateTime(timezone=True), nullable=False),
+    Column("published_at", UTCDateTime(), nullable=False),
     # pending -> delivered | dead; a claimed row carries a lease (owner, until).
     Column("status", String(16), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
-    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
     Column("lease_owner", String(64)),
-    Column("lease_until", DateTime(timezone=True)),
+    Column("lease_until", UTCDateTime()),
     Column("last_error", Text),
     Column("last_status", Integer),
-    Column("delivered_at", DateTime(timezone=True)),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", UTCDateTime()),
+    Column("updated_at", UTCDateTime(), nullable=False),
     Index("ix_notify_outbox_due", "status", "next_attempt_at"),
     Index("ix_notify_outbox_message", "message_id"),
 )
