@@ -52,3 +52,8 @@ def from_epoch(value: float) -> dt.datetime:
 
 def to_millis(t: dt.datetime) -> int:
     return int(t.timestamp() * 1000)
+
+
+def as_utc(t: dt.datetime) -> dt.datetime:
+    """An aware UTC datetime; a naive one is taken to be UTC already (as AWS does)."""
+    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)

@@ -19,6 +19,7 @@ from rexwatch.services.alarms.model import (
     StatQuery,
 )
 from rexwatch.stores.control.tables.alarms import alarm_history, alarms
+from rexwatch.timeparse import as_utc
 
 log = logging.getLogger("rexwatch.alarms")
 
@@ -65,7 +66,7 @@ def _now() -> dt.datetime:
 def _aware(d: dt.datetime | None) -> dt.datetime | None:
     if d is None:
         return None
-    return d if d.tzinfo else d.replace(tzinfo=dt.UTC)
+    return as_utc(d)
 
 
 def _ts(epoch: float) -> dt.datetime:

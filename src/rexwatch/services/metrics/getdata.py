@@ -19,6 +19,7 @@ from rexwatch.services.metrics.model import UNITS, MetricId
 from rexwatch.services.metrics.put import canonical_dims, check_dimensions, check_namespace
 from rexwatch.services.metrics.rules import align_down, check_period, percentile_level
 from rexwatch.services.metrics.store import SeriesKey
+from rexwatch.timeparse import as_utc
 
 if TYPE_CHECKING:
     from rexwatch.services.metrics.service import MetricsService
@@ -142,8 +143,7 @@ def get_metric_data(
     if start is None or end is None:
         which = "StartTime" if start is None else "EndTime"
         raise Invalid(f"The parameter {which} is required.", field=which, aws_code="MissingParameter")
-    start = start.astimezone(dt.UTC) if start.tzinfo else start.replace(tzinfo=dt.UTC)
-    end = end.astimezone(dt.UTC) if end.tzinfo else end.replace(tzinfo=dt.UTC)
+    start, end = as_utc(start), as_utc(end)
     if start >= end:
         raise _bad("The parameter StartTime must be less than the parameter EndTime.", "StartTime")
     if scan_by not in ("TimestampDescending", "TimestampAscending"):

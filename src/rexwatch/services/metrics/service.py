@@ -28,6 +28,7 @@ from rexwatch.services.metrics.model import (
 from rexwatch.services.metrics.put import build_points, canonical_dims, check_dimensions, check_namespace
 from rexwatch.services.metrics.rules import align_down, check_period, choose_tier, percentile_level
 from rexwatch.services.metrics.store import MetricsStore, SeriesKey
+from rexwatch.timeparse import as_utc
 
 log = logging.getLogger("rexwatch.metrics")
 
@@ -74,10 +75,6 @@ def _empty_stats(levels: Sequence[float]) -> SeriesStats:
     )
 
 
-def _utc(t: dt.datetime) -> dt.datetime:
-    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
-
-
 class MetricsService:
     def __init__(self, runtime) -> None:
         self.runtime = runtime
@@ -117,7 +114,7 @@ class MetricsService:
     ) -> list[SeriesStats]:
         """Statistics for many series: one ClickHouse query per storage tier involved (usually one)."""
         self.flush()
-        start, end = _utc(start), _utc(end)
+        start, end = as_utc(start), as_utc(end)
         now = self.clock()
         levels = sorted(set(levels))
         by_tier: dict = defaultdict(list)
@@ -225,7 +222,7 @@ class MetricsService:
             )
         if end is None:
             raise Invalid("The parameter EndTime is required.", field="EndTime", aws_code="MissingParameter")
-        start, end = _utc(start), _utc(end)
+        start, end = as_utc(start), as_utc(end)
         period = check_period(period)
         if start >= end:
             raise Invalid(

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 from rexwatch.regions import long_name
+from rexwatch.timeparse import as_utc
 
 # Colours by alarm state (Slack attachment / Discord embed / Teams theme).
 STATE_COLOURS = {"ALARM": "#d62728", "OK": "#2ca02c", "INSUFFICIENT_DATA": "#7f7f7f"}
@@ -45,9 +46,7 @@ def alarm_url(base_url: str, alarm: dict[str, Any]) -> str:
 
 
 def iso(ts: dt.datetime) -> str:
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=dt.UTC)
-    return ts.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return as_utc(ts).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def envelope(msg: Any) -> dict[str, Any]:
