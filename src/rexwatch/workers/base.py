@@ -13,7 +13,8 @@ log = logging.getLogger("rexwatch.workers")
 
 
 class Worker:
-    """Subclasses set ``name`` and ``interval`` and implement ``tick``.
+    """Subclasses set ``name`` and ``interval`` and implement ``tick``, or replace
+    ``run`` when they need their own loop (the notifier and the prober do).
 
     ``tick`` runs synchronous service code; it is called in a thread so the
     event loop stays free. Ticks are aligned to multiples of ``interval``

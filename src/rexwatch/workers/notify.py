@@ -23,8 +23,6 @@ class NotifyWorker(Worker):
     name = "notify"
     interval = 0.25
 
-    def tick(self, now: float) -> None:  # the async loop below replaces ticks
-        raise NotImplementedError
 
     async def run(self, stop: asyncio.Event) -> None:
         dispatcher = Dispatcher(self.runtime)

@@ -475,5 +475,3 @@ class ProbeWorker(Worker):
             "max_s": values[-1],
         }
 
-    def tick(self, now: float) -> None:  # the scheduler replaces the base class's tick loop
-        raise NotImplementedError
