@@ -23,7 +23,6 @@ class NotifyWorker(Worker):
     name = "notify"
     interval = 0.25
 
-
     async def run(self, stop: asyncio.Event) -> None:
         dispatcher = Dispatcher(self.runtime)
         svc = self.runtime.service(NotifyService)

@@ -112,9 +112,17 @@ class ProbeWorker(Worker):
         # Few idle connections: httpcore's pool scans every connection for every request, so a large
         # idle pool costs CPU on each check (and feeds a slowdown spiral under load).
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=KEEPALIVE)
-        common = {"limits": limits, "timeout": None, "follow_redirects": False, "trust_env": False,
-                  "headers": {"User-Agent": "rexwatch-prober/1"}}
-        async with httpx.AsyncClient(**common) as client, httpx.AsyncClient(verify=False, **common) as insecure:
+        common = {
+            "limits": limits,
+            "timeout": None,
+            "follow_redirects": False,
+            "trust_env": False,
+            "headers": {"User-Agent": "rexwatch-prober/1"},
+        }
+        async with (
+            httpx.AsyncClient(**common) as client,
+            httpx.AsyncClient(verify=False, **common) as insecure,
+        ):
             self.ctx = ProbeContext(client, insecure, s.probe_allow_link_local, last_push=self._last_push)
             self.sem = asyncio.Semaphore(self.concurrency)
             self._wake = asyncio.Event()
@@ -149,8 +157,12 @@ class ProbeWorker(Worker):
         self._mark, self._full_reload_at = mark, time.monotonic() + FULL_RELOAD_S
         now = datetime.now(UTC)
         windows = [w for w in self.repo.list_windows() if w["ends_at"] > now]
-        return (self.repo.list_monitors(active_only=True), self.repo.list_target_groups(),
-                self.repo.list_targets(), windows)
+        return (
+            self.repo.list_monitors(active_only=True),
+            self.repo.list_target_groups(),
+            self.repo.list_targets(),
+            windows,
+        )
 
     async def _reload(self) -> None:
         loop = asyncio.get_running_loop()
@@ -167,14 +179,28 @@ class ProbeWorker(Worker):
             if m["type"] == "push":
                 config["_created_at"] = _epoch(m["created_at"])
             probe = Probe("monitor", m["id"], m["type"], config, m["interval_s"], m["timeout_s"])
-            version = orjson.dumps([m["type"], m["config"], m["interval_s"], m["timeout_s"], m["retries"],
-                                    m["topic_arns"], m["name"], _epoch(m["updated_at"])])
+            version = orjson.dumps(
+                [
+                    m["type"],
+                    m["config"],
+                    m["interval_s"],
+                    m["timeout_s"],
+                    m["retries"],
+                    m["topic_arns"],
+                    m["name"],
+                    _epoch(m["updated_at"]),
+                ]
+            )
             meta = {"name": m["name"], "retries": m["retries"], "topics": m["topic_arns"], "row": m}
             self._upsert(key, probe, version, meta, now, m["type"])
             if key not in seen and (key not in self.mon_states or self.jobs[key].meta.get("fresh")):
                 self.mon_states[m["id"]] = engine.MonitorState(
-                    m["status"] or "pending", m["fail_count"] or 0, m["history"] or "", bool(m["flapping"]),
-                    m["last_notified"])
+                    m["status"] or "pending",
+                    m["fail_count"] or 0,
+                    m["history"] or "",
+                    bool(m["flapping"]),
+                    m["last_notified"],
+                )
                 self.jobs[key].meta["fresh"] = False
             seen.add(key)
         self.groups = {g["id"]: g for g in groups}
@@ -189,18 +215,38 @@ class ProbeWorker(Worker):
                 kind, config = "tcp", {"host": host, "port": port}
             else:
                 kind = "http"
-                config = http.validate({"url": url, "expected_status": g["matcher"], "follow_redirects": False,
-                                        "verify_tls": False})
+                config = http.validate(
+                    {
+                        "url": url,
+                        "expected_status": g["matcher"],
+                        "follow_redirects": False,
+                        "verify_tls": False,
+                    }
+                )
             probe = Probe("target", t["id"], kind, config, g["interval_s"], g["timeout_s"])
-            version = orjson.dumps([kind, config, g["interval_s"], g["timeout_s"], g["healthy_threshold"],
-                                    g["unhealthy_threshold"], g["topic_arns"]])
+            version = orjson.dumps(
+                [
+                    kind,
+                    config,
+                    g["interval_s"],
+                    g["timeout_s"],
+                    g["healthy_threshold"],
+                    g["unhealthy_threshold"],
+                    g["topic_arns"],
+                ]
+            )
             label = f"{host}:{port}"
             meta = {"group_id": g["id"], "target": label, "name": f"{g['name']} {label}"}
             self._upsert(key, probe, version, meta, now, kind)
             if t["id"] not in self.tgt_states:
                 self.tgt_states[t["id"]] = engine.TargetState(
-                    t["state"] or "initial", t["reason"], t["description"], t["success_count"] or 0,
-                    t["fail_count"] or 0, t["last_notified"])
+                    t["state"] or "initial",
+                    t["reason"],
+                    t["description"],
+                    t["success_count"] or 0,
+                    t["fail_count"] or 0,
+                    t["last_notified"],
+                )
             seen.add(key)
             self.group_metrics_due.setdefault(g["id"], now + g["interval_s"])
         for key in [k for k in self.jobs if k not in seen]:
@@ -288,7 +334,9 @@ class ProbeWorker(Worker):
                     result = CheckResult(False, 0.0, reason="error", error=f"check crashed: {e}")
             self.lateness.append(late)
             self.checks += 1
-            self.runtime.metrics.worker_ticks.labels(self.name, "check_ok" if result.ok else "check_failed").inc()
+            self.runtime.metrics.worker_ticks.labels(
+                self.name, "check_ok" if result.ok else "check_failed"
+            ).inc()
             if self.jobs.get(job.key) is job:
                 self._on_result(job, result, started, late)
         finally:
@@ -301,8 +349,10 @@ class ProbeWorker(Worker):
 
     def _in_maintenance(self, monitor_id: int, now: float) -> bool:
         at = datetime.fromtimestamp(now, UTC)
-        return any(w["starts_at"] <= at < w["ends_at"] and (not w["monitor_ids"] or monitor_id in w["monitor_ids"])
-                   for w in self.windows)
+        return any(
+            w["starts_at"] <= at < w["ends_at"] and (not w["monitor_ids"] or monitor_id in w["monitor_ids"])
+            for w in self.windows
+        )
 
     def _on_result(self, job: Job, r: CheckResult, ts: float, late: float) -> None:
         if job.key[0] == "monitor":
@@ -315,14 +365,22 @@ class ProbeWorker(Worker):
         old = self.mon_states.get(mid) or engine.MonitorState()
         new = engine.monitor_step(old, r.ok, job.meta["retries"])
         maint = self._in_maintenance(mid, ts)
-        event, notified = engine.notify_decision(new.status, old.last_notified, flapping=new.flapping,
-                                                 in_maintenance=maint)
+        event, notified = engine.notify_decision(
+            new.status, old.last_notified, flapping=new.flapping, in_maintenance=maint
+        )
         new.last_notified = notified
         self.mon_states[mid] = new
         at = datetime.fromtimestamp(ts, UTC)
-        upd = {"status": new.status, "fail_count": new.fail_count, "history": new.history,
-               "flapping": new.flapping, "last_notified": new.last_notified, "last_check_at": at,
-               "last_latency_ms": r.latency_ms, "last_error": r.error or None}
+        upd = {
+            "status": new.status,
+            "fail_count": new.fail_count,
+            "history": new.history,
+            "flapping": new.flapping,
+            "last_notified": new.last_notified,
+            "last_check_at": at,
+            "last_latency_ms": r.latency_ms,
+            "last_error": r.error or None,
+        }
         if new.status != old.status:
             upd["last_change_at"] = at
         prev = self.mon_updates.get(mid)
@@ -330,18 +388,45 @@ class ProbeWorker(Worker):
             upd["last_change_at"] = prev["last_change_at"]
         self.mon_updates[mid] = upd
         status = engine.MAINTENANCE if maint else engine.STATUS_CODE[new.status]
-        self.rows.append({"kind": "monitor", "check_id": mid, "ts": ts, "status": status, "ok": r.ok,
-                          "latency_ms": r.latency_ms, "status_code": r.status_code, "reason": r.reason,
-                          "error": r.error, "excerpt": r.excerpt, "lateness_ms": late * 1000})
+        self.rows.append(
+            {
+                "kind": "monitor",
+                "check_id": mid,
+                "ts": ts,
+                "status": status,
+                "ok": r.ok,
+                "latency_ms": r.latency_ms,
+                "status_code": r.status_code,
+                "reason": r.reason,
+                "error": r.error,
+                "excerpt": r.excerpt,
+                "lateness_ms": late * 1000,
+            }
+        )
         dims = {"MonitorName": job.meta["name"]}
-        self.datums.append(sinks.Datum(sinks.MONITOR_NAMESPACE, "Up", 1.0 if r.ok else 0.0, "Count", ts, dims))
+        self.datums.append(
+            sinks.Datum(sinks.MONITOR_NAMESPACE, "Up", 1.0 if r.ok else 0.0, "Count", ts, dims)
+        )
         if job.probe.type != "push":
-            self.datums.append(sinks.Datum(sinks.MONITOR_NAMESPACE, "ResponseTime", r.latency_ms,
-                                           "Milliseconds", ts, dims))
+            self.datums.append(
+                sinks.Datum(sinks.MONITOR_NAMESPACE, "ResponseTime", r.latency_ms, "Milliseconds", ts, dims)
+            )
         if event:
-            self.alerts.append(self._alert("monitor", job.meta["name"], event, r, job.meta["topics"], ts,
-                                           {"monitor_id": mid, "type": job.probe.type,
-                                            "target": job.module.describe(job.probe.config)}))
+            self.alerts.append(
+                self._alert(
+                    "monitor",
+                    job.meta["name"],
+                    event,
+                    r,
+                    job.meta["topics"],
+                    ts,
+                    {
+                        "monitor_id": mid,
+                        "type": job.probe.type,
+                        "target": job.module.describe(job.probe.config),
+                    },
+                )
+            )
 
     def _target_result(self, job: Job, r: CheckResult, ts: float, late: float) -> None:
         tid = job.probe.id
@@ -357,41 +442,96 @@ class ProbeWorker(Worker):
             description = "Request timed out"
         else:
             description = f"Health checks failed: {r.error}" if r.error else "Health checks failed"
-        new = engine.target_step(old, r.ok, healthy_threshold=g["healthy_threshold"],
-                                 unhealthy_threshold=g["unhealthy_threshold"], fail_reason=r.reason,
-                                 description=description)
+        new = engine.target_step(
+            old,
+            r.ok,
+            healthy_threshold=g["healthy_threshold"],
+            unhealthy_threshold=g["unhealthy_threshold"],
+            fail_reason=r.reason,
+            description=description,
+        )
         as_mon = engine.TARGET_AS_MONITOR[new.state]
-        event, notified = engine.notify_decision(as_mon, old.last_notified, flapping=False, in_maintenance=False)
+        event, notified = engine.notify_decision(
+            as_mon, old.last_notified, flapping=False, in_maintenance=False
+        )
         new.last_notified = notified
         self.tgt_states[tid] = new
-        self.tgt_updates[tid] = {"state": new.state, "reason": new.reason, "description": new.description,
-                                 "success_count": new.success_count, "fail_count": new.fail_count,
-                                 "last_notified": new.last_notified,
-                                 "last_check_at": datetime.fromtimestamp(ts, UTC), "last_latency_ms": r.latency_ms}
-        self.rows.append({"kind": "target", "check_id": g["id"], "target": job.meta["target"], "ts": ts,
-                          "status": engine.TARGET_STATUS[new.state], "ok": r.ok, "latency_ms": r.latency_ms,
-                          "status_code": r.status_code, "reason": new.reason or r.reason, "error": r.error,
-                          "excerpt": r.excerpt, "lateness_ms": late * 1000})
+        self.tgt_updates[tid] = {
+            "state": new.state,
+            "reason": new.reason,
+            "description": new.description,
+            "success_count": new.success_count,
+            "fail_count": new.fail_count,
+            "last_notified": new.last_notified,
+            "last_check_at": datetime.fromtimestamp(ts, UTC),
+            "last_latency_ms": r.latency_ms,
+        }
+        self.rows.append(
+            {
+                "kind": "target",
+                "check_id": g["id"],
+                "target": job.meta["target"],
+                "ts": ts,
+                "status": engine.TARGET_STATUS[new.state],
+                "ok": r.ok,
+                "latency_ms": r.latency_ms,
+                "status_code": r.status_code,
+                "reason": new.reason or r.reason,
+                "error": r.error,
+                "excerpt": r.excerpt,
+                "lateness_ms": late * 1000,
+            }
+        )
         if r.ok or r.latency_ms:
             for dim in (dimension_value(g["arn"]), g["arn"]):
-                self.datums.append(sinks.Datum(sinks.ELB_NAMESPACE, "TargetResponseTime", r.latency_ms / 1000,
-                                               "Seconds", ts, {"TargetGroup": dim, "Target": job.meta["target"]}))
+                self.datums.append(
+                    sinks.Datum(
+                        sinks.ELB_NAMESPACE,
+                        "TargetResponseTime",
+                        r.latency_ms / 1000,
+                        "Seconds",
+                        ts,
+                        {"TargetGroup": dim, "Target": job.meta["target"]},
+                    )
+                )
         if event:
-            self.alerts.append(self._alert("target", f"target {job.meta['target']} in {g['name']}", event, r,
-                                           g["topic_arns"], ts,
-                                           {"target_group": g["arn"], "target": job.meta["target"],
-                                            "state": new.state, "reason": new.reason,
-                                            "description": new.description}))
+            self.alerts.append(
+                self._alert(
+                    "target",
+                    f"target {job.meta['target']} in {g['name']}",
+                    event,
+                    r,
+                    g["topic_arns"],
+                    ts,
+                    {
+                        "target_group": g["arn"],
+                        "target": job.meta["target"],
+                        "state": new.state,
+                        "reason": new.reason,
+                        "description": new.description,
+                    },
+                )
+            )
 
     @staticmethod
-    def _alert(kind: str, name: str, event: str, r: CheckResult, topics: list[str], ts: float,
-               extra: dict[str, Any]) -> sinks.Alert:
+    def _alert(
+        kind: str, name: str, event: str, r: CheckResult, topics: list[str], ts: float, extra: dict[str, Any]
+    ) -> sinks.Alert:
         word = "DOWN" if event == "down" else "UP"
         cause = r.error or (f"HTTP {r.status_code}" if r.status_code else "")
         subject = f"[{word}] {name}" + (f": {cause}" if event == "down" and cause else "")
-        message = {"kind": kind, "name": name, "event": event, "time": datetime.fromtimestamp(ts, UTC).isoformat(),
-                   "reason": r.reason, "error": r.error, "status_code": r.status_code,
-                   "latency_ms": round(r.latency_ms, 1), "excerpt": r.excerpt, **extra}
+        message = {
+            "kind": kind,
+            "name": name,
+            "event": event,
+            "time": datetime.fromtimestamp(ts, UTC).isoformat(),
+            "reason": r.reason,
+            "error": r.error,
+            "status_code": r.status_code,
+            "latency_ms": round(r.latency_ms, 1),
+            "excerpt": r.excerpt,
+            **extra,
+        }
         return sinks.Alert(event, subject[:250], message, list(topics))
 
     def _group_metrics(self, now: float) -> None:
@@ -399,14 +539,21 @@ class ProbeWorker(Worker):
             if now < due:
                 continue
             g = self.groups[gid]
-            states = [self.tgt_states[j.probe.id].state for j in self.jobs.values()
-                      if j.key[0] == "target" and j.meta.get("group_id") == gid and j.probe.id in self.tgt_states]
+            states = [
+                self.tgt_states[j.probe.id].state
+                for j in self.jobs.values()
+                if j.key[0] == "target" and j.meta.get("group_id") == gid and j.probe.id in self.tgt_states
+            ]
             healthy = sum(1 for s in states if s == "healthy")
             unhealthy = sum(1 for s in states if s == "unhealthy")
             for dim in (dimension_value(g["arn"]), g["arn"]):
                 d = {"TargetGroup": dim}
-                self.datums.append(sinks.Datum(sinks.ELB_NAMESPACE, "HealthyHostCount", healthy, "Count", now, d))
-                self.datums.append(sinks.Datum(sinks.ELB_NAMESPACE, "UnhealthyHostCount", unhealthy, "Count", now, d))
+                self.datums.append(
+                    sinks.Datum(sinks.ELB_NAMESPACE, "HealthyHostCount", healthy, "Count", now, d)
+                )
+                self.datums.append(
+                    sinks.Datum(sinks.ELB_NAMESPACE, "UnhealthyHostCount", unhealthy, "Count", now, d)
+                )
             nxt = due + g["interval_s"]
             self.group_metrics_due[gid] = nxt if nxt > now else now + g["interval_s"]
 
@@ -474,4 +621,3 @@ class ProbeWorker(Worker):
             "p99_s": values[min(len(values) - 1, int(len(values) * 0.99))],
             "max_s": values[-1],
         }
-
