@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
+from rexwatch.aws.errors import to_aws
 from rexwatch.errors import QueryError
 from rexwatch.lang.filterpattern import compile_pattern, flatten_fields
 
@@ -116,7 +117,7 @@ def test_columns_and_indexed_fields_are_honoured():
 def test_malformed_pattern_maps_to_invalid_parameter_for_aws():
     with pytest.raises(QueryError) as info:
         compile_pattern("{ $.a = }")
-    assert info.value.aws_code == "InvalidParameterException"
+    assert to_aws(info.value, "logs").code == "InvalidParameterException"
     assert info.value.status == 400
 
 

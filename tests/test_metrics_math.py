@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from rexwatch.aws.errors import to_aws
 from rexwatch.errors import Invalid, QueryError
 from rexwatch.services.metrics import Datum, MetricId, MetricsService
 from rexwatch.services.metrics.getdata import MetricDataQuery, MetricStatSpec
@@ -233,7 +234,7 @@ def test_collectors_may_write_reserved_namespaces_doors_may_not(svc, t0):
     elb = "AWS/ApplicationELB"
     with pytest.raises(Invalid) as e:
         svc.put_metric_data(elb, [Datum("5XXError", [], t0, value=1.0)])
-    assert e.value.aws_code == "InvalidParameterValue" and e.value.field == "Namespace"
+    assert to_aws(e.value, "cloudwatch").code == "InvalidParameterValue" and e.value.field == "Namespace"
     svc.put_metric_data(
         elb,
         [Datum("5XXError", [], t0, value=6.0), Datum("RequestCount", [], t0, value=100.0)],
@@ -259,7 +260,7 @@ def test_list_metrics_pages_and_unit_filter(svc, t0):
     assert seen == [f"h{i:02d}" for i in range(25)]
     with pytest.raises(Invalid) as e:
         svc.list_metrics(NS, next_token="garbage!")
-    assert e.value.aws_code == "InvalidNextToken"
+    assert to_aws(e.value, "cloudwatch").code == "InvalidNextToken"
     svc.put_metric_data(NS, [Datum("Mixed", [], t0, value=1.0, unit="Seconds"),
                              Datum("Mixed", [], t0, value=500.0, unit="Milliseconds")])
     m = MetricId(NS, "Mixed")

@@ -1,21 +1,49 @@
 """Domain errors raised by services.
 
 Every front door maps these to its own wire shape in exactly one place
-(``rexwatch.api.errors`` for REST, ``rexwatch.aws.errors`` for the AWS protocols)::
+(``rexwatch.api.errors`` for REST, ``rexwatch.aws.errors`` for the AWS protocols).
+Services never name a protocol's error codes or parameter spellings: ``field``
+is a path such as ``("Dimensions", 1, "Name")`` (1-based list positions), and a
+message may say ``{field}`` where the door should spell that path in its own
+protocol (``Dimensions.member.1.Name`` on the query protocol)::
 
     RexwatchError
       ├── Invalid            a request is malformed or breaks a rule       (400)
-      │     └── QueryError   a query or pattern failed to compile; has a position
+      │     ├── QueryError          a query or pattern failed to compile; has a position
+      │     │     └── PatternError  ... a filter pattern, as opposed to a query
+      │     ├── InvalidExpression   a metric-math expression cannot be evaluated
+      │     ├── MissingParameter    a required value is absent
+      │     ├── InvalidCombination  values valid alone, not together
+      │     ├── InvalidToken        a pagination token this server did not issue
+      │     ├── InvalidFormat       a value is not in its documented format (e.g. JSON)
+      │     ├── EmptyBatch          a batch request with no entries
+      │     └── DuplicateBatchIds   two entries of one batch share an id
       ├── Unauthorized       missing or wrong credentials                  (401)
       ├── Forbidden          credentials valid but not allowed             (403)
       ├── NotFound           the named resource does not exist             (404)
       ├── Conflict           the resource already exists / state clash     (409)
+      │     ├── AlreadyExists       a resource of that name exists
+      │     └── Protected           the resource is protected from this change
       ├── LimitExceeded      a documented limit was hit                    (400)
+      │     ├── TooManyEntries      a batch holds more entries than allowed
+      │     └── TagLimitExceeded    a resource would carry too many tags
       ├── Throttled          back off and retry (buffer full)              (429)
       └── Unavailable        a store is down                               (503)
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+
+FieldPath = tuple[str | int, ...]
+
+
+def rest_path(path: FieldPath) -> str:
+    """``("Dimensions", 1, "Name")`` -> ``Dimensions[1].Name``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
 
 
 class RexwatchError(Exception):
@@ -24,12 +52,22 @@ class RexwatchError(Exception):
     code = "Error"
     status = 500
 
-    def __init__(self, message: str, *, field: str | None = None, aws_code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        # Front doors for AWS protocols use this when the AWS error code differs from ours.
-        self.aws_code = aws_code
+    def __init__(self, message: str, *, field: FieldPath | str | None = None) -> None:
+        self.field_path: FieldPath | None = (field,) if isinstance(field, str) else field
+        self.template = message
+        super().__init__(self.render())
+        self.message = str(self.args[0])
+
+    @property
+    def field(self) -> str | None:
+        """The field path spelled the REST way (``Dimensions[1].Name``)."""
+        return rest_path(self.field_path) if self.field_path else None
+
+    def render(self, spell: Callable[[FieldPath], str] | None = None) -> str:
+        """The message with ``{field}`` spelled by ``spell`` (the REST spelling by default)."""
+        if "{field}" not in self.template or not self.field_path:
+            return self.template
+        return self.template.replace("{field}", (spell or rest_path)(self.field_path))
 
 
 class Invalid(RexwatchError):
@@ -62,6 +100,54 @@ class QueryError(Invalid):
         return f"{text}\n{' ' * (self.col - 1)}{'^' * width}"
 
 
+class PatternError(QueryError):
+    """A filter pattern did not compile (CloudWatch answers these unlike query errors)."""
+
+    code = "PatternError"
+
+
+class InvalidExpression(Invalid):
+    """A metric-math expression does not parse or cannot be evaluated (cycles, unknown ids)."""
+
+    code = "InvalidExpression"
+
+
+class MissingParameter(Invalid):
+    """A required value is absent."""
+
+    code = "MissingParameter"
+
+
+class InvalidCombination(Invalid):
+    """Each value is valid alone, but not together with the others."""
+
+    code = "InvalidCombination"
+
+
+class InvalidToken(Invalid):
+    """A pagination token this server did not issue, or one for another request."""
+
+    code = "InvalidToken"
+
+
+class InvalidFormat(Invalid):
+    """A value is not in its documented format (JSON, a timestamp...)."""
+
+    code = "InvalidFormat"
+
+
+class EmptyBatch(Invalid):
+    """A batch request with no entries."""
+
+    code = "EmptyBatch"
+
+
+class DuplicateBatchIds(Invalid):
+    """Two or more entries of one batch share an id."""
+
+    code = "DuplicateBatchIds"
+
+
 class Unauthorized(RexwatchError):
     code = "Unauthorized"
     status = 401
@@ -82,9 +168,33 @@ class Conflict(RexwatchError):
     status = 409
 
 
+class AlreadyExists(Conflict):
+    """A resource with that name exists."""
+
+    code = "AlreadyExists"
+
+
+class Protected(Conflict):
+    """The resource is protected from this change (deletion protection...)."""
+
+    code = "Protected"
+
+
 class LimitExceeded(RexwatchError):
     code = "LimitExceeded"
     status = 400
+
+
+class TooManyEntries(LimitExceeded):
+    """A batch holds more entries than allowed."""
+
+    code = "TooManyEntries"
+
+
+class TagLimitExceeded(LimitExceeded):
+    """A resource would carry more tags than allowed."""
+
+    code = "TagLimitExceeded"
 
 
 class Throttled(RexwatchError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from rexwatch.aws.registry import AwsContext, handler
-from rexwatch.errors import Invalid
+from rexwatch.errors import MissingParameter
 from rexwatch.services.metrics import Datum, MetricId, MetricsService, StatisticSet
 from rexwatch.services.metrics.getdata import MetricDataQuery, MetricStatSpec
 
@@ -24,16 +24,14 @@ def _dims(items: list[dict[str, Any]] | None, prefix: str = "") -> list[tuple[st
     for j, d in enumerate(items or [], 1):
         name, value = d.get("Name"), d.get("Value")
         if not name:
-            raise Invalid(
+            raise MissingParameter(
                 f"The parameter {prefix}Dimensions.member.{j}.Name is required.",
                 field=f"{prefix}Dimensions.member.{j}.Name",
-                aws_code="MissingParameter",
             )
         if value is None:
-            raise Invalid(
+            raise MissingParameter(
                 f"The parameter {prefix}Dimensions.member.{j}.Value is required.",
                 field=f"{prefix}Dimensions.member.{j}.Value",
-                aws_code="MissingParameter",
             )
         out.append((name, value))
     return out
@@ -45,10 +43,9 @@ def _datum(item: dict[str, Any], i: int) -> Datum:
     if sv is not None:
         for k in ("SampleCount", "Sum", "Minimum", "Maximum"):
             if sv.get(k) is None:
-                raise Invalid(
+                raise MissingParameter(
                     f"The parameter MetricData.member.{i}.StatisticValues.{k} is required.",
                     field=f"MetricData.member.{i}.StatisticValues.{k}",
-                    aws_code="MissingParameter",
                 )
         stat = StatisticSet(sv["SampleCount"], sv["Sum"], sv["Minimum"], sv["Maximum"])
     return Datum(
@@ -105,10 +102,9 @@ def list_metrics(ctx: AwsContext, params: dict[str, Any]) -> dict[str, Any]:
     filters = []
     for j, d in enumerate(params.get("Dimensions") or [], 1):
         if not d.get("Name"):
-            raise Invalid(
+            raise MissingParameter(
                 f"The parameter Dimensions.member.{j}.Name is required.",
                 field=f"Dimensions.member.{j}.Name",
-                aws_code="MissingParameter",
             )
         filters.append((d["Name"], d.get("Value")))
     infos, token = _svc(ctx).list_metrics(

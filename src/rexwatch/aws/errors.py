@@ -4,13 +4,25 @@ from __future__ import annotations
 
 from rexwatch.errors import (
     Conflict,
+    DuplicateBatchIds,
+    EmptyBatch,
+    FieldPath,
     Forbidden,
     Invalid,
+    InvalidCombination,
+    InvalidExpression,
+    InvalidFormat,
+    InvalidToken,
     LimitExceeded,
+    MissingParameter,
     NotFound,
+    PatternError,
+    Protected,
     QueryError,
     RexwatchError,
+    TagLimitExceeded,
     Throttled,
+    TooManyEntries,
     Unauthorized,
     Unavailable,
 )
@@ -29,19 +41,30 @@ class AwsError(Exception):
 
 # (domain error class, service) -> AWS error code; service None is the fallback.
 _CODES: dict[tuple[type[RexwatchError], str | None], str] = {
+    (PatternError, "logs"): "InvalidParameterException",
     (QueryError, "logs"): "MalformedQueryException",
+    (Protected, "logs"): "OperationAbortedException",
     (NotFound, "logs"): "ResourceNotFoundException",
     (Invalid, "logs"): "InvalidParameterException",
     (Conflict, "logs"): "ResourceAlreadyExistsException",
     (LimitExceeded, "logs"): "LimitExceededException",
     (Throttled, "logs"): "ThrottlingException",
     (Unavailable, "logs"): "ServiceUnavailableException",
+    (MissingParameter, "cloudwatch"): "MissingParameter",
+    (InvalidCombination, "cloudwatch"): "InvalidParameterCombination",
+    (InvalidToken, "cloudwatch"): "InvalidNextToken",
+    (InvalidFormat, "cloudwatch"): "InvalidFormat",
+    (InvalidExpression, "cloudwatch"): "ValidationError",
     (NotFound, "cloudwatch"): "ResourceNotFound",
     (Invalid, "cloudwatch"): "InvalidParameterValue",
     (Conflict, "cloudwatch"): "InvalidParameterValue",
     (LimitExceeded, "cloudwatch"): "LimitExceeded",
     (Throttled, "cloudwatch"): "Throttling",
     (Unavailable, "cloudwatch"): "InternalServiceError",
+    (EmptyBatch, "sns"): "EmptyBatchRequest",
+    (DuplicateBatchIds, "sns"): "BatchEntryIdsNotDistinct",
+    (TooManyEntries, "sns"): "TooManyEntriesInBatchRequest",
+    (TagLimitExceeded, "sns"): "TagLimitExceeded",
     (NotFound, "sns"): "NotFound",
     (Invalid, "sns"): "InvalidParameter",
     (Conflict, "sns"): "InvalidParameter",
@@ -54,24 +77,27 @@ _CODES: dict[tuple[type[RexwatchError], str | None], str] = {
     (Unauthorized, None): "UnrecognizedClientException",
     (Forbidden, None): "AccessDeniedException",
     (Throttled, None): "ThrottlingException",
+    (InvalidToken, None): "InvalidNextTokenException",
     (Invalid, None): "ValidationException",
     (NotFound, None): "ResourceNotFoundException",
 }
 
 
+def query_path(path: FieldPath) -> str:
+    """A field path as the AWS query protocol spells it: ``Dimensions.member.1.Name``."""
+    return ".".join(f"member.{p}" if isinstance(p, int) else p for p in path)
+
+
 def to_aws(exc: RexwatchError, service: str) -> AwsError:
-    if exc.aws_code:
-        code = exc.aws_code
-    else:
-        code = "InternalFailure"
-        for cls in type(exc).__mro__:
-            if (cls, service) in _CODES:
-                code = _CODES[(cls, service)]
-                break
-            if (cls, None) in _CODES:
-                code = _CODES[(cls, None)]
-                break
+    code = "InternalFailure"
+    for cls in type(exc).__mro__:
+        if (cls, service) in _CODES:
+            code = _CODES[(cls, service)]
+            break
+        if (cls, None) in _CODES:
+            code = _CODES[(cls, None)]
+            break
     status = exc.status if exc.status < 500 else 500
     if status == 404 or status == 409:
         status = 400  # AWS JSON/query services answer client faults with 400
-    return AwsError(code, exc.message, status, sender=status < 500)
+    return AwsError(code, exc.render(query_path), status, sender=status < 500)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rexwatch.aws.errors import to_aws
 from rexwatch.aws.registry import AwsContext, handler
 from rexwatch.services.notify import NotifyService
 
@@ -114,7 +115,11 @@ def publish(ctx: AwsContext, p: dict[str, Any]) -> dict[str, Any]:
 @handler("sns", "PublishBatch")
 def publish_batch(ctx: AwsContext, p: dict[str, Any]) -> dict[str, Any]:
     ok, failed = _svc(ctx).publish_batch(p["TopicArn"], p.get("PublishBatchRequestEntries") or [])
-    return {"Successful": ok, "Failed": failed}
+    errors = [(f["Id"], to_aws(f["Error"], "sns")) for f in failed]
+    return {
+        "Successful": ok,
+        "Failed": [{"Id": i, "Code": e.code, "Message": e.message, "SenderFault": e.sender} for i, e in errors],
+    }
 
 
 @handler("sns", "TagResource")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 from functools import cached_property
 
-from rexwatch.errors import QueryError
+from rexwatch.errors import PatternError, QueryError
 from rexwatch.lang.filterpattern import ast, pyeval
 from rexwatch.lang.filterpattern.parser import parse
 from rexwatch.lang.filterpattern.sqlgen import to_sql
@@ -89,10 +89,9 @@ def compile_pattern(text: str | None) -> FilterPattern:
     try:
         tree = parse(text)
     except QueryError as e:
-        # CloudWatch Logs answers a bad filter pattern with InvalidParameterException
-        # (MalformedQueryException is for Logs Insights queries).
-        e.aws_code = "InvalidParameterException"
-        raise
+        # A pattern's errors are told apart from a query's: CloudWatch Logs answers them with
+        # InvalidParameterException, not MalformedQueryException.
+        raise PatternError(e.detail, query=e.query, start=e.start, end=e.end) from None
     return FilterPattern(text, tree)
 
 

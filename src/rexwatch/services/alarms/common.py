@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, insert, update
 
-from rexwatch.errors import Invalid
+from rexwatch.errors import Invalid, InvalidToken
 from rexwatch.services.alarms import evaluator as ev
 from rexwatch.services.alarms.model import (
     StatQuery,
@@ -83,7 +83,7 @@ def _untoken(token: str | None) -> Any:
     try:
         return json.loads(base64.urlsafe_b64decode(token.encode()))
     except ValueError:
-        raise Invalid("NextToken is not valid", field="NextToken", aws_code="InvalidNextToken")
+        raise InvalidToken("NextToken is not valid", field="NextToken")
 
 
 def _references(node: Any) -> set[str]:

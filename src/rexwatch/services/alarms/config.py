@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from rexwatch.errors import Conflict, Invalid, LimitExceeded, NotFound
+from rexwatch.errors import Conflict, Invalid, InvalidFormat, LimitExceeded, NotFound
 from rexwatch.services.alarms import evaluator as ev
 from rexwatch.services.alarms.common import (
     ANOMALY_OPERATORS,
@@ -624,8 +624,8 @@ class ConfigMixin:
             try:
                 json.loads(reason_data)
             except ValueError:
-                raise Invalid(
-                    "StateReasonData must be valid JSON", field="StateReasonData", aws_code="InvalidFormat"
+                raise InvalidFormat(
+                    "StateReasonData must be valid JSON", field="StateReasonData"
                 )
         now = self.clock()
         with self.engine.begin() as conn:

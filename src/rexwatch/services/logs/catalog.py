@@ -10,7 +10,7 @@ import orjson
 from sqlalchemy import Engine, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from rexwatch.errors import Conflict, NotFound
+from rexwatch.errors import Conflict, NotFound, Protected
 from rexwatch.stores.control.tables.logs import log_groups, log_streams, log_tombstones
 
 CACHE_TTL_S = 2.0
@@ -132,7 +132,7 @@ class Catalog:
     def delete_group(self, name: str) -> Group:
         g = self.group(name)
         if g.deletion_protection:
-            raise Conflict(f"log group {name} has deletion protection enabled", aws_code="OperationAbortedException")
+            raise Protected(f"log group {name} has deletion protection enabled")
         with self.engine.begin() as conn:
             conn.execute(delete(log_streams).where(log_streams.c.group_id == g.id))
             conn.execute(delete(log_groups).where(log_groups.c.id == g.id))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from rexwatch.errors import QueryError
 from rexwatch.lang.filterpattern import FilterPattern, compile_pattern
 from rexwatch.services.logs.catalog import CACHE_TTL_S, Group
 
@@ -22,16 +21,8 @@ _ids = itertools.count()
 
 
 def compile_filter(pattern: str | None) -> FilterPattern:
-    """Compile a CloudWatch filter pattern; raises QueryError naming the position of a mistake.
-
-    CloudWatch Logs answers a bad filter pattern with InvalidParameterException
-    (MalformedQueryException is for Logs Insights queries).
-    """
-    try:
-        return compile_pattern(pattern or "")
-    except QueryError as e:
-        e.aws_code = "InvalidParameterException"
-        raise
+    """Compile a CloudWatch filter pattern; raises PatternError naming the position of a mistake."""
+    return compile_pattern(pattern or "")
 
 
 def indexed_paths(compiled: FilterPattern, groups: list[Group]) -> tuple[set[str], int | None]:

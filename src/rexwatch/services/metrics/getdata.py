@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import orjson
 
-from rexwatch.errors import Invalid, QueryError
+from rexwatch.errors import (
+    Invalid,
+    InvalidCombination,
+    InvalidExpression,
+    InvalidToken,
+    MissingParameter,
+    QueryError,
+)
 from rexwatch.services.metrics.matheval import Evaluator, Series
 from rexwatch.services.metrics.mathlang import parse
 from rexwatch.services.metrics.model import UNITS, MetricId
@@ -65,15 +72,14 @@ class MetricDataPage:
 
 
 def _bad(message: str, fld: str) -> Invalid:
-    return Invalid(message, field=fld, aws_code="InvalidParameterValue")
+    return Invalid(message, field=fld)
 
 
 def _validate(queries: Sequence[MetricDataQuery]) -> None:
     if not queries:
-        raise Invalid(
+        raise MissingParameter(
             "The parameter MetricDataQueries is required.",
             field="MetricDataQueries",
-            aws_code="MissingParameter",
         )
     if len(queries) > MAX_QUERIES:
         raise _bad(f"At most {MAX_QUERIES} MetricDataQueries are allowed in one call.", "MetricDataQueries")
@@ -81,7 +87,7 @@ def _validate(queries: Sequence[MetricDataQuery]) -> None:
     for i, q in enumerate(queries, 1):
         f = f"MetricDataQueries.member.{i}"
         if not q.id:
-            raise Invalid(f"The parameter {f}.Id is required.", field=f"{f}.Id", aws_code="MissingParameter")
+            raise MissingParameter(f"The parameter {f}.Id is required.", field=f"{f}.Id")
         if not _ID.match(q.id) or len(q.id) > 255:
             raise _bad(
                 f"The value {q.id} for parameter {f}.Id is invalid: an Id starts with a lowercase "
@@ -92,27 +98,24 @@ def _validate(queries: Sequence[MetricDataQuery]) -> None:
             raise _bad(f"The value {q.id} for parameter {f}.Id is invalid: Ids must be unique.", f"{f}.Id")
         seen.add(q.id)
         if (q.metric_stat is None) == (q.expression is None):
-            raise Invalid(
+            raise InvalidCombination(
                 f"Exactly one of {f}.MetricStat and {f}.Expression must be given.",
                 field=f"{f}.MetricStat",
-                aws_code="InvalidParameterCombination",
             )
         if q.metric_stat is not None:
             ms = q.metric_stat
             check_namespace(ms.metric.namespace, for_put=False)
             if not ms.metric.metric_name:
-                raise Invalid(
+                raise MissingParameter(
                     f"The parameter {f}.MetricStat.Metric.MetricName is required.",
                     field=f"{f}.MetricStat.Metric.MetricName",
-                    aws_code="MissingParameter",
                 )
             check_dimensions(ms.metric.dimensions, f"{f}.MetricStat.Metric.")
             check_period(ms.period, f"{f}.MetricStat.Period")
             if not ms.stat:
-                raise Invalid(
+                raise MissingParameter(
                     f"The parameter {f}.MetricStat.Stat is required.",
                     field=f"{f}.MetricStat.Stat",
-                    aws_code="MissingParameter",
                 )
             try:
                 percentile_level(ms.stat)
@@ -142,7 +145,7 @@ def get_metric_data(
 ) -> MetricDataPage:
     if start is None or end is None:
         which = "StartTime" if start is None else "EndTime"
-        raise Invalid(f"The parameter {which} is required.", field=which, aws_code="MissingParameter")
+        raise MissingParameter(f"The parameter {which} is required.", field=which)
     start, end = as_utc(start), as_utc(end)
     if start >= end:
         raise _bad("The parameter StartTime must be less than the parameter EndTime.", "StartTime")
@@ -239,10 +242,9 @@ def get_metric_data(
             try:
                 parsed[q.id] = parse(q.expression)
             except QueryError as e:
-                raise Invalid(
+                raise InvalidExpression(
                     f"Error in expression {q.id} (MetricDataQueries.member.{i}.Expression): {e.message}",
                     field=f"MetricDataQueries.member.{i}.Expression",
-                    aws_code="ValidationError",
                 )
     active: list[str] = []
 
@@ -262,10 +264,9 @@ def get_metric_data(
         if qid in values:
             return values[qid]
         if qid in active:
-            raise Invalid(
+            raise InvalidExpression(
                 f"Expressions refer to each other in a cycle: {' -> '.join([*active, qid])}.",
                 field="MetricDataQueries",
-                aws_code="ValidationError",
             )
         active.append(qid)
         q = by_id[qid]
@@ -274,10 +275,9 @@ def get_metric_data(
             result = ev.eval(parsed[qid])
         except QueryError as e:
             idx = next(i for i, x in enumerate(queries, 1) if x.id == qid)
-            raise Invalid(
+            raise InvalidExpression(
                 f"Error in expression {qid} (MetricDataQueries.member.{idx}.Expression): {e.message}",
                 field=f"MetricDataQueries.member.{idx}.Expression",
-                aws_code="ValidationError",
             )
         active.pop()
         if isinstance(result, Series) and q.label and "${" not in q.label:
@@ -360,7 +360,7 @@ def _page(results: list[MetricDataResult], limit: int, token: str | None) -> Met
             d = orjson.loads(base64.urlsafe_b64decode(token.encode()))
             r0, p0 = int(d["r"]), int(d["p"])
         except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
-            raise Invalid("The NextToken is not valid.", field="NextToken", aws_code="InvalidNextToken")
+            raise InvalidToken("The NextToken is not valid.", field="NextToken")
     out: list[MetricDataResult] = []
     budget = limit
     for ri in range(r0, len(results)):

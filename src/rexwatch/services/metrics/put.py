@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import orjson
 import pyarrow as pa
 
-from rexwatch.errors import Invalid
+from rexwatch.errors import Invalid, InvalidCombination, MissingParameter
 from rexwatch.services.metrics.model import (
     FUTURE_LIMIT,
     MAX_DIMENSIONS,
@@ -42,16 +42,16 @@ POINTS_SCHEMA = pa.schema(
 
 def bad_value(field: str, value: object) -> Invalid:
     return Invalid(
-        f"The value {value} for parameter {field} is invalid.", field=field, aws_code="InvalidParameterValue"
+        f"The value {value} for parameter {field} is invalid.", field=field
     )
 
 
 def missing(field: str) -> Invalid:
-    return Invalid(f"The parameter {field} is required.", field=field, aws_code="MissingParameter")
+    return MissingParameter(f"The parameter {field} is required.", field=field)
 
 
 def combination(message: str, field: str) -> Invalid:
-    return Invalid(message, field=field, aws_code="InvalidParameterCombination")
+    return InvalidCombination(message, field=field)
 
 
 def canonical_dims(dims: Sequence[tuple[str, str]]) -> str:
@@ -69,7 +69,6 @@ def check_namespace(namespace: str | None, *, for_put: bool = True) -> str:
             f"The value {namespace} for parameter Namespace is invalid: namespaces starting with "
             f"'AWS/' are reserved for AWS services.",
             field="Namespace",
-            aws_code="InvalidParameterValue",
         )
     return namespace
 
@@ -92,7 +91,6 @@ def check_dimensions(dims: Sequence[tuple[str, str]], prefix: str) -> None:
             raise Invalid(
                 f"No metric may have more than one dimension named {name}; duplicate in {f}.Name.",
                 field=f"{f}.Name",
-                aws_code="InvalidParameterValue",
             )
         seen.add(name)
 
@@ -141,7 +139,6 @@ def build_points(
                 f"The value {ts.isoformat()} for parameter {p}Timestamp is invalid: timestamps must be "
                 f"within the last two weeks and at most two hours in the future.",
                 field=f"{p}Timestamp",
-                aws_code="InvalidParameterValue",
             )
         given = [
             n
@@ -174,7 +171,6 @@ def build_points(
                     f"The parameters {p}Values and {p}Counts must be arrays of the same length "
                     f"({len(d.values)} values, {len(counts)} counts).",
                     field=f"{p}Counts",
-                    aws_code="InvalidParameterValue",
                 )
             for k, (raw_v, raw_c) in enumerate(zip(d.values, counts, strict=True), 1):
                 v = _check_number(raw_v, f"{p}Values.member.{k}")
@@ -198,7 +194,6 @@ def build_points(
                     f"The parameter {p}StatisticValues.Minimum must be less than or equal to "
                     f"{p}StatisticValues.Maximum.",
                     field=f"{p}StatisticValues.Minimum",
-                    aws_code="InvalidParameterValue",
                 )
             rows.append((sc, total, lo, hi, 0.0, 0))
         n = len(rows)

@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from rexwatch.errors import Invalid
+from rexwatch.errors import Invalid, MissingParameter
 from rexwatch.services.metrics.model import BASIC_STATISTICS
 
 _PCT = re.compile(r"^p(\d{1,2}(?:\.\d{1,2})?|100(?:\.0{1,2})?)$")
@@ -22,7 +22,6 @@ def percentile_level(stat: str) -> float | None:
             f"The value {stat} for statistic is invalid: use SampleCount, Average, Sum, Minimum, "
             f"Maximum or a percentile such as p99 or p99.9.",
             field="Statistic",
-            aws_code="InvalidParameterValue",
         )
     return float(m.group(1)) / 100.0
 
@@ -34,19 +33,17 @@ def canonical_percentile(stat: str) -> str:
 
 def check_period(period: int | None, field: str = "Period") -> int:
     if period is None:
-        raise Invalid(f"The parameter {field} is required.", field=field, aws_code="MissingParameter")
+        raise MissingParameter(f"The parameter {field} is required.", field=field)
     if isinstance(period, bool) or not isinstance(period, int) or period < 1:
         raise Invalid(
             f"The value {period} for parameter {field} is invalid.",
             field=field,
-            aws_code="InvalidParameterValue",
         )
     if period not in (1, 5, 10, 30) and period % 60:
         raise Invalid(
             f"The value {period} for parameter {field} is invalid: the period must be 1, 5, 10, 30 "
             f"or a multiple of 60 seconds.",
             field=field,
-            aws_code="InvalidParameterValue",
         )
     return period
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from rexwatch.errors import Invalid
+from rexwatch.errors import Invalid, InvalidCombination, InvalidToken, MissingParameter
 from rexwatch.services.metrics.ingest import IngestBuffer
 from rexwatch.services.metrics.model import (
     MAX_DATAPOINTS,
@@ -212,42 +212,38 @@ class MetricsService:
     ) -> tuple[str, list[Datapoint]]:
         check_namespace(metric.namespace, for_put=False)
         if not metric.metric_name:
-            raise Invalid(
-                "The parameter MetricName is required.", field="MetricName", aws_code="MissingParameter"
+            raise MissingParameter(
+                "The parameter MetricName is required.", field="MetricName"
             )
         check_dimensions(metric.dimensions, "")
         if start is None:
-            raise Invalid(
-                "The parameter StartTime is required.", field="StartTime", aws_code="MissingParameter"
+            raise MissingParameter(
+                "The parameter StartTime is required.", field="StartTime"
             )
         if end is None:
-            raise Invalid("The parameter EndTime is required.", field="EndTime", aws_code="MissingParameter")
+            raise MissingParameter("The parameter EndTime is required.", field="EndTime")
         start, end = as_utc(start), as_utc(end)
         period = check_period(period)
         if start >= end:
             raise Invalid(
                 "The parameter StartTime must be less than the parameter EndTime.",
                 field="StartTime",
-                aws_code="InvalidParameterValue",
             )
         if not statistics and not extended_statistics:
-            raise Invalid(
+            raise InvalidCombination(
                 "Must specify either Statistics or ExtendedStatistics.",
                 field="Statistics",
-                aws_code="InvalidParameterCombination",
             )
         for s in statistics:
             if s not in ("SampleCount", "Average", "Sum", "Minimum", "Maximum"):
                 raise Invalid(
                     f"The value {s} for parameter Statistics is invalid.",
                     field="Statistics",
-                    aws_code="InvalidParameterValue",
                 )
         if len(extended_statistics) > MAX_EXTENDED_STATISTICS:
             raise Invalid(
                 f"At most {MAX_EXTENDED_STATISTICS} ExtendedStatistics may be requested.",
                 field="ExtendedStatistics",
-                aws_code="InvalidParameterValue",
             )
         levels = []
         for s in extended_statistics:
@@ -260,22 +256,19 @@ class MetricsService:
                     f"The value {s} for parameter ExtendedStatistics is invalid: percentiles "
                     f"are written pNN or pNN.NN.",
                     field="ExtendedStatistics",
-                    aws_code="InvalidParameterValue",
                 )
             levels.append(level)
         if unit is not None and unit not in UNITS:
             raise Invalid(
                 f"The value {unit} for parameter Unit is invalid.",
                 field="Unit",
-                aws_code="InvalidParameterValue",
             )
         n = -(-int((end - start).total_seconds()) // period)
         if n > MAX_DATAPOINTS:
-            raise Invalid(
+            raise InvalidCombination(
                 f"You have requested up to {n} datapoints, which exceeds the limit of {MAX_DATAPOINTS}. "
                 f"You may reduce the datapoints requested by increasing Period, or decreasing the time range.",
                 field="Period",
-                aws_code="InvalidParameterCombination",
             )
         key = SeriesKey(
             metric.namespace, metric.metric_name, canonical_dims(metric.dimensions), unit or "", period
@@ -321,26 +314,22 @@ class MetricsService:
             raise Invalid(
                 f"The value {recently_active} for parameter RecentlyActive is invalid.",
                 field="RecentlyActive",
-                aws_code="InvalidParameterValue",
             )
         if len(dimensions) > 10:
             raise Invalid(
                 "At most 10 dimension filters are allowed.",
                 field="Dimensions",
-                aws_code="InvalidParameterValue",
             )
         for j, (name, value) in enumerate(dimensions, 1):
             if not name:
-                raise Invalid(
+                raise MissingParameter(
                     f"The parameter Dimensions.member.{j}.Name is required.",
                     field=f"Dimensions.member.{j}.Name",
-                    aws_code="MissingParameter",
                 )
             if value is not None and len(value) > 1024:
                 raise Invalid(
                     f"The value for parameter Dimensions.member.{j}.Value is too long.",
                     field=f"Dimensions.member.{j}.Value",
-                    aws_code="InvalidParameterValue",
                 )
         after = _decode_token(next_token)
         self.flush()
@@ -376,4 +365,4 @@ def _decode_token(token: str | None) -> tuple[str, str, str] | None:
             raise ValueError
         return key[0], key[1], key[2]
     except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
-        raise Invalid("The NextToken is not valid.", field="NextToken", aws_code="InvalidNextToken")
+        raise InvalidToken("The NextToken is not valid.", field="NextToken")

@@ -15,7 +15,7 @@ import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
-from rexwatch.errors import Invalid, NotFound
+from rexwatch.errors import AlreadyExists, Invalid, NotFound
 from rexwatch.runtime import Runtime
 from rexwatch.services.monitors.matcher import parse_matcher
 from rexwatch.stores.control.monitors_repo import MonitorRepo
@@ -129,7 +129,7 @@ class TargetGroupService:
     def _find(self, ident: str) -> dict[str, Any]:
         g = self.repo.find_target_group(ident)
         if g is None:
-            raise NotFound(f"target group {ident!r} does not exist", aws_code="TargetGroupNotFound")
+            raise NotFound(f"target group {ident!r} does not exist")
         return g
 
     @staticmethod
@@ -160,10 +160,9 @@ class TargetGroupService:
             same = all(existing[k] == v for k, v in values.items())
             if same:
                 return self.public(existing)
-            from rexwatch.errors import Conflict
 
-            raise Conflict(f"a target group named {values['name']!r} exists with different settings",
-                           field="name", aws_code="DuplicateTargetGroupName")
+            raise AlreadyExists(f"a target group named {values['name']!r} exists with different settings",
+                           field="name")
         values["arn"] = self._arn(values["name"])
         self.repo.insert_target_group(values)
         return self.public(self._find(values["name"]))

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from rexwatch.errors import Invalid, NotFound
+from rexwatch.errors import DuplicateBatchIds, EmptyBatch, Invalid, NotFound, TooManyEntries
 from rexwatch.services.notify import filterpolicy, store
 from rexwatch.services.notify.base import (
     MAX_BATCH,
@@ -44,17 +44,15 @@ class PublishingMixin(ServiceBase):
 
     def publish_batch(self, topic_arn: str, entries: list[dict[str, Any]]) -> tuple[list[dict], list[dict]]:
         if not entries:
-            raise Invalid("The batch request doesn't contain any entries", aws_code="EmptyBatchRequest")
+            raise EmptyBatch("The batch request doesn't contain any entries")
         if len(entries) > MAX_BATCH:
-            raise Invalid(
+            raise TooManyEntries(
                 f"The batch request contains more entries than permissible ({MAX_BATCH})",
-                aws_code="TooManyEntriesInBatchRequest",
             )
         ids = [e.get("Id") for e in entries]
         if len(set(ids)) != len(ids):
-            raise Invalid(
+            raise DuplicateBatchIds(
                 "Two or more batch entries in the request have the same Id",
-                aws_code="BatchEntryIdsNotDistinct",
             )
         ok: list[dict] = []
         failed: list[dict] = []
@@ -72,14 +70,8 @@ class PublishingMixin(ServiceBase):
                     )
                     ok.append({"Id": e["Id"], "MessageId": r.message_id})
                 except Invalid as err:
-                    failed.append(
-                        {
-                            "Id": e["Id"],
-                            "Code": err.aws_code or "InvalidParameter",
-                            "Message": err.message,
-                            "SenderFault": True,
-                        }
-                    )
+                    # The front door spells the error in its protocol.
+                    failed.append({"Id": e["Id"], "Error": err})
         self.wake()
         return ok, failed
 

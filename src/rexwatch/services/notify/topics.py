@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from rexwatch.errors import Invalid
+from rexwatch.errors import Invalid, TagLimitExceeded
 from rexwatch.services.notify import arns, store
 from rexwatch.services.notify.base import (
     PAGE,
@@ -65,9 +65,8 @@ class TopicsMixin(ServiceBase):
             current = _json(row.tags)
             current.update({t["Key"]: t.get("Value", "") for t in tags})
             if len(current) > 50:
-                raise Invalid(
+                raise TagLimitExceeded(
                     "Could not complete request: tag quota of per resource exceeded (50)",
-                    aws_code="TagLimitExceeded",
                 )
             store.update_topic(conn, row.id, tags=json.dumps(current))
 
