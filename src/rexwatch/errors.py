@@ -103,7 +103,8 @@ class QueryError(Invalid):
 class PatternError(QueryError):
     """A filter pattern did not compile (CloudWatch answers these unlike query errors)."""
 
-    code = "PatternError"
+    # REST clients see one code for every compile error; only the AWS door tells them apart.
+    code = "QueryError"
 
 
 class InvalidExpression(Invalid):

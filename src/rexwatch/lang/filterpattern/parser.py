@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 
 from rexwatch.errors import QueryError
+from rexwatch.lang.base import ParserBase
 from rexwatch.lang.filterpattern import ast
 from rexwatch.lang.filterpattern.tokens import Mode, T, Token, Tokenizer
 
@@ -33,9 +34,11 @@ _NUMBER = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _NAME = re.compile(r"[A-Za-z_@][A-Za-z0-9_\-@.]*")
 
 
-class Parser:
+class Parser(ParserBase):
+    EOF = T.EOF
+    END_TEXT = "the end of the pattern"
+
     def __init__(self, text: str) -> None:
-        self.text = text
         if len(text) > MAX_LENGTH:
             raise QueryError(
                 f"a filter pattern is at most {MAX_LENGTH} characters long, this one is {len(text)}",
@@ -43,34 +46,8 @@ class Parser:
                 start=MAX_LENGTH,
                 end=len(text),
             )
-        self.mode, self.tokens = Tokenizer(text).tokenize()
-        self.i = 0
-        self.depth = 0
-
-    # -- helpers ----------------------------------------------------------------
-
-    @property
-    def tok(self) -> Token:
-        return self.tokens[self.i]
-
-    def advance(self) -> Token:
-        tok = self.tokens[self.i]
-        if tok.kind is not T.EOF:
-            self.i += 1
-        return tok
-
-    def error(self, message: str, tok: Token | None = None) -> QueryError:
-        tok = tok or self.tok
-        return QueryError(message, query=self.text, start=tok.start, end=max(tok.end, tok.start + 1))
-
-    def expected(self, what: str, tok: Token | None = None) -> QueryError:
-        tok = tok or self.tok
-        return self.error(f"expected {what}, found {tok.describe()}", tok)
-
-    def expect(self, kind: T, what: str) -> Token:
-        if self.tok.kind is not kind:
-            raise self.expected(what)
-        return self.advance()
+        self.mode, tokens = Tokenizer(text).tokenize()
+        super().__init__(text, tokens)
 
     # -- entry ----------------------------------------------------------------
 
@@ -242,7 +219,7 @@ class Parser:
         else:
             raise self.expected(f"a value after {op}")
         if op not in ("=", "!=") and not isinstance(value, ast.NumberValue):
-            raise self.error(f"{op} compares numbers: expected a number, found {tok.describe()}", tok)
+            raise self.error(f"{op} compares numbers: expected a number, found {self.describe(tok)}", tok)
         return value
 
     # -- space-delimited ------------------------------------------------------

@@ -44,11 +44,6 @@ class Token:
     end: int
     value: str = ""  # STRING / REGEX content, OP symbol, WORD text
 
-    def describe(self) -> str:
-        if self.kind is T.EOF:
-            return "the end of the pattern"
-        return repr(self.text)
-
 
 class Mode(Enum):
     TEXT = auto()

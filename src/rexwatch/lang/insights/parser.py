@@ -21,6 +21,7 @@ Grammar (lowest precedence first)::
 from __future__ import annotations
 
 from rexwatch.errors import QueryError
+from rexwatch.lang.base import ParserBase
 from rexwatch.lang.insights import ast
 from rexwatch.lang.insights.tokens import T, Token, tokenize
 
@@ -31,39 +32,16 @@ _KEYWORDS = {"and", "or", "not", "like", "in", "as", "by", "asc", "desc"}
 _COMPARE = ("=", "!=", "<", "<=", ">", ">=")
 
 
-def _describe(tok: Token) -> str:
-    if tok.kind is T.EOF:
-        return "the end of the query"
-    return repr(tok.text)
+class Parser(ParserBase):
+    EOF = T.EOF
+    END_TEXT = "the end of the query"
 
-
-class Parser:
     def __init__(self, text: str) -> None:
-        self.text = text
-        self.toks = tokenize(text)
-        self.i = 0
-
-    # -- token helpers -------------------------------------------------------
-    @property
-    def tok(self) -> Token:
-        return self.toks[self.i]
-
-    def peek(self, k: int = 1) -> Token:
-        return self.toks[min(self.i + k, len(self.toks) - 1)]
-
-    def advance(self) -> Token:
-        tok = self.toks[self.i]
-        if tok.kind is not T.EOF:
-            self.i += 1
-        return tok
-
-    def error(self, message: str, tok: Token | None = None) -> QueryError:
-        tok = tok or self.tok
-        return QueryError(message, query=self.text, start=tok.start, end=max(tok.end, tok.start + 1))
+        super().__init__(text, tokenize(text))
 
     def expect(self, kind: T, what: str) -> Token:
         if self.tok.kind is not kind:
-            raise self.error(f"expected {what} but found {_describe(self.tok)}")
+            raise self.error(f"expected {what} but found {self.describe(self.tok)}")
         return self.advance()
 
     def accept_word(self, *words: str) -> Token | None:
@@ -88,7 +66,7 @@ class Parser:
             if self.tok.kind is T.EOF:
                 break
             if self.tok.kind is not T.PIPE:
-                raise self.error(f"expected '|' or the end of the query but found {_describe(self.tok)}")
+                raise self.error(f"expected '|' or the end of the query but found {self.describe(self.tok)}")
             self.advance()
             if self.tok.kind is T.EOF:
                 raise self.error("expected a command after '|'")
@@ -97,7 +75,7 @@ class Parser:
     def command(self) -> ast.Command:
         tok = self.tok
         if tok.kind is not T.IDENT:
-            raise self.error(f"expected a command ({', '.join(COMMANDS)}) but found {_describe(tok)}")
+            raise self.error(f"expected a command ({', '.join(COMMANDS)}) but found {self.describe(tok)}")
         name = tok.text.lower()
         if name in _UNSUPPORTED:
             raise self.error(f"the {tok.text} command is not supported by rexwatch")
@@ -108,7 +86,7 @@ class Parser:
         return node
 
     def _end(self) -> int:
-        return self.toks[self.i - 1].end
+        return self.tokens[self.i - 1].end
 
     def projection(self, *, allow_alias: bool = True) -> ast.Projection:
         start_tok = self.tok
@@ -133,7 +111,7 @@ class Parser:
         if tok.kind is T.QIDENT or (tok.kind is T.IDENT and tok.text.lower() not in _KEYWORDS):
             self.advance()
             return ast.Field(tok.start, tok.end, str(tok.value))
-        raise self.error(f"expected {what} but found {_describe(tok)}")
+        raise self.error(f"expected {what} but found {self.describe(tok)}")
 
     def cmd_fields(self, start: int) -> ast.Fields:
         items = self.comma_list(self.projection)
@@ -180,7 +158,7 @@ class Parser:
     def cmd_limit(self, start: int) -> ast.Limit:
         tok = self.tok
         if tok.kind is not T.NUMBER or not isinstance(tok.value, int):
-            raise self.error(f"expected a whole number after limit but found {_describe(tok)}")
+            raise self.error(f"expected a whole number after limit but found {self.describe(tok)}")
         self.advance()
         if tok.value <= 0:
             raise self.error("limit must be at least 1", tok)
@@ -211,7 +189,7 @@ class Parser:
             if self.tok.is_word("as"):
                 raise self.error("a regular expression names its fields with (?<name>...) groups, not 'as'")
             return ast.Parse(start, self._end(), source, None, regex, ())
-        raise self.error(f"expected a \"glob * pattern\" or a /regular expression/ but found {_describe(tok)}")
+        raise self.error(f"expected a \"glob * pattern\" or a /regular expression/ but found {self.describe(tok)}")
 
     def cmd_pattern(self, start: int) -> ast.Pattern:
         if self.tok.kind in (T.EOF, T.PIPE):
@@ -220,7 +198,8 @@ class Parser:
 
     # -- expressions -------------------------------------------------------------
     def expr(self) -> ast.Expr:
-        return self.or_()
+        with self.nested():
+            return self.or_()
 
     def or_(self) -> ast.Expr:
         left = self.and_()
@@ -239,7 +218,8 @@ class Parser:
     def not_(self) -> ast.Expr:
         tok = self.accept_word("not") or self.accept_op("!")
         if tok:
-            operand = self.not_()
+            with self.nested():
+                operand = self.not_()
             return ast.Unary(tok.start, operand.end, "not", operand)
         return self.compare()
 
@@ -264,7 +244,7 @@ class Parser:
                 pattern = ast.Literal(tok.start, tok.end, str(tok.value))
             else:
                 raise self.error(f"expected a /regular expression/ or a \"string\" after like but found "
-                                 f"{_describe(tok)}")
+                                 f"{self.describe(tok)}")
             self.advance()
             return ast.Like(left.start, tok.end, left, pattern, negated)
         if self.accept_word("in"):
@@ -303,14 +283,16 @@ class Parser:
     def power(self) -> ast.Expr:
         left = self.unary()
         if self.accept_op("^"):
-            right = self.power()
+            with self.nested():
+                right = self.power()
             return ast.Binary(left.start, right.end, "^", left, right)
         return left
 
     def unary(self) -> ast.Expr:
         tok = self.accept_op("-")
         if tok:
-            operand = self.unary()
+            with self.nested():
+                operand = self.unary()
             if isinstance(operand, ast.Literal) and isinstance(operand.value, (int, float)) \
                     and not isinstance(operand.value, bool):
                 return ast.Literal(tok.start, operand.end, -operand.value)
@@ -351,7 +333,7 @@ class Parser:
                 raise self.error(f"expected a value but found the keyword {tok.text!r}")
             self.advance()
             return ast.Field(tok.start, tok.end, tok.text)
-        raise self.error(f"expected a field, value or function but found {_describe(tok)}")
+        raise self.error(f"expected a field, value or function but found {self.describe(tok)}")
 
     def call(self) -> ast.Call:
         name = self.advance()
