@@ -172,13 +172,13 @@ def _direct(x, batches: list[tuple[np.ndarray, list[str]]]) -> tuple[float, dict
         "SELECT sum(bytes_on_disk) FROM system.parts WHERE database = {d:String} AND table = 'log_events' "
         "AND active", {"d": x.database})[0][0]
     # Engine-only times of the two FilterLogEvents queries, on the same rows, without HTTP.
-    from rexwatch.services.logs.catalog import Group
+    from rexwatch.services.logs.model import Group
     from rexwatch.services.logs.patterns import compile_filter
-    from rexwatch.services.logs.store import EventStore, event_source
+    from rexwatch.stores.telemetry.logs import LogsStore, event_source
 
     g = Group(1, "/aws/ecs/utm-api", 0, None, None, "STANDARD", False, None, None)
     src = event_source([g], {}, int(time.time() * 1000))
-    store = EventStore(x)
+    store = LogsStore(x)
     slow = compile_filter("{ $.duration > 1000 }").sql()
     err = compile_filter("ERROR").sql()
     engine = {
