@@ -84,6 +84,10 @@ def test_limits_and_forged_tokens_are_400(door):
         ("DescribeQueries", {"maxResults": 0}),
         ("DescribeQueries", {"nextToken": "@@@"}),
         ("DescribeQueryDefinitions", {"maxResults": 1001}),
+        ("FilterLogEvents", {"logStreamNames": [f"s{i}" for i in range(101)]}),
+        ("FilterLogEvents", {"logStreamNames": ["a:b"]}),
+        ("DescribeIndexPolicies", {"logGroupIdentifiers": [GROUP, "/other"]}),
+        ("DescribeFieldIndexes", {"logGroupIdentifiers": []}),
     ]
     problems = []
     for op, params in cases:

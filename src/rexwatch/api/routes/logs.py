@@ -167,7 +167,7 @@ def cursor(group: list[str] = Query(...), rt: Runtime = Depends(get_runtime)) ->
 @router.get("/index-policy", response_model=IndexPolicies)
 def get_index_policies(group: list[str] = Query(...), rt: Runtime = Depends(get_runtime)) -> IndexPolicies:
     svc = _svc(rt)
-    return IndexPolicies(policies=[IndexPolicyOut.of(p) for p in svc.describe_index_policies(group)],
+    return IndexPolicies(policies=[IndexPolicyOut.of(p) for g in group for p in svc.describe_index_policies([g])],
                          field_indexes=[FieldIndexOut.of(f) for f in svc.describe_field_indexes(group)])
 
 

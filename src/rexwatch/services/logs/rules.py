@@ -22,6 +22,9 @@ TOO_OLD_MS = 14 * 24 * 3600 * 1000
 TOO_NEW_MS = 2 * 3600 * 1000
 
 DESCRIBE_LIMIT = 50
+MAX_FILTER_STREAMS = 100  # logStreamNames of FilterLogEvents
+MAX_POLICY_GROUPS = 1  # DescribeIndexPolicies
+MAX_FIELD_INDEX_GROUPS = 100  # DescribeFieldIndexes
 EVENTS_LIMIT = 10_000
 MAX_INDEX_FIELDS = 20
 INDEX_FIELD = re.compile(r"^[A-Za-z_@][A-Za-z0-9_@\-]*(\[[0-9]+\])*(\.[A-Za-z_@][A-Za-z0-9_@\-]*(\[[0-9]+\])*)*$")
@@ -80,6 +83,12 @@ def check_limit(limit: object, maximum: int, field: str = "limit") -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= maximum:
         raise Invalid(f"{field} must be an integer from 1 to {maximum}, got {limit!r}", field=field)
     return limit
+
+
+def check_identifiers(idents: object, maximum: int, field: str = "logGroupIdentifiers") -> list[str]:
+    if not isinstance(idents, list) or not 1 <= len(idents) <= maximum:
+        raise Invalid(f"{field} must name 1 to {maximum} log groups", field=field)
+    return idents
 
 
 def group_identifier(ident: str) -> str:

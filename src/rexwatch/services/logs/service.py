@@ -127,6 +127,7 @@ class LogsService:
         return IndexPolicy(self._arn(g.name), g.index_policy or "", g.index_policy_ms)
 
     def describe_index_policies(self, idents: list[str]) -> list[IndexPolicy]:
+        rules.check_identifiers(idents, rules.MAX_POLICY_GROUPS)
         groups = self.catalog.groups([rules.group_identifier(i) for i in idents])
         return [self._policy(g) for g in groups if g.index_policy]
 
@@ -137,6 +138,7 @@ class LogsService:
         self.catalog.update_group(g.name, index_policy=None, index_policy_ms=None)
 
     def describe_field_indexes(self, idents: list[str]) -> list[FieldIndex]:
+        rules.check_identifiers(idents, rules.MAX_FIELD_INDEX_GROUPS)
         groups = self.catalog.groups([rules.group_identifier(i) for i in idents])
         return [FieldIndex(self._arn(g.name), f, g.index_policy_ms) for g in groups for f in g.index_fields]
 
@@ -237,6 +239,14 @@ class LogsService:
         if stream_names and stream_prefix:
             raise Invalid("logStreamNames and logStreamNamePrefix cannot be used together",
                           field="logStreamNamePrefix")
+        if stream_names is not None:
+            if not 1 <= len(stream_names) <= rules.MAX_FILTER_STREAMS:
+                raise Invalid(f"logStreamNames must name 1 to {rules.MAX_FILTER_STREAMS} streams",
+                              field="logStreamNames")
+            for name in stream_names:
+                rules.check_stream_name(name, "logStreamNames")
+        if stream_prefix is not None:
+            rules.check_stream_name(stream_prefix, "logStreamNamePrefix")
         self._check_range(start_ms, end_ms)
         limit = rules.check_limit(limit, rules.EVENTS_LIMIT)
         compile_filter(pattern)  # errors before touching the stores
