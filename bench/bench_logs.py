@@ -149,7 +149,7 @@ def metric_filters(url: str, group: str, batches: list[tuple[np.ndarray, list[st
     started = time.perf_counter()
     ingest_s, _ = ingest_http(url, bodies, threads)
     cw = boto3.client("cloudwatch", endpoint_url=url, region_name="us-east-1", aws_access_key_id="k",
-                      aws_secret_access_key="s", config=Config(retries={"max_attempts": 1}))
+                      aws_secret_access_key="s", config=Config(retries={"max_attempts": 1}, read_timeout=300))
     now = dt.datetime.now(dt.UTC)
     deadline = time.monotonic() + 600
     total = 0.0
@@ -158,9 +158,10 @@ def metric_filters(url: str, group: str, batches: list[tuple[np.ndarray, list[st
                                      StartTime=now - dt.timedelta(hours=3), EndTime=now + dt.timedelta(minutes=5),
                                      Period=3 * 3600 + 300)
         total = sum(d["Sum"] for d in r["Datapoints"])
+        print(f"  {time.perf_counter() - started:.1f} s: {total:.0f} of {expected} 5xx counted", file=sys.stderr)
         if total >= expected:
             break
-        time.sleep(0.05)
+        time.sleep(0.5)
     done_s = time.perf_counter() - started
     assert total == expected, f"metric filters produced {total} of {expected} 5xx datapoints"
     return {"events": n, "ingest_rate": n / ingest_s, "filter_rate": n / done_s, "lag_s": done_s - ingest_s}
