@@ -277,7 +277,10 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen([sys.executable, "-m", "rexwatch", "server", "--data-dir", data_dir, "--port",
-                             str(port), "--workers", "none"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                             str(port), "--workers", "none"], stdout=subprocess.DEVNULL,
+                            # Not a pipe: nobody reads it while the bench runs, and a full pipe would
+                            # block the server's logging (one access line per request).
+                            stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         while True:
