@@ -282,7 +282,7 @@ def main() -> None:
                             # block the server's logging (one access line per request).
                             stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a loaded shared machine can take a minute to start it
         while True:
             try:
                 if httpx.get(f"{url}/health", timeout=1).status_code == 200:
