@@ -8,7 +8,7 @@ import os
 import time
 
 from helpers import run_cli
-from rexwatch.services.alarms import AlarmsService
+from rexwatch.services.alarms import AlarmDefinition, AlarmsService
 from rexwatch.services.metrics import Datum, MetricsService
 
 CPU = {
@@ -20,6 +20,21 @@ CPU = {
     "ComparisonOperator": "GreaterThanThreshold",
     "EvaluationPeriods": 2,
 }
+
+
+def cpu_definition(name: str, description: str | None = None) -> AlarmDefinition:
+    """``CPU`` for the service (the REST body above uses PutMetricAlarm's names)."""
+    return AlarmDefinition(
+        name=name,
+        metric_name="CPUUtilization",
+        namespace="UTM/Application",
+        statistic="Average",
+        period=60,
+        threshold=80,
+        comparison_operator="GreaterThanThreshold",
+        evaluation_periods=2,
+        description=description,
+    )
 
 
 def test_rest_alarm_lifecycle(client):
@@ -50,7 +65,7 @@ def test_rest_alarm_lifecycle(client):
 def test_native_cli_backtest_mute_and_ack(runtime, live):
     env = {**os.environ, "REXWATCH_ENDPOINT": live.url}
     svc = runtime.service(AlarmsService)
-    svc.put_metric_alarm({"AlarmName": "utm-high-cpu", **CPU})
+    svc.put_metric_alarm(cpu_definition("utm-high-cpu"))
     minute = int(time.time() // 60) * 60
     values = [50, 90, 95, 40, 30]
     start = minute - 60 * len(values)
@@ -132,8 +147,8 @@ def test_native_cli_backtest_mute_and_ack(runtime, live):
 
 def test_alarm_pages(runtime, client):
     svc = runtime.service(AlarmsService)
-    svc.put_metric_alarm({"AlarmName": "utm-high-cpu", "AlarmDescription": "CPU above 80%", **CPU})
-    svc.put_metric_alarm({"AlarmName": "utm-db-connections-high", **CPU})
+    svc.put_metric_alarm(cpu_definition("utm-high-cpu", "CPU above 80%"))
+    svc.put_metric_alarm(cpu_definition("utm-db-connections-high"))
     svc.set_alarm_state("utm-high-cpu", "ALARM", "Threshold Crossed: test")
     svc.mute(["utm-high-cpu"], duration="PT1H", name="deploy")
     r = client.get("/alarms")
