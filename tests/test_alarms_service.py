@@ -330,9 +330,7 @@ def test_backtest_replays_stored_data(svc):
 def test_composite_actions_suppressor(svc, topic):
     svc.put_metric_alarm(cpu_alarm(alarm_actions=[], ok_actions=[]))
     svc.put_metric_alarm(cpu_alarm(name="maintenance", alarm_actions=[], ok_actions=[]))
-    svc.put_composite_alarm(
-        composite("c", "ALARM(utm-high-cpu)", [TOPIC], actions_suppressor="maintenance")
-    )
+    svc.put_composite_alarm(composite("c", "ALARM(utm-high-cpu)", [TOPIC], actions_suppressor="maintenance"))
     svc.set_alarm_state("maintenance", "ALARM", "deploying")
     svc.set_alarm_state("utm-high-cpu", "ALARM", "x")
     assert svc.get("c").state_value == "ALARM"
@@ -427,9 +425,7 @@ def test_a_refused_series_does_not_stop_the_other_alarms(svc):
         svc.put_metric_alarm(cpu_alarm(name=f"ok-{i}", evaluation_periods=1, metric_name=f"M{i}"))
         stats.add(f"M{i}", "Average", T0, 300, 99)
     svc.put_metric_alarm(
-        cpu_alarm(
-            name="refused", evaluation_periods=1, metric_name="Refused", treat_missing_data="breaching"
-        )
+        cpu_alarm(name="refused", evaluation_periods=1, metric_name="Refused", treat_missing_data="breaching")
     )
     report = svc.evaluate_due(T0 + 301)
     assert report.transitions == 5

@@ -157,7 +157,9 @@ def metrics_out(metrics: Iterable[MetricQuery]) -> list[dict[str, Any]]:
             metric = _drop_none({"Namespace": s.namespace, "MetricName": s.metric_name})
             if s.dimensions:
                 metric["Dimensions"] = _dims_out(s.dimensions)
-            item["MetricStat"] = _drop_none({"Metric": metric, "Period": s.period, "Stat": s.stat, "Unit": s.unit})
+            item["MetricStat"] = _drop_none(
+                {"Metric": metric, "Period": s.period, "Stat": s.stat, "Unit": s.unit}
+            )
         item.update(_drop_none({"Expression": m.expression, "Label": m.label}))
         item["ReturnData"] = m.return_data
         if m.period is not None:

@@ -85,7 +85,12 @@ class MetricQueryBody(BaseModel):
                 Unit=s.unit,
             )
         return cls(
-            Id=m.id, MetricStat=ms, Expression=m.expression, Label=m.label, ReturnData=m.return_data, Period=m.period
+            Id=m.id,
+            MetricStat=ms,
+            Expression=m.expression,
+            Label=m.label,
+            ReturnData=m.return_data,
+            Period=m.period,
         )
 
 

@@ -49,7 +49,12 @@ class Acknowledgements:
                 now,
                 "Action",
                 f"Acknowledged by {by}" + (f": {reason}" if reason else ""),
-                {"actionState": "Acknowledged", "by": by, "reason": reason, "stateUpdateTimestamp": int(now * 1000)},
+                {
+                    "actionState": "Acknowledged",
+                    "by": by,
+                    "reason": reason,
+                    "stateUpdateTimestamp": int(now * 1000),
+                },
             )
             return self._locked(conn, name)
 

@@ -22,7 +22,9 @@ def backtest(ctx: Context, a: Alarm, since: float, until: float) -> list[Backtes
     if since >= until:
         raise Invalid("the backtest start must be before its end", field="since")
     if a.kind != "metric":
-        raise Invalid("backtests replay metric alarms; composite alarms follow their children", field="AlarmName")
+        raise Invalid(
+            "backtests replay metric alarms; composite alarms follow their children", field="AlarmName"
+        )
     cfg = eval_config(a)
     step = cadence(a)
     if int((until - since) // step) > MAX_STEPS:

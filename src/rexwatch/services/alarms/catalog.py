@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rexwatch.errors import Conflict, Invalid, InvalidToken, LimitExceeded, NotFound
 from rexwatch.services.alarms.composites import Composites
@@ -11,14 +11,13 @@ from rexwatch.services.alarms.definitions import (
     MAX_TAGS,
     STATES,
     alarm_kinds,
-    alarm_view,
     check_tags,
-    record_view,
     validate_composite_alarm,
     validate_metric_alarm,
 )
 from rexwatch.services.alarms.history import History, page_token, read_token
 from rexwatch.services.alarms.model import (
+    Actions,
     Alarm,
     AlarmDefinition,
     AlarmRecord,
@@ -34,6 +33,62 @@ if TYPE_CHECKING:
     from rexwatch.services.alarms.service import Context
 
 MAX_DESCRIBE = 100
+
+
+def config_view(
+    name: str,
+    *,
+    description: str | None,
+    actions_enabled: bool,
+    actions: Actions,
+    namespace: str | None,
+    metric_name: str | None,
+    dimensions: Sequence[Dimension],
+    config: dict[str, Any],
+) -> dict[str, Any]:
+    """An alarm's definition as CloudWatch's ConfigurationUpdate history data shows it."""
+    view: dict[str, Any] = {
+        "alarmName": name,
+        "alarmDescription": description,
+        "actionsEnabled": actions_enabled,
+        "alarmActions": list(actions.alarm),
+        "okActions": list(actions.ok),
+        "insufficientDataActions": list(actions.insufficient_data),
+        "namespace": namespace,
+        "metricName": metric_name,
+    }
+    for k, v in config.items():
+        if v is not None and k != "metrics":
+            view["".join(w if i == 0 else w.title() for i, w in enumerate(k.split("_")))] = v
+    if "period" in config:  # a metric alarm
+        view["dimensions"] = [{"Name": d.name, "Value": d.value} for d in dimensions]
+    return {k: v for k, v in view.items() if v is not None}
+
+
+def record_view(rec: AlarmRecord) -> dict[str, Any]:
+    return config_view(
+        rec.name,
+        description=rec.description,
+        actions_enabled=rec.actions_enabled,
+        actions=rec.actions,
+        namespace=rec.namespace,
+        metric_name=rec.metric_name,
+        dimensions=rec.dimensions,
+        config=rec.config,
+    )
+
+
+def alarm_view(a: Alarm) -> dict[str, Any]:
+    return config_view(
+        a.name,
+        description=a.description,
+        actions_enabled=a.actions_enabled,
+        actions=Actions(tuple(a.alarm_actions), tuple(a.ok_actions), tuple(a.insufficient_data_actions)),
+        namespace=a.namespace,
+        metric_name=a.metric_name,
+        dimensions=a.dimensions,
+        config=a.config,
+    )
 
 
 class Catalog:
@@ -268,11 +323,15 @@ class Catalog:
         """(``alarm`` or ``alarm-mute-rule``, name) of a CloudWatch ARN."""
         prefix = f"arn:aws:cloudwatch:{self.ctx.region}:{self.ctx.account}:"
         if not isinstance(arn, str) or not arn.startswith("arn:aws:cloudwatch:"):
-            raise Invalid(f"ResourceARN {arn!r} is not a CloudWatch alarm or mute rule ARN", field="ResourceARN")
+            raise Invalid(
+                f"ResourceARN {arn!r} is not a CloudWatch alarm or mute rule ARN", field="ResourceARN"
+            )
         rest = arn[len(prefix) :] if arn.startswith(prefix) else arn.split(":", 5)[-1]
         kind, _, name = rest.partition(":")
         if kind not in ("alarm", "alarm-mute-rule"):
-            raise Invalid(f"ResourceARN {arn!r} is not a CloudWatch alarm or mute rule ARN", field="ResourceARN")
+            raise Invalid(
+                f"ResourceARN {arn!r} is not a CloudWatch alarm or mute rule ARN", field="ResourceARN"
+            )
         return kind, name
 
     def _tags(self, conn, kind: str, name: str) -> list[Tag]:

@@ -169,7 +169,7 @@ def _check_unit(unit: str | None) -> None:
 
 def validate_metric_alarm(d: AlarmDefinition) -> AlarmRecord:
     """PutMetricAlarm's rules. The record keeps the definition in the store's form."""
-    name = check_name(d.name)
+    check_name(d.name)
     if d.description is not None and len(d.description) > 1024:
         raise Invalid("AlarmDescription is at most 1024 characters", field="AlarmDescription")
     stat, ext = d.statistic, d.extended_statistic
@@ -246,7 +246,9 @@ def _math_config(d: AlarmDefinition, returned: MetricQuery) -> dict[str, Any]:
         if not isinstance(m.id, str) or not _METRIC_ID.fullmatch(m.id):
             raise Invalid(f"Metrics Id {m.id!r} must start with a lower-case letter", field="Metrics")
         if (m.metric_stat is None) == (m.expression is None):
-            raise Invalid(f"Metrics entry {m.id} needs exactly one of MetricStat or Expression", field="Metrics")
+            raise Invalid(
+                f"Metrics entry {m.id} needs exactly one of MetricStat or Expression", field="Metrics"
+            )
         if m.expression is not None:
             try:
                 refs = _references(parse(m.expression)) - KEYWORDS
@@ -379,59 +381,3 @@ def cadence(a: Alarm | DueAlarm) -> int:
 def next_evaluation(a: Alarm | DueAlarm, now: float) -> float:
     step = cadence(a)
     return (math.floor(now / step) + 1) * step
-
-
-def config_view(
-    name: str,
-    *,
-    description: str | None,
-    actions_enabled: bool,
-    actions: Actions,
-    namespace: str | None,
-    metric_name: str | None,
-    dimensions: Sequence[Dimension],
-    config: dict[str, Any],
-) -> dict[str, Any]:
-    """An alarm's definition as CloudWatch's ConfigurationUpdate history data shows it."""
-    view: dict[str, Any] = {
-        "alarmName": name,
-        "alarmDescription": description,
-        "actionsEnabled": actions_enabled,
-        "alarmActions": list(actions.alarm),
-        "okActions": list(actions.ok),
-        "insufficientDataActions": list(actions.insufficient_data),
-        "namespace": namespace,
-        "metricName": metric_name,
-    }
-    for k, v in config.items():
-        if v is not None and k != "metrics":
-            view["".join(w if i == 0 else w.title() for i, w in enumerate(k.split("_")))] = v
-    if "period" in config:  # a metric alarm
-        view["dimensions"] = [{"Name": d.name, "Value": d.value} for d in dimensions]
-    return {k: v for k, v in view.items() if v is not None}
-
-
-def record_view(rec: AlarmRecord) -> dict[str, Any]:
-    return config_view(
-        rec.name,
-        description=rec.description,
-        actions_enabled=rec.actions_enabled,
-        actions=rec.actions,
-        namespace=rec.namespace,
-        metric_name=rec.metric_name,
-        dimensions=rec.dimensions,
-        config=rec.config,
-    )
-
-
-def alarm_view(a: Alarm) -> dict[str, Any]:
-    return config_view(
-        a.name,
-        description=a.description,
-        actions_enabled=a.actions_enabled,
-        actions=Actions(tuple(a.alarm_actions), tuple(a.ok_actions), tuple(a.insufficient_data_actions)),
-        namespace=a.namespace,
-        metric_name=a.metric_name,
-        dimensions=a.dimensions,
-        config=a.config,
-    )

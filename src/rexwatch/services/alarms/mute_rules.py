@@ -27,9 +27,7 @@ DEFAULT_PAGE = 50
 
 
 class MuteRules:
-    def __init__(
-        self, repo: MutesRepo, clock: Callable[[], float], arn_of: Callable[[str], str]
-    ) -> None:
+    def __init__(self, repo: MutesRepo, clock: Callable[[], float], arn_of: Callable[[str], str]) -> None:
         self.repo = repo
         self.clock = clock
         self.arn_of = arn_of

@@ -102,7 +102,9 @@ class AlarmsService:
         self.mute_rules = MuteRules(self.mutes_repo, ctx.now, ctx.mute_rule_arn)
         self.transitions = Transitions(ctx, self.repo, self.history)
         self.composites = Composites(ctx, self.repo, self.transitions, self.mute_rules)
-        self.catalog = Catalog(ctx, self.repo, self.mutes_repo, self.history, self.composites, self.mute_rules)
+        self.catalog = Catalog(
+            ctx, self.repo, self.mutes_repo, self.history, self.composites, self.mute_rules
+        )
         self.acks = Acknowledgements(ctx, self.repo, self.history)
         self.tick = Tick(ctx, self.repo, self.transitions, self.composites, self.mute_rules)
 

@@ -26,13 +26,17 @@ class StatsSource(Protocol):
     (key, metrics) pairs, and returns the datapoints of each key's returned expression.
     """
 
-    def fetch(self, queries: Sequence[StatQuery], start: float, end: float) -> dict[StatQuery, list[Datapoint]]: ...
+    def fetch(
+        self, queries: Sequence[StatQuery], start: float, end: float
+    ) -> dict[StatQuery, list[Datapoint]]: ...
 
 
 class Notifier(Protocol):
     """Puts a message for a topic into the delivery outbox, inside the caller's transaction."""
 
-    def enqueue(self, conn: Connection, topic_arn: str, subject: str, message: str, dedup_id: str) -> None: ...
+    def enqueue(
+        self, conn: Connection, topic_arn: str, subject: str, message: str, dedup_id: str
+    ) -> None: ...
 
 
 class MetricsStats:
@@ -120,8 +124,12 @@ class MetricsStats:
                 elif m.metric_stat is not None:
                     ms = m.metric_stat
                     dims = tuple(sorted((d.name, d.value) for d in ms.dimensions))
-                    spec = MetricStatSpec(MetricId(ms.namespace, ms.metric_name, dims), ms.period, ms.stat, ms.unit)
-                    queries.append(MetricDataQuery(qid, metric_stat=spec, label=m.label, return_data=m.return_data))
+                    spec = MetricStatSpec(
+                        MetricId(ms.namespace, ms.metric_name, dims), ms.period, ms.stat, ms.unit
+                    )
+                    queries.append(
+                        MetricDataQuery(qid, metric_stat=spec, label=m.label, return_data=m.return_data)
+                    )
         svc = self.runtime.service(MetricsService)
         page = svc.get_metric_data(
             queries,

@@ -124,7 +124,7 @@ class Tick:
                     )
                     decisions.append((a, t, None))
                     continue
-                except Exception as e:  # noqa: BLE001 - one alarm's failure must not stop the tick
+                except Exception as e:  # one alarm's failure must not stop the tick
                     log.warning("alarm %r: evaluation raised", a.name, exc_info=e)
                     failed[a.id] = ("evaluate", _why(e))
             reason, msg = failed[a.id]
@@ -143,7 +143,7 @@ class Tick:
             report.queries += 1
             try:
                 return self.ctx.stats.fetch(part, start, end), {}
-            except Exception as e:  # noqa: BLE001 - isolate it below
+            except Exception as e:  # isolate it below
                 give_up = len(part) == 1 or budget[0] < 2 or isinstance(e, Unavailable)
                 log.warning(
                     "alarms: statistics query for %d series failed%s",
@@ -175,7 +175,7 @@ class Tick:
         report.queries += own + (1 if own < len(math_alarms) else 0)
         try:
             return fetch_math([(a.id, a.config["metrics"]) for a in math_alarms], start, end), {}
-        except Exception as e:  # noqa: BLE001 - isolate it below
+        except Exception as e:  # isolate it below
             if len(math_alarms) == 1:
                 log.warning("alarm %r: metric math failed", math_alarms[0].name, exc_info=e)
                 return {}, {math_alarms[0].id: _why(e)}
@@ -185,7 +185,7 @@ class Tick:
             report.queries += 1
             try:
                 out.update(fetch_math([(a.id, a.config["metrics"])], start, end))
-            except Exception as e:  # noqa: BLE001 - only this alarm fails
+            except Exception as e:  # only this alarm fails
                 log.warning("alarm %r: metric math failed", a.name, exc_info=e)
                 refused[a.id] = _why(e)
         return out, refused
@@ -237,7 +237,9 @@ class Tick:
             for (nxt, error), ids in quiet.items():
                 self.repo.set_fields_of(conn, ids, next_eval_at=nxt, last_eval_at=now, evaluation_error=error)
             # An evaluation that confirmed a SetAlarmState state ends the override.
-            overridden = [a.id for a, t, error in decisions if t is None and error is None and a.state_override]
+            overridden = [
+                a.id for a, t, error in decisions if t is None and error is None and a.state_override
+            ]
             self.repo.set_fields_of(conn, overridden, state_override=False)
             if changed:
                 report.notifications += self.composites.evaluate(conn, now, changed=changed, mutes=mutes)

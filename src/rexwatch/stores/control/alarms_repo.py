@@ -7,7 +7,8 @@ transaction; ``begin()`` and ``connect()`` open one.
 The ``config`` JSON column keeps the definition's remaining fields in
 snake_case; ``dimensions`` and ``metrics`` inside it are stored in the
 ``Name``/``Value`` and ``Id``/``MetricStat`` spelling rows have always used,
-and are converted to ``Dimension``/``MetricQuery`` here.
+and are converted to ``Dimension``/``MetricQuery`` here. (About 400 lines: the
+codec of that stored JSON stays beside the one table that holds it.)
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 
 from rexwatch.services.alarms.model import (
-    Actions,
     Alarm,
     AlarmRecord,
     Dimension,
@@ -324,9 +324,7 @@ class AlarmsRepo:
             cfg = _config_from_json(r.config)
             cfg["dimensions"] = dims_from_json((r.config or {}).get("dimensions"))
             out.append(
-                DueAlarm(
-                    r.id, r.name, r.namespace, r.metric_name, cfg, r.state_value, bool(r.state_override)
-                )
+                DueAlarm(r.id, r.name, r.namespace, r.metric_name, cfg, r.state_value, bool(r.state_override))
             )
         return out
 

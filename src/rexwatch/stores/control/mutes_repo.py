@@ -81,7 +81,9 @@ class MutesRepo:
 
     def delete(self, name: str) -> bool:
         with self.engine.begin() as conn:
-            return bool(conn.execute(delete(alarm_mute_rules).where(alarm_mute_rules.c.name == name)).rowcount)
+            return bool(
+                conn.execute(delete(alarm_mute_rules).where(alarm_mute_rules.c.name == name)).rowcount
+            )
 
     def set_tags(self, conn: Connection, name: str, tags: Sequence[Tag]) -> None:
         conn.execute(
