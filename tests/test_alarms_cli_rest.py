@@ -170,3 +170,40 @@ def test_alarm_pages_need_a_key_when_auth_is_on(runtime, client):
     assert client.get("/alarms").status_code == 401
     key = runtime.keys.create("ui")
     assert client.get("/alarms", headers={"Authorization": f"Bearer {key.token}"}).status_code == 200
+
+
+def test_rest_alarm_body_is_typed_and_math_alarms_round_trip(client):
+    r = client.put("/api/v1/alarms/bad-type", json={**CPU, "Period": "five minutes"})
+    assert r.status_code == 400 and "Period" in r.text
+    r = client.put("/api/v1/alarms/bad-dims", json={**CPU, "Dimensions": [{"Name": "Host"}]})
+    assert r.status_code == 400 and "Value" in r.text
+    body = {
+        "Metrics": [
+            {
+                "Id": "e",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "UTM/Application",
+                        "MetricName": "5XXError",
+                        "Dimensions": [{"Name": "Service", "Value": "api"}],
+                    },
+                    "Period": 60,
+                    "Stat": "Sum",
+                },
+                "ReturnData": False,
+            },
+            {"Id": "rate", "Expression": "e * 100", "Label": "rate"},
+        ],
+        "EvaluationPeriods": 2,
+        "Threshold": 5,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "AlarmActions": ["arn:aws:sns:us-east-1:000000000000:utm-alerts"],
+    }
+    r = client.put("/api/v1/alarms/error-rate", json=body)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert got["config"]["metrics"] == body["Metrics"][:1] + [{**body["Metrics"][1], "ReturnData": True}]
+    assert got["config"]["period"] == 60 and got["alarm_actions"] == body["AlarmActions"]
+    assert got["evaluation_error"] is None
+    page = client.get("/alarms/error-rate")
+    assert page.status_code == 200 and "e * 100" in page.text

@@ -207,10 +207,7 @@ class DueAlarm:
     config: dict[str, Any]
     state_value: str
     state_override: bool
-
-    @property
-    def dimensions(self) -> list[Dimension]:
-        return self.config.get("dimensions") or []
+    dimensions: tuple[Dimension, ...] = ()
 
 
 @dataclass

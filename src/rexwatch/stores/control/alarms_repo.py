@@ -321,10 +321,14 @@ class AlarmsRepo:
             q = q.limit(limit)
         out = []
         for r in conn.execute(q):
-            cfg = _config_from_json(r.config)
-            cfg["dimensions"] = dims_from_json((r.config or {}).get("dimensions"))
+            # The hot path of every tick: convert only what evaluation reads.
+            raw = r.config or {}
+            cfg = _config_from_json(raw) if raw.get("metrics") else raw
+            dims = tuple(Dimension(d["Name"], str(d["Value"])) for d in raw.get("dimensions") or ())
             out.append(
-                DueAlarm(r.id, r.name, r.namespace, r.metric_name, cfg, r.state_value, bool(r.state_override))
+                DueAlarm(
+                    r.id, r.name, r.namespace, r.metric_name, cfg, r.state_value, bool(r.state_override), dims
+                )
             )
         return out
 
