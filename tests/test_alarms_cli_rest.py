@@ -202,7 +202,7 @@ def test_rest_alarm_body_is_typed_and_math_alarms_round_trip(client):
     r = client.put("/api/v1/alarms/error-rate", json=body)
     assert r.status_code == 200, r.text
     got = r.json()
-    assert got["config"]["metrics"] == body["Metrics"][:1] + [{**body["Metrics"][1], "ReturnData": True}]
+    assert got["config"]["metrics"] == [*body["Metrics"][:1], {**body["Metrics"][1], "ReturnData": True}]
     assert got["config"]["period"] == 60 and got["alarm_actions"] == body["AlarmActions"]
     assert got["evaluation_error"] is None
     page = client.get("/alarms/error-rate")

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import Connection
 
-from rexwatch.errors import Invalid, LimitExceeded, NotFound
+from rexwatch.errors import Invalid, InvalidToken, LimitExceeded, NotFound
 from rexwatch.services.alarms.definitions import check_name, check_tags
 from rexwatch.services.alarms.history import page_token, read_token, utc
 from rexwatch.services.alarms.model import MuteRule, MuteRuleDefinition
@@ -113,6 +113,8 @@ class MuteRules:
     ) -> tuple[list[MuteRule], str | None]:
         limit = int(max_records or DEFAULT_PAGE)
         after = read_token(next_token)
+        if after is not None and not isinstance(after, str):
+            raise InvalidToken("NextToken is not valid", field="NextToken")
         now = self.clock()
         with self.repo.engine.connect() as conn:
             rules = [self._view(r, now) for r in self.repo.all(conn, after=after)]
