@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test lint install-server install-test bench clean
+.PHONY: serve test lint install-server install-test bench vendor clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,10 +26,14 @@ serve: install-server
 	$(BIN)/rexwatch server $(ARGS)
 
 lint: install-test
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts
 
 test: install-test lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+
+# Refresh the browser assets under src/rexwatch/web/static/vendor/ (needs npm); commit the result.
+vendor: | $(BIN)/python
+	$(BIN)/python scripts/vendor.py $(PACKAGES)
 
 bench: install-test
 	$(BIN)/python bench/bench_server.py

@@ -54,7 +54,7 @@ def create_app(runtime: Runtime, *, run_workers: bool = True, close_runtime: boo
         title="rexwatch",
         version=__version__,
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        docs_url=None,  # served by rexwatch.web.apidocs from vendored assets
         redoc_url=None,
         lifespan=lifespan,
     )
