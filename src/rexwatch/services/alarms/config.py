@@ -29,6 +29,7 @@ from rexwatch.services.alarms.model import (
     StatQuery,
 )
 from rexwatch.services.alarms.rules import alarm_name_of, compile_rule
+from rexwatch.services.notify.arns import resolve_account
 from rexwatch.stores.control.tables.alarms import alarm_mute_rules, alarms
 
 
@@ -50,7 +51,8 @@ class ConfigMixin:
                         "rexwatch supports SNS topic actions",
                         field=key,
                     )
-            out[key] = acts
+            # The runbook's `arn:aws:sns:us-east-1:ACCOUNT:topic` is stored with the real account id.
+            out[key] = [resolve_account(a, self.account, key) for a in acts]
         return out
 
     def _metric_config(self, p: dict[str, Any]) -> tuple[dict[str, Any], str | None, str | None, list]:
