@@ -8,22 +8,25 @@ BIN := $(VENV)/bin
 .PHONY: serve test lint install-server install-test bench vendor clean
 
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	@echo "rexwatch: creating $(VENV) with $(PYTHON)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --upgrade pip
 
 $(VENV)/.server-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[server]'
-	touch $@
+	@echo "rexwatch: installing the server into $(VENV) (the first time takes a minute or two)"
+	@$(BIN)/pip install --quiet -e '.[server]'
+	@touch $@
 
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $@ $(VENV)/.server-installed
+	@echo "rexwatch: installing the server and test tools into $(VENV)"
+	@$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@ $(VENV)/.server-installed
 
 install-server: $(VENV)/.server-installed
 install-test: $(VENV)/.test-installed
 
 serve: install-server
-	$(BIN)/rexwatch server $(ARGS)
+	@$(BIN)/rexwatch server $(ARGS)
 
 lint: install-test
 	$(BIN)/ruff check src tests bench scripts

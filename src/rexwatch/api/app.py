@@ -1,7 +1,7 @@
 """Assemble every door into one ASGI app on one port.
 
 ``/`` AWS wire protocols (POST) and the web UI (GET), ``/api/v1`` native
-REST, ``/v1/...`` OTLP/HTTP, ``/health`` and ``/metrics``.
+REST (reference at ``/api/v1/docs``), ``/health`` and ``/metrics``.
 """
 
 from __future__ import annotations

@@ -101,8 +101,9 @@ def resolve_relative_times(service: str, cli_name: str, args: list[str]) -> list
         return True
 
     table = operations(service)[cli_name].arg_table
-    stamps = {f"--{n}" for n, a in table.items() if a.argument_model is not None
-              and a.argument_model.type_name == "timestamp"}
+    # put-metric-data's --timestamp is an AWS CLI customization typed as a plain string.
+    stamps = {f"--{n}" for n, a in table.items() if n == "timestamp" or (
+        a.argument_model is not None and a.argument_model.type_name == "timestamp")}
     out = list(args)
     for i, arg in enumerate(out[:-1]):
         value = out[i + 1]
