@@ -190,6 +190,19 @@ def _type_of(arg: Any) -> str:
 _GLOBAL_ARGS = ("cli-input-json", "generate-cli-skeleton", "starting-token", "page-size", "max-items")
 
 
+def _write_usage(fmt: click.HelpFormatter, path: str, tokens: list[str]) -> None:
+    """A usage line that wraps between flags, never inside one (click's wrapping breaks at hyphens)."""
+    lead = f"Usage: {path}"
+    lines, line = [], lead
+    for tok in tokens:
+        if len(line) + 1 + len(tok) > (fmt.width or 80) and line.strip():
+            lines.append(line)
+            line = " " * 7
+        line += " " + tok
+    lines.append(line)
+    fmt.write("\n".join(lines) + "\n\n")
+
+
 def render_help(ctx: click.Context, service: str, cli_name: str) -> str:
     """Help for one mirrored operation, from the AWS CLI's argument table and botocore's docs."""
     from rexwatch.cli.aws_compat import note_for
@@ -211,9 +224,7 @@ def render_help(ctx: click.Context, service: str, cli_name: str) -> str:
     table = op.arg_table
     required = [n for n, a in table.items() if a.required]
     fmt = ctx.make_formatter()
-    usage = " ".join(f"--{n} <value>" for n in required)
-    fmt.write_usage(ctx.command_path, (usage + " " if usage else "") + "[options]")
-    fmt.write_paragraph()
+    _write_usage(fmt, ctx.command_path, [*(f"--{n} <value>" for n in required), "[options]"])
     with fmt.indentation():
         status = (f"AWS {model.service_model.metadata['serviceId']} {model.name}, implemented by rexwatch."
                   if supported else
