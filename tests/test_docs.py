@@ -138,16 +138,21 @@ def run_doc(path: Path, tmp: Path, mailbox: Mailbox) -> tuple[ServerProcess, sub
     home.mkdir()
     work.mkdir()
     # The prober stays off: the docs' monitors name hosts that tests must never contact.
+    # Warnings only: nobody reads the server's pipes while the document runs.
     sp = ServerProcess(data, env={"REXWATCH_SMTP_HOST": "127.0.0.1", "REXWATCH_SMTP_PORT": str(mailbox.port),
-                                  "REXWATCH_WORKERS": "retention,notify,alarms"})
+                                  "REXWATCH_WORKERS": "retention,notify,alarms", "REXWATCH_LOG_LEVEL": "warning"})
     sp.start(wait=False)
-    sp.wait_healthy(timeout=300)  # a deadline for a loaded machine, not a speed goal
+    try:
+        sp.wait_healthy(timeout=300)  # a deadline for a loaded machine, not a speed goal
+    except BaseException:
+        sp.stop(9)
+        raise
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "REXWATCH_"))}
     env.update(PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}", HOME=str(home),
                REXWATCH_ENDPOINT=sp.url, REXWATCH_DATA_DIR=str(data))
     blocks = runnable(path)
     r = subprocess.run(["bash", "-c", _script(blocks, sp.port)], cwd=work, env=env, capture_output=True,
-                       text=True, timeout=900)
+                       text=True, timeout=1500)
     if r.returncode != 0:
         failed = _failed_block(blocks, r.stderr)
         where = f"{failed.path.name}:{failed.line}\n{failed.text}" if failed else "?"
@@ -176,6 +181,7 @@ CHECKS = {"README.md": _check_readme}
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # a document is many AWS CLI runs: a deadline for a loaded machine
 @pytest.mark.parametrize("path", [p for p in DOC_FILES if runnable(p)], ids=lambda p: p.name)
 def test_doc_runs_as_written(path: Path, tmp_path: Path, mailbox: Mailbox):
     sp, r = run_doc(path, tmp_path, mailbox)
