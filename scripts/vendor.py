@@ -33,8 +33,8 @@ class Package:
     name: str
     version: str
     integrity: str  # the registry's dist.integrity (sha512, base64)
-    files: tuple[str, ...]  # paths inside the package to keep; licence files must be listed
-    licence: tuple[str, ...]
+    files: tuple[str, ...]  # paths inside the package to keep (may be nested: dist/x.min.js)
+    licence: tuple[str, ...]  # the licence files, always kept
 
 
 PACKAGES: tuple[Package, ...] = (
@@ -79,7 +79,9 @@ def unpack(pkg: Package, tarball: Path) -> dict[str, str]:
         for name in (*pkg.files, *pkg.licence):
             member = tar.getmember(f"package/{name}")  # KeyError names a file the package lacks
             data = tar.extractfile(member).read()  # type: ignore[union-attr]
-            (dest / name).write_bytes(data)
+            target = dest / name  # may be nested, e.g. dist/uPlot.iife.min.js
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
             sums[name] = hashlib.sha256(data).hexdigest()
     return sums
 
