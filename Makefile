@@ -5,31 +5,38 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test lint install-server install-test bench clean
+.PHONY: serve test lint install-server install-test bench vendor clean
 
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	@echo "rexwatch: creating $(VENV) with $(PYTHON)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --upgrade pip
 
 $(VENV)/.server-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[server]'
-	touch $@
+	@echo "rexwatch: installing the server into $(VENV) (the first time takes a minute or two)"
+	@$(BIN)/pip install --quiet -e '.[server]'
+	@touch $@
 
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $@ $(VENV)/.server-installed
+	@echo "rexwatch: installing the server and test tools into $(VENV)"
+	@$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@ $(VENV)/.server-installed
 
 install-server: $(VENV)/.server-installed
 install-test: $(VENV)/.test-installed
 
 serve: install-server
-	$(BIN)/rexwatch server $(ARGS)
+	@$(BIN)/rexwatch server $(ARGS)
 
 lint: install-test
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts
 
 test: install-test lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+
+# Refresh the browser assets under src/rexwatch/web/static/vendor/ (needs npm); commit the result.
+vendor: | $(BIN)/python
+	$(BIN)/python scripts/vendor.py $(PACKAGES)
 
 bench: install-test
 	$(BIN)/python bench/bench_server.py

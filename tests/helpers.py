@@ -29,10 +29,14 @@ class ServerProcess:
         self.proc = subprocess.Popen(self.args, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True)
         if wait:
-            self.wait_healthy()
+            try:
+                self.wait_healthy()
+            except BaseException:
+                self.stop(9)  # never leave a server running behind a failed start
+                raise
         return self
 
-    def wait_healthy(self, timeout: float = 30) -> float:
+    def wait_healthy(self, timeout: float = 120) -> float:
         started = time.monotonic()
         while time.monotonic() - started < timeout:
             if self.proc and self.proc.poll() is not None:

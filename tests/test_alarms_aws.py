@@ -220,7 +220,8 @@ def test_runbook_put_metric_alarm_commands_run_with_the_cli(live):
     ]
     assert alarms["utm-high-error-rate"]["AlarmDescription"] == "API error rate above 5%"
     assert alarms["utm-unhealthy-targets"]["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
-    assert alarms["utm-high-cpu"]["AlarmActions"] == [TOPIC]
+    # The runbook's ACCOUNT placeholder is stored as the server's account id.
+    assert alarms["utm-high-cpu"]["AlarmActions"] == [TOPIC.replace("ACCOUNT", "000000000000")]
     r = run_cli(
         "cloudwatch",
         "set-alarm-state",

@@ -33,7 +33,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=default_data_dir, description="Where embedded stores live.")
     host: str = Field("127.0.0.1", description="Address the server binds.")
-    port: int = Field(9099, ge=0, le=65535, description="Port for every door (AWS, REST, OTLP, UI).")
+    port: int = Field(9099, ge=0, le=65535, description="Port for every door (AWS protocols, REST API, web UI).")
     auth: Literal["auto", "on", "off"] = Field(
         "auto", description="API authentication. auto = off on loopback, on elsewhere."
     )

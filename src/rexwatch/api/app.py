@@ -1,7 +1,7 @@
 """Assemble every door into one ASGI app on one port.
 
 ``/`` AWS wire protocols (POST) and the web UI (GET), ``/api/v1`` native
-REST, ``/v1/...`` OTLP/HTTP, ``/health`` and ``/metrics``.
+REST (reference at ``/api/v1/docs``), ``/health`` and ``/metrics``.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def create_app(runtime: Runtime, *, run_workers: bool = True, close_runtime: boo
         title="rexwatch",
         version=__version__,
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        docs_url=None,  # served by rexwatch.web.apidocs from vendored assets
         redoc_url=None,
         lifespan=lifespan,
     )

@@ -20,6 +20,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("rexwatch.cli.server_cmd", "server"),
     ("rexwatch.cli.server_cmd", "worker"),
     ("rexwatch.cli.status_cmd", "status"),
+    ("rexwatch.cli.setup_cmd", "setup"),
+    ("rexwatch.cli.setup_cmd", "env"),
     ("rexwatch.cli.config_cmd", "config"),
     ("rexwatch.cli.keys_cmd", "keys"),
     ("rexwatch.cli.logs_cmd", "logs"),
@@ -69,17 +71,46 @@ def cli(
     ctx.obj = CliContext(endpoint or default_endpoint(), api_key, output, config, None)
 
 
+def _needs_server(name: str, missing: str) -> click.Command:
+    @click.command(name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+                   add_help_option=False, help="(needs the server extra: pip install 'rexwatch[server]')")
+    def needs_server() -> None:
+        raise ModuleNotFoundError(f"No module named {missing!r}", name=missing)
+
+    return needs_server
+
+
 def _register() -> None:
     for module, attr in COMMANDS:
         try:
             cli.add_command(getattr(importlib.import_module(module), attr))
         except ModuleNotFoundError as e:
-            # Groups whose module is not written yet are simply absent.
-            if not e.name or not e.name.startswith("rexwatch.cli."):
+            if e.name and e.name.startswith("rexwatch.cli."):
+                continue  # a group whose module is not written yet is simply absent
+            if not e.name or e.name.split(".")[0] == "rexwatch":
                 raise
+            cli.add_command(_needs_server(attr.replace("_", "-"), e.name))
 
 
 _register()
+
+
+# Options of the root group that take a value, to find the command words in argv.
+_VALUE_OPTIONS = {"--endpoint", "--endpoint-url", "--api-key", "--output", "--config"}
+
+
+def _command_words(argv: list[str]) -> str:
+    words, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in _VALUE_OPTIONS:
+            skip = True
+        elif not arg.startswith("-"):
+            words.append(arg)
+            if len(words) == 2:
+                break
+    return " ".join(["rexwatch", *words])
 
 
 def main() -> None:
@@ -89,3 +120,14 @@ def main() -> None:
         cli.main(prog_name="rexwatch")
     except KeyboardInterrupt:
         sys.exit(130)
+    except ModuleNotFoundError as e:
+        # The base install is the client; the server's libraries come with the extra.
+        if not e.name or e.name.split(".")[0] == "rexwatch":
+            raise
+        click.echo(
+            click.style("error: ", fg="red", bold=True)
+            + f"'{_command_words(sys.argv[1:])}' needs the server's libraries (missing {e.name.split('.')[0]}): "
+            "install rexwatch[server], e.g. pip install 'rexwatch[server]'",
+            err=True,
+        )
+        sys.exit(1)

@@ -112,5 +112,27 @@ def _announce(settings: Settings) -> None:
         f"rexwatch serving on {settings.base_url} (data {settings.data_dir}, "
         f"auth {'on' if settings.auth_enabled else 'off'}, pid {os.getpid()})"
     )
-    print(msg, file=sys.stdout, flush=True)
+    print(msg + "\n" + _next_steps(settings), file=sys.stdout, flush=True)
     log.info("server started", extra={"address": settings.base_url, "data_dir": str(settings.data_dir)})
+
+
+def _next_steps(settings: Settings) -> str:
+    """What a new user does next, in another terminal: the CLI on PATH, then the AWS tools."""
+    import shutil
+    from pathlib import Path
+
+    url = settings.base_url
+    lines = [f"  web UI {url}/  ·  API reference {url}/api/v1/docs", "  next, in another terminal:"]
+    bin_dir = Path(sys.executable).parent
+    on_path = shutil.which("rexwatch")
+    if not on_path or Path(on_path).parent.resolve() != bin_dir.resolve():
+        lines.append(f'    export PATH="{bin_dir}:$PATH"')
+    if url != "http://127.0.0.1:9099":
+        lines.append(f"    export REXWATCH_ENDPOINT={url}")
+    if settings.auth_enabled:
+        from rexwatch.settings import default_data_dir
+
+        where = "" if settings.data_dir == default_data_dir() else f" --data-dir {settings.data_dir}"
+        lines.append(f"    rexwatch keys create --name admin{where}   # then export REXWATCH_API_KEY=...")
+    lines.append("    rexwatch setup aws && export AWS_PROFILE=rexwatch   # the AWS CLI and boto3 now talk to rexwatch")
+    return "\n".join(lines)

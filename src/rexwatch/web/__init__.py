@@ -21,6 +21,7 @@ PAGES: tuple[str, ...] = (
     "rexwatch.web.alarms",
     "rexwatch.web.notify",
     "rexwatch.web.status",
+    "rexwatch.web.apidocs",
 )
 
 

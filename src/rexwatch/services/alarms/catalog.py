@@ -112,10 +112,10 @@ class Catalog:
 
     def put_metric_alarm(self, d: AlarmDefinition) -> None:
         """Create or update a metric alarm. Updating keeps its state."""
-        self._upsert(validate_metric_alarm(d))
+        self._upsert(validate_metric_alarm(d, self.ctx.account))
 
     def put_composite_alarm(self, d: CompositeAlarmDefinition) -> None:
-        rec = validate_composite_alarm(d)
+        rec = validate_composite_alarm(d, self.ctx.account)
         children = rec.config["children"]
         with self.repo.connect() as conn:
             known = self.repo.kinds(conn, children)

@@ -7,6 +7,7 @@ field. No store, no clock.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -27,6 +28,7 @@ from rexwatch.services.alarms.model import (
     Tag,
 )
 from rexwatch.services.alarms.rules import alarm_name_of, compile_rule
+from rexwatch.services.notify.arns import resolve_account
 
 STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 ANOMALY_OPERATORS = (
@@ -49,7 +51,10 @@ def check_name(name: Any, field: str = "AlarmName") -> str:
     return name
 
 
-def check_actions(actions: Actions) -> Actions:
+def check_actions(actions: Actions, account: str | None = None) -> Actions:
+    """Checks each action ARN; with ``account``, the runbook's literal ``ACCOUNT`` placeholder is
+    stored as that account id (and any other non-numeric account is refused, as AWS does)."""
+    resolved: dict[str, tuple[str, ...]] = {}
     for key, acts in (
         ("AlarmActions", actions.alarm),
         ("OKActions", actions.ok),
@@ -64,7 +69,11 @@ def check_actions(actions: Actions) -> Actions:
                     "rexwatch supports SNS topic actions",
                     field=key,
                 )
-    return actions
+        resolved[key] = tuple(resolve_account(a, account, key) for a in acts) if account else tuple(acts)
+    return dataclasses.replace(
+        actions, alarm=resolved["AlarmActions"], ok=resolved["OKActions"],
+        insufficient_data=resolved["InsufficientDataActions"],
+    )
 
 
 def check_tags(tags: Iterable[Tag]) -> list[Tag]:
@@ -167,7 +176,7 @@ def _check_unit(unit: str | None) -> None:
             raise Invalid(f"The value {unit} for parameter Unit is invalid.", field="Unit")
 
 
-def validate_metric_alarm(d: AlarmDefinition) -> AlarmRecord:
+def validate_metric_alarm(d: AlarmDefinition, account: str | None = None) -> AlarmRecord:
     """PutMetricAlarm's rules. The record keeps the definition in the store's form."""
     check_name(d.name)
     if d.description is not None and len(d.description) > 1024:
@@ -184,7 +193,7 @@ def validate_metric_alarm(d: AlarmDefinition) -> AlarmRecord:
             raise Invalid("exactly one entry of Metrics must have ReturnData true", field="Metrics")
         if returned[0].expression is not None:
             cfg = _math_config(d, returned[0])
-            return _record(d, "metric", None, None, [], cfg)
+            return _record(d, "metric", None, None, [], cfg, account)
         if returned[0].metric_stat is None:
             raise Invalid("each entry of Metrics needs MetricStat or Expression", field="Metrics")
         ms = returned[0].metric_stat
@@ -208,7 +217,7 @@ def validate_metric_alarm(d: AlarmDefinition) -> AlarmRecord:
         **_threshold_config(d, period, percentile=bool(ext)),
         "metrics": d.metrics or None,
     }
-    return _record(d, "metric", namespace, metric_name, dims, _ordered(cfg))
+    return _record(d, "metric", namespace, metric_name, dims, _ordered(cfg), account)
 
 
 def _ordered(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -298,6 +307,7 @@ def _record(
     metric_name: str | None,
     dims: list[Dimension],
     cfg: dict[str, Any],
+    account: str | None,
 ) -> AlarmRecord:
     return AlarmRecord(
         name=d.name,
@@ -308,12 +318,12 @@ def _record(
         dimensions=dims,
         config=cfg,
         actions_enabled=bool(d.actions_enabled),
-        actions=check_actions(d.actions),
+        actions=check_actions(d.actions, account),
         tags=check_tags(d.tags),
     )
 
 
-def validate_composite_alarm(d: CompositeAlarmDefinition) -> AlarmRecord:
+def validate_composite_alarm(d: CompositeAlarmDefinition, account: str | None = None) -> AlarmRecord:
     """PutCompositeAlarm's own rules (that the children exist is checked against the store)."""
     name = check_name(d.name)
     if not d.alarm_rule:
@@ -329,7 +339,7 @@ def validate_composite_alarm(d: CompositeAlarmDefinition) -> AlarmRecord:
         "actions_suppressor_wait_period": d.actions_suppressor_wait_period,
         "actions_suppressor_extension_period": d.actions_suppressor_extension_period,
     }
-    return _record(d, "composite", None, None, [], cfg)
+    return _record(d, "composite", None, None, [], cfg, account)
 
 
 def alarm_kinds(types: Sequence[str] | None, default: Sequence[str] = ("MetricAlarm",)) -> list[str]:

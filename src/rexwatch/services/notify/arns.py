@@ -1,5 +1,7 @@
-"""SNS ARNs. Topics resolve by name, so ARNs naming any region or account work
-(a runbook's literal ``arn:aws:sns:us-east-1:ACCOUNT:utm-alerts``)."""
+"""SNS ARNs. Topics resolve by name, so ARNs naming any region work. The account
+must be 12 digits, as AWS requires, or the runbook's literal placeholder
+``ACCOUNT`` (``arn:aws:sns:us-east-1:ACCOUNT:utm-alerts``), which stands for
+this server's account id; ARNs that are stored have it replaced."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from rexwatch.errors import Invalid
 
 TOPIC_NAME = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _ARN = re.compile(r"^arn:[^:]+:sns:([^:]*):([^:]*):([^:]+)(?::([^:]+))?$")
+ACCOUNT_PLACEHOLDER = "ACCOUNT"
+_ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 
 
 def topic_arn(region: str, account: str, name: str) -> str:
@@ -33,7 +37,29 @@ def topic_name(arn: str, field: str = "TopicArn") -> str:
     m = _ARN.match(arn)
     if not m or m.group(4):
         raise Invalid(f"Invalid parameter: {field}: {arn!r} is not a topic ARN", field=field)
+    _check_account(m.group(2), arn, field)
     return m.group(3)
+
+
+def _check_account(account: str, arn: str, field: str) -> None:
+    if account != ACCOUNT_PLACEHOLDER and not _ACCOUNT_ID.match(account):
+        raise Invalid(
+            f"Invalid parameter: {field}: the account {account!r} in {arn!r} is not a 12-digit account id "
+            f"(the placeholder {ACCOUNT_PLACEHOLDER} stands for this server's)",
+            field=field,
+        )
+
+
+def resolve_account(arn: str, account: str, field: str) -> str:
+    """``arn`` with the ``ACCOUNT`` placeholder replaced by ``account``; other non-numeric accounts
+    are refused. Only the account field of an ``arn:partition:service:region:account:...`` changes."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6:
+        raise Invalid(f"Invalid parameter: {field}: {arn!r} is not an ARN", field=field)
+    _check_account(parts[4], arn, field)
+    if parts[4] == ACCOUNT_PLACEHOLDER:
+        parts[4] = account
+    return ":".join(parts)
 
 
 def subscription_id(arn: str, field: str = "SubscriptionArn") -> str:

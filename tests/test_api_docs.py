@@ -1,0 +1,87 @@
+"""The API reference page works offline: every asset comes from the server itself."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+VENDOR = Path(__file__).resolve().parents[1] / "src" / "rexwatch" / "web" / "static" / "vendor"
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run"],
+        )
+        yield b
+        b.close()
+
+
+def test_docs_page_renders_operations_with_no_outside_request(browser, live):
+    context = browser.new_context()
+    outside: list[str] = []
+    served: dict[str, int] = {}
+
+    def route(r):
+        url = r.request.url
+        if urlsplit(url).hostname not in LOCAL_HOSTS and not url.startswith(("data:", "blob:")):
+            outside.append(url)
+            r.abort()
+        else:
+            r.continue_()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("response", lambda resp: served.__setitem__(urlsplit(resp.url).path, resp.status))
+    page.goto(live.url + "/api/v1/docs")
+    page.wait_for_selector(".opblock", timeout=30_000)
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    title = page.locator(".info .title").first.inner_text()
+    context.close()
+
+    assert outside == []
+    assert served["/static/vendor/swagger-ui-dist/swagger-ui-bundle.js"] == 200
+    assert served["/static/vendor/swagger-ui-dist/swagger-ui.css"] == 200
+    assert served["/api/v1/openapi.json"] == 200
+    assert "rexwatch" in title
+    spec_paths = set(httpx.get(live.url + "/api/v1/openapi.json").json()["paths"])
+    assert "/api/v1/info" in {p.replace("\u200b", "") for p in paths}
+    assert len(paths) >= len(spec_paths)
+
+
+def test_docs_html_names_no_outside_url(client):
+    html = client.get("/api/v1/docs").text
+    assert "/static/vendor/swagger-ui-dist/swagger-ui-bundle.js" in html
+    assert "http://" not in html and "https://" not in html
+
+
+def test_vendored_files_match_the_manifest():
+    """What is committed under vendor/ is exactly what scripts/vendor.py fetched, licences included."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("vendor_script", VENDOR.parents[4] / "scripts" / "vendor.py")
+    vendor = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = vendor  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(vendor)
+    manifest = json.loads((VENDOR / "manifest.json").read_text())
+    assert set(manifest) == {p.name for p in vendor.PACKAGES}
+    for pkg in vendor.PACKAGES:
+        entry = manifest[pkg.name]
+        assert (entry["version"], entry["integrity"]) == (pkg.version, pkg.integrity)
+        assert set(entry["files"]) == {*pkg.files, *pkg.licence}
+        assert any(name.startswith("LICENSE") for name in pkg.licence)
+        for name, digest in entry["files"].items():
+            assert hashlib.sha256((VENDOR / pkg.name / name).read_bytes()).hexdigest() == digest, name
