@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 
 from rexwatch.errors import Invalid
-from rexwatch.services.alarms.mute import parse_schedule, rule_status
+from rexwatch.lang.schedule import parse_schedule
+from rexwatch.services.alarms.mute import rule_status
 
 UTC = dt.UTC
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rexwatch.errors import QueryError
-from rexwatch.services.alarms.rules import alarm_name_of, compile_rule
+from rexwatch.lang.alarmrule import alarm_name_of, compile_rule
 
 STATES = {"a": "ALARM", "b": "OK", "c": "INSUFFICIENT_DATA", "my alarm": "ALARM"}
 

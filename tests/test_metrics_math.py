@@ -9,9 +9,9 @@ import pytest
 
 from rexwatch.aws.errors import to_aws
 from rexwatch.errors import Invalid, QueryError
+from rexwatch.lang.mathexpr import Binary, Call, Num, Ref, parse
 from rexwatch.services.metrics import Datum, MetricId, MetricsService
 from rexwatch.services.metrics.getdata import MetricDataQuery, MetricStatSpec
-from rexwatch.services.metrics.mathlang import Binary, Call, Num, Ref, parse
 
 NS = "UTM/Application"
 

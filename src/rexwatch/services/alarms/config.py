@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from rexwatch.errors import Conflict, Invalid, InvalidFormat, LimitExceeded, NotFound
+from rexwatch.lang.alarmrule import alarm_name_of, compile_rule
 from rexwatch.services.alarms import evaluator as ev
 from rexwatch.services.alarms.common import (
     ANOMALY_OPERATORS,
@@ -28,7 +29,6 @@ from rexwatch.services.alarms.model import (
     Alarm,
     StatQuery,
 )
-from rexwatch.services.alarms.rules import alarm_name_of, compile_rule
 from rexwatch.stores.control.tables.alarms import alarm_mute_rules, alarms
 
 
@@ -180,8 +180,8 @@ class ConfigMixin:
         import re
 
         from rexwatch.errors import QueryError
+        from rexwatch.lang.mathexpr import parse
         from rexwatch.services.metrics.matheval import KEYWORDS
-        from rexwatch.services.metrics.mathlang import parse
 
         ids = [m.get("Id") for m in metrics]
         if len(set(ids)) != len(ids):

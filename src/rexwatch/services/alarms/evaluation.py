@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from rexwatch.errors import Invalid, LimitExceeded, RexwatchError
+from rexwatch.lang.alarmrule import alarm_name_of, compile_rule
 from rexwatch.services.alarms import evaluator as ev
 from rexwatch.services.alarms.common import (
     MAX_COMPOSITE_DEPTH,
@@ -26,7 +27,6 @@ from rexwatch.services.alarms.model import (
     StatQuery,
     TickReport,
 )
-from rexwatch.services.alarms.rules import alarm_name_of, compile_rule
 from rexwatch.stores.control.tables.alarms import alarms
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from rexwatch.errors import Conflict, Invalid, LimitExceeded, NotFound
+from rexwatch.lang.schedule import Schedule, parse_schedule
 from rexwatch.services.alarms.common import (
     _aware,
     _token,
@@ -20,7 +21,7 @@ from rexwatch.services.alarms.model import (
     Alarm,
     MuteRule,
 )
-from rexwatch.services.alarms.mute import Schedule, parse_schedule, rule_status
+from rexwatch.services.alarms.mute import rule_status
 from rexwatch.stores.control.tables.alarms import alarm_mute_rules, alarms
 
 

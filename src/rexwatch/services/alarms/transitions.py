@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from rexwatch.errors import NotFound
+from rexwatch.lang.alarmrule import alarm_name_of
 from rexwatch.services.alarms.common import (
     _Batch,
     _ts,
@@ -16,7 +17,6 @@ from rexwatch.services.alarms.message import alarm_message, subject
 from rexwatch.services.alarms.model import (
     Alarm,
 )
-from rexwatch.services.alarms.rules import alarm_name_of
 from rexwatch.stores.control.tables.alarms import alarms
 
 
