@@ -88,9 +88,10 @@ def scan_quoted(
 ) -> tuple[str, int]:
     """The string that starts with the quote at ``text[start]``: (unescaped value, end offset).
 
-    A backslash escapes the next character; ``escapes`` maps the escape letters
-    that mean something else (``n`` -> newline). Without a closing quote the
-    error points from the opening quote to the end.
+    Without ``escapes`` a backslash makes the next character stand for itself;
+    with it, only the listed escapes are decoded (``n`` -> newline) and any
+    other backslash stays as written. Without a closing quote the error points
+    from the opening quote to the end.
     """
     quote = text[start]
     out: list[str] = []
@@ -99,7 +100,7 @@ def scan_quoted(
         ch = text[i]
         if ch == "\\" and i + 1 < n:
             nxt = text[i + 1]
-            out.append(escapes.get(nxt, nxt) if escapes is not None else nxt)
+            out.append(nxt if escapes is None else escapes.get(nxt, ch + nxt))
             i += 2
             continue
         if ch == quote:

@@ -29,7 +29,7 @@ _REGEX_ALLOWED = re.compile(r"[A-Za-z0-9:_#=@/;,\- ^$?\[\]{}|\\*+.]*")
 MAX_REGEXES = 2  # per JSON or space-delimited pattern, as in CloudWatch
 MAX_LENGTH = 1024  # characters, as in CloudWatch
 MAX_DEPTH = 32  # nested parentheses
-MAX_FLOATING_RUNS = 8  # runs of fields between ellipses: each is a nested lambda in SQL
+MAX_WILDCARDS = 3  # wildcard selectors per JSON pattern, as in CloudWatch
 _NUMBER = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _NAME = re.compile(r"[A-Za-z_@][A-Za-z0-9_\-@.]*")
 
@@ -70,6 +70,15 @@ class Parser(ParserBase):
                     start=extra.span[0],
                     end=extra.span[1],
                 )
+        wild = [n for n in ast.walk(node) if isinstance(n, ast.Selector) and n.wildcard is not None]
+        if len(wild) > MAX_WILDCARDS:
+            extra = wild[MAX_WILDCARDS]
+            raise QueryError(
+                f"a JSON pattern may use at most {MAX_WILDCARDS} wildcard selectors",
+                query=self.text,
+                start=extra.span[0],
+                end=extra.span[1],
+            )
         return node
 
     # -- terms ----------------------------------------------------------------
@@ -179,7 +188,7 @@ class Parser(ParserBase):
         if tok.kind is not T.SELECTOR:
             raise self.expected("a selector such as $.field")
         self.advance()
-        selector = ast.Selector(_selector_path(tok.value), span=(tok.start, tok.end))
+        selector = ast.Selector(tok.path, span=(tok.start, tok.end))
         nxt = self.tok
         if nxt.kind is T.OP:
             op = self.advance().value
@@ -256,18 +265,7 @@ class Parser(ParserBase):
             raise self.error(
                 "a space-delimited pattern must be the whole filter pattern: remove what follows ]"
             )
-        node = ast.DelimitedPattern(tuple(slots), span=(start, end))
-        floating = node.segments[1:-1]
-        if len(floating) > MAX_FLOATING_RUNS:
-            first = floating[MAX_FLOATING_RUNS][0]
-            raise QueryError(
-                f"a space-delimited pattern may have at most {MAX_FLOATING_RUNS} runs of fields "
-                "between two ellipses (...)",
-                query=self.text,
-                start=first.span[0],
-                end=first.span[1],
-            )
-        return node
+        return ast.DelimitedPattern(tuple(slots), span=(start, end))
 
     def parse_field_condition(self, name: str) -> ast.Node:
         tok = self.tok
@@ -279,13 +277,6 @@ class Parser(ParserBase):
         op = self.advance().value
         value = self.parse_value(op)
         return ast.FieldCompare(name, op, value, span=(tok.start, value.span[1]))
-
-
-def _selector_path(text: str) -> tuple[str | int, ...]:
-    parts: list[str | int] = []
-    for key, index in re.findall(r"\.([^.\[]+)|\[\s*([0-9]+)\s*\]", text[1:]):
-        parts.append(int(index) if index else key)
-    return tuple(parts)
 
 
 def parse(text: str) -> ast.Pattern:

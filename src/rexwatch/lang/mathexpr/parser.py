@@ -37,7 +37,7 @@ _LEXER = Lexer(
       | (?P<op>>=|<=|==|!=|&&|\|\||[-+*/^(),\[\]<>])""",
     flags=re.VERBOSE | re.S,
 )
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r"}
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "'": "'", "\\": "\\"}
 
 
 def tokenize(text: str) -> list[Token]:
