@@ -122,6 +122,14 @@ def test_start_query_errors(logs) -> None:
         logs.start_query(logGroupName=API, startTime=now - 60, endTime=now, queryString="fields a | sort")
     assert _code(e.value) == "MalformedQueryException"
     assert "expected a field to sort by" in str(e.value)
+    # The position travels as AWS sends it: queryCompileError.location, offsets into the query.
+    query = "fields a | filter b = 'x' and c in ['y'] | stats count() by  ~"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        logs.start_query(logGroupName=API, startTime=now - 60, endTime=now, queryString=query)
+    compile_error = e.value.response["queryCompileError"]
+    loc = compile_error["location"]
+    assert query[loc["startCharOffset"] : loc["endCharOffset"]] == "~"
+    assert "unexpected character '~'" in compile_error["message"]
     with pytest.raises(botocore.exceptions.ClientError) as e:
         logs.start_query(logGroupName="/nope", startTime=now - 60, endTime=now, queryString="fields a")
     assert _code(e.value) == "ResourceNotFoundException"
