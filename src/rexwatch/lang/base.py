@@ -28,7 +28,12 @@ from typing import Any, ClassVar, Protocol
 from rexwatch.errors import QueryError
 
 # Deepest nesting of parentheses, NOT chains, operator chains and the like that any language accepts.
-MAX_DEPTH = 100
+# A recursive-descent parser spends about ten Python frames per level of parentheses (one per
+# precedence rule), and Python stops at 1,000: 50 levels leave room for the caller and the generators.
+MAX_DEPTH = 50
+# Deepest finished tree (check_depth): a chain such as a + b + c + … is one level per operator, and
+# the code that walks a tree spends two or three frames per level.
+MAX_TREE_DEPTH = 200
 
 EOF = "eof"
 
@@ -169,11 +174,30 @@ class ParserBase:
             self.depth -= 1
 
 
+@contextmanager
+def recursion_guard(text: str) -> Iterator[None]:
+    """Last line of defence behind ``nested()`` and ``check_depth``: a ``RecursionError`` from a
+    shape they do not foresee is still the query's fault, answered as a ``QueryError``."""
+    try:
+        yield
+    except RecursionError:
+        raise QueryError("the input nests too deeply to compile", query=text, start=0, end=len(text)) from None
+
+
+def dataclass_children(node: Any) -> Iterator[Any]:
+    """The dataclass nodes held by ``node``'s fields (directly or in tuples): for ``check_depth``."""
+    for name in getattr(node, "__dataclass_fields__", ()):
+        value = getattr(node, name)
+        for child in value if isinstance(value, tuple) else (value,):
+            if hasattr(child, "__dataclass_fields__"):
+                yield child
+
+
 def check_depth(
     root: Any,
     children: Callable[[Any], Iterable[Any]],
     error: Callable[[Any, int], QueryError],
-    limit: int = MAX_DEPTH,
+    limit: int = MAX_TREE_DEPTH,
 ) -> None:
     """Refuse a tree deeper than ``limit``: ``error(node, limit)`` for the first node past it.
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from rexwatch.errors import QueryError
 from rexwatch.lang.alarmrule.ast import And, Const, Node, Not, Or, StateIs
-from rexwatch.lang.base import Lexer, ParserBase, Token, scan_quoted
+from rexwatch.lang.base import Lexer, ParserBase, Token, recursion_guard, scan_quoted
 
 MAX_RULE_LENGTH = 10240
 STATE_FUNCS = ("ALARM", "OK", "INSUFFICIENT_DATA")
@@ -119,4 +119,5 @@ def parse(rule: str) -> Node:
     if len(rule) > MAX_RULE_LENGTH:
         raise QueryError(f"the alarm rule is longer than {MAX_RULE_LENGTH} characters", query=rule,
                          start=MAX_RULE_LENGTH, end=len(rule))
-    return Parser(rule).parse()
+    with recursion_guard(rule):
+        return Parser(rule).parse()

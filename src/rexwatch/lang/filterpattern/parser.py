@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 
 from rexwatch.errors import QueryError
-from rexwatch.lang.base import ParserBase
+from rexwatch.lang.base import ParserBase, recursion_guard
 from rexwatch.lang.filterpattern import ast
 from rexwatch.lang.filterpattern.tokens import Mode, T, Token, Tokenizer
 
@@ -280,4 +280,5 @@ class Parser(ParserBase):
 
 
 def parse(text: str) -> ast.Pattern:
-    return Parser(text).parse()
+    with recursion_guard(text):
+        return Parser(text).parse()

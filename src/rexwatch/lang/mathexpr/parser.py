@@ -13,9 +13,10 @@ Grammar (lowest precedence first)::
     primary := NUMBER | STRING | NAME | NAME "(" [expr ("," expr)*] ")" | "(" expr ")"
              | "[" expr ("," expr)* "]"
 
-Errors are ``QueryError`` pointing at the offending token. A tree deeper than
-``MAX_DEPTH`` (nested parentheses, or a chain such as ``a+b+c+…`` with that
-many operators) is refused, so the evaluator's recursion is bounded.
+Errors are ``QueryError`` pointing at the offending token. Parentheses, unary
+minus and ``^`` nest at most ``MAX_DEPTH`` deep, and a finished tree deeper than
+``MAX_TREE_DEPTH`` (a chain such as ``a+b+c+…`` is one level per operator) is
+refused, so the evaluator's recursion is bounded.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import math
 import re
 
 from rexwatch.errors import QueryError
-from rexwatch.lang.base import MAX_DEPTH, Lexer, ParserBase, Token, check_depth, scan_quoted
+from rexwatch.lang.base import MAX_DEPTH, Lexer, ParserBase, Token, check_depth, recursion_guard, scan_quoted
 from rexwatch.lang.mathexpr.ast import Binary, Call, ListExpr, Node, Num, Ref, Str, Unary, children
 
 MAX_LENGTH = 10_000  # characters; CloudWatch allows far less, this only bounds the work
@@ -177,7 +178,8 @@ class Parser(ParserBase):
 
 def parse(text: str) -> Node:
     """Parse a metric-math expression; raises ``QueryError`` with the position of the problem."""
-    return Parser(text).parse()
+    with recursion_guard(text):
+        return Parser(text).parse()
 
 
 __all__ = ["MAX_DEPTH", "parse"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 
 from rexwatch.errors import QueryError
-from rexwatch.lang.base import Lexer, ParserBase, Token, scan_quoted
+from rexwatch.lang.base import Lexer, ParserBase, Token, recursion_guard, scan_quoted
 from rexwatch.lang.search.ast import And, Expr, Not, Or, Prop, Schema, Term
 
 MAX_LENGTH = 1024
@@ -125,7 +125,8 @@ class Parser(ParserBase):
 
 
 def parse(text: str) -> tuple[Schema | None, Expr | None]:
-    return Parser(text).parse()
+    with recursion_guard(text):
+        return Parser(text).parse()
 
 
 __all__ = ["Token", "parse"]
