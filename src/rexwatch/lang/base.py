@@ -88,6 +88,13 @@ class Lexer:
         return out
 
 
+def check_length(text: str, limit: int, what: str) -> None:
+    """Refuse ``text`` longer than ``limit`` characters, pointing at the first one past it."""
+    if len(text) > limit:
+        raise QueryError(f"{what} is at most {limit} characters long, this one is {len(text)}", query=text,
+                         start=limit, end=len(text))
+
+
 def scan_quoted(
     text: str, start: int, *, escapes: dict[str, str] | None = None, what: str = "quoted string"
 ) -> tuple[str, int]:
@@ -161,6 +168,16 @@ class ParserBase:
         if self.tok.kind != kind:
             raise self.expected(what)
         return self.advance()
+
+    def chain(self, operand: Callable[[], Any], at_operator: Callable[[], bool],
+              node: Callable[[tuple], Any]) -> Any:
+        """``operand (OP operand)*`` as one n-ary ``node`` (or the lone operand): a long chain of
+        AND or OR stays one flat node instead of a deep tree."""
+        items = [operand()]
+        while at_operator():
+            self.advance()
+            items.append(operand())
+        return items[0] if len(items) == 1 else node(tuple(items))
 
     @contextmanager
     def nested(self) -> Iterator[None]:

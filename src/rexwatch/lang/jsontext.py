@@ -220,19 +220,13 @@ _BIG = float(2**63)
 
 def _fast_text(value: Any) -> str | None:
     """``text_form`` for what orjson returns; raises LookupError where orjson's reading may differ."""
-    if isinstance(value, str):
-        return value
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, int):
-        return str(value)
     if isinstance(value, float):
         if abs(value) >= _BIG:  # orjson turns integers past 64 bits into floats: read the digits again
             raise LookupError
         return number_text(repr(value))
-    return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return text_form(value)
 
 
 class _Plan:
@@ -252,28 +246,19 @@ class _Plan:
         return self.plain and "\\u" not in message and all(message.count(n) <= 1 for n in self.needles)
 
 
+def _pairs(doc: Any, plan: _Plan, text_of: Any) -> list[tuple[str, str]]:
+    out = []
+    for path, steps in zip(plan.paths, plan.steps, strict=True):
+        value = lookup(doc, steps)
+        text = text_of(value) if value is not MISSING else None
+        if text is not None:
+            out.append((path, text))
+    return out
+
+
 def _exact(message: str, plan: _Plan) -> list[tuple[str, str]]:
     ok, doc = parse_json(message)
-    if not ok:
-        return []
-    out = []
-    for path, steps in zip(plan.paths, plan.steps, strict=True):
-        value = lookup(doc, steps)
-        text = text_form(value) if value is not MISSING else None
-        if text is not None:
-            out.append((path, text))
-    return out
-
-
-def _fast(message: str, plan: _Plan) -> list[tuple[str, str]]:
-    doc = orjson.loads(message)
-    out = []
-    for path, steps in zip(plan.paths, plan.steps, strict=True):
-        value = lookup(doc, steps)
-        text = _fast_text(value) if value is not MISSING else None
-        if text is not None:
-            out.append((path, text))
-    return out
+    return _pairs(doc, plan, text_form) if ok else []
 
 
 def extract_fields(messages: pa.Array, paths: Sequence[str]) -> pa.Array:
@@ -294,7 +279,7 @@ def extract_fields(messages: pa.Array, paths: Sequence[str]) -> pa.Array:
             pairs: list[tuple[str, str]] | None = None
             if plan.fast_ok(m):
                 try:
-                    pairs = _fast(m, plan)
+                    pairs = _pairs(orjson.loads(m), plan, _fast_text)
                 except (orjson.JSONDecodeError, LookupError):
                     pairs = None
             if pairs is None:

@@ -17,9 +17,8 @@ the position of the offending token; NOT chains and parentheses nest at most
 
 from __future__ import annotations
 
-from rexwatch.errors import QueryError
 from rexwatch.lang.alarmrule.ast import And, Const, Node, Not, Or, StateIs
-from rexwatch.lang.base import Lexer, ParserBase, Token, recursion_guard, scan_quoted
+from rexwatch.lang.base import Lexer, ParserBase, Token, check_length, recursion_guard, scan_quoted
 
 MAX_RULE_LENGTH = 10240
 STATE_FUNCS = ("ALARM", "OK", "INSUFFICIENT_DATA")
@@ -54,18 +53,10 @@ class Parser(ParserBase):
         return node
 
     def parse_or(self) -> Node:
-        items = [self.parse_and()]
-        while self.is_word("OR"):
-            self.advance()
-            items.append(self.parse_and())
-        return items[0] if len(items) == 1 else Or(tuple(items))
+        return self.chain(self.parse_and, lambda: self.is_word("OR"), Or)
 
     def parse_and(self) -> Node:
-        items = [self.parse_not()]
-        while self.is_word("AND"):
-            self.advance()
-            items.append(self.parse_not())
-        return items[0] if len(items) == 1 else And(tuple(items))
+        return self.chain(self.parse_not, lambda: self.is_word("AND"), And)
 
     def parse_not(self) -> Node:
         if self.is_word("NOT"):
@@ -116,8 +107,6 @@ class Parser(ParserBase):
 
 
 def parse(rule: str) -> Node:
-    if len(rule) > MAX_RULE_LENGTH:
-        raise QueryError(f"the alarm rule is longer than {MAX_RULE_LENGTH} characters", query=rule,
-                         start=MAX_RULE_LENGTH, end=len(rule))
+    check_length(rule, MAX_RULE_LENGTH, "an alarm rule")
     with recursion_guard(rule):
         return Parser(rule).parse()

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 
 from rexwatch.errors import QueryError
-from rexwatch.lang.base import ParserBase, recursion_guard
+from rexwatch.lang.base import ParserBase, check_length, recursion_guard
 from rexwatch.lang.filterpattern import ast
 from rexwatch.lang.filterpattern.tokens import Mode, T, Token, Tokenizer
 
@@ -39,13 +39,7 @@ class Parser(ParserBase):
     END_TEXT = "the end of the pattern"
 
     def __init__(self, text: str) -> None:
-        if len(text) > MAX_LENGTH:
-            raise QueryError(
-                f"a filter pattern is at most {MAX_LENGTH} characters long, this one is {len(text)}",
-                query=text,
-                start=MAX_LENGTH,
-                end=len(text),
-            )
+        check_length(text, MAX_LENGTH, "a filter pattern")
         self.mode, tokens = Tokenizer(text).tokenize()
         super().__init__(text, tokens)
 
@@ -61,25 +55,17 @@ class Parser(ParserBase):
         else:
             node = self.parse_text()
         if self.mode is not Mode.TEXT:
-            regexes = [n for n in ast.walk(node) if isinstance(n, ast.RegexValue)]
-            if len(regexes) > MAX_REGEXES:
-                extra = regexes[MAX_REGEXES]
-                raise QueryError(
-                    f"a JSON or space-delimited pattern may use at most {MAX_REGEXES} regular expressions",
-                    query=self.text,
-                    start=extra.span[0],
-                    end=extra.span[1],
-                )
-        wild = [n for n in ast.walk(node) if isinstance(n, ast.Selector) and n.wildcard is not None]
-        if len(wild) > MAX_WILDCARDS:
-            extra = wild[MAX_WILDCARDS]
-            raise QueryError(
-                f"a JSON pattern may use at most {MAX_WILDCARDS} wildcard selectors",
-                query=self.text,
-                start=extra.span[0],
-                end=extra.span[1],
-            )
+            self.at_most(MAX_REGEXES, [n for n in ast.walk(node) if isinstance(n, ast.RegexValue)],
+                         "a JSON or space-delimited pattern may use at most {} regular expressions")
+        self.at_most(MAX_WILDCARDS,
+                     [n for n in ast.walk(node) if isinstance(n, ast.Selector) and n.wildcard is not None],
+                     "a JSON pattern may use at most {} wildcard selectors")
         return node
+
+    def at_most(self, limit: int, nodes: list[ast.Node], message: str) -> None:
+        if len(nodes) > limit:
+            extra = nodes[limit]
+            raise QueryError(message.format(limit), query=self.text, start=extra.span[0], end=extra.span[1])
 
     # -- terms ----------------------------------------------------------------
 

@@ -25,7 +25,16 @@ import math
 import re
 
 from rexwatch.errors import QueryError
-from rexwatch.lang.base import MAX_DEPTH, Lexer, ParserBase, Token, check_depth, recursion_guard, scan_quoted
+from rexwatch.lang.base import (
+    MAX_DEPTH,
+    Lexer,
+    ParserBase,
+    Token,
+    check_depth,
+    check_length,
+    recursion_guard,
+    scan_quoted,
+)
 from rexwatch.lang.mathexpr.ast import Binary, Call, ListExpr, Node, Num, Ref, Str, Unary, children
 
 MAX_LENGTH = 10_000  # characters; CloudWatch allows far less, this only bounds the work
@@ -53,9 +62,7 @@ class Parser(ParserBase):
     END_TEXT = "the end of the expression"
 
     def __init__(self, text: str) -> None:
-        if len(text) > MAX_LENGTH:
-            raise QueryError(f"the expression is longer than {MAX_LENGTH} characters", query=text,
-                             start=MAX_LENGTH, end=len(text))
+        check_length(text, MAX_LENGTH, "an expression")
         super().__init__(text, tokenize(text))
 
     def take(self, *texts: str) -> Token | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 
 from rexwatch.errors import QueryError
-from rexwatch.lang.base import Lexer, ParserBase, Token, recursion_guard, scan_quoted
+from rexwatch.lang.base import Lexer, ParserBase, Token, check_length, recursion_guard, scan_quoted
 from rexwatch.lang.search.ast import And, Expr, Not, Or, Prop, Schema, Term
 
 MAX_LENGTH = 1024
@@ -34,9 +34,7 @@ class Parser(ParserBase):
     END_TEXT = "the end of the search expression"
 
     def __init__(self, text: str) -> None:
-        if len(text) > MAX_LENGTH:
-            raise QueryError(f"a search expression is at most {MAX_LENGTH} characters long", query=text,
-                             start=MAX_LENGTH, end=len(text))
+        check_length(text, MAX_LENGTH, "a search expression")
         tokens = _LEXER.tokenize(text)
         for tok in tokens:
             if tok.kind == "open_str":
@@ -70,11 +68,7 @@ class Parser(ParserBase):
         self.schema = Schema(names[0], tuple(sorted(n for n in names[1:] if n)), tok.start)
 
     def parse_or(self) -> Expr:
-        items = [self.parse_and()]
-        while self.keyword("OR"):
-            self.advance()
-            items.append(self.parse_and())
-        return items[0] if len(items) == 1 else Or(tuple(items))
+        return self.chain(self.parse_and, lambda: self.keyword("OR"), Or)
 
     def parse_and(self) -> Expr:
         items = [self.parse_not()]
