@@ -64,6 +64,9 @@ def number_text(raw: str) -> str | None:
         return "-0" if math.copysign(1.0, f) < 0 else "0"
     if math.isinf(f):
         return "inf" if f > 0 else "-inf"
+    r = repr(f)
+    if "e" not in r and "n" not in r:  # 1e-4 <= |f| < 1e16: Python's shortest text is ClickHouse's
+        return r[:-2] if r.endswith(".0") else r
     sign = "-" if f < 0 else ""
     dec = Decimal(repr(abs(f))).normalize()
     _, digits_t, exp = dec.as_tuple()
