@@ -23,6 +23,11 @@ from pathlib import Path
 import psutil
 
 from rexwatch.services.alarms import AlarmsService
+
+try:
+    from rexwatch.services.alarms import Actions, AlarmDefinition, Dimension
+except ImportError:  # the service before typed definitions took PutMetricAlarm's dict (before/after runs)
+    AlarmDefinition = None
 from rexwatch.services.metrics import Datum, MetricsService
 from rexwatch.services.notify import NotifyService
 from rexwatch.testing import free_port, make_runtime
@@ -55,7 +60,20 @@ def put_series(rt, n: int, minute: int, points: int, breach_every: int) -> None:
         metrics.put_metric_data("Bench/Alarms", batch)
 
 
-def alarm(i: int, actions: list[str]) -> dict:
+def alarm(i: int, actions: list[str]):
+    if AlarmDefinition is not None:
+        return AlarmDefinition(
+            name=f"cpu-{i:05d}",
+            metric_name="CPUUtilization",
+            namespace="Bench/Alarms",
+            dimensions=(Dimension("Host", f"h{i:05d}"),),
+            statistic="Average",
+            period=60,
+            threshold=80,
+            comparison_operator="GreaterThanThreshold",
+            evaluation_periods=3,
+            actions=Actions(alarm=tuple(actions)),
+        )
     return {
         "AlarmName": f"cpu-{i:05d}",
         "MetricName": "CPUUtilization",

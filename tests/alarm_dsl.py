@@ -22,7 +22,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rexwatch.services.alarms.evaluator import (
+from rexwatch.services.alarms.evaluate import (
     AlarmConfig,
     AlarmState,
     Datapoint,

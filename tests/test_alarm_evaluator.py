@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from alarm_dsl import T0, DslError, run_file
-from rexwatch.services.alarms.evaluator import (
+from rexwatch.services.alarms.evaluate import (
     AlarmConfig,
     AlarmState,
     StateValue,

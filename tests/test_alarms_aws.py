@@ -308,3 +308,32 @@ def test_history_of_composites_needs_alarm_types(live):
     items = cw.describe_alarm_history(AlarmName="parent", AlarmTypes=["CompositeAlarm"])["AlarmHistoryItems"]
     assert {i["HistoryItemType"] for i in items} == {"ConfigurationUpdate", "StateUpdate"}
     assert all(i["AlarmType"] == "CompositeAlarm" for i in items)
+
+
+def test_describe_alarms_always_has_both_lists_and_the_boto3_waiters_work(live):
+    cw = live.boto3_client("cloudwatch")
+    cw.put_metric_alarm(
+        AlarmName="child",
+        MetricName="CPUUtilization",
+        Namespace="UTM/Application",
+        Statistic="Average",
+        Period=60,
+        Threshold=80,
+        ComparisonOperator="GreaterThanThreshold",
+        EvaluationPeriods=1,
+    )
+    cw.put_composite_alarm(AlarmName="parent", AlarmRule="ALARM(child)")
+    plain = cw.describe_alarms()
+    assert [a["AlarmName"] for a in plain["MetricAlarms"]] == ["child"] and plain["CompositeAlarms"] == []
+    only = cw.describe_alarms(AlarmTypes=["CompositeAlarm"])
+    assert only["MetricAlarms"] == [] and [a["AlarmName"] for a in only["CompositeAlarms"]] == ["parent"]
+    fast = {"Delay": 1, "MaxAttempts": 2}
+    cw.get_waiter("alarm_exists").wait(AlarmNames=["child"], WaiterConfig=fast)
+    cw.get_waiter("composite_alarm_exists").wait(
+        AlarmNames=["parent"], AlarmTypes=["CompositeAlarm"], WaiterConfig=fast
+    )
+    # A composite that does not exist: the waiter polls an empty list and gives up cleanly.
+    with pytest.raises(botocore.exceptions.WaiterError, match="Max attempts exceeded"):
+        cw.get_waiter("composite_alarm_exists").wait(
+            AlarmNames=["nope"], AlarmTypes=["CompositeAlarm"], WaiterConfig=fast
+        )

@@ -8,7 +8,7 @@ import os
 import time
 
 from helpers import run_cli
-from rexwatch.services.alarms import AlarmsService
+from rexwatch.services.alarms import AlarmDefinition, AlarmsService
 from rexwatch.services.metrics import Datum, MetricsService
 
 CPU = {
@@ -20,6 +20,21 @@ CPU = {
     "ComparisonOperator": "GreaterThanThreshold",
     "EvaluationPeriods": 2,
 }
+
+
+def cpu_definition(name: str, description: str | None = None) -> AlarmDefinition:
+    """``CPU`` for the service (the REST body above uses PutMetricAlarm's names)."""
+    return AlarmDefinition(
+        name=name,
+        metric_name="CPUUtilization",
+        namespace="UTM/Application",
+        statistic="Average",
+        period=60,
+        threshold=80,
+        comparison_operator="GreaterThanThreshold",
+        evaluation_periods=2,
+        description=description,
+    )
 
 
 def test_rest_alarm_lifecycle(client):
@@ -50,7 +65,7 @@ def test_rest_alarm_lifecycle(client):
 def test_native_cli_backtest_mute_and_ack(runtime, live):
     env = {**os.environ, "REXWATCH_ENDPOINT": live.url}
     svc = runtime.service(AlarmsService)
-    svc.put_metric_alarm({"AlarmName": "utm-high-cpu", **CPU})
+    svc.put_metric_alarm(cpu_definition("utm-high-cpu"))
     minute = int(time.time() // 60) * 60
     values = [50, 90, 95, 40, 30]
     start = minute - 60 * len(values)
@@ -132,8 +147,8 @@ def test_native_cli_backtest_mute_and_ack(runtime, live):
 
 def test_alarm_pages(runtime, client):
     svc = runtime.service(AlarmsService)
-    svc.put_metric_alarm({"AlarmName": "utm-high-cpu", "AlarmDescription": "CPU above 80%", **CPU})
-    svc.put_metric_alarm({"AlarmName": "utm-db-connections-high", **CPU})
+    svc.put_metric_alarm(cpu_definition("utm-high-cpu", "CPU above 80%"))
+    svc.put_metric_alarm(cpu_definition("utm-db-connections-high"))
     svc.set_alarm_state("utm-high-cpu", "ALARM", "Threshold Crossed: test")
     svc.mute(["utm-high-cpu"], duration="PT1H", name="deploy")
     r = client.get("/alarms")
@@ -155,3 +170,40 @@ def test_alarm_pages_need_a_key_when_auth_is_on(runtime, client):
     assert client.get("/alarms").status_code == 401
     key = runtime.keys.create("ui")
     assert client.get("/alarms", headers={"Authorization": f"Bearer {key.token}"}).status_code == 200
+
+
+def test_rest_alarm_body_is_typed_and_math_alarms_round_trip(client):
+    r = client.put("/api/v1/alarms/bad-type", json={**CPU, "Period": "five minutes"})
+    assert r.status_code == 400 and "Period" in r.text
+    r = client.put("/api/v1/alarms/bad-dims", json={**CPU, "Dimensions": [{"Name": "Host"}]})
+    assert r.status_code == 400 and "Value" in r.text
+    body = {
+        "Metrics": [
+            {
+                "Id": "e",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "UTM/Application",
+                        "MetricName": "5XXError",
+                        "Dimensions": [{"Name": "Service", "Value": "api"}],
+                    },
+                    "Period": 60,
+                    "Stat": "Sum",
+                },
+                "ReturnData": False,
+            },
+            {"Id": "rate", "Expression": "e * 100", "Label": "rate"},
+        ],
+        "EvaluationPeriods": 2,
+        "Threshold": 5,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "AlarmActions": ["arn:aws:sns:us-east-1:000000000000:utm-alerts"],
+    }
+    r = client.put("/api/v1/alarms/error-rate", json=body)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert got["config"]["metrics"] == [*body["Metrics"][:1], {**body["Metrics"][1], "ReturnData": True}]
+    assert got["config"]["period"] == 60 and got["alarm_actions"] == body["AlarmActions"]
+    assert got["evaluation_error"] is None
+    page = client.get("/alarms/error-rate")
+    assert page.status_code == 200 and "e * 100" in page.text

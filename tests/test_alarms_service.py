@@ -13,8 +13,14 @@ import json
 import pytest
 
 from rexwatch.errors import Conflict, Invalid, NotFound, QueryError
-from rexwatch.services.alarms import AlarmsService
-from rexwatch.services.alarms.evaluator import Datapoint
+from rexwatch.services.alarms import (
+    Actions,
+    AlarmDefinition,
+    AlarmsService,
+    CompositeAlarmDefinition,
+    Dimension,
+)
+from rexwatch.services.alarms.evaluate import Datapoint
 from rexwatch.services.alarms.model import TickReport
 from rexwatch.services.notify import NotifyService
 
@@ -45,22 +51,25 @@ class SeriesStats:
         }
 
 
-def cpu_alarm(**over):
+def cpu_alarm(*, alarm_actions=(TOPIC,), ok_actions=(TOPIC,), **over) -> AlarmDefinition:
     p = {
-        "AlarmName": "utm-high-cpu",
-        "MetricName": "CPUUtilization",
-        "Namespace": "AWS/ECS",
-        "Dimensions": [{"Name": "ServiceName", "Value": "utm-api"}],
-        "Statistic": "Average",
-        "Period": 300,
-        "Threshold": 80,
-        "ComparisonOperator": "GreaterThanThreshold",
-        "EvaluationPeriods": 3,
-        "AlarmActions": [TOPIC],
-        "OKActions": [TOPIC],
+        "name": "utm-high-cpu",
+        "metric_name": "CPUUtilization",
+        "namespace": "AWS/ECS",
+        "dimensions": (Dimension("ServiceName", "utm-api"),),
+        "statistic": "Average",
+        "period": 300,
+        "threshold": 80,
+        "comparison_operator": "GreaterThanThreshold",
+        "evaluation_periods": 3,
+        "actions": Actions(alarm=tuple(alarm_actions), ok=tuple(ok_actions)),
     }
     p.update(over)
-    return p
+    return AlarmDefinition(**p)
+
+
+def composite(name: str, rule: str, actions=(), **over) -> CompositeAlarmDefinition:
+    return CompositeAlarmDefinition(name=name, alarm_rule=rule, actions=Actions(alarm=tuple(actions)), **over)
 
 
 @pytest.fixture
@@ -80,14 +89,14 @@ def topic(runtime):
 
 
 def test_put_describe_update_keeps_state_and_history(svc):
-    svc.put_metric_alarm(cpu_alarm(AlarmDescription="CPU above 80%"))
+    svc.put_metric_alarm(cpu_alarm(description="CPU above 80%"))
     [a], token = svc.describe_alarms(names=["utm-high-cpu"])
     assert token is None
     assert a.state_value == "INSUFFICIENT_DATA" and a.state_reason == "Unchecked: Initial alarm creation"
     assert a.arn == "arn:aws:cloudwatch:us-east-1:000000000000:alarm:utm-high-cpu"
-    assert a.dimensions == [{"Name": "ServiceName", "Value": "utm-api"}]
+    assert a.dimensions == [Dimension("ServiceName", "utm-api")]
     svc.set_alarm_state("utm-high-cpu", "ALARM", "testing")
-    svc.put_metric_alarm(cpu_alarm(Threshold=90))
+    svc.put_metric_alarm(cpu_alarm(threshold=90))
     a = svc.get("utm-high-cpu")
     assert a.state_value == "ALARM" and a.config["threshold"] == 90.0
     items, _ = svc.describe_history(name="utm-high-cpu", item_type="ConfigurationUpdate")
@@ -101,16 +110,16 @@ def test_put_describe_update_keeps_state_and_history(svc):
 @pytest.mark.parametrize(
     "over, field",
     [
-        ({"Period": 45}, "Period"),
-        ({"ComparisonOperator": "Bigger"}, "ComparisonOperator"),
-        ({"ComparisonOperator": "GreaterThanUpperThreshold"}, "ComparisonOperator"),
-        ({"DatapointsToAlarm": 4}, "DatapointsToAlarm"),
-        ({"TreatMissingData": "sometimes"}, "TreatMissingData"),
-        ({"ExtendedStatistic": "p99"}, "Statistic"),
-        ({"AlarmActions": ["mailto:ops@example.com"]}, "AlarmActions"),
-        ({"EvaluateLowSampleCountPercentile": "ignore"}, "EvaluateLowSampleCountPercentile"),
-        ({"Threshold": None}, "Threshold"),
-        ({"Unit": "Percentage"}, "Unit"),
+        ({"period": 45}, "Period"),
+        ({"comparison_operator": "Bigger"}, "ComparisonOperator"),
+        ({"comparison_operator": "GreaterThanUpperThreshold"}, "ComparisonOperator"),
+        ({"datapoints_to_alarm": 4}, "DatapointsToAlarm"),
+        ({"treat_missing_data": "sometimes"}, "TreatMissingData"),
+        ({"extended_statistic": "p99"}, "Statistic"),
+        ({"alarm_actions": ["mailto:ops@example.com"]}, "AlarmActions"),
+        ({"evaluate_low_sample_count_percentile": "ignore"}, "EvaluateLowSampleCountPercentile"),
+        ({"threshold": None}, "Threshold"),
+        ({"unit": "Percentage"}, "Unit"),
     ],
 )
 def test_bad_alarms_name_the_field(svc, over, field):
@@ -122,16 +131,16 @@ def test_bad_alarms_name_the_field(svc, over, field):
 def test_describe_filters_and_paging(svc):
     for i in range(5):
         acts = [] if i % 2 else [TOPIC]
-        svc.put_metric_alarm(cpu_alarm(AlarmName=f"web-{i}", AlarmActions=acts, OKActions=acts))
+        svc.put_metric_alarm(cpu_alarm(name=f"web-{i}", alarm_actions=acts, ok_actions=acts))
     svc.put_metric_alarm(
         cpu_alarm(
-            AlarmName="db-1",
-            MetricName="DatabaseConnections",
-            Namespace="AWS/RDS",
-            Dimensions=[{"Name": "DBInstanceIdentifier", "Value": "utm-db"}],
+            name="db-1",
+            metric_name="DatabaseConnections",
+            namespace="AWS/RDS",
+            dimensions=(Dimension("DBInstanceIdentifier", "utm-db"),),
         )
     )
-    svc.put_metric_alarm(cpu_alarm(AlarmName="WEB-upper"))
+    svc.put_metric_alarm(cpu_alarm(name="WEB-upper"))
     page1, tok = svc.describe_alarms(prefix="web-", max_records=2)
     page2, tok2 = svc.describe_alarms(prefix="web-", max_records=2, next_token=tok)
     page3, tok3 = svc.describe_alarms(prefix="web-", max_records=2, next_token=tok2)
@@ -143,7 +152,7 @@ def test_describe_filters_and_paging(svc):
     for_metric = svc.describe_alarms_for_metric(
         namespace="AWS/RDS",
         metric_name="DatabaseConnections",
-        dimensions=[{"Name": "DBInstanceIdentifier", "Value": "utm-db"}],
+        dimensions=[Dimension("DBInstanceIdentifier", "utm-db")],
     )
     assert [a.name for a in for_metric] == ["db-1"]
     assert (
@@ -161,11 +170,11 @@ def test_evaluation_is_one_batched_query_and_transitions_notify(svc, topic, runt
     svc.put_metric_alarm(cpu_alarm())
     svc.put_metric_alarm(
         cpu_alarm(
-            AlarmName="utm-db-connections-high",
-            MetricName="DatabaseConnections",
-            Namespace="AWS/RDS",
-            EvaluationPeriods=2,
-            Dimensions=[{"Name": "DBInstanceIdentifier", "Value": "utm-db"}],
+            name="utm-db-connections-high",
+            metric_name="DatabaseConnections",
+            namespace="AWS/RDS",
+            evaluation_periods=2,
+            dimensions=(Dimension("DBInstanceIdentifier", "utm-db"),),
         )
     )
     stats.add("CPUUtilization", "Average", T0, 300, 85, 90, 95)
@@ -194,7 +203,7 @@ def test_evaluation_is_one_batched_query_and_transitions_notify(svc, topic, runt
 
 def test_set_alarm_state_lasts_until_the_next_evaluation(svc, topic):
     stats: SeriesStats = svc.stats
-    svc.put_metric_alarm(cpu_alarm(EvaluationPeriods=1))
+    svc.put_metric_alarm(cpu_alarm(evaluation_periods=1))
     stats.add("CPUUtilization", "Average", T0, 300, 10)
     svc.evaluate_due(T0 + 301)
     assert svc.get("utm-high-cpu").state_value == "OK"
@@ -213,7 +222,7 @@ def test_set_alarm_state_lasts_until_the_next_evaluation(svc, topic):
 
 
 def test_disabled_actions_and_missing_topic(svc, topic):
-    svc.put_metric_alarm(cpu_alarm(AlarmActions=["arn:aws:sns:us-east-1:000000000000:nope"]))
+    svc.put_metric_alarm(cpu_alarm(alarm_actions=["arn:aws:sns:us-east-1:000000000000:nope"]))
     svc.set_alarm_state("utm-high-cpu", "ALARM", "x")
     items, _ = svc.describe_history(name="utm-high-cpu", item_type="Action")
     assert items[0].summary.startswith("Failed to execute action arn:aws:sns:us-east-1:000000000000:nope")
@@ -229,7 +238,7 @@ def test_disabled_actions_and_missing_topic(svc, topic):
 
 def test_mute_suppresses_actions_but_sends_the_ok_of_a_sent_alarm(svc, topic):
     svc.put_metric_alarm(cpu_alarm())
-    svc.put_metric_alarm(cpu_alarm(AlarmName="other"))
+    svc.put_metric_alarm(cpu_alarm(name="other"))
     svc.set_alarm_state("utm-high-cpu", "ALARM", "before the window")  # sent
     assert len(topic.deliveries(topic_arn=TOPIC)) == 1
     rule = svc.mute(["utm-high-cpu", "other"], duration="PT1H", reason="deploy")
@@ -251,22 +260,20 @@ def test_mute_suppresses_actions_but_sends_the_ok_of_a_sent_alarm(svc, topic):
 
 def test_renotify_until_acknowledged(svc, topic):
     # A composite alarm is not evaluated by data, so it stays in ALARM as long as its child does.
-    svc.put_metric_alarm(cpu_alarm(AlarmActions=[], OKActions=[]))
-    svc.put_composite_alarm(
-        {"AlarmName": "utm-critical", "AlarmRule": "ALARM(utm-high-cpu)", "AlarmActions": [TOPIC]}
-    )
+    svc.put_metric_alarm(cpu_alarm(alarm_actions=[], ok_actions=[]))
+    svc.put_composite_alarm(composite("utm-critical", "ALARM(utm-high-cpu)", [TOPIC]))
     svc.set_renotify("utm-critical", 600)
     svc.set_alarm_state("utm-high-cpu", "ALARM", "x")
     assert svc.get("utm-critical").state_value == "ALARM"
     assert len(topic.deliveries(topic_arn=TOPIC)) == 1
     report = TickReport()
-    svc._renotify(T0 + 300, report)
+    svc.tick.renotify(T0 + 300, report)
     assert report.notifications == 0
-    svc._renotify(T0 + 601, report)
+    svc.tick.renotify(T0 + 601, report)
     assert report.notifications == 1 and len(topic.deliveries(topic_arn=TOPIC)) == 2
     a = svc.acknowledge("utm-critical", "alice", "on it")
     assert a.acked_by == "alice"
-    svc._renotify(T0 + 5000, report)
+    svc.tick.renotify(T0 + 5000, report)
     assert len(topic.deliveries(topic_arn=TOPIC)) == 2
     items, _ = svc.describe_history(name="utm-critical", item_type="Action")
     assert items[0].summary == "Acknowledged by alice: on it"
@@ -277,18 +284,14 @@ def test_renotify_until_acknowledged(svc, topic):
 
 
 def test_composite_alarms(svc, topic):
-    svc.put_metric_alarm(cpu_alarm(AlarmActions=[], OKActions=[]))
-    svc.put_metric_alarm(cpu_alarm(AlarmName="utm-db-connections-high", AlarmActions=[], OKActions=[]))
+    svc.put_metric_alarm(cpu_alarm(alarm_actions=[], ok_actions=[]))
+    svc.put_metric_alarm(cpu_alarm(name="utm-db-connections-high", alarm_actions=[], ok_actions=[]))
     with pytest.raises(QueryError):
-        svc.put_composite_alarm({"AlarmName": "c", "AlarmRule": "ALARM(utm-high-cpu) AND"})
+        svc.put_composite_alarm(composite("c", "ALARM(utm-high-cpu) AND"))
     with pytest.raises(Invalid, match="does not exist"):
-        svc.put_composite_alarm({"AlarmName": "c", "AlarmRule": "ALARM(ghost)"})
+        svc.put_composite_alarm(composite("c", "ALARM(ghost)"))
     svc.put_composite_alarm(
-        {
-            "AlarmName": "c",
-            "AlarmRule": "ALARM(utm-high-cpu) AND NOT OK(utm-db-connections-high)",
-            "AlarmActions": [TOPIC],
-        }
+        composite("c", "ALARM(utm-high-cpu) AND NOT OK(utm-db-connections-high)", [TOPIC])
     )
     assert svc.get("c").state_value == "OK"  # ALARM(utm-high-cpu) is false while it has no data
     svc.set_alarm_state("utm-db-connections-high", "OK", "x")
@@ -299,8 +302,8 @@ def test_composite_alarms(svc, topic):
     assert c.state_value == "ALARM"
     assert json.loads(c.state_reason_data)["triggeringAlarms"][0]["arn"].endswith(":alarm:utm-high-cpu")
     with pytest.raises(Invalid, match="depend on itself"):
-        svc.put_composite_alarm({"AlarmName": "d", "AlarmRule": "ALARM(c)"})
-        svc.put_composite_alarm({"AlarmName": "c", "AlarmRule": "ALARM(d)"})
+        svc.put_composite_alarm(composite("d", "ALARM(c)"))
+        svc.put_composite_alarm(composite("c", "ALARM(d)"))
     with pytest.raises(Invalid, match="composite alarm"):
         svc.delete_alarms(["utm-high-cpu"])
     kids, _ = svc.describe_alarms(children_of="c")
@@ -311,7 +314,7 @@ def test_composite_alarms(svc, topic):
 
 def test_backtest_replays_stored_data(svc):
     stats: SeriesStats = svc.stats
-    svc.put_metric_alarm(cpu_alarm(EvaluationPeriods=2))
+    svc.put_metric_alarm(cpu_alarm(evaluation_periods=2))
     stats.add("CPUUtilization", "Average", T0, 300, 50, 85, 90, 40, 95, 96, 10)
     out = svc.backtest("utm-high-cpu", T0, T0 + 7 * 300)
     assert [(t.old, t.new) for t in out] == [
@@ -325,16 +328,9 @@ def test_backtest_replays_stored_data(svc):
 
 
 def test_composite_actions_suppressor(svc, topic):
-    svc.put_metric_alarm(cpu_alarm(AlarmActions=[], OKActions=[]))
-    svc.put_metric_alarm(cpu_alarm(AlarmName="maintenance", AlarmActions=[], OKActions=[]))
-    svc.put_composite_alarm(
-        {
-            "AlarmName": "c",
-            "AlarmRule": "ALARM(utm-high-cpu)",
-            "AlarmActions": [TOPIC],
-            "ActionsSuppressor": "maintenance",
-        }
-    )
+    svc.put_metric_alarm(cpu_alarm(alarm_actions=[], ok_actions=[]))
+    svc.put_metric_alarm(cpu_alarm(name="maintenance", alarm_actions=[], ok_actions=[]))
+    svc.put_composite_alarm(composite("c", "ALARM(utm-high-cpu)", [TOPIC], actions_suppressor="maintenance"))
     svc.set_alarm_state("maintenance", "ALARM", "deploying")
     svc.set_alarm_state("utm-high-cpu", "ALARM", "x")
     assert svc.get("c").state_value == "ALARM"
@@ -353,7 +349,7 @@ def test_a_failed_tick_writes_nothing_and_the_next_makes_the_transition_once(svc
     from sqlalchemy.exc import OperationalError
 
     stats: SeriesStats = svc.stats
-    svc.put_metric_alarm(cpu_alarm(EvaluationPeriods=1))
+    svc.put_metric_alarm(cpu_alarm(evaluation_periods=1))
     stats.add("CPUUtilization", "Average", T0, 300, 99)
     # The outbox becomes unwritable mid-transaction (a store failure after the state update).
     with runtime.control.begin() as conn:
@@ -385,10 +381,8 @@ def test_on_postgresql(tmp_path, chdb_engine, pg_url):
         notify = rt.service(NotifyService)
         arn = notify.create_topic("utm-alerts")
         notify.subscribe(arn, "https", "https://127.0.0.1:9/hook", {"SkipConfirmation": "true"})
-        svc.put_metric_alarm(cpu_alarm(EvaluationPeriods=2))
-        svc.put_composite_alarm(
-            {"AlarmName": "c", "AlarmRule": "ALARM(utm-high-cpu)", "AlarmActions": [TOPIC]}
-        )
+        svc.put_metric_alarm(cpu_alarm(evaluation_periods=2))
+        svc.put_composite_alarm(composite("c", "ALARM(utm-high-cpu)", [TOPIC]))
         stats.add("CPUUtilization", "Average", T0, 300, 90, 95)
         report = svc.evaluate_due(T0 + 601)
         assert report.transitions == 1
@@ -428,12 +422,10 @@ def test_one_evaluator_holds_the_lease(runtime):
 def test_a_refused_series_does_not_stop_the_other_alarms(svc):
     stats: SeriesStats = svc.stats
     for i in range(5):
-        svc.put_metric_alarm(cpu_alarm(AlarmName=f"ok-{i}", EvaluationPeriods=1, MetricName=f"M{i}"))
+        svc.put_metric_alarm(cpu_alarm(name=f"ok-{i}", evaluation_periods=1, metric_name=f"M{i}"))
         stats.add(f"M{i}", "Average", T0, 300, 99)
     svc.put_metric_alarm(
-        cpu_alarm(
-            AlarmName="refused", EvaluationPeriods=1, MetricName="Refused", TreatMissingData="breaching"
-        )
+        cpu_alarm(name="refused", evaluation_periods=1, metric_name="Refused", treat_missing_data="breaching")
     )
     report = svc.evaluate_due(T0 + 301)
     assert report.transitions == 5
@@ -442,16 +434,16 @@ def test_a_refused_series_does_not_stop_the_other_alarms(svc):
 
 
 def test_an_alarm_held_by_a_mute_is_sent_when_the_mute_ends(svc, topic):
-    svc.put_metric_alarm(cpu_alarm(OKActions=[]))
+    svc.put_metric_alarm(cpu_alarm(ok_actions=[]))
     rule = svc.mute(["utm-high-cpu"], duration="PT1H")
     svc.set_alarm_state("utm-high-cpu", "ALARM", "during the window")
     assert topic.deliveries(topic_arn=TOPIC) == [] and svc.get("utm-high-cpu").held_by_mute
     report = TickReport()
-    svc._release_held(T0 + 1800, report)  # still muted
+    svc.tick.release_held(T0 + 1800, report)  # still muted
     assert report.notifications == 0
-    svc._release_held(T0 + 3601, report)  # the window is over and the alarm still fires
+    svc.tick.release_held(T0 + 3601, report)  # the window is over and the alarm still fires
     assert report.notifications == 1 and len(topic.deliveries(topic_arn=TOPIC)) == 1
-    svc._release_held(T0 + 3700, report)
+    svc.tick.release_held(T0 + 3700, report)
     assert len(topic.deliveries(topic_arn=TOPIC)) == 1
     a = svc.get("utm-high-cpu")
     assert a.alarm_notified and not a.held_by_mute

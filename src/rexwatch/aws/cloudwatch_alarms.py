@@ -1,15 +1,28 @@
 """CloudWatch alarm operations over the AWS wire protocols (CBOR, JSON 1.0, query).
 
-Handlers translate botocore's shapes to ``AlarmsService`` calls and back.
+Handlers convert botocore's shapes to the alarms service's domain objects
+(``AlarmDefinition``, ``CompositeAlarmDefinition``, ``MuteRuleDefinition``) and
+render its ``Alarm``/``MuteRule``/``HistoryItem`` results back into them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from rexwatch.aws.registry import AwsContext, handler
 from rexwatch.errors import Invalid
-from rexwatch.services.alarms import AlarmsService
+from rexwatch.services.alarms import (
+    Actions,
+    AlarmDefinition,
+    AlarmsService,
+    CompositeAlarmDefinition,
+    Dimension,
+    MetricQuery,
+    MetricStat,
+    MuteRuleDefinition,
+    Tag,
+)
 from rexwatch.services.alarms.model import Alarm, MuteRule
 
 
@@ -19,6 +32,140 @@ def _svc(ctx: AwsContext) -> AlarmsService:
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
+
+
+# ---------------------------------------------------------------- wire -> domain
+
+
+def _dims_in(raw: Iterable[dict[str, Any]] | None) -> tuple[Dimension, ...]:
+    return tuple(Dimension(d.get("Name") or "", d.get("Value")) for d in raw or [])
+
+
+def _tags_in(raw: Iterable[dict[str, Any]] | None) -> tuple[Tag, ...]:
+    return tuple(Tag(t.get("Key") or "", t.get("Value") or "") for t in raw or [])
+
+
+def _actions_in(p: dict[str, Any]) -> Actions:
+    return Actions(
+        tuple(p.get("AlarmActions") or ()),
+        tuple(p.get("OKActions") or ()),
+        tuple(p.get("InsufficientDataActions") or ()),
+    )
+
+
+def _metrics_in(raw: Iterable[dict[str, Any]] | None) -> tuple[MetricQuery, ...]:
+    out = []
+    for m in raw or []:
+        stat = None
+        if m.get("MetricStat") is not None:
+            ms = m["MetricStat"]
+            met = ms.get("Metric") or {}
+            stat = MetricStat(
+                met.get("Namespace"),
+                met.get("MetricName"),
+                _dims_in(met.get("Dimensions")),
+                ms.get("Period"),
+                ms.get("Stat"),
+                ms.get("Unit"),
+            )
+        out.append(
+            MetricQuery(
+                m.get("Id"),
+                stat,
+                m.get("Expression"),
+                m.get("Label"),
+                bool(m.get("ReturnData", True)),
+                m.get("Period"),
+            )
+        )
+    return tuple(out)
+
+
+def metric_alarm_definition(p: dict[str, Any]) -> AlarmDefinition:
+    """PutMetricAlarm's members as a domain definition."""
+    return AlarmDefinition(
+        name=p.get("AlarmName"),
+        namespace=p.get("Namespace"),
+        metric_name=p.get("MetricName"),
+        dimensions=_dims_in(p.get("Dimensions")),
+        statistic=p.get("Statistic"),
+        extended_statistic=p.get("ExtendedStatistic"),
+        period=p.get("Period"),
+        unit=p.get("Unit"),
+        evaluation_periods=p.get("EvaluationPeriods"),
+        datapoints_to_alarm=p.get("DatapointsToAlarm"),
+        threshold=p.get("Threshold"),
+        comparison_operator=p.get("ComparisonOperator"),
+        treat_missing_data=p.get("TreatMissingData"),
+        evaluate_low_sample_count_percentile=p.get("EvaluateLowSampleCountPercentile"),
+        metrics=_metrics_in(p.get("Metrics")),
+        description=p.get("AlarmDescription"),
+        actions_enabled=bool(p.get("ActionsEnabled", True)),
+        actions=_actions_in(p),
+        tags=_tags_in(p.get("Tags")),
+    )
+
+
+def composite_alarm_definition(p: dict[str, Any]) -> CompositeAlarmDefinition:
+    """PutCompositeAlarm's members as a domain definition."""
+    return CompositeAlarmDefinition(
+        name=p.get("AlarmName"),
+        alarm_rule=p.get("AlarmRule"),
+        description=p.get("AlarmDescription"),
+        actions_enabled=bool(p.get("ActionsEnabled", True)),
+        actions=_actions_in(p),
+        actions_suppressor=p.get("ActionsSuppressor"),
+        actions_suppressor_wait_period=p.get("ActionsSuppressorWaitPeriod"),
+        actions_suppressor_extension_period=p.get("ActionsSuppressorExtensionPeriod"),
+        tags=_tags_in(p.get("Tags")),
+    )
+
+
+def mute_rule_definition(p: dict[str, Any]) -> MuteRuleDefinition:
+    """PutAlarmMuteRule's members as a domain definition."""
+    sched = (p.get("Rule") or {}).get("Schedule") or {}
+    return MuteRuleDefinition(
+        name=p.get("Name"),
+        expression=sched.get("Expression") or "",
+        duration=sched.get("Duration") or "",
+        timezone=sched.get("Timezone"),
+        alarm_names=tuple((p.get("MuteTargets") or {}).get("AlarmNames") or ()),
+        description=p.get("Description"),
+        start_date=p.get("StartDate"),
+        expire_date=p.get("ExpireDate"),
+        tags=_tags_in(p.get("Tags")),
+    )
+
+
+# ---------------------------------------------------------------- domain -> wire
+
+
+def _dims_out(dims: Iterable[Dimension]) -> list[dict[str, str]]:
+    return [{"Name": d.name, "Value": d.value} for d in dims]
+
+
+def _tags_out(tags: Iterable[Tag]) -> list[dict[str, str]]:
+    return [{"Key": t.key, "Value": t.value} for t in tags]
+
+
+def metrics_out(metrics: Iterable[MetricQuery]) -> list[dict[str, Any]]:
+    out = []
+    for m in metrics:
+        item: dict[str, Any] = {"Id": m.id}
+        if m.metric_stat is not None:
+            s = m.metric_stat
+            metric = _drop_none({"Namespace": s.namespace, "MetricName": s.metric_name})
+            if s.dimensions:
+                metric["Dimensions"] = _dims_out(s.dimensions)
+            item["MetricStat"] = _drop_none(
+                {"Metric": metric, "Period": s.period, "Stat": s.stat, "Unit": s.unit}
+            )
+        item.update(_drop_none({"Expression": m.expression, "Label": m.label}))
+        item["ReturnData"] = m.return_data
+        if m.period is not None:
+            item["Period"] = m.period
+        out.append(item)
+    return out
 
 
 def metric_alarm_shape(a: Alarm) -> dict[str, Any]:
@@ -41,7 +188,7 @@ def metric_alarm_shape(a: Alarm) -> dict[str, Any]:
             "Namespace": a.namespace if not c.get("metrics") else None,
             "Statistic": c.get("statistic") if not c.get("metrics") else None,
             "ExtendedStatistic": c.get("extended_statistic") if not c.get("metrics") else None,
-            "Dimensions": a.dimensions if not c.get("metrics") else None,
+            "Dimensions": _dims_out(a.dimensions) if not c.get("metrics") else None,
             "Period": c.get("period") if not c.get("metrics") else None,
             "Unit": c.get("unit"),
             "EvaluationPeriods": c.get("evaluation_periods"),
@@ -50,7 +197,7 @@ def metric_alarm_shape(a: Alarm) -> dict[str, Any]:
             "ComparisonOperator": c.get("comparison_operator"),
             "TreatMissingData": c.get("treat_missing_data"),
             "EvaluateLowSampleCountPercentile": c.get("evaluate_low_sample_count_percentile"),
-            "Metrics": c.get("metrics"),
+            "Metrics": metrics_out(c["metrics"]) if c.get("metrics") else None,
             "StateTransitionedTimestamp": a.state_transitioned_at,
         }
     )
@@ -97,13 +244,13 @@ def put_metric_alarm(ctx: AwsContext, params: dict[str, Any]) -> dict[str, Any]:
             "EvaluationCriteria (PromQL alarms) is not supported; use a metric alarm",
             field="EvaluationCriteria",
         )
-    _svc(ctx).put_metric_alarm(params)
+    _svc(ctx).put_metric_alarm(metric_alarm_definition(params))
     return {}
 
 
 @handler("cloudwatch", "PutCompositeAlarm")
 def put_composite_alarm(ctx: AwsContext, params: dict[str, Any]) -> dict[str, Any]:
-    _svc(ctx).put_composite_alarm(params)
+    _svc(ctx).put_composite_alarm(composite_alarm_definition(params))
     return {}
 
 
@@ -121,15 +268,12 @@ def describe_alarms(ctx: AwsContext, params: dict[str, Any]) -> dict[str, Any]:
         max_records=params.get("MaxRecords"),
         next_token=params.get("NextToken"),
     )
+    # Both lists are always present (empty when not asked for), as CloudWatch answers:
+    # boto3's alarm_exists and composite_alarm_exists waiters read them.
     out: dict[str, Any] = {
         "MetricAlarms": [metric_alarm_shape(a) for a in alarms if a.kind == "metric"],
+        "CompositeAlarms": [composite_alarm_shape(a) for a in alarms if a.kind == "composite"],
     }
-    if (
-        (types and "CompositeAlarm" in types)
-        or params.get("ChildrenOfAlarmName")
-        or params.get("ParentsOfAlarmName")
-    ):
-        out["CompositeAlarms"] = [composite_alarm_shape(a) for a in alarms if a.kind == "composite"]
     if token:
         out["NextToken"] = token
     return out
@@ -142,7 +286,7 @@ def describe_alarms_for_metric(ctx: AwsContext, params: dict[str, Any]) -> dict[
         metric_name=params.get("MetricName"),
         statistic=params.get("Statistic"),
         extended_statistic=params.get("ExtendedStatistic"),
-        dimensions=params.get("Dimensions"),
+        dimensions=_dims_in(params["Dimensions"]) if params.get("Dimensions") is not None else None,
         period=params.get("Period"),
         unit=params.get("Unit"),
     )
@@ -239,7 +383,7 @@ def _mute_shape(r: MuteRule) -> dict[str, Any]:
 
 @handler("cloudwatch", "PutAlarmMuteRule")
 def put_alarm_mute_rule(ctx: AwsContext, params: dict[str, Any]) -> dict[str, Any]:
-    _svc(ctx).put_mute_rule(params)
+    _svc(ctx).put_mute_rule(mute_rule_definition(params))
     return {}
 
 
@@ -283,7 +427,7 @@ def delete_alarm_mute_rule(ctx: AwsContext, params: dict[str, Any]) -> dict[str,
 
 @handler("cloudwatch", "TagResource")
 def tag_resource(ctx: AwsContext, params: dict[str, Any]) -> dict[str, Any]:
-    _svc(ctx).tag_resource(params.get("ResourceARN"), params.get("Tags") or [])
+    _svc(ctx).tag_resource(params.get("ResourceARN"), _tags_in(params.get("Tags")))
     return {}
 
 
@@ -295,4 +439,4 @@ def untag_resource(ctx: AwsContext, params: dict[str, Any]) -> dict[str, Any]:
 
 @handler("cloudwatch", "ListTagsForResource")
 def list_tags_for_resource(ctx: AwsContext, params: dict[str, Any]) -> dict[str, Any]:
-    return {"Tags": _svc(ctx).list_tags(params.get("ResourceARN"))}
+    return {"Tags": _tags_out(_svc(ctx).list_tags(params.get("ResourceARN")))}

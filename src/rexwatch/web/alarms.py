@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from rexwatch.api.auth import require_api_key
+from rexwatch.api.routes.alarms import config_json
 from rexwatch.errors import NotFound
 from rexwatch.services.alarms import AlarmsService
 from rexwatch.web import templates
@@ -58,5 +59,11 @@ def alarm_page(request: Request, name: str) -> HTMLResponse:
     return templates.TemplateResponse(
         request,
         "alarm.html",
-        {"a": alarm, "history": history, "reason_data": data, "mute_rules": rules},
+        {
+            "a": alarm,
+            "history": history,
+            "reason_data": data,
+            "mute_rules": rules,
+            "metrics": config_json(alarm).get("metrics"),
+        },
     )

@@ -10,7 +10,6 @@ import uuid
 from prometheus_client import Counter, Gauge, Histogram
 
 from rexwatch.services.alarms import AlarmsService
-from rexwatch.services.alarms.service import alarm_counts
 from rexwatch.stores.control import leases as lease
 from rexwatch.workers.base import Worker
 
@@ -30,6 +29,16 @@ class AlarmMetrics:
         self.notifications = Counter(
             "rexwatch_alarm_notifications", "Alarm notifications queued in the outbox.", registry=reg
         )
+        self.errors = Counter(
+            "rexwatch_alarm_evaluation_errors",
+            "Alarm evaluations that failed (the alarm kept its state), by reason: query (its "
+            "statistics could not be read), math (its metric math failed), evaluate (the evaluator "
+            "raised).",
+            ["reason"],
+            registry=reg,
+        )
+        for reason in ("query", "math", "evaluate"):
+            self.errors.labels(reason)
         self.tick_seconds = Histogram(
             "rexwatch_alarm_tick_seconds",
             "Duration of one evaluator tick.",
@@ -64,9 +73,11 @@ class AlarmsWorker(Worker):
         m.evaluated.inc(report.evaluated)
         m.transitions.inc(report.transitions)
         m.notifications.inc(report.notifications)
+        for reason, n in report.errors.items():
+            m.errors.labels(reason).inc(n)
         if report.evaluated:
             m.tick_seconds.observe(report.seconds)
-        counts = alarm_counts(self.runtime.control)
+        counts = svc.counts()
         for state in ("OK", "ALARM", "INSUFFICIENT_DATA"):
             m.alarms.labels(state).set(counts.get(state, 0))
         if now - self.last_prune >= 3600:

@@ -10,7 +10,17 @@ from pydantic import BaseModel, Field
 
 from rexwatch.api.auth import get_runtime
 from rexwatch.runtime import Runtime
-from rexwatch.services.alarms import AlarmsService
+from rexwatch.services.alarms import (
+    Actions,
+    AlarmDefinition,
+    AlarmsService,
+    CompositeAlarmDefinition,
+    Dimension,
+    MetricQuery,
+    MetricStat,
+    MuteRuleDefinition,
+    Tag,
+)
 from rexwatch.services.alarms.model import Alarm, MuteRule
 from rexwatch.timeparse import parse_time
 
@@ -19,6 +29,154 @@ router = APIRouter(tags=["alarms"])
 
 def _svc(rt: Runtime) -> AlarmsService:
     return rt.service(AlarmsService)
+
+
+# The alarm body uses PutMetricAlarm's (or PutCompositeAlarm's) member names, so a definition
+# written for CloudWatch can be sent as it is.
+
+
+class DimensionBody(BaseModel):
+    Name: str
+    Value: str
+
+
+class MetricBody(BaseModel):
+    Namespace: str | None = None
+    MetricName: str | None = None
+    Dimensions: list[DimensionBody] = []
+
+
+class MetricStatBody(BaseModel):
+    Metric: MetricBody
+    Period: int | None = None
+    Stat: str | None = None
+    Unit: str | None = None
+
+
+class MetricQueryBody(BaseModel):
+    Id: str | None = None
+    MetricStat: MetricStatBody | None = None
+    Expression: str | None = None
+    Label: str | None = None
+    ReturnData: bool = True
+    Period: int | None = None
+
+    def domain(self) -> MetricQuery:
+        ms = self.MetricStat
+        stat = None
+        if ms is not None:
+            dims = tuple(Dimension(d.Name, d.Value) for d in ms.Metric.Dimensions)
+            stat = MetricStat(ms.Metric.Namespace, ms.Metric.MetricName, dims, ms.Period, ms.Stat, ms.Unit)
+        return MetricQuery(self.Id, stat, self.Expression, self.Label, self.ReturnData, self.Period)
+
+    @classmethod
+    def of(cls, m: MetricQuery) -> MetricQueryBody:
+        ms = None
+        if m.metric_stat is not None:
+            s = m.metric_stat
+            ms = MetricStatBody(
+                Metric=MetricBody(
+                    Namespace=s.namespace,
+                    MetricName=s.metric_name,
+                    Dimensions=[DimensionBody(Name=d.name, Value=d.value) for d in s.dimensions],
+                ),
+                Period=s.period,
+                Stat=s.stat,
+                Unit=s.unit,
+            )
+        return cls(
+            Id=m.id,
+            MetricStat=ms,
+            Expression=m.expression,
+            Label=m.label,
+            ReturnData=m.return_data,
+            Period=m.period,
+        )
+
+
+class TagBody(BaseModel):
+    Key: str
+    Value: str = ""
+
+
+class AlarmBody(BaseModel):
+    """A metric alarm, or with ``AlarmRule`` a composite alarm."""
+
+    AlarmDescription: str | None = None
+    ActionsEnabled: bool = True
+    AlarmActions: list[str] = []
+    OKActions: list[str] = []
+    InsufficientDataActions: list[str] = []
+    Tags: list[TagBody] = []
+    Namespace: str | None = None
+    MetricName: str | None = None
+    Dimensions: list[DimensionBody] = []
+    Statistic: str | None = None
+    ExtendedStatistic: str | None = None
+    Period: int | None = None
+    Unit: str | None = None
+    EvaluationPeriods: int | None = None
+    DatapointsToAlarm: int | None = None
+    Threshold: float | None = None
+    ComparisonOperator: str | None = None
+    TreatMissingData: str | None = None
+    EvaluateLowSampleCountPercentile: str | None = None
+    Metrics: list[MetricQueryBody] = []
+    AlarmRule: str | None = None
+    ActionsSuppressor: str | None = None
+    ActionsSuppressorWaitPeriod: int | None = None
+    ActionsSuppressorExtensionPeriod: int | None = None
+
+    def _actions(self) -> Actions:
+        return Actions(tuple(self.AlarmActions), tuple(self.OKActions), tuple(self.InsufficientDataActions))
+
+    def _tags(self) -> tuple[Tag, ...]:
+        return tuple(Tag(t.Key, t.Value) for t in self.Tags)
+
+    def metric_alarm(self, name: str) -> AlarmDefinition:
+        return AlarmDefinition(
+            name=name,
+            namespace=self.Namespace,
+            metric_name=self.MetricName,
+            dimensions=tuple(Dimension(d.Name, d.Value) for d in self.Dimensions),
+            statistic=self.Statistic,
+            extended_statistic=self.ExtendedStatistic,
+            period=self.Period,
+            unit=self.Unit,
+            evaluation_periods=self.EvaluationPeriods,
+            datapoints_to_alarm=self.DatapointsToAlarm,
+            threshold=self.Threshold,
+            comparison_operator=self.ComparisonOperator,
+            treat_missing_data=self.TreatMissingData,
+            evaluate_low_sample_count_percentile=self.EvaluateLowSampleCountPercentile,
+            metrics=tuple(m.domain() for m in self.Metrics),
+            description=self.AlarmDescription,
+            actions_enabled=self.ActionsEnabled,
+            actions=self._actions(),
+            tags=self._tags(),
+        )
+
+    def composite_alarm(self, name: str) -> CompositeAlarmDefinition:
+        return CompositeAlarmDefinition(
+            name=name,
+            alarm_rule=self.AlarmRule,
+            description=self.AlarmDescription,
+            actions_enabled=self.ActionsEnabled,
+            actions=self._actions(),
+            actions_suppressor=self.ActionsSuppressor,
+            actions_suppressor_wait_period=self.ActionsSuppressorWaitPeriod,
+            actions_suppressor_extension_period=self.ActionsSuppressorExtensionPeriod,
+            tags=self._tags(),
+        )
+
+
+def config_json(a: Alarm) -> dict[str, Any]:
+    out = {k: v for k, v in a.config.items() if v is not None}
+    if a.config.get("metrics"):
+        out["metrics"] = [MetricQueryBody.of(m).model_dump(exclude_none=True) for m in a.config["metrics"]]
+    if a.kind == "metric":
+        out["dimensions"] = [{"Name": d.name, "Value": d.value} for d in a.dimensions]
+    return out
 
 
 def alarm_json(a: Alarm) -> dict[str, Any]:
@@ -35,8 +193,8 @@ def alarm_json(a: Alarm) -> dict[str, Any]:
         "state_override": a.state_override,
         "namespace": a.namespace,
         "metric_name": a.metric_name,
-        "dimensions": a.dimensions,
-        "config": {k: v for k, v in a.config.items() if v is not None},
+        "dimensions": [{"Name": d.name, "Value": d.value} for d in a.dimensions],
+        "config": config_json(a),
         "actions_enabled": a.actions_enabled,
         "alarm_actions": a.alarm_actions,
         "ok_actions": a.ok_actions,
@@ -44,6 +202,7 @@ def alarm_json(a: Alarm) -> dict[str, Any]:
         "renotify_interval": a.renotify_interval,
         "acknowledged": {"at": a.acked_at, "by": a.acked_by, "reason": a.ack_reason} if a.acked_at else None,
         "muted_by": a.muted_by,
+        "evaluation_error": a.evaluation_error,
         "config_updated_at": a.config_updated_at,
     }
 
@@ -81,13 +240,12 @@ def list_alarms(
 
 
 @router.put("/alarms/{name}", status_code=200)
-def put_alarm(name: str, body: dict[str, Any], rt: Runtime = Depends(get_runtime)) -> dict[str, Any]:
+def put_alarm(name: str, body: AlarmBody, rt: Runtime = Depends(get_runtime)) -> dict[str, Any]:
     """Create or update an alarm; the body uses PutMetricAlarm's (or PutCompositeAlarm's) field names."""
-    params = {**body, "AlarmName": name}
-    if "AlarmRule" in body:
-        _svc(rt).put_composite_alarm(params)
+    if "AlarmRule" in body.model_fields_set:
+        _svc(rt).put_composite_alarm(body.composite_alarm(name))
     else:
-        _svc(rt).put_metric_alarm(params)
+        _svc(rt).put_metric_alarm(body.metric_alarm(name))
     return alarm_json(_svc(rt).get(name))
 
 
@@ -206,18 +364,14 @@ def put_mute(name: str, body: MuteIn, rt: Runtime = Depends(get_runtime)) -> dic
     svc = _svc(rt)
     if body.expression:
         svc.put_mute_rule(
-            {
-                "Name": name,
-                "Description": body.reason,
-                "Rule": {
-                    "Schedule": {
-                        "Expression": body.expression,
-                        "Duration": body.duration,
-                        "Timezone": body.timezone,
-                    }
-                },
-                "MuteTargets": {"AlarmNames": body.alarm_names},
-            }
+            MuteRuleDefinition(
+                name=name,
+                expression=body.expression,
+                duration=body.duration,
+                timezone=body.timezone,
+                alarm_names=tuple(body.alarm_names),
+                description=body.reason,
+            )
         )
         return mute_json(svc.get_mute_rule(name))
     start = parse_time(body.start) if body.start else None

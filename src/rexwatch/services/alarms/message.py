@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 from rexwatch.regions import long_name as region_name
-from rexwatch.services.alarms.evaluator import iso_millis
+from rexwatch.services.alarms.evaluate import iso_millis
+from rexwatch.stores.control.alarms_repo import metrics_to_json
 
 SUBJECT_LIMIT = 100  # SNS subjects are at most 100 characters
 
@@ -50,7 +51,7 @@ def alarm_message(
     c = alarm.config
     trigger: dict[str, Any] = {}
     if c.get("math"):
-        trigger["Metrics"] = c.get("metrics")
+        trigger["Metrics"] = metrics_to_json(c.get("metrics") or ())
     else:
         trigger["MetricName"] = alarm.metric_name
         trigger["Namespace"] = alarm.namespace
@@ -64,7 +65,7 @@ def alarm_message(
         trigger["Statistic"] = (c.get("statistic") or "").upper()
     if not c.get("math"):
         trigger["Unit"] = c.get("unit")
-        trigger["Dimensions"] = [{"value": d["Value"], "name": d["Name"]} for d in alarm.dimensions]
+        trigger["Dimensions"] = [{"value": d.value, "name": d.name} for d in alarm.dimensions]
     trigger["Period"] = c.get("period")
     trigger["EvaluationPeriods"] = c.get("evaluation_periods")
     if c.get("datapoints_to_alarm"):

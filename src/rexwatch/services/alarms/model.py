@@ -1,10 +1,139 @@
-"""Typed inputs and outputs of the alarms service."""
+"""Typed inputs and outputs of the alarms service.
+
+Front doors build the ``*Definition`` objects from their protocol (the AWS door
+from PutMetricAlarm's members, REST from its pydantic bodies) and render the
+``Alarm``, ``HistoryItem`` and ``MuteRule`` results back into it.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
+
+# ---------------------------------------------------------------- definitions (in)
+
+
+@dataclass(frozen=True)
+class Dimension:
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Tag:
+    key: str
+    value: str = ""
+
+
+@dataclass(frozen=True)
+class MetricStat:
+    """One metric series and how to aggregate it (``stat`` is a statistic or a percentile)."""
+
+    namespace: str | None
+    metric_name: str | None
+    dimensions: tuple[Dimension, ...] = ()
+    period: int | None = None
+    stat: str | None = None
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class MetricQuery:
+    """One entry of a metric math alarm: a ``metric_stat`` or a math ``expression``."""
+
+    id: str | None
+    metric_stat: MetricStat | None = None
+    expression: str | None = None
+    label: str | None = None
+    return_data: bool = True
+    period: int | None = None
+
+
+@dataclass(frozen=True)
+class Actions:
+    """Topic ARNs notified when an alarm enters each state."""
+
+    alarm: tuple[str, ...] = ()
+    ok: tuple[str, ...] = ()
+    insufficient_data: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AlarmDefinition:
+    """A metric alarm as a client defines it: one series (``metric_name`` ...) or ``metrics``.
+
+    Values are validated by ``definitions.validate_metric_alarm``; ``None`` means "not given".
+    """
+
+    name: str
+    namespace: str | None = None
+    metric_name: str | None = None
+    dimensions: tuple[Dimension, ...] = ()
+    statistic: str | None = None
+    extended_statistic: str | None = None
+    period: int | None = None
+    unit: str | None = None
+    evaluation_periods: int | None = None
+    datapoints_to_alarm: int | None = None
+    threshold: float | None = None
+    comparison_operator: str | None = None
+    treat_missing_data: str | None = None
+    evaluate_low_sample_count_percentile: str | None = None
+    metrics: tuple[MetricQuery, ...] = ()
+    description: str | None = None
+    actions_enabled: bool = True
+    actions: Actions = Actions()
+    tags: tuple[Tag, ...] = ()
+
+
+@dataclass(frozen=True)
+class CompositeAlarmDefinition:
+    """A composite alarm: a rule over other alarms' states."""
+
+    name: str
+    alarm_rule: str | None
+    description: str | None = None
+    actions_enabled: bool = True
+    actions: Actions = Actions()
+    actions_suppressor: str | None = None
+    actions_suppressor_wait_period: int | None = None
+    actions_suppressor_extension_period: int | None = None
+    tags: tuple[Tag, ...] = ()
+
+
+@dataclass(frozen=True)
+class MuteRuleDefinition:
+    """A maintenance window: ``expression`` is ``cron(...)`` or ``at(...)``, ``duration`` ISO 8601."""
+
+    name: str
+    expression: str
+    duration: str
+    alarm_names: tuple[str, ...]
+    timezone: str | None = None
+    description: str | None = None
+    start_date: dt.datetime | None = None
+    expire_date: dt.datetime | None = None
+    tags: tuple[Tag, ...] = ()
+
+
+@dataclass
+class AlarmRecord:
+    """A validated definition in the form the store keeps (``config`` holds the snake_case rest)."""
+
+    name: str
+    kind: str  # metric | composite
+    description: str | None
+    namespace: str | None
+    metric_name: str | None
+    dimensions: list[Dimension]
+    config: dict[str, Any]
+    actions_enabled: bool
+    actions: Actions
+    tags: list[Tag]
+
+
+# ---------------------------------------------------------------- results (out)
 
 
 @dataclass(frozen=True)
@@ -21,19 +150,22 @@ class StatQuery:
 
 @dataclass
 class Alarm:
+    """An alarm with its state. ``config`` holds the definition's remaining fields in snake_case
+    (``metrics`` as ``MetricQuery`` entries, ``alarm_rule`` and ``children`` for composites)."""
+
     name: str
     arn: str
     kind: str  # metric | composite
     description: str | None
     namespace: str | None
     metric_name: str | None
-    dimensions: list[dict[str, str]]
+    dimensions: list[Dimension]
     config: dict[str, Any]
     actions_enabled: bool
     alarm_actions: list[str]
     ok_actions: list[str]
     insufficient_data_actions: list[str]
-    tags: list[dict[str, str]]
+    tags: list[Tag]
     config_updated_at: dt.datetime
     state_value: str
     state_reason: str
@@ -47,6 +179,8 @@ class Alarm:
     ack_reason: str | None = None
     alarm_notified: bool = False
     held_by_mute: bool = False
+    # Why the last evaluation could not judge the alarm (its state was kept), if it failed.
+    evaluation_error: str | None = None
     muted_by: list[str] = field(default_factory=list)
     id: int = 0
 
@@ -56,6 +190,24 @@ class Alarm:
             "OK": self.ok_actions,
             "INSUFFICIENT_DATA": self.insufficient_data_actions,
         }[state]
+
+    @property
+    def alarm_type(self) -> str:
+        return "CompositeAlarm" if self.kind == "composite" else "MetricAlarm"
+
+
+@dataclass
+class DueAlarm:
+    """The columns of an alarm that evaluation reads (the full row is loaded only on a transition)."""
+
+    id: int
+    name: str
+    namespace: str | None
+    metric_name: str | None
+    config: dict[str, Any]
+    state_value: str
+    state_override: bool
+    dimensions: tuple[Dimension, ...] = ()
 
 
 @dataclass
@@ -79,7 +231,7 @@ class MuteRule:
     alarm_names: list[str]
     start_date: dt.datetime | None
     expire_date: dt.datetime | None
-    tags: list[dict[str, str]]
+    tags: list[Tag]
     updated_at: dt.datetime
     status: str
     mute_type: str
@@ -100,3 +252,13 @@ class TickReport:
     notifications: int = 0
     queries: int = 0
     seconds: float = 0.0
+    # Alarm name -> (reason, message) for the alarms this tick could not evaluate.
+    failed: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> dict[str, int]:
+        """Failed evaluations by reason (``query``, ``math``, ``evaluate``)."""
+        out: dict[str, int] = {}
+        for reason, _ in self.failed.values():
+            out[reason] = out.get(reason, 0) + 1
+        return out

@@ -1,53 +1,72 @@
-"""AlarmsService: CloudWatch alarm semantics over the control store.
+"""AlarmsService: the alarms facade. It composes the modules below by delegation.
 
-State, history and the notifications a transition causes are written in one
-transaction (the notify outbox is filled inside it), so a crash neither loses
-nor repeats a transition: the next evaluation recomputes the same decision
-from the stored state.
+    definitions.py   validation of AlarmDefinition / CompositeAlarmDefinition (pure)
+    catalog.py       put, describe, delete, action switches, tags
+    evaluate.py      the evaluator: a pure function of time
+    tick.py          the worker's batched pass (isolates failing alarms)
+    transitions.py   state changes and their actions, in the caller's transaction
+    composites.py    composite alarms follow their children
+    mute_rules.py    maintenance windows (schedules parsed in mute.py)
+    acknowledge.py   acknowledgement and re-notification
+    history.py       history items, DescribeAlarmHistory, retention
+    backtest.py      replay over stored data
+
+SQL lives in ``stores/control/alarms_repo.py``, ``alarm_history_repo.py`` and
+``mutes_repo.py``. State, history and the notifications a transition causes
+commit in one transaction (the notify outbox is filled inside it).
 """
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
-
-from rexwatch.errors import NotFound
-from rexwatch.services.alarms.common import (
-    Notifier,
-    StatsSource,
-    _Batch,
-    _ts,
+from rexwatch.errors import Invalid, InvalidFormat, NotFound
+from rexwatch.services.alarms import backtest as backtests
+from rexwatch.services.alarms.acknowledge import Acknowledgements
+from rexwatch.services.alarms.catalog import Catalog
+from rexwatch.services.alarms.composites import Composites
+from rexwatch.services.alarms.definitions import STATES, next_evaluation
+from rexwatch.services.alarms.history import History
+from rexwatch.services.alarms.model import (
+    Alarm,
+    AlarmDefinition,
+    BacktestTransition,
+    CompositeAlarmDefinition,
+    MuteRule,
+    MuteRuleDefinition,
+    TickReport,
 )
-from rexwatch.services.alarms.config import ConfigMixin
-from rexwatch.services.alarms.evaluation import EvaluationMixin
-from rexwatch.services.alarms.history import HistoryMixin
-from rexwatch.services.alarms.model import Alarm
-from rexwatch.services.alarms.mutes import MutesMixin
-from rexwatch.services.alarms.transitions import TransitionsMixin
-from rexwatch.stores.control.tables.alarms import alarm_history, alarms
+from rexwatch.services.alarms.mute_rules import MuteRules
+from rexwatch.services.alarms.sources import Notifier, StatsSource
+from rexwatch.services.alarms.tick import Tick
+from rexwatch.services.alarms.transitions import Transitions
+from rexwatch.stores.control.alarm_history_repo import AlarmHistoryRepo
+from rexwatch.stores.control.alarms_repo import AlarmsRepo
+from rexwatch.stores.control.mutes_repo import MutesRepo
 
 
-class AlarmsService(ConfigMixin, TransitionsMixin, MutesMixin, HistoryMixin, EvaluationMixin):
-    """The alarms service. Its operations live in one module per concern (config,
-    transitions, mutes, history, evaluation); this class holds the state they share."""
+class Context:
+    """What every part shares: settings, the clock and the two seams (statistics in,
+    notifications out). Tests and benchmarks replace ``clock``, ``stats`` and ``notifier``."""
 
     def __init__(self, runtime: Any) -> None:
         self.runtime = runtime
-        self.engine = runtime.control
-        self.region = runtime.settings.region
-        self.account = runtime.settings.account_id
+        self.region: str = runtime.settings.region
+        self.account: str = runtime.settings.account_id
+        self.clock: Callable[[], float] = time.time
         self._stats: StatsSource | None = None
         self._notifier: Notifier | None = None
-        # Tests and benchmarks may replace the clock; the service reads time only here.
-        self.clock: Callable[[], float] = time.time
-        # Alarm id -> why its last evaluation could not read data (metric math errors).
-        self.failed: dict[int, str] = {}
 
-    # ------------------------------------------------------------ seams
+    def now(self) -> float:
+        return self.clock()
+
+    def arn(self, name: str) -> str:
+        return f"arn:aws:cloudwatch:{self.region}:{self.account}:alarm:{name}"
+
+    def mute_rule_arn(self, name: str) -> str:
+        return f"arn:aws:cloudwatch:{self.region}:{self.account}:alarm-mute-rule:{name}"
 
     @property
     def stats(self) -> StatsSource:
@@ -57,10 +76,6 @@ class AlarmsService(ConfigMixin, TransitionsMixin, MutesMixin, HistoryMixin, Eva
             self._stats = MetricsStats(self.runtime)
         return self._stats
 
-    @stats.setter
-    def stats(self, value: StatsSource) -> None:
-        self._stats = value
-
     @property
     def notifier(self) -> Notifier:
         if self._notifier is None:
@@ -69,109 +84,156 @@ class AlarmsService(ConfigMixin, TransitionsMixin, MutesMixin, HistoryMixin, Eva
             self._notifier = OutboxNotifier(self.runtime)
         return self._notifier
 
-    @notifier.setter
-    def notifier(self, value: Notifier) -> None:
-        self._notifier = value
-
-    def _wake(self) -> None:
+    def wake(self) -> None:
+        """After a commit that queued notifications: let this process's notifier send now."""
         wake = getattr(self._notifier, "wake", None)
         if wake is not None:
             wake()
 
-    def arn(self, name: str) -> str:
-        return f"arn:aws:cloudwatch:{self.region}:{self.account}:alarm:{name}"
 
-    def mute_rule_arn(self, name: str) -> str:
-        return f"arn:aws:cloudwatch:{self.region}:{self.account}:alarm-mute-rule:{name}"
+class AlarmsService:
+    """CloudWatch metric and composite alarms, their evaluation, mutes, acknowledgement and history."""
 
-    # ------------------------------------------------------------ rows
-
-    def _row_to_alarm(self, r: Any) -> Alarm:
-        dims = []
-        if r.dimensions_key:
-            for line in r.dimensions_key.split("\n"):
-                k, _, v = line.partition("=")
-                dims.append({"Name": k, "Value": v})
-        cfg = dict(r.config or {})
-        if cfg.get("dimensions") is not None:
-            dims = cfg["dimensions"]
-        return Alarm(
-            id=r.id,
-            name=r.name,
-            arn=self.arn(r.name),
-            kind=r.kind,
-            description=r.description,
-            namespace=r.namespace,
-            metric_name=r.metric_name,
-            dimensions=dims,
-            config=cfg,
-            actions_enabled=bool(r.actions_enabled),
-            alarm_actions=list(r.alarm_actions or []),
-            ok_actions=list(r.ok_actions or []),
-            insufficient_data_actions=list(r.insufficient_data_actions or []),
-            tags=list(r.tags or []),
-            config_updated_at=r.config_updated_at,
-            state_value=r.state_value,
-            state_reason=r.state_reason,
-            state_reason_data=r.state_reason_data,
-            state_updated_at=r.state_updated_at,
-            state_transitioned_at=r.state_transitioned_at,
-            state_override=bool(r.state_override),
-            renotify_interval=r.renotify_interval,
-            acked_at=r.acked_at,
-            acked_by=r.acked_by,
-            ack_reason=r.ack_reason,
-            alarm_notified=bool(r.alarm_notified),
-            held_by_mute=bool(r.held_by_mute),
+    def __init__(self, runtime: Any) -> None:
+        self.ctx = ctx = Context(runtime)
+        self.repo = AlarmsRepo(runtime.control, ctx.arn)
+        self.mutes_repo = MutesRepo(runtime.control)
+        self.history = History(AlarmHistoryRepo(runtime.control))
+        self.mute_rules = MuteRules(self.mutes_repo, ctx.now, ctx.mute_rule_arn)
+        self.transitions = Transitions(ctx, self.repo, self.history)
+        self.composites = Composites(ctx, self.repo, self.transitions, self.mute_rules)
+        self.catalog = Catalog(
+            ctx, self.repo, self.mutes_repo, self.history, self.composites, self.mute_rules
         )
+        self.acks = Acknowledgements(ctx, self.repo, self.history)
+        self.tick = Tick(ctx, self.repo, self.transitions, self.composites, self.mute_rules)
 
-    def _get(self, conn: Connection, name: str, *, for_update: bool = False) -> Alarm:
-        q = select(alarms).where(alarms.c.name == name)
-        if for_update and conn.dialect.name == "postgresql":
-            q = q.with_for_update()
-        r = conn.execute(q).first()
-        if r is None:
-            raise NotFound(f"Alarm {name} does not exist", field="AlarmName")
-        return self._row_to_alarm(r)
+    # ------------------------------------------------------------ seams
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self.ctx.clock
+
+    @clock.setter
+    def clock(self, value: Callable[[], float]) -> None:
+        self.ctx.clock = value
+
+    @property
+    def stats(self) -> StatsSource:
+        return self.ctx.stats
+
+    @stats.setter
+    def stats(self, value: StatsSource) -> None:
+        self.ctx._stats = value
+
+    @property
+    def notifier(self) -> Notifier:
+        return self.ctx.notifier
+
+    @notifier.setter
+    def notifier(self, value: Notifier) -> None:
+        self.ctx._notifier = value
+
+    def arn(self, name: str) -> str:
+        return self.ctx.arn(name)
+
+    # ------------------------------------------------------------ definitions
+
+    def put_metric_alarm(self, d: AlarmDefinition) -> None:
+        self.catalog.put_metric_alarm(d)
+
+    def put_composite_alarm(self, d: CompositeAlarmDefinition) -> None:
+        self.catalog.put_composite_alarm(d)
 
     def get(self, name: str) -> Alarm:
-        with self.engine.connect() as conn:
-            a = self._get(conn, name)
-            a.muted_by = self._muting_rules(conn, self.clock()).get(a.name, [])
-            return a
+        return self.catalog.get(name)
 
-    def _history(
-        self,
-        conn: Connection,
-        name: str,
-        kind: str,
-        at: float,
-        item_type: str,
-        summary: str,
-        data: dict | str,
-        batch: _Batch | None = None,
-    ) -> None:
-        row = {
-            "alarm_name": name,
-            "alarm_type": "CompositeAlarm" if kind == "composite" else "MetricAlarm",
-            "timestamp": _ts(at),
-            "item_type": item_type,
-            "summary": summary,
-            "data": data if isinstance(data, str) else json.dumps(data, separators=(",", ":")),
-        }
-        if batch is not None:
-            batch.history.append(row)
-        else:
-            conn.execute(insert(alarm_history).values(**row))
+    def describe_alarms(self, **filters: Any) -> tuple[list[Alarm], str | None]:
+        return self.catalog.describe_alarms(**filters)
 
+    def describe_alarms_for_metric(self, **filters: Any) -> list[Alarm]:
+        return self.catalog.describe_alarms_for_metric(**filters)
 
-def alarm_counts(engine: Any) -> dict[str, int]:
-    """State -> number of alarms (for the overview and /metrics)."""
-    with engine.connect() as conn:
-        return {
-            r[0]: r[1]
-            for r in conn.execute(select(alarms.c.state_value, func.count()).group_by(alarms.c.state_value))
-        }
+    def delete_alarms(self, names: Sequence[str]) -> None:
+        self.catalog.delete_alarms(names)
 
+    def set_actions_enabled(self, names: Sequence[str], enabled: bool) -> None:
+        self.catalog.set_actions_enabled(names, enabled)
 
-__all__ = ["AlarmsService", "Notifier", "StatsSource", "alarm_counts"]
+    def list_tags(self, arn: str):
+        return self.catalog.list_tags(arn)
+
+    def tag_resource(self, arn: str, tags) -> None:
+        self.catalog.tag_resource(arn, tags)
+
+    def untag_resource(self, arn: str, keys: Sequence[str]) -> None:
+        self.catalog.untag_resource(arn, keys)
+
+    def counts(self) -> dict[str, int]:
+        """State -> number of alarms (for the overview and /metrics)."""
+        return self.repo.counts()
+
+    # ------------------------------------------------------------ state
+
+    def set_alarm_state(self, name: str, state: str, reason: str, reason_data: str | None = None) -> None:
+        """Set the state until the next evaluation, firing actions as a real transition would."""
+        if state not in STATES:
+            raise Invalid(f"StateValue must be one of {', '.join(STATES)}", field="StateValue")
+        if reason is None or len(reason) > 1023:
+            raise Invalid("StateReason is required and at most 1023 characters", field="StateReason")
+        if reason_data:
+            import json
+
+            try:
+                json.loads(reason_data)
+            except ValueError:
+                raise InvalidFormat("StateReasonData must be valid JSON", field="StateReasonData")
+        now = self.ctx.now()
+        with self.repo.begin() as conn:
+            a = self.repo.get(conn, name, for_update=True)
+            if a is None:
+                raise NotFound(f"Alarm {name} does not exist", field="AlarmName")
+            mutes = self.mute_rules.muting(conn, now)
+            self.transitions.apply(conn, a, state, reason, reason_data, now, mutes, override=True)
+            if a.kind == "metric":
+                # Evaluated again at the next slot, not before: the override lasts until then.
+                self.repo.set_fields(conn, a.id, next_eval_at=next_evaluation(a, now))
+            self.composites.evaluate(conn, now, changed=[name], mutes=mutes)
+        self.ctx.wake()
+
+    def evaluate_due(self, now: float | None = None, *, limit: int | None = None) -> TickReport:
+        """The worker's tick: every metric alarm due at ``now``, batched."""
+        return self.tick.run(now, limit=limit)
+
+    def backtest(self, name: str, since: float, until: float | None = None) -> list[BacktestTransition]:
+        """Replay a metric alarm over stored data: the transitions it would have made (one query)."""
+        return backtests.backtest(self.ctx, self.get(name), since, self.ctx.now() if until is None else until)
+
+    # ------------------------------------------------------------ mutes, acknowledgement, history
+
+    def put_mute_rule(self, d: MuteRuleDefinition) -> None:
+        self.mute_rules.put(d)
+
+    def get_mute_rule(self, name: str) -> MuteRule:
+        return self.mute_rules.get(name)
+
+    def list_mute_rules(self, **filters: Any) -> tuple[list[MuteRule], str | None]:
+        return self.mute_rules.list(**filters)
+
+    def delete_mute_rule(self, name: str) -> None:
+        self.mute_rules.delete(name)
+
+    def mute(self, alarm_names: Sequence[str], **window: Any) -> MuteRule:
+        return self.mute_rules.mute(alarm_names, **window)
+
+    def acknowledge(self, name: str, by: str, reason: str = "") -> Alarm:
+        return self.acks.acknowledge(name, by, reason)
+
+    def set_renotify(self, name: str, interval: int | None) -> Alarm:
+        return self.acks.set_renotify(name, interval)
+
+    def describe_history(self, **filters: Any):
+        return self.history.describe(**filters)
+
+    def prune_history(self, now: float, keep_days: int | None = None) -> int:
+        return self.history.prune(now) if keep_days is None else self.history.prune(now, keep_days)

@@ -11,12 +11,32 @@ import datetime as dt
 import re
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection
 
-from rexwatch.services.alarms.evaluator import Datapoint
-from rexwatch.services.alarms.model import StatQuery
+from rexwatch.services.alarms.evaluate import Datapoint
+from rexwatch.services.alarms.model import MetricQuery, StatQuery
+
+
+class StatsSource(Protocol):
+    """Where evaluation reads datapoints from: one call for many series.
+
+    ``fetch_math(alarms, start, end)`` (optional) evaluates metric math alarms, given as
+    (key, metrics) pairs, and returns the datapoints of each key's returned expression.
+    """
+
+    def fetch(
+        self, queries: Sequence[StatQuery], start: float, end: float
+    ) -> dict[StatQuery, list[Datapoint]]: ...
+
+
+class Notifier(Protocol):
+    """Puts a message for a topic into the delivery outbox, inside the caller's transaction."""
+
+    def enqueue(
+        self, conn: Connection, topic_arn: str, subject: str, message: str, dedup_id: str
+    ) -> None: ...
 
 
 class MetricsStats:
@@ -61,22 +81,22 @@ class MetricsStats:
         return out
 
     def fetch_math(
-        self, alarms: Sequence[tuple[Any, list[dict[str, Any]]]], start: float, end: float
+        self, alarms: Sequence[tuple[Any, Sequence[MetricQuery]]], start: float, end: float
     ) -> dict[Any, list[Datapoint]]:
         """Metric math alarms: all of them in one GetMetricData batch, ids prefixed per alarm.
 
         An alarm whose expressions use METRICS() or SEARCH() sees every series of its request,
         so it gets a request of its own.
         """
-        shared = [x for x in alarms if not _whole_request(x[1])]
-        own = [x for x in alarms if _whole_request(x[1])]
+        shared = [x for x in alarms if not whole_request(x[1])]
+        own = [x for x in alarms if whole_request(x[1])]
         out: dict[Any, list[Datapoint]] = {}
         for group in ([shared] if shared else []) + [[x] for x in own]:
             out.update(self._math_batch(group, start, end))
         return out
 
     def _math_batch(
-        self, alarms: Sequence[tuple[Any, list[dict[str, Any]]]], start: float, end: float
+        self, alarms: Sequence[tuple[Any, Sequence[MetricQuery]]], start: float, end: float
     ) -> dict[Any, list[Datapoint]]:
         from rexwatch.services.metrics import MetricId, MetricsService
         from rexwatch.services.metrics.getdata import MetricDataQuery, MetricStatSpec
@@ -85,39 +105,30 @@ class MetricsStats:
         returned: dict[str, Any] = {}
         for n, (key, metrics) in enumerate(alarms):
             prefix = f"a{n}_" if len(alarms) > 1 else ""
-            ids = [m["Id"] for m in metrics]
+            ids = [m.id for m in metrics]
             for m in metrics:
-                qid = prefix + m["Id"]
-                ret = bool(m.get("ReturnData", True))
-                if ret:
+                qid = prefix + m.id
+                if m.return_data:
                     returned[qid] = key
-                if m.get("Expression") is not None:
-                    expr = m["Expression"]
+                if m.expression is not None:
+                    expr = m.expression
                     for i in sorted(ids, key=len, reverse=True):
                         expr = re.sub(
                             rf"(?<![A-Za-z0-9_\"]){re.escape(i)}(?![A-Za-z0-9_\"])", prefix + i, expr
                         )
                     queries.append(
                         MetricDataQuery(
-                            qid,
-                            expression=expr,
-                            label=m.get("Label"),
-                            return_data=ret,
-                            period=m.get("Period"),
+                            qid, expression=expr, label=m.label, return_data=m.return_data, period=m.period
                         )
                     )
-                else:
-                    ms = m["MetricStat"]
-                    met = ms.get("Metric") or {}
-                    dims = tuple(sorted((d["Name"], d["Value"]) for d in met.get("Dimensions") or []))
+                elif m.metric_stat is not None:
+                    ms = m.metric_stat
+                    dims = tuple(sorted((d.name, d.value) for d in ms.dimensions))
                     spec = MetricStatSpec(
-                        MetricId(met.get("Namespace"), met.get("MetricName"), dims),
-                        ms.get("Period"),
-                        ms.get("Stat"),
-                        ms.get("Unit"),
+                        MetricId(ms.namespace, ms.metric_name, dims), ms.period, ms.stat, ms.unit
                     )
                     queries.append(
-                        MetricDataQuery(qid, metric_stat=spec, label=m.get("Label"), return_data=ret)
+                        MetricDataQuery(qid, metric_stat=spec, label=m.label, return_data=m.return_data)
                     )
         svc = self.runtime.service(MetricsService)
         page = svc.get_metric_data(
@@ -136,11 +147,9 @@ class MetricsStats:
         return out
 
 
-def _whole_request(metrics: list[dict[str, Any]]) -> bool:
-    return any(
-        ("METRICS(" in (m.get("Expression") or "")) or ("SEARCH(" in (m.get("Expression") or ""))
-        for m in metrics
-    )
+def whole_request(metrics: Sequence[MetricQuery]) -> bool:
+    """Whether an alarm's expressions see every series of their request (METRICS(), SEARCH())."""
+    return any("METRICS(" in (m.expression or "") or "SEARCH(" in (m.expression or "") for m in metrics)
 
 
 class OutboxNotifier:

@@ -1,31 +1,42 @@
-"""State transitions and the actions (notifications) they cause, written in one transaction."""
+"""State transitions and the actions they cause, written in the caller's transaction.
+
+A transition updates the alarm row, adds its StateUpdate and Action history
+items and queues its notifications in the notify outbox, all on the same
+connection: the caller commits them together or not at all, so a crash neither
+loses nor repeats a notification (the outbox delivers with a stable MessageId).
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection
 
 from rexwatch.errors import NotFound
 from rexwatch.lang.alarmrule import alarm_name_of
-from rexwatch.services.alarms.common import (
-    _Batch,
-    _ts,
-)
+from rexwatch.services.alarms.history import History, Writes, utc
 from rexwatch.services.alarms.message import alarm_message, subject
-from rexwatch.services.alarms.model import (
-    Alarm,
-)
-from rexwatch.stores.control.tables.alarms import alarms
+from rexwatch.services.alarms.model import Alarm
+from rexwatch.stores.control.alarms_repo import AlarmsRepo
+
+if TYPE_CHECKING:
+    from rexwatch.services.alarms.service import Context
 
 
-class TransitionsMixin:
-    """Part of ``AlarmsService``; see ``service.py``."""
+class Transitions:
+    def __init__(self, ctx: Context, repo: AlarmsRepo, history: History) -> None:
+        self.ctx = ctx
+        self.repo = repo
+        self.history = history
 
-    # ------------------------------------------------------------ transitions and actions
+    def flush(self, conn: Connection, writes: Writes) -> None:
+        """Write what ``apply(..., writes=...)`` collected: one executemany per table."""
+        self.repo.set_fields_many(conn, writes.updates)
+        writes.updates = []
+        self.history.flush(conn, writes)
 
-    def _transition(
+    def apply(
         self,
         conn: Connection,
         a: Alarm,
@@ -37,12 +48,12 @@ class TransitionsMixin:
         *,
         override: bool = False,
         triggering: list[dict] | None = None,
-        batch: _Batch | None = None,
+        writes: Writes | None = None,
         extra: dict[str, Any] | None = None,
     ) -> int:
         """Write a state change, its history and its notifications. Returns notifications queued.
 
-        With ``batch`` the row update and history rows are collected for one executemany each.
+        With ``writes`` the row update and history rows are collected for ``flush``.
         """
         old = a.state_value
         changed = old != new
@@ -50,15 +61,16 @@ class TransitionsMixin:
             "state_value": new,
             "state_reason": reason,
             "state_reason_data": reason_data,
-            "state_updated_at": _ts(now),
+            "state_updated_at": utc(now),
             "state_override": override,
-            "state_transitioned_at": _ts(now) if changed else a.state_transitioned_at,
+            "state_transitioned_at": utc(now) if changed else a.state_transitioned_at,
             "acked_at": a.acked_at,
             "acked_by": a.acked_by,
             "ack_reason": a.ack_reason,
             "alarm_notified": a.alarm_notified,
             "held_by_mute": a.held_by_mute,
             "next_renotify_at": None,
+            "evaluation_error": None,
             **(extra or {}),
         }
         if changed and old == "ALARM":
@@ -69,10 +81,10 @@ class TransitionsMixin:
                 history_new["stateReasonData"] = json.loads(reason_data)
             except ValueError:
                 pass
-        self._history(
+        self.history.record(
             conn,
             a.name,
-            a.kind,
+            a.alarm_type,
             now,
             "StateUpdate",
             f"Alarm updated from {old} to {new}",
@@ -81,11 +93,11 @@ class TransitionsMixin:
                 "oldState": {"stateValue": old, "stateReason": a.state_reason},
                 "newState": history_new,
             },
-            batch,
+            writes,
         )
         sent = 0
         if changed:
-            sent, outcome = self._run_actions(conn, a, old, new, reason, now, mutes, triggering, batch=batch)
+            sent, outcome = self.run_actions(conn, a, old, new, reason, now, mutes, triggering, writes=writes)
             notified = outcome == "sent"
             if new == "ALARM":
                 values["alarm_notified"] = notified
@@ -95,14 +107,14 @@ class TransitionsMixin:
             elif old == "ALARM":
                 values["alarm_notified"] = False
                 values["held_by_mute"] = False
-        if batch is not None:
-            batch.updates.append({"_id": a.id, **{f"_{k}": v for k, v in values.items()}})
+        if writes is not None:
+            writes.updates.append({"id": a.id, **values})
         else:
-            conn.execute(update(alarms).where(alarms.c.id == a.id).values(**values))
+            self.repo.set_fields(conn, a.id, **values)
         a.state_value, a.state_reason, a.state_reason_data = new, reason, reason_data
         return sent
 
-    def _run_actions(
+    def run_actions(
         self,
         conn: Connection,
         a: Alarm,
@@ -115,86 +127,81 @@ class TransitionsMixin:
         *,
         renotify: bool = False,
         held: bool = False,
-        batch: _Batch | None = None,
+        writes: Writes | None = None,
     ) -> tuple[int, str]:
         """Queue the actions of ``new``; returns (queued, outcome): outcome is "sent", "muted"
         (held back by a mute rule or an ActionsSuppressor) or "none" (no actions, or disabled)."""
         actions = a.actions_for(new)
-        if not actions:
-            return 0, "none"
-        if not a.actions_enabled:
+        if not actions or not a.actions_enabled:
             return 0, "none"
         muted_by = list(mutes.get(a.name, []))
         suppressor = a.config.get("actions_suppressor") if a.kind == "composite" else None
         if suppressor:
-            row = conn.execute(
-                select(alarms.c.state_value).where(alarms.c.name == alarm_name_of(suppressor))
-            ).first()
-            if row is not None and row.state_value == "ALARM":
+            state = self.repo.states(conn, [alarm_name_of(suppressor)]).get(alarm_name_of(suppressor))
+            if state is not None and state[0] == "ALARM":
                 # A composite's ActionsSuppressor in ALARM holds back its actions (wait and
                 # extension periods are not modelled: suppression follows the suppressor's state).
                 muted_by.append(f"ActionsSuppressor {alarm_name_of(suppressor)}")
+        stamp = int(now * 1000)
         # The OK that ends an ALARM whose notification went out is sent even while muted.
         if muted_by and not (new == "OK" and old == "ALARM" and a.alarm_notified):
             for arn in actions:
-                self._history(
+                self.history.record(
                     conn,
                     a.name,
-                    a.kind,
+                    a.alarm_type,
                     now,
                     "Action",
                     f"Suppressed action {arn}: muted by {', '.join(muted_by)}",
                     {
                         "actionState": "Suppressed",
                         "notificationResource": arn,
-                        "stateUpdateTimestamp": int(now * 1000),
+                        "stateUpdateTimestamp": stamp,
                         "mutedBy": muted_by,
                     },
-                    batch,
+                    writes,
                 )
             return 0, "muted"
         message = alarm_message(
             alarm=a,
-            account_id=self.account,
-            region=self.region,
+            account_id=self.ctx.account,
+            region=self.ctx.region,
             old_state=old,
             new_state=new,
             reason=reason,
             change_time=now,
             triggering_children=triggering,
         )
-        subj = subject(new, a.name, self.region)
+        subj = subject(new, a.name, self.ctx.region)
         queued = 0
         for arn in actions:
             dedup = (
-                f"{a.arn}|{new}|{int(now * 1000)}|{arn}"
-                + ("|renotify" if renotify else "")
-                + ("|held" if held else "")
+                f"{a.arn}|{new}|{stamp}|{arn}" + ("|renotify" if renotify else "") + ("|held" if held else "")
             )
             try:
-                self.notifier.enqueue(conn, arn, subj, message, dedup)
+                self.ctx.notifier.enqueue(conn, arn, subj, message, dedup)
             except NotFound as e:
-                self._history(
+                self.history.record(
                     conn,
                     a.name,
-                    a.kind,
+                    a.alarm_type,
                     now,
                     "Action",
                     f'Failed to execute action {arn}. Received error: "{e.message}"',
                     {
                         "actionState": "Failed",
                         "notificationResource": arn,
-                        "stateUpdateTimestamp": int(now * 1000),
+                        "stateUpdateTimestamp": stamp,
                         "error": e.message,
                     },
-                    batch,
+                    writes,
                 )
                 continue
             queued += 1
-            self._history(
+            self.history.record(
                 conn,
                 a.name,
-                a.kind,
+                a.alarm_type,
                 now,
                 "Action",
                 f"Successfully executed action {arn}"
@@ -203,9 +210,9 @@ class TransitionsMixin:
                 {
                     "actionState": "Succeeded",
                     "notificationResource": arn,
-                    "stateUpdateTimestamp": int(now * 1000),
+                    "stateUpdateTimestamp": stamp,
                     "publishedMessage": message,
                 },
-                batch,
+                writes,
             )
         return queued, "sent"

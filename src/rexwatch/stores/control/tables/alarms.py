@@ -58,6 +58,9 @@ alarms = Table(
     # The ALARM notification was held back by a mute rule: it goes out when the mute ends
     # if the alarm is still in ALARM.
     Column("held_by_mute", Boolean, nullable=False, default=False),
+    # Why the last evaluation could not judge the alarm (its data could not be read or the
+    # evaluator failed); cleared by the next evaluation that succeeds. Shown to the user.
+    Column("evaluation_error", Text),
 )
 Index("ix_alarms_metric", alarms.c.namespace, alarms.c.metric_name)
 Index("ix_alarms_due", alarms.c.kind, alarms.c.next_eval_at)
