@@ -160,9 +160,9 @@ def test_timeout_and_stop(live, logs) -> None:
                                      queryString="stats count() by path, user_id, bin(1s)")["queryId"])
     stopped = logs.stop_query(queryId=qids[-1])["success"]
     final = svc.wait(qids[-1])
-    assert final["status"] == ("Cancelled" if stopped else "Complete")
+    assert final.status == ("Cancelled" if stopped else "Complete")
     for qid in qids[:-1]:
-        assert svc.wait(qid)["status"] == "Complete"
+        assert svc.wait(qid).status == "Complete"
 
 
 def test_query_definitions(logs) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from rexwatch.lang.filterpattern import compile_pattern, flatten_fields
 from rexwatch.services.logs import LogsService
+from rexwatch.services.logs.model import LogEventBatch
 
 MESSAGES = [
     '{"level": "ERROR", "duration": 1500, "path": "/api/tenants", "user": {"id": "u1"}}',
@@ -38,7 +39,7 @@ def seeded(runtime):
     svc.create_log_group("/f")
     svc.create_log_stream("/f", "s")
     t = int(time.time() * 1000) - 60_000
-    svc.put_log_events("/f", "s", [{"timestamp": t + i, "message": m} for i, m in enumerate(MESSAGES)])
+    svc.put_log_events("/f", "s", LogEventBatch.from_records([{"timestamp": t + i, "message": m} for i, m in enumerate(MESSAGES)]))
     return svc
 
 
@@ -47,7 +48,7 @@ def test_index_policy_fields_match_the_compiler_contract(runtime, seeded):
     seeded.put_index_policy("/f", orjson.dumps({"Fields": paths}).decode())
     seeded.create_log_stream("/f", "indexed")
     t = int(time.time() * 1000)
-    seeded.put_log_events("/f", "indexed", [{"timestamp": t + i, "message": m} for i, m in enumerate(MESSAGES)])
+    seeded.put_log_events("/f", "indexed", LogEventBatch.from_records([{"timestamp": t + i, "message": m} for i, m in enumerate(MESSAGES)]))
     sql, params = seeded.event_source(["/f"], None, None, ["indexed"])
     rows = runtime.telemetry.query_rows(f"SELECT message, fields FROM ({sql}) ORDER BY seq", params)
     assert len(rows) == len(MESSAGES)
@@ -65,7 +66,7 @@ def test_index_policy_fields_match_the_compiler_contract(runtime, seeded):
 
 @pytest.mark.parametrize("pattern", PATTERNS)
 def test_filter_results_equal_python_evaluation(seeded, pattern):
-    got = [e["message"] for e in seeded.filter_log_events(["/f"], pattern=pattern).events]
+    got = [e.message for e in seeded.filter_log_events(["/f"], pattern=pattern).events]
     compiled = compile_pattern(pattern)
     assert got == [m for m in MESSAGES if compiled.match(m)]
 
@@ -81,7 +82,7 @@ def test_index_policy_fields_give_the_same_answers(runtime, seeded):
     sql, _ = pattern_sql('{ $.user.id = "u2" }', [g])
     assert sql.startswith("if(ingest_ts >= ") and "fields[" in sql
     # Rows from before the policy still answer by parsing their message.
-    got = [e["message"] for e in seeded.filter_log_events(["/f"], pattern='{ $.user.id = "u2" }').events]
+    got = [e.message for e in seeded.filter_log_events(["/f"], pattern='{ $.user.id = "u2" }').events]
     assert got == [MESSAGES[3]]
 
     # A group whose policy predates all its rows answers from the map, with the same results.
@@ -90,13 +91,13 @@ def test_index_policy_fields_give_the_same_answers(runtime, seeded):
     seeded.put_index_policy("/idx", '{"Fields": ["user.id", "tags[1]", "duration", "level", "ok", "n"]}')
     seeded.catalog.update_group("/idx", index_policy_ms=int(time.time() * 1000) - 3_600_000)
     t = int(time.time() * 1000)
-    seeded.put_log_events("/idx", "s", [{"timestamp": t + i, "message": m} for i, m in enumerate(MESSAGES)])
+    seeded.put_log_events("/idx", "s", LogEventBatch.from_records([{"timestamp": t + i, "message": m} for i, m in enumerate(MESSAGES)]))
     for pattern in PATTERNS:
-        got = [e["message"] for e in seeded.filter_log_events(["/idx"], pattern=pattern).events]
+        got = [e.message for e in seeded.filter_log_events(["/idx"], pattern=pattern).events]
         assert got == [m for m in MESSAGES if compile_pattern(pattern).match(m)], pattern
 
 
 def Group_without_policy():
-    from rexwatch.services.logs.catalog import Group
+    from rexwatch.services.logs.model import Group
 
     return Group(99, "/other", 0, None, None, "STANDARD", False, None, None)

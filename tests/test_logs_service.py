@@ -10,8 +10,8 @@ import pytest
 
 from rexwatch.errors import NotFound, Throttled
 from rexwatch.services.logs import LogsService
-from rexwatch.services.logs.catalog import Group
 from rexwatch.services.logs.ingest import IngestBuffer
+from rexwatch.services.logs.model import Group, LogEventBatch
 
 
 def now_ms() -> int:
@@ -29,8 +29,8 @@ def test_event_source_selects_live_events_with_group_names(runtime, svc):
         svc.create_log_group(g)
         for s in ("s1", "s2"):
             svc.create_log_stream(g, s)
-            svc.put_log_events(g, s, [{"timestamp": t - 3000 + i, "message": f'{{"g": "{g}", "n": {i}}}'}
-                                      for i in range(3)])
+            svc.put_log_events(g, s, LogEventBatch.from_records([{"timestamp": t - 3000 + i, "message": f'{{"g": "{g}", "n": {i}}}'}
+                                      for i in range(3)]))
     svc.delete_log_stream("/b", "s2")
     sql, params = svc.event_source(["/a", "/b"], t - 2999, None)
     rows = runtime.telemetry.query_rows(
@@ -48,20 +48,23 @@ def test_event_source_selects_live_events_with_group_names(runtime, svc):
 
 def test_ingest_listener_sees_each_durable_batch(svc):
     seen = []
-    svc.add_ingest_listener(lambda name, gid, table: seen.append((name, gid, table)))
+    svc.add_ingest_listener(seen.append)
     svc.create_log_group("/l")
     svc.create_log_stream("/l", "s")
     t = now_ms()
-    svc.put_log_events("/l", "s", [{"timestamp": t, "message": "hello"}, {"timestamp": t + 1, "message": "x"}])
+    before = svc.buffer.last_seq
+    svc.put_log_events("/l", "s", LogEventBatch.of([(t, "hello"), (t + 1, "x")]))
     deadline = time.monotonic() + 5
     while not seen and time.monotonic() < deadline:  # listeners run right after the ack
         time.sleep(0.01)
     assert len(seen) == 1
-    name, gid, table = seen[0]
-    assert name == "/l" and gid == svc.group("/l").id
-    assert table.column("message").to_pylist() == ["hello", "x"]
-    assert table.column("log_group").to_pylist() == ["/l", "/l"]
-    assert {"group_id", "stream_id", "log_stream", "ts", "ingest_ts", "seq"} <= set(table.column_names)
+    batch = seen[0]
+    assert batch.after_seq == before and batch.last_seq == svc.buffer.last_seq
+    assert batch.table.column("message").to_pylist() == ["hello", "x"]
+    assert batch.table.column("group_id").to_pylist() == [svc.group("/l").id] * 2
+    seqs = batch.table.column("seq").to_pylist()
+    assert seqs == sorted(seqs) and before < seqs[0] and seqs[-1] == batch.last_seq
+    assert {"ts", "ingest_ts"} <= set(batch.table.column_names)
 
 
 def test_buffer_coalesces_concurrent_requests_and_throttles():
@@ -94,9 +97,9 @@ def test_index_policy_extracts_nested_fields(runtime, svc):
     svc.create_log_group("/p")
     svc.create_log_stream("/p", "s")
     svc.put_index_policy("/p", '{"Fields": ["req.id", "status"]}')
-    assert svc.describe_index_policies(["/p"])[0]["policyDocument"] == '{"Fields":["req.id","status"]}'
-    assert [f["fieldIndexName"] for f in svc.describe_field_indexes(["/p"])] == ["req.id", "status"]
-    svc.put_log_events("/p", "s", [{"timestamp": now_ms(), "message": '{"req": {"id": "r1"}, "status": 500, "x": 1}'}])
+    assert svc.describe_index_policies(["/p"])[0].document == '{"Fields":["req.id","status"]}'
+    assert [f.field_name for f in svc.describe_field_indexes(["/p"])] == ["req.id", "status"]
+    svc.put_log_events("/p", "s", LogEventBatch.from_records([{"timestamp": now_ms(), "message": '{"req": {"id": "r1"}, "status": 500, "x": 1}'}]))
     sql, params = svc.event_source(["/p"], None, None)
     assert dict(runtime.telemetry.query_rows(f"SELECT fields FROM ({sql})", params)[0][0]) == {
         "req.id": "r1", "status": "500"}
@@ -110,13 +113,13 @@ def test_retention_hides_at_once_and_purge_removes(runtime, svc):
     svc.create_log_group("/r")
     svc.create_log_stream("/r", "s")
     svc.create_log_stream("/r", "gone")
-    svc.put_log_events("/r", "s", [{"timestamp": t - 10 * day, "message": "old"},
-                                   {"timestamp": t - 10 * day + 1, "message": "old2"}])
-    svc.put_log_events("/r", "s", [{"timestamp": t - 1000, "message": "new"}])
-    svc.put_log_events("/r", "gone", [{"timestamp": t - 500, "message": "in a deleted stream"}])
+    svc.put_log_events("/r", "s", LogEventBatch.from_records([{"timestamp": t - 10 * day, "message": "old"},
+                                   {"timestamp": t - 10 * day + 1, "message": "old2"}]))
+    svc.put_log_events("/r", "s", LogEventBatch.from_records([{"timestamp": t - 1000, "message": "new"}]))
+    svc.put_log_events("/r", "gone", LogEventBatch.from_records([{"timestamp": t - 500, "message": "in a deleted stream"}]))
     svc.create_log_group("/dead")
     svc.create_log_stream("/dead", "s")
-    svc.put_log_events("/dead", "s", [{"timestamp": t, "message": "in a deleted group"}])
+    svc.put_log_events("/dead", "s", LogEventBatch.from_records([{"timestamp": t, "message": "in a deleted group"}]))
 
     def stored() -> int:
         return runtime.telemetry.query_rows("SELECT count() FROM {db}.log_events")[0][0]
@@ -125,7 +128,7 @@ def test_retention_hides_at_once_and_purge_removes(runtime, svc):
     svc.put_retention_policy("/r", 7)
     svc.delete_log_stream("/r", "gone")
     svc.delete_log_group("/dead")
-    assert [e["message"] for e in svc.filter_log_events(["/r"]).events] == ["new"]
+    assert [e.message for e in svc.filter_log_events(["/r"]).events] == ["new"]
     assert stored() == 5  # hidden, not yet removed
     report = svc.purge()
     assert report.expired_events == 2 and len(report.groups) == 1 and len(report.streams) == 1
@@ -138,8 +141,8 @@ def test_filter_pages_stop_at_one_megabyte(svc):
     svc.create_log_stream("/big", "s")
     t = now_ms() - 10_000
     for b in range(3):
-        svc.put_log_events("/big", "s", [{"timestamp": t + b * 10 + i, "message": f"{b}-{i}-" + "x" * 200_000}
-                                         for i in range(4)])
+        svc.put_log_events("/big", "s", LogEventBatch.from_records([{"timestamp": t + b * 10 + i, "message": f"{b}-{i}-" + "x" * 200_000}
+                                         for i in range(4)]))
     pages, token = [], None
     while True:
         page = svc.filter_log_events(["/big"], next_token=token)
@@ -154,9 +157,9 @@ def test_text_with_tabs_quotes_and_backslashes_round_trips_through_query_paramet
     svc.create_log_group("/esc")
     svc.create_log_stream("/esc", "s")
     odd = "path C:\\temp\\x\tit's \"quoted\" end"
-    svc.put_log_events("/esc", "s", [{"timestamp": now_ms(), "message": odd}, {"timestamp": now_ms(), "message": "y"}])
-    assert [e["message"] for e in svc.filter_log_events(["/esc"], pattern='"it\'s"').events] == [odd]
-    assert [e["message"] for e in svc.filter_log_events(["/esc"], stream_names=["s"]).events] == [odd, "y"]
+    svc.put_log_events("/esc", "s", LogEventBatch.from_records([{"timestamp": now_ms(), "message": odd}, {"timestamp": now_ms(), "message": "y"}]))
+    assert [e.message for e in svc.filter_log_events(["/esc"], pattern='"it\'s"').events] == [odd]
+    assert [e.message for e in svc.filter_log_events(["/esc"], stream_names=["s"]).events] == [odd, "y"]
 
 
 def test_json_codec_still_converts_timestamps_after_skipping_plain_shapes():
@@ -179,14 +182,14 @@ def test_filter_paging_is_stable_while_events_arrive(svc):
     svc.create_log_stream("/page", "s")
     t = now_ms() - 100_000
     first = [{"timestamp": t + i * 10, "message": f"m{i}"} for i in range(100)]
-    svc.put_log_events("/page", "s", first)
+    svc.put_log_events("/page", "s", LogEventBatch.from_records(first))
     seen, token, n = [], None, 0
     while True:
         page = svc.filter_log_events(["/page"], limit=7, next_token=token)
-        seen += [e["message"] for e in page.events]
+        seen += [e.message for e in page.events]
         # Events arrive between pages, before and after the position reached.
-        svc.put_log_events("/page", "s", [{"timestamp": t + 5 + n * 10, "message": f"late{n}"},
-                                          {"timestamp": t + 2000 + n, "message": f"new{n}"}])
+        svc.put_log_events("/page", "s", LogEventBatch.from_records([{"timestamp": t + 5 + n * 10, "message": f"late{n}"},
+                                          {"timestamp": t + 2000 + n, "message": f"new{n}"}]))
         n += 1
         token = page.next_token
         if not token:
@@ -201,7 +204,7 @@ def test_retention_worker_is_registered_and_purges(runtime, svc):
 
     svc.create_log_group("/w")
     svc.create_log_stream("/w", "s")
-    svc.put_log_events("/w", "s", [{"timestamp": now_ms(), "message": "x"}])
+    svc.put_log_events("/w", "s", LogEventBatch.from_records([{"timestamp": now_ms(), "message": "x"}]))
     svc.delete_log_group("/w")
     worker = build("retention", runtime)
     assert worker.interval <= 3600

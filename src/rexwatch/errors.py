@@ -25,6 +25,8 @@ protocol (``Dimensions.member.1.Name`` on the query protocol)::
       │     ├── AlreadyExists       a resource of that name exists
       │     └── Protected           the resource is protected from this change
       ├── LimitExceeded      a documented limit was hit                    (400)
+      │     ├── QueryTimeout        a telemetry query ran past its time limit
+      │     ├── QueryMemoryExceeded a telemetry query needed more memory than allowed
       │     ├── TooManyEntries      a batch holds more entries than allowed
       │     └── TagLimitExceeded    a resource would carry too many tags
       ├── Throttled          back off and retry (buffer full)              (429)
@@ -192,6 +194,18 @@ class Protected(Conflict):
 class LimitExceeded(RexwatchError):
     code = "LimitExceeded"
     status = 400
+
+
+class QueryTimeout(LimitExceeded):
+    """A telemetry query ran longer than its time limit (``telemetry_max_execution_s``)."""
+
+    code = "QueryTimeout"
+
+
+class QueryMemoryExceeded(LimitExceeded):
+    """A telemetry query needed more memory than its limit (``telemetry_max_memory_mb``)."""
+
+    code = "QueryMemoryExceeded"
 
 
 class TooManyEntries(LimitExceeded):

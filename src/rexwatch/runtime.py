@@ -87,12 +87,14 @@ def open_runtime(settings: Settings) -> Runtime:
     """Open both stores, apply migrations and return the runtime. Raises ConfigError."""
     from rexwatch.stores.control import connect_control, upgrade
     from rexwatch.stores.telemetry import open_executor
+    from rexwatch.stores.telemetry.executor import QueryLimits
     from rexwatch.stores.telemetry.schema import apply
 
     control = connect_control(settings.effective_control_url)
     upgrade(control)
     telemetry = open_executor(
-        settings.telemetry_url, str(settings.telemetry_path), settings.telemetry_database
+        settings.telemetry_url, str(settings.telemetry_path), settings.telemetry_database,
+        QueryLimits.from_settings(settings),
     )
     apply(telemetry)
     return Runtime(settings, control, telemetry)

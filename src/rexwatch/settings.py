@@ -72,7 +72,20 @@ class Settings(BaseSettings):
         1.0, gt=0, le=100, description="Multiplies every provider's retry backoff (0.1 = ten times sooner)."
     )
     notify_concurrency: int = Field(64, ge=1, le=1024, description="Notification deliveries sent at once.")
-    query_timeout_s: float = Field(60.0, gt=0, description="Queries running longer are stopped (Timeout).")
+    query_timeout_s: float = Field(
+        60.0, gt=0, le=3600, description="Logs Insights queries running longer are stopped (status Timeout)."
+    )
+    telemetry_max_execution_s: float = Field(
+        30.0, gt=0, le=3600,
+        description="Time limit of every other telemetry query (FilterLogEvents, metrics reads, alarms).",
+    )
+    telemetry_max_memory_mb: int = Field(
+        4096, ge=16, description="Memory limit of one telemetry query, Logs Insights included (MiB)."
+    )
+    metric_filter_queue_events: int = Field(
+        500_000, ge=1_000,
+        description="Ingested events held for the metric-filter worker; past it, it re-reads them from the store.",
+    )
     logs_buffer_max_events: int = Field(
         400_000, ge=10_000, description="Log events waiting for insert before PutLogEvents is throttled (429)."
     )

@@ -28,6 +28,7 @@ def make_runtime(data_dir: Path, engine: Any, control_url: str | None = None, **
     """A runtime on a fresh telemetry database inside a shared chdb engine."""
     from rexwatch.stores.control import connect_control, upgrade
     from rexwatch.stores.telemetry.chdb import ChdbExecutor
+    from rexwatch.stores.telemetry.executor import QueryLimits
     from rexwatch.stores.telemetry.schema import apply
 
     s: Settings = load_settings(
@@ -39,7 +40,7 @@ def make_runtime(data_dir: Path, engine: Any, control_url: str | None = None, **
     data_dir.mkdir(parents=True, exist_ok=True)
     control = connect_control(s.effective_control_url)
     upgrade(control)
-    telemetry = ChdbExecutor(engine, s.telemetry_database)
+    telemetry = ChdbExecutor(engine, s.telemetry_database, QueryLimits.from_settings(s))
     apply(telemetry)
     return Runtime(s, control, telemetry)
 

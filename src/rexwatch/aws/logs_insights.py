@@ -1,4 +1,4 @@
-"""CloudWatch Logs Insights operations (JSON 1.1): translate AWS shapes to QueriesService calls."""
+"""CloudWatch Logs Insights operations (JSON 1.1): AWS shapes to QueriesService calls and back."""
 
 from __future__ import annotations
 
@@ -7,6 +7,29 @@ from typing import Any
 from rexwatch.aws.registry import AwsContext, handler
 from rexwatch.errors import Invalid
 from rexwatch.services.insights import QueriesService
+from rexwatch.services.insights.model import QueryDefinition, QueryInfo, QueryResult, QueryStatistics
+
+
+def statistics(s: QueryStatistics) -> dict[str, float]:
+    return {"recordsMatched": s.records_matched, "recordsScanned": s.records_scanned,
+            "bytesScanned": s.bytes_scanned, "logGroupsScanned": s.log_groups_scanned}
+
+
+def result_rows(r: QueryResult) -> list[list[dict[str, str]]]:
+    """Rows in the AWS shape: a list of {field, value} per row, fields without a value left out."""
+    cols = r.columns
+    return [[{"field": c, "value": v} for c, v in zip(cols, row, strict=True) if v is not None] for row in r.rows]
+
+
+def query_info(q: QueryInfo) -> dict[str, Any]:
+    return {"queryLanguage": "CWLI", "queryId": q.query_id, "queryString": q.query_string, "status": q.status,
+            "createTime": q.create_ms, "logGroupName": q.log_group, "queryDuration": q.duration_ms,
+            "bytesScanned": q.bytes_scanned}
+
+
+def query_definition(d: QueryDefinition) -> dict[str, Any]:
+    return {"queryLanguage": "CWLI", "queryDefinitionId": d.id, "name": d.name, "queryString": d.query_string,
+            "lastModified": d.last_modified_ms, "logGroupNames": list(d.log_group_names)}
 
 
 def _svc(ctx: AwsContext) -> QueriesService:
@@ -38,8 +61,8 @@ def start_query(ctx: AwsContext, p: dict[str, Any]) -> dict[str, Any]:
 @handler("logs", "GetQueryResults")
 def get_query_results(ctx: AwsContext, p: dict[str, Any]) -> dict[str, Any]:
     res = _svc(ctx).get_query_results(p.get("queryId"))
-    res.pop("error", None)
-    return res
+    return {"queryLanguage": "CWLI", "status": res.status, "statistics": statistics(res.statistics),
+            "results": result_rows(res)}
 
 
 @handler("logs", "StopQuery")
@@ -52,7 +75,7 @@ def describe_queries(ctx: AwsContext, p: dict[str, Any]) -> dict[str, Any]:
     _language(p)
     queries, token = _svc(ctx).describe_queries(group_name=p.get("logGroupName"), status=p.get("status"),
                                                 max_results=p.get("maxResults"), next_token=p.get("nextToken"))
-    out: dict[str, Any] = {"queries": queries}
+    out: dict[str, Any] = {"queries": [query_info(q) for q in queries]}
     if token:
         out["nextToken"] = token
     return out
@@ -73,7 +96,7 @@ def describe_query_definitions(ctx: AwsContext, p: dict[str, Any]) -> dict[str, 
     defs, token = _svc(ctx).describe_query_definitions(prefix=p.get("queryDefinitionNamePrefix"),
                                                        max_results=p.get("maxResults"),
                                                        next_token=p.get("nextToken"))
-    out: dict[str, Any] = {"queryDefinitions": defs}
+    out: dict[str, Any] = {"queryDefinitions": [query_definition(d) for d in defs]}
     if token:
         out["nextToken"] = token
     return out

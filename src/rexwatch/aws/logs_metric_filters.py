@@ -5,7 +5,39 @@ from __future__ import annotations
 from typing import Any
 
 from rexwatch.aws.registry import AwsContext, handler
+from rexwatch.services.metrics.filter_model import MetricFilter, Transformation
 from rexwatch.services.metrics.filters import MetricFilterService
+
+
+def transformation_in(d: Any) -> Transformation:
+    """A MetricTransformation member; the service checks the values (the door checked the types)."""
+    if not isinstance(d, dict):
+        d = {}
+    dims = d.get("dimensions") or {}
+    default = d.get("defaultValue")
+    if isinstance(default, str):  # JSON's NaN/Infinity spellings: refused by the service's rule
+        default = float(default)
+    return Transformation(d.get("metricName") or "", d.get("metricNamespace") or "",
+                          str(d.get("metricValue") or ""), default,
+                          tuple(sorted(dims.items())) if isinstance(dims, dict) else (), d.get("unit"))
+
+
+def transformation_out(t: Transformation) -> dict[str, Any]:
+    out: dict[str, Any] = {"metricName": t.metric_name, "metricNamespace": t.namespace, "metricValue": t.value}
+    if t.default_value is not None:
+        out["defaultValue"] = t.default_value
+    if t.dimensions:
+        out["dimensions"] = dict(t.dimensions)
+    if t.unit:
+        out["unit"] = t.unit
+    return out
+
+
+def metric_filter(f: MetricFilter) -> dict[str, Any]:
+    return {"filterName": f.name, "filterPattern": f.pattern,
+            "metricTransformations": [transformation_out(t) for t in f.transformations],
+            "creationTime": f.created_ms, "logGroupName": f.log_group_name,
+            "applyOnTransformedLogs": f.apply_on_transformed_logs}
 
 
 def _svc(ctx: AwsContext) -> MetricFilterService:
@@ -18,7 +50,7 @@ def put_metric_filter(ctx: AwsContext, p: dict[str, Any]) -> dict[str, Any]:
         p.get("logGroupName") or "",
         p.get("filterName") or "",
         p.get("filterPattern"),
-        p.get("metricTransformations") or [],
+        [transformation_in(t) for t in p.get("metricTransformations") or []],
         apply_on_transformed_logs=bool(p.get("applyOnTransformedLogs")),
     )
     return {}
@@ -34,7 +66,7 @@ def describe_metric_filters(ctx: AwsContext, p: dict[str, Any]) -> dict[str, Any
         p.get("nextToken"),
         p.get("limit"),
     )
-    out: dict[str, Any] = {"metricFilters": filters}
+    out: dict[str, Any] = {"metricFilters": [metric_filter(f) for f in filters]}
     if token:
         out["nextToken"] = token
     return out

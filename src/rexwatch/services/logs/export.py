@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from rexwatch.services.logs.store import DAY_MS, EventStore
+from rexwatch.stores.telemetry.logs import DAY_MS, LogsStore
 
 EXPORT_SCHEMA = pa.schema([
     ("timestamp", pa.timestamp("ms", tz="UTC")),
@@ -19,7 +19,7 @@ EXPORT_SCHEMA = pa.schema([
 ])
 
 
-def day_batches(store: EventStore, source: tuple[str, dict], psql: tuple[str, dict], start_ms: int,
+def day_batches(store: LogsStore, source: tuple[str, dict], psql: tuple[str, dict], start_ms: int,
                 end_ms: int) -> Iterator[pa.Table]:
     day = start_ms - start_ms % DAY_MS
     while day < end_ms:

@@ -24,18 +24,31 @@ import pyarrow.compute as pc
 from rexwatch.errors import Invalid, Throttled, Unavailable
 from rexwatch.lang.jsontext import extract_fields
 from rexwatch.services.logs import rules
-from rexwatch.services.logs.catalog import Group, Stream
+from rexwatch.services.logs.model import Group, LogEventBatch, RejectedEvents, Stream
 
 log = logging.getLogger("rexwatch.logs")
 
-INPUT_EVENT = pa.struct([("timestamp", pa.int64()), ("message", pa.string())])
 FIELDS_TYPE = pa.map_(pa.string(), pa.string())
+LISTENER_COLUMNS = ("group_id", "ts", "ingest_ts", "seq", "message")
 
 
 @dataclass
 class Accepted:
     table: pa.Table  # group_id, stream_id, log_stream, ts, message [, fields]
-    rejected: dict[str, int]
+    rejected: RejectedEvents
+
+
+@dataclass(frozen=True)
+class IngestedBatch:
+    """What one insert of the writer stored: every event with ``after_seq < seq <= last_seq``.
+
+    ``table`` holds group_id, ts, ingest_ts, seq and message, in seq order. The writer
+    assigns seq in commit order, so consecutive batches cover consecutive seq ranges.
+    """
+
+    after_seq: int
+    last_seq: int
+    table: pa.Table
 
 
 def _index_of_first(mask: np.ndarray) -> int | None:
@@ -43,18 +56,14 @@ def _index_of_first(mask: np.ndarray) -> int | None:
     return int(idx[0]) if idx.size else None
 
 
-def validate(group: Group, stream: Stream, events: Any, now_ms: int) -> Accepted:
+def validate(group: Group, stream: Stream, batch: LogEventBatch, now_ms: int) -> Accepted:
     """Check a PutLogEvents batch against the AWS limits; drop and report too old/new/expired events."""
-    if not isinstance(events, list) or not events:
+    if not isinstance(batch, LogEventBatch) or len(batch) == 0:
         raise Invalid("logEvents must be a non-empty list of {timestamp, message}", field="logEvents")
-    if len(events) > rules.MAX_BATCH_EVENTS:
-        raise Invalid(f"logEvents has {len(events)} events; at most {rules.MAX_BATCH_EVENTS} are allowed "
+    if len(batch) > rules.MAX_BATCH_EVENTS:
+        raise Invalid(f"logEvents has {len(batch)} events; at most {rules.MAX_BATCH_EVENTS} are allowed "
                       "per PutLogEvents call", field="logEvents")
-    try:
-        arr = pa.array(events, type=INPUT_EVENT)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as e:
-        raise Invalid(f"logEvents must be a list of {{timestamp: integer ms, message: string}}: {e}",
-                      field="logEvents")
+    arr = batch.events
     ts = arr.field("timestamp")
     msg = arr.field("message")
     if ts.null_count or msg.null_count:
@@ -79,19 +88,14 @@ def validate(group: Group, stream: Stream, events: Any, now_ms: int) -> Accepted
         raise Invalid("The batch of log events in a single PutLogEvents request cannot span more than 24 hours",
                       field="logEvents")
     # Sorted, so too-old and expired events are a prefix and too-new ones a suffix.
-    rejected: dict[str, int] = {}
     too_old = int(np.searchsorted(t, now_ms - rules.TOO_OLD_MS, side="left"))
     first = too_old
-    if too_old:
-        rejected["tooOldLogEventEndIndex"] = too_old
+    expired = None
     if group.retention_days:
-        expired = int(np.searchsorted(t, now_ms - group.retention_days * 86_400_000, side="left"))
-        if expired:
-            rejected["expiredLogEventEndIndex"] = expired
-            first = max(first, expired)
+        expired = int(np.searchsorted(t, now_ms - group.retention_days * 86_400_000, side="left")) or None
+        first = max(first, expired or 0)
     too_new = int(np.searchsorted(t, now_ms + rules.TOO_NEW_MS, side="right"))
-    if too_new < len(t):
-        rejected["tooNewLogEventStartIndex"] = too_new
+    rejected = RejectedEvents(too_old or None, expired, too_new if too_new < len(t) else None)
     last = too_new
     n = max(0, last - first)
     ts_kept = ts.slice(first, n)
@@ -134,7 +138,7 @@ class IngestBuffer:
         self._pending = 0
         self._cond = threading.Condition()
         self._closed = False
-        self.listeners: list[Callable[[str, int, pa.Table], None]] = []
+        self.listeners: list[Callable[[IngestedBatch], None]] = []
         self.flushes = 0
         self._thread = threading.Thread(target=self._run, name="logs-ingest", daemon=True)
         self._thread.start()
@@ -195,9 +199,9 @@ class IngestBuffer:
                 continue
             for it in items:
                 it.future.set_result(None)
-            self._notify(items, inserted)
+            self._notify(inserted)
 
-    def _write(self, items: list[_Item]) -> list[pa.Table]:
+    def _write(self, items: list[_Item]) -> list[IngestedBatch]:
         now = time.time_ns() // 1_000_000
         written = []
         # Tables with an explicit ``fields`` column (index-policy groups) and without go separately.
@@ -207,38 +211,25 @@ class IngestBuffer:
                 continue
             table = pa.concat_tables(part)
             n = table.num_rows
+            after = self._last_seq
             base = max(self._last_seq + 1, time.time_ns() // 1000)
             self._last_seq = base + n - 1
             table = table.append_column("seq", pa.array(np.arange(base, base + n, dtype=np.uint64)))
             table = table.append_column(
                 "ingest_ts", pa.array(np.full(n, now, dtype=np.int64)).cast(pa.timestamp("ms", tz="UTC")))
             self._insert(table.combine_chunks())
-            written.append(table)
+            if self.listeners:
+                written.append(IngestedBatch(after, self._last_seq, table.select(LISTENER_COLUMNS)))
         self.flushes += 1
         return written
 
-    def _notify(self, items: list[_Item], tables: list[pa.Table]) -> None:
-        if not self.listeners:
-            return
-        groups = {it.group.id: it.group.name for it in items}
-        for table in tables:
-            if "fields" not in table.column_names:
-                # Fields of groups without an index policy are extracted by the store, not here.
-                n = table.num_rows
-                empty = pa.MapArray.from_arrays(pa.array(np.zeros(n + 1, dtype=np.int32)),
-                                                pa.array([], pa.string()), pa.array([], pa.string()))
-                table = table.append_column("fields", empty)
-            gid_col = table.column("group_id")
-            for gid, name in groups.items():
-                part = table.filter(pc.equal(gid_col, pa.scalar(gid, pa.uint64())))
-                if part.num_rows == 0:
-                    continue
-                part = part.append_column("log_group", pa.array([name] * part.num_rows, pa.string()))
-                for fn in list(self.listeners):
-                    try:
-                        fn(name, gid, part)
-                    except Exception:
-                        log.exception("log ingest listener %r failed", fn)
+    def _notify(self, batches: list[IngestedBatch]) -> None:
+        for batch in batches:
+            for fn in list(self.listeners):
+                try:
+                    fn(batch)
+                except Exception:
+                    log.exception("log ingest listener %r failed", fn)
 
     def close(self) -> None:
         with self._cond:

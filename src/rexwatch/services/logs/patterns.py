@@ -11,7 +11,8 @@ import itertools
 from typing import Any
 
 from rexwatch.lang.filterpattern import FilterPattern, compile_pattern
-from rexwatch.services.logs.catalog import CACHE_TTL_S, Group
+from rexwatch.services.logs.model import Group
+from rexwatch.stores.control.logs_repo import CACHE_TTL_S
 
 # A request validated under the old policy may be inserted a little after the policy changed
 # (other nodes cache groups for CACHE_TTL_S; the buffer waits at most a minute): rows ingested

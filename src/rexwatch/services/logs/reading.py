@@ -10,63 +10,31 @@ or repeats an event.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from rexwatch.services.logs import tokens
+from rexwatch.services.logs.model import FilteredEvents, LogEvent, StreamEvents
 from rexwatch.services.logs.rules import EVENT_OVERHEAD
-from rexwatch.services.logs.store import EventStore
+from rexwatch.stores.telemetry.logs import LogsStore
 
 MAX_PAGE_BYTES = 1_048_576
+_FIRST, _LAST = -1, 2**62  # cursor positions before the first and after the last event
 
 
-@dataclass
-class EventPage:
-    events: list[dict[str, Any]]
-    next_token: str | None = None
-    backward_token: str | None = None
-    searched_streams: list[str] = field(default_factory=list)
-    last_seq: int | None = None
-    snapshot_seq: int | None = None  # FilterLogEvents: the highest seq this search (all its pages) covers
+def events(table: pa.Table, with_group: bool = False) -> list[LogEvent]:
+    """LogEvents built column-wise (no per-row Arrow scalar access)."""
+    cols = [table.column(c).to_pylist() for c in ("timestamp", "message", "ingestion_time", "seq", "log_stream")]
+    groups = table.column("log_group").to_pylist() if with_group else [None] * table.num_rows
+    return [LogEvent(t, m, i, str(q), s, g) for t, m, i, q, s, g in zip(*cols, groups, strict=True)]
 
 
-def rows(table: pa.Table) -> list[dict[str, Any]]:
-    return table.to_pylist()
-
-
-def filtered_event(r: dict[str, Any], with_group: bool = False) -> dict[str, Any]:
-    out = {
-        "logStreamName": r["log_stream"],
-        "timestamp": r["timestamp"],
-        "message": r["message"],
-        "ingestionTime": r["ingestion_time"],
-        "eventId": str(r["seq"]),
-    }
-    if with_group:
-        out["logGroupName"] = r["log_group"]
-    return out
-
-
-def filtered_events(table: pa.Table, with_group: bool = False) -> list[dict[str, Any]]:
-    """FilteredLogEvent dicts built column-wise (no per-row Arrow scalar access)."""
-    cols = [table.column(c).to_pylist() for c in ("log_stream", "timestamp", "message", "ingestion_time", "seq")]
-    out = [{"logStreamName": s, "timestamp": t, "message": m, "ingestionTime": i, "eventId": str(q)}
-           for s, t, m, i, q in zip(*cols, strict=True)]
-    if with_group:
-        for e, g in zip(out, table.column("log_group").to_pylist(), strict=True):
-            e["logGroupName"] = g
-    return out
-
-
-def filter_page(store: EventStore, source: tuple[str, dict], psql: tuple[str, dict], limit: int,
-                token: str | None, with_group: bool = False) -> EventPage:
-    if token:
-        t = tokens.decode(token, "f")
-        snap, after = int(t["s"]), (int(t["t"]), int(t["q"]))
+def filter_page(store: LogsStore, source: tuple[str, dict], psql: tuple[str, dict], limit: int,
+                token: str | None, with_group: bool = False) -> FilteredEvents:
+    if token is not None:
+        t = tokens.decode(token, "f", s="uint64", t="int64", q="uint64")
+        snap, after = t["s"], (t["t"], t["q"])
     else:
         snap, after = store.max_visible_seq(source), None
     table = store.page(source, psql, limit=limit + 1, after=after, max_seq=snap)
@@ -83,45 +51,50 @@ def filter_page(store: EventStore, source: tuple[str, dict], psql: tuple[str, di
     if more and n:
         last = table.slice(n - 1, 1).to_pylist()[0]
         nxt = tokens.encode("f", s=snap, t=last["timestamp"], q=last["seq"])
-    return EventPage(filtered_events(table, with_group), nxt, snapshot_seq=snap)
+    return FilteredEvents(events(table, with_group), nxt, snapshot_seq=snap)
 
 
-def get_page(store: EventStore, source: tuple[str, dict], limit: int, token: str | None,
-             start_from_head: bool) -> EventPage:
+def get_page(store: LogsStore, source: tuple[str, dict], limit: int, token: str | None,
+             start_from_head: bool) -> StreamEvents:
     """GetLogEvents: forward/backward tokens as AWS hands them out (the same token back at the end)."""
-    if token:
-        t = tokens.decode(token, "g")
-        direction, cur = t["d"], (int(t["t"]), int(t["q"]))
+    if token is not None:
+        t = tokens.decode(token, "g", d=("f", "b"), t="int64", q="uint64")
+        direction, cur = t["d"], (t["t"], t["q"])
         if direction == "f":
-            got = rows(store.page(source, None, limit=limit, after=cur))
+            got = store.page(source, None, limit=limit, after=cur)
         else:
-            got = list(reversed(rows(store.page(source, None, limit=limit, before=cur, descending=True))))
+            got = _reverse(store.page(source, None, limit=limit, before=cur, descending=True))
     elif start_from_head:
-        direction, cur = "f", (-1, 0)
-        got = rows(store.page(source, None, limit=limit))
+        direction, cur = "f", (_FIRST, 0)
+        got = store.page(source, None, limit=limit)
     else:
-        direction, cur = "b", (2**62, 0)
-        got = list(reversed(rows(store.page(source, None, limit=limit, descending=True))))
-    events = [{"timestamp": r["timestamp"], "message": r["message"], "ingestionTime": r["ingestion_time"]}
-              for r in got]
-    if got:
-        fwd = tokens.encode("g", d="f", t=got[-1]["timestamp"], q=got[-1]["seq"])
-        bwd = tokens.encode("g", d="b", t=got[0]["timestamp"], q=got[0]["seq"])
+        direction, cur = "b", (_LAST, 0)
+        got = _reverse(store.page(source, None, limit=limit, descending=True))
+    out = events(got)
+    if out:
+        first, last = out[0], out[-1]
+        fwd = tokens.encode("g", d="f", t=last.timestamp, q=int(last.event_id))
+        bwd = tokens.encode("g", d="b", t=first.timestamp, q=int(first.event_id))
     else:
         # Nothing further in that direction: hand back a token at the same position.
         fwd = tokens.encode("g", d="f", t=cur[0], q=cur[1]) if direction == "f" else token or tokens.encode(
-            "g", d="f", t=-1, q=0)
+            "g", d="f", t=_FIRST, q=0)
         bwd = tokens.encode("g", d="b", t=cur[0], q=cur[1]) if direction == "b" else token or tokens.encode(
-            "g", d="b", t=2**62, q=0)
-    return EventPage(events, fwd, bwd)
+            "g", d="b", t=_LAST, q=0)
+    return StreamEvents(out, fwd, bwd)
 
 
-def tail_page(store: EventStore, source: tuple[str, dict], psql: tuple[str, dict], after_seq: int | None,
-              limit: int) -> EventPage:
+def _reverse(table: pa.Table) -> pa.Table:
+    return table.take(pa.array(np.arange(table.num_rows - 1, -1, -1, dtype=np.int64))) if table.num_rows else table
+
+
+def tail_page(store: LogsStore, source: tuple[str, dict], psql: tuple[str, dict], after_seq: int | None,
+              limit: int) -> FilteredEvents:
     """Events committed after ``after_seq`` (all of them from the start when None), in seq order."""
     if after_seq is None:
-        got = rows(store.page(source, psql, limit=limit))
+        got = store.page(source, psql, limit=limit)
     else:
-        got = rows(store.page(source, psql, limit=limit, after_seq=after_seq, order_by_seq=True))
-    last = max((r["seq"] for r in got), default=after_seq)
-    return EventPage([filtered_event(r, True) for r in got], last_seq=last)
+        got = store.page(source, psql, limit=limit, after_seq=after_seq, order_by_seq=True)
+    seqs = got.column("seq").to_pylist() if got.num_rows else []
+    last = max(seqs, default=after_seq)
+    return FilteredEvents(events(got, True), last_seq=last)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from rexwatch.services.logs.catalog import Catalog, now_ms
-from rexwatch.services.logs.store import EventStore, retention_cutoff
+from rexwatch.services.logs.model import now_ms
+from rexwatch.stores.control.logs_repo import LogsRepo
+from rexwatch.stores.telemetry.logs import LogsStore, retention_cutoff
 
 log = logging.getLogger("rexwatch.logs.retention")
 
@@ -23,7 +24,7 @@ class PurgeReport:
     expired_events: int = 0
 
 
-def purge(catalog: Catalog, store: EventStore) -> PurgeReport:
+def purge(catalog: LogsRepo, store: LogsStore) -> PurgeReport:
     report = PurgeReport()
     done = []
     for tid, group_id, stream_id in catalog.tombstones():

@@ -6,26 +6,37 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-import pyarrow as pa
 
 from rexwatch.errors import Invalid, NotFound
 from rexwatch.services.logs import export, reading, rules, tokens
-from rexwatch.services.logs.catalog import Catalog, Group, now_ms
-from rexwatch.services.logs.ingest import IngestBuffer, validate
+from rexwatch.services.logs.ingest import IngestBuffer, IngestedBatch, validate
+from rexwatch.services.logs.model import (
+    FieldIndex,
+    FilteredEvents,
+    Group,
+    IndexPolicy,
+    LogEventBatch,
+    LogGroup,
+    LogStream,
+    PutResult,
+    StreamEvents,
+    now_ms,
+)
 from rexwatch.services.logs.patterns import compile_filter, pattern_sql
-from rexwatch.services.logs.store import EventStore, event_source
+from rexwatch.stores.control.logs_repo import LogsRepo
+from rexwatch.stores.telemetry.logs import LogsStore, event_source, scan_totals_sql
 
 
 class LogsService:
     """Log groups, streams and events with CloudWatch Logs semantics; every logs door calls this.
 
-    Results are plain dicts in the AWS response shapes (the REST API returns them as they are).
+    Takes and returns the domain objects of ``services.logs.model``; each door renders them.
     """
 
     def __init__(self, runtime: Any) -> None:
         self.runtime = runtime
-        self.catalog = Catalog(runtime.control)
-        self.store = EventStore(runtime.telemetry)
+        self.catalog = LogsRepo(runtime.control)
+        self.store = LogsStore(runtime.telemetry)
         s = runtime.settings
         self.buffer = IngestBuffer(
             self.store.insert,
@@ -54,38 +65,29 @@ class LogsService:
         return self.catalog.create_group(name, kms_key_id=kms_key_id, log_group_class=cls,
                                          deletion_protection=bool(deletion_protection), tags=tags)
 
-    def group_info(self, g: Group, stored: int = 0) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "logGroupName": g.name,
-            "creationTime": g.created_ms,
-            "metricFilterCount": 0,
-            "arn": self._arn(g.name) + ":*",
-            "logGroupArn": self._arn(g.name),
-            "storedBytes": stored,
-            "logGroupClass": g.log_group_class,
-            "deletionProtectionEnabled": g.deletion_protection,
-        }
-        if g.retention_days:
-            out["retentionInDays"] = g.retention_days
-        if g.kms_key_id:
-            out["kmsKeyId"] = g.kms_key_id
-        return out
+    def log_group(self, g: Group, stored: int = 0) -> LogGroup:
+        return LogGroup(g.name, self._arn(g.name), g.created_ms, stored, g.log_group_class, g.deletion_protection,
+                        g.retention_days or None, g.kms_key_id or None)
+
+    def describe_log_group(self, name: str) -> LogGroup:
+        g = self.group(name)
+        return self.log_group(g, self.store.stored_bytes([g], now_ms()).get(g.id, 0))
 
     def describe_log_groups(self, *, prefix: str | None = None, pattern: str | None = None,
                             next_token: str | None = None, limit: int | None = None,
-                            names: list[str] | None = None) -> tuple[list[dict[str, Any]], str | None]:
+                            names: list[str] | None = None) -> tuple[list[LogGroup], str | None]:
         if prefix and pattern:
             raise Invalid("logGroupNamePrefix and logGroupNamePattern cannot be used together",
                           field="logGroupNamePattern")
         limit = rules.check_limit(limit, rules.DESCRIBE_LIMIT)
-        after = tokens.decode(next_token, "lg")["a"] if next_token else None
+        after = tokens.decode(next_token, "lg", a="str")["a"] if next_token is not None else None
         groups = self.catalog.list_groups(prefix=prefix, pattern=pattern, after=after, limit=limit + 1,
                                           names=names)
         more = len(groups) > limit
         groups = groups[:limit]
         stored = self.store.stored_bytes(groups, now_ms())
         token = tokens.encode("lg", a=groups[-1].name) if more else None
-        return [self.group_info(g, stored.get(g.id, 0)) for g in groups], token
+        return [self.log_group(g, stored.get(g.id, 0)) for g in groups], token
 
     def delete_log_group(self, name: str) -> None:
         self.catalog.delete_group(rules.check_group_name(name))
@@ -101,7 +103,7 @@ class LogsService:
 
     # Index policies ---------------------------------------------------------------------------------
 
-    def put_index_policy(self, ident: str, document: str) -> dict[str, Any]:
+    def put_index_policy(self, ident: str, document: str) -> IndexPolicy:
         name = rules.group_identifier(ident)
         try:
             doc = orjson.loads(document)
@@ -121,11 +123,11 @@ class LogsService:
         g = self.catalog.update_group(name, index_policy=orjson.dumps(clean).decode(), index_policy_ms=now_ms())
         return self._policy(g)
 
-    def _policy(self, g: Group) -> dict[str, Any]:
-        return {"logGroupIdentifier": self._arn(g.name), "lastUpdateTime": g.index_policy_ms,
-                "policyDocument": g.index_policy, "policyName": "default", "source": "LOG_GROUP"}
+    def _policy(self, g: Group) -> IndexPolicy:
+        return IndexPolicy(self._arn(g.name), g.index_policy or "", g.index_policy_ms)
 
-    def describe_index_policies(self, idents: list[str]) -> list[dict[str, Any]]:
+    def describe_index_policies(self, idents: list[str]) -> list[IndexPolicy]:
+        rules.check_identifiers(idents, rules.MAX_POLICY_GROUPS)
         groups = self.catalog.groups([rules.group_identifier(i) for i in idents])
         return [self._policy(g) for g in groups if g.index_policy]
 
@@ -135,14 +137,10 @@ class LogsService:
             raise NotFound(f"log group {g.name} has no index policy")
         self.catalog.update_group(g.name, index_policy=None, index_policy_ms=None)
 
-    def describe_field_indexes(self, idents: list[str]) -> list[dict[str, Any]]:
+    def describe_field_indexes(self, idents: list[str]) -> list[FieldIndex]:
+        rules.check_identifiers(idents, rules.MAX_FIELD_INDEX_GROUPS)
         groups = self.catalog.groups([rules.group_identifier(i) for i in idents])
-        out = []
-        for g in groups:
-            for f in g.index_fields:
-                out.append({"logGroupIdentifier": self._arn(g.name), "fieldIndexName": f,
-                            "lastScanTime": g.index_policy_ms, "type": "FIELD_INDEX"})
-        return out
+        return [FieldIndex(self._arn(g.name), f, g.index_policy_ms) for g in groups for f in g.index_fields]
 
     # Streams ----------------------------------------------------------------------------------------
 
@@ -156,7 +154,7 @@ class LogsService:
 
     def describe_log_streams(self, group: str, *, prefix: str | None = None, order_by: str | None = None,
                              descending: bool = False, next_token: str | None = None,
-                             limit: int | None = None) -> tuple[list[dict[str, Any]], str | None]:
+                             limit: int | None = None) -> tuple[list[LogStream], str | None]:
         g = self.group(group)
         order_by = order_by or "LogStreamName"
         if order_by not in ("LogStreamName", "LastEventTime"):
@@ -164,20 +162,17 @@ class LogsService:
         if prefix and order_by == "LastEventTime":
             raise Invalid("Cannot order by LastEventTime with a logStreamNamePrefix.", field="orderBy")
         limit = rules.check_limit(limit, rules.DESCRIBE_LIMIT)
-        offset = int(tokens.decode(next_token, "ls")["o"]) if next_token else 0
+        offset = tokens.decode(next_token, "ls", o="uint64")["o"] if next_token is not None else 0
         streams = self.catalog.list_streams(g, prefix=prefix)
         stats = self.store.stream_stats(g, now_ms())
         infos = []
         for s in streams:
-            info: dict[str, Any] = {"logStreamName": s.name, "creationTime": s.created_ms,
-                                    "arn": self._arn(g.name, s.name), "storedBytes": 0}
             st = stats.get(s.id)
-            if st:
-                info.update(firstEventTimestamp=st[0], lastEventTimestamp=st[1], lastIngestionTime=st[2],
-                            storedBytes=st[3])
-            infos.append(info)
+            arn = self._arn(g.name, s.name)
+            infos.append(LogStream(s.name, arn, s.created_ms, st[3], st[0], st[1], st[2]) if st
+                         else LogStream(s.name, arn, s.created_ms))
         if order_by == "LastEventTime":
-            infos.sort(key=lambda i: (i.get("lastEventTimestamp", 0), i["logStreamName"]))
+            infos.sort(key=lambda i: (i.last_event_ms or 0, i.name))
         if descending:
             infos.reverse()
         page = infos[offset: offset + limit]
@@ -186,19 +181,17 @@ class LogsService:
 
     # Ingest -----------------------------------------------------------------------------------------
 
-    def add_ingest_listener(self, fn: Callable[[str, int, pa.Table], None]) -> None:
-        """``fn(group_name, group_id, events)`` is called with every durably inserted batch."""
+    def add_ingest_listener(self, fn: Callable[[IngestedBatch], None]) -> None:
+        """``fn(batch)`` is called, on the writer thread, with every durably inserted batch (its
+        events already acknowledged). It must return at once: hand the batch to a queue."""
         self.buffer.listeners.append(fn)
 
-    def put_log_events(self, group: str, stream: str, events: Any) -> dict[str, Any]:
+    def put_log_events(self, group: str, stream: str, events: LogEventBatch) -> PutResult:
         g = self.catalog.group(rules.check_group_name(group), cached=True)
         s = self.catalog.stream(g, rules.check_stream_name(stream), cached=True)
         accepted = validate(g, s, events, now_ms())
         self.buffer.submit(accepted.table, g)
-        out: dict[str, Any] = {"nextSequenceToken": str(self.buffer.last_seq)}
-        if accepted.rejected:
-            out["rejectedLogEventsInfo"] = accepted.rejected
-        return out
+        return PutResult(str(self.buffer.last_seq), accepted.rejected)
 
     # Reads ------------------------------------------------------------------------------------------
 
@@ -223,20 +216,37 @@ class LogsService:
         return groups, event_source(groups, deleted, now_ms(), start_ms, end_ms, stream_names, stream_prefix,
                                     end_inclusive=end_inclusive)
 
+    def scan_totals(self, group_names: list[str], start_ms: int | None, end_ms: int | None) -> tuple[str, dict]:
+        """A statement counting the live events of the groups in [start_ms, end_ms] and their
+        message bytes, aggregated on the table itself (Insights' scan statistics)."""
+        groups = self.catalog.groups([rules.group_identifier(n) for n in group_names])
+        deleted = self.catalog.deleted_streams([g.id for g in groups])
+        return scan_totals_sql(groups, deleted, now_ms(), start_ms, end_ms)
+
     def _check_range(self, start_ms: int | None, end_ms: int | None) -> None:
-        for name, v in (("startTime", start_ms), ("endTime", end_ms)):
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
-                raise Invalid(f"{name} must be epoch milliseconds, got {v!r}", field=name)
+        """startTime/endTime as AWS checks them: longs from 0 to 2^63 - 1, end not before start."""
+        if start_ms is not None:
+            rules.check_time(start_ms, "startTime")
+        if end_ms is not None:
+            rules.check_time(end_ms, "endTime")
         if start_ms is not None and end_ms is not None and end_ms < start_ms:
-            raise Invalid("endTime is before startTime", field="endTime")
+            raise Invalid(f"endTime ({end_ms}) is before startTime ({start_ms})", field="endTime")
 
     def filter_log_events(self, group_names: list[str], *, stream_names: list[str] | None = None,
                           stream_prefix: str | None = None, start_ms: int | None = None,
                           end_ms: int | None = None, pattern: str | None = None, limit: int | None = None,
-                          next_token: str | None = None) -> reading.EventPage:
+                          next_token: str | None = None) -> FilteredEvents:
         if stream_names and stream_prefix:
             raise Invalid("logStreamNames and logStreamNamePrefix cannot be used together",
                           field="logStreamNamePrefix")
+        if stream_names is not None:
+            if not 1 <= len(stream_names) <= rules.MAX_FILTER_STREAMS:
+                raise Invalid(f"logStreamNames must name 1 to {rules.MAX_FILTER_STREAMS} streams",
+                              field="logStreamNames")
+            for name in stream_names:
+                rules.check_stream_name(name, "logStreamNames")
+        if stream_prefix is not None:
+            rules.check_stream_name(stream_prefix, "logStreamNamePrefix")
         self._check_range(start_ms, end_ms)
         limit = rules.check_limit(limit, rules.EVENTS_LIMIT)
         compile_filter(pattern)  # errors before touching the stores
@@ -246,7 +256,7 @@ class LogsService:
 
     def get_log_events(self, group: str, stream: str, *, start_ms: int | None = None,
                        end_ms: int | None = None, next_token: str | None = None, limit: int | None = None,
-                       start_from_head: bool = False) -> reading.EventPage:
+                       start_from_head: bool = False) -> StreamEvents:
         self._check_range(start_ms, end_ms)
         limit = rules.check_limit(limit, rules.EVENTS_LIMIT)
         g = self.group(group)
@@ -256,8 +266,12 @@ class LogsService:
 
     def tail(self, group_names: list[str], *, after_seq: int, stream_names: list[str] | None = None,
              stream_prefix: str | None = None, start_ms: int | None = None, end_ms: int | None = None,
-             pattern: str | None = None, limit: int = 10_000) -> reading.EventPage:
+             pattern: str | None = None, limit: int = 10_000) -> FilteredEvents:
         """Events committed after ``after_seq`` (a cursor from ``last_seq``), in commit order."""
+        if isinstance(after_seq, bool) or not isinstance(after_seq, int) or not 0 <= after_seq <= rules.MAX_LONG:
+            raise Invalid(f"after_seq must be an integer from 0 to {rules.MAX_LONG}", field="after_seq")
+        self._check_range(start_ms, end_ms)
+        limit = rules.check_limit(limit, rules.EVENTS_LIMIT)
         compile_filter(pattern)
         groups, source = self._source(group_names, start_ms, end_ms, stream_names, stream_prefix=stream_prefix)
         return reading.tail_page(self.store, source, pattern_sql(pattern, groups), after_seq, limit)

@@ -1,11 +1,13 @@
 """Metric filters: datapoints from log events as they are ingested.
 
 ``MetricFilterService`` keeps the definitions (PutMetricFilter,
-DescribeMetricFilters, DeleteMetricFilter) and listens to the logs ingest
-path: every batch the logs service has durably inserted is matched against
-the group's filters, and matching events become datapoints through
-``MetricsService.put_metric_data``, stamped with the event's timestamp. No job
-re-reads logs. It attaches itself when the logs service is created
+DescribeMetricFilters, DeleteMetricFilter) and evaluates them off the ingest
+path: the logs ingest buffer hands every durably inserted batch to the
+``FilterWorker`` (``filter_worker.py``), which matches it against the groups'
+filters on its own thread, so no pattern can delay a PutLogEvents
+acknowledgement. Matching events become datapoints through
+``MetricsService.put_metric_data``, stamped with the event's timestamp. The
+service attaches itself when the logs service is created
 (``runtime.SERVICE_HOOKS``).
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import re
 import threading
 import time
@@ -21,11 +24,14 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from rexwatch.errors import Invalid, LimitExceeded, NotFound, QueryError
 from rexwatch.lang.filterpattern import FilterPattern, compile_pattern
-from rexwatch.services.metrics.filter_store import FilterRow, FilterStore
+from rexwatch.services.metrics.filter_model import MetricFilter, Transformation
+from rexwatch.services.metrics.filter_worker import FilterWorker
 from rexwatch.services.metrics.model import FUTURE_LIMIT, PAST_LIMIT, UNITS, Datum
+from rexwatch.stores.control.metric_filters_repo import MetricFiltersRepo
 
 log = logging.getLogger("rexwatch.metrics")
 
@@ -38,31 +44,16 @@ _FIELD = re.compile(r"^\$(\.[^\s]+|[A-Za-z0-9_\-]+(\.[^\s]+)?)$")
 
 
 @dataclass(frozen=True)
-class Transformation:
-    metric_name: str
-    namespace: str
-    value: str  # a number, "$.json.path" or "$field"
-    default_value: float | None
-    dimensions: tuple[tuple[str, str], ...]
-    unit: str | None
-
-    def constant(self) -> float | None:
-        try:
-            return float(self.value)
-        except ValueError:
-            return None
-
-
-@dataclass(frozen=True)
 class CompiledFilter:
     name: str
     pattern: FilterPattern
     transformation: Transformation
+    created_ms: int
 
 
 def attach_to_logs(runtime: Any, logs_service: Any) -> None:
     """Runtime hook: called right after the logs service is created."""
-    logs_service.add_ingest_listener(runtime.service(MetricFilterService).on_ingest)
+    runtime.service(MetricFilterService).start(logs_service)
 
 
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -124,82 +115,63 @@ def _field_value(values: dict[str, str], ref: str) -> str | None:
     return v
 
 
-def _bad(message: str, field: str) -> Invalid:
-    return Invalid(message, field=field)
+def _check_transformation(t: Transformation, i: int) -> Transformation:
+    """The transformation, checked against CloudWatch's rules; ``i`` is its 1-based position."""
 
+    def bad(message: str, member: str) -> Invalid:
+        return Invalid("{field} " + message, field=("metricTransformations", i, member))
 
-def _transformation(t: dict[str, Any], i: int) -> Transformation:
-    f = f"metricTransformations.{i}"
-    for key in ("metricName", "metricNamespace", "metricValue"):
-        if not t.get(key):
-            raise _bad(f"{f}.{key} is required", f"{f}.{key}")
-    if not _METRIC.match(t["metricName"]):
-        raise _bad(f"{f}.metricName must be 1-255 characters without ':', '*' or '$'", f"{f}.metricName")
-    if not _METRIC.match(t["metricNamespace"]) or t["metricNamespace"].startswith("AWS/"):
-        raise _bad(
-            f"{f}.metricNamespace must be 1-255 characters without ':', '*' or '$' and not start with 'AWS/'",
-            f"{f}.metricNamespace",
-        )
-    value = str(t["metricValue"]).strip()
+    for member, value in (("metricName", t.metric_name), ("metricNamespace", t.namespace),
+                          ("metricValue", t.value)):
+        if not isinstance(value, str) or not value:
+            raise bad("is required", member)
+    if not _METRIC.match(t.metric_name):
+        raise bad("must be 1-255 characters without ':', '*' or '$'", "metricName")
+    if not _METRIC.match(t.namespace) or t.namespace.startswith("AWS/"):
+        raise bad("must be 1-255 characters without ':', '*' or '$' and not start with 'AWS/'", "metricNamespace")
+    value = t.value.strip()
     if len(value) > 100:
-        raise _bad(f"{f}.metricValue is longer than 100 characters", f"{f}.metricValue")
+        raise bad("is longer than 100 characters", "metricValue")
     try:
         float(value)
     except ValueError:
         if not _FIELD.match(value):
-            raise _bad(
-                f"{f}.metricValue {value!r} must be a number, $.json.field or $field", f"{f}.metricValue"
-            )
-    default = t.get("defaultValue")
-    if default is not None and (isinstance(default, bool) or not isinstance(default, int | float)):
-        raise _bad(f"{f}.defaultValue must be a number", f"{f}.defaultValue")
-    dims = t.get("dimensions") or {}
-    if not isinstance(dims, dict) or len(dims) > MAX_DIMENSIONS:
-        raise _bad(f"{f}.dimensions holds at most {MAX_DIMENSIONS} entries", f"{f}.dimensions")
-    if dims and default is not None:
-        raise _bad(
-            "defaultValue and dimensions cannot both be set on a metric transformation", f"{f}.defaultValue"
-        )
-    for k, v in dims.items():
-        if not k or len(k) > 255 or not isinstance(v, str) or not _FIELD.match(v):
-            raise _bad(
-                f"{f}.dimensions[{k!r}] must name a field of the event ($.json.field or $field)",
-                f"{f}.dimensions",
-            )
-    unit = t.get("unit")
-    if unit is not None and unit not in UNITS:
-        raise _bad(f"{f}.unit {unit!r} is not a CloudWatch unit", f"{f}.unit")
-    return Transformation(
-        t["metricName"],
-        t["metricNamespace"],
-        value,
-        None if default is None else float(default),
-        tuple(sorted(dims.items())),
-        unit,
-    )
-
-
-def _to_aws(t: Transformation) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "metricName": t.metric_name,
-        "metricNamespace": t.namespace,
-        "metricValue": t.value,
-    }
-    if t.default_value is not None:
-        out["defaultValue"] = t.default_value
-    if t.dimensions:
-        out["dimensions"] = dict(t.dimensions)
-    if t.unit:
-        out["unit"] = t.unit
-    return out
+            raise bad(f"{value!r} must be a number, $.json.field or $field", "metricValue")
+    default = t.default_value
+    if default is not None and (isinstance(default, bool) or not isinstance(default, int | float)
+                                or not math.isfinite(default)):
+        raise bad("must be a finite number", "defaultValue")
+    if len(t.dimensions) > MAX_DIMENSIONS:
+        raise bad(f"holds at most {MAX_DIMENSIONS} entries", "dimensions")
+    if t.dimensions and default is not None:
+        raise bad("cannot be set together with dimensions on a metric transformation", "defaultValue")
+    for k, v in t.dimensions:
+        if not isinstance(k, str) or not k or len(k) > 255 or not isinstance(v, str) or not _FIELD.match(v):
+            raise bad(f"[{k!r}] must name a field of the event ($.json.field or $field)", "dimensions")
+    if t.unit is not None and t.unit not in UNITS:
+        raise bad(f"{t.unit!r} is not a CloudWatch unit", "unit")
+    return Transformation(t.metric_name, t.namespace, value, None if default is None else float(default),
+                          tuple(sorted(t.dimensions)), t.unit)
 
 
 class MetricFilterService:
     def __init__(self, runtime: Any) -> None:
         self.runtime = runtime
-        self.store = FilterStore(runtime.control)
+        self.store = MetricFiltersRepo(runtime.control)
         self._cache: dict[int, tuple[float, list[CompiledFilter]]] = {}
+        self._groups_cache: tuple[float, frozenset[int]] | None = None
         self._lock = threading.Lock()
+        self.worker: FilterWorker | None = None
+
+    def start(self, logs_service: Any) -> None:
+        """Start evaluating filters on what the logs service ingests (the runtime hook calls this)."""
+        from rexwatch.services.metrics.service import MetricsService
+
+        # Created first so it closes after the worker, which publishes into it.
+        self.runtime.service(MetricsService)
+        self.worker = FilterWorker(self, logs_service, self.runtime)
+        logs_service.add_ingest_listener(self.worker.offer)
+        self.runtime.on_close(self.worker.close)
 
     def _logs(self):
         from rexwatch.services.logs import LogsService
@@ -217,7 +189,7 @@ class MetricFilterService:
         group_name: str,
         filter_name: str,
         pattern: str | None,
-        transformations: list[dict[str, Any]],
+        transformations: list[Transformation],
         *,
         apply_on_transformed_logs: bool = False,
     ) -> None:
@@ -235,21 +207,12 @@ class MetricFilterService:
             raise Invalid(
                 "metricTransformations must hold exactly one transformation", field="metricTransformations"
             )
-        t = _transformation(transformations[0], 1)
-        existing = {r.filter_name for r in self.store.for_group(group.id)}
+        t = _check_transformation(transformations[0], 1)
+        existing = {r.name for r in self.store.for_group(group.id)}
         if filter_name not in existing and len(existing) >= MAX_FILTERS_PER_GROUP:
             raise LimitExceeded(f"a log group may have at most {MAX_FILTERS_PER_GROUP} metric filters")
-        self.store.upsert(
-            FilterRow(
-                group.id,
-                group.name,
-                filter_name,
-                pattern,
-                [_to_aws(t)],
-                apply_on_transformed_logs,
-                int(time.time() * 1000),
-            )
-        )
+        self.store.upsert(MetricFilter(group.id, group.name, filter_name, pattern, (t,),
+                                       bool(apply_on_transformed_logs), int(time.time() * 1000)))
         self._forget(group.id)
 
     def delete_metric_filter(self, group_name: str, filter_name: str) -> None:
@@ -266,13 +229,13 @@ class MetricFilterService:
         metric_namespace: str | None = None,
         next_token: str | None = None,
         limit: int | None = None,
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[list[MetricFilter], str | None]:
         if (metric_name is None) != (metric_namespace is None):
             raise Invalid("metricName and metricNamespace must be given together", field="metricName")
         if prefix is not None and group_name is None:
             raise Invalid("filterNamePrefix needs logGroupName", field="filterNamePrefix")
         limit = 50 if limit is None else limit
-        if not 1 <= limit <= 50:
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 50:
             raise Invalid("limit must be between 1 and 50", field="limit")
         if group_name is not None:
             rows = self.store.for_groups([self._group(group_name).id], prefix)
@@ -280,36 +243,31 @@ class MetricFilterService:
             live = {g.id for g in self._logs().catalog.list_groups()}
             rows = [r for r in self.store.for_groups(None, None) if r.group_id in live]
         if metric_name is not None:
-            rows = [
-                r
-                for r in rows
-                if any(
-                    t["metricName"] == metric_name and t["metricNamespace"] == metric_namespace
-                    for t in r.transformations
-                )
-            ]
-        try:
-            offset = int(next_token) if next_token else 0
-        except ValueError:
-            raise Invalid("nextToken is not valid", field="nextToken")
+            rows = [r for r in rows if any(t.metric_name == metric_name and t.namespace == metric_namespace
+                                           for t in r.transformations)]
+        offset = 0
+        if next_token is not None:
+            if not isinstance(next_token, str) or not next_token.isdigit() or len(next_token) > 12:
+                raise Invalid("nextToken is not valid", field="nextToken")
+            offset = int(next_token)
         page = rows[offset : offset + limit]
-        out = [
-            {
-                "filterName": r.filter_name,
-                "filterPattern": r.filter_pattern,
-                "metricTransformations": r.transformations,
-                "creationTime": r.created_ms,
-                "logGroupName": r.log_group_name,
-                "applyOnTransformedLogs": r.apply_on_transformed_logs,
-            }
-            for r in page
-        ]
-        return out, (str(offset + limit) if offset + limit < len(rows) else None)
+        return page, (str(offset + limit) if offset + limit < len(rows) else None)
 
-    # ---- ingest --------------------------------------------------------------------------------
+    # ---- evaluation (on the filter worker's thread) ----------------------------------------------
     def _forget(self, group_id: int) -> None:
         with self._lock:
             self._cache.pop(group_id, None)
+            self._groups_cache = None
+
+    def filtered_groups(self) -> frozenset[int]:
+        """Ids of the log groups that have metric filters (cached briefly; writes invalidate it)."""
+        hit = self._groups_cache
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        ids = frozenset(self.store.group_ids())
+        with self._lock:
+            self._groups_cache = (time.monotonic() + CACHE_TTL_S, ids)
+        return ids
 
     def filters_for(self, group_id: int) -> list[CompiledFilter]:
         now = time.monotonic()
@@ -319,15 +277,10 @@ class MetricFilterService:
         compiled = []
         for r in self.store.for_group(group_id):
             try:
-                compiled.append(
-                    CompiledFilter(
-                        r.filter_name,
-                        compile_pattern(r.filter_pattern),
-                        _transformation(r.transformations[0], 1),
-                    )
-                )
+                compiled.append(CompiledFilter(r.name, compile_pattern(r.pattern),
+                                               _check_transformation(r.transformations[0], 1), r.created_ms))
             except Exception:
-                log.exception("metric filter %r of group %d cannot be compiled", r.filter_name, group_id)
+                log.exception("metric filter %r of group %d cannot be compiled", r.name, group_id)
         with self._lock:
             self._cache[group_id] = (now + CACHE_TTL_S, compiled)
         return compiled
@@ -335,21 +288,36 @@ class MetricFilterService:
     def _candidates(self, f: CompiledFilter, messages: pa.Array) -> tuple[range | list[int], bool]:
         """Rows the pattern matches, found by the telemetry engine over the whole batch, and
         True; the Python binder then only reads the values of those rows. Every row and
-        False (match in Python) when the engine cannot evaluate the pattern."""
+        False (match in Python) when the engine cannot evaluate the pattern. A pattern that
+        runs past the store's query limits matches nothing in this batch (it is logged)."""
         if not f.pattern.text.strip():
             return range(len(messages)), True  # the empty pattern matches everything
         try:
             predicate, params = f.pattern.sql(message_col="message", indexed_fields=frozenset())
             return self.runtime.telemetry.matching_rows(predicate, params, messages), True
+        except LimitExceeded as e:
+            log.warning("metric filter %r skipped %d events: %s", f.name, len(messages), e.message)
+            self.runtime.metrics.worker_ticks.labels("metric_filters", "pattern_over_limit").inc()
+            return [], True
         except Exception:
             log.warning("metric filter %r: engine prefilter failed; matching in Python", f.name, exc_info=True)
             return range(len(messages)), False
 
-    def on_ingest(self, group_name: str, group_id: int, events: pa.Table) -> None:
-        """Logs ingest listener: turn matching events of a durably stored batch into datapoints."""
-        filters = self.filters_for(group_id)
-        if not filters or events.num_rows == 0:
-            return
+    def evaluate(self, group_id: int, events: pa.Table) -> None:
+        """Turn the matching events of one group (columns ts, ingest_ts, message) into datapoints.
+
+        Each filter sees only events ingested after it was created. Raises when publishing fails
+        for a reason other than the data itself, so the worker retries the batch.
+        """
+        for f in self.filters_for(group_id):
+            part = events
+            if part.num_rows and part.column("ingest_ts").cast(pa.int64())[0].as_py() < f.created_ms:
+                part = part.filter(pc.greater_equal(part.column("ingest_ts").cast(pa.int64()),
+                                                    pa.scalar(f.created_ms, pa.int64())))
+            if part.num_rows:
+                self._publish(f, part)
+
+    def _publish(self, f: CompiledFilter, events: pa.Table) -> None:
         message_col = events.column("message").combine_chunks()
         messages = message_col.to_pylist()
         ts_ms = events.column("ts").cast(pa.int64()).to_pylist()
@@ -361,71 +329,70 @@ class MetricFilterService:
         from rexwatch.services.metrics.service import MetricsService
 
         metrics = self.runtime.service(MetricsService)
-        for f in filters:
-            t = f.transformation
-            const = t.constant()
-            rows, prematched = self._candidates(f, message_col)
-            bind = _binder(f.pattern, t, prematched)
-            # Matches are folded into one Values/Counts datum per (dimensions, second).
-            buckets: dict[tuple, dict[float, int]] = {}
-            matched_minutes: set[int] = set()
-            for row in rows:
-                msg, ms = messages[row], ts_ms[row]
-                if not lo <= ms <= hi:
+        t = f.transformation
+        const = t.constant()
+        rows, prematched = self._candidates(f, message_col)
+        bind = _binder(f.pattern, t, prematched)
+        # Matches are folded into one Values/Counts datum per (dimensions, second).
+        buckets: dict[tuple, dict[float, int]] = {}
+        matched_minutes: set[int] = set()
+        for row in rows:
+            msg, ms = messages[row], ts_ms[row]
+            if not lo <= ms <= hi:
+                continue
+            values = bind(msg)
+            if values is None:
+                continue
+            matched_minutes.add(ms // 60_000)
+            if const is not None:
+                value = const
+            else:
+                raw = _field_value(values, t.value)
+                try:
+                    value = float(raw) if raw is not None else None
+                except ValueError:
+                    value = None
+                if value is None or value != value or value in (float("inf"), float("-inf")):
                     continue
-                values = bind(msg)
-                if values is None:
-                    continue
-                matched_minutes.add(ms // 60_000)
-                if const is not None:
-                    value = const
-                else:
-                    raw = _field_value(values, t.value)
-                    try:
-                        value = float(raw) if raw is not None else None
-                    except ValueError:
-                        value = None
-                    if value is None or value != value or value in (float("inf"), float("-inf")):
-                        continue
-                dims = []
-                for name, ref in t.dimensions:
-                    v = _field_value(values, ref)
-                    if not v:
-                        break
-                    dims.append((name, v[:1024]))
-                else:
-                    counts = buckets.setdefault((tuple(dims), ms // 1000), {})
-                    counts[value] = counts.get(value, 0) + 1
-            data: list[Datum] = []
-            for (dims_key, sec), counts in buckets.items():
-                items = list(counts.items())
-                for k in range(0, len(items), 150):
-                    chunk = items[k : k + 150]
-                    data.append(
-                        Datum(
-                            t.metric_name,
-                            list(dims_key),
-                            dt.datetime.fromtimestamp(sec, dt.UTC),
-                            values=[v for v, _ in chunk],
-                            counts=[float(c) for _, c in chunk],
-                            unit=t.unit,
-                        )
-                    )
-            if t.default_value is not None:
-                # Minutes that received events but no match report the default value.
-                idle = {ms // 60_000 for ms in ts_ms if lo <= ms <= hi} - matched_minutes
-                data += [
+            dims = []
+            for name, ref in t.dimensions:
+                v = _field_value(values, ref)
+                if not v:
+                    break
+                dims.append((name, v[:1024]))
+            else:
+                counts = buckets.setdefault((tuple(dims), ms // 1000), {})
+                counts[value] = counts.get(value, 0) + 1
+        data: list[Datum] = []
+        for (dims_key, sec), counts in buckets.items():
+            items = list(counts.items())
+            for k in range(0, len(items), 150):
+                chunk = items[k : k + 150]
+                data.append(
                     Datum(
                         t.metric_name,
-                        [],
-                        dt.datetime.fromtimestamp(m * 60, dt.UTC),
-                        value=t.default_value,
+                        list(dims_key),
+                        dt.datetime.fromtimestamp(sec, dt.UTC),
+                        values=[v for v, _ in chunk],
+                        counts=[float(c) for _, c in chunk],
                         unit=t.unit,
                     )
-                    for m in sorted(idle)
-                ]
-            for i in range(0, len(data), 1000):
-                try:
-                    metrics.put_metric_data(t.namespace, data[i : i + 1000])
-                except Exception:
-                    log.exception("metric filter %r of %s could not publish", f.name, group_name)
+                )
+        if t.default_value is not None:
+            # Minutes that received events but no match report the default value.
+            idle = {ms // 60_000 for ms in ts_ms if lo <= ms <= hi} - matched_minutes
+            data += [
+                Datum(
+                    t.metric_name,
+                    [],
+                    dt.datetime.fromtimestamp(m * 60, dt.UTC),
+                    value=t.default_value,
+                    unit=t.unit,
+                )
+                for m in sorted(idle)
+            ]
+        for i in range(0, len(data), 1000):
+            try:
+                metrics.put_metric_data(t.namespace, data[i : i + 1000])
+            except Invalid as e:  # the data itself is refused: retrying cannot help
+                log.warning("metric filter %r could not publish: %s", f.name, e.message)

@@ -21,9 +21,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pyarrow as pa
 
 from rexwatch.errors import ConfigError, Unavailable
+from rexwatch.stores.telemetry.executor import QueryLimits, limit_error, settings_clause
 
 _engines: dict[str, ChdbEngine] = {}
 
@@ -77,6 +79,15 @@ class ChdbEngine:
         conn = self._free.get()
         try:
             yield conn
+        except Exception:
+            # chdb 4.4: after a statement fails while running (a limit, throwIf...), the next
+            # statement on that connection returns the failed one's partial output. A throwaway
+            # statement takes it, so the next caller gets its own result.
+            try:
+                conn.query("SELECT 1", "CSV")
+            except Exception:
+                pass
+            raise
         finally:
             self._free.put(conn)
 
@@ -136,25 +147,54 @@ def engine_for(path: str) -> ChdbEngine:
 class ChdbExecutor:
     """Executor over a shared ``ChdbEngine`` for one database."""
 
-    def __init__(self, engine: ChdbEngine, database: str) -> None:
+    embedded = True
+
+    def __init__(self, engine: ChdbEngine, database: str, limits: QueryLimits | None = None) -> None:
         self.engine = engine
         self.database = database
+        self.limits = limits or QueryLimits()
         self.engine.run(f"CREATE DATABASE IF NOT EXISTS {database}")
 
-    def _sql(self, sql: str) -> str:
-        return sql.replace("{db}", self.database)
+    def _prepare(self, sql: str, params: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+        if "{db:" not in sql and "{db}" in sql:
+            # The older placeholder, in constant store SQL only (see Executor).
+            sql = sql.replace("{db}", self.database)
+        return sql, {"db": self.database, **(params or {})}
 
-    def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
-        self.engine.run(self._sql(sql), "CSV", params)
+    def _run(self, sql: str, fmt: str, params: dict[str, Any] | None, settings: dict[str, Any] | None,
+             limited: bool) -> Any:
+        sql, params = self._prepare(sql, params)
+        effective = {**self.limits.settings(), **(settings or {})} if limited else dict(settings or {})
+        try:
+            return self.engine.run(sql + settings_clause(effective), fmt, params)
+        except RuntimeError as e:  # chdb raises ClickHouse errors as plain RuntimeError
+            err = limit_error(e, effective)
+            if err is not None:
+                raise err from None
+            raise
 
-    def query_arrow(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
-        res = self.engine.run(self._sql(sql), "ArrowTable", params)
+    def execute(self, sql: str, params: dict[str, Any] | None = None, *,
+                settings: dict[str, Any] | None = None) -> None:
+        self._run(sql, "CSV", params, settings, limited=False)
+
+    def query_arrow(self, sql: str, params: dict[str, Any] | None = None, *,
+                    settings: dict[str, Any] | None = None) -> pa.Table:
+        res = self._run(sql, "ArrowTable", params, settings, limited=True)
         return res if isinstance(res, pa.Table) else pa.table({})
 
-    def query_rows(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        table = self.query_arrow(sql, params)
+    def query_rows(self, sql: str, params: dict[str, Any] | None = None, *,
+                   settings: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        table = self.query_arrow(sql, params, settings=settings)
         cols = [c.to_pylist() for c in table.columns]
         return list(zip(*cols, strict=True)) if cols else []
+
+    def query_text_rows(self, sql: str, params: dict[str, Any] | None = None, *,
+                        settings: dict[str, Any] | None = None) -> tuple[list[tuple[Any, ...]], int]:
+        res = self._run(sql, "JSONCompact", params, settings, limited=True)
+        raw = res.bytes() if res is not None else b""
+        data = orjson.loads(raw) if raw else {"data": []}
+        rows = [tuple(r) for r in data.get("data", [])]
+        return rows, int(data.get("rows_before_limit_at_least", len(rows)))
 
     def insert_arrow(self, table: str, data: pa.Table, *, dedup_token: str | None = None) -> int:
         if data.num_rows == 0:
@@ -176,9 +216,15 @@ class ChdbExecutor:
         if len(messages) == 0:
             return []
         batch = pa.table({"message": messages, "__pos": pa.array(range(len(messages)), pa.uint32())})
-        res = self.engine.query_over_arrow(
-            f"SELECT __pos FROM Python(arrow_batch) WHERE {predicate} ORDER BY __pos", batch, "ArrowTable", params
-        )
+        limits = self.limits.settings()
+        sql = f"SELECT __pos FROM Python(arrow_batch) WHERE {predicate} ORDER BY __pos" + settings_clause(limits)
+        try:
+            res = self.engine.query_over_arrow(sql, batch, "ArrowTable", params)
+        except RuntimeError as e:
+            err = limit_error(e, limits)
+            if err is not None:
+                raise err from None
+            raise
         return res.column("__pos").to_pylist() if isinstance(res, pa.Table) and res.num_rows else []
 
     def ping(self) -> None:

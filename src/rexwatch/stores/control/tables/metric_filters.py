@@ -23,3 +23,13 @@ metric_filters = Table(
     Column("created_ms", BigInteger, nullable=False),
     UniqueConstraint("group_id", "filter_name", name="uq_metric_filters_group_name"),
 )
+
+# How far the metric-filter worker has processed the log table: every event with seq <= ``seq`` has
+# been evaluated (one row per telemetry database, ``name``).
+metric_filter_cursor = Table(
+    "metric_filter_cursor",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+)

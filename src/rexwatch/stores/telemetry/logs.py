@@ -1,4 +1,8 @@
-"""Every ClickHouse statement about log events. Times are epoch milliseconds."""
+"""Every ClickHouse statement about log events. Times are epoch milliseconds.
+
+The database is named by the ``{db:Identifier}`` query parameter the executor
+supplies; every value a client sent travels as a query parameter.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from rexwatch.services.logs.catalog import Group
+from rexwatch.services.logs.model import Group
 from rexwatch.stores.telemetry.executor import Executor
 
 DAY_MS = 86_400_000
@@ -22,18 +26,18 @@ def retention_cutoff(group: Group, now_ms: int) -> int | None:
     return now_ms - group.retention_days * DAY_MS if group.retention_days else None
 
 
-def event_source(
+def _live_where(
     groups: list[Group],
     deleted_streams: dict[int, list[int]],
     now_ms: int,
-    start_ms: int | None = None,
-    end_ms: int | None = None,
-    stream_names: list[str] | None = None,
-    stream_prefix: str | None = None,
-    *,
-    end_inclusive: bool = True,
-) -> tuple[str, dict[str, Any]]:
-    """A subquery selecting exactly the live events of ``groups`` (see LogsService.event_source)."""
+    start_ms: int | None,
+    end_ms: int | None,
+    stream_names: list[str] | None,
+    stream_prefix: str | None,
+    end_inclusive: bool,
+) -> tuple[str, dict[str, Any], str]:
+    """The WHERE condition selecting exactly the live events of ``groups``, its parameters,
+    and the expression giving each row's group name."""
     p = f"es{next(_prefixes)}_"
     params: dict[str, Any] = {
         f"{p}gids": [g.id for g in groups],
@@ -70,11 +74,38 @@ def event_source(
         f"{{{p}gnames:Array(String)}}[1]" if len(groups) == 1
         else f"transform(group_id, {{{p}gids:Array(UInt64)}}, {{{p}gnames:Array(String)}}, '')"
     )
+    return " AND ".join(where), params, log_group
+
+
+def event_source(
+    groups: list[Group],
+    deleted_streams: dict[int, list[int]],
+    now_ms: int,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    stream_names: list[str] | None = None,
+    stream_prefix: str | None = None,
+    *,
+    end_inclusive: bool = True,
+) -> tuple[str, dict[str, Any]]:
+    """A subquery selecting exactly the live events of ``groups`` (see LogsService.event_source)."""
+    where, params, log_group = _live_where(groups, deleted_streams, now_ms, start_ms, end_ms, stream_names,
+                                           stream_prefix, end_inclusive)
     sql = (
         f"SELECT ts, ingest_ts, seq, {log_group} AS log_group, log_stream, message, fields "
-        f"FROM {{db}}.log_events WHERE " + " AND ".join(where)
+        f"FROM {{db:Identifier}}.log_events WHERE {where}"
     )
     return sql, params
+
+
+def scan_totals_sql(
+    groups: list[Group], deleted_streams: dict[int, list[int]], now_ms: int, start_ms: int | None,
+    end_ms: int | None,
+) -> tuple[str, dict[str, Any]]:
+    """count() and message bytes of the live events in range, aggregated on the table itself so
+    ClickHouse reads only message lengths (Insights' recordsScanned and bytesScanned)."""
+    where, params, _ = _live_where(groups, deleted_streams, now_ms, start_ms, end_ms, None, None, True)
+    return f"SELECT count(), sum(length(message)), 0 FROM {{db:Identifier}}.log_events WHERE {where}", params
 
 
 OUT_COLUMNS = (
@@ -83,7 +114,12 @@ OUT_COLUMNS = (
 )
 
 
-class EventStore:
+# Reads the server makes for itself (startup, the metric-filter worker, retention) are bounded by
+# their own LIMITs and must not fail under the per-request time limit: 0 lifts it.
+_INTERNAL = {"max_execution_time": 0}
+
+
+class LogsStore:
     def __init__(self, executor: Executor) -> None:
         self.x = executor
 
@@ -91,8 +127,22 @@ class EventStore:
         self.x.insert_arrow("log_events", table)
 
     def max_seq(self) -> int:
-        rows = self.x.query_rows("SELECT max(seq) FROM {db}.log_events")
+        rows = self.x.query_rows("SELECT max(seq) FROM {db:Identifier}.log_events", settings=_INTERNAL)
         return int(rows[0][0] or 0) if rows else 0
+
+    def events_after(self, group_ids: list[int], after_seq: int, upto_seq: int, limit: int) -> pa.Table:
+        """Events of the groups committed in (after_seq, upto_seq], in seq order (group_id, ts ms,
+        ingest_ts ms, seq, message): the metric-filter worker's catch-up read. The ``seq_minmax``
+        skip index keeps it to the parts written in that range."""
+        if not group_ids:
+            return pa.table({})
+        return self.x.query_arrow(
+            "SELECT group_id, ts, ingest_ts, seq, message FROM {db:Identifier}.log_events "
+            "WHERE group_id IN {g:Array(UInt64)} AND seq > {a:UInt64} AND seq <= {b:UInt64} "
+            f"ORDER BY seq LIMIT {int(limit)}",
+            {"g": group_ids, "a": after_seq, "b": upto_seq},
+            settings=_INTERNAL,
+        )
 
     def max_visible_seq(self, source: tuple[str, dict[str, Any]]) -> int:
         sql, params = source
@@ -155,7 +205,7 @@ class EventStore:
         cutoff = retention_cutoff(group, now_ms)
         rows = self.x.query_rows(
             "SELECT stream_id, toUnixTimestamp64Milli(min(ts)), toUnixTimestamp64Milli(max(ts)), "
-            "toUnixTimestamp64Milli(max(ingest_ts)), sum(length(message) + 26) FROM {db}.log_events "
+            "toUnixTimestamp64Milli(max(ingest_ts)), sum(length(message) + 26) FROM {db:Identifier}.log_events "
             f"WHERE group_id = {{g:UInt64}} AND ts >= {_ms('{c:Int64}')} GROUP BY stream_id",
             {"g": group.id, "c": cutoff or 0},
         )
@@ -169,7 +219,7 @@ class EventStore:
             params[f"g{i}"], params[f"c{i}"] = g.id, retention_cutoff(g, now_ms) or 0
             conds.append(f"(group_id = {{g{i}:UInt64}} AND ts >= {_ms(f'{{c{i}:Int64}}')})")
         rows = self.x.query_rows(
-            "SELECT group_id, sum(length(message) + 26) FROM {db}.log_events WHERE "
+            "SELECT group_id, sum(length(message) + 26) FROM {db:Identifier}.log_events WHERE "
             + " OR ".join(conds) + " GROUP BY group_id", params)
         return {int(r[0]): int(r[1]) for r in rows}
 
@@ -177,25 +227,25 @@ class EventStore:
 
     # Mutations rewrite the affected parts, so the bytes are gone when they return (unlike a
     # lightweight DELETE, which only masks rows until a later merge).
-    _DELETE = "ALTER TABLE {db}.log_events DELETE WHERE "
-    _SYNC = " SETTINGS mutations_sync = 1"
+    _DELETE = "ALTER TABLE {db:Identifier}.log_events DELETE WHERE "
+    _SYNC = {"mutations_sync": 1}
 
     def purge_group(self, group_id: int) -> None:
-        self.x.execute(self._DELETE + "group_id = {g:UInt64}" + self._SYNC, {"g": group_id})
+        self.x.execute(self._DELETE + "group_id = {g:UInt64}", {"g": group_id}, settings=self._SYNC)
 
     def purge_stream(self, group_id: int, stream_id: int) -> None:
-        self.x.execute(self._DELETE + "group_id = {g:UInt64} AND stream_id = {s:UInt64}" + self._SYNC,
-                       {"g": group_id, "s": stream_id})
+        self.x.execute(self._DELETE + "group_id = {g:UInt64} AND stream_id = {s:UInt64}",
+                       {"g": group_id, "s": stream_id}, settings=self._SYNC)
 
     def count_expired(self, group_id: int, cutoff_ms: int) -> int:
         rows = self.x.query_rows(
-            f"SELECT count() FROM {{db}}.log_events WHERE group_id = {{g:UInt64}} AND ts < {_ms('{c:Int64}')}",
-            {"g": group_id, "c": cutoff_ms})
+            f"SELECT count() FROM {{db:Identifier}}.log_events WHERE group_id = {{g:UInt64}} AND ts < {_ms('{c:Int64}')}",
+            {"g": group_id, "c": cutoff_ms}, settings=_INTERNAL)
         return int(rows[0][0])
 
     def purge_expired(self, group_id: int, cutoff_ms: int) -> None:
-        self.x.execute(self._DELETE + f"group_id = {{g:UInt64}} AND ts < {_ms('{c:Int64}')}" + self._SYNC,
-                       {"g": group_id, "c": cutoff_ms})
+        self.x.execute(self._DELETE + f"group_id = {{g:UInt64}} AND ts < {_ms('{c:Int64}')}",
+                       {"g": group_id, "c": cutoff_ms}, settings=self._SYNC)
 
     def export_day(self, source: tuple[str, dict[str, Any]], pattern: tuple[str, dict[str, Any]] | None,
                    day_start_ms: int, day_end_ms: int) -> pa.Table:

@@ -7,15 +7,15 @@ import uuid
 import orjson
 from sqlalchemy import Engine, delete, insert, select, update
 
+from rexwatch.services.insights.model import QueryDefinition
 from rexwatch.stores.control.tables.insights import query_definitions as qd
 
 
-def _row(r) -> dict:
-    return {"queryLanguage": "CWLI", "queryDefinitionId": r.id, "name": r.name, "queryString": r.query_string,
-            "lastModified": r.last_modified, "logGroupNames": orjson.loads(r.log_group_names)}
+def _row(r) -> QueryDefinition:
+    return QueryDefinition(r.id, r.name, r.query_string, r.last_modified, orjson.loads(r.log_group_names))
 
 
-class Definitions:
+class InsightsRepo:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
@@ -31,7 +31,7 @@ class Definitions:
             done = conn.execute(update(qd).where(qd.c.id == def_id).values(**values)).rowcount
             return def_id if done else None
 
-    def list(self, prefix: str | None, after: str | None, limit: int) -> list[dict]:
+    def list(self, prefix: str | None, after: str | None, limit: int) -> list[QueryDefinition]:
         q = select(qd).order_by(qd.c.name, qd.c.id)
         if prefix:
             q = q.where(qd.c.name.startswith(prefix, autoescape=True))

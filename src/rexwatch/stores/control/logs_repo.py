@@ -4,47 +4,16 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 
 import orjson
 from sqlalchemy import Engine, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from rexwatch.errors import Conflict, NotFound, Protected
+from rexwatch.services.logs.model import Group, Stream, now_ms
 from rexwatch.stores.control.tables.logs import log_groups, log_streams, log_tombstones
 
 CACHE_TTL_S = 2.0
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-@dataclass(frozen=True)
-class Group:
-    id: int
-    name: str
-    created_ms: int
-    retention_days: int | None
-    kms_key_id: str | None
-    log_group_class: str
-    deletion_protection: bool
-    index_policy: str | None
-    index_policy_ms: int | None
-
-    @property
-    def index_fields(self) -> tuple[str, ...]:
-        if not self.index_policy:
-            return ()
-        return tuple(orjson.loads(self.index_policy).get("Fields", ()))
-
-
-@dataclass(frozen=True)
-class Stream:
-    id: int
-    group_id: int
-    name: str
-    created_ms: int
 
 
 def _group(row) -> Group:
@@ -52,7 +21,7 @@ def _group(row) -> Group:
                  bool(row.deletion_protection), row.index_policy, row.index_policy_ms)
 
 
-class Catalog:
+class LogsRepo:
     """Groups and streams, with a short cache of name lookups for the ingest path."""
 
     def __init__(self, engine: Engine) -> None:
