@@ -106,5 +106,37 @@ def messages(n: int = 420, seed: int = 7) -> list[str]:
         "a\vb c",
         "a\u00a0b c",
         "ERROR\u2003ERROR x",
+        # duplicate keys: ClickHouse (and so every reader here) keeps the first
+        '{"level":"INFO","level":"ERROR"}',
+        '{"req": {"method": "GET"}, "req": {"method": "POST", "path": "/x"}}',
+        '{"level":"INFO","l\\u0065vel":"ERROR","status":500}',
+        # unicode
+        '{"msg": "café ☕ ERROR", "level": "ERROR", "tenant": "ümlaut"}',
+        '{"tenant": "\\u00fcmlaut", "level": "WARN"}',
+        # number formats
+        '{"duration": 1e3}',
+        '{"duration": 1.0, "status": 1.5E+2}',
+        '{"duration": -0, "big": -0.0}',
+        '{"big": 123456789012345678901234567890, "duration": 18446744073709551616}',
+        '{"duration": 1e400, "level": "ERROR"}',
+        '   {"level": "ERROR", "duration": 1500}',
+        # wildcards and keys with periods
+        '{"tags": ["beta", "x"], "level": "INFO"}',
+        '{"tags": {"k": "beta"}}',
+        '{"tags": [null, "x"]}',
+        '{"objectList": [{"name": "a", "id": 1}, {"name": "b", "id": 2}]}',
+        '{"eventType": "UpdateTrail", "sourceIPAddress": "111.111.111.111", "arrayKey": ["value", "another value"]}',
+        '{"cluster.name": "blue"}',
+        '{"cluster": {"name": "blue"}}',
+        '{"cluster.name": "red", "cluster": {"name": "blue"}}',
+        # space-delimited events with more words than a pattern has fields
+        "INFO 09/25/2014 12:00:00 GET /service/resource/67 1200",
+        "INFO 09/25/2014 12:00:01 POST /service/resource/67/part/111 1310",
+        "WARNING 09/25/2014 12:00:02 Invalid user request",
+        "ERROR 09/25/2014 12:00:02 Failed to process request",
+        "ERROR  spaced   out words  ",
+        'ERROR "quoted rest"',
+        'ERROR "quoted" rest',
+        "WARN [a b] c",
     ]
     return out

@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 
 from rexwatch.errors import Invalid
-from rexwatch.services.alarms.mute import parse_schedule, rule_status
+from rexwatch.lang.schedule import parse_schedule
+from rexwatch.services.alarms.mute import rule_status
 
 UTC = dt.UTC
 
@@ -65,3 +66,15 @@ def test_bad_schedules_say_what_is_wrong(expr, duration, tz, fragment):
     with pytest.raises(Invalid) as e:
         parse_schedule(expr, duration, tz)
     assert fragment in e.value.message
+
+
+def test_schedule_errors_point_into_the_expression():
+    with pytest.raises(Invalid) as e:
+        parse_schedule("cron(0 2 * * FRX)", "PT1H")
+    assert e.value.start == 13 and e.value.end == 16 and e.value.field == "Expression"
+    with pytest.raises(Invalid) as e:
+        parse_schedule("cron(0 2/x * * *)", "PT1H")
+    assert "bad step 'x'" in e.value.detail and e.value.start == 9
+    with pytest.raises(Invalid) as e:
+        parse_schedule("cron(0 2 * * *)", "PT1X")
+    assert e.value.field == "Duration"

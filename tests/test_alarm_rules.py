@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rexwatch.errors import QueryError
-from rexwatch.services.alarms.rules import alarm_name_of, compile_rule
+from rexwatch.lang.alarmrule import alarm_name_of, compile_rule
 
 STATES = {"a": "ALARM", "b": "OK", "c": "INSUFFICIENT_DATA", "my alarm": "ALARM"}
 
@@ -60,3 +60,14 @@ def test_errors_point_at_the_problem(rule, col, fragment):
         compile_rule(rule)
     assert fragment in e.value.message
     assert e.value.col == col
+
+
+def test_deep_rules_are_clear_errors():
+    for rule in ["NOT " * 2500 + "TRUE", "(" * 5000 + "TRUE" + ")" * 5000]:
+        with pytest.raises(QueryError) as e:
+            compile_rule(rule)
+        assert "nesting is deeper than 50 levels" in e.value.detail
+    # Long AND/OR chains are flat: no depth, however many alarms they name.
+    wide = " OR ".join(f"ALARM(a{i})" for i in range(600))
+    assert compile_rule(wide).evaluate({"a599": "ALARM"}.get) is True
+    assert len(compile_rule(wide).alarms) == 600

@@ -69,7 +69,17 @@ def test_space_delimited_extract_binds_names():
         "size": "1534",
     }
     assert compile_pattern("[ip, ..., status_code = 200, bytes]").extract(ACCESS) is None
-    assert compile_pattern("[ip, user]").extract(ACCESS) is None  # field count must match without ...
+    # Without ..., the last field takes the rest of the line (the documented [w1=ERROR, w2] form).
+    assert compile_pattern("[ip, user]").extract(ACCESS) == {
+        "ip": "127.0.0.1",
+        "user": '- frank [10/Oct/2000:13:25:15 -0700] "GET /apache_pb.gif HTTP/1.0" 404 1534',
+    }
+    assert compile_pattern("[w1=ERROR, w2]").extract("ERROR 09/25/2014 12:00:02  Failed  ") == {
+        "w1": "ERROR",
+        "w2": "09/25/2014 12:00:02  Failed",
+    }
+    assert compile_pattern("[w1=ERROR, w2]").extract("ERROR") is None  # fewer words than fields
+    assert compile_pattern("[w1=ERROR]").extract("ERROR 400") is None  # w1 is "ERROR 400"
 
 
 def test_text_extract_binds_nothing():

@@ -1,4 +1,6 @@
-"""The generated SQL, run in ClickHouse, selects exactly the messages the Python evaluator matches."""
+"""The generated SQL, run in ClickHouse, selects exactly the messages the Python evaluator matches,
+reading JSON fields from the message and from a ``fields`` map filled by the production extractor
+(``rexwatch.lang.jsontext.extract_fields``, what ingest stores for groups with an index policy)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from hypothesis import strategies as st
 
 from filterpattern_data import messages
 from rexwatch.lang.filterpattern import compile_pattern, flatten_fields
+from rexwatch.lang.jsontext import extract_fields
 
 MESSAGES = messages()
 
@@ -104,6 +107,55 @@ PATTERNS = [
     "[word]",
     '[..., status_code != 200, bytes = "-"]',
     "[..., bytes != 0]",
+    # duplicate keys, unicode and number formats, read the same from the message and the fields map
+    '{ $.level = "INFO" && $.status = 500 }',
+    "{ $.req.method = POST }",
+    "{ $.req.method = GET && $.req.path NOT EXISTS }",
+    "{ $.tenant = ümlaut }",
+    '{ $.msg = "café ☕ ERROR" }',
+    "{ $.duration = 1000 }",
+    '{ $.duration = "1000" }',
+    "{ $.duration = 1 }",
+    "{ $.status = 150 }",
+    "{ $.duration = -0 }",
+    '{ $.big = "-0" }',
+    '{ $.big = "123456789012345678901234567890" }',
+    '{ $.duration = "18446744073709551616" }',
+    "{ $.big > 1e28 }",
+    # wildcards and keys with periods
+    '{ $.tags[*] = "beta" }',
+    "{ $.tags[*] = b* }",
+    "{ $.tags[*] != beta }",
+    "{ $.tags[*] = * }",
+    "{ $.tags[*] IS NULL }",
+    "{ $.tags[*] NOT EXISTS }",
+    "{ $.tags.* = beta }",
+    "{ $.arrayKey[*] = %val.{2}% }",
+    "{ $.* = %111\\.111\\.111\\.1[0-9]{1,2}% }",
+    "{ $.* = ERROR }",
+    "{ $.* > 400 }",
+    "{ $.objectList[*].id > 1 }",
+    "{ $.objectList[*].name = a && $.objectList[1].name = b }",
+    "{ $.error.* = E1 }",
+    "{ $.['cluster.name'] = \"blue\" }",
+    "{ $.cluster.name = blue }",
+    "{ $.['cluster.name'] = * }",
+    "{ $['cluster'].name = blue }",
+    # fewer fields than the event has words: the last field takes the rest of the line
+    "[w1=ERROR, w2]",
+    "[w1=ERROR || w1=WARNING, w2]",
+    "[w1=ERROR || w1=WARN, w2]",
+    "[w1!=ERROR && w1!=WARN, w2]",
+    "[w1, w2 = *request*]",
+    '[w1, w2 = "quoted rest"]',
+    "[w1, w2 = %^spaced%]",
+    "[w1 = WARN, w2 = %^\\[a b\\] c$%]",
+    "[logLevel, date, time, method, url=%/service/resource/[0-9]+$%, response_time]",
+    "[logLevel, date, time, method, url=%/service/resource/[0-9]+/part/[0-9]+$%, response_time]",
+    # several floating runs: each takes its leftmost fit
+    "[a, ..., x0!=q, ..., x1!=q, ..., x2!=q, ..., z=404, ...]",
+    "[..., b = ERROR, ..., c = ERROR, ...]",
+    "[..., b = %^[0-9]+$%, ..., c = %^[0-9]+$%]",
 ]
 
 
@@ -117,27 +169,41 @@ def store(chdb_engine, tmp_path_factory):
         "CREATE TABLE {db}.fp (id UInt32, message String, fields Map(LowCardinality(String), String)) "
         "ENGINE = MergeTree ORDER BY id"
     )
-    fields = [list(flatten_fields(m).items()) for m in MESSAGES]
+    all_paths = sorted({k for m in MESSAGES for k in flatten_fields(m)})
     tx.insert_arrow(
         "fp",
         pa.table(
             {
                 "id": pa.array(range(len(MESSAGES)), pa.uint32()),
                 "message": MESSAGES,
-                "fields": pa.array(fields, pa.map_(pa.string(), pa.string())),
+                "fields": extract_fields(pa.array(MESSAGES, pa.string()), all_paths),
             }
         ),
     )
-    all_paths = {k for f in fields for k, _ in f}
     yield tx, all_paths
     rt.close(close_stores=False)
     tx.drop_database()
 
 
 def test_fields_round_trip(store):
+    """The production extractor (orjson where it is safe) agrees with the exact reader on every message."""
     tx, _ = store
     rows = dict(tx.query_rows("SELECT id, fields FROM {db}.fp"))
-    assert dict(rows[0]) == flatten_fields(MESSAGES[0])
+    for i, m in enumerate(MESSAGES):
+        assert dict(rows[i]) == flatten_fields(m), m
+
+
+def test_duplicate_keys_read_the_first_everywhere(store):
+    tx, all_paths = store
+    i = MESSAGES.index('{"level":"INFO","level":"ERROR"}')
+    assert dict(tx.query_rows("SELECT id, fields FROM {db}.fp")[i][1])["level"] == "INFO"
+    first, last = compile_pattern('{ $.level = "INFO" }'), compile_pattern('{ $.level = "ERROR" }')
+    assert first.match(MESSAGES[i]) and not last.match(MESSAGES[i])
+    for indexed in (frozenset(), frozenset(all_paths)):
+        for p, want in ((first, True), (last, False)):
+            sql, params = p.sql(indexed_fields=indexed)
+            got = tx.query_rows(f"SELECT {sql} FROM {{db}}.fp WHERE id = {i}", params)
+            assert bool(got[0][0]) is want, (p, bool(indexed))
 
 
 @pytest.mark.parametrize("text", PATTERNS)
@@ -300,3 +366,17 @@ def test_generated_patterns_agree(store, text):
         got = {r[0] for r in tx.query_rows(f"SELECT id FROM {{db}}.fp WHERE {sql}", params)}
         diff = sorted(got ^ expected)
         assert not diff, (text, bool(indexed), [(i, MESSAGES[i], i in got) for i in diff[:5]])
+
+
+@pytest.mark.parametrize("runs", [2, 3, 4, 8, 20])
+def test_many_floating_runs_agree(store, runs):
+    """The shape that once took exponential time: SQL and Python still agree on it."""
+    tx, _ = store
+    for last in ("nomatch", "404"):
+        text = "[a, ..., " + ", ..., ".join(f"x{i}!=q" for i in range(runs)) + f", ..., z={last}, ...]"
+        p = compile_pattern(text)
+        expected = {i for i, m in enumerate(MESSAGES) if p.match(m)}
+        sql, params = p.sql()
+        got = {r[0] for r in tx.query_rows(f"SELECT id FROM {{db}}.fp WHERE {sql}", params)}
+        assert got == expected, text
+        assert bool(expected) is (last == "404" and runs < 8), (text, len(expected))

@@ -74,16 +74,20 @@ def test_limits_on_length_and_nesting():
         compile_pattern(deep)
     assert "nest more than 32 deep" in info.value.detail and info.value.start == 2 + 32
     assert compile_pattern("{ " + "(" * 32 + "$.a = 1" + ")" * 32 + " }").match('{"a": 1}')
-    runs = "[" + ", ".join(["..."] + [f"f{i} = 1, ..." for i in range(9)]) + "]"
+    wild = "{ " + " && ".join(f"$.a{i}[*] = 1" for i in range(4)) + " }"
     with pytest.raises(QueryError) as info:
-        compile_pattern(runs)
-    assert "at most 8 runs" in info.value.detail and runs[info.value.start :].startswith("f8 = 1")
+        compile_pattern(wild)
+    assert "at most 3 wildcard selectors" in info.value.detail and wild[info.value.start :].startswith("$.a3[*]")
+    with pytest.raises(QueryError) as info:
+        compile_pattern("{ $.a[*].b.* = 1 }")
+    assert "one wildcard" in info.value.detail
 
 
 def test_largest_patterns_run_in_clickhouse(runtime):
     """Patterns at the limits still make SQL ClickHouse accepts (lambda and AST depth)."""
     patterns = [
-        "[" + ", ".join(["..."] + [f"f{i} = 1, ..." for i in range(8)]) + "]",
+        "[" + ", ".join(["..."] + [f"f{i}=1, ..." for i in range(80)]) + "]",
+        "{ " + " || ".join(f"$.a{i}[*].b = {i}" for i in range(3)) + " }",
         "{ " + "(" * 32 + "$.a = 1" + ")" * 32 + " }",
         "{ " + " && ".join(f"$.a{i} = {i}" for i in range(70)) + " }",
         " ".join(f'-"w{i}:"' for i in range(100)),

@@ -8,12 +8,14 @@ intended change of the generator (and review the diff).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
 
 from rexwatch.errors import QueryError
 from rexwatch.lang.insights import compile_query
+from rexwatch.lang.insights.exprgen import sql_str
 
 FIXTURES = Path(__file__).parent / "fixtures" / "insights"
 SOURCE = "SELECT * FROM events"
@@ -33,9 +35,11 @@ def load_cases(path: Path) -> list[tuple[str, str]]:
 
 
 def compile_sql(query: str) -> str:
+    """The SQL with the query's strings (parameters ``iq_N``) written in place, so one text shows all."""
     sql, params = compile_query(query).to_sql(SOURCE, {}, indexed_fields=INDEXED)
-    assert params == {"rx_account": "000000000000"}
-    return sql
+    assert params.pop("rx_account") == "000000000000"
+    assert all(re.fullmatch(r"iq_[0-9]+", k) for k in params)
+    return re.sub(r"\{(iq_[0-9]+):String\}", lambda m: sql_str(params[m.group(1)]), sql)
 
 
 def golden_params():
@@ -121,6 +125,9 @@ ERRORS = [
     ("stats count(path, 1)", "count() takes", "count(path, 1)"),
     ("stats sum(*)", "only count(*) takes *", "*"),
     ("filter @message", "expected a condition, but @message is a string", "@message"),
+    ("fields 1e999", "the number 1e999 is out of range", "1e999"),
+    ("filter x > 1" + "0" * 400, "is out of range", "1" + "0" * 400),
+    ("fields " + "(" * 60 + "1" + ")" * 60, "nesting is deeper than 50 levels", "("),
 ]
 
 
@@ -141,3 +148,22 @@ def test_error_reports_line_and_column() -> None:
     assert (err.line, err.col) == (3, 1)
     assert "line 3, column 1" in str(err)
     assert err.snippet() == "| limit 5\n^"
+
+
+def test_deep_trees_are_clear_errors() -> None:
+    """Left-deep chains (1+1+1+…) are bounded too: the generator walks them by recursion."""
+    for query in ["fields " + "+".join(["1"] * 3000), "filter " + " and ".join(["a = 1"] * 1000),
+                  "filter " + "not " * 1000 + "a"]:
+        with pytest.raises(QueryError) as e:
+            compile_query(query)
+        assert "levels" in e.value.detail, query[:20]
+    compile_query("filter " + " and ".join(["a = 1"] * 190))  # a long but plausible chain compiles
+
+
+def test_strings_travel_as_parameters() -> None:
+    """No text of the query is spliced into the SQL, so no substitution over it (``{db}``) can reach it."""
+    q = compile_query("filter @message = '{db}' and `{db}.x` like /{db}/ and y in ['{db}'] "
+                      "| parse @message '{db} *' as z | fields '{db}' as w")
+    sql, params = q.to_sql("SELECT * FROM {db}.log_events", {})
+    assert sql.count("{db}") == 1  # the source's own table
+    assert params["iq_0"] == "{db}" and params["iq_1"] == "x" and params["iq_2"] == "y"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import botocore.exceptions
@@ -122,6 +123,14 @@ def test_start_query_errors(logs) -> None:
         logs.start_query(logGroupName=API, startTime=now - 60, endTime=now, queryString="fields a | sort")
     assert _code(e.value) == "MalformedQueryException"
     assert "expected a field to sort by" in str(e.value)
+    # The position travels as AWS sends it: queryCompileError.location, offsets into the query.
+    query = "fields a | filter b = 'x' and c in ['y'] | stats count() by  ~"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        logs.start_query(logGroupName=API, startTime=now - 60, endTime=now, queryString=query)
+    compile_error = e.value.response["queryCompileError"]
+    loc = compile_error["location"]
+    assert query[loc["startCharOffset"] : loc["endCharOffset"]] == "~"
+    assert "unexpected character '~'" in compile_error["message"]
     with pytest.raises(botocore.exceptions.ClientError) as e:
         logs.start_query(logGroupName="/nope", startTime=now - 60, endTime=now, queryString="fields a")
     assert _code(e.value) == "ResourceNotFoundException"
@@ -196,5 +205,6 @@ def test_index_policy_fields_are_read_from_the_ingest_map(live) -> None:
     from rexwatch.services.insights.service import QueryRun
 
     q = "filter status >= 500 | stats count() as n by user.id"
-    sql, _ = svc.sql_for(QueryRun("x", q, compile_query(q), ["/idx"], 0, t + 10_000, None, 0))
-    assert "fields['user.id']" in sql and "fields['status']" in sql and "JSONExtract" not in sql
+    sql, params = svc.sql_for(QueryRun("x", q, compile_query(q), ["/idx"], 0, t + 10_000, None, 0))
+    keys = {params[m] for m in re.findall(r"fields\[\{(iq_[0-9]+):String\}\]", sql)}
+    assert keys == {"user.id", "status"} and "JSONExtract" not in sql

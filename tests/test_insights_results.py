@@ -185,3 +185,25 @@ def test_sort_puts_text_before_numbers_and_orders_text_naturally(run) -> None:
     keys = run(r"parse @message /job (?<job>\d+)/ | filter ispresent(job) | fields concat('v', pow(3, job - 40)) as k "
                "| sort k asc")
     assert [r["k"] for r in keys] == ["v9", "v27", "v81"]  # digit runs by length, then value
+
+
+def test_literals_are_never_rewritten(run) -> None:
+    """A string literal holding the executor's {db} placeholder is compared as written."""
+    assert run("fields '{db}' as x, concat('a', '{db}') as y | limit 1") == [{"x": "{db}", "y": "a{db}"}]
+    assert run("filter @message = '{db}' or @message like /\\{db\\}/ | stats count() as n") == [{"n": "0"}]
+
+
+def test_bin_seconds_are_capped_at_a_minute(run) -> None:
+    def buckets(period: str) -> list[tuple[str, str]]:
+        return [(r[f"bin({period})"], r["c"]) for r in run(f"stats count(*) as c by bin({period})")]
+
+    assert buckets("90s") == buckets("60s") == buckets("1m")
+    assert buckets("90s") != buckets("2m")
+
+
+def test_groups_without_any_value_are_not_rows(run) -> None:
+    """Events that lack the group-by field form a group; a group with no value at all is no row."""
+    rows = run("stats avg(duration) by path")
+    assert rows and all(rows)
+    assert {r.get("path") for r in rows} == {"/api/invitations", "/api/tenants", "/api/users"}
+    assert run("stats count() as n by path")[-1] == {"n": "8"}  # ...but its count is a value

@@ -9,9 +9,9 @@ import pytest
 
 from rexwatch.aws.errors import to_aws
 from rexwatch.errors import Invalid, QueryError
+from rexwatch.lang.mathexpr import Binary, Call, Num, Ref, parse
 from rexwatch.services.metrics import Datum, MetricId, MetricsService
 from rexwatch.services.metrics.getdata import MetricDataQuery, MetricStatSpec
-from rexwatch.services.metrics.mathlang import Binary, Call, Num, Ref, parse
 
 NS = "UTM/Application"
 
@@ -316,3 +316,24 @@ def test_dynamic_labels(svc, t0):
         expr("e", "r * 2", label="doubled (${SUM})"),
     ], t0, t0 + dt.timedelta(minutes=3))
     assert [r.label for r in page.results] == ["api RequestCount max 3 of RequestCount", "doubled (12)"]
+
+
+def test_deep_expressions_are_clear_errors(svc, t0):
+    """Nested parentheses and long operator chains are refused at parse time, never a RecursionError."""
+    for text, fragment in [
+        ("(" * 4999 + "m" + ")" * 4999, "nesting is deeper than 50 levels"),
+        ("+".join(["1"] * 5000), "nests more than 200 levels"),
+        ("-" * 5000 + "1", "nesting is deeper"),
+        ("2^" * 3000 + "2", "nesting is deeper"),
+        ("1e999 + 1", "out of range"),
+    ]:
+        with pytest.raises(QueryError) as e:
+            parse(text)
+        assert fragment in e.value.detail, text[:20]
+    # A chain just under the bound still evaluates (the evaluator's recursion has room for it).
+    _put(svc, "A", t0, [1, 2, 3, 4, 5])
+    got, _ = _run(svc, t0, [stat("a", "A", return_data=False), expr("e", "+".join(["a"] * 199))])
+    assert list(got.values()) == [[199.0, 398.0, 597.0, 796.0, 995.0]]
+    with pytest.raises(Invalid) as e:
+        _run(svc, t0, [stat("a", "A", return_data=False), expr("e", "(" * 3000 + "a" + ")" * 3000)])
+    assert to_aws(e.value, "cloudwatch").status == 400 and "nesting is deeper" in e.value.message

@@ -163,8 +163,8 @@ def test_metric_math_alignment_matches_a_reference(a, b, op):
     """Binary operators on series with gaps and different lengths, against a dict-based reference."""
     import numpy as np
 
+    from rexwatch.lang.mathexpr import parse
     from rexwatch.services.metrics.matheval import Evaluator, Series
-    from rexwatch.services.metrics.mathlang import parse
 
     def series(vals, offset):
         t = np.arange(len(vals), dtype=np.int64) * 60 + offset * 60

@@ -84,14 +84,22 @@ class QueryError(Invalid):
 
     code = "QueryError"
 
-    def __init__(self, message: str, *, query: str = "", start: int = 0, end: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        query: str = "",
+        start: int = 0,
+        end: int | None = None,
+        field: FieldPath | str | None = None,
+    ) -> None:
         self.query = query
         self.start = start
         self.end = start + 1 if end is None else end
         line = query.count("\n", 0, start) + 1
         col = start - (query.rfind("\n", 0, start) + 1) + 1
         self.line, self.col = line, col
-        super().__init__(f"{message} (line {line}, column {col})")
+        super().__init__(f"{message} (line {line}, column {col})", field=field)
         self.detail = message
 
     def snippet(self) -> str:

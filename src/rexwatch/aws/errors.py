@@ -29,14 +29,21 @@ from rexwatch.errors import (
 
 
 class AwsError(Exception):
-    """An error already in AWS terms: code, message, HTTP status and fault side."""
+    """An error already in AWS terms: code, message, HTTP status and fault side.
 
-    def __init__(self, code: str, message: str, status: int = 400, sender: bool = True) -> None:
+    ``extra`` holds the members an error shape adds beside its message (MalformedQueryException's
+    ``queryCompileError``); protocols that carry them write them into the error body.
+    """
+
+    def __init__(
+        self, code: str, message: str, status: int = 400, sender: bool = True, extra: dict | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
         self.sender = sender
+        self.extra = extra or {}
 
 
 # (domain error class, service) -> AWS error code; service None is the fallback.
@@ -100,4 +107,13 @@ def to_aws(exc: RexwatchError, service: str) -> AwsError:
     status = exc.status if exc.status < 500 else 500
     if status == 404 or status == 409:
         status = 400  # AWS JSON/query services answer client faults with 400
-    return AwsError(code, exc.render(query_path), status, sender=status < 500)
+    extra = None
+    if code == "MalformedQueryException" and isinstance(exc, QueryError):
+        # Where the query went wrong, as StartQuery reports it (offsets into the query string).
+        extra = {
+            "queryCompileError": {
+                "location": {"startCharOffset": exc.start, "endCharOffset": exc.end},
+                "message": exc.detail,
+            }
+        }
+    return AwsError(code, exc.render(query_path), status, sender=status < 500, extra=extra)

@@ -104,6 +104,6 @@ def encode(result: dict[str, Any], op_model: Any, ctx: Any) -> tuple[bytes, str,
 
 
 def encode_error(err: AwsError, ctx: Any) -> tuple[int, bytes, str, dict[str, str]]:
-    body = orjson.dumps({"__type": err.code, "message": err.message})
+    body = orjson.dumps({**err.extra, "__type": err.code, "message": err.message})
     headers = {"x-amzn-RequestId": ctx.request_id, "x-amzn-ErrorType": err.code}
     return err.status, body, "application/x-amz-json-1.1", headers

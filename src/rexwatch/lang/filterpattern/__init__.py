@@ -19,7 +19,7 @@ from rexwatch.errors import PatternError, QueryError
 from rexwatch.lang.filterpattern import ast, pyeval
 from rexwatch.lang.filterpattern.parser import parse
 from rexwatch.lang.filterpattern.sqlgen import to_sql
-from rexwatch.lang.filterpattern.values import flatten, parse_json
+from rexwatch.lang.jsontext import flatten_fields
 
 __all__ = ["FilterPattern", "compile_pattern", "flatten_fields"]
 
@@ -79,8 +79,9 @@ class FilterPattern:
 
     @cached_property
     def referenced_fields(self) -> set[str]:
-        """Dotted JSON paths the pattern reads (``duration``, ``req.path``, ``tags[0]``)."""
-        return {n.dotted for n in ast.walk(self.ast) if isinstance(n, ast.Selector)}
+        """Dotted JSON paths the pattern reads that the ``fields`` map can hold (``duration``,
+        ``req.path``, ``tags[0]``; not wildcards or keys with periods)."""
+        return {n.dotted for n in ast.walk(self.ast) if isinstance(n, ast.Selector) and n.indexable}
 
 
 def compile_pattern(text: str | None) -> FilterPattern:
@@ -93,9 +94,3 @@ def compile_pattern(text: str | None) -> FilterPattern:
         # InvalidParameterException, not MalformedQueryException.
         raise PatternError(e.detail, query=e.query, start=e.start, end=e.end) from None
     return FilterPattern(text, tree)
-
-
-def flatten_fields(message: str) -> dict[str, str]:
-    """The ``fields`` map a store should hold for ``message``: every scalar JSON leaf by dotted path."""
-    ok, doc = parse_json(message)
-    return flatten(doc) if ok and isinstance(doc, dict | list) else {}

@@ -9,6 +9,9 @@ checks can point at the construct they reject.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+from rexwatch.lang.jsontext import WILDCARD
 
 Span = tuple[int, int]
 
@@ -95,24 +98,47 @@ class Regex(Node):
 
 @dataclass(frozen=True)
 class Selector(Node):
-    """``$.a.b[0]``: object keys (str) and array indexes (int, from 0)."""
+    """``$.a.b[0]``, ``$.tags[*]``, ``$.['a.b']``: object keys (str), array indexes (int, from 0)
+    and at most one ``WILDCARD`` (any element of an array, any value of an object)."""
 
-    path: tuple[str | int, ...]
+    path: tuple[Any, ...]
+
+    @property
+    def wildcard(self) -> int | None:
+        """Where the wildcard is in ``path``, if there is one."""
+        return next((i for i, p in enumerate(self.path) if p is WILDCARD), None)
+
+    @property
+    def indexable(self) -> bool:
+        """The path can be spelled as a key of the store's ``fields`` map (``a.b[0]``)."""
+        return self.wildcard is None and all(
+            isinstance(p, int) or (p and not set(p) & {".", "[", "]"}) for p in self.path
+        )
 
     @property
     def dotted(self) -> str:
-        """The path as the store keys extracted fields: ``a.b``, ``a[0].b``."""
+        """The path as the store keys extracted fields: ``a.b``, ``a[0].b`` (see ``indexable``)."""
         out = ""
         for part in self.path:
             if isinstance(part, int):
                 out += f"[{part}]"
             else:
-                out += ("." if out else "") + part
+                out += ("." if out else "") + str(part)
         return out
 
     @property
     def text(self) -> str:
-        return "$." + self.dotted
+        out = "$"
+        for part in self.path:
+            if part is WILDCARD:
+                out += "[*]"
+            elif isinstance(part, int):
+                out += f"[{part}]"
+            elif part and not set(part) & set(".[]*'\" (){},=!<>&|%") and not part[0].isspace():
+                out += "." + part
+            else:
+                out += "['" + part.replace("\\", "\\\\").replace("'", "\\'") + "']"
+        return out
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 
 from rexwatch.errors import QueryError
-from rexwatch.lang.base import ParserBase
+from rexwatch.lang.base import ParserBase, check_length, recursion_guard
 from rexwatch.lang.filterpattern import ast
 from rexwatch.lang.filterpattern.tokens import Mode, T, Token, Tokenizer
 
@@ -29,7 +29,7 @@ _REGEX_ALLOWED = re.compile(r"[A-Za-z0-9:_#=@/;,\- ^$?\[\]{}|\\*+.]*")
 MAX_REGEXES = 2  # per JSON or space-delimited pattern, as in CloudWatch
 MAX_LENGTH = 1024  # characters, as in CloudWatch
 MAX_DEPTH = 32  # nested parentheses
-MAX_FLOATING_RUNS = 8  # runs of fields between ellipses: each is a nested lambda in SQL
+MAX_WILDCARDS = 3  # wildcard selectors per JSON pattern, as in CloudWatch
 _NUMBER = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _NAME = re.compile(r"[A-Za-z_@][A-Za-z0-9_\-@.]*")
 
@@ -39,13 +39,7 @@ class Parser(ParserBase):
     END_TEXT = "the end of the pattern"
 
     def __init__(self, text: str) -> None:
-        if len(text) > MAX_LENGTH:
-            raise QueryError(
-                f"a filter pattern is at most {MAX_LENGTH} characters long, this one is {len(text)}",
-                query=text,
-                start=MAX_LENGTH,
-                end=len(text),
-            )
+        check_length(text, MAX_LENGTH, "a filter pattern")
         self.mode, tokens = Tokenizer(text).tokenize()
         super().__init__(text, tokens)
 
@@ -61,16 +55,17 @@ class Parser(ParserBase):
         else:
             node = self.parse_text()
         if self.mode is not Mode.TEXT:
-            regexes = [n for n in ast.walk(node) if isinstance(n, ast.RegexValue)]
-            if len(regexes) > MAX_REGEXES:
-                extra = regexes[MAX_REGEXES]
-                raise QueryError(
-                    f"a JSON or space-delimited pattern may use at most {MAX_REGEXES} regular expressions",
-                    query=self.text,
-                    start=extra.span[0],
-                    end=extra.span[1],
-                )
+            self.at_most(MAX_REGEXES, [n for n in ast.walk(node) if isinstance(n, ast.RegexValue)],
+                         "a JSON or space-delimited pattern may use at most {} regular expressions")
+        self.at_most(MAX_WILDCARDS,
+                     [n for n in ast.walk(node) if isinstance(n, ast.Selector) and n.wildcard is not None],
+                     "a JSON pattern may use at most {} wildcard selectors")
         return node
+
+    def at_most(self, limit: int, nodes: list[ast.Node], message: str) -> None:
+        if len(nodes) > limit:
+            extra = nodes[limit]
+            raise QueryError(message.format(limit), query=self.text, start=extra.span[0], end=extra.span[1])
 
     # -- terms ----------------------------------------------------------------
 
@@ -179,7 +174,7 @@ class Parser(ParserBase):
         if tok.kind is not T.SELECTOR:
             raise self.expected("a selector such as $.field")
         self.advance()
-        selector = ast.Selector(_selector_path(tok.value), span=(tok.start, tok.end))
+        selector = ast.Selector(tok.path, span=(tok.start, tok.end))
         nxt = self.tok
         if nxt.kind is T.OP:
             op = self.advance().value
@@ -256,18 +251,7 @@ class Parser(ParserBase):
             raise self.error(
                 "a space-delimited pattern must be the whole filter pattern: remove what follows ]"
             )
-        node = ast.DelimitedPattern(tuple(slots), span=(start, end))
-        floating = node.segments[1:-1]
-        if len(floating) > MAX_FLOATING_RUNS:
-            first = floating[MAX_FLOATING_RUNS][0]
-            raise QueryError(
-                f"a space-delimited pattern may have at most {MAX_FLOATING_RUNS} runs of fields "
-                "between two ellipses (...)",
-                query=self.text,
-                start=first.span[0],
-                end=first.span[1],
-            )
-        return node
+        return ast.DelimitedPattern(tuple(slots), span=(start, end))
 
     def parse_field_condition(self, name: str) -> ast.Node:
         tok = self.tok
@@ -281,12 +265,6 @@ class Parser(ParserBase):
         return ast.FieldCompare(name, op, value, span=(tok.start, value.span[1]))
 
 
-def _selector_path(text: str) -> tuple[str | int, ...]:
-    parts: list[str | int] = []
-    for key, index in re.findall(r"\.([^.\[]+)|\[\s*([0-9]+)\s*\]", text[1:]):
-        parts.append(int(index) if index else key)
-    return tuple(parts)
-
-
 def parse(text: str) -> ast.Pattern:
-    return Parser(text).parse()
+    with recursion_guard(text):
+        return Parser(text).parse()

@@ -16,15 +16,12 @@ from typing import Any
 from rexwatch.lang.filterpattern import ast
 from rexwatch.lang.filterpattern.values import (
     DELIMITED_FIELD_RE,
-    MISSING,
-    flatten,
     glob_regex,
-    lookup,
-    parse_json,
-    text_form,
+    rest_regex,
     to_number,
     verbatim_tokens,
 )
+from rexwatch.lang.jsontext import MISSING, flatten, lookup, parse_json, select_all, text_form
 
 _SEP = r"\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f"
 _FIELD_RE = re.compile(DELIMITED_FIELD_RE)
@@ -148,29 +145,25 @@ class Evaluator:
         return ok and self.evaluate(node.expr, ctx)
 
     def jsoncompare(self, node: ast.JsonCompare, ctx: Context) -> bool:
-        _, doc = ctx.json()
-        value = lookup(doc, node.selector.path)
+        values = _selected(ctx, node.selector)
         if isinstance(node.value, ast.StringValue) and node.value.any:
-            return value is not MISSING and node.op == "="
+            return bool(values) and node.op == "="
         if node.op == "=" and isinstance(node.value, ast.StringValue):
             words = verbatim_tokens(node.value.text)
             if words and not all(_term_regex(w).search(ctx.message) for w in words):
                 return False
-        return compare_text(text_form(value) if value is not MISSING else None, node.op, node.value)
+        return any(compare_text(text_form(v), node.op, node.value) for v in values)
 
     def jsonis(self, node: ast.JsonIs, ctx: Context) -> bool:
-        ok, doc = ctx.json()
-        value = lookup(doc, node.selector.path)
-        if node.what == "NULL":
-            return value is None
-        if node.what == "TRUE":
-            return value is True
-        if node.what == "FALSE":
-            return value is False
-        return ok and value is MISSING
+        ok, _ = ctx.json()
+        values = _selected(ctx, node.selector)
+        if node.what == "NOT EXISTS":
+            return ok and not values
+        want = {"NULL": None, "TRUE": True, "FALSE": False}[node.what]
+        return any(v is want for v in values)
 
     def delimitedpattern(self, node: ast.DelimitedPattern, ctx: Context) -> bool:
-        cells = bind_fields(node, split_fields(ctx.message), self)
+        cells = bind_fields(node, ctx.message, self)
         if cells is None:
             return False
         ctx.cells = cells
@@ -180,25 +173,43 @@ class Evaluator:
         return compare_text(ctx.cells.get(node.name), node.op, node.value)
 
 
+def _selected(ctx: Context, sel: ast.Selector) -> list[Any]:
+    """The values a selector picks in the event (several for a wildcard, none when absent)."""
+    _, doc = ctx.json()
+    if sel.wildcard is not None:
+        return select_all(doc, sel.path)
+    value = lookup(doc, sel.path)
+    return [] if value is MISSING else [value]
+
+
 def _slot_ok(ev: Evaluator, slot: ast.Slot, cell: str) -> bool:
     if slot.cond is None:
         return True
     return ev.evaluate(slot.cond, Context("", cells={slot.name or "": cell}))
 
 
-def bind_fields(node: ast.DelimitedPattern, fields: list[str], ev: Evaluator) -> dict[str, str] | None:
+def bind_fields(node: ast.DelimitedPattern, message: str, ev: Evaluator) -> dict[str, str] | None:
     """Names bound to fields, or None. Floating runs between ellipses take the leftmost fit."""
+    fields = split_fields(message)
     segs = node.segments
     total = sum(len(s) for s in segs)
-    if len(segs) == 1:
-        if len(fields) != total:
-            return None
-        head, tail, middle = segs[0], [], []
-    else:
-        if len(fields) < total:
-            return None
-        head, tail, middle = segs[0], segs[-1], segs[1:-1]
+    if len(fields) < total:
+        return None
     out: dict[str, str] = {}
+    if len(segs) == 1:
+        # No ellipsis: the fields bind in order, and the last one takes the rest of the line.
+        slots = segs[0]
+        cells = fields[: total - 1]
+        if len(fields) == total:
+            cells.append(fields[-1])
+        else:
+            cells.append(_rest_regex(total - 1).match(message).group(1))  # type: ignore[union-attr]
+        for slot, cell in zip(slots, cells, strict=True):
+            if not _slot_ok(ev, slot, cell):
+                return None
+            out[slot.name or ""] = cell
+        return out
+    head, tail, middle = segs[0], segs[-1], segs[1:-1]
     for i, slot in enumerate(head):
         if not _slot_ok(ev, slot, fields[i]):
             return None
@@ -220,6 +231,11 @@ def bind_fields(node: ast.DelimitedPattern, fields: list[str], ev: Evaluator) ->
         else:
             return None
     return out
+
+
+@lru_cache(maxsize=256)
+def _rest_regex(skip: int) -> re.Pattern[str]:
+    return re.compile(rest_regex(skip))
 
 
 Evaluator.TRANSFORMS = {

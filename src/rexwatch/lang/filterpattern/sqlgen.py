@@ -20,6 +20,7 @@ from rexwatch.lang.filterpattern import ast
 from rexwatch.lang.filterpattern.values import (
     DELIMITED_FIELD_RE,
     like_pattern,
+    rest_regex,
     string_only,
     tokens_of,
     verbatim_tokens,
@@ -132,29 +133,56 @@ class Generator:
 
     # -- JSON -----------------------------------------------------------------
 
-    def _json_args(self, sel: ast.Selector) -> str:
-        args = [self.m]
-        for part in sel.path:
-            args.append(str(part + 1) if isinstance(part, int) else self.param(part))
-        return ", ".join(args)
+    def _json_args(self, sel: ast.Selector, doc: str | None = None, path: tuple | None = None) -> str:
+        """The arguments of a JSON function that reads ``path`` (the selector's) in ``doc``.
+
+        ClickHouse's JSON functions read an integer step of an object as its n-th
+        member; an index only selects in an array here, so an index step reads the
+        element out of ``JSONExtractArrayRaw`` (empty, and so absent, for anything
+        but an array) and the keys after it from that element.
+        """
+        doc = doc or self.m
+        keys: list[str] = []
+        for part in sel.path if path is None else path:
+            if isinstance(part, int):
+                args = ", ".join([doc, *keys])
+                doc, keys = f"arrayElement(JSONExtractArrayRaw({args}), {part + 1})", []
+            else:
+                keys.append(self.param(part))
+        return ", ".join([doc, *keys])
+
+    def _indexed(self, sel: ast.Selector) -> bool:
+        return sel.indexable and sel.dotted in self.indexed
 
     def _text(self, sel: ast.Selector) -> tuple[str, str | None]:
         """(text-form expression, existence check or None when missing reads as NULL)."""
-        if sel.dotted in self.indexed:
+        if self._indexed(sel):
             key = self.param(sel.dotted)
             return f"{self.f}[{key}]", f"mapContains({self.f}, {key})"
-        # One parse of the message: the raw JSON of the value, unquoted if it is a string,
-        # NULL for null, objects, arrays and absent keys.
-        raw = f"JSONExtractRaw({self._json_args(sel)})"
-        expr = (
-            f"multiIf(startsWith({raw}, '\"'), JSONExtractString({raw}), "
-            f"{raw} IN ('', 'null') OR startsWith({raw}, '{{') OR startsWith({raw}, '['), NULL, {raw})"
+        return _raw_text(f"JSONExtractRaw({self._json_args(sel)})"), None
+
+    def _selected(self, sel: ast.Selector) -> str:
+        """A wildcard selector: the raw JSON of every value it selects, as an Array(String)."""
+        w = sel.wildcard
+        assert w is not None
+        head, tail = sel.path[:w], sel.path[w + 1 :]
+        base = self._json_args(sel, path=head)
+        # Every element of an array, or the value of every key of an object (JSONExtractRaw
+        # reads the first of duplicate keys, as everywhere else).
+        values = (
+            f"if(JSONType({base}) = 'Array', JSONExtractArrayRaw({base}), "
+            f"arrayMap(k -> JSONExtractRaw({base}, k), JSONExtractKeys({base})))"
         )
-        return expr, None
+        if not tail:
+            return values
+        inner = f"JSONExtractRaw({self._json_args(sel, doc='x', path=tail)})"
+        return f"arrayFilter(r -> r != '', arrayMap(x -> {inner}, {values}))"
 
     def _number_compare(self, sel: ast.Selector, op: str, value: ast.NumberValue) -> str:
         cmp = f"{_OPS[op]} {self.param(value.value, 'Float64')}"
-        if sel.dotted in self.indexed:
+        if sel.wildcard is not None:
+            return f"arrayExists(r -> ifNull(toFloat64OrNull({_raw_text('r')}) {cmp}, 0), {self._selected(sel)})"
+        if self._indexed(sel):
             return f"toFloat64OrNull({self.f}[{self.param(sel.dotted)}]) {cmp}"
         # JSONExtract reads numbers, and strings as toFloat64OrNull does, in one parse,
         # faster than extracting the raw text; but it reads booleans as 1 and 0, which
@@ -170,13 +198,17 @@ class Generator:
         if isinstance(value, ast.NumberValue):
             return self._number_compare(sel, op, value)
         if isinstance(value, ast.StringValue) and value.any:
-            return f"JSONHas({self._json_args(sel)})" if op == "=" else "0"
+            if op != "=":
+                return "0"
+            if sel.wildcard is not None:
+                return f"notEmpty({self._selected(sel)})"
+            return f"JSONHas({self._json_args(sel)})"
         words: list[str] = []
         if op == "=" and isinstance(value, ast.StringValue) and string_only(value.text):
             # Only a JSON string can have this text, so its words are in the raw message:
             # hasToken rejects most rows before any JSON parse (and lets a token index skip).
             words = [f"hasToken({self.m}, {self.param(w)})" for w in verbatim_tokens(value.text)]
-            if sel.dotted not in self.indexed:
+            if sel.wildcard is None and not self._indexed(sel):
                 a = self._json_args(sel)  # one extraction, no type check
                 if value.glob:
                     check = f"JSONExtractString({a}) LIKE {self.param(like_pattern(value.text))}"
@@ -187,8 +219,12 @@ class Generator:
                     # this literal could match: make sure the value is a string.
                     check = f"(JSONType({a}) = 'String' AND {check})"
                 return "(" + " AND ".join([*words, check]) + ")" if words else check
-        text, exists = self._text(sel)
-        check = self._compare_text(text, exists, op, value)
+        if sel.wildcard is not None:
+            cond = self._compare_text(_raw_text("r"), None, op, value)
+            check = f"arrayExists(r -> ifNull({cond}, 0), {self._selected(sel)})"
+        else:
+            text, exists = self._text(sel)
+            check = self._compare_text(text, exists, op, value)
         return "(" + " AND ".join([*words, check]) + ")" if words else check
 
     def _compare_text(self, text: str, exists: str | None, op: str, value: ast.Value) -> str:
@@ -208,6 +244,11 @@ class Generator:
         return expr
 
     def jsonis_sql(self, node: ast.JsonIs) -> str:
+        if node.selector.wildcard is not None:
+            selected = self._selected(node.selector)
+            if node.what == "NOT EXISTS":
+                return f"(isValidJSON({self.m}) AND empty({selected}))"
+            return f"has({selected}, {quote(node.what.lower())})"
         a = self._json_args(node.selector)
         if node.what == "NULL":
             return f"(JSONHas({a}) AND JSONType({a}) = 'Null')"
@@ -221,46 +262,63 @@ class Generator:
 
     def delimitedpattern_sql(self, node: ast.DelimitedPattern) -> str:
         arr = f"extractAll({self.m}, {self.param(DELIMITED_FIELD_RE)})"
+        n = f"length({arr})"
         segs = node.segments
         total = sum(len(s) for s in segs)
-        checks = [f"length({arr}) {'=' if len(segs) == 1 else '>='} {total}"]
-        head, tail, middle = segs[0], segs[-1] if len(segs) > 1 else [], segs[1:-1]
-        for i, slot in enumerate(head):
-            checks.append(self._slot(slot, f"{arr}[{i + 1}]"))
-        for j, slot in enumerate(tail):
-            checks.append(self._slot(slot, f"{arr}[{j - len(tail)}]"))
-        if any(slot.cond is not None for seg in middle for slot in seg):
-            checks.append(self._middle(arr, middle, len(head), len(tail)))
+        checks = [f"{n} >= {total}"]
+        if len(segs) == 1:
+            # No ellipsis: the fields bind in order, and the last one takes the rest of the line.
+            slots = segs[0]
+            for i, slot in enumerate(slots[:-1]):
+                checks.append(self._slot(slot, f"{arr}[{i + 1}]"))
+            rest = f"extract({self.m}, {self.param(rest_regex(total - 1))})"
+            last = f"if({n} = {total}, {_strip(self, f'{arr}[{total}]')}, {rest})"
+            checks.append(self._slot(slots[-1], last, stripped=True))
+        else:
+            head, tail, middle = segs[0], segs[-1], segs[1:-1]
+            for i, slot in enumerate(head):
+                checks.append(self._slot(slot, f"{arr}[{i + 1}]"))
+            for j, slot in enumerate(tail):
+                checks.append(self._slot(slot, f"{arr}[{j - len(tail)}]"))
+            if any(slot.cond is not None for seg in middle for slot in seg):
+                checks.append(self._middle(arr, middle, len(head), len(tail)))
         checks = [c for c in checks if c != "1"]
         return "ifNull(" + " AND ".join(checks) + ", 0)" if len(checks) > 1 else checks[0]
 
     def _middle(self, arr: str, middle: list[list[ast.Slot]], head: int, tail: int) -> str:
-        """Runs between two ellipses float: nested arrayExists over their start positions."""
+        """Runs between two ellipses float: each takes its leftmost fit after the run before it.
 
-        def level(k: int, lo: str) -> str:
-            if k == len(middle):
-                return "1"
-            seg = middle[k]
-            rest = sum(len(s) for s in middle[k + 1 :])
+        A run's conditions test only its own fields, so the leftmost fit of a run leaves the
+        most room for the runs after it: if any placement of all runs exists, the greedy one
+        does. That keeps the cost linear in the number of runs (a nested search over every
+        placement is exponential in it). ``arrayFirst`` over the candidate starts, with a
+        sentinel after them, gives the start found or the sentinel, which leaves no room
+        for the next run.
+        """
+        n = f"toInt64(length({arr}))"
+        none = str(_NO_FIT)
+        lo = f"toInt64({head + 1})"
+        for k, seg in enumerate(middle):
             var = f"p{k}"
-            # 1-based start positions that leave room for this run, the later runs and the tail.
-            room = tail + rest + len(seg) - 2
-            n = f"toInt64(length({arr}))"
-            hi = f"{n} - {room}" if room > 0 else f"{n} + {-room}" if room else n
+            # 1-based starts (up to hi, exclusive) that leave room for the run before the tail.
+            shift = 1 - (tail + len(seg) - 1)
+            hi = f"{n} + {shift}" if shift > 0 else f"{n} - {-shift}" if shift else n
             conds = [
                 self._slot(s, f"{arr}[{var} + {i}]" if i else f"{arr}[{var}]") for i, s in enumerate(seg)
             ]
-            conds.append(level(k + 1, f"{var} + {len(seg)}"))
             body = " AND ".join(c for c in conds if c != "1") or "1"
-            return f"arrayExists({var} -> {body}, range({lo}, greatest({lo}, {hi})))"
+            # (range() is empty when lo > hi; lo must appear once, or the SQL doubles per run)
+            if k == len(middle) - 1:  # the last run only has to fit somewhere
+                return f"arrayExists({var} -> {body}, range({lo}, {hi}))"
+            starts = f"arrayPushBack(range({lo}, {hi}), {none})"
+            found = f"arrayFirst({var} -> {var} = {none} OR ifNull({body}, 0), {starts})"
+            lo = f"{found} + {len(seg)}"
+        raise AssertionError("no floating run")  # pragma: no cover - called with at least one
 
-        return level(0, f"toInt64({head + 1})")
-
-    def _slot(self, slot: ast.Slot, cell: str) -> str:
+    def _slot(self, slot: ast.Slot, cell: str, stripped: bool = False) -> str:
         if slot.cond is None:
             return "1"
-        # The field's text without the quotes or brackets that made it one field.
-        self._cell[slot.name or ""] = f"replaceRegexpOne({cell}, {self.param(_STRIP_RE)}, '\\\\1\\\\2')"
+        self._cell[slot.name or ""] = cell if stripped else _strip(self, cell)
         return self.render(slot.cond)
 
     def fieldcompare_sql(self, node: ast.FieldCompare) -> str:
@@ -271,6 +329,24 @@ class Generator:
         if isinstance(value, ast.StringValue) and value.any:
             return "1" if node.op == "=" else "0"
         return self._compare_text(cell, None, node.op, value)
+
+
+# Past every field start: a floating run that found no fit "starts" here.
+_NO_FIT = 1 << 40
+
+
+def _strip(gen: Generator, cell: str) -> str:
+    """The field's text without the quotes or brackets that made it one field."""
+    return f"replaceRegexpOne({cell}, {gen.param(_STRIP_RE)}, '\\\\1\\\\2')"
+
+
+def _raw_text(raw: str) -> str:
+    """The text form of the raw JSON ``raw``: a string unquoted, NULL for null, objects, arrays
+    and absent values (``''``), anything else (numbers, booleans) as ClickHouse wrote it."""
+    return (
+        f"multiIf(startsWith({raw}, '\"'), JSONExtractString({raw}), "
+        f"{raw} IN ('', 'null') OR startsWith({raw}, '{{') OR startsWith({raw}, '['), NULL, {raw})"
+    )
 
 
 def _is_token_char(ch: str) -> bool:

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum, auto
+from typing import Any
 
 from rexwatch.errors import QueryError
+from rexwatch.lang.base import scan_quoted
+from rexwatch.lang.jsontext import WILDCARD
 
 
 class T(Enum):
@@ -43,6 +46,7 @@ class Token:
     start: int
     end: int
     value: str = ""  # STRING / REGEX content, OP symbol, WORD text
+    path: tuple[Any, ...] = ()  # SELECTOR: keys (str), indexes (int) and WILDCARD
 
 
 class Mode(Enum):
@@ -50,6 +54,9 @@ class Mode(Enum):
     JSON = auto()
     DELIMITED = auto()
 
+
+# Inside quotes only the quote and the backslash are escaped; any other backslash is literal text.
+_QUOTE_ESCAPES = {q: {q: q, "\\": "\\"} for q in "\"'"}
 
 # Characters that end a bare word inside { } and [ ].
 _STRUCT_STOP = set(' \t\r\n\f\v(){}[],"=!<>')
@@ -85,20 +92,8 @@ class Tokenizer:
 
     def _quoted(self) -> Token:
         start = self.pos
-        i = start + 1
-        out = []
-        while i < len(self.text):
-            ch = self.text[i]
-            if ch == "\\" and i + 1 < len(self.text) and self.text[i + 1] in '"\\':
-                out.append(self.text[i + 1])
-                i += 2
-                continue
-            if ch == '"':
-                self.pos = i + 1
-                return Token(T.STRING, self.text[start : i + 1], start, i + 1, "".join(out))
-            out.append(ch)
-            i += 1
-        raise self.error('unterminated quoted string: expected a closing "', start, len(self.text))
+        value, self.pos = scan_quoted(self.text, start, escapes=_QUOTE_ESCAPES['"'])
+        return Token(T.STRING, self.text[start : self.pos], start, self.pos, value)
 
     def _regex(self) -> Token:
         start = self.pos
@@ -188,32 +183,67 @@ class Tokenizer:
                 self.tokens.append(Token(kind, word, start, self.pos, word))
 
     def _selector(self) -> Token:
-        """``$`` then ``.key`` and ``[index]`` parts; value is the source text."""
+        """``$`` then ``.key``, ``.*``, ``[index]``, ``[*]`` and ``['key']`` / ``.['key']`` parts."""
         text = self.text
         start = self.pos
         self.pos += 1
         stop = set(' \t\r\n\f\v.[](){},"=!<>&|%')
-        parts = 0
+        path: list[Any] = []
         while self.pos < len(text):
             ch = text[self.pos]
-            if ch == ".":
+            if ch == "." and text.startswith(".[", self.pos):
+                self.pos += 1  # $.['key']: the bracket after the dot names the key
+            elif ch == ".":
                 self.pos += 1
                 key_start = self.pos
                 while self.pos < len(text) and text[self.pos] not in stop:
                     self.pos += 1
                 if self.pos == key_start:
                     raise self.error("expected a field name after '.'", key_start)
+                key = text[key_start : self.pos]
+                path.append(WILDCARD if key == "*" else key)
             elif ch == "[":
-                close = text.find("]", self.pos)
-                inner = text[self.pos + 1 : close] if close > 0 else ""
-                if close < 0 or not inner.strip().isdigit():
-                    raise self.error(
-                        "expected an array index such as [0]", self.pos, (close + 1) if close > 0 else None
-                    )
-                self.pos = close + 1
+                path.append(self._bracket())
             else:
                 break
-            parts += 1
-        if parts == 0:
+        if not path:
             raise self.error("expected a selector such as $.field after $", start, self.pos)
-        return Token(T.SELECTOR, text[start : self.pos], start, self.pos, text[start : self.pos])
+        wildcards = [i for i, p in enumerate(path) if p is WILDCARD]
+        if len(wildcards) > 1:
+            raise self.error("a selector may use one wildcard (* or [*]) at most", start, self.pos)
+        src = text[start : self.pos]
+        return Token(T.SELECTOR, src, start, self.pos, src, tuple(path))
+
+    def _bracket(self) -> Any:
+        """``[0]``, ``[*]`` or ``['key']`` at ``self.pos``: an index, WILDCARD or a key."""
+        text = self.text
+        open_at = self.pos
+        i = open_at + 1
+        while i < len(text) and text[i] in " \t":
+            i += 1
+        if i < len(text) and text[i] in "'\"":
+            part: Any
+            part, i = scan_quoted(text, i, escapes=_QUOTE_ESCAPES[text[i]], what="quoted key")
+        else:
+            j = i
+            while j < len(text) and (text[j].isdigit() or text[j] == "*"):
+                j += 1
+            inner = text[i:j]
+            if inner == "*":
+                part = WILDCARD
+            elif inner.isdigit():
+                part = int(inner)
+            else:
+                part = None
+            i = j
+        while i < len(text) and text[i] in " \t":
+            i += 1
+        if part is None or i >= len(text) or text[i] != "]":
+            close = text.find("]", open_at)
+            raise self.error(
+                "expected an array index such as [0], the wildcard [*] or a quoted key such as ['a.b']",
+                open_at,
+                close + 1 if close > 0 else None,
+            )
+        self.pos = i + 1
+        return part

@@ -43,8 +43,9 @@ class CompiledQuery:
                account_id: str = "000000000000", with_matched: bool = False) -> tuple[str, dict[str, Any]]:
         """The statement; with_matched adds a last column ``__matched`` (events the filters kept) when
         ``matched_strategy`` is "window"."""
-        sql, _ = Generator(self.tree, source_sql, frozenset(indexed_fields)).generate(limit, with_matched)
-        params = dict(source_params or {})
+        gen = Generator(self.tree, source_sql, frozenset(indexed_fields))
+        sql, _ = gen.generate(limit, with_matched)
+        params = {**(source_params or {}), **gen.params.values}
         params["rx_account"] = account_id
         return sql, params
 
@@ -57,7 +58,7 @@ class CompiledQuery:
         conds = gen.event_filters or []
         matched = "count()" if not conds else "countIf(" + " AND ".join(f"({c})" for c in conds) + ")"
         sql = f"SELECT count(), sum(length(message)), {matched}\nFROM (\n{source_sql}\n) AS src"
-        params = dict(source_params or {})
+        params = {**(source_params or {}), **gen.params.values}
         params["rx_account"] = account_id
         return sql, params
 

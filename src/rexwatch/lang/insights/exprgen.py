@@ -16,7 +16,7 @@ from rexwatch.lang.insights import ast
 from rexwatch.lang.insights.functions import FUNCTIONS, Fn
 from rexwatch.lang.insights.types import Col, Ty
 
-_STRING_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'")
+_STRING_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'|\{iq_[0-9]+:String\}")
 
 SYSTEM_FIELDS: dict[str, Col] = {
     "@timestamp": Col("ts", Ty.TIME, bare=True),
@@ -28,8 +28,24 @@ SYSTEM_FIELDS: dict[str, Col] = {
 
 
 def sql_str(value: str) -> str:
-    """A ClickHouse string literal."""
+    """A ClickHouse string literal, for constants the generator owns (never the query's text)."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class Params:
+    """Query parameters: every string that comes from the query text travels as one, so no
+    text substitution over the SQL (such as the executor's ``{db}``) can reach it."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+        self._names: dict[str, str] = {}
+
+    def __call__(self, value: str) -> str:
+        name = self._names.get(value)
+        if name is None:
+            name = self._names[value] = f"iq_{len(self._names)}"
+            self.values[name] = value
+        return f"{{{name}:String}}"
 
 
 def sql_num(value: int | float) -> str:
@@ -44,11 +60,11 @@ def quote_ident(name: str) -> str:
     return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
 
 
-def json_path_sql(name: str, numeric: bool = False) -> str:
+def json_path_sql(name: str, params: Params, numeric: bool = False) -> str:
     """A discovered JSON field: dotted path, numeric parts index arrays (flattened as ``a.0.b``)."""
     parts = []
     for part in name.split("."):
-        parts.append(str(int(part) + 1) if part.isdigit() else sql_str(part))
+        parts.append(str(int(part) + 1) if part.isdigit() else params(part))
     typ = "Nullable(Float64)" if numeric else "Nullable(String)"
     return f"JSONExtract(message, {', '.join(parts)}, '{typ}')"
 
@@ -62,8 +78,9 @@ class Scope:
     """
 
     def __init__(self, text: str, *, raw: bool, indexed: frozenset[str], defined: dict[str, Col] | None = None,
-                 aliases: dict[str, str] | None = None) -> None:
+                 aliases: dict[str, str] | None = None, params: Params | None = None) -> None:
         self.text = text
+        self.params = params if params is not None else Params()
         self.raw = raw
         self.indexed = indexed
         self.defined: dict[str, Col] = dict(defined or {})
@@ -96,13 +113,15 @@ class Scope:
             return col
         self.discovered.add(name)
         if name in self.indexed:
-            sql = f"nullIf(fields[{sql_str(name)}], '')"
+            sql = f"nullIf(fields[{self.params(name)}], '')"
             return Col(sql, Ty.FIELD, bare=True, num_sql=f"toFloat64OrNull({sql})")
-        return Col(json_path_sql(name), Ty.FIELD, bare=True, num_sql=json_path_sql(name, numeric=True),
+        return Col(json_path_sql(name, self.params), Ty.FIELD, bare=True,
+                   num_sql=json_path_sql(name, self.params, numeric=True),
                    json_field=True)
 
     def child(self) -> Scope:
-        child = Scope(self.text, raw=self.raw, indexed=self.indexed, defined=self.defined, aliases=self.aliases)
+        child = Scope(self.text, raw=self.raw, indexed=self.indexed, defined=self.defined, aliases=self.aliases,
+                      params=self.params)
         child.numeric, child.discovered = self.numeric, self.discovered
         return child
 
@@ -136,7 +155,7 @@ class ExprGen:
             return Col("true" if v else "false", Ty.BOOL)
         if isinstance(v, (int, float)):
             return Col(sql_num(v), Ty.NUM)
-        return Col(sql_str(v), Ty.STR)
+        return Col(self.scope.params(v), Ty.STR)
 
     def regex(self, node: ast.Regex) -> Col:
         raise self.error("a /regular expression/ can only follow like or =~ (or parse)", node)
@@ -194,7 +213,8 @@ class ExprGen:
             lsql = self.paren(self.coerce(left, kind, node.left))
             rsql = self.paren(self.coerce(right, kind, node.right))
         cond = f"{lsql} {op} {rsql}"
-        guard = _text_guard(op, left, node.right) or _text_guard(op, right, node.left)
+        guard = _text_guard(op, left, node.right, self.scope.params) or _text_guard(op, right, node.left,
+                                                                                      self.scope.params)
         if guard:
             cond = f"{guard} AND {self.paren(cond)}"
         return Col(cond, Ty.BOOL, agg, bare)
@@ -208,11 +228,11 @@ class ExprGen:
             _check_regex(self, node.pattern)
             pattern = node.pattern.pattern
             if pattern and not any(c in "\\.^$|?*+()[]{}" for c in pattern):  # plain text: a substring test
-                cond = f"position({sql}, {sql_str(pattern)}) > 0"
+                cond = f"position({sql}, {self.scope.params(pattern)}) > 0"
             else:
-                cond = f"match({sql}, {sql_str(to_clickhouse(pattern))})"
+                cond = f"match({sql}, {self.scope.params(to_clickhouse(pattern))})"
         else:
-            cond = f"position({sql}, {sql_str(str(node.pattern.value))}) > 0"  # type: ignore[attr-defined]
+            cond = f"position({sql}, {self.scope.params(str(node.pattern.value))}) > 0"  # type: ignore[attr-defined]
         if node.negated:
             cond = f"NOT {cond}"
         return Col(cond, Ty.BOOL, operand.agg, operand.bare)
@@ -225,7 +245,7 @@ class ExprGen:
             items = ", ".join(sql_num(i.value) for i in node.items)  # type: ignore[arg-type]
         else:
             sql = self.coerce(operand, "str", node.operand)
-            items = ", ".join(sql_str(str(i.value).lower() if isinstance(i.value, bool) else str(i.value))
+            items = ", ".join(self.scope.params(str(i.value).lower() if isinstance(i.value, bool) else str(i.value))
                               for i in node.items)
         cond = f"{self.paren(sql)} {'NOT IN' if node.negated else 'IN'} ({items})"
         return Col(cond, Ty.BOOL, operand.agg, operand.bare)
@@ -344,7 +364,7 @@ class ExprGen:
         raise AssertionError(kind)  # pragma: no cover
 
 
-def _text_guard(op: str, field: Col, other: ast.Expr) -> str | None:
+def _text_guard(op: str, field: Col, other: ast.Expr, params: Params) -> str | None:
     """A cheap substring test every matching event passes, for ``jsonfield = "text"`` and ``= true/false``.
 
     Equality with a JSON string can only hold if the message contains the quoted
@@ -360,7 +380,7 @@ def _text_guard(op: str, field: Col, other: ast.Expr) -> str | None:
         needle = f'"{v}"'
     else:
         return None
-    return f"position(message, {sql_str(needle)}) > 0"
+    return f"position(message, {params(needle)}) > 0"
 
 
 def _balanced_call(sql: str) -> bool:

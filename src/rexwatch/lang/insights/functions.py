@@ -45,6 +45,17 @@ def _period_interval(period: tuple[int, str]) -> str:
     return f"toInterval{name}({amount})"
 
 
+# bin() buckets of seconds are at most a minute, as Insights documents (bin(90s) is bin(60s)).
+MAX_BIN_SECONDS = 60
+
+
+def _bin(args: list) -> str:
+    amount, unit = args[0]
+    if unit == "s":
+        amount = min(amount, MAX_BIN_SECONDS)
+    return _period_floor("ts", (amount, unit))
+
+
 def _ceil(args: list) -> str:
     t, period = args
     floor = _period_floor(t, period)
@@ -96,7 +107,7 @@ FUNCTIONS: dict[str, Fn] = {f.name.lower(): f for f in [
     Fn("sqrt", ("num",), 1, Ty.NUM, lambda a: f"sqrt({a[0]})"),
     Fn("pow", ("num", "num"), 2, Ty.NUM, lambda a: f"pow({a[0]}, {a[1]})"),
     # -- datetime functions
-    Fn("bin", ("period",), 1, Ty.TIME, lambda a: _period_floor("ts", a[0])),
+    Fn("bin", ("period",), 1, Ty.TIME, _bin),
     Fn("datefloor", ("time", "period"), 2, Ty.TIME, lambda a: _period_floor(a[0], a[1])),
     Fn("dateceil", ("time", "period"), 2, Ty.TIME, _ceil),
     Fn("fromMillis", ("num",), 1, Ty.TIME, lambda a: f"fromUnixTimestamp64Milli(toInt64({a[0]}), 'UTC')"),

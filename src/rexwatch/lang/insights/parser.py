@@ -21,7 +21,7 @@ Grammar (lowest precedence first)::
 from __future__ import annotations
 
 from rexwatch.errors import QueryError
-from rexwatch.lang.base import ParserBase
+from rexwatch.lang.base import MAX_TREE_DEPTH, ParserBase, check_depth, dataclass_children, recursion_guard
 from rexwatch.lang.insights import ast
 from rexwatch.lang.insights.tokens import T, Token, tokenize
 
@@ -352,4 +352,13 @@ class Parser(ParserBase):
 
 
 def parse(text: str) -> ast.Query:
-    return Parser(text).parse()
+    with recursion_guard(text):
+        query = Parser(text).parse()
+
+    def too_deep(node: ast.Expr, limit: int) -> QueryError:
+        return QueryError(f"the expression nests more than {MAX_TREE_DEPTH} levels deep (each operator of a chain "
+                          "such as a + b + c counts as a level)", query=text, start=node.start, end=node.end)
+
+    # Chains such as 1+1+1+… are left-deep trees that the generator walks by recursion.
+    check_depth(query, dataclass_children, too_deep, limit=MAX_TREE_DEPTH + 2)  # + the Query and command levels
+    return query

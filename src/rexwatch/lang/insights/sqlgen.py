@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from rexwatch.errors import QueryError
 from rexwatch.lang.insights import ast
-from rexwatch.lang.insights.exprgen import ExprGen, Scope, sql_str
+from rexwatch.lang.insights.exprgen import ExprGen, Params, Scope, sql_str
 from rexwatch.lang.insights.regexes import capture_groups, check, glob_to_regex, to_clickhouse
 from rexwatch.lang.insights.types import Col, Ty
 
@@ -75,7 +75,8 @@ class Generator:
     def __init__(self, query: ast.Query, source_sql: str, indexed: frozenset[str]) -> None:
         self.query = query
         self.text = query.text
-        scope = Scope(query.text, raw=True, indexed=indexed)
+        self.params = Params()
+        scope = Scope(query.text, raw=True, indexed=indexed, params=self.params)
         self._discovered, self._numeric = scope.discovered, scope.numeric  # shared by every later scope
         self.stage = Stage(f"(\n{_indent(source_sql.strip())}\n) AS src", scope)
         self.fields_out: list[str] = []  # outputs named by fields commands (in order, no repeats)
@@ -88,6 +89,7 @@ class Generator:
         self.wrapped = False
         self.stats_count = 0
         self.count_col: str | None = None  # hidden count() of the first stats
+        self.never_null: set[str] = set()  # stats columns that always have a value (counts)
         self.filter_after_stats = False
         self.patterned = False
 
@@ -163,7 +165,7 @@ class Generator:
                 raise self.error("the regular expression has no named group (?<name>...) to create a field",
                                  cmd.regex)
             targets = [(ast.Field(cmd.regex.start, cmd.regex.end, name), k) for name, k in named]
-        extract = f"extractGroups(ifNull({src}, ''), {sql_str(pattern)})"
+        extract = f"extractGroups(ifNull({src}, ''), {self.params(pattern)})"
         for name, k in targets:
             self.scope.define(name.name, Col(f"nullIf(arrayElement({extract}, {k}), '')", Ty.FIELD, bare=True))
 
@@ -228,6 +230,8 @@ class Generator:
             names.add(name)
             alias = self.alias("s")
             columns.append(f"{col.sql} AS {alias}")
+            if col.sql.startswith(("count(", "uniqExact(")):
+                self.never_null.add(alias)
             defined[name] = Col(alias, col.ty)
             outputs.append(name)
             return alias
@@ -252,11 +256,13 @@ class Generator:
                 aliases[short] = proj.name if short not in aliases else ""
         self.stats_count += 1
         if self.stats_count == 1:
+            # The events the first stats aggregated (the matched events when no filter follows it),
+            # summed over its groups here, before any later command drops a group.
             self.count_col = self.alias("m")
-            columns.append(f"count() AS {self.count_col}")
+            columns.append(f"sum(count()) OVER () AS {self.count_col}")
         inner = render_select(columns, self.stage, group_by=group_by or None, aggregate=True)
         scope = Scope(self.text, raw=False, indexed=self.scope.indexed, defined=defined,
-                      aliases={k: v for k, v in aliases.items() if v})
+                      aliases={k: v for k, v in aliases.items() if v}, params=self.params)
         scope.discovered, scope.numeric = self._discovered, self._numeric
         self.stage = Stage(f"(\n{_indent(inner)}\n)", scope, order=default_order, tiebreak=default_order)
         self.aggregated_out = outputs
@@ -273,6 +279,7 @@ class Generator:
         for regex, repl in _PATTERN_MASKS:
             masked = f"replaceRegexpAll({masked}, {sql_str(regex)}, {sql_str(repl)})"
         p, c = self.alias("p"), self.alias("c")
+        self.never_null.add(c)
         inner = render_select([f"{masked} AS {p}", f"count() AS {c}"], self.stage, group_by=[p], aggregate=True)
         r, sev = self.alias("r"), self.alias("v")
         severity = (f"multiIf(match({p}, '(?i)\\\\b(error|fatal|critical|crit|exception)\\\\b'), 'ERROR', "
@@ -282,7 +289,7 @@ class Generator:
                       f"FROM (\n{_indent(inner)}\n)")
         defined = {"@pattern": Col(p, Ty.STR), "@sampleCount": Col(c, Ty.NUM), "@ratio": Col(r, Ty.NUM),
                    "@severityLabel": Col(sev, Ty.STR)}
-        scope = Scope(self.text, raw=False, indexed=self.scope.indexed, defined=defined)
+        scope = Scope(self.text, raw=False, indexed=self.scope.indexed, defined=defined, params=self.params)
         scope.discovered, scope.numeric = self._discovered, self._numeric
         self.stage = Stage(f"(\n{_indent(with_ratio)}\n)", scope, order=[f"{c} DESC", f"{p} ASC"],
                            tiebreak=[f"{p} ASC"])
@@ -323,12 +330,18 @@ class Generator:
             handler(self, cmd)
         self.freeze_event_filters()
         names = self.output_names()
+        if self.aggregated_out is not None:
+            # A group with no value at all (say avg(duration) by path, for the events that have
+            # neither) is not a row of the result.
+            outs = [self.scope.lookup(ast.Field(0, 0, name)).sql for name in names]
+            if not self.never_null & set(outs):
+                self.stage.where.append("NOT (" + " AND ".join(f"isNull({c})" for c in outs) + ")")
         columns = []
         for k, name in enumerate(names):
             col = self.scope.lookup(ast.Field(0, 0, name))
             columns.append(f"{_format(col)} AS __o{k}")
         if with_matched and self.matched_strategy() == "window":
-            columns.append(f"sum({self.count_col}) OVER () AS __matched")
+            columns.append(f"{self.count_col} AS __matched")
         if not self.stage.order:
             self.stage.order = self.default_order()
         caps = [MAX_ROWS] + [n for n in (self.stage.limit, limit) if n is not None]

@@ -8,10 +8,12 @@ a keyword, ``(`` or ``,``) and means division after an operand.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import Enum
 
 from rexwatch.errors import QueryError
+from rexwatch.lang.base import scan_quoted
 
 
 class T(Enum):
@@ -110,19 +112,8 @@ def tokenize(text: str) -> list[Token]:
             i += 1
             continue
         if c in "\"'":
-            i += 1
-            out: list[str] = []
-            while i < n and text[i] != c:
-                if text[i] == "\\" and i + 1 < n:
-                    out.append(_ESCAPES.get(text[i + 1], "\\" + text[i + 1]))
-                    i += 2
-                else:
-                    out.append(text[i])
-                    i += 1
-            if i >= n:
-                raise QueryError(f"unterminated string: expected a closing {c}", query=text, start=start, end=n)
-            i += 1
-            toks.append(Token(T.STRING, text[start:i], "".join(out), start, i))
+            value, i = scan_quoted(text, start, escapes=_ESCAPES, what="string")
+            toks.append(Token(T.STRING, text[start:i], value, start, i))
             continue
         if c == "`":
             j = text.find("`", i + 1)
@@ -162,6 +153,13 @@ def tokenize(text: str) -> list[Token]:
                 value: float | int = float(num_text) if any(ch in num_text for ch in ".eE") else int(num_text)
             except ValueError:
                 raise QueryError(f"malformed number {num_text!r}", query=text, start=start, end=i)
+            try:
+                finite = math.isfinite(float(value))
+            except OverflowError:
+                finite = False
+            if not finite:
+                shown = num_text if len(num_text) <= 30 else num_text[:30] + "…"
+                raise QueryError(f"the number {shown} is out of range", query=text, start=start, end=i)
             if i < n and text[i].isalpha():
                 j = i
                 while j < n and text[j].isalpha():

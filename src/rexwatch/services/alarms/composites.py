@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection
 
 from rexwatch.errors import RexwatchError
+from rexwatch.lang.alarmrule import alarm_name_of, compile_rule
 from rexwatch.services.alarms.evaluate import iso_millis
 from rexwatch.services.alarms.mute_rules import MuteRules
-from rexwatch.services.alarms.rules import alarm_name_of, compile_rule
 from rexwatch.services.alarms.transitions import Transitions
 from rexwatch.stores.control.alarms_repo import AlarmsRepo
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rexwatch.errors import Invalid, LimitExceeded, QueryError
+from rexwatch.lang.alarmrule import alarm_name_of, compile_rule
 from rexwatch.services.alarms import evaluate as ev
 from rexwatch.services.alarms.model import (
     Actions,
@@ -27,7 +28,6 @@ from rexwatch.services.alarms.model import (
     StatQuery,
     Tag,
 )
-from rexwatch.services.alarms.rules import alarm_name_of, compile_rule
 from rexwatch.services.notify.arns import resolve_account
 
 STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
@@ -241,8 +241,8 @@ def _ordered(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def _math_config(d: AlarmDefinition, returned: MetricQuery) -> dict[str, Any]:
     """An alarm on a metric math expression: its MetricStat leaves join the tick's batch."""
+    from rexwatch.lang.mathexpr import parse
     from rexwatch.services.metrics.matheval import KEYWORDS
-    from rexwatch.services.metrics.mathlang import parse
 
     metrics = d.metrics
     ids = [m.id for m in metrics]

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from rexwatch.errors import NotFound
+from rexwatch.lang.alarmrule import alarm_name_of
 from rexwatch.services.alarms.history import History, Writes, utc
 from rexwatch.services.alarms.message import alarm_message, subject
 from rexwatch.services.alarms.model import Alarm
-from rexwatch.services.alarms.rules import alarm_name_of
 from rexwatch.stores.control.alarms_repo import AlarmsRepo
 
 if TYPE_CHECKING:

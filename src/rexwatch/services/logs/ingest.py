@@ -10,20 +10,18 @@ When more events are waiting than ``max_pending`` the request is refused with
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from rexwatch.errors import Invalid, Throttled, Unavailable
+from rexwatch.lang.jsontext import extract_fields
 from rexwatch.services.logs import rules
 from rexwatch.services.logs.model import Group, LogEventBatch, RejectedEvents, Stream
 
@@ -113,80 +111,6 @@ def validate(group: Group, stream: Stream, batch: LogEventBatch, now_ms: int) ->
     if group.index_fields and n:
         cols["fields"] = extract_fields(msg_kept, group.index_fields)
     return Accepted(pa.table(cols), rejected)
-
-
-def _text(value: Any) -> str | None:
-    """A JSON scalar in the filter compiler's text form (``values.text_form``)."""
-    if isinstance(value, str):
-        return value
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        from rexwatch.lang.filterpattern.values import number_text
-
-        return number_text(repr(value))
-    return None
-
-
-_PATH_PART = re.compile(r"\[[0-9]+\]|[^.\[\]]+")
-
-
-def _steps(path: str) -> tuple[str | int, ...]:
-    return tuple(int(p[1:-1]) if p.startswith("[") else p for p in _PATH_PART.findall(path))
-
-
-def _pick(doc: Any, steps: tuple[str | int, ...]) -> str | None:
-    cur = doc
-    for step in steps:
-        if isinstance(step, int):
-            if not isinstance(cur, list) or step >= len(cur):
-                return None
-        elif not isinstance(cur, dict) or step not in cur:
-            return None
-        cur = cur[step]
-    return _text(cur)
-
-
-def extract_fields(messages: pa.Array, paths: tuple[str, ...]) -> pa.Array:
-    """The ``fields`` map of an index-policy group: the policy's paths, parsed with orjson.
-
-    Keys and values are collected flat and assembled into a MapArray by offsets,
-    so Arrow never converts per-row Python structures.
-    """
-    from rexwatch.lang.filterpattern import flatten_fields
-
-    plan = [(p, _steps(p)) for p in paths]
-    loads = orjson.loads
-    keys: list[str] = []
-    values: list[str] = []
-    offsets = [0]
-    for m in messages.to_pylist():
-        if m[:1] == "{":
-            try:
-                doc = loads(m)
-            except orjson.JSONDecodeError:
-                # Not strict JSON for orjson (huge numbers, NaN…): use the compiler's own reading.
-                flat = flatten_fields(m)
-                for p in paths:
-                    if p in flat:
-                        keys.append(p)
-                        values.append(flat[p])
-            else:
-                for p, steps in plan:
-                    if len(steps) == 1:
-                        v = _text(doc.get(steps[0])) if isinstance(doc, dict) else None
-                    else:
-                        v = _pick(doc, steps)
-                    if v is not None:
-                        keys.append(p)
-                        values.append(v)
-        offsets.append(len(keys))
-    return pa.MapArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(keys, pa.string()),
-                                   pa.array(values, pa.string()))
 
 
 class _Item:

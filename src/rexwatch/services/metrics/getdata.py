@@ -20,8 +20,8 @@ from rexwatch.errors import (
     MissingParameter,
     QueryError,
 )
+from rexwatch.lang.mathexpr import parse
 from rexwatch.services.metrics.matheval import Evaluator, Series
-from rexwatch.services.metrics.mathlang import parse
 from rexwatch.services.metrics.model import UNITS, MetricId
 from rexwatch.services.metrics.put import canonical_dims, check_dimensions, check_namespace
 from rexwatch.services.metrics.rules import align_down, check_period, percentile_level
@@ -198,7 +198,7 @@ def get_metric_data(
     metric_list = [values[q.id] for q in stat_qs]
 
     def search(text: str, stat: str, period: int) -> list[Series]:
-        from rexwatch.services.metrics.search import MAX_RESULTS, parse_search
+        from rexwatch.lang.search import MAX_RESULTS, parse_search
 
         sq = parse_search(text)
         try:

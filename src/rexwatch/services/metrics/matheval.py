@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rexwatch.errors import QueryError
-from rexwatch.services.metrics.mathlang import Binary, Call, ListExpr, Num, Ref, Str, Unary
+from rexwatch.lang.mathexpr import Binary, Call, ListExpr, Num, Ref, Str, Unary
 
 KEYWORDS = {"REPEAT", "LINEAR"}
 
