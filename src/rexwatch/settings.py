@@ -105,6 +105,10 @@ class Settings(BaseSettings):
         "k8s.namespace.name,k8s.deployment.name",
         description="Comma-separated resource attributes kept as dimensions of OTLP metrics (in this order).",
     )
+    prometheus_namespace: str = Field(
+        "prometheus", min_length=1, max_length=255, pattern=r"^[^:]",
+        description="Namespace of samples received by Prometheus remote_write.",
+    )
     probe_concurrency: int = Field(
         500, ge=1, le=20000, description="Health checks and uptime probes running at once."
     )
