@@ -46,7 +46,11 @@ def test_put_log_events_with_emf_publishes_metrics_and_keeps_the_logs(live):
                             logEvents=[{"timestamp": now_ms, "message": m} for m in messages])
     assert "rejectedLogEventsInfo" not in r  # an invalid EMF event is still a valid log event
 
+    # The logs writer hands stored batches to the extractor after acknowledging them: poll for it.
     extractor = live.runtime.service(EmfExtractor)
+    deadline = time.monotonic() + 60
+    while extractor.events + extractor.errors < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert extractor.wait_idle(60)
     assert extractor.events == 1 and extractor.errors == 1
 
