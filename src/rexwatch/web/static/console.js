@@ -124,8 +124,8 @@
   // Insights: a chart of the result when the query ends in stats ... by bin().
   function initInsightsChart() {
     var el = document.getElementById("insights-chart");
-    var data = jsonData("insights-chart-data");
-    if (!el || !data || typeof uPlot === "undefined") return;
+    if (!el || el.uplot || typeof uPlot === "undefined") return;
+    var data = JSON.parse(el.getAttribute("data-chart"));
     el.uplot = lineChart(el, data.x, data.series);
   }
 
