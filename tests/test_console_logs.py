@@ -187,3 +187,13 @@ def test_live_tail_reports_a_bad_pattern(page, live, logs):
     page.goto(live.url + "/logs/tail?group=" + quote(API) + "&pattern=" + quote("{ $.a = }"))
     page.wait_for_selector("#tail-status.error")
     assert "column" in page.locator("#tail-status").inner_text()
+
+
+def test_with_auth_on_console_pages_show_nothing_without_a_key(live, logs):
+    import httpx
+
+    live.runtime.settings.auth = "on"
+    for path in ("/logs", "/logs/group?name=" + quote(API), "/logs/tail/stream?group=" + quote(API), "/insights"):
+        r = httpx.get(live.url + path)
+        assert r.status_code == 401, path
+        assert "utm-api" not in r.text
