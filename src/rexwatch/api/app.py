@@ -102,8 +102,10 @@ def create_app(runtime: Runtime, *, run_workers: bool = True, close_runtime: boo
         return Response(runtime.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     from rexwatch.aws.door import install as install_aws
+    from rexwatch.intake import install as install_intake
     from rexwatch.web import install as install_web
 
     install_aws(app, runtime)
+    install_intake(app, runtime)
     install_web(app, runtime)
     return app
