@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -114,12 +114,27 @@ class ServerMetrics:
             registry=self.registry,
         )
         self.ticks = Ticks(self.registry)
+        # Set by the selfwatch worker while it runs: called by the request middleware with every
+        # finished request (it only appends to a bounded buffer; the worker writes in batches).
+        self.request_sink: Callable[..., None] | None = None
+        self._ingest_lock = threading.Lock()
+        self._ingest_totals: dict[str, int] = {}
         self.buffer_fill = Gauge(
             "rexwatch_ingest_buffer_items",
             "Items waiting in an ingest buffer.",
             ["kind"],
             registry=self.registry,
         )
+
+    def count_ingest(self, kind: str, n: int) -> None:
+        """Items accepted by an ingest path (log_events, metric_data): /metrics and the selfwatch worker."""
+        self.ingested.labels(kind).inc(n)
+        with self._ingest_lock:
+            self._ingest_totals[kind] = self._ingest_totals.get(kind, 0) + n
+
+    def ingest_totals(self) -> dict[str, int]:
+        with self._ingest_lock:
+            return dict(self._ingest_totals)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -57,6 +57,9 @@ class RequestContextMiddleware:
                 route_path = f"aws:{op}"
             self.metrics.requests.labels(scope["method"], route_path, str(status)).inc()
             self.metrics.latency.labels(route_path).observe(elapsed)
+            sink = self.metrics.request_sink
+            if sink is not None:
+                sink(scope["method"], scope["path"], status, elapsed, route_path, request_id)
             access_log.info(
                 "%s %s %s %.1fms",
                 scope["method"],
