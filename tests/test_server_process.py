@@ -106,3 +106,30 @@ def test_status_command_against_running_server_with_auth(server_process, tmp_pat
     assert data["status"] == "healthy" and data["auth_enabled"] is True
     down = run_cli("--endpoint", "http://127.0.0.1:1", "status")
     assert down.returncode == 1 and "cannot reach" in down.stderr
+
+
+def test_info_log_says_only_what_an_operator_needs(server_process):
+    """Routine lines (each request, each probe's HTTP call) are debug; the info log keeps the start line."""
+    import json as _json
+
+    from rexwatch.testing import wait_until
+
+    env = {"REXWATCH_LOG_FORMAT": "json", "REXWATCH_LOG_LEVEL": "info", "REXWATCH_SELF_MONITOR": "true",
+           "REXWATCH_SELF_MONITOR_FLUSH_S": "1", "REXWATCH_SELF_MONITOR_HEALTH_INTERVAL_S": "0.5"}
+    sp = server_process("--workers", "selfwatch,probes", env=env).start()
+    for _ in range(5):
+        httpx.get(f"{sp.url}/health")
+    httpx.get(f"{sp.url}/api/v1/nope")
+
+    def probed_twice():  # the prober checked the server's /health through httpx at least twice
+        ms = [m for m in httpx.get(f"{sp.url}/api/v1/monitors").json() if m["name"] == "rexwatch server"]
+        return ms and len(httpx.get(f"{sp.url}/api/v1/monitors/{ms[0]['id']}/history").json()["results"]) >= 2
+
+    wait_until(probed_twice, 120, what="two checks by the self health monitor")
+    assert sp.stop(signal.SIGTERM) == 0
+    lines = [_json.loads(ln) for ln in sp.proc.stderr.read().splitlines() if ln.startswith("{")]
+    messages = [(ln["logger"], ln["msg"]) for ln in lines]
+    assert any(m == "server started" for _, m in messages)
+    assert not [m for m in messages if m[0].startswith(("httpx", "httpcore"))], messages
+    assert not [m for m in messages if m[0] == "rexwatch.access"], messages
+    assert all(ln["level"] in ("info", "warning", "error") for ln in lines)
