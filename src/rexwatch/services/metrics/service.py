@@ -95,6 +95,7 @@ class MetricsService:
         """
         points = build_points(namespace, data, self.clock(), allow_reserved=allow_reserved)
         self.ingest.submit(points)
+        self.runtime.metrics.count_ingest("metric_data", points.num_rows)
         return points.num_rows
 
     def flush(self) -> None:
