@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from rexwatch.services.metrics.model import (
     StatQuery,
 )
 from rexwatch.services.metrics.put import build_points, canonical_dims, check_dimensions, check_namespace
-from rexwatch.services.metrics.rules import align_down, check_period, choose_tier, percentile_level
+from rexwatch.services.metrics.rules import check_period, choose_tier, percentile_level
 from rexwatch.services.metrics.store import MetricsStore, SeriesKey
 from rexwatch.timeparse import as_utc
 
@@ -66,6 +67,10 @@ class SeriesStats:
         level = percentile_level(statistic)
         assert level is not None
         return np.where(self.weight > 0, self.pct[level], np.nan)
+
+
+def _floor(epoch: int, period: int) -> int:
+    return epoch - epoch % period
 
 
 def _empty_stats(levels: Sequence[float]) -> SeriesStats:
@@ -115,6 +120,8 @@ class MetricsService:
         """Statistics for many series: one ClickHouse query per storage tier involved (usually one)."""
         self.flush()
         start, end = as_utc(start), as_utc(end)
+        # Epoch seconds as integers from here on: any range a datetime holds is safe to round.
+        start_s, end_s = math.floor(start.timestamp()), math.ceil(end.timestamp())
         now = self.clock()
         levels = sorted(set(levels))
         by_tier: dict = defaultdict(list)
@@ -124,8 +131,8 @@ class MetricsService:
         for tier, idxs in by_tier.items():
             sub = [series[i] for i in idxs]
             # Rounding the start down to the period keeps every tier's buckets whole.
-            qstart = min(align_down(start, s.period) for s in sub)
-            table = self.store.statistics(tier, sub, qstart, end, levels, by_unit=by_unit)
+            qstart = min(_floor(start_s, s.period) for s in sub)
+            table = self.store.statistics(tier, sub, qstart, end_s, levels, by_unit=by_unit)
             if table.num_rows == 0:
                 continue
             qi = table.column("qi").to_numpy()
@@ -148,7 +155,7 @@ class MetricsService:
                 if a == b:
                     continue
                 s = sub[local]
-                keep = t[a:b] >= int(align_down(start, s.period).timestamp())
+                keep = t[a:b] >= _floor(start_s, s.period)
                 sl = np.arange(a, b)[keep]
                 out[i] = SeriesStats(
                     t[sl],

@@ -30,8 +30,14 @@ def _series_key(s: SeriesKey) -> str:
             f"{len(s.metric_name.encode())}:{s.metric_name}{s.dims}")
 
 
-def _ts(t: dt.datetime) -> str:
-    return f"{t.timestamp():.3f}"
+# The stored time columns hold 1970 to 2106 (DateTime): bounds outside are clamped, which
+# selects the same rows and keeps the millisecond arithmetic inside Int64.
+_MIN_S, _MAX_S = 0, 2**32
+
+
+def _ts(t: dt.datetime | float) -> str:
+    x = t.timestamp() if isinstance(t, dt.datetime) else float(t)
+    return f"{min(max(x, _MIN_S), _MAX_S):.3f}"
 
 
 class MetricsStore:
@@ -45,8 +51,8 @@ class MetricsStore:
         self,
         tier: Tier,
         series: Sequence[SeriesKey],
-        start: dt.datetime,
-        end: dt.datetime,
+        start: dt.datetime | float,
+        end: dt.datetime | float,
         levels: Sequence[float],
         *,
         by_unit: bool,
@@ -81,8 +87,8 @@ class MetricsStore:
         tier: Tier,
         series: Sequence[SeriesKey],
         idxs: Sequence[int],
-        start: dt.datetime,
-        end: dt.datetime,
+        start: dt.datetime | float,
+        end: dt.datetime | float,
         levels: Sequence[float],
         by_unit: bool,
     ) -> pa.Table:
