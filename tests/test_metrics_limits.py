@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from rexwatch.errors import InvalidCombination
-from rexwatch.services.metrics import Datum, MetricId, MetricsService
-from rexwatch.services.metrics.getdata import MAX_POINTS_PER_QUERY, MetricDataQuery, MetricStatSpec
+from rexwatch.services.metrics import MetricDataQuery, MetricDatum, MetricId, MetricsService, MetricStatSpec
+from rexwatch.services.metrics.getdata import MAX_POINTS_PER_QUERY
 
 NS = "UTM/Application"
 TARGET = "GraniteServiceVersion20100801."
@@ -62,7 +62,7 @@ def test_exactly_the_limit_is_read_by_the_data_that_exists(runtime):
     """70 days at 60 s is 100,800 periods per query; 50 such queries hold three points in all."""
     svc = runtime.service(MetricsService)
     now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
-    svc.put_metric_data(NS, [Datum("Cpu", [], now - dt.timedelta(minutes=m), float(m)) for m in (1, 2, 3)])
+    svc.put_metric_data(NS, [MetricDatum("Cpu", [], now - dt.timedelta(minutes=m), float(m)) for m in (1, 2, 3)])
     end = now
     start = end - dt.timedelta(minutes=MAX_POINTS_PER_QUERY)
     queries = [

@@ -15,7 +15,7 @@ import pytest
 
 from rexwatch.services.alarms import AlarmDefinition, AlarmsService
 from rexwatch.services.alarms.model import Dimension
-from rexwatch.services.metrics import Datum, MetricsService
+from rexwatch.services.metrics import MetricDatum, MetricsService
 from rexwatch.workers.alarms import AlarmsWorker
 
 # One name per awkward byte: quote, backslash, tab, newline, double quote, unicode, the old
@@ -142,8 +142,8 @@ def test_alarm_on_an_awkward_metric_evaluates_beside_healthy_ones(runtime):
     minute = int(time.time() // 60) * 60
     ts = dt.datetime.fromtimestamp(minute - 59, dt.UTC)
     for name in AWKWARD:
-        metrics.put_metric_data(name, [Datum(name, [(name, name)], ts, 95.0)])
-    metrics.put_metric_data("UTM/Application", [Datum("Cpu", [], ts, 95.0)])
+        metrics.put_metric_data(name, [MetricDatum(name, [(name, name)], ts, 95.0)])
+    metrics.put_metric_data("UTM/Application", [MetricDatum("Cpu", [], ts, 95.0)])
 
     def definition(alarm_name: str, ns: str, metric: str, dims=()) -> AlarmDefinition:
         return AlarmDefinition(
@@ -168,8 +168,8 @@ def test_names_that_differ_only_around_a_separator_stay_apart(runtime):
 
     metrics = runtime.service(MetricsService)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    metrics.put_metric_data("a\x1fb", [Datum("c", [], now, 1.0)])
-    metrics.put_metric_data("a", [Datum("b\x1fc", [], now, 2.0)])
+    metrics.put_metric_data("a\x1fb", [MetricDatum("c", [], now, 1.0)])
+    metrics.put_metric_data("a", [MetricDatum("b\x1fc", [], now, 2.0)])
     got = metrics.get_statistics_batch(
         [StatQuery("x", "a\x1fb", "c", statistic="Sum"), StatQuery("y", "a", "b\x1fc", statistic="Sum")],
         now - dt.timedelta(minutes=2), now + dt.timedelta(minutes=2),

@@ -7,7 +7,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,10 +24,15 @@ from rexwatch.errors import (
 )
 from rexwatch.lang.mathexpr import parse
 from rexwatch.services.metrics.matheval import Evaluator, Series
-from rexwatch.services.metrics.model import UNITS, MetricId
+from rexwatch.services.metrics.model import (
+    UNITS,
+    MetricDataPage,
+    MetricDataQuery,
+    MetricDataResult,
+    SeriesKey,
+)
 from rexwatch.services.metrics.put import canonical_dims, check_dimensions, check_namespace
 from rexwatch.services.metrics.rules import check_period, percentile_level
-from rexwatch.services.metrics.store import SeriesKey
 from rexwatch.timeparse import as_utc
 
 if TYPE_CHECKING:
@@ -57,42 +62,7 @@ def too_many(n: int, what: str, fld: FieldPath) -> InvalidCombination:
 _ID = re.compile(r"^[a-z][a-zA-Z0-9_]*$")
 
 
-@dataclass(frozen=True)
-class MetricStatSpec:
-    metric: MetricId
-    period: int | None
-    stat: str
-    unit: str | None = None
-
-
-@dataclass(frozen=True)
-class MetricDataQuery:
-    id: str
-    metric_stat: MetricStatSpec | None = None
-    expression: str | None = None
-    label: str | None = None
-    return_data: bool = True
-    period: int | None = None
-
-
-@dataclass
-class MetricDataResult:
-    id: str
-    label: str
-    timestamps: list[dt.datetime]
-    values: list[float]
-    status: str = "Complete"
-    messages: list[dict] = field(default_factory=list)
-
-
-@dataclass
-class MetricDataPage:
-    results: list[MetricDataResult]
-    next_token: str | None = None
-    messages: list[dict] = field(default_factory=list)
-
-
-def _bad(message: str, fld: str) -> Invalid:
+def _bad(message: str, fld: FieldPath | str) -> Invalid:
     return Invalid(message, field=fld)
 
 
@@ -106,53 +76,42 @@ def _validate(queries: Sequence[MetricDataQuery], start_s: int, end_s: int) -> N
         raise _bad(f"At most {MAX_QUERIES} MetricDataQueries are allowed in one call.", "MetricDataQueries")
     seen: set[str] = set()
     for i, q in enumerate(queries, 1):
-        f = f"MetricDataQueries.member.{i}"
+        f: FieldPath = ("MetricDataQueries", i)
         if not q.id:
-            raise MissingParameter(f"The parameter {f}.Id is required.", field=f"{f}.Id")
+            raise MissingParameter("The parameter {field} is required.", field=(*f, "Id"))
         if not _ID.match(q.id) or len(q.id) > 255:
             raise _bad(
-                f"The value {q.id} for parameter {f}.Id is invalid: an Id starts with a lowercase "
+                f"The value {q.id} for parameter {{field}} is invalid: an Id starts with a lowercase "
                 f"letter and holds only letters, digits and underscores.",
-                f"{f}.Id",
+                (*f, "Id"),
             )
         if q.id in seen:
-            raise _bad(f"The value {q.id} for parameter {f}.Id is invalid: Ids must be unique.", f"{f}.Id")
+            raise _bad(f"The value {q.id} for parameter {{field}} is invalid: Ids must be unique.", (*f, "Id"))
         seen.add(q.id)
         if (q.metric_stat is None) == (q.expression is None):
             raise InvalidCombination(
-                f"Exactly one of {f}.MetricStat and {f}.Expression must be given.",
-                field=f"{f}.MetricStat",
+                "Exactly one of {field} and Expression must be given in each query.",
+                field=(*f, "MetricStat"),
             )
         if q.metric_stat is not None:
             ms = q.metric_stat
+            mf = (*f, "MetricStat")
             check_namespace(ms.metric.namespace, for_put=False)
             if not ms.metric.metric_name:
-                raise MissingParameter(
-                    f"The parameter {f}.MetricStat.Metric.MetricName is required.",
-                    field=f"{f}.MetricStat.Metric.MetricName",
-                )
-            check_dimensions(ms.metric.dimensions, f"{f}.MetricStat.Metric.")
-            period = check_period(ms.period, f"{f}.MetricStat.Period")
+                raise MissingParameter("The parameter {field} is required.", field=(*mf, "Metric", "MetricName"))
+            check_dimensions(ms.metric.dimensions, (*mf, "Metric"))
+            period = check_period(ms.period, (*mf, "Period"))
             n = slots(start_s, end_s, period)
             if n > MAX_POINTS_PER_QUERY:
-                raise too_many(n, "{field}", ("MetricDataQueries", i, "MetricStat", "Period"))
+                raise too_many(n, "{field}", (*mf, "Period"))
             if not ms.stat:
-                raise MissingParameter(
-                    f"The parameter {f}.MetricStat.Stat is required.",
-                    field=f"{f}.MetricStat.Stat",
-                )
+                raise MissingParameter("The parameter {field} is required.", field=(*mf, "Stat"))
             try:
                 percentile_level(ms.stat)
             except Invalid:
-                raise _bad(
-                    f"The value {ms.stat} for parameter {f}.MetricStat.Stat is invalid.",
-                    f"{f}.MetricStat.Stat",
-                )
+                raise _bad(f"The value {ms.stat} for parameter {{field}} is invalid.", (*mf, "Stat"))
             if ms.unit is not None and ms.unit not in UNITS:
-                raise _bad(
-                    f"The value {ms.unit} for parameter {f}.MetricStat.Unit is invalid.",
-                    f"{f}.MetricStat.Unit",
-                )
+                raise _bad(f"The value {ms.unit} for parameter {{field}} is invalid.", (*mf, "Unit"))
     if not any(q.return_data for q in queries):
         raise _bad("At least one query must have ReturnData set to true.", "MetricDataQueries")
 
@@ -222,7 +181,7 @@ def get_metric_data(
 
         sq = parse_search(text)
         try:
-            check_period(period, "SEARCH period")
+            check_period(period, ("SEARCH", "period"))
             level = percentile_level(stat)
         except Invalid as e:
             raise QueryError(e.message, query=text, start=0)
@@ -264,8 +223,8 @@ def get_metric_data(
                 parsed[q.id] = parse(q.expression)
             except QueryError as e:
                 raise InvalidExpression(
-                    f"Error in expression {q.id} (MetricDataQueries.member.{i}.Expression): {e.message}",
-                    field=f"MetricDataQueries.member.{i}.Expression",
+                    f"Error in expression {q.id} ({{field}}): {e.message}",
+                    field=("MetricDataQueries", i, "Expression"),
                 )
     active: list[str] = []
 
@@ -298,8 +257,8 @@ def get_metric_data(
         except QueryError as e:
             idx = next(i for i, x in enumerate(queries, 1) if x.id == qid)
             raise InvalidExpression(
-                f"Error in expression {qid} (MetricDataQueries.member.{idx}.Expression): {e.message}",
-                field=f"MetricDataQueries.member.{idx}.Expression",
+                f"Error in expression {qid} ({{field}}): {e.message}",
+                field=("MetricDataQueries", idx, "Expression"),
             )
         active.pop()
         if isinstance(result, Series) and q.label and "${" not in q.label:

@@ -21,14 +21,15 @@ from rexwatch.services.metrics.model import (
     MAX_EXTENDED_STATISTICS,
     UNITS,
     Datapoint,
-    Datum,
+    MetricDatum,
     MetricId,
     MetricInfo,
+    SeriesKey,
     StatQuery,
 )
 from rexwatch.services.metrics.put import build_points, canonical_dims, check_dimensions, check_namespace
 from rexwatch.services.metrics.rules import check_period, choose_tier, percentile_level
-from rexwatch.services.metrics.store import MetricsStore, SeriesKey
+from rexwatch.stores.telemetry.metrics import MetricsStore
 from rexwatch.timeparse import as_utc
 
 log = logging.getLogger("rexwatch.metrics")
@@ -86,12 +87,12 @@ class MetricsService:
         self.store = MetricsStore(runtime.telemetry)
         self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
         wal = Path(runtime.settings.data_dir) / "wal" / f"metrics-{runtime.telemetry.database}"
-        self.ingest = IngestBuffer(wal, self.store.insert)
+        self.ingest = IngestBuffer(wal, self.store.insert_points)
         runtime.on_close(self.ingest.close)
 
     # ---- writing ---------------------------------------------------------------------------
     def put_metric_data(
-        self, namespace: str | None, data: Sequence[Datum], *, allow_reserved: bool = False
+        self, namespace: str | None, data: Sequence[MetricDatum], *, allow_reserved: bool = False
     ) -> int:
         """Validate and log; durable once this returns, readable at once. Returns the number of rows.
 
@@ -222,7 +223,7 @@ class MetricsService:
             raise MissingParameter(
                 "The parameter MetricName is required.", field="MetricName"
             )
-        check_dimensions(metric.dimensions, "")
+        check_dimensions(metric.dimensions)
         if start is None:
             raise MissingParameter(
                 "The parameter StartTime is required.", field="StartTime"
@@ -329,15 +330,9 @@ class MetricsService:
             )
         for j, (name, value) in enumerate(dimensions, 1):
             if not name:
-                raise MissingParameter(
-                    f"The parameter Dimensions.member.{j}.Name is required.",
-                    field=f"Dimensions.member.{j}.Name",
-                )
+                raise MissingParameter("The parameter {field} is required.", field=("Dimensions", j, "Name"))
             if value is not None and len(value) > 1024:
-                raise Invalid(
-                    f"The value for parameter Dimensions.member.{j}.Value is too long.",
-                    field=f"Dimensions.member.{j}.Value",
-                )
+                raise Invalid("The value for parameter {field} is too long.", field=("Dimensions", j, "Value"))
         after = _decode_token(next_token)
         self.flush()
         now = self.clock()

@@ -1,26 +1,21 @@
-"""The metrics store: the only module of the metrics service that holds SQL."""
+"""Every ClickHouse statement about metrics: datapoints, statistics per period, the series catalog.
+
+The database is named by the ``{db:Identifier}`` query parameter the executor supplies, and
+every name or value a client sent travels as a query parameter (plain Python values: the
+executor encodes them), so any byte AWS accepts in a name round-trips.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 
+from rexwatch.services.metrics.model import SeriesKey
 from rexwatch.services.metrics.rules import RAW, Tier
 from rexwatch.stores.telemetry.executor import Executor
-
-
-@dataclass(frozen=True)
-class SeriesKey:
-    """One series read at one period (statistics for it are computed together)."""
-
-    namespace: str
-    metric_name: str
-    dims: str  # canonical JSON
-    unit: str  # "" = any unit
-    period: int
 
 
 def _series_key(s: SeriesKey) -> str:
@@ -44,8 +39,12 @@ class MetricsStore:
     def __init__(self, executor: Executor) -> None:
         self.x = executor
 
-    def insert(self, points: pa.Table, dedup_token: str | None = None) -> int:
+    def insert_points(self, points: pa.Table, dedup_token: str | None = None) -> int:
+        """Append datapoints (``put.POINTS_SCHEMA``); the rollups and the catalog follow by views."""
         return self.x.insert_arrow("metric_points", points, dedup_token=dedup_token)
+
+    def ping(self) -> None:
+        self.x.ping()
 
     def statistics(
         self,
@@ -140,8 +139,6 @@ class MetricsStore:
         if table.num_rows == 0 or len(idxs) == len(series):
             return table
         # Map the round's local indices back to the caller's.
-        import numpy as np
-
         mapping = np.asarray(idxs, dtype=np.uint32)
         qi = mapping[table.column("qi").to_numpy()]
         return table.set_column(0, "qi", pa.array(qi))
