@@ -7,7 +7,10 @@ import time
 import pytest
 
 from probe_servers import DnsResponder, FlipServer, ProberThread, TcpListener, wait_for
+from rexwatch.errors import Invalid
+from rexwatch.netpolicy import AddressPolicy
 from rexwatch.services.monitors import MonitorService, TargetGroupService
+from rexwatch.services.monitors.service import normalise
 from rexwatch.stores.telemetry.probes import ProbeResults
 
 
@@ -123,8 +126,7 @@ def test_http_monitor_retries_incidents_and_uptime(runtime, flip):
 def test_http_checks(runtime, flip, config, mode, reason):
     import asyncio
 
-    import httpx
-
+    from rexwatch.netpolicy import guarded_client
     from rexwatch.services.monitors.types import Probe, ProbeContext, get
 
     http = get("http")
@@ -133,7 +135,7 @@ def test_http_checks(runtime, flip, config, mode, reason):
     cfg = http.validate({"url": f"{flip.url}/", **config})
 
     async def go():
-        async with httpx.AsyncClient() as c:
+        async with guarded_client(AddressPolicy()) as c:
             return await http.check(ProbeContext(c, c), Probe("monitor", 1, "http", cfg, 1.0, 0.5))
 
     result = asyncio.run(go())
@@ -155,8 +157,12 @@ def test_tcp_dns_and_refused_monitors(runtime):
         dns_bad = svc.create({"name": "dns missing", "type": "dns", "config": {
             "name": "nope.utm.test", "nameserver": "127.0.0.1", "port": dns_server.port}, "interval": 0.3,
             "timeout": 0.25})
-        meta = svc.create({"name": "metadata", "type": "http", "url": "http://169.254.169.254/latest/meta-data/",
-                           "interval": 0.3, "timeout": 0.25})
+        meta_spec = {"name": "metadata", "type": "http", "url": "http://169.254.169.254/latest/meta-data/",
+                     "interval": 0.3, "timeout": 0.25}
+        with pytest.raises(Invalid, match="outbound_allow_link_local"):
+            svc.create(meta_spec)
+        # Stored while the setting allowed it (then turned off): each check is refused at connect time.
+        meta = {"id": svc.repo.insert_monitor(normalise(meta_spec, AddressPolicy(allow_link_local=True)))}
         with ProberThread(runtime):
             wait_for(lambda: svc.get(tcp["id"])["status"] == "up", 5)
             wait_for(lambda: svc.get(dns_ok["id"])["status"] == "up", 5)
@@ -169,7 +175,7 @@ def test_tcp_dns_and_refused_monitors(runtime):
         assert _rows(runtime, "monitor", dns_ok["id"])[-1]["excerpt"] == "127.0.0.1"
         refused = _rows(runtime, "monitor", meta["id"])
         assert refused and all(r["reason"] == "refused" for r in refused)
-        assert "probe_allow_link_local" in refused[0]["error"]
+        assert "outbound_allow_link_local" in refused[0]["error"]
     finally:
         listener.close()
         dns_server.close()
@@ -214,8 +220,7 @@ def test_paused_monitor_is_not_probed_and_lateness_is_small(runtime, flip):
 def test_redirect_to_metadata_address_is_refused(flip):
     import asyncio
 
-    import httpx
-
+    from rexwatch.netpolicy import guarded_client
     from rexwatch.services.monitors.types import Probe, ProbeContext, get
 
     http = get("http")
@@ -224,9 +229,9 @@ def test_redirect_to_metadata_address_is_refused(flip):
     cfg = http.validate({"url": f"{flip.url}/start"})
 
     async def go():
-        async with httpx.AsyncClient() as c:
-            return await http.check(ProbeContext(c, c, allow_link_local=False),
-                                    Probe("monitor", 1, "http", cfg, 1.0, 0.3))
+        policy = AddressPolicy()
+        async with guarded_client(policy) as c:
+            return await http.check(ProbeContext(c, c, policy), Probe("monitor", 1, "http", cfg, 1.0, 0.3))
 
     r = asyncio.run(go())
     assert not r.ok and r.reason == "refused" and "169.254.169.254" in r.error

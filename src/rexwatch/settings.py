@@ -95,9 +95,29 @@ class Settings(BaseSettings):
     probe_concurrency: int = Field(
         500, ge=1, le=20000, description="Health checks and uptime probes running at once."
     )
-    probe_allow_link_local: bool = Field(
-        False, description="Let probes reach link-local/cloud metadata addresses (169.254.0.0/16, fe80::/10)."
+    outbound_allow_link_local: bool = Field(
+        False,
+        description="Let outbound requests (monitors, notifications, SMTP) reach link-local and cloud metadata "
+        "addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254, 100.100.100.200, ...).",
     )
+    outbound_allow_loopback: bool = Field(
+        True, description="Let outbound requests reach loopback addresses (127.0.0.0/8, ::1, 0.0.0.0)."
+    )
+    outbound_allow_private: bool = Field(
+        True,
+        description="Let outbound requests reach private networks (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7).",
+    )
+    outbound_allow_cidrs: str = Field(
+        "", description="Comma-separated networks outbound requests may always reach, whatever their class."
+    )
+
+    @field_validator("outbound_allow_cidrs")
+    @classmethod
+    def _cidrs(cls, v: str) -> str:
+        from rexwatch.netpolicy import parse_cidrs
+
+        parse_cidrs(v)  # ValueError names the bad network
+        return v
 
     @field_validator("host")
     @classmethod

@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 import orjson
 
+from rexwatch import netpolicy
 from rexwatch.runtime import Runtime
 from rexwatch.services.monitors import engine, sinks
 from rexwatch.services.monitors import types as monitor_types
@@ -116,14 +117,16 @@ class ProbeWorker(Worker):
             "limits": limits,
             "timeout": None,
             "follow_redirects": False,
-            "trust_env": False,
             "headers": {"User-Agent": "rexwatch-prober/1"},
         }
+        # Every connection (each redirect hop too) resolves once, is checked against the outbound
+        # address policy and goes to the checked address.
+        policy = netpolicy.policy(s)
         async with (
-            httpx.AsyncClient(**common) as client,
-            httpx.AsyncClient(verify=False, **common) as insecure,
+            netpolicy.guarded_client(policy, **common) as client,
+            netpolicy.guarded_client(policy, verify=False, **common) as insecure,
         ):
-            self.ctx = ProbeContext(client, insecure, s.probe_allow_link_local, last_push=self._last_push)
+            self.ctx = ProbeContext(client, insecure, policy, last_push=self._last_push)
             self.sem = asyncio.Semaphore(self.concurrency)
             self._wake = asyncio.Event()
             await self._reload()

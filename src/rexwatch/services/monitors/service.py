@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from rexwatch import netpolicy
 from rexwatch.errors import Invalid, NotFound
 from rexwatch.runtime import Runtime
 from rexwatch.services.monitors import types as monitor_types
@@ -17,6 +18,20 @@ from rexwatch.stores.control.monitors_repo import MonitorRepo
 from rexwatch.stores.telemetry.probes import UPTIME_WINDOWS, ProbeResults
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
+# What a public status page says about an incident, by the check's reason.
+PUBLIC_CAUSES = {
+    "timeout": "timed out",
+    "connect": "connection failed",
+    "refused": "connection failed",
+    "status": "unexpected response",
+    "keyword": "unexpected response",
+    "json": "unexpected response",
+    "slow": "slow response",
+    "tls": "TLS certificate problem",
+    "dns": "DNS problem",
+    "silent": "no heartbeat",
+    "redirect": "unexpected response",
+}
 
 
 def _seconds(value: Any, field: str) -> float:
@@ -69,13 +84,19 @@ def _spec_from(data: dict[str, Any]) -> MonitorSpec:
         raise Invalid(f"{loc}: {err['msg']}", field=loc)
 
 
-def normalise(data: dict[str, Any]) -> dict[str, Any]:
-    """Validate a monitor declaration into the stored columns (raises Invalid naming the field)."""
+def normalise(data: dict[str, Any], policy: netpolicy.AddressPolicy | None = None) -> dict[str, Any]:
+    """Validate a monitor declaration into the stored columns (raises Invalid naming the field).
+
+    Every destination the type will connect to is checked against the outbound address ``policy``.
+    """
     spec = _spec_from(data)
     kind = spec.type.strip().lower()
     module = monitor_types.get(kind)
     config = {**spec.config, **(spec.model_extra or {})}
     config = module.validate(config)
+    pol = policy or netpolicy.AddressPolicy()
+    for field, host, port in monitor_types.destinations(module, config):
+        netpolicy.check_destination(pol, host, port, field)
     interval = _seconds(spec.interval, "interval")
     if not 0.1 <= interval <= 86_400:
         raise Invalid("interval must be between 0.1 s and 1 day", field="interval")
@@ -104,6 +125,7 @@ class MonitorService:
         self.runtime = runtime
         self.repo = MonitorRepo(runtime.control)
         self.results = ProbeResults(runtime.telemetry)
+        self.policy = netpolicy.policy(runtime.settings)
 
     # Views ---------------------------------------------------------------------------------------------
 
@@ -153,7 +175,7 @@ class MonitorService:
     # CRUD -------------------------------------------------------------------------------------------------
 
     def create(self, data: dict[str, Any]) -> dict[str, Any]:
-        values = normalise(data)
+        values = normalise(data, self.policy)
         values["push_token"] = secrets.token_urlsafe(24) if values["type"] == "push" else None
         mid = self.repo.insert_monitor(values)
         return self._public(self._find(mid))
@@ -190,7 +212,7 @@ class MonitorService:
                 current[k] = v
             else:
                 current["config"][k] = v
-        values = normalise(current)
+        values = normalise(current, self.policy)
         # A changed target or type is a new thing to watch: start from pending again.
         reset = values["type"] != row["type"] or values["config"] != row["config"]
         if values["type"] == "push":
@@ -216,7 +238,7 @@ class MonitorService:
         names = set()
         for i, item in enumerate(items):
             try:
-                values = normalise(item)
+                values = normalise(item, self.policy)
             except Invalid as e:
                 raise Invalid(f"monitor #{i + 1} ({item.get('name', '?') if isinstance(item, dict) else '?'}): "
                               f"{e.message}", field=e.field)
@@ -412,9 +434,11 @@ class MonitorService:
             "status": overall,
             "generated_at": datetime.fromtimestamp(now, UTC).isoformat(),
             "monitors": monitors,
+            # A public page says what kind of failure it was, never the error text (which can name
+            # internal hosts, addresses or answers).
             "incidents": [
                 {**i, "monitor": names.get(i["check_id"], i["check_id"]), "start": _iso(i["start"]),
-                 "end": _iso(i["end"])}
+                 "end": _iso(i["end"]), "cause": PUBLIC_CAUSES.get(i.pop("reason", ""), "check failed")}
                 for i in incidents
             ],
         }

@@ -16,6 +16,7 @@ import time
 import uuid
 from typing import Any
 
+from rexwatch import netpolicy
 from rexwatch.errors import ConfigError, Invalid
 from rexwatch.services.notify import messages, store
 from rexwatch.services.notify.providers import Delivery, Outgoing, SendContext, provider
@@ -45,7 +46,8 @@ class Dispatcher:
         self._secrets: dict[str, str] = {}
 
     def new_client(self) -> HttpPool:
-        return HttpPool(per_origin=min(self.concurrency, PER_ORIGIN), timeout=self.timeout)
+        return HttpPool(per_origin=min(self.concurrency, PER_ORIGIN), timeout=self.timeout,
+                        policy=netpolicy.policy(self.rt.settings))
 
     # Store side (threads) ---------------------------------------------------------------------------
 

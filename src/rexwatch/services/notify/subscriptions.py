@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from rexwatch import netpolicy
 from rexwatch.errors import Invalid, NotFound
 from rexwatch.services.notify import arns, filterpolicy, signing, store
 from rexwatch.services.notify.base import (
@@ -63,6 +64,9 @@ class SubscriptionsMixin(ServiceBase):
         prov = provider(protocol)
         attributes = self._check_sub_attributes(protocol, dict(attributes or {}))
         endpoint = prov.validate(protocol, endpoint or "", attributes)
+        pol = netpolicy.policy(self.rt.settings)
+        for field, url in prov.destinations(endpoint, attributes):
+            netpolicy.check_url(pol, url, field)
         skip = attributes.pop(SKIP_CONFIRMATION, "false") == "true"
         needs = prov.needs_confirmation and not skip
         now = _now()
@@ -215,6 +219,9 @@ class SubscriptionsMixin(ServiceBase):
             if not merged.get("FilterPolicy"):
                 merged.pop("FilterPolicy", None)
             checked = self._check_sub_attributes(row.protocol, merged)
+            pol = netpolicy.policy(self.rt.settings)
+            for field, url in provider(row.protocol).destinations(row.endpoint, checked):
+                netpolicy.check_url(pol, url, field)
             if checked.pop(SKIP_CONFIRMATION, "false") == "true" and row.status != "confirmed":
                 store.update_subscription(conn, sub_id, status="confirmed", confirmed_at=_now())
             store.update_subscription(conn, sub_id, attributes=json.dumps(checked))

@@ -155,7 +155,8 @@ class ProbeResults:
             SELECT check_id, target, grp, any(status) AS status, min(ts) AS start_ts, count() AS checks,
                 argMin(multiIf(error != '', error, reason != '', reason,
                                status_code != 0, concat('HTTP ', toString(status_code)), 'check failed'), ts)
-                    AS cause
+                    AS cause,
+                argMin(reason, ts) AS first_reason
             FROM grouped GROUP BY check_id, target, grp
         ),
         spans AS (
@@ -168,7 +169,7 @@ class ProbeResults:
             (toUnixTimestamp64Milli(if(toUnixTimestamp64Milli(next_ts) = 0,
                 fromUnixTimestamp64Milli({now:Int64}, 'UTC'), next_ts)) - toUnixTimestamp64Milli(start_ts)) / 1000
                 AS duration_s,
-            cause, checks
+            cause, checks, first_reason
         FROM spans WHERE status = 0 ORDER BY start_ts DESC LIMIT {limit:UInt32}
         """
         rows = self.tx.query_rows(
@@ -185,6 +186,7 @@ class ProbeResults:
                 "ongoing": r[3] is None,
                 "cause": r[5],
                 "checks": r[6],
+                "reason": r[7],
             }
             for r in rows
         ]

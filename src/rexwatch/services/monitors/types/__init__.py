@@ -5,7 +5,11 @@ A type module defines:
 - ``validate(config: dict) -> dict``: check and normalise the type's settings,
   raising ``Invalid`` naming the bad field;
 - ``async check(ctx: ProbeContext, probe: Probe) -> CheckResult``: run one check;
-- ``describe(config) -> str``: a short label (URL, host:port, ...) for listings.
+- ``describe(config) -> str``: a short label (URL, host:port, ...) for listings;
+- ``destinations(config) -> list[(field, host, port)]`` (active types): where
+  checks connect, which the service checks against the outbound address
+  policy when a monitor is created or changed (checks connect through the
+  policy again every time).
 
 A passive type (push) sets ``PASSIVE = True``: the prober does not connect
 anywhere, it judges the pings received.
@@ -22,6 +26,7 @@ from typing import Any
 import httpx
 
 from rexwatch.errors import Invalid
+from rexwatch.netpolicy import AddressPolicy
 
 TYPES: dict[str, str] = {
     "http": "rexwatch.services.monitors.types.http",
@@ -56,11 +61,11 @@ class Probe:
 
 @dataclass
 class ProbeContext:
-    """What checks share: one HTTP client per TLS mode and the address policy."""
+    """What checks share: one HTTP client per TLS mode (both built on the address policy) and the policy."""
 
     client: httpx.AsyncClient
     insecure_client: httpx.AsyncClient
-    allow_link_local: bool = False
+    policy: AddressPolicy = field(default_factory=AddressPolicy)
     # For push monitors: returns the epoch seconds of the last ping (or None).
     last_push: Callable[[int], Awaitable[float | None]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -73,6 +78,16 @@ def get(type_name: str) -> ModuleType:
     return importlib.import_module(dotted)
 
 
-def excerpt(text: str, limit: int = 500) -> str:
+def destinations(module: ModuleType, config: dict[str, Any]) -> list[tuple[str, str, int]]:
+    """(field, host, port) a type connects to; none for a passive type."""
+    fn = getattr(module, "destinations", None)
+    return list(fn(config)) if fn is not None else []
+
+
+# Excerpts are kept to a line: enough to see which error page answered, too little to copy a page out.
+EXCERPT_CHARS = 120
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit] + "…"

@@ -11,6 +11,7 @@ from email.utils import formatdate, make_msgid
 
 import orjson
 
+from rexwatch import netpolicy
 from rexwatch.errors import Invalid
 from rexwatch.services.notify import messages
 from rexwatch.services.notify.providers.base import (
@@ -42,6 +43,9 @@ class EmailProvider(Provider):
 
     def secrets(self, msg: Outgoing) -> list[str]:
         return [msg.secret]
+
+    def destinations(self, endpoint: str, attributes: dict[str, str]) -> list[tuple[str, str]]:
+        return []  # mail goes to the operator's SMTP host, checked at each connection
 
     def build(self, msg: Outgoing, sender: str) -> EmailMessage:
         mail = EmailMessage()
@@ -77,11 +81,12 @@ class EmailProvider(Provider):
 def _smtp_send(s, mail: EmailMessage, timeout: float) -> Delivery:
     password = s.smtp_password.get_secret_value()
     try:
+        pol = netpolicy.policy(s)
         if s.smtp_tls == "tls":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=timeout,
-                                                    context=ssl.create_default_context())
+            client: smtplib.SMTP = netpolicy.SMTP_SSL(pol, s.smtp_host, s.smtp_port, timeout,
+                                                      ssl.create_default_context())
         else:
-            client = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=timeout)
+            client = netpolicy.SMTP(pol, s.smtp_host, s.smtp_port, timeout)
         with client:
             if s.smtp_tls == "starttls":
                 client.starttls(context=ssl.create_default_context())
@@ -101,5 +106,7 @@ def _smtp_send(s, mail: EmailMessage, timeout: float) -> Delivery:
         return Delivery(False, 400 <= code < 500, f"SMTP {code}: {text!r}", code)
     except TimeoutError:
         return Delivery(False, True, f"SMTP timed out after {timeout:g}s")
+    except netpolicy.Refused as e:
+        return Delivery(False, False, f"SMTP host refused by the address policy: {e}")
     except (OSError, smtplib.SMTPException) as e:
         return Delivery(False, True, scrub(f"{type(e).__name__}: {e}", [password]))
