@@ -228,6 +228,7 @@ class MonitorService:
     def delete(self, ident: str | int) -> dict[str, Any]:
         row = self._find(ident)
         self.repo.delete_monitor(row["id"])
+        self.results.forget("monitor", row["id"])
         return self._public(row)
 
     def apply(self, items: list[dict[str, Any]], prune: bool = False) -> dict[str, Any]:
@@ -268,6 +269,7 @@ class MonitorService:
             for name, row in existing.items():
                 if name not in names:
                     self.repo.delete_monitor(row["id"])
+                    self.results.forget("monitor", row["id"])
                     deleted.append(name)
         return {"created": created, "updated": updated, "unchanged": unchanged, "deleted": deleted}
 

@@ -53,6 +53,18 @@ class ProbeResults:
     def __init__(self, executor: Executor) -> None:
         self.tx = executor
 
+    def forget(self, kind: str, check_id: int | str) -> None:
+        """Delete every result of one monitor or target group (it was deleted).
+
+        Ids are never reused, so leftover rows could not be mistaken for a new
+        monitor's; deleting them keeps the table to what exists. A lightweight
+        DELETE: rows vanish from reads at once, parts are rewritten later.
+        """
+        self.tx.execute(
+            "DELETE FROM {db}.probe_results WHERE kind = {kind:String} AND check_id = {id:String}",
+            {"kind": kind, "id": str(check_id)},
+        )
+
     def insert(self, rows: Sequence[dict[str, Any]]) -> int:
         """Append a batch of results (dicts with the table's columns; ``ts`` as epoch seconds)."""
         if not rows:

@@ -14,6 +14,7 @@ notify_topics = Table(
     Column("attributes", Text, nullable=False, default="{}"),  # JSON: DisplayName, Policy, ...
     Column("tags", Text, nullable=False, default="{}"),
     Column("created_at", UTCDateTime(), nullable=False),
+    sqlite_autoincrement=True,
 )
 
 notify_subscriptions = Table(
@@ -57,4 +58,5 @@ notify_outbox = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     Index("ix_notify_outbox_due", "status", "next_attempt_at"),
     Index("ix_notify_outbox_message", "message_id"),
+    sqlite_autoincrement=True,
 )
