@@ -142,7 +142,7 @@ class MonitorService:
             "retries": row["retries"],
             "paused": row["paused"],
             "topics": row["topic_arns"],
-            "config": row["config"],
+            "config": monitor_types.redact_config(row["type"], row["config"]),
             "status": self.effective_status(row, now, windows),
             "flapping": bool(row.get("flapping")),
             "last_check_at": _iso(row.get("last_check_at")),
@@ -152,7 +152,7 @@ class MonitorService:
             "created_at": _iso(row["created_at"]),
             "updated_at": _iso(row["updated_at"]),
         }
-        if row["type"] == "push":
+        if monitor_types.is_passive(row["type"]):
             out["push_token"] = row["push_token"]
             out["push_url"] = f"{self.runtime.settings.base_url}/push/{row['push_token']}"
             out["last_push_at"] = _iso(row.get("last_push_at"))
@@ -170,14 +170,30 @@ class MonitorService:
         row = self.repo.find_monitor(ident)
         if row is None:
             raise NotFound(f"monitor {ident!r} does not exist")
-        return row
+        return self._open(row)
+
+    # Secret settings (headers) are sealed in the store and plain only in memory.
+
+    def _open(self, row: dict[str, Any]) -> dict[str, Any]:
+        return {**row, "config": monitor_types.unseal_config(row["type"], row["config"], self.runtime.box.unseal)}
+
+    def _sealed(self, values: dict[str, Any]) -> dict[str, Any]:
+        if "config" not in values:
+            return values
+        return {**values, "config": monitor_types.seal_config(values["type"], values["config"],
+                                                              self.runtime.box.seal)}
+
+    @staticmethod
+    def _token(kind: str, current: str | None = None) -> str | None:
+        """The secret ping URL token of a passive monitor (kept across updates); None for active ones."""
+        return (current or secrets.token_urlsafe(24)) if monitor_types.is_passive(kind) else None
 
     # CRUD -------------------------------------------------------------------------------------------------
 
     def create(self, data: dict[str, Any]) -> dict[str, Any]:
         values = normalise(data, self.policy)
-        values["push_token"] = secrets.token_urlsafe(24) if values["type"] == "push" else None
-        mid = self.repo.insert_monitor(values)
+        values["push_token"] = self._token(values["type"])
+        mid = self.repo.insert_monitor(self._sealed(values))
         return self._public(self._find(mid))
 
     def list(self) -> list[dict[str, Any]]:
@@ -215,9 +231,9 @@ class MonitorService:
         values = normalise(current, self.policy)
         # A changed target or type is a new thing to watch: start from pending again.
         reset = values["type"] != row["type"] or values["config"] != row["config"]
-        if values["type"] == "push":
-            values["push_token"] = row["push_token"] or secrets.token_urlsafe(24)
-        self.repo.update_monitor(row["id"], values, reset_state=reset)
+        if monitor_types.is_passive(values["type"]):
+            values["push_token"] = self._token(values["type"], row["push_token"])
+        self.repo.update_monitor(row["id"], self._sealed(values), reset_state=reset)
         return self._public(self._find(row["id"]))
 
     def set_paused(self, ident: str | int, paused: bool) -> dict[str, Any]:
@@ -248,12 +264,12 @@ class MonitorService:
             names.add(values["name"])
             normalised.append(values)
         created, updated, unchanged, deleted = [], [], [], []
-        existing = {r["name"]: r for r in self.repo.list_monitors()}
+        existing = {r["name"]: self._open(r) for r in self.repo.list_monitors()}
         for values in normalised:
             row = existing.get(values["name"])
             if row is None:
-                values["push_token"] = secrets.token_urlsafe(24) if values["type"] == "push" else None
-                self.repo.insert_monitor(values)
+                values["push_token"] = self._token(values["type"])
+                self.repo.insert_monitor(self._sealed(values))
                 created.append(values["name"])
                 continue
             stored = {k: row[k] for k in values}
@@ -261,9 +277,9 @@ class MonitorService:
                 unchanged.append(values["name"])
                 continue
             reset = values["type"] != row["type"] or values["config"] != row["config"]
-            if values["type"] == "push":
-                values["push_token"] = row["push_token"] or secrets.token_urlsafe(24)
-            self.repo.update_monitor(row["id"], values, reset_state=reset)
+            if monitor_types.is_passive(values["type"]):
+                values["push_token"] = self._token(values["type"], row["push_token"])
+            self.repo.update_monitor(row["id"], self._sealed(values), reset_state=reset)
             updated.append(values["name"])
         if prune:
             for name, row in existing.items():
@@ -291,10 +307,38 @@ class MonitorService:
 
     def ping(self, token: str) -> dict[str, Any]:
         row = self.repo.monitor_by_token(token)
-        if row is None or row["type"] != "push":
+        if row is None or not monitor_types.is_passive(row["type"]):
             raise NotFound("no push monitor has this token")
         self.repo.record_push(row["id"], datetime.now(UTC))
         return {"ok": True, "monitor": row["name"]}
+
+    # The prober's view -----------------------------------------------------------------------------------
+
+    def probe_config_mark(self) -> tuple:
+        """Changes whenever anything the prober runs changes (cheap to ask every second)."""
+        return self.repo.fingerprint()
+
+    def probe_config(self) -> dict[str, list[dict[str, Any]]]:
+        """What the prober runs: active (unpaused) monitors with plain settings, target groups, targets,
+        and maintenance windows not yet over."""
+        now = datetime.now(UTC)
+        return {
+            "monitors": [self._open(m) for m in self.repo.list_monitors(active_only=True)],
+            "groups": self.repo.list_target_groups(),
+            "targets": self.repo.list_targets(),
+            "windows": [w for w in self.repo.list_windows() if w["ends_at"] > now],
+        }
+
+    def last_ping(self, monitor_id: int) -> datetime | None:
+        return self.repo.last_push(monitor_id)
+
+    def record_results(self, rows: list[dict[str, Any]]) -> None:
+        self.results.insert(rows)
+
+    def write_states(self, monitor_states: Any, target_states: Any, in_transaction: Any = None) -> None:
+        """Store changed monitor and target states; ``in_transaction(conn)`` (the notifications they
+        cause) commits with them."""
+        self.repo.write_states(monitor_states, target_states, in_transaction)
 
     # Maintenance windows ----------------------------------------------------------------------------------
 

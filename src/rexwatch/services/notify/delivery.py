@@ -68,6 +68,10 @@ class Dispatcher:
             except ConfigError as e:  # the secret key changed: this row can never be signed
                 return {"id": r.id, "gone": True, "reason": str(e)}
             self._secrets[r.subscription_id] = secret
+        try:
+            endpoint = self.rt.box.unseal(r.endpoint)
+        except ConfigError as e:
+            return {"id": r.id, "gone": True, "reason": str(e)}
         topic_name = r.topic_arn.rsplit(":", 1)[-1]
         alarm = messages.alarm_of(r.message) if r.kind == "Notification" else None
         return Outgoing(
@@ -77,7 +81,7 @@ class Dispatcher:
             topic_arn=r.topic_arn,
             subscription_arn=self.svc.subscription_arn(topic_name, r.subscription_id),
             protocol=r.protocol,
-            endpoint=r.endpoint,
+            endpoint=endpoint,
             subject=r.subject,
             message=r.message,
             attributes=json.loads(r.attributes or "{}"),

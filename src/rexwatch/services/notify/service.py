@@ -15,5 +15,10 @@ from rexwatch.services.notify.topics import TopicsMixin
 class NotifyService(TopicsMixin, SubscriptionsMixin, PublishingMixin, DeliveryLogMixin):
     """Topics, subscriptions, publishing (``enqueue`` inside a caller's transaction) and the delivery log."""
 
+    def __init__(self, runtime) -> None:
+        super().__init__(runtime)
+        # A store written by an older version holds endpoints in plain text: seal them once.
+        self.seal_stored_endpoints()
+
 
 __all__ = ["Enqueued", "NotifyService", "Subscription"]

@@ -51,13 +51,21 @@ def subscription(conn: Connection, sub_id: str) -> Any:
     return conn.execute(select(*_SUB_COLS).join(T, T.c.id == S.c.topic_id).where(S.c.id == sub_id)).first()
 
 
-def find_subscription(conn: Connection, topic_id: int, protocol: str, endpoint: str) -> Any:
+def find_subscription(conn: Connection, topic_id: int, protocol: str, endpoint_hash: str) -> Any:
     q = (
         select(*_SUB_COLS)
         .join(T, T.c.id == S.c.topic_id)
-        .where(S.c.topic_id == topic_id, S.c.protocol == protocol, S.c.endpoint == endpoint)
+        .where(S.c.topic_id == topic_id, S.c.protocol == protocol, S.c.endpoint_hash == endpoint_hash)
     )
     return conn.execute(q).first()
+
+
+def unsealed_endpoints(conn: Connection) -> list[Any]:
+    """Subscriptions written before endpoints were sealed (or without a lookup hash)."""
+    q = select(S.c.id, S.c.protocol, S.c.endpoint).where(
+        or_(S.c.endpoint_hash.is_(None), ~S.c.endpoint.startswith("enc:"))
+    )
+    return list(conn.execute(q))
 
 
 def subscription_by_token(conn: Connection, topic_id: int, token: str) -> Any:

@@ -11,8 +11,14 @@ A type module defines:
   policy when a monitor is created or changed (checks connect through the
   policy again every time).
 
-A passive type (push) sets ``PASSIVE = True``: the prober does not connect
-anywhere, it judges the pings received.
+Each type sets ``SCHEDULING``: ``"active"`` (the prober connects somewhere
+every interval) or ``"passive"`` (push: the prober connects nowhere, it judges
+the pings received, which arrive at the monitor's own secret URL). Callers ask
+``is_passive(type)``; nothing outside this package branches on a type's name.
+
+``SECRET_FIELDS`` names settings that hold credentials (a string, or a mapping
+of strings such as ``headers``): they are encrypted at rest and shown as
+``****`` in every read.
 """
 
 from __future__ import annotations
@@ -69,6 +75,40 @@ class ProbeContext:
     # For push monitors: returns the epoch seconds of the last ping (or None).
     last_push: Callable[[int], Awaitable[float | None]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+SCHEDULING_KINDS = ("active", "passive")
+
+
+def scheduling(type_name: str) -> str:
+    return get(type_name).SCHEDULING
+
+
+def is_passive(type_name: str) -> bool:
+    return scheduling(type_name) == "passive"
+
+
+def _map_secrets(module: ModuleType, config: dict[str, Any], fn: Callable[[str], str]) -> dict[str, Any]:
+    out = dict(config)
+    for name in getattr(module, "SECRET_FIELDS", ()):
+        value = out.get(name)
+        if isinstance(value, str):
+            out[name] = fn(value)
+        elif isinstance(value, dict):
+            out[name] = {k: fn(v) if isinstance(v, str) else v for k, v in value.items()}
+    return out
+
+
+def seal_config(type_name: str, config: dict[str, Any], seal: Callable[[str], str]) -> dict[str, Any]:
+    return _map_secrets(get(type_name), config, seal)
+
+
+def unseal_config(type_name: str, config: dict[str, Any], unseal: Callable[[str], str]) -> dict[str, Any]:
+    return _map_secrets(get(type_name), config, unseal)
+
+
+def redact_config(type_name: str, config: dict[str, Any]) -> dict[str, Any]:
+    return _map_secrets(get(type_name), config, lambda v: "****")
 
 
 def get(type_name: str) -> ModuleType:

@@ -12,6 +12,9 @@ from rexwatch.services.monitors.types import CheckResult, Probe, ProbeContext
 RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "SRV", "CAA", "PTR")
 
 
+SCHEDULING = "active"
+
+
 def validate(config: dict[str, Any]) -> dict[str, Any]:
     unknown = set(config) - {"name", "record_type", "nameserver", "port", "expected"}
     if unknown:

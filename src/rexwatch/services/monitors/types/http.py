@@ -16,6 +16,10 @@ from rexwatch.netpolicy import Refused
 from rexwatch.services.monitors.matcher import matches, parse_matcher
 from rexwatch.services.monitors.types import CheckResult, Probe, ProbeContext, excerpt
 
+SCHEDULING = "active"
+# Header values often carry credentials (Authorization, API keys): encrypted at rest, never shown.
+SECRET_FIELDS = ("headers",)
+
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 MAX_BODY = 1 << 20  # bytes read for keyword and JSON checks
 MAX_REDIRECTS = 10

@@ -10,6 +10,8 @@ from rexwatch.errors import Invalid
 from rexwatch.netpolicy import Refused
 from rexwatch.services.monitors.types import CheckResult, Probe, ProbeContext
 
+SCHEDULING = "active"
+
 
 def validate(config: dict[str, Any]) -> dict[str, Any]:
     unknown = set(config) - {"host", "port"}

@@ -23,7 +23,10 @@ notify_subscriptions = Table(
     Column("id", String(36), primary_key=True),  # the uuid at the end of the subscription ARN
     Column("topic_id", Integer, nullable=False, index=True),
     Column("protocol", String(32), nullable=False),
+    # Sealed (encrypted, ``enc:`` prefix): webhook URLs and routing keys are credentials.
     Column("endpoint", Text, nullable=False),
+    # Keyed hash of protocol and endpoint: finds an existing subscription without the plain endpoint.
+    Column("endpoint_hash", String(64)),
     # 'pending' until confirmed (email/http), then 'confirmed'.
     Column("status", String(16), nullable=False),
     Column("token", String(128), nullable=False),  # confirmation token
@@ -31,6 +34,7 @@ notify_subscriptions = Table(
     Column("attributes", Text, nullable=False, default="{}"),  # FilterPolicy, RawMessageDelivery, ...
     Column("created_at", UTCDateTime(), nullable=False),
     Column("confirmed_at", UTCDateTime()),
+    Index("ix_notify_subscriptions_lookup", "topic_id", "protocol", "endpoint_hash"),
 )
 
 notify_outbox = Table(
