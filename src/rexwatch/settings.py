@@ -59,7 +59,9 @@ class Settings(BaseSettings):
         "auto", description="auto = pretty in a terminal, JSON lines otherwise."
     )
     workers: str = Field("all", description="Comma-separated workers to run in the server, 'all' or 'none'.")
-    smtp_host: str = Field("127.0.0.1", description="SMTP server for email notifications.")
+    smtp_host: str = Field(
+        "", description="SMTP server for email notifications; empty keeps mail in the local mailbox (rexwatch mail)."
+    )
     smtp_port: int = Field(25, ge=1, le=65535, description="SMTP port.")
     smtp_tls: Literal["none", "starttls", "tls"] = Field("none", description="SMTP transport security.")
     smtp_user: str = Field("", description="SMTP user name (empty: no login).")

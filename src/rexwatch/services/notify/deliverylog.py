@@ -61,6 +61,7 @@ class DeliveryLogMixin(ServiceBase):
             "status": state,
             "attempts": r.attempts,
             "last_error": r.last_error,
+            "detail": r.detail,
             "last_status": r.last_status,
             "published_at": r.published_at,
             "next_attempt_at": r.next_attempt_at if r.status == "pending" else None,

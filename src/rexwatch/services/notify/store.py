@@ -172,6 +172,7 @@ def finish(conn: Connection, owner: str, results: list[dict[str, Any]]) -> None:
             last_error=bindparam("b_error"),
             last_status=bindparam("b_code"),
             delivered_at=bindparam("b_delivered"),
+            detail=bindparam("b_detail"),
             lease_owner=None,
             lease_until=None,
             updated_at=bindparam("b_updated"),
@@ -187,6 +188,7 @@ def finish(conn: Connection, owner: str, results: list[dict[str, Any]]) -> None:
                 "b_error": r.get("last_error"),
                 "b_code": r.get("last_status"),
                 "b_delivered": r.get("delivered_at"),
+                "b_detail": r.get("detail"),
                 "b_updated": r["updated_at"],
             }
             for r in results

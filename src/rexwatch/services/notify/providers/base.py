@@ -26,6 +26,8 @@ class Delivery:
     retryable: bool = False
     reason: str = ""
     status: int | None = None
+    # What happened, in words, when it worked ("HTTP 200", "kept in the local mailbox as mail 3").
+    detail: str = ""
 
 
 @dataclass
@@ -275,7 +277,7 @@ RETRYABLE_STATUS = frozenset({408, 425, 429})
 
 def classify_status(status: int) -> Delivery:
     if 200 <= status < 300:
-        return Delivery(True, status=status)
+        return Delivery(True, status=status, detail=f"HTTP {status}")
     retry = status in RETRYABLE_STATUS or status >= 500
     return Delivery(False, retry, f"HTTP {status}", status)
 

@@ -70,6 +70,14 @@ class EmailProvider(Provider):
     async def send(self, msg: Outgoing, ctx: SendContext) -> Delivery:
         s = ctx.settings
         mail = self.build(msg, s.smtp_from)
+        if not s.smtp_host:
+            # No mail server configured: keep the mail where `rexwatch mail` and /api/v1/mail show it.
+            keep = ctx.extra.get("mailbox")
+            if keep is None:
+                return Delivery(False, False, "no smtp_host is set and no local mailbox is available")
+            mail_id = await keep(msg, mail)
+            return Delivery(True, status=250, detail=f"kept in the local mailbox as mail {mail_id} "
+                                                     f"(no smtp_host set; see: rexwatch mail show {mail_id})")
         try:
             return await asyncio.wait_for(asyncio.to_thread(_smtp_send, s, mail, ctx.timeout), ctx.timeout * 3)
         except TimeoutError:
@@ -95,7 +103,7 @@ def _smtp_send(s, mail: EmailMessage, timeout: float) -> Delivery:
             refused = client.send_message(mail)
         if refused:
             return Delivery(False, False, f"recipient refused: {next(iter(refused.values()))!r}")
-        return Delivery(True, status=250)
+        return Delivery(True, status=250, detail=f"accepted by SMTP server {s.smtp_host}:{s.smtp_port}")
     except smtplib.SMTPResponseException as e:
         # 4xx is a temporary failure (retry); 5xx is permanent.
         text = e.smtp_error.decode(errors="replace") if isinstance(e.smtp_error, bytes) else str(e.smtp_error)

@@ -58,9 +58,26 @@ notify_outbox = Table(
     Column("lease_until", UTCDateTime()),
     Column("last_error", Text),
     Column("last_status", Integer),
+    # What happened, in words, for every outcome (delivered too): "HTTP 200", "kept in the local mailbox …".
+    Column("detail", Text),
     Column("delivered_at", UTCDateTime()),
     Column("updated_at", UTCDateTime(), nullable=False),
     Index("ix_notify_outbox_due", "status", "next_attempt_at"),
     Index("ix_notify_outbox_message", "message_id"),
+    sqlite_autoincrement=True,
+)
+
+# The development mailbox: with no ``smtp_host``, outgoing mail is kept here (newest MAILBOX_KEEP) and
+# shown by ``rexwatch mail`` and /api/v1/mail instead of being sent.
+notify_mailbox = Table(
+    "notify_mailbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(36), nullable=False),  # the notification's MessageId
+    Column("kind", String(24), nullable=False),  # Notification | SubscriptionConfirmation
+    Column("to_addr", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("raw", Text, nullable=False),  # the whole message as it would have been sent (RFC 5322)
+    Column("created_at", UTCDateTime(), nullable=False),
     sqlite_autoincrement=True,
 )
