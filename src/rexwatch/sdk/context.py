@@ -1,0 +1,117 @@
+"""The current request: its ID, what the log lines need, and its sampling decision.
+
+One ``RequestContext`` per request lives in a contextvar, so threads (WSGI),
+tasks (ASGI) and code called from them all see their own request.
+
+Sampling is decided once per request, so its lines are kept or dropped
+together: a request on a sampled route either ships every line (each carrying
+``sample_rate``, so counts scale back up) or holds its lines until it ends,
+and ships them anyway if it turns out to be an error (status >= 400 or any
+line at WARNING or above). Errors are always kept.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import uuid
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
+
+# Lines a dropped-so-far request may hold while it waits to learn whether it failed.
+MAX_HELD_LINES = 200
+_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+_current: ContextVar[RequestContext | None] = ContextVar("rexwatch_request", default=None)
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def clean_request_id(value: str | None) -> str:
+    """Keep a client's X-Request-ID when it is a sane token (so IDs follow a request across services)."""
+    if value and _ID_OK.match(value):
+        return value
+    return new_request_id()
+
+
+class Sampler:
+    """Per-route sample rates; routes are matched by template (``/items/{id}``) or path."""
+
+    def __init__(self, rates: dict[str, float] | None = None, default: float = 1.0) -> None:
+        self.rates = dict(rates or {})
+        self.default = default
+        self.random = random.random
+
+    def rate_for(self, route: str | None, path: str) -> float:
+        if route is not None and route in self.rates:
+            return self.rates[route]
+        return self.rates.get(path, self.default)
+
+
+class RequestContext:
+    __slots__ = ("decided", "held", "kept", "method", "path", "request_id", "route", "route_of", "sample_rate",
+                 "sampler", "status", "token")
+
+    def __init__(self, request_id: str, method: str, path: str, sampler: Sampler | None,
+                 route_of: Callable[[], str | None] | None = None) -> None:
+        self.request_id = request_id
+        self.method = method
+        self.path = path
+        self.route: str | None = None
+        self.route_of = route_of
+        self.status: int | None = None
+        self.sampler = sampler
+        self.sample_rate = 1.0
+        self.decided = sampler is None or (not sampler.rates and sampler.default >= 1.0)
+        self.kept = self.decided
+        self.held: list[tuple[str, int, str]] | None = None
+        self.token: Any = None
+
+    def resolve_route(self) -> str | None:
+        if self.route is None and self.route_of is not None:
+            try:
+                self.route = self.route_of()
+            except Exception:
+                self.route = None
+        return self.route
+
+    def decide(self) -> bool:
+        if not self.decided:
+            self.decided = True
+            assert self.sampler is not None
+            rate = self.sampler.rate_for(self.resolve_route(), self.path)
+            self.sample_rate = rate
+            self.kept = rate >= 1.0 or self.sampler.random() < rate
+        return self.kept
+
+    def fields(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"request_id": self.request_id, "method": self.method, "path": self.path}
+        if self.sample_rate < 1.0:
+            out["sample_rate"] = self.sample_rate
+        return out
+
+
+def current() -> RequestContext | None:
+    return _current.get()
+
+
+def request_id() -> str | None:
+    """The current request's ID (also in ``X-Request-ID``), or None outside a request."""
+    ctx = _current.get()
+    return ctx.request_id if ctx is not None else None
+
+
+def enter(ctx: RequestContext) -> None:
+    ctx.token = _current.set(ctx)
+
+
+def leave(ctx: RequestContext) -> None:
+    if ctx.token is not None:
+        try:
+            _current.reset(ctx.token)
+        except ValueError:  # reset from another context (a framework hopped threads): clear instead
+            _current.set(None)
+        ctx.token = None
