@@ -4,10 +4,10 @@ One ``RequestContext`` per request lives in a contextvar, so threads (WSGI),
 tasks (ASGI) and code called from them all see their own request.
 
 Sampling is decided once per request, so its lines are kept or dropped
-together: a request on a sampled route either ships every line (each carrying
-``sample_rate``, so counts scale back up) or holds its lines until it ends,
-and ships them anyway if it turns out to be an error (status >= 400 or any
-line at WARNING or above). Errors are always kept.
+together. A request on a sampled route holds its lines (up to
+``MAX_HELD_LINES``) until it ends: an error (status >= 400, or any line at
+WARNING or above) keeps them all, unscaled; otherwise they are kept with
+probability ``sample_rate``, each carrying ``sample_rate`` so counts scale back up.
 """
 
 from __future__ import annotations
@@ -78,13 +78,17 @@ class RequestContext:
                 self.route = None
         return self.route
 
-    def decide(self) -> bool:
-        if not self.decided:
-            self.decided = True
-            assert self.sampler is not None
-            rate = self.sampler.rate_for(self.resolve_route(), self.path)
-            self.sample_rate = rate
-            self.kept = rate >= 1.0 or self.sampler.random() < rate
+    def rate(self) -> float:
+        """This request's sample rate, from its route template when known by now, else its path."""
+        if self.sampler is None:
+            return 1.0
+        self.sample_rate = self.sampler.rate_for(self.resolve_route(), self.path)
+        return self.sample_rate
+
+    def roll(self) -> bool:
+        """Decide a sampled request that ended without error: kept with probability ``sample_rate``."""
+        self.decided = True
+        self.kept = self.sampler is None or self.sampler.random() < self.sample_rate
         return self.kept
 
     def fields(self) -> dict[str, Any]:

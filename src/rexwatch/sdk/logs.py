@@ -81,15 +81,20 @@ def ship(doc: dict[str, Any], levelno: int, group: str | None = None) -> None:
     if ctx is None:
         sdk.sender.emit_log(group, int(time.time() * 1000), dumps(doc))
         return
-    if not ctx.decided or not ctx.kept:
+    if not ctx.decided:
         if levelno >= logging.WARNING:
             keep_request(ctx)
-        elif not ctx.decide():
+        elif ctx.rate() >= 1.0:
+            ctx.decided = ctx.kept = True
+        else:
             if ctx.held is None:
                 ctx.held = []
-            if len(ctx.held) < context.MAX_HELD_LINES:
-                ctx.held.append((group, int(time.time() * 1000), doc))  # type: ignore[arg-type]
+            ctx.held.append((group, int(time.time() * 1000), doc))  # type: ignore[arg-type]
+            if len(ctx.held) >= context.MAX_HELD_LINES:  # a long request: decide now rather than hold more
+                settle(ctx, 0)
             return
+    if not ctx.kept:
+        return
     if ctx.sample_rate < 1.0:
         doc["sample_rate"] = ctx.sample_rate
     sdk.sender.emit_log(group, int(time.time() * 1000), dumps(doc))
@@ -97,14 +102,34 @@ def ship(doc: dict[str, Any], levelno: int, group: str | None = None) -> None:
 
 def keep_request(ctx: context.RequestContext) -> None:
     """The request turned out to matter (an error): keep it whole, held lines included, unscaled."""
-    from rexwatch.sdk import core
-
     ctx.decided = ctx.kept = True
     ctx.sample_rate = 1.0
+    _release(ctx)
+
+
+def settle(ctx: context.RequestContext, status: int) -> None:
+    """At the end of a request (or when it holds too many lines): keep or drop its held lines."""
+    if ctx.decided:
+        return
+    if status >= 400:
+        keep_request(ctx)
+    elif ctx.rate() >= 1.0:
+        ctx.decided = ctx.kept = True
+    elif ctx.roll():
+        _release(ctx)
+    else:
+        ctx.held = None
+
+
+def _release(ctx: context.RequestContext) -> None:
+    from rexwatch.sdk import core
+
     held, ctx.held = ctx.held, None
     sdk = core.get()
     if held and sdk is not None:
         for group, ts, doc in held:
+            if ctx.sample_rate < 1.0:
+                doc["sample_rate"] = ctx.sample_rate  # type: ignore[index]
             sdk.sender.emit_log(group, ts, dumps(doc))  # type: ignore[arg-type]
 
 

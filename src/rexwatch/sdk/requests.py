@@ -16,12 +16,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import traceback
 from collections.abc import Callable
 
 from rexwatch.sdk import context
 from rexwatch.sdk.config import Config
 from rexwatch.sdk.exporters.base import MetricDatum
-from rexwatch.sdk.logs import keep_request, ship
+from rexwatch.sdk.logs import settle, ship
 
 UNMATCHED = "UNMATCHED"
 # Distinct routes tracked per interval; more than this (a framework reporting raw paths) fold into one.
@@ -104,7 +105,7 @@ def start(method: str, path: str, incoming_id: str | None,
     return ctx
 
 
-def finish(ctx: context.RequestContext, status: int, seconds: float) -> None:
+def finish(ctx: context.RequestContext, status: int, seconds: float, exc: BaseException | None = None) -> None:
     """Count the request, write its line (sampled with its other lines) and leave its context. Never raises."""
     from rexwatch.sdk import core
 
@@ -115,8 +116,7 @@ def finish(ctx: context.RequestContext, status: int, seconds: float) -> None:
         route = ctx.resolve_route() or UNMATCHED
         sdk.request_metrics.record(route, status, seconds)
         ctx.status = status
-        if status >= 400:
-            keep_request(ctx)
+        settle(ctx, status)
         if sdk.config.access_log:
             level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
             doc = {
@@ -125,6 +125,8 @@ def finish(ctx: context.RequestContext, status: int, seconds: float) -> None:
                 "request_id": ctx.request_id, "method": ctx.method, "path": ctx.path, "route": route,
                 "status": status, "duration": round(seconds * 1000, 3),
             }
+            if exc is not None:  # the framework logs it outside the request: keep it on the request's line
+                doc["exception"] = "".join(traceback.format_exception(exc)).rstrip()
             ship(doc, level)
     except Exception:
         pass
