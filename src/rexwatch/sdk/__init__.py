@@ -20,6 +20,7 @@ from rexwatch.sdk.context import request_id
 from rexwatch.sdk.core import SDK, configure, get, shutdown
 from rexwatch.sdk.logs import JsonFormatter, RexwatchHandler, structlog_processor
 from rexwatch.sdk.metrics import Counter, Timer
+from rexwatch.sdk.runtime import track_pool
 
 
 def put_metric(name: str, value: float, unit: str = "None", dimensions: Mapping[str, Any] | None = None,
@@ -60,4 +61,4 @@ def _need() -> SDK:
 
 
 __all__ = ["SDK", "Config", "Counter", "JsonFormatter", "RexwatchHandler", "Timer", "configure", "counter",
-           "flush", "get", "put_metric", "request_id", "shutdown", "stats", "structlog_processor", "timer"]
+           "flush", "get", "put_metric", "request_id", "shutdown", "stats", "structlog_processor", "timer", "track_pool"]

@@ -39,11 +39,25 @@ class RexwatchMiddleware:
         self.app = app
         self.health = health
         self.health_path = health_path
+        self._loop_watched = False
+
+    def _watch_loop(self) -> None:
+        """The first request tells us the app's loop: watch its lag if runtime metrics are on."""
+        self._loop_watched = True
+        from rexwatch.sdk import core
+        from rexwatch.sdk.runtime import RuntimeMetrics
+
+        sdk = core.get()
+        for extra in sdk.extras if sdk is not None else ():
+            if isinstance(extra, RuntimeMetrics):
+                extra.watch_event_loop()
 
     async def __call__(self, scope: Scope, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if not self._loop_watched:
+            self._watch_loop()
         incoming = None
         for name, value in scope.get("headers", ()):
             if name == b"x-request-id":
