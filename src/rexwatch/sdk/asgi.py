@@ -11,6 +11,7 @@ before the app sees it.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -45,8 +46,10 @@ class RexwatchMiddleware:
         """The first request tells us the app's loop: watch its lag if runtime metrics are on."""
         self._loop_watched = True
         from rexwatch.sdk import core
+        from rexwatch.sdk.profiling import register_loop
         from rexwatch.sdk.runtime import RuntimeMetrics
 
+        register_loop(asyncio.get_running_loop())
         sdk = core.get()
         for extra in sdk.extras if sdk is not None else ():
             if isinstance(extra, RuntimeMetrics):

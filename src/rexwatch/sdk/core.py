@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Any
 
@@ -46,15 +47,25 @@ def get() -> SDK | None:
 
 
 def configure(*, logging_level: int | str | None = logging.INFO, runtime_metrics: float | None = None,
-              **settings: Any) -> SDK:
+              profiling_port: int | None = None, profiling_host: str = "127.0.0.1",
+              profiling_token: str | None = None, **settings: Any) -> SDK:
     """Set up the SDK for this process; settings not given come from ``REXWATCH_*`` variables.
 
     ``logging_level``: attach the shipping handler to the root logger at this level (None: don't).
-    ``runtime_metrics``: publish process metrics every this many seconds (None: off).
+    ``runtime_metrics``: publish process metrics every this many seconds (None: off;
+    ``REXWATCH_RUNTIME_METRICS``).
+    ``profiling_port``: serve on-demand profiles there (None: off; ``REXWATCH_PROFILING_PORT``,
+    ``REXWATCH_PROFILING_TOKEN``).
     Calling it again replaces the previous setup (after flushing it).
     """
     global _sdk
     config = Config.from_env(**settings)
+    env = os.environ
+    if runtime_metrics is None and env.get("REXWATCH_RUNTIME_METRICS"):
+        runtime_metrics = float(env["REXWATCH_RUNTIME_METRICS"])
+    if profiling_port is None and env.get("REXWATCH_PROFILING_PORT"):
+        profiling_port = int(env["REXWATCH_PROFILING_PORT"])
+    profiling_token = profiling_token or env.get("REXWATCH_PROFILING_TOKEN") or None
     with _lock:
         old, _sdk = _sdk, None
         if old is not None:
@@ -71,6 +82,10 @@ def configure(*, logging_level: int | str | None = logging.INFO, runtime_metrics
             from rexwatch.sdk.runtime import RuntimeMetrics
 
             sdk.extras.append(RuntimeMetrics(sdk, runtime_metrics).start())
+        if profiling_port is not None:
+            from rexwatch.sdk.profiling import ProfilingServer
+
+            sdk.extras.append(ProfilingServer(profiling_port, profiling_host, profiling_token).start())
         _sdk = sdk
     sdk.sender.ensure_started()
     return sdk
