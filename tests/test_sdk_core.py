@@ -169,3 +169,24 @@ def test_exporter_table_and_bad_settings():
         rw.configure(logging_level=None, exporter="aws", aws_access_key_id="", aws_secret_access_key="")
     with pytest.raises(TypeError, match="unknown SDK settings: colour"):
         rw.configure(logging_level=None, colour="red")
+
+
+def test_sdk_modules_import_no_server_library_and_no_other_framework():
+    import subprocess
+    import sys
+
+    code = """
+import sys
+BLOCKED = {"chdb", "fastapi", "starlette", "sqlalchemy", "pydantic", "pyarrow", "botocore", "flask", "django",
+           "redis", "psycopg", "uvicorn"}
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError("blocked: " + name)
+sys.meta_path.insert(0, Block())
+import rexwatch.sdk, rexwatch.sdk.asgi, rexwatch.sdk.wsgi, rexwatch.sdk.django, rexwatch.sdk.health
+import rexwatch.sdk.runtime, rexwatch.sdk.profiling, rexwatch.sdk.exporters.aws, rexwatch.sdk.exporters.rexwatch
+print("ok")
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
