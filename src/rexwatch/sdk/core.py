@@ -7,6 +7,7 @@ import os
 import threading
 from typing import Any
 
+from rexwatch.sdk import state
 from rexwatch.sdk.config import Config
 from rexwatch.sdk.context import Sampler
 from rexwatch.sdk.exporters import make_exporter
@@ -38,12 +39,11 @@ class SDK:
         return self.sender.shutdown(timeout)
 
 
-_sdk: SDK | None = None
 _lock = threading.Lock()
 
 
 def get() -> SDK | None:
-    return _sdk
+    return state.sdk
 
 
 def configure(*, logging_level: int | str | None = logging.INFO, runtime_metrics: float | None = None,
@@ -58,7 +58,6 @@ def configure(*, logging_level: int | str | None = logging.INFO, runtime_metrics
     ``REXWATCH_PROFILING_TOKEN``).
     Calling it again replaces the previous setup (after flushing it).
     """
-    global _sdk
     config = Config.from_env(**settings)
     env = os.environ
     if runtime_metrics is None and env.get("REXWATCH_RUNTIME_METRICS"):
@@ -67,7 +66,7 @@ def configure(*, logging_level: int | str | None = logging.INFO, runtime_metrics
         profiling_port = int(env["REXWATCH_PROFILING_PORT"])
     profiling_token = profiling_token or env.get("REXWATCH_PROFILING_TOKEN") or None
     with _lock:
-        old, _sdk = _sdk, None
+        old, state.sdk = state.sdk, None
         if old is not None:
             old.shutdown()
         sdk = SDK(config)
@@ -86,14 +85,13 @@ def configure(*, logging_level: int | str | None = logging.INFO, runtime_metrics
             from rexwatch.sdk.profiling import ProfilingServer
 
             sdk.extras.append(ProfilingServer(profiling_port, profiling_host, profiling_token).start())
-        _sdk = sdk
+        state.sdk = sdk
     sdk.sender.ensure_started()
     return sdk
 
 
 def shutdown(timeout: float | None = None) -> bool:
     """Flush within ``timeout`` seconds and stop sending."""
-    global _sdk
     with _lock:
-        sdk, _sdk = _sdk, None
+        sdk, state.sdk = state.sdk, None
     return sdk.shutdown(timeout) if sdk is not None else True

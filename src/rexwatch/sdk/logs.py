@@ -15,7 +15,7 @@ import time
 import traceback
 from typing import Any
 
-from rexwatch.sdk import context
+from rexwatch.sdk import context, state
 
 try:  # orjson is a base dependency; plain json keeps the SDK working if it is missing
     import orjson
@@ -34,8 +34,16 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"m
 SENDER_THREAD = "rexwatch-sdk-sender"
 
 
+_second: list = [-1, ""]  # the last whole second formatted: most lines share it
+
+
 def iso(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts * 1000) % 1000:03d}Z"
+    whole = int(ts)
+    cached = _second
+    if cached[0] != whole:
+        cached[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        cached[0] = whole
+    return f"{cached[1]}.{int(ts * 1000) % 1000:03d}Z"
 
 
 def record_doc(record: logging.LogRecord) -> dict[str, Any]:
@@ -71,9 +79,7 @@ class JsonFormatter(logging.Formatter):
 
 def ship(doc: dict[str, Any], levelno: int, group: str | None = None) -> None:
     """Send one line through the request's sampling decision. Never raises."""
-    from rexwatch.sdk import core
-
-    sdk = core.get()
+    sdk = state.sdk
     if sdk is None:
         return
     group = group or sdk.config.log_group or "/app/app"
@@ -154,9 +160,7 @@ class RexwatchHandler(logging.Handler):
             self.handleError(record)
 
     def flush(self) -> None:  # logging.shutdown() calls this at exit
-        from rexwatch.sdk import core
-
-        sdk = core.get()
+        sdk = state.sdk
         if sdk is not None:
             sdk.sender.flush(sdk.config.shutdown_timeout)
 

@@ -19,7 +19,7 @@ import time
 import traceback
 from collections.abc import Callable
 
-from rexwatch.sdk import context
+from rexwatch.sdk import context, state
 from rexwatch.sdk.config import Config
 from rexwatch.sdk.exporters.base import MetricDatum
 from rexwatch.sdk.logs import settle, ship
@@ -96,9 +96,7 @@ class RequestMetrics:
 
 def start(method: str, path: str, incoming_id: str | None,
           route_of: Callable[[], str | None] | None = None) -> context.RequestContext:
-    from rexwatch.sdk import core
-
-    sdk = core.get()
+    sdk = state.sdk
     ctx = context.RequestContext(context.clean_request_id(incoming_id), method, path,
                                  sdk.sampler if sdk is not None else None, route_of)
     context.enter(ctx)
@@ -107,10 +105,8 @@ def start(method: str, path: str, incoming_id: str | None,
 
 def finish(ctx: context.RequestContext, status: int, seconds: float, exc: BaseException | None = None) -> None:
     """Count the request, write its line (sampled with its other lines) and leave its context. Never raises."""
-    from rexwatch.sdk import core
-
     try:
-        sdk = core.get()
+        sdk = state.sdk
         if sdk is None:
             return
         route = ctx.resolve_route() or UNMATCHED

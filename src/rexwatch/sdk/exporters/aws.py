@@ -20,6 +20,7 @@ from rexwatch.sdk.exporters.base import (
     ExportError,
     MetricDatum,
     chunks,
+    dumps,
     rejected_count,
 )
 from rexwatch.sdk.exporters.sigv4 import sign
@@ -44,7 +45,7 @@ class AwsExporter(Exporter):
         self.known: set[tuple[str, str]] = set()
 
     def _call(self, url: str, service: str, target: str, version: str, body: dict[str, Any]) -> tuple[int, dict]:
-        data = json.dumps(body, separators=(",", ":")).encode()
+        data = dumps(body)
         headers = sign("POST", url, {"Content-Type": f"application/x-amz-json-{version}", "X-Amz-Target": target},
                        data, service=service, **self.creds)
         try:

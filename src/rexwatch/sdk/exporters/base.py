@@ -7,6 +7,18 @@ and raise ``ExportError``; the sender decides whether to retry or drop.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+try:  # a batch of thousands of lines encodes several times faster with orjson (a base dependency)
+    import orjson
+
+    def dumps(body: Any) -> bytes:
+        return orjson.dumps(body)
+except ImportError:  # pragma: no cover
+    import json
+
+    def dumps(body: Any) -> bytes:
+        return json.dumps(body, separators=(",", ":")).encode()
 
 # PutLogEvents limits (AWS's, which rexwatch enforces too).
 MAX_BATCH_EVENTS = 10_000

@@ -13,10 +13,12 @@ from rexwatch.sdk.exporters.base import (
     ExportError,
     MetricDatum,
     chunks,
+    dumps,
     rejected_count,
 )
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:9099"
+_JSON = {"Content-Type": "application/json"}
 
 
 def raise_for(resp: httpx.Response, what: str) -> None:
@@ -42,7 +44,7 @@ class RexwatchExporter(Exporter):
 
     def _post(self, path: str, body: dict[str, Any], what: str) -> httpx.Response:
         try:
-            return self.client.post(path, json=body)
+            return self.client.post(path, content=dumps(body), headers=_JSON)
         except httpx.HTTPError as e:
             raise ExportError(f"{what}: {type(e).__name__}: {e}", retryable=True)
 
