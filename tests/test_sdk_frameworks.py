@@ -22,6 +22,7 @@ from sdk_helpers import log_lines, metric_stats, wait_for
 
 pytestmark = pytest.mark.slow
 APPS = Path(__file__).parent / "sdk_apps"
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 ROUTES = {"fastapi": "/api/v1/tenants/{tenant_id}", "flask": "/api/v1/tenants/<tenant_id>",
           "django": "/api/v1/tenants/<str:tenant_id>"}
 
@@ -81,7 +82,7 @@ def test_framework_app_ships_logs_request_ids_sampling_metrics_and_health(kind, 
     app = app_factory(kind, live.url)
     group = f"/app/{app.service}"
     with httpx.Client(base_url=app.url, timeout=30) as c:
-        given = c.get("/api/v1/tenants/t-0", headers={"X-Request-ID": "req-abc.123"})
+        given = c.get("/api/v1/tenants/t-0", headers={"X-Request-ID": "req-abc.123", "traceparent": TRACEPARENT})
         assert given.status_code == 200 and given.headers["x-request-id"] == "req-abc.123"
         created = [c.get(f"/api/v1/tenants/t-{i}").headers["x-request-id"] for i in range(1, 20)]
         assert len(set(created)) == 19 and all(len(r) == 36 for r in created)
@@ -118,6 +119,8 @@ def test_framework_app_ships_logs_request_ids_sampling_metrics_and_health(kind, 
     fetched = [x for x in lines if x.get("message") == "tenant fetched"]
     first = next(x for x in fetched if x["tenant_id"] == "t-0")
     assert first["request_id"] == "req-abc.123" and first["method"] == "GET" and first["path"] == "/api/v1/tenants/t-0"
+    assert first["trace_id"] == TRACEPARENT.split("-")[1]  # the caller's W3C trace, on the request's lines
+    assert all("trace_id" not in x for x in fetched if x["tenant_id"] != "t-0")
     assert {x["request_id"] for x in fetched} >= set(created)
     access = [x for x in lines if x.get("logger") == "rexwatch.sdk.access"]
     t0 = next(x for x in access if x["request_id"] == "req-abc.123")

@@ -61,13 +61,14 @@ class RexwatchMiddleware:
             return
         if not self._loop_watched:
             self._watch_loop()
-        incoming = None
+        incoming = traceparent = None
         for name, value in scope.get("headers", ()):
             if name == b"x-request-id":
                 incoming = value.decode("latin-1")
-                break
+            elif name == b"traceparent":
+                traceparent = value.decode("latin-1")
         path = scope.get("path", "")
-        ctx = start(scope.get("method", "GET"), path, incoming, _route_of(scope))
+        ctx = start(scope.get("method", "GET"), path, incoming, _route_of(scope), traceparent)
         rid = ctx.request_id.encode()
         status = 500
         started = time.perf_counter()

@@ -60,7 +60,7 @@ class Sampler:
 
 class RequestContext:
     __slots__ = ("decided", "held", "kept", "method", "path", "request_id", "route", "route_of", "sample_rate",
-                 "sampler", "status", "token")
+                 "sampler", "status", "token", "trace_id")
 
     def __init__(self, request_id: str, method: str, path: str, sampler: Sampler | None,
                  route_of: Callable[[], str | None] | None = None) -> None:
@@ -76,6 +76,7 @@ class RequestContext:
         self.kept = self.decided
         self.held: list[tuple[str, int, str]] | None = None
         self.token: Any = None
+        self.trace_id: str | None = None
 
     def resolve_route(self) -> str | None:
         if self.route is None and self.route_of is not None:
@@ -103,6 +104,19 @@ class RequestContext:
         if self.sample_rate < 1.0:
             out["sample_rate"] = self.sample_rate
         return out
+
+
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
+
+
+def trace_id_of(traceparent: str | None) -> str | None:
+    """The trace ID of a W3C ``traceparent`` header, so log lines join the caller's trace."""
+    if not traceparent:
+        return None
+    m = _TRACEPARENT.match(traceparent.strip())
+    if m is None or m.group(1) == "0" * 32:
+        return None
+    return m.group(1)
 
 
 def current() -> RequestContext | None:

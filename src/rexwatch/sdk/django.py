@@ -31,7 +31,8 @@ class RexwatchMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: Any) -> Any:
-        ctx = start(request.method, request.path, request.headers.get("X-Request-ID"), _route_of(request))
+        ctx = start(request.method, request.path, request.headers.get("X-Request-ID"), _route_of(request),
+                    request.headers.get("traceparent"))
         started = time.perf_counter()
         status = 500
         try:

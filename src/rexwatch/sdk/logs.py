@@ -58,6 +58,8 @@ def record_doc(record: logging.LogRecord) -> dict[str, Any]:
         doc["request_id"] = ctx.request_id
         doc["method"] = ctx.method
         doc["path"] = ctx.path
+        if ctx.trace_id:
+            doc["trace_id"] = ctx.trace_id
     if record.exc_info and record.exc_info[0] is not None:
         doc["exception"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
     elif record.exc_text:
@@ -184,6 +186,8 @@ def structlog_processor(logger: Any, method_name: str, event_dict: dict[str, Any
         ctx = context.current()
         if ctx is not None:
             doc.update(request_id=ctx.request_id, method=ctx.method, path=ctx.path)
+            if ctx.trace_id:
+                doc["trace_id"] = ctx.trace_id
         exc = event_dict.get("exception") or event_dict.get("exc_info")
         if isinstance(exc, BaseException):
             doc["exception"] = "".join(traceback.format_exception(exc)).rstrip()

@@ -95,10 +95,12 @@ class RequestMetrics:
 
 
 def start(method: str, path: str, incoming_id: str | None,
-          route_of: Callable[[], str | None] | None = None) -> context.RequestContext:
+          route_of: Callable[[], str | None] | None = None, traceparent: str | None = None) -> context.RequestContext:
     sdk = state.sdk
     ctx = context.RequestContext(context.clean_request_id(incoming_id), method, path,
                                  sdk.sampler if sdk is not None else None, route_of)
+    if traceparent:
+        ctx.trace_id = context.trace_id_of(traceparent)
     context.enter(ctx)
     return ctx
 
@@ -121,6 +123,8 @@ def finish(ctx: context.RequestContext, status: int, seconds: float, exc: BaseEx
                 "request_id": ctx.request_id, "method": ctx.method, "path": ctx.path, "route": route,
                 "status": status, "duration": round(seconds * 1000, 3),
             }
+            if ctx.trace_id:
+                doc["trace_id"] = ctx.trace_id
             if exc is not None:  # the framework logs it outside the request: keep it on the request's line
                 doc["exception"] = "".join(traceback.format_exception(exc)).rstrip()
             ship(doc, level)

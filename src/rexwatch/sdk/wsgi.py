@@ -51,7 +51,8 @@ class RexwatchWSGIMiddleware:
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         route_of = (lambda: self.route_of(environ)) if self.route_of else None
-        ctx = start(environ.get("REQUEST_METHOD", "GET"), path, environ.get("HTTP_X_REQUEST_ID"), route_of)
+        ctx = start(environ.get("REQUEST_METHOD", "GET"), path, environ.get("HTTP_X_REQUEST_ID"), route_of,
+                    environ.get("HTTP_TRACEPARENT"))
         started = time.perf_counter()
         status = [500]
 
