@@ -95,9 +95,28 @@ class Settings(BaseSettings):
     probe_concurrency: int = Field(
         500, ge=1, le=20000, description="Health checks and uptime probes running at once."
     )
+    public: str = Field(
+        "status,health",
+        description="With auth on, what answers without a key: comma-separated of status, health, metrics, api_docs, ui.",
+    )
+    max_body_mb: int = Field(12, ge=1, le=1024, description="Largest request body any door accepts (MiB); 413 past it.")
+    read_timeout_s: float = Field(
+        30.0, gt=0, le=3600, description="Time a client has to send one request's headers and body."
+    )
     probe_allow_link_local: bool = Field(
         False, description="Let probes reach link-local/cloud metadata addresses (169.254.0.0/16, fe80::/10)."
     )
+
+    @field_validator("public")
+    @classmethod
+    def _known_public_groups(cls, v: str) -> str:
+        from rexwatch.api.guard import PUBLIC_GROUPS
+
+        groups = [g.strip() for g in v.split(",") if g.strip()]
+        unknown = [g for g in groups if g not in PUBLIC_GROUPS]
+        if unknown:
+            raise ValueError(f"unknown group {unknown[0]!r}; known: {', '.join(PUBLIC_GROUPS)}")
+        return ",".join(groups)
 
     @field_validator("host")
     @classmethod

@@ -24,7 +24,6 @@ from rexwatch.runtime import Runtime
 
 log = logging.getLogger("rexwatch.aws")
 
-MAX_BODY = 12 * 1024 * 1024
 # Longest piece of client input an error message repeats.
 ECHO_MAX = 100
 
@@ -143,16 +142,16 @@ def detect(request: Request, body: bytes) -> tuple[str, str, str, str]:
     raise AwsError("UnknownOperationException", "request is not in an AWS protocol rexwatch understands")
 
 
-def _gunzip(body: bytes) -> bytes:
+def _gunzip(body: bytes, limit: int) -> bytes:
     import zlib
 
     d = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
-        out = d.decompress(body, MAX_BODY + 1)
+        out = d.decompress(body, limit + 1)
     except zlib.error as e:
         raise AwsError("SerializationException", f"request body is not valid gzip: {e}")
-    if len(out) > MAX_BODY or d.unconsumed_tail:
-        raise AwsError("RequestEntityTooLarge", f"decompressed request body exceeds {MAX_BODY} bytes", 413)
+    if len(out) > limit or d.unconsumed_tail:
+        raise AwsError("RequestEntityTooLarge", f"decompressed request body exceeds {limit} bytes", 413)
     return out
 
 
@@ -209,15 +208,16 @@ def install(app: FastAPI, runtime: Runtime) -> None:
         try:
             # Size and caller are settled from headers first, so a stranger's request costs
             # no more than its headers; the body is then read as a stream up to the limit.
-            declared_length(request, MAX_BODY)
+            limit = runtime.settings.max_body_mb * 1024 * 1024
+            declared_length(request, limit)
             pending = None
             if runtime.settings.auth_enabled:  # skip the thread hop when there is nothing to check
                 pending = await anyio.to_thread.run_sync(authenticate_headers, runtime, request, ctx.protocol)
-            body = await read_body(request, MAX_BODY)
+            body = await read_body(request, limit)
             signed_body = body
             if "gzip" in request.headers.get("content-encoding", "").lower():
                 # SDKs gzip large PutMetricData bodies (the operation's requestcompression trait).
-                body = _gunzip(body)
+                body = _gunzip(body, limit)
             service, signing, op, protocol = detect(request, body)
             ctx.service, ctx.operation, ctx.protocol = service, op, protocol
             codec = _codec(protocol)

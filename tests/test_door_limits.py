@@ -1,0 +1,159 @@
+"""What a stranger can cost the server: bodies, metric labels, echoed input, public paths."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import socket
+import string
+
+import httpx
+import pytest
+
+
+def _raw(url: str, request: bytes, *, then: bytes = b"", timeout: float = 20) -> tuple[int, dict[str, str], bytes]:
+    """Send ``request`` on a fresh socket, then ``then``, and read one response without
+    finishing the body: a server that waited for the whole body would never answer."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as s:
+        s.sendall(request)
+        if then:
+            try:
+                s.sendall(then)
+            except OSError:
+                pass  # the server may already have answered and closed
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+        want = int(headers.get("content-length", "0"))
+        while len(body) < want:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        return int(lines[0].split()[1]), headers, body
+
+
+def _metrics_size(url: str) -> int:
+    return len(httpx.get(url + "/metrics").content)
+
+
+@pytest.mark.parametrize("auth", ["on", "off"])
+def test_random_targets_do_not_grow_metrics(runtime, live, auth):
+    runtime.settings.auth = auth
+    runtime.settings.public = "health,metrics"
+    rnd = random.Random(7)
+    with httpx.Client(base_url=live.url) as c:
+        def burst(n: int) -> None:
+            for _ in range(n):
+                word = "".join(rnd.choices(string.ascii_letters, k=12))
+                target = rnd.choice([f"Logs_20140328.{word}", f"{word}.{word}", f"GraniteServiceVersion20100801.{word}"])
+                r = c.post("/", content=b"{}", headers={"X-Amz-Target": target,
+                                                        "Content-Type": "application/x-amz-json-1.1"})
+                assert r.status_code == 400 and r.json()["__type"], r.text
+            for _ in range(n // 100):
+                r = c.request(rnd.choice(["FROB", "PROPFIND"]), "/api/v1/" + "".join(rnd.choices(string.ascii_lowercase, k=8)))
+                assert r.status_code in (400, 401, 404, 405)
+
+        burst(100)  # every label that will ever exist for these requests now exists
+        _metrics_size(live.url)  # and /metrics' own
+        before = _metrics_size(live.url)
+        burst(3000)
+        after = _metrics_size(live.url)
+    # Counter values get longer; no new series may appear.
+    assert after - before < 2000, (before, after)
+
+
+@pytest.mark.parametrize("path,shape", [("/", "aws"), ("/api/v1/logs/groups", "rest")])
+def test_declared_oversize_body_is_refused_before_reading(runtime, live, path, shape):
+    runtime.settings.max_body_mb = 1
+    head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "X-Amz-Target: Logs_20140328.CreateLogGroup\r\nContent-Length: 1000000000\r\n\r\n").encode()
+    status, _headers, body = _raw(live.url, head, then=b"{" * 1000)
+    assert status == 413
+    doc = json.loads(body)
+    if shape == "aws":
+        assert doc["__type"] == "RequestEntityTooLarge"
+    else:
+        assert doc["error"]["code"] == "PayloadTooLarge"
+
+
+@pytest.mark.parametrize("path,shape", [("/", "aws"), ("/api/v1/logs/groups", "rest")])
+def test_chunked_body_is_cut_at_the_cap(runtime, live, path, shape):
+    runtime.settings.max_body_mb = 1
+    head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "X-Amz-Target: Logs_20140328.CreateLogGroup\r\nTransfer-Encoding: chunked\r\n\r\n").encode()
+    chunk = b"a" * 65536
+    # 2 MiB sent, and the body never ends: only a server that stops at the cap answers.
+    status, _headers, body = _raw(live.url, head, then=(b"10000\r\n" + chunk + b"\r\n") * 32)
+    assert status == 413
+    doc = json.loads(body)
+    assert doc["__type"] == "RequestEntityTooLarge" if shape == "aws" else doc["error"]["code"] == "PayloadTooLarge"
+
+
+def test_unauthenticated_body_is_not_read(runtime, live):
+    runtime.settings.auth = "on"
+    head = (b"POST /api/v1/logs/groups HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 10000000\r\n\r\n")
+    status, _headers, body = _raw(live.url, head, then=b"{")
+    assert status == 401 and json.loads(body)["error"]["code"] == "Unauthorized"
+    head = (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.1\r\n"
+            b"X-Amz-Target: Logs_20140328.CreateLogGroup\r\nContent-Length: 10000000\r\n\r\n")
+    status, _headers, body = _raw(live.url, head, then=b"{")
+    assert status == 400 and json.loads(body)["__type"] == "AccessDeniedException"
+
+
+def test_errors_never_echo_long_input(client):
+    name = "x" * 200_000
+    r = client.post("/api/v1/logs/groups", json={"name": name})
+    assert 400 <= r.status_code < 500
+    assert len(r.content) < 3000
+    r = client.post("/", content=f"Action={name}&Version=2010-08-01".encode(),
+                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert 400 <= r.status_code < 500 and len(r.content) < 3000
+    r = client.post("/", content=f"Action=ListMetrics&Version={name}".encode(),
+                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert 400 <= r.status_code < 500 and len(r.content) < 3000
+
+
+def _basic(key: str) -> str:
+    return "Basic " + base64.b64encode(f"me:{key}".encode()).decode()
+
+
+def test_public_paths_default_and_setting(runtime, client):
+    runtime.settings.auth = "on"
+    token = runtime.keys.create("ops").token
+    private = ["/", "/metrics", "/api/v1/openapi.json", "/api/v1/docs", "/alarms", "/api/v1/info"]
+    for path in private:
+        r = client.get(path)
+        assert r.status_code == 401, path
+        assert r.headers["www-authenticate"].startswith("Bearer" if path.startswith("/api/") else "Basic")
+        assert client.get(path, headers={"Authorization": f"Bearer {token}"}).status_code == 200, path
+        # Browsers log in with the key as the password of a Basic prompt.
+        assert client.get(path, headers={"Authorization": _basic(token)}).status_code == 200, path
+        assert client.get(path, headers={"Authorization": _basic("rxw_nope_nope")}).status_code == 401
+    assert client.get("/health").status_code == 200
+    assert client.get("/status/nope").status_code == 404  # public: reaches the page, which does not exist
+    assert client.get("/static/app.css").status_code == 200
+
+    runtime.settings.public = "health,metrics,api_docs,ui"
+    for path in ["/", "/metrics", "/api/v1/openapi.json", "/api/v1/docs"]:
+        assert client.get(path).status_code == 200, path
+    assert client.get("/api/v1/info").status_code == 401
+    runtime.settings.public = ""
+    assert client.get("/health").status_code == 401
+
+
+def test_unknown_public_group_is_a_config_error():
+    from rexwatch.errors import ConfigError
+    from rexwatch.settings import load_settings
+
+    with pytest.raises(ConfigError, match="public"):
+        load_settings(public="status,everything")
