@@ -157,3 +157,29 @@ def test_unknown_public_group_is_a_config_error():
 
     with pytest.raises(ConfigError, match="public"):
         load_settings(public="status,everything")
+
+
+def test_html_pages_send_security_headers(runtime, client):
+    for path in ["/", "/alarms", "/api/v1/docs"]:
+        r = client.get(path)
+        assert r.status_code == 200, path
+        csp = r.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+        assert r.headers["x-frame-options"] == "DENY"
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["referrer-policy"] == "no-referrer"
+        # No inline script or style left for the policy to block.
+        assert "<script>" not in r.text and "<style" not in r.text and " style=" not in r.text
+    assert client.get("/health").headers["x-content-type-options"] == "nosniff"
+    assert "content-security-policy" not in client.get("/health").headers
+
+
+def test_templates_hold_no_inline_script_or_style():
+    from pathlib import Path
+
+    import rexwatch.web
+
+    for tpl in (Path(rexwatch.web.__file__).parent / "templates").glob("*.html"):
+        text = tpl.read_text()
+        assert "<style" not in text and "<script>" not in text and " style=" not in text, tpl.name
+        assert " onclick=" not in text and " onload=" not in text, tpl.name

@@ -35,6 +35,17 @@ DEFAULT_PUBLIC = "status,health"
 # Open whatever the setting says: each carries its own proof or holds nothing private.
 ALWAYS_OPEN = re.compile(r"^/(static/.*|push/[^/]+|sns/(confirm|unsubscribe))$")
 
+# Sent with every HTML page: no inline script anywhere, no framing, no referrer leaking
+# status-page or alarm URLs to other sites. Swagger UI needs data: images.
+HTML_HEADERS = [
+    (b"content-security-policy",
+     b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+     b"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+NOSNIFF = (b"x-content-type-options", b"nosniff")
+
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -74,7 +85,7 @@ async def _reply(send: Send, status: int, code: str, message: str, path: str, ex
     else:
         body = f"{status} {code}: {message}\n".encode()
         ctype = b"text/plain; charset=utf-8"
-    headers = [(b"content-type", ctype), (b"content-length", str(len(body)).encode()), *(extra or [])]
+    headers = [(b"content-type", ctype), (b"content-length", str(len(body)).encode()), NOSNIFF, *(extra or [])]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -112,7 +123,21 @@ class GuardMiddleware:
                     await _reply(send, 400, "Invalid", "Content-Length is not a number", path)
                 return
             receive = _capped(receive, limit)
-        await self.app(scope, receive, send)
+        await self.app(scope, receive, _with_security_headers(send))
+
+
+def _with_security_headers(send: Send) -> Send:
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+            headers.append(NOSNIFF)
+            if ctype.startswith(b"text/html"):
+                headers.extend(HTML_HEADERS)
+            message["headers"] = headers
+        await send(message)
+
+    return wrapped
 
 
 def _capped(receive: Receive, limit: int) -> Receive:
