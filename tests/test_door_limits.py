@@ -183,3 +183,61 @@ def test_templates_hold_no_inline_script_or_style():
         text = tpl.read_text()
         assert "<style" not in text and "<script>" not in text and " style=" not in text, tpl.name
         assert " onclick=" not in text and " onload=" not in text, tpl.name
+
+
+@pytest.fixture
+def slow_live(runtime):
+    from rexwatch.testing import LiveServer
+
+    runtime.settings.read_timeout_s = 1.0
+    with LiveServer(runtime, run_workers=False) as server:
+        yield server
+
+
+def _closed_by_server(url: str, payload: bytes) -> bytes:
+    """Send ``payload`` and never finish it; return what the server sent before closing."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as s:
+        s.sendall(payload)
+        got = b""
+        while chunk := s.recv(65536):
+            got += chunk
+        return got
+
+
+def _wait_for(predicate, what: str, timeout: float = 20) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_slow_clients_are_cut_off_and_not_counted_as_errors(runtime, slow_live, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO)
+    url = slow_live.url
+    # Headers that never end, and a body that never ends: both are closed by the deadline.
+    assert _closed_by_server(url, b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: a") == b""
+    assert _closed_by_server(url, b"POST /api/v1/logs/groups HTTP/1.1\r\nHost: x\r\n"
+                                  b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"na") == b""
+    assert _closed_by_server(url, b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Logs_20140328.CreateLogGroup\r\n"
+                                  b"Content-Type: application/x-amz-json-1.1\r\nContent-Length: 100\r\n\r\n{") == b""
+
+    def counted() -> str:
+        return httpx.get(url + "/metrics").text
+
+    _wait_for(lambda: counted().count('status="499"') >= 2, "both abandoned requests to be counted")
+    text = counted()
+    assert 'status="500"' not in text
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert errors == [], [r.getMessage() for r in errors]
+    # A client that keeps up is unaffected.
+    assert httpx.get(url + "/health").status_code == 200
+
+
+def test_oversized_headers_are_refused(live):
+    status, _headers, _body = _raw(live.url, b"GET /health HTTP/1.1\r\nHost: x\r\n" + b"X-Big: " + b"a" * 100_000)
+    assert status == 431

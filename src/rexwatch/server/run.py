@@ -50,6 +50,7 @@ def serve(settings: Settings) -> int:
     from rexwatch.logsetup import setup
     from rexwatch.runtime import open_runtime
     from rexwatch.server.lock import DataDirLock
+    from rexwatch.server.protocol import protocol_class
 
     setup(settings.log_level, settings.log_format)
     check_auth(settings)
@@ -66,6 +67,7 @@ def serve(settings: Settings) -> int:
         app = create_app(runtime, close_runtime=True)
         config = uvicorn.Config(
             app,
+            http=protocol_class(settings.read_timeout_s),
             host=settings.host,
             port=settings.port,
             log_config=None,
