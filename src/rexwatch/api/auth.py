@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from rexwatch.errors import Unauthorized
+from rexwatch.errors import Forbidden, Unauthorized
 from rexwatch.runtime import Runtime
 
 
@@ -29,3 +29,18 @@ def require_api_key(request: Request) -> None:
     if key is None:
         raise Unauthorized("a valid API key is required: send 'Authorization: Bearer <key>'")
     request.scope.setdefault("state", {})["api_key"] = key
+
+
+def require_admin(request: Request) -> None:
+    """Dependency of key management: only an admin key may mint or revoke keys.
+
+    With auth off (loopback only) there is no caller identity, and the machine's user
+    could run ``rexwatch keys`` anyway.
+    """
+    require_api_key(request)
+    runtime: Runtime = request.app.state.runtime
+    if not runtime.settings.auth_enabled:
+        return
+    key = request.scope["state"]["api_key"]
+    if key.role != "admin":
+        raise Forbidden(f"key {key.prefix} has role {key.role!r}: managing keys needs an admin key")

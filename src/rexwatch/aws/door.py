@@ -183,13 +183,14 @@ def authenticate_headers(runtime: Runtime, request: Request, protocol: str) -> P
         raise _auth_error(f, protocol)
 
 
-def authenticate_body(pending: PendingSignature, request: Request, body: bytes, signing: str, protocol: str) -> None:
+def authenticate_body(runtime: Runtime, pending: PendingSignature, request: Request, body: bytes, signing: str, protocol: str) -> None:
     headers = {k.lower(): v for k, v in request.headers.items()}
     try:
-        check_body(pending, request.method, request.url.path, request.url.query, headers, body,
-                   expected_service=signing)
+        key_id = check_body(pending, request.method, request.url.path, request.url.query, headers, body,
+                            expected_service=signing)
     except SigV4Failure as f:
         raise _auth_error(f, protocol)
+    runtime.keys.touch(key_id)
 
 
 def install(app: FastAPI, runtime: Runtime) -> None:
@@ -222,7 +223,7 @@ def install(app: FastAPI, runtime: Runtime) -> None:
             ctx.service, ctx.operation, ctx.protocol = service, op, protocol
             codec = _codec(protocol)
             if pending is not None:
-                await anyio.to_thread.run_sync(authenticate_body, pending, request, signed_body, signing, protocol)
+                await anyio.to_thread.run_sync(authenticate_body, runtime, pending, request, signed_body, signing, protocol)
             model = service_model(service)
             if op not in model.operation_names:
                 raise AwsError(

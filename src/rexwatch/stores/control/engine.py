@@ -18,6 +18,7 @@ def connect_control(url: str) -> Engine:
     """Create the engine and check it answers; raise ConfigError with one clear line if not."""
     try:
         if url.startswith("sqlite"):
+            _private_sqlite_file(url)
             engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
             event.listen(engine, "connect", _sqlite_pragmas)
         elif url.startswith("postgresql"):
@@ -35,6 +36,24 @@ def connect_control(url: str) -> Engine:
         reason = str(e.orig).strip().splitlines()[0] if e.orig else str(e)
         raise ConfigError(f"control store at {_safe(url)} refused the connection: {reason}")
     return engine
+
+
+def _private_sqlite_file(url: str) -> None:
+    """Create the SQLite file 0600 (or tighten an existing one) before SQLite opens it.
+
+    It holds webhook URLs and monitor headers; SQLite gives its -wal and -shm files the
+    same mode.
+    """
+    import os
+
+    path = url.split(":///", 1)[1].split("?", 1)[0] if ":///" in url else ""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        os.chmod(path, 0o600)
+    except OSError:
+        pass  # a missing directory or a read-only file is reported by the connection below
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
