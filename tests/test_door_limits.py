@@ -241,3 +241,27 @@ def test_slow_clients_are_cut_off_and_not_counted_as_errors(runtime, slow_live, 
 def test_oversized_headers_are_refused(live):
     status, _headers, _body = _raw(live.url, b"GET /health HTTP/1.1\r\nHost: x\r\n" + b"X-Big: " + b"a" * 100_000)
     assert status == 431
+
+
+@pytest.mark.parametrize("value", [1e20, -1e12, float("nan"), float("inf")])
+def test_out_of_range_timestamps_are_client_errors_in_every_protocol(client, value):
+    import cbor2
+
+    base = {"Namespace": "N", "MetricName": "M", "Period": 60, "Statistics": ["Sum"]}
+    ok_time = 1_700_000_000
+    for bad in ({"StartTime": value, "EndTime": ok_time}, {"StartTime": ok_time, "EndTime": cbor2.CBORTag(1, value)}):
+        r = client.post("/service/GraniteServiceVersion20100801/operation/GetMetricStatistics",
+                        content=cbor2.dumps({**base, **bad}),
+                        headers={"smithy-protocol": "rpc-v2-cbor", "Content-Type": "application/cbor",
+                                 "Accept": "application/cbor"})
+        assert r.status_code == 400, r.content
+        assert cbor2.loads(r.content)["__type"].endswith("SerializationException")
+    if value == value and abs(value) != float("inf"):  # JSON has no NaN or infinity
+        r = client.post("/", content=json.dumps({**base, "StartTime": value, "EndTime": ok_time}),
+                        headers={"X-Amz-Target": "GraniteServiceVersion20100801.GetMetricStatistics",
+                                 "Content-Type": "application/x-amz-json-1.0"})
+        assert r.status_code == 400 and r.json()["__type"].endswith("SerializationException"), r.text
+    r = client.post("/", data={"Action": "GetMetricStatistics", "Version": "2010-08-01", "Namespace": "N",
+                               "MetricName": "M", "Period": "60", "Statistics.member.1": "Sum",
+                               "StartTime": repr(value), "EndTime": str(ok_time)})
+    assert r.status_code == 400 and b"<Code>InvalidParameterValue</Code>" in r.content, r.text

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from rexwatch.aws.errors import AwsError
+from rexwatch.aws.protocols import from_epoch
 
 
 def decode(body: bytes, headers: dict[str, str], op_model: Any) -> dict[str, Any]:
@@ -80,7 +81,10 @@ def _timestamps_in(value: Any, shape: Any) -> Any:
     if t == "map" and isinstance(value, dict):
         return {k: _timestamps_in(v, shape.value) for k, v in value.items()}
     if t == "timestamp" and isinstance(value, int | float) and not isinstance(value, bool):
-        return dt.datetime.fromtimestamp(value, dt.UTC)
+        try:
+            return from_epoch(value)
+        except ValueError as e:
+            raise AwsError("SerializationException", f"invalid timestamp: {e}")
     if t == "blob" and isinstance(value, str):
         try:
             return base64.b64decode(value)
