@@ -144,7 +144,7 @@ def test_public_paths_default_and_setting(runtime, client):
     assert client.get("/static/app.css").status_code == 200
 
     runtime.settings.public = "health,metrics,api_docs,ui"
-    for path in ["/", "/metrics", "/api/v1/openapi.json", "/api/v1/docs"]:
+    for path in ["/", "/alarms", "/metrics", "/api/v1/openapi.json", "/api/v1/docs"]:
         assert client.get(path).status_code == 200, path
     assert client.get("/api/v1/info").status_code == 401
     runtime.settings.public = ""

@@ -1,25 +1,24 @@
 """Alarm pages: every alarm by state, and one alarm with its reason, mutes and history.
 
 Read-only: changes go through the CLI, the REST API or the AWS door. Notification
-emails link to ``/alarms/<name>``. With auth on, the pages need ``Authorization:
-Bearer <key>`` like /api/v1 (put a reverse proxy that adds it in front of browsers).
+emails link to ``/alarms/<name>``. With auth on, the pages need an API key like
+/api/v1 unless the ``public`` setting names ``ui`` (the gate in api/guard.py decides;
+browsers get a login prompt that takes the key as password).
 """
 
 from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from rexwatch.api.auth import require_api_key
 from rexwatch.api.routes.alarms import config_json
 from rexwatch.errors import NotFound
 from rexwatch.services.alarms import AlarmsService
 from rexwatch.web import templates
 
-# With auth on, alarm pages need the same bearer key as the REST API (they show alarm details).
-router = APIRouter(include_in_schema=False, dependencies=[Depends(require_api_key)])
+router = APIRouter(include_in_schema=False)
 ORDER = {"ALARM": 0, "INSUFFICIENT_DATA": 1, "OK": 2}
 
 
