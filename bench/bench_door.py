@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 
 HERE = Path(__file__).resolve().parents[1]
 
@@ -74,12 +75,16 @@ def cases(info: dict) -> dict[str, dict]:
     }
 
 
-def per_request_us(client: httpx.Client, case: dict, n: int) -> float:
+def per_request_us(client: httpx.Client, case: dict, n: int, server: psutil.Process) -> tuple[float, float]:
+    """(wall time, server CPU time) per request in microseconds. On a shared, busy machine the
+    server's CPU time is the steadier figure: waiting for a core does not count in it."""
+    cpu0 = sum(server.cpu_times()[:2])
     started = time.perf_counter()
     for _ in range(n):
         r = client.request(**case)
         assert r.status_code == 200, (case["url"], r.status_code, r.text[:200])
-    return (time.perf_counter() - started) / n * 1e6
+    wall = (time.perf_counter() - started) / n * 1e6
+    return wall, (sum(server.cpu_times()[:2]) - cpu0) / n * 1e6
 
 
 def start(src: Path) -> tuple[subprocess.Popen, dict]:
@@ -106,15 +111,18 @@ def main() -> None:
         assert Path(info["module"]).resolve().is_relative_to(trees[name]), (name, info["module"])
     try:
         clients = {name: httpx.Client(base_url=info["url"], timeout=30) for name, (_, info) in servers.items()}
+        procs = {name: psutil.Process(proc.pid) for name, (proc, _) in servers.items()}
         plan = {name: cases(info) for name, (_, info) in servers.items()}
         for name in trees:  # warm-up: imports, first queries, connection
             for case in plan[name].values():
-                per_request_us(clients[name], case, 50)
-        results: dict[str, dict[str, list[float]]] = {n: {c: [] for c in plan[n]} for n in trees}
-        for _ in range(args.rounds):
+                per_request_us(clients[name], case, 50, procs[name])
+        results: dict[str, dict[str, list[tuple[float, float]]]] = {n: {c: [] for c in plan[n]} for n in trees}
+        for r in range(args.rounds):
             for case_name in plan["after"]:
-                for name in trees:
-                    results[name][case_name].append(per_request_us(clients[name], plan[name][case_name], args.requests))
+                # Alternate which tree goes first, so neither always meets a warmer machine.
+                for name in (list(trees) if r % 2 == 0 else list(trees)[::-1]):
+                    results[name][case_name].append(
+                        per_request_us(clients[name], plan[name][case_name], args.requests, procs[name]))
     finally:
         for proc, _ in servers.values():
             proc.stdin.close()
@@ -127,16 +135,20 @@ def main() -> None:
           f"{args.requests} sequential keep-alive requests x {args.rounds} interleaved rounds, median; "
           f"1-minute load average {load:.1f}")
     print()
-    print("| request | before | after | after / before |" if "before" in trees else "| request | per request |")
-    print("|---|---|---|---|" if "before" in trees else "|---|---|")
+    if "before" not in trees:
+        print("| request | wall per request | server CPU per request |")
+        print("|---|---|---|")
+        for case_name, samples in results["after"].items():
+            wall, cpu = (statistics.median(x[i] for x in samples) for i in (0, 1))
+            print(f"| {case_name} | {wall:.0f} us | {cpu:.0f} us |")
+        return
+    print("| request | server CPU before | after | after / before | wall before | after | after / before |")
+    print("|---|---|---|---|---|---|---|")
     for case_name, samples in results["after"].items():
-        after = statistics.median(samples)
-        if "before" in trees:
-            before = statistics.median(results["before"][case_name])
-            print(f"| {case_name} | {before:.0f} us | {after:.0f} us | {after / before:.2f}x |")
-        else:
-            print(f"| {case_name} | {after:.0f} us |")
-
+        wall_a, cpu_a = (statistics.median(x[i] for x in samples) for i in (0, 1))
+        wall_b, cpu_b = (statistics.median(x[i] for x in results["before"][case_name]) for i in (0, 1))
+        print(f"| {case_name} | {cpu_b:.0f} us | {cpu_a:.0f} us | {cpu_a / cpu_b:.2f}x "
+              f"| {wall_b:.0f} us | {wall_a:.0f} us | {wall_a / wall_b:.2f}x |")
 
 if __name__ == "__main__":
     main()
