@@ -4,6 +4,7 @@ SQLite by default and the real PostgreSQL on 127.0.0.1 where asked."""
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,6 +75,24 @@ def client(runtime: Runtime):
 def live(runtime: Runtime) -> Iterator[LiveServer]:
     with LiveServer(runtime, run_workers=False) as server:
         yield server
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium driven by Playwright (never a downloaded browser build)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )
+        yield b
+        b.close()
 
 
 @pytest.fixture

@@ -92,6 +92,23 @@ class Settings(BaseSettings):
     logs_buffer_linger_ms: float = Field(
         2.0, ge=0, le=1000, description="How long the log ingest buffer waits to coalesce requests."
     )
+    otlp_log_group: str = Field(
+        "/otel/{service.name}", min_length=1, max_length=512,
+        description="Log group of OTLP log records; {attr} is replaced by that resource attribute.",
+    )
+    otlp_metrics_namespace: str = Field(
+        "otel", min_length=1, max_length=255,
+        description="Namespace of OTLP metrics; {attr} is replaced by that resource attribute.",
+    )
+    otlp_resource_dimensions: str = Field(
+        "service.name,service.namespace,deployment.environment,deployment.environment.name,host.name,"
+        "k8s.namespace.name,k8s.deployment.name",
+        description="Comma-separated resource attributes kept as dimensions of OTLP metrics (in this order).",
+    )
+    prometheus_namespace: str = Field(
+        "prometheus", min_length=1, max_length=255, pattern=r"^[^:]",
+        description="Namespace of samples received by Prometheus remote_write.",
+    )
     probe_concurrency: int = Field(
         500, ge=1, le=20000, description="Health checks and uptime probes running at once."
     )

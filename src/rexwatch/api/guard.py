@@ -29,7 +29,8 @@ PUBLIC_GROUPS: dict[str, re.Pattern[str]] = {
     "health": re.compile(r"^/health$"),
     "metrics": re.compile(r"^/metrics$"),
     "api_docs": re.compile(r"^/api/v1/(docs|openapi\.json)$"),
-    "ui": re.compile(r"^/($|alarms(/.*)?$)"),
+    # Every other page: the console (overview, logs, Insights, live tail, alarms).
+    "ui": re.compile(r"^/(?!api/|metrics$|health$|status/|badge/)"),
 }
 DEFAULT_PUBLIC = "status,health"
 # Open whatever the setting says: each carries its own proof or holds nothing private.

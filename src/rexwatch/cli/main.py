@@ -29,6 +29,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("rexwatch.cli.sns_cmd", "sns"),
     ("rexwatch.cli.monitors_cmd", "monitors"),
     ("rexwatch.cli.target_groups_cmd", "target_groups"),
+    ("rexwatch.cli.agent_cmd", "agent"),
+    ("rexwatch.cli.agent_cmd", "rds"),
 )
 
 

@@ -56,6 +56,12 @@ def _private_sqlite_file(url: str) -> None:
         pass  # a missing directory or a read-only file is reported by the connection below
 
 
+def ping(engine: Engine) -> None:
+    """Raise if the control store does not answer; the health endpoint and overview call this."""
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     # WAL lets readers and one writer work at once; busy_timeout waits instead of failing.
     cur = dbapi_conn.cursor()

@@ -9,7 +9,7 @@ import orjson
 from sqlalchemy import Engine, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from rexwatch.errors import Conflict, NotFound, Protected
+from rexwatch.errors import AlreadyExists, NotFound, Protected
 from rexwatch.services.logs.model import Group, Stream, now_ms
 from rexwatch.stores.control.tables.logs import log_groups, log_streams, log_tombstones
 
@@ -46,7 +46,7 @@ class LogsRepo:
                     deletion_protection=deletion_protection,
                     tags=orjson.dumps(tags).decode() if tags else None))
         except IntegrityError:
-            raise Conflict(f"The specified log group already exists: {name}")
+            raise AlreadyExists(f"The specified log group already exists: {name}")
         self._forget()
         return self.group(name)
 
@@ -116,7 +116,7 @@ class LogsRepo:
             with self.engine.begin() as conn:
                 conn.execute(insert(log_streams).values(group_id=group.id, name=name, created_ms=now_ms()))
         except IntegrityError:
-            raise Conflict(f"The specified log stream already exists: {name}")
+            raise AlreadyExists(f"The specified log stream already exists: {name}")
         return self.stream(group, name)
 
     def stream(self, group: Group, name: str, *, cached: bool = False) -> Stream:
