@@ -15,6 +15,16 @@ from helpers import ServerProcess
 from rexwatch.runtime import Runtime
 from rexwatch.testing import LiveServer, make_runtime
 
+# Settings a developer's shell may carry (REXWATCH_PORT=9099, REXWATCH_DATA_DIR, REXWATCH_ENDPOINT of the
+# server they are running, ...) must not reach the servers and CLIs the tests start. Only the knobs that
+# steer the test suite itself survive.
+TEST_KNOBS = {"REXWATCH_TEST_PG", "REXWATCH_UPDATE_GOLDEN", "REXWATCH_REGEN_GOLDEN", "REXWATCH_FUZZ_EXAMPLES"}
+for _name in [n for n in os.environ if n.startswith("REXWATCH_") and n not in TEST_KNOBS]:
+    del os.environ[_name]
+# Servers the tests start do not watch themselves (their own log group, metrics and monitor would show up
+# in the listings tests compare); tests/test_selfwatch.py turns it on.
+os.environ["REXWATCH_SELF_MONITOR"] = "false"
+
 PG_ADMIN_URL = os.environ.get("REXWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 

@@ -11,6 +11,8 @@ import string
 import httpx
 import pytest
 
+from rexwatch.testing import wait_until
+
 
 def _raw(url: str, request: bytes, *, then: bytes = b"", timeout: float = 20) -> tuple[int, dict[str, str], bytes]:
     """Send ``request`` on a fresh socket, then ``then``, and read one response without
@@ -205,15 +207,6 @@ def _closed_by_server(url: str, payload: bytes) -> bytes:
         return got
 
 
-def _wait_for(predicate, what: str, timeout: float = 20) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def test_slow_clients_are_cut_off_and_not_counted_as_errors(runtime, slow_live, caplog):
     import logging
 
@@ -229,7 +222,7 @@ def test_slow_clients_are_cut_off_and_not_counted_as_errors(runtime, slow_live, 
     def counted() -> str:
         return httpx.get(url + "/metrics").text
 
-    _wait_for(lambda: counted().count('status="499"') >= 2, "both abandoned requests to be counted")
+    wait_until(lambda: counted().count('status="499"') >= 2, what="both abandoned requests to be counted")
     text = counted()
     assert 'status="500"' not in text
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]

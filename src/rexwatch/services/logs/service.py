@@ -191,6 +191,7 @@ class LogsService:
         s = self.catalog.stream(g, rules.check_stream_name(stream), cached=True)
         accepted = validate(g, s, events, now_ms())
         self.buffer.submit(accepted.table, g)
+        self.runtime.metrics.count_ingest("log_events", accepted.table.num_rows)
         return PutResult(str(self.buffer.last_seq), accepted.rejected)
 
     # Reads ------------------------------------------------------------------------------------------
