@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+import re
 import socket
 import string
 
@@ -182,7 +183,7 @@ def test_templates_hold_no_inline_script_or_style():
     import rexwatch.web
 
     for tpl in (Path(rexwatch.web.__file__).parent / "templates").glob("*.html"):
-        text = tpl.read_text()
+        text = re.sub(r"\{#.*?#\}", "", tpl.read_text(), flags=re.S)  # template comments are not sent
         assert "<style" not in text and "<script>" not in text and " style=" not in text, tpl.name
         assert " onclick=" not in text and " onload=" not in text, tpl.name
 

@@ -193,6 +193,10 @@ class Settings(BaseSettings):
         return self.control_url or f"sqlite:///{self.data_dir / 'control.db'}"
 
     @property
+    def max_body_bytes(self) -> int:
+        return self.max_body_mb * 1024 * 1024
+
+    @property
     def telemetry_path(self) -> Path:
         return self.data_dir / "telemetry"
 

@@ -62,7 +62,9 @@ def create_app(runtime: Runtime, *, run_workers: bool = True, close_runtime: boo
     )
     app.state.runtime = runtime
     errors.install(app)
-    app.add_middleware(GuardMiddleware, runtime=runtime)
+    from rexwatch.intake import paths as intake_paths
+
+    app.add_middleware(GuardMiddleware, runtime=runtime, own_doors=intake_paths())
     # Outermost, so refusals by the guard are counted and logged too.
     app.add_middleware(RequestContextMiddleware, metrics=runtime.metrics)
 

@@ -92,12 +92,18 @@ async def _reply(send: Send, status: int, code: str, message: str, path: str, ex
 
 
 class GuardMiddleware:
-    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+    """``own_doors``: paths of doors that authenticate and bound bodies themselves, in their
+    protocols' shapes (the telemetry intake); the AWS door is always one."""
+
+    def __init__(self, app: ASGIApp, runtime: Runtime, own_doors: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.runtime = runtime
+        self.own_doors = own_doors
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or is_aws_door(scope["method"], scope["path"]):
+        if scope["type"] != "http" or is_aws_door(scope["method"], scope["path"]) or (
+            scope["method"] == "POST" and scope["path"] in self.own_doors
+        ):
             await self.app(scope, receive, send)
             return
         settings = self.runtime.settings
@@ -114,7 +120,7 @@ class GuardMiddleware:
                              path, [(b"www-authenticate", challenge)])
                 return
             scope.setdefault("state", {})["api_key"] = key
-        limit = settings.max_body_mb * 1024 * 1024
+        limit = settings.max_body_bytes
         if scope["method"] in _BODY_METHODS:
             raw = headers.get(b"content-length")
             if raw is not None and (not raw.isdigit() or int(raw) > limit):

@@ -209,7 +209,7 @@ def install(app: FastAPI, runtime: Runtime) -> None:
         try:
             # Size and caller are settled from headers first, so a stranger's request costs
             # no more than its headers; the body is then read as a stream up to the limit.
-            limit = runtime.settings.max_body_mb * 1024 * 1024
+            limit = runtime.settings.max_body_bytes
             declared_length(request, limit)
             pending = None
             if runtime.settings.auth_enabled:  # skip the thread hop when there is nothing to check

@@ -7,7 +7,6 @@ from typing import Any
 
 from fastapi import Request
 
-from rexwatch.aws.door import MAX_BODY  # one request-size bound for every door
 from rexwatch.runtime import Runtime
 
 
@@ -21,8 +20,11 @@ class IntakeError(Exception):
         self.retry_after = retry_after
 
 
-async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
-    """The request body, refusing (413) past ``limit`` bytes before reading it all."""
+async def read_body(request: Request, limit: int | None = None) -> bytes:
+    """The request body, refusing (413) past ``limit`` bytes (default: the ``max_body_mb``
+    setting, one bound for every door) before reading it all."""
+    if limit is None:
+        limit = request.app.state.runtime.settings.max_body_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise IntakeError(413, f"request body of {declared} bytes exceeds {limit} bytes")
@@ -35,7 +37,7 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     return b"".join(chunks)
 
 
-def inflate(body: bytes, encoding: str, limit: int = MAX_BODY) -> bytes:
+def inflate(body: bytes, encoding: str, limit: int) -> bytes:
     """Undo ``Content-Encoding`` gzip or deflate with the decompressed size bounded too."""
     encoding = encoding.strip().lower()
     if encoding in ("", "identity"):
