@@ -1,13 +1,13 @@
 """core: API key roles
 
-Revision ID: core_0002
+Revision ID: core_0003_roles
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "core_0002"
-down_revision = "core_0001"
+revision = "core_0003_roles"
+down_revision = "core_0002_ids"
 branch_labels = None
 depends_on = None
 
