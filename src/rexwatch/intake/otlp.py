@@ -110,7 +110,7 @@ def door(
     async def handle(request: Request) -> Response:
         encoding = JSON if request.headers.get("content-type", "").startswith(JSON) else PROTOBUF
         try:
-            authenticate(runtime, request)
+            await authenticate(runtime, request)
             limit = runtime.settings.max_body_bytes
             body = inflate(await read_body(request, limit), request.headers.get("content-encoding", ""), limit)
             msg, encoding = decode(body, request.headers.get("content-type", ""), request_cls)

@@ -141,7 +141,7 @@ def write(runtime: Runtime, req) -> tuple[int, int, str]:
 def door(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
     async def handle(request: Request) -> Response:
         try:
-            authenticate(runtime, request)
+            await authenticate(runtime, request)
             enc = request.headers.get("content-encoding", "snappy").strip().lower()
             if enc != "snappy":
                 raise IntakeError(415, f"Content-Encoding {enc!r} is not supported: remote_write uses snappy")
