@@ -112,6 +112,14 @@ class Settings(BaseSettings):
     probe_concurrency: int = Field(
         500, ge=1, le=20000, description="Health checks and uptime probes running at once."
     )
+    security_log_group: str = Field(
+        "/rexwatch/security", min_length=1, max_length=512,
+        description="Log group receiving an event for every IP block and unblock.",
+    )
+    log_alarm_queries_per_tick: int = Field(
+        50, ge=1, le=10_000,
+        description="Log alarm queries one evaluator tick runs at most; alarms past it wait for the next tick.",
+    )
     probe_allow_link_local: bool = Field(
         False, description="Let probes reach link-local/cloud metadata addresses (169.254.0.0/16, fe80::/10)."
     )
