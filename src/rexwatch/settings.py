@@ -123,6 +123,39 @@ class Settings(BaseSettings):
     probe_allow_link_local: bool = Field(
         False, description="Let probes reach link-local/cloud metadata addresses (169.254.0.0/16, fe80::/10)."
     )
+    self_monitor: bool = Field(
+        True, description="Record the server's own request log and metrics in its own stores (selfwatch worker)."
+    )
+    self_monitor_log_group: str = Field(
+        "/rexwatch/requests", min_length=1, max_length=512, pattern=r"^[\.\-_/#A-Za-z0-9]+$",
+        description="Log group of the server's request log.",
+    )
+    self_monitor_namespace: str = Field(
+        "Rexwatch/Server", min_length=1, max_length=255, description="Metric namespace of the server's own metrics."
+    )
+    self_monitor_retention_days: int = Field(
+        7, description="Retention set on the request-log group when it is created (a CloudWatch retention value)."
+    )
+    self_monitor_flush_s: float = Field(
+        5.0, ge=1, le=300, description="How often the server writes its request log and metrics (one batch each)."
+    )
+    self_monitor_buffer: int = Field(
+        20_000, ge=100, le=1_000_000,
+        description="Request-log entries held between flushes; past it, entries are dropped and counted.",
+    )
+    self_monitor_health_interval_s: float = Field(
+        30.0, ge=0, le=86_400,
+        description="Interval of the built-in uptime monitor on the server's own /health; 0 creates none.",
+    )
+
+    @field_validator("self_monitor_retention_days")
+    @classmethod
+    def _retention_value(cls, v: int) -> int:
+        from rexwatch.services.logs.rules import RETENTION_DAYS
+
+        if v not in RETENTION_DAYS:
+            raise ValueError(f"must be one of {', '.join(map(str, sorted(RETENTION_DAYS)))}")
+        return v
 
     @field_validator("host")
     @classmethod

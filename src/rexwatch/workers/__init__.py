@@ -10,4 +10,5 @@ WORKERS: dict[str, str] = {
     "alarms": "rexwatch.workers.alarms.AlarmsWorker",
     "probes": "rexwatch.workers.probes.ProbeWorker",
     "blocklist": "rexwatch.workers.blocklist.BlocklistWorker",
+    "selfwatch": "rexwatch.workers.selfwatch.SelfWatchWorker",
 }

@@ -285,7 +285,8 @@ class ProbeWorker(Worker):
         while not stop.is_set():
             await asyncio.sleep(RELOAD_S)
             try:
-                await self._reload()
+                with self.runtime.metrics.ticks.round("probes_reload"):
+                    await self._reload()
             except Exception:
                 log.exception("probes: reloading the configuration failed")
 
@@ -563,7 +564,8 @@ class ProbeWorker(Worker):
         while not stop.is_set():
             await asyncio.sleep(FLUSH_S)
             try:
-                await self._flush()
+                with self.runtime.metrics.ticks.round(self.name):
+                    await self._flush()
             except Exception:
                 self.flush_errors += 1
                 self.runtime.metrics.worker_ticks.labels(self.name, "error").inc()

@@ -80,7 +80,11 @@ def _timestamps_in(value: Any, shape: Any) -> Any:
     if t == "map" and isinstance(value, dict):
         return {k: _timestamps_in(v, shape.value) for k, v in value.items()}
     if t == "timestamp" and isinstance(value, int | float) and not isinstance(value, bool):
-        return dt.datetime.fromtimestamp(value, dt.UTC)
+        try:
+            return dt.datetime.fromtimestamp(value, dt.UTC)
+        except (OverflowError, OSError, ValueError):
+            # Python's datetime spans years 1 to 9999; AWS accepts nothing outside it either.
+            raise AwsError("SerializationException", f"timestamp {value!r} is out of range")
     if t == "blob" and isinstance(value, str):
         try:
             return base64.b64decode(value)
