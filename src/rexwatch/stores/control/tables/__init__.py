@@ -27,6 +27,7 @@ AREAS: tuple[str, ...] = (
     "alarms",
     "monitors",
     "security",
+    "dashboards",
 )
 
 for _area in AREAS:
