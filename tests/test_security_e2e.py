@@ -24,7 +24,7 @@ AUDIT_GROUP = "/utm/audit"
 @pytest.fixture
 def receivers(runtime):
     box, hook = Mailbox(), Receiver()
-    runtime.settings.smtp_port = box.port
+    runtime.settings.smtp_host, runtime.settings.smtp_port = "127.0.0.1", box.port
     yield box, hook
     box.close()
     hook.close()
