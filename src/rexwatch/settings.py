@@ -122,6 +122,14 @@ class Settings(BaseSettings):
     read_timeout_s: float = Field(
         30.0, gt=0, le=3600, description="Time a client has to send one request's headers and body."
     )
+    security_log_group: str = Field(
+        "/rexwatch/security", min_length=1, max_length=512,
+        description="Log group receiving an event for every IP block and unblock.",
+    )
+    log_alarm_queries_per_tick: int = Field(
+        50, ge=1, le=10_000,
+        description="Log alarm queries one evaluator tick runs at most; alarms past it wait for the next tick.",
+    )
     outbound_allow_link_local: bool = Field(
         False,
         description="Let outbound requests (monitors, notifications, SMTP) reach link-local and cloud metadata "
