@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
 from rexwatch.aws.errors import AwsError
+from rexwatch.aws.protocols import from_epoch
 
 # Error code for a malformed or missing parameter, per service (endpointPrefix).
 _PARAM_ERROR = {"sns": "InvalidParameter", "monitoring": "InvalidParameterValue",
@@ -148,9 +149,10 @@ def _scalar(shape: Any, key: str, raw: str, svc: str) -> Any:
 def _parse_time(raw: str) -> dt.datetime:
     try:
         value = float(raw)
-        return dt.datetime.fromtimestamp(value, dt.UTC)
     except ValueError:
-        pass
+        value = None
+    if value is not None:
+        return from_epoch(value)  # ValueError past year 9999: the caller answers 400
     parsed = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
