@@ -226,7 +226,8 @@ class Tokenizer:
             part, i = scan_quoted(text, i, escapes=_QUOTE_ESCAPES[text[i]], what="quoted key")
         else:
             j = i
-            while j < len(text) and (text[j].isdigit() or text[j] == "*"):
+            # ASCII digits only: str.isdigit accepts "²", which int() refuses.
+            while j < len(text) and ((text[j].isascii() and text[j].isdigit()) or text[j] == "*"):
                 j += 1
             inner = text[i:j]
             if inner == "*":
