@@ -36,10 +36,12 @@ def hostile_settings(max_examples: int) -> settings:
 
 # Single characters that break naive quoting, escaping, framing or encoding somewhere.
 AWKWARD_CHARS = ["'", '"', "\\", "\t", "\n", "\r", "\x00", "\x1f", "\x7f", "%", "&", "<", ">", ";", "`",
-                 "$", "{", "}", "*", "?", "/", ":", "#", "é", "ß", "漢", "😀", "\u2028", "\ufeff", "\u0301"]
+                 "$", "{", "}", "*", "?", "/", ":", "#", "é", "ß", "漢", "😀", "\u2028", "\ufeff", "\u0301",
+                 "²", "٣"]  # digits to str.isdigit, not to int()
 # Whole strings with a known meaning to some layer (SQL, templates, paths, numbers).
 AWKWARD_STRINGS = ["", " ", "'", "\\", "\\'", "''", '"', "{db}", "%s", "${x}", "null", "NaN", "-1",
-                   "1e999", "../..", "a\x00b", "\\N", "é漢😀", "' OR '1'='1", "\t\n", "*", "[]", "{}"]
+                   "1e999", "../..", "a\x00b", "\\N", "é漢😀", "' OR '1'='1", "\t\n", "*", "[]", "{}",
+                   "²", "99999999999999999999", "-0", "1" * 400]
 LONG = 70_000  # past every 16-bit length and past every AWS name limit
 
 

@@ -424,3 +424,21 @@ def test_form_requests_the_door_cannot_place_answer_in_xml(server, body):
     assert r.status_code == 400
     assert r.headers["content-type"].startswith("text/xml")
     assert "<ErrorResponse" in r.text and "<Code>" in r.text
+
+
+@hostile_settings(8)
+@given(text=st.sampled_from(["²", "1²", "٣", "99999999999999999999", "-1", "1.5", ""]))
+@example(text="²")  # str.isdigit says yes, int() says ValueError: a 500 from three places
+def test_unicode_digits_are_refused_not_crashed(server, clients, text):
+    logs = clients[("logs", None)]
+    codes = service_codes(logs)
+    _send(logs, "DescribeMetricFilters", {"nextToken": text}, codes)
+    _send(logs, "FilterLogEvents", {"logGroupName": SEED_GROUP, "filterPattern": f"{{ $.a[{text}] = 1 }}"}, codes)
+    now = int(dt.datetime.now(dt.UTC).timestamp())
+    _send(logs, "StartQuery", {"logGroupName": SEED_GROUP, "startTime": now - 60, "endTime": now,
+                               "queryString": f"fields a.{text}"}, codes)
+    cw = clients[("cloudwatch", "json")]
+    _send(cw, "PutMetricAlarm", {"AlarmName": "digits", "Namespace": SEED_NS, "MetricName": SEED_METRIC,
+                                 "ExtendedStatistic": f"p{text}", "Period": 60, "EvaluationPeriods": 1,
+                                 "Threshold": 1.0, "ComparisonOperator": "GreaterThanThreshold"},
+          service_codes(cw))
