@@ -28,7 +28,7 @@ try:
     from rexwatch.services.alarms import Actions, AlarmDefinition, Dimension
 except ImportError:  # the service before typed definitions took PutMetricAlarm's dict (before/after runs)
     AlarmDefinition = None
-from rexwatch.services.metrics import Datum, MetricsService
+from rexwatch.services.metrics import MetricDatum, MetricsService
 from rexwatch.services.notify import NotifyService
 from rexwatch.testing import free_port, make_runtime
 from rexwatch.workers.alarms import AlarmsWorker
@@ -43,13 +43,13 @@ def machine() -> str:
 
 def put_series(rt, n: int, minute: int, points: int, breach_every: int) -> None:
     metrics = rt.service(MetricsService)
-    batch: list[Datum] = []
+    batch: list[MetricDatum] = []
     for i in range(n):
         hot = i % breach_every == 0
         for k in range(points):
             ts = dt.datetime.fromtimestamp(minute - 60 * (points - k) + 1, dt.UTC)
             batch.append(
-                Datum(
+                MetricDatum(
                     "CPUUtilization", [("Host", f"h{i:05d}")], ts, 95.0 if hot else 20.0 + k, unit="Percent"
                 )
             )

@@ -135,8 +135,7 @@ def _timed(fn, repeat: int = 7) -> float:
 
 
 def bench_queries() -> dict[str, float]:
-    from rexwatch.services.metrics import MetricId, MetricsService, StatQuery
-    from rexwatch.services.metrics.getdata import MetricDataQuery, MetricStatSpec
+    from rexwatch.services.metrics import MetricDataQuery, MetricId, MetricsService, MetricStatSpec, StatQuery
     from rexwatch.services.metrics.put import POINTS_SCHEMA
     from rexwatch.stores.telemetry.chdb import engine_for
     from rexwatch.testing import make_runtime

@@ -45,6 +45,22 @@ PACKAGES: tuple[Package, ...] = (
         files=("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"),
         licence=("LICENSE", "NOTICE", "swagger-ui-bundle.js.LICENSE.txt"),
     ),
+    # The console's charts (MIT).
+    Package(
+        "uplot",
+        "1.6.32",
+        "sha512-KIMVnG68zvu5XXUbC4LQEPnhwOxBuLyW1AHtpm6IKTXImkbLgkMy+jabjLgSLMasNuGGzQm/ep3tOkyTxpiQIw==",
+        files=("dist/uPlot.iife.min.js", "dist/uPlot.min.css"),
+        licence=("LICENSE",),
+    ),
+    # The console's partial page updates (0BSD).
+    Package(
+        "htmx.org",
+        "2.0.11",
+        "sha512-Thx/WtpeOQqSrqBCw/A1cwGJGg4UrVa3+sW0GmrM3p4gJgO89ecH4qtbnyzDDWFvBTqjnIMCgELTNt636dtamA==",
+        files=("dist/htmx.min.js",),
+        licence=("LICENSE",),
+    ),
 )
 
 

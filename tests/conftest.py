@@ -4,6 +4,7 @@ SQLite by default and the real PostgreSQL on 127.0.0.1 where asked."""
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,16 @@ import pytest
 from helpers import ServerProcess
 from rexwatch.runtime import Runtime
 from rexwatch.testing import LiveServer, make_runtime
+
+# Settings a developer's shell may carry (REXWATCH_PORT=9099, REXWATCH_DATA_DIR, REXWATCH_ENDPOINT of the
+# server they are running, ...) must not reach the servers and CLIs the tests start. Only the knobs that
+# steer the test suite itself survive.
+TEST_KNOBS = {"REXWATCH_TEST_PG", "REXWATCH_UPDATE_GOLDEN", "REXWATCH_REGEN_GOLDEN", "REXWATCH_FUZZ_EXAMPLES"}
+for _name in [n for n in os.environ if n.startswith("REXWATCH_") and n not in TEST_KNOBS]:
+    del os.environ[_name]
+# Servers the tests start do not watch themselves (their own log group, metrics and monitor would show up
+# in the listings tests compare); tests/test_selfwatch.py turns it on.
+os.environ["REXWATCH_SELF_MONITOR"] = "false"
 
 PG_ADMIN_URL = os.environ.get("REXWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -74,6 +85,24 @@ def client(runtime: Runtime):
 def live(runtime: Runtime) -> Iterator[LiveServer]:
     with LiveServer(runtime, run_workers=False) as server:
         yield server
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium driven by Playwright (never a downloaded browser build)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )
+        yield b
+        b.close()
 
 
 @pytest.fixture

@@ -71,7 +71,7 @@ class Receiver:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def wait_for(self, count: int, timeout: float = 15.0) -> list[Received]:
+    def wait_for(self, count: int, timeout: float = 60.0) -> list[Received]:
         deadline = time.monotonic() + timeout
         with self.arrived:
             while len(self.requests) < count:
@@ -112,7 +112,7 @@ class Mailbox:
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
         self.controller.start()
 
-    def wait_for(self, count: int, timeout: float = 15.0) -> list[Any]:
+    def wait_for(self, count: int, timeout: float = 60.0) -> list[Any]:
         deadline = time.monotonic() + timeout
         with self._cv:
             while len(self.messages) < count:

@@ -8,7 +8,7 @@ import pytest
 
 from rexwatch.errors import Invalid
 from rexwatch.lang.schedule import parse_schedule
-from rexwatch.services.alarms.mute import rule_status
+from rexwatch.services.alarms.mute_status import rule_status
 
 UTC = dt.UTC
 

@@ -9,7 +9,7 @@ import time
 
 from helpers import run_cli
 from rexwatch.services.alarms import AlarmDefinition, AlarmsService
-from rexwatch.services.metrics import Datum, MetricsService
+from rexwatch.services.metrics import MetricDatum, MetricsService
 
 CPU = {
     "MetricName": "CPUUtilization",
@@ -72,7 +72,7 @@ def test_native_cli_backtest_mute_and_ack(runtime, live):
     runtime.service(MetricsService).put_metric_data(
         "UTM/Application",
         [
-            Datum("CPUUtilization", [], dt.datetime.fromtimestamp(start + 60 * i + 1, dt.UTC), float(v))
+            MetricDatum("CPUUtilization", [], dt.datetime.fromtimestamp(start + 60 * i + 1, dt.UTC), float(v))
             for i, v in enumerate(values)
         ],
     )

@@ -13,6 +13,7 @@ import pytest
 from botocore.config import Config
 
 from notify_helpers import Receiver
+from rexwatch.testing import wait_for_tick, wait_until
 
 TOPIC = "arn:aws:sns:us-east-1:ACCOUNT:utm-alerts"
 
@@ -26,16 +27,6 @@ def _client(service: str, url: str):
         aws_secret_access_key="t",
         config=Config(retries={"max_attempts": 1}),
     )
-
-
-def _wait(pred, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = pred()
-        if got:
-            return got
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.slow
@@ -73,16 +64,16 @@ def test_sigkill_after_transition_before_delivery(server_process, tmp_path):
                 for k in (1, 30, 59)
             ],
         )
-        _wait(lambda: cw.describe_alarms(StateValue="ALARM")["MetricAlarms"], 30, "the ALARM transition")
+        wait_until(lambda: cw.describe_alarms(StateValue="ALARM")["MetricAlarms"], 120, what="the ALARM transition")
         a.stop(signal.SIGKILL)
         assert rx.requests == []
 
         # 2. Restarted with the notifier: the pending notification is sent once; no second transition.
         b = server_process("--workers", "alarms,notify", data_dir=data).start()
-        [req] = rx.wait_for(1, timeout=30)
+        [req] = rx.wait_for(1, timeout=120)
         msg = json.loads(req.json["Message"])
         assert msg["AlarmName"] == "utm-unhealthy-targets" and msg["NewStateValue"] == "ALARM"
-        time.sleep(12)  # at least one more evaluator tick
+        wait_for_tick(b.url, "alarms", 1)  # one more evaluator tick, begun after the delivery
         assert len(rx.requests) == 1
         cw = _client("cloudwatch", b.url)
         updates = cw.describe_alarm_history(AlarmName="utm-unhealthy-targets", HistoryItemType="StateUpdate")[

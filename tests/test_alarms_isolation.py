@@ -16,7 +16,7 @@ from rexwatch.services.alarms import AlarmDefinition, AlarmsService, MetricQuery
 from rexwatch.services.alarms.evaluate import Datapoint
 from rexwatch.services.alarms.sources import MetricsStats
 from rexwatch.services.alarms.tick import ISOLATION_QUERIES
-from rexwatch.services.metrics import Datum, MetricsService
+from rexwatch.services.metrics import MetricDatum, MetricsService
 from rexwatch.workers.alarms import AlarmsWorker
 
 BROKEN = "Sec/q'uote"
@@ -72,7 +72,7 @@ def alarm(name: str, metric: str, namespace: str = "UTM/Application") -> AlarmDe
 
 def put_points(runtime, minute: int, namespace: str, metrics: list[str], value: float) -> None:
     ts = dt.datetime.fromtimestamp(minute - 60 + 1, dt.UTC)
-    runtime.service(MetricsService).put_metric_data(namespace, [Datum(m, [], ts, value) for m in metrics])
+    runtime.service(MetricsService).put_metric_data(namespace, [MetricDatum(m, [], ts, value) for m in metrics])
 
 
 def test_a_failing_series_does_not_stop_healthy_alarms_in_the_same_tick(runtime, client, caplog):

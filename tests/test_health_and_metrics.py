@@ -4,6 +4,8 @@ import time
 
 from sqlalchemy import create_engine, text
 
+from rexwatch.testing import wait_until
+
 
 def test_health_shape(client):
     r = client.get("/health")
@@ -29,9 +31,13 @@ def test_health_503_when_control_store_fails(tmp_path, chdb_engine, pg_url):
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE "{pg_url.rsplit("/", 1)[1]}" WITH (FORCE)'))
         admin.dispose()
-        time.sleep(0.3)  # past the health cache
-        r = c.get("/health")
-        assert r.status_code == 503
+
+        def unhealthy():
+            r = c.get("/health")
+            return r if r.status_code == 503 else None
+
+        # /health caches its answer briefly: poll until the cache has expired.
+        r = wait_until(unhealthy, 60, what="/health to answer 503")
         assert r.json()["status"] == "unhealthy"
         assert r.json()["control_store"] == "down"
         assert r.json()["telemetry_store"] == "up"

@@ -8,6 +8,7 @@ import json
 import time
 
 from helpers import run_cli
+from rexwatch.testing import wait_until
 
 GROUP = "/aws/ecs/utm-api"
 
@@ -61,12 +62,12 @@ def test_aws_cli_start_query_and_results(live) -> None:
             "--end-time", str(now + 60), "--query-string", "stats max(duration) as slowest")
     assert r.returncode == 0, r.stderr
     qid = json.loads(r.stdout)["queryId"]
-    for _ in range(100):
-        r = cli(live, "logs", "get-query-results", "--query-id", qid)
-        out = json.loads(r.stdout)
-        if out["status"] == "Complete":
-            break
-        time.sleep(0.1)
+
+    def complete():
+        out = json.loads(cli(live, "logs", "get-query-results", "--query-id", qid).stdout)
+        return out if out["status"] == "Complete" else None
+
+    out = wait_until(complete, 60, what="the query to complete")
     assert out["results"] == [[{"field": "slowest", "value": "1500"}]]
     r = cli(live, "logs", "stop-query", "--query-id", qid)
     assert json.loads(r.stdout) == {"success": False}

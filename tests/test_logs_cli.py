@@ -13,7 +13,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from helpers import run_cli
-from rexwatch.testing import free_port
+from rexwatch.testing import free_port, wait_until
 
 
 def now_ms() -> int:
@@ -114,11 +114,11 @@ def test_tail_follow_prints_every_new_event_once(live):
             _seed(live, "/f", msgs, stream=f"s{batch % 2}")
             sent += [m for _, m in msgs]
             time.sleep(0.05)
-        deadline = time.monotonic() + 20
-        while len(lines) < 1 + len(sent) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.5)
-        got = [ln.rstrip("\n").split(" ", 1)[1] for ln in lines[1:]]
+        # A last event after all the others: the tail prints in commit order, so once it is out, any
+        # event printed twice would be out too.
+        _seed(live, "/f", [(now_ms(), "sentinel")], stream="s0")
+        wait_until(lambda: any(ln.rstrip().endswith("sentinel") for ln in lines), 60, what="the last event")
+        got = [ln.rstrip("\n").split(" ", 1)[1] for ln in lines[1:] if not ln.rstrip().endswith("sentinel")]
         assert sorted(got) == sorted(sent) and len(got) == len(set(got))
     finally:
         proc.terminate()

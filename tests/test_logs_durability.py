@@ -9,6 +9,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from rexwatch.testing import wait_until
+
 
 def _client(url: str):
     return boto3.client("logs", endpoint_url=url, region_name="us-east-1", aws_access_key_id="k",
@@ -44,8 +46,9 @@ def test_acked_events_survive_sigkill(server_process, tmp_path):
     threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
     for t in threads:
         t.start()
-    time.sleep(1.5)
-    srv.stop(9)  # SIGKILL while the writers are busy
+    # SIGKILL while the writers are busy: each has had batches acknowledged and goes on sending.
+    wait_until(lambda: all(len(a) >= 500 for a in acked), 120, what="every writer to have 5 batches acked")
+    srv.stop(9)
     stop.set()
     for t in threads:
         t.join(20)

@@ -12,6 +12,7 @@ from rexwatch.errors import NotFound, Throttled
 from rexwatch.services.logs import LogsService
 from rexwatch.services.logs.ingest import IngestBuffer
 from rexwatch.services.logs.model import Group, LogEventBatch
+from rexwatch.testing import wait_until
 
 
 def now_ms() -> int:
@@ -54,9 +55,7 @@ def test_ingest_listener_sees_each_durable_batch(svc):
     t = now_ms()
     before = svc.buffer.last_seq
     svc.put_log_events("/l", "s", LogEventBatch.of([(t, "hello"), (t + 1, "x")]))
-    deadline = time.monotonic() + 5
-    while not seen and time.monotonic() < deadline:  # listeners run right after the ack
-        time.sleep(0.01)
+    wait_until(lambda: seen, 60, what="the ingest listener")  # listeners run right after the ack
     assert len(seen) == 1
     batch = seen[0]
     assert batch.after_seq == before and batch.last_seq == svc.buffer.last_seq

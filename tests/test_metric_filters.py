@@ -18,7 +18,7 @@ def _code(e: pytest.ExceptionInfo) -> str:
     return e.value.response["Error"]["Code"]
 
 
-def _wait_stats(cw, name, ns, dims=(), stat="Sum", expect=None, timeout=10.0):
+def _wait_stats(cw, name, ns, dims=(), stat="Sum", expect=None, timeout=60.0):
     """Datapoints are published by the ingest listener right after the events are stored."""
     now = dt.datetime.now(dt.UTC)
     deadline = time.monotonic() + timeout

@@ -247,7 +247,9 @@ def test_rest_bad_input_is_a_clear_400(client):
         },
     )
     assert r.status_code == 400
-    assert r.json()["error"]["field"] == "MetricData.member.2.Unit"
+    # The REST door spells the field in its own body's names (0-based, snake_case).
+    err = r.json()["error"]
+    assert err["field"] == "metric_data[1].unit" and "metric_data[1].unit" in err["message"]
     r = client.get(
         "/api/v1/metrics/statistics", params={"namespace": NS, "metric_name": "x", "start": "1h", "period": 7}
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from rexwatch.services.metrics import Datum, MetricId, MetricsService
+from rexwatch.services.metrics import MetricDatum, MetricId, MetricsService
 from rexwatch.services.metrics.ingest import IngestBuffer, read_segment
 
 NS = "UTM/Application"
@@ -15,13 +15,13 @@ def test_acknowledged_points_are_replayed_after_a_crash(runtime):
     now = dt.datetime.now(dt.UTC)
     # No flusher thread, as after a crash: the rows are only in the log.
     svc.ingest.thread = object()
-    svc.put_metric_data(NS, [Datum("TenantCreated", [], now, value=1.0) for _ in range(3)])
+    svc.put_metric_data(NS, [MetricDatum("TenantCreated", [], now, value=1.0) for _ in range(3)])
     segments = sorted(svc.ingest.wal_dir.glob("*.arrows"))
     assert len(segments) == 1 and sum(t.num_rows for t in read_segment(segments[0])) == 3
     assert runtime.telemetry.query_rows("SELECT count() FROM {db}.metric_points") == [(0,)]
 
     # Another live process sharing the data directory leaves a live log alone.
-    other = IngestBuffer(svc.ingest.base_dir, svc.store.insert)
+    other = IngestBuffer(svc.ingest.base_dir, svc.store.insert_points)
     assert other.replay_orphans() == 0 and segments[0].exists()
 
     # The process dies: its file and lock go, the in-memory batch is lost.
@@ -31,7 +31,7 @@ def test_acknowledged_points_are_replayed_after_a_crash(runtime):
     # A torn record at the end (crash mid-write) is ignored.
     with open(segments[0], "ab") as f:
         f.write(b"\x00\x00\x00\x00\x00\x00\x10\x00partial")
-    IngestBuffer(svc.ingest.base_dir, svc.store.insert)  # replays at construction
+    IngestBuffer(svc.ingest.base_dir, svc.store.insert_points)  # replays at construction
     assert not svc.ingest.wal_dir.exists()
     _, points = svc.get_metric_statistics(
         MetricId(NS, "TenantCreated"),
@@ -50,7 +50,7 @@ def test_crash_between_insert_and_segment_deletion_counts_once(runtime):
     svc = runtime.service(MetricsService)
     now = dt.datetime.now(dt.UTC)
     svc.ingest.thread = object()  # no flusher: this test drives the flush
-    svc.put_metric_data(NS, [Datum("APILatency", [], now, value=float(v)) for v in range(5)])
+    svc.put_metric_data(NS, [MetricDatum("APILatency", [], now, value=float(v)) for v in range(5)])
     (segment,) = sorted(svc.ingest.wal_dir.glob("*.arrows"))
     kept = segment.read_bytes()
     svc.ingest.flush()  # inserted into ClickHouse, then the segment is deleted ...
@@ -59,7 +59,7 @@ def test_crash_between_insert_and_segment_deletion_counts_once(runtime):
     segment.write_bytes(kept)
     svc.ingest._lock_file.close()
     svc.ingest._lock_file = None
-    IngestBuffer(svc.ingest.base_dir, svc.store.insert)  # replays the orphaned segment
+    IngestBuffer(svc.ingest.base_dir, svc.store.insert_points)  # replays the orphaned segment
     assert not segment.exists()
     # Replayed with the first insert's token: neither the points nor the rollups count it twice.
     assert runtime.telemetry.query_rows("SELECT count(), sum(sum) FROM {db}.metric_points") == [(5, 10.0)]
@@ -71,7 +71,7 @@ def test_crash_between_insert_and_segment_deletion_counts_once(runtime):
 def test_reads_see_writes_at_once_and_close_flushes(runtime):
     svc = runtime.service(MetricsService)
     now = dt.datetime.now(dt.UTC)
-    svc.put_metric_data(NS, [Datum("InvitationSent", [], now, value=2.0)])
+    svc.put_metric_data(NS, [MetricDatum("InvitationSent", [], now, value=2.0)])
     _, points = svc.get_metric_statistics(
         MetricId(NS, "InvitationSent"),
         now - dt.timedelta(minutes=5),
@@ -80,7 +80,7 @@ def test_reads_see_writes_at_once_and_close_flushes(runtime):
         ["Sum"],
     )
     assert [p.sum for p in points] == [2.0]
-    svc.put_metric_data(NS, [Datum("InvitationSent", [], now, value=5.0)])
+    svc.put_metric_data(NS, [MetricDatum("InvitationSent", [], now, value=5.0)])
     svc.ingest.close()
     assert runtime.telemetry.query_rows("SELECT sum(sum) FROM {db}.metric_points") == [(7.0,)]
     assert not svc.ingest.wal_dir.exists()

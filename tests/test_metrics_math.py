@@ -10,8 +10,7 @@ import pytest
 from rexwatch.aws.errors import to_aws
 from rexwatch.errors import Invalid, QueryError
 from rexwatch.lang.mathexpr import Binary, Call, Num, Ref, parse
-from rexwatch.services.metrics import Datum, MetricId, MetricsService
-from rexwatch.services.metrics.getdata import MetricDataQuery, MetricStatSpec
+from rexwatch.services.metrics import MetricDataQuery, MetricDatum, MetricId, MetricsService, MetricStatSpec
 
 NS = "UTM/Application"
 
@@ -29,7 +28,7 @@ def t0():
 def _put(svc, name, t0, values, dims=()):
     """One value per minute starting at t0; None leaves a gap."""
     data = [
-        Datum(name, list(dims), t0 + dt.timedelta(minutes=i), value=v)
+        MetricDatum(name, list(dims), t0 + dt.timedelta(minutes=i), value=v)
         for i, v in enumerate(values)
         if v is not None
     ]
@@ -138,7 +137,7 @@ def test_percentile_stats_and_scan_by_and_paging(svc, t0):
     svc.put_metric_data(
         NS,
         [
-            Datum("Lat", [], t0 + dt.timedelta(minutes=m, seconds=s), value=float(s + m))
+            MetricDatum("Lat", [], t0 + dt.timedelta(minutes=m, seconds=s), value=float(s + m))
             for m in range(3)
             for s in range(60)
         ],
@@ -233,11 +232,11 @@ def test_get_metric_data_over_the_wire(live, t0):
 def test_collectors_may_write_reserved_namespaces_doors_may_not(svc, t0):
     elb = "AWS/ApplicationELB"
     with pytest.raises(Invalid) as e:
-        svc.put_metric_data(elb, [Datum("5XXError", [], t0, value=1.0)])
+        svc.put_metric_data(elb, [MetricDatum("5XXError", [], t0, value=1.0)])
     assert to_aws(e.value, "cloudwatch").code == "InvalidParameterValue" and e.value.field == "Namespace"
     svc.put_metric_data(
         elb,
-        [Datum("5XXError", [], t0, value=6.0), Datum("RequestCount", [], t0, value=100.0)],
+        [MetricDatum("5XXError", [], t0, value=6.0), MetricDatum("RequestCount", [], t0, value=100.0)],
         allow_reserved=True,
     )
     q = [
@@ -250,7 +249,7 @@ def test_collectors_may_write_reserved_namespaces_doors_may_not(svc, t0):
 
 
 def test_list_metrics_pages_and_unit_filter(svc, t0):
-    svc.put_metric_data(NS, [Datum("Paged", [("Host", f"h{i:02d}")], t0, value=1.0) for i in range(25)])
+    svc.put_metric_data(NS, [MetricDatum("Paged", [("Host", f"h{i:02d}")], t0, value=1.0) for i in range(25)])
     seen, token = [], None
     for _ in range(10):
         infos, token = svc.list_metrics(NS, "Paged", next_token=token, limit=10)
@@ -261,8 +260,8 @@ def test_list_metrics_pages_and_unit_filter(svc, t0):
     with pytest.raises(Invalid) as e:
         svc.list_metrics(NS, next_token="garbage!")
     assert to_aws(e.value, "cloudwatch").code == "InvalidNextToken"
-    svc.put_metric_data(NS, [Datum("Mixed", [], t0, value=1.0, unit="Seconds"),
-                             Datum("Mixed", [], t0, value=500.0, unit="Milliseconds")])
+    svc.put_metric_data(NS, [MetricDatum("Mixed", [], t0, value=1.0, unit="Seconds"),
+                             MetricDatum("Mixed", [], t0, value=500.0, unit="Milliseconds")])
     m = MetricId(NS, "Mixed")
     _, pts = svc.get_metric_statistics(m, t0, t0 + dt.timedelta(minutes=5), 300, ["Sum"])
     assert sorted((p.unit, p.sum) for p in pts) == [("Milliseconds", 500.0), ("Seconds", 1.0)]
@@ -271,10 +270,10 @@ def test_list_metrics_pages_and_unit_filter(svc, t0):
 
 
 def test_search_expression(svc, t0):
-    svc.put_metric_data(NS, [Datum("RequestCount", [("Service", s)], t0, value=v)
+    svc.put_metric_data(NS, [MetricDatum("RequestCount", [("Service", s)], t0, value=v)
                              for s, v in (("api", 10.0), ("worker", 5.0), ("frontend", 1.0))])
-    svc.put_metric_data(NS, [Datum("RequestCount", [("Service", "api"), ("Path", "/x")], t0, value=100.0),
-                             Datum("TenantCreated", [], t0, value=1.0)])
+    svc.put_metric_data(NS, [MetricDatum("RequestCount", [("Service", "api"), ("Path", "/x")], t0, value=100.0),
+                             MetricDatum("TenantCreated", [], t0, value=1.0)])
     got, _ = _run(svc, t0, [expr("s", "SEARCH('{UTM/Application,Service} MetricName=\"RequestCount\"', 'Sum', 300)")])
     assert got == {("s", "api"): [10.0], ("s", "frontend"): [1.0], ("s", "worker"): [5.0]}
     got, _ = _run(svc, t0, [expr("s", "SUM(SEARCH('{UTM/Application,Service} NOT frontend', 'Sum', 300))",
@@ -292,7 +291,7 @@ def test_search_expression(svc, t0):
 def test_statistics_batch_survives_a_bad_query(svc, t0):
     from rexwatch.services.metrics import StatQuery
 
-    svc.put_metric_data(NS, [Datum("CPUUtilization", [("ServiceName", "utm-api")], t0, value=v)
+    svc.put_metric_data(NS, [MetricDatum("CPUUtilization", [("ServiceName", "utm-api")], t0, value=v)
                              for v in (70.0, 90.0)])
     dims = (("ServiceName", "utm-api"),)
     got = svc.get_statistics_batch([

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rexwatch.services.metrics import Datum, MetricId, MetricsService, StatisticSet, StatQuery
+from rexwatch.services.metrics import MetricDatum, MetricId, MetricsService, StatisticSet, StatQuery
 from rexwatch.services.metrics.model import ROLLUP_PERCENTILE_ERROR
 
 NS = "Prop/Test"
@@ -79,9 +79,9 @@ def _check(svc, base, points, period, exact_percentiles):
     svc.put_metric_data(
         NS,
         [
-            Datum(name, [("k", "v")], ts, statistic_values=StatisticSet(*counts))
+            MetricDatum(name, [("k", "v")], ts, statistic_values=StatisticSet(*counts))
             if vals == "set"
-            else Datum(name, [("k", "v")], ts, values=vals, counts=[float(c) for c in counts])
+            else MetricDatum(name, [("k", "v")], ts, values=vals, counts=[float(c) for c in counts])
             for ts, vals, counts in points
         ],
     )

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import signal
-import time
 
 import boto3
 import pytest
 from botocore.config import Config
 
 from notify_helpers import Receiver
+from rexwatch.testing import wait_for_tick
 
 ENV = {"REXWATCH_NOTIFY_TIMEOUT_S": "1", "REXWATCH_NOTIFY_BACKOFF_SCALE": "0.01"}
 
@@ -46,8 +46,8 @@ def test_sigkill_between_enqueue_and_delivery(server_process, tmp_path):
         b.stop(signal.SIGKILL)
 
         c = server_process("--workers", "notify", data_dir=data, env=ENV).start()
-        reqs = rx.wait_for(3, timeout=20)  # after the dead notifier's lease expires
-        time.sleep(0.5)
+        reqs = rx.wait_for(3, timeout=60)  # after the dead notifier's lease expires
+        wait_for_tick(c.url, "notify", 2)  # rounds that would have sent a duplicate had one been due
         ids = [r.json["MessageId"] for r in rx.requests]
         assert ids == [first, second, second]  # at least once, same MessageId on the retry
         assert sorted(set(ids)) == sorted({first, second})  # exactly once after dedup by MessageId

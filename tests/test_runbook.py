@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import pytest
 
 from helpers import ServerProcess, run_cli
 from notify_helpers import Mailbox, Receiver
+from rexwatch.testing import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -146,23 +148,26 @@ def test_insights_queries_as_written(server):
 def test_follow_streams_new_events(server):
     logs = _client(server, "logs")
     logs.create_log_stream(logGroupName=GROUPS[1], logStreamName="worker-1")
+    logs.put_log_events(logGroupName=GROUPS[1], logStreamName="worker-1",
+                        logEvents=[{"timestamp": int(time.time() * 1000), "message": "job started id=0"}])
     proc = subprocess.Popen([sys.executable, "-m", "rexwatch", "--endpoint", server.url, "logs", "tail", GROUPS[1],
                              "--follow", "--format", "short"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
+    reader.start()
     try:
-        time.sleep(2)
+        # The existing event printed means the first read is done: what comes next arrives by following.
+        wait_until(lambda: any("id=0" in ln for ln in lines), 120, what="tail to print the existing event")
         now_ms = int(time.time() * 1000)
         logs.put_log_events(logGroupName=GROUPS[1], logStreamName="worker-1",
                             logEvents=[{"timestamp": now_ms, "message": "job done id=1"},
                                        {"timestamp": now_ms + 1, "message": "job done id=2"}])
-        deadline = time.monotonic() + 20
-        seen = ""
-        while time.monotonic() < deadline and "id=2" not in seen:
-            line = proc.stdout.readline()
-            seen += line
+        wait_until(lambda: any("id=2" in ln for ln in lines), 60, what="tail --follow to print the new events")
     finally:
         proc.terminate()
         proc.wait(10)
+    seen = "".join(lines)
     assert "job done id=1" in seen and "job done id=2" in seen
     assert seen.count("job done id=1") == 1
 

@@ -46,3 +46,8 @@ def setup(level: str = "info", fmt: str = "auto") -> None:
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # httpx and httpcore log every request the prober and the notifier send at info ("HTTP Request:
+    # GET ... 200 OK"): routine, so shown only when the operator asks for debug.
+    quiet = logging.DEBUG if level.lower() == "debug" else logging.WARNING
+    for name in ("httpx", "httpcore", "hpack", "aiosmtpd", "mail.log"):
+        logging.getLogger(name).setLevel(quiet)

@@ -25,7 +25,10 @@ T = TypeVar("T")
 # "module:function" called as fn(runtime, service). One area can thus hook into another's
 # service (metric filters listen to log ingest) without either importing the other at start.
 SERVICE_HOOKS: dict[str, tuple[str, ...]] = {
-    "rexwatch.services.logs.service:LogsService": ("rexwatch.services.metrics.filters:attach_to_logs",),
+    "rexwatch.services.logs.service:LogsService": (
+        "rexwatch.services.metrics.filters:attach_to_logs",
+        "rexwatch.services.metrics.emf:attach_to_logs",
+    ),
 }
 
 

@@ -59,7 +59,9 @@ class Settings(BaseSettings):
         "auto", description="auto = pretty in a terminal, JSON lines otherwise."
     )
     workers: str = Field("all", description="Comma-separated workers to run in the server, 'all' or 'none'.")
-    smtp_host: str = Field("127.0.0.1", description="SMTP server for email notifications.")
+    smtp_host: str = Field(
+        "", description="SMTP server for email notifications; empty keeps mail in the local mailbox (rexwatch mail)."
+    )
     smtp_port: int = Field(25, ge=1, le=65535, description="SMTP port.")
     smtp_tls: Literal["none", "starttls", "tls"] = Field("none", description="SMTP transport security.")
     smtp_user: str = Field("", description="SMTP user name (empty: no login).")
@@ -92,12 +94,83 @@ class Settings(BaseSettings):
     logs_buffer_linger_ms: float = Field(
         2.0, ge=0, le=1000, description="How long the log ingest buffer waits to coalesce requests."
     )
+    otlp_log_group: str = Field(
+        "/otel/{service.name}", min_length=1, max_length=512,
+        description="Log group of OTLP log records; {attr} is replaced by that resource attribute.",
+    )
+    otlp_metrics_namespace: str = Field(
+        "otel", min_length=1, max_length=255,
+        description="Namespace of OTLP metrics; {attr} is replaced by that resource attribute.",
+    )
+    otlp_resource_dimensions: str = Field(
+        "service.name,service.namespace,deployment.environment,deployment.environment.name,host.name,"
+        "k8s.namespace.name,k8s.deployment.name",
+        description="Comma-separated resource attributes kept as dimensions of OTLP metrics (in this order).",
+    )
+    prometheus_namespace: str = Field(
+        "prometheus", min_length=1, max_length=255, pattern=r"^[^:]",
+        description="Namespace of samples received by Prometheus remote_write.",
+    )
     probe_concurrency: int = Field(
         500, ge=1, le=20000, description="Health checks and uptime probes running at once."
     )
-    probe_allow_link_local: bool = Field(
-        False, description="Let probes reach link-local/cloud metadata addresses (169.254.0.0/16, fe80::/10)."
+    outbound_allow_link_local: bool = Field(
+        False,
+        description="Let outbound requests (monitors, notifications, SMTP) reach link-local and cloud metadata "
+        "addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254, 100.100.100.200, ...).",
     )
+    self_monitor: bool = Field(
+        True, description="Record the server's own request log and metrics in its own stores (selfwatch worker)."
+    )
+    self_monitor_log_group: str = Field(
+        "/rexwatch/requests", min_length=1, max_length=512, pattern=r"^[\.\-_/#A-Za-z0-9]+$",
+        description="Log group of the server's request log.",
+    )
+    self_monitor_namespace: str = Field(
+        "Rexwatch/Server", min_length=1, max_length=255, description="Metric namespace of the server's own metrics."
+    )
+    self_monitor_retention_days: int = Field(
+        7, description="Retention set on the request-log group when it is created (a CloudWatch retention value)."
+    )
+    self_monitor_flush_s: float = Field(
+        5.0, ge=1, le=300, description="How often the server writes its request log and metrics (one batch each)."
+    )
+    self_monitor_buffer: int = Field(
+        20_000, ge=100, le=1_000_000,
+        description="Request-log entries held between flushes; past it, entries are dropped and counted.",
+    )
+    self_monitor_health_interval_s: float = Field(
+        30.0, ge=0, le=86_400,
+        description="Interval of the built-in uptime monitor on the server's own /health; 0 creates none.",
+    )
+
+    @field_validator("self_monitor_retention_days")
+    @classmethod
+    def _retention_value(cls, v: int) -> int:
+        from rexwatch.services.logs.rules import RETENTION_DAYS
+
+        if v not in RETENTION_DAYS:
+            raise ValueError(f"must be one of {', '.join(map(str, sorted(RETENTION_DAYS)))}")
+        return v
+
+    outbound_allow_loopback: bool = Field(
+        True, description="Let outbound requests reach loopback addresses (127.0.0.0/8, ::1, 0.0.0.0)."
+    )
+    outbound_allow_private: bool = Field(
+        True,
+        description="Let outbound requests reach private networks (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7).",
+    )
+    outbound_allow_cidrs: str = Field(
+        "", description="Comma-separated networks outbound requests may always reach, whatever their class."
+    )
+
+    @field_validator("outbound_allow_cidrs")
+    @classmethod
+    def _cidrs(cls, v: str) -> str:
+        from rexwatch.netpolicy import parse_cidrs
+
+        parse_cidrs(v)  # ValueError names the bad network
+        return v
 
     @field_validator("host")
     @classmethod

@@ -3,6 +3,12 @@
 ``LiveServer`` serves a runtime over real HTTP on a free loopback port from a
 background thread, so boto3, the AWS CLI and httpx talk to it as to a
 deployed server while the test shares its stores.
+
+Tests never sleep to let something happen: ``wait_until`` polls a predicate
+with a deadline, and ``wait_for_tick`` waits for a background worker to finish
+rounds that began after the call (for an in-process runtime, or for a server
+subprocess through its /metrics). Deadlines are generous because a loaded
+machine is slow; a passing test returns as soon as its condition holds.
 """
 
 from __future__ import annotations
@@ -11,11 +17,71 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rexwatch.runtime import Runtime
 from rexwatch.settings import Settings, load_settings
+
+T = TypeVar("T")
+
+
+def wait_until(predicate: Callable[[], T], deadline: float = 60.0, interval: float = 0.05,
+               what: str | None = None) -> T:
+    """Call ``predicate`` until it returns something truthy, and return that; fail after ``deadline`` s.
+
+    Exceptions from the predicate count as "not yet" until the deadline, where the last one is re-raised
+    in an AssertionError's context (so a server that is still starting does not fail the wait).
+    """
+    end = time.monotonic() + deadline
+    last: BaseException | None = None
+    while True:
+        try:
+            value = predicate()
+            if value:
+                return value
+            last = None
+        except Exception as e:  # not ready yet
+            last = e
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {deadline:g} s waiting for {what or 'the condition'}") from last
+        time.sleep(interval)
+
+
+def _metric_value(text: str, name: str, worker: str) -> int:
+    prefix = f'{name}{{worker="{worker}"}} '
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            return int(float(line[len(prefix):]))
+    return 0
+
+
+def wait_for_tick(target: Runtime | str, worker: str, n: int = 1, deadline: float = 120.0) -> int:
+    """Wait until ``worker`` has finished ``n`` rounds that started after this call; return its round count.
+
+    ``target`` is a runtime (in-process workers) or a server's base URL (read from its /metrics). Worker
+    names: alarms, notify, probes (a flush of results), probes_reload (a configuration re-read),
+    retention, metric_filters (one batch of log events), selfwatch (a flush of the server's own request
+    log and metrics).
+    """
+    if isinstance(target, Runtime):
+        return target.metrics.ticks.wait(worker, n, deadline)
+    import httpx
+
+    def read() -> tuple[int, int]:
+        text = httpx.get(f"{target.rstrip('/')}/metrics", timeout=10).text
+        return (_metric_value(text, "rexwatch_worker_round_starts_total", worker),
+                _metric_value(text, "rexwatch_worker_rounds_total", worker))
+
+    started, _ = wait_until(read, deadline, what=f"{target}/metrics")
+    goal = started + n
+
+    def reached() -> int:
+        finished = read()[1]
+        return finished if finished >= goal else 0
+
+    return wait_until(reached, deadline, interval=0.1, what=f"{n} round(s) of worker {worker!r}")
 
 
 def free_port() -> int:
@@ -65,7 +131,7 @@ class LiveServer:
 
     def start(self) -> LiveServer:
         self.thread.start()
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 120  # a loaded machine starts slowly
         while not self.server.started:
             if time.monotonic() > deadline or not self.thread.is_alive():
                 raise RuntimeError("live server did not start")

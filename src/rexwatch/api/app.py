@@ -22,6 +22,7 @@ from rexwatch.api.middleware import RequestContextMiddleware
 from rexwatch.api.responses import JSON
 from rexwatch.api.routes import ROUTERS
 from rexwatch.runtime import Runtime
+from rexwatch.stores.control.engine import ping as ping_control
 
 log = logging.getLogger("rexwatch")
 
@@ -72,7 +73,7 @@ def create_app(runtime: Runtime, *, run_workers: bool = True, close_runtime: boo
 
     def check_stores() -> tuple[dict[str, str], bool]:
         states, ok = {}, True
-        for name, check in (("telemetry_store", runtime.telemetry.ping), ("control_store", _ping_control)):
+        for name, check in (("telemetry_store", runtime.telemetry.ping), ("control_store", lambda: ping_control(runtime.control))):
             try:
                 check()
                 states[name] = "up"
@@ -96,19 +97,15 @@ def create_app(runtime: Runtime, *, run_workers: bool = True, close_runtime: boo
                                    "version": __version__, **states}
         return JSON(body, status_code=200 if ok else 503)
 
-    def _ping_control() -> None:
-        from sqlalchemy import text
-
-        with runtime.control.connect() as conn:
-            conn.execute(text("SELECT 1"))
-
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
         return Response(runtime.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     from rexwatch.aws.door import install as install_aws
+    from rexwatch.intake import install as install_intake
     from rexwatch.web import install as install_web
 
     install_aws(app, runtime)
+    install_intake(app, runtime)
     install_web(app, runtime)
     return app

@@ -57,7 +57,13 @@ class RequestContextMiddleware:
                 route_path = f"aws:{op}"
             self.metrics.requests.labels(scope["method"], route_path, str(status)).inc()
             self.metrics.latency.labels(route_path).observe(elapsed)
-            access_log.info(
+            sink = self.metrics.request_sink
+            if sink is not None:
+                sink(scope["method"], scope["path"], status, elapsed, route_path, request_id)
+            # One line per request is routine (the request log in the server's own store has every
+            # request): debug, except server errors, which an operator must see.
+            access_log.log(
+                logging.WARNING if status >= 500 else logging.DEBUG,
                 "%s %s %s %.1fms",
                 scope["method"],
                 scope["path"],

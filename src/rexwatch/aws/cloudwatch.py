@@ -10,47 +10,46 @@ from __future__ import annotations
 from typing import Any
 
 from rexwatch.aws.registry import AwsContext, handler
-from rexwatch.errors import MissingParameter
-from rexwatch.services.metrics import Datum, MetricId, MetricsService, StatisticSet
-from rexwatch.services.metrics.getdata import MetricDataQuery, MetricStatSpec
+from rexwatch.errors import FieldPath, MissingParameter
+from rexwatch.services.metrics import (
+    MetricDataQuery,
+    MetricDatum,
+    MetricId,
+    MetricsService,
+    MetricStatSpec,
+    StatisticSet,
+)
 
 
 def _svc(ctx: AwsContext) -> MetricsService:
     return ctx.runtime.service(MetricsService)
 
 
-def _dims(items: list[dict[str, Any]] | None, prefix: str = "") -> list[tuple[str, str]]:
+def _dims(items: list[dict[str, Any]] | None, prefix: FieldPath = ()) -> list[tuple[str, str]]:
     out = []
     for j, d in enumerate(items or [], 1):
         name, value = d.get("Name"), d.get("Value")
         if not name:
-            raise MissingParameter(
-                f"The parameter {prefix}Dimensions.member.{j}.Name is required.",
-                field=f"{prefix}Dimensions.member.{j}.Name",
-            )
+            raise MissingParameter("The parameter {field} is required.", field=(*prefix, "Dimensions", j, "Name"))
         if value is None:
-            raise MissingParameter(
-                f"The parameter {prefix}Dimensions.member.{j}.Value is required.",
-                field=f"{prefix}Dimensions.member.{j}.Value",
-            )
+            raise MissingParameter("The parameter {field} is required.", field=(*prefix, "Dimensions", j, "Value"))
         out.append((name, value))
     return out
 
 
-def _datum(item: dict[str, Any], i: int) -> Datum:
+def _datum(item: dict[str, Any], i: int) -> MetricDatum:
     sv = item.get("StatisticValues")
     stat = None
     if sv is not None:
         for k in ("SampleCount", "Sum", "Minimum", "Maximum"):
             if sv.get(k) is None:
                 raise MissingParameter(
-                    f"The parameter MetricData.member.{i}.StatisticValues.{k} is required.",
-                    field=f"MetricData.member.{i}.StatisticValues.{k}",
+                    "The parameter {field} is required.", field=("MetricData", i, "StatisticValues", k)
                 )
         stat = StatisticSet(sv["SampleCount"], sv["Sum"], sv["Minimum"], sv["Maximum"])
-    return Datum(
+    return MetricDatum(
         metric_name=item.get("MetricName"),
-        dimensions=_dims(item.get("Dimensions"), f"MetricData.member.{i}."),
+        dimensions=_dims(item.get("Dimensions"), ("MetricData", i)),
         timestamp=item.get("Timestamp"),
         value=item.get("Value"),
         values=item.get("Values"),
@@ -99,14 +98,8 @@ def get_metric_statistics(ctx: AwsContext, params: dict[str, Any]) -> dict[str, 
 
 @handler("cloudwatch", "ListMetrics")
 def list_metrics(ctx: AwsContext, params: dict[str, Any]) -> dict[str, Any]:
-    filters = []
-    for j, d in enumerate(params.get("Dimensions") or [], 1):
-        if not d.get("Name"):
-            raise MissingParameter(
-                f"The parameter Dimensions.member.{j}.Name is required.",
-                field=f"Dimensions.member.{j}.Name",
-            )
-        filters.append((d["Name"], d.get("Value")))
+    # A filter may name a dimension without a value; the service checks the names.
+    filters = [(d.get("Name") or "", d.get("Value")) for d in params.get("Dimensions") or []]
     infos, token = _svc(ctx).list_metrics(
         params.get("Namespace"),
         params.get("MetricName"),
@@ -138,7 +131,7 @@ def _metric_query(q: dict[str, Any], i: int) -> MetricDataQuery:
             MetricId(
                 metric.get("Namespace") or "",
                 metric.get("MetricName") or "",
-                tuple(_dims(metric.get("Dimensions"), f"MetricDataQueries.member.{i}.MetricStat.Metric.")),
+                tuple(_dims(metric.get("Dimensions"), ("MetricDataQueries", i, "MetricStat", "Metric"))),
             ),
             ms.get("Period"),
             ms.get("Stat") or "",

@@ -18,6 +18,8 @@ templates.env.globals["version"] = __version__
 
 PAGES: tuple[str, ...] = (
     "rexwatch.web.overview",
+    "rexwatch.web.logs",
+    "rexwatch.web.insights",
     "rexwatch.web.alarms",
     "rexwatch.web.notify",
     "rexwatch.web.status",

@@ -1,22 +1,25 @@
 """Alarm pages: every alarm by state, and one alarm with its reason, mutes and history.
 
-Read-only: changes go through the CLI, the REST API or the AWS door. Notification
-emails link to ``/alarms/<name>``. With auth on, the pages need ``Authorization:
+An alarm's page acknowledges, mutes for a while, unmutes and enables or disables its actions
+(POST forms with a CSRF token, through AlarmsService). Notification emails link to
+``/alarms/<name>``. With auth on, the pages need ``Authorization:
 Bearer <key>`` like /api/v1 (put a reverse proxy that adds it in front of browsers).
 """
 
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from rexwatch.api.auth import require_api_key
 from rexwatch.api.routes.alarms import config_json
-from rexwatch.errors import NotFound
+from rexwatch.errors import Invalid, NotFound, RexwatchError
 from rexwatch.services.alarms import AlarmsService
 from rexwatch.web import templates
+from rexwatch.web.common import call, check_csrf, csrf_token, set_csrf_cookie, url
 
 # With auth on, alarm pages need the same bearer key as the REST API (they show alarm details).
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_api_key)])
@@ -56,7 +59,7 @@ def alarm_page(request: Request, name: str) -> HTMLResponse:
         except ValueError:
             data = alarm.state_reason_data
     rules, _ = svc.list_mute_rules(alarm_name=name, max_records=100)
-    return templates.TemplateResponse(
+    response = templates.TemplateResponse(
         request,
         "alarm.html",
         {
@@ -65,5 +68,49 @@ def alarm_page(request: Request, name: str) -> HTMLResponse:
             "reason_data": data,
             "mute_rules": rules,
             "metrics": config_json(alarm).get("metrics"),
+            "csrf": csrf_token(request),
+            "done": request.query_params.get("done"),
+            "problem": request.query_params.get("problem"),
         },
     )
+    return set_csrf_cookie(request, response)
+
+
+ACTIONS = ("ack", "mute", "unmute", "enable", "disable")
+
+
+def _act(svc: AlarmsService, name: str, action: str, fields: dict[str, str]) -> str:
+    """Do one action on an alarm; returns what to tell the user."""
+    svc.get(name)  # NotFound before anything else
+    if action == "ack":
+        svc.acknowledge(name, fields.get("by", "").strip()[:128], fields.get("reason", "").strip()[:1024])
+        return "Acknowledged."
+    if action == "mute":
+        rule = svc.mute([name], duration=fields.get("duration", "").strip() or "PT1H",
+                        reason=fields.get("reason", "").strip()[:1024] or None)
+        return f"Muted by rule {rule.name}."
+    if action == "unmute":
+        rule = fields.get("rule", "")
+        rules, _ = svc.list_mute_rules(alarm_name=name, max_records=100)
+        if rule not in {r.name for r in rules}:
+            raise Invalid(f"mute rule {rule!r} does not mute this alarm", field="rule")
+        svc.delete_mute_rule(rule)
+        return f"Mute rule {rule} removed."
+    svc.set_actions_enabled([name], action == "enable")
+    return f"Actions {action}d."
+
+
+@router.post("/alarms-action")
+async def alarm_action(request: Request) -> RedirectResponse:
+    fields = await check_csrf(request)
+    name, action = fields.get("name", ""), fields.get("action", "")
+    if action not in ACTIONS:
+        raise Invalid(f"action must be one of {', '.join(ACTIONS)}", field="action")
+    svc = request.app.state.runtime.service(AlarmsService)
+    try:
+        done = await call(_act, svc, name, action, fields)
+    except NotFound:
+        raise
+    except RexwatchError as e:
+        return RedirectResponse(url(f"/alarms/{quote(name, safe='')}", problem=e.message), status_code=303)
+    return RedirectResponse(url(f"/alarms/{quote(name, safe='')}", done=done), status_code=303)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from rexwatch.stores.control.engine import ping as ping_control
 from rexwatch.web import templates
 
 router = APIRouter(include_in_schema=False)
@@ -14,13 +15,7 @@ router = APIRouter(include_in_schema=False)
 def overview(request: Request) -> HTMLResponse:
     rt = request.app.state.runtime
     stores = {}
-    def ping_control() -> None:
-        from sqlalchemy import text
-
-        with rt.control.connect() as conn:
-            conn.execute(text("SELECT 1"))
-
-    for name, check in (("Telemetry store", rt.telemetry.ping), ("Control store", ping_control)):
+    for name, check in (("Telemetry store", rt.telemetry.ping), ("Control store", lambda: ping_control(rt.control))):
         try:
             check()
             stores[name] = "up"

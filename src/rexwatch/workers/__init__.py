@@ -9,4 +9,5 @@ WORKERS: dict[str, str] = {
     "notify": "rexwatch.workers.notify.NotifyWorker",
     "alarms": "rexwatch.workers.alarms.AlarmsWorker",
     "probes": "rexwatch.workers.probes.ProbeWorker",
+    "selfwatch": "rexwatch.workers.selfwatch.SelfWatchWorker",
 }

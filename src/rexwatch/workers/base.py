@@ -47,7 +47,8 @@ class Worker:
                 pass
             now = time.time()
             try:
-                await asyncio.to_thread(self.tick, now)
+                with self.runtime.metrics.ticks.round(self.name):
+                    await asyncio.to_thread(self.tick, now)
                 metrics.labels(self.name, "ok").inc()
             except Exception:
                 metrics.labels(self.name, "error").inc()

@@ -39,7 +39,8 @@ class NotifyWorker(Worker):
                 while not stop.is_set():
                     wake.clear()
                     try:
-                        n = await dispatcher.run_once(http)
+                        with self.runtime.metrics.ticks.round(self.name):
+                            n = await dispatcher.run_once(http)
                         metrics.labels(self.name, "ok").inc()
                     except Exception:
                         metrics.labels(self.name, "error").inc()

@@ -10,4 +10,5 @@ ROUTERS: tuple[str, ...] = (
     "rexwatch.api.routes.alarms",
     "rexwatch.api.routes.notify",
     "rexwatch.api.routes.monitors",
+    "rexwatch.api.routes.agent",
 )

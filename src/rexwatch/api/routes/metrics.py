@@ -7,16 +7,25 @@ service and rules serve the AWS door.
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from rexwatch.api.auth import get_runtime
-from rexwatch.errors import Invalid
+from rexwatch.errors import FieldPath, Invalid, RexwatchError
 from rexwatch.runtime import Runtime
-from rexwatch.services.metrics import Datum, MetricId, MetricsService, StatisticSet
-from rexwatch.services.metrics.getdata import MetricDataQuery, MetricStatSpec
+from rexwatch.services.metrics import (
+    MetricDataQuery,
+    MetricDatum,
+    MetricId,
+    MetricsService,
+    MetricStatSpec,
+    StatisticSet,
+)
 from rexwatch.timeparse import parse_time
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
@@ -88,6 +97,36 @@ def _svc(rt: Runtime) -> MetricsService:
     return rt.service(MetricsService)
 
 
+# Domain field names that the REST bodies spell differently (None: no level of their own).
+_REST_NAMES: dict[str, str | None] = {"MetricDataQueries": "queries", "Metric": None}
+
+
+def _rest_path(path: FieldPath) -> FieldPath:
+    """A service's field path in this router's spelling: snake_case members, 0-based positions."""
+    out: list[str | int] = []
+    for part in path:
+        if isinstance(part, int):
+            out.append(part - 1)
+            continue
+        name = _REST_NAMES.get(part, re.sub(r"(?<!^)(?=[A-Z])", "_", part).lower())
+        if name is not None:
+            out.append(name)
+    return tuple(out)
+
+
+@contextmanager
+def _spelled() -> Iterator[None]:
+    """Re-spell the field of a domain error in the REST bodies' names (``metric_data[1].unit``)."""
+    try:
+        yield
+    except RexwatchError as e:
+        if e.field_path:
+            e.field_path = _rest_path(e.field_path)
+            e.message = e.render()
+            e.args = (e.message,)
+        raise
+
+
 def _time(value: str | float | None, field: str) -> dt.datetime | None:
     if value is None:
         return None
@@ -110,7 +149,7 @@ def _dim_args(items: list[str]) -> list[tuple[str, str | None]]:
 @router.post("/data", status_code=200)
 def put_metric_data(body: PutIn, rt: Runtime = Depends(get_runtime)) -> dict[str, Any]:
     data = [
-        Datum(
+        MetricDatum(
             d.metric_name,
             [(x.name, x.value) for x in d.dimensions],
             _time(d.timestamp, f"metric_data[{i}].timestamp"),
@@ -125,7 +164,8 @@ def put_metric_data(body: PutIn, rt: Runtime = Depends(get_runtime)) -> dict[str
         )
         for i, d in enumerate(body.metric_data)
     ]
-    rows = _svc(rt).put_metric_data(body.namespace, data)
+    with _spelled():
+        rows = _svc(rt).put_metric_data(body.namespace, data)
     return {"accepted": len(data), "rows": rows}
 
 
@@ -147,15 +187,16 @@ def get_metric_statistics(
         raise Invalid("dimensions of a statistics query are Name=Value", field="dimension")
     if not statistics and not extended_statistics:
         statistics = ["SampleCount", "Average", "Sum", "Minimum", "Maximum"]
-    label, points = _svc(rt).get_metric_statistics(
-        MetricId(namespace, metric_name, tuple((k, v or "") for k, v in dims)),
-        _time(start, "start"),
-        _time(end, "end"),
-        period,
-        statistics,
-        extended_statistics,
-        unit,
-    )
+    with _spelled():
+        label, points = _svc(rt).get_metric_statistics(
+            MetricId(namespace, metric_name, tuple((k, v or "") for k, v in dims)),
+            _time(start, "start"),
+            _time(end, "end"),
+            period,
+            statistics,
+            extended_statistics,
+            unit,
+        )
     return {
         "label": label,
         "datapoints": [
@@ -184,14 +225,15 @@ def get_metric_data(body: DataIn, rt: Runtime = Depends(get_runtime)) -> dict[st
                 m.unit,
             )
         queries.append(MetricDataQuery(q.id, spec, q.expression, q.label, q.return_data))
-    page = _svc(rt).get_metric_data(
-        queries,
-        _time(body.start, "start"),
-        _time(body.end, "end"),
-        scan_by=body.scan_by,
-        max_datapoints=body.max_datapoints,
-        next_token=body.next_token,
-    )
+    with _spelled():
+        page = _svc(rt).get_metric_data(
+            queries,
+            _time(body.start, "start"),
+            _time(body.end, "end"),
+            scan_by=body.scan_by,
+            max_datapoints=body.max_datapoints,
+            next_token=body.next_token,
+        )
     return {
         "results": [
             {"id": r.id, "label": r.label, "timestamps": r.timestamps, "values": r.values, "status": r.status}

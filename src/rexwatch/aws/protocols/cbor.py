@@ -57,7 +57,10 @@ def _inbound(value: Any, shape: Any) -> Any:
         if isinstance(value, dt.datetime):
             return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return dt.datetime.fromtimestamp(value, dt.UTC)
+            try:
+                return dt.datetime.fromtimestamp(value, dt.UTC)
+            except (OverflowError, OSError, ValueError):
+                raise AwsError("SerializationException", f"timestamp {value!r} is out of range")
         raise AwsError("SerializationException", f"expected a timestamp, got {type(value).__name__}")
     if t in ("double", "float") and isinstance(value, int) and not isinstance(value, bool):
         return float(value)

@@ -140,7 +140,8 @@ def _scalar(shape: Any, key: str, raw: str, svc: str) -> Any:
             return _parse_time(raw)
         if t == "blob":
             return base64.b64decode(raw, validate=True)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError, OSError):
+        # OverflowError/OSError: a number too large for a timestamp (1e20).
         raise AwsError(_PARAM_ERROR.get(svc, "InvalidParameterValue"),
                        f"Invalid parameter: {key}: {raw!r} is not a valid {t}")
     return raw

@@ -17,7 +17,7 @@ from rexwatch.lang.schedule import parse_schedule
 from rexwatch.services.alarms.definitions import check_name, check_tags
 from rexwatch.services.alarms.history import page_token, read_token, utc
 from rexwatch.services.alarms.model import MuteRule, MuteRuleDefinition
-from rexwatch.services.alarms.mute import rule_status
+from rexwatch.services.alarms.mute_status import rule_status
 from rexwatch.stores.control.mutes_repo import MutesRepo, StoredMuteRule
 from rexwatch.timeparse import as_utc
 

@@ -98,8 +98,7 @@ class MetricsStats:
     def _math_batch(
         self, alarms: Sequence[tuple[Any, Sequence[MetricQuery]]], start: float, end: float
     ) -> dict[Any, list[Datapoint]]:
-        from rexwatch.services.metrics import MetricId, MetricsService
-        from rexwatch.services.metrics.getdata import MetricDataQuery, MetricStatSpec
+        from rexwatch.services.metrics import MetricDataQuery, MetricId, MetricsService, MetricStatSpec
 
         queries: list[MetricDataQuery] = []
         returned: dict[str, Any] = {}

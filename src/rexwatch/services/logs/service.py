@@ -191,6 +191,7 @@ class LogsService:
         s = self.catalog.stream(g, rules.check_stream_name(stream), cached=True)
         accepted = validate(g, s, events, now_ms())
         self.buffer.submit(accepted.table, g)
+        self.runtime.metrics.count_ingest("log_events", accepted.table.num_rows)
         return PutResult(str(self.buffer.last_seq), accepted.rejected)
 
     # Reads ------------------------------------------------------------------------------------------
@@ -278,6 +279,29 @@ class LogsService:
 
     def last_seq(self, group_names: list[str]) -> int:
         return self.store.max_visible_seq(self.event_source(group_names, None, None))
+
+    def last_event_times(self, names: list[str]) -> dict[str, int]:
+        """Group name -> its newest live event's timestamp (ms), for the groups that hold events."""
+        groups = self.catalog.groups([rules.group_identifier(n) for n in names])
+        last = self.store.last_event(groups, now_ms())
+        return {g.name: last[g.id] for g in groups if g.id in last}
+
+    def histogram(self, group_names: list[str], *, start_ms: int, end_ms: int, pattern: str | None = None,
+                  stream_names: list[str] | None = None, buckets: int = 60) -> tuple[int, list[int]]:
+        """Matching events over [start_ms, end_ms] in ``buckets`` equal buckets (at most 1,000):
+        (bucket width in ms, the count in each bucket, zeros included)."""
+        self._check_range(start_ms, end_ms)
+        if isinstance(buckets, bool) or not isinstance(buckets, int) or not 1 <= buckets <= 1000:
+            raise Invalid("buckets must be an integer from 1 to 1000", field="buckets")
+        compile_filter(pattern)
+        width = max(1, -(-(end_ms - start_ms + 1) // buckets))
+        groups, source = self._source(group_names, start_ms, end_ms, stream_names)
+        counts = [0] * buckets
+        for b, n in self.store.histogram(source, pattern_sql(pattern, groups), start_ms, width):
+            i = (b - start_ms) // width
+            if 0 <= i < buckets:
+                counts[i] += n
+        return width, counts
 
     # Retention ------------------------------------------------------------------------------------
 

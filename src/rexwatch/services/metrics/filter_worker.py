@@ -102,19 +102,8 @@ class FilterWorker:
             if item is None:
                 return
             try:
-                if isinstance(item, int):
-                    self._catch_up(item)
-                else:
-                    if item.after_seq > self.hwm:
-                        self._catch_up(item.after_seq)
-                    if item.last_seq > self.hwm:
-                        table = item.table
-                        if item.after_seq < self.hwm:  # partly covered by a catch-up read
-                            table = table.filter(pc.greater(table.column("seq"), pa.scalar(self.hwm, pa.uint64())))
-                        self._evaluate(table)
-                        self._advance(item.last_seq)
-                    self.batches += 1
-                    self._ticks.labels("metric_filters", "ok").inc()
+                with self.runtime.metrics.ticks.round("metric_filters"):
+                    self._work(item)
             except _Stopped:
                 return
             except Exception:
@@ -123,6 +112,21 @@ class FilterWorker:
                 with self._cond:
                     self._known_seq = max(self._known_seq, item if isinstance(item, int) else item.last_seq)
                     self._cond.wait(1.0)
+
+    def _work(self, item: Any) -> None:
+        if isinstance(item, int):
+            self._catch_up(item)
+            return
+        if item.after_seq > self.hwm:
+            self._catch_up(item.after_seq)
+        if item.last_seq > self.hwm:
+            table = item.table
+            if item.after_seq < self.hwm:  # partly covered by a catch-up read
+                table = table.filter(pc.greater(table.column("seq"), pa.scalar(self.hwm, pa.uint64())))
+            self._evaluate(table)
+            self._advance(item.last_seq)
+        self.batches += 1
+        self._ticks.labels("metric_filters", "ok").inc()
 
     def _catch_up(self, upto: int) -> None:
         """Evaluate the stored events in (hwm, upto] from the log table."""

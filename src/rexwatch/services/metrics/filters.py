@@ -30,7 +30,7 @@ from rexwatch.errors import Invalid, LimitExceeded, NotFound, QueryError
 from rexwatch.lang.filterpattern import FilterPattern, compile_pattern
 from rexwatch.services.metrics.filter_model import MetricFilter, Transformation
 from rexwatch.services.metrics.filter_worker import FilterWorker
-from rexwatch.services.metrics.model import FUTURE_LIMIT, PAST_LIMIT, UNITS, Datum
+from rexwatch.services.metrics.model import FUTURE_LIMIT, PAST_LIMIT, UNITS, MetricDatum
 from rexwatch.stores.control.metric_filters_repo import MetricFiltersRepo
 
 log = logging.getLogger("rexwatch.metrics")
@@ -364,13 +364,13 @@ class MetricFilterService:
             else:
                 counts = buckets.setdefault((tuple(dims), ms // 1000), {})
                 counts[value] = counts.get(value, 0) + 1
-        data: list[Datum] = []
+        data: list[MetricDatum] = []
         for (dims_key, sec), counts in buckets.items():
             items = list(counts.items())
             for k in range(0, len(items), 150):
                 chunk = items[k : k + 150]
                 data.append(
-                    Datum(
+                    MetricDatum(
                         t.metric_name,
                         list(dims_key),
                         dt.datetime.fromtimestamp(sec, dt.UTC),
@@ -383,7 +383,7 @@ class MetricFilterService:
             # Minutes that received events but no match report the default value.
             idle = {ms // 60_000 for ms in ts_ms if lo <= ms <= hi} - matched_minutes
             data += [
-                Datum(
+                MetricDatum(
                     t.metric_name,
                     [],
                     dt.datetime.fromtimestamp(m * 60, dt.UTC),

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import orjson
 
 from rexwatch.errors import (
+    FieldPath,
     Invalid,
     InvalidCombination,
     InvalidExpression,
@@ -22,10 +24,15 @@ from rexwatch.errors import (
 )
 from rexwatch.lang.mathexpr import parse
 from rexwatch.services.metrics.matheval import Evaluator, Series
-from rexwatch.services.metrics.model import UNITS, MetricId
+from rexwatch.services.metrics.model import (
+    UNITS,
+    MetricDataPage,
+    MetricDataQuery,
+    MetricDataResult,
+    SeriesKey,
+)
 from rexwatch.services.metrics.put import canonical_dims, check_dimensions, check_namespace
-from rexwatch.services.metrics.rules import align_down, check_period, percentile_level
-from rexwatch.services.metrics.store import SeriesKey
+from rexwatch.services.metrics.rules import check_period, percentile_level
 from rexwatch.timeparse import as_utc
 
 if TYPE_CHECKING:
@@ -33,49 +40,33 @@ if TYPE_CHECKING:
 
 MAX_QUERIES = 500
 DEFAULT_MAX_DATAPOINTS = 100_800
+# CloudWatch's bound on the datapoints one query may ask for (slots of its period in the range).
+# Checked before anything is read or allocated; the work itself is sized by the data that exists.
+MAX_POINTS_PER_QUERY = 100_800
+
+
+def slots(start_s: int, end_s: int, period: int) -> int:
+    """How many periods of ``period`` seconds the range [start, end) asks for, the start rounded
+    down to the period as CloudWatch does. Integer arithmetic: any range gets an answer."""
+    first = start_s - start_s % period
+    return max(0, -(-(end_s - first) // period))
+
+
+def too_many(n: int, what: str, fld: FieldPath) -> InvalidCombination:
+    return InvalidCombination(
+        f"You have requested up to {n} datapoints for {what}, which exceeds the limit of "
+        f"{MAX_POINTS_PER_QUERY}. You may reduce the datapoints requested by increasing Period, "
+        f"or decreasing the time range.",
+        field=fld,
+    )
 _ID = re.compile(r"^[a-z][a-zA-Z0-9_]*$")
 
 
-@dataclass(frozen=True)
-class MetricStatSpec:
-    metric: MetricId
-    period: int | None
-    stat: str
-    unit: str | None = None
-
-
-@dataclass(frozen=True)
-class MetricDataQuery:
-    id: str
-    metric_stat: MetricStatSpec | None = None
-    expression: str | None = None
-    label: str | None = None
-    return_data: bool = True
-    period: int | None = None
-
-
-@dataclass
-class MetricDataResult:
-    id: str
-    label: str
-    timestamps: list[dt.datetime]
-    values: list[float]
-    status: str = "Complete"
-    messages: list[dict] = field(default_factory=list)
-
-
-@dataclass
-class MetricDataPage:
-    results: list[MetricDataResult]
-    next_token: str | None = None
-    messages: list[dict] = field(default_factory=list)
-
-
-def _bad(message: str, fld: str) -> Invalid:
+def _bad(message: str, fld: FieldPath | str) -> Invalid:
     return Invalid(message, field=fld)
 
 
-def _validate(queries: Sequence[MetricDataQuery]) -> None:
+def _validate(queries: Sequence[MetricDataQuery], start_s: int, end_s: int) -> None:
     if not queries:
         raise MissingParameter(
             "The parameter MetricDataQueries is required.",
@@ -85,50 +76,42 @@ def _validate(queries: Sequence[MetricDataQuery]) -> None:
         raise _bad(f"At most {MAX_QUERIES} MetricDataQueries are allowed in one call.", "MetricDataQueries")
     seen: set[str] = set()
     for i, q in enumerate(queries, 1):
-        f = f"MetricDataQueries.member.{i}"
+        f: FieldPath = ("MetricDataQueries", i)
         if not q.id:
-            raise MissingParameter(f"The parameter {f}.Id is required.", field=f"{f}.Id")
+            raise MissingParameter("The parameter {field} is required.", field=(*f, "Id"))
         if not _ID.match(q.id) or len(q.id) > 255:
             raise _bad(
-                f"The value {q.id} for parameter {f}.Id is invalid: an Id starts with a lowercase "
+                f"The value {q.id} for parameter {{field}} is invalid: an Id starts with a lowercase "
                 f"letter and holds only letters, digits and underscores.",
-                f"{f}.Id",
+                (*f, "Id"),
             )
         if q.id in seen:
-            raise _bad(f"The value {q.id} for parameter {f}.Id is invalid: Ids must be unique.", f"{f}.Id")
+            raise _bad(f"The value {q.id} for parameter {{field}} is invalid: Ids must be unique.", (*f, "Id"))
         seen.add(q.id)
         if (q.metric_stat is None) == (q.expression is None):
             raise InvalidCombination(
-                f"Exactly one of {f}.MetricStat and {f}.Expression must be given.",
-                field=f"{f}.MetricStat",
+                "Exactly one of {field} and Expression must be given in each query.",
+                field=(*f, "MetricStat"),
             )
         if q.metric_stat is not None:
             ms = q.metric_stat
+            mf = (*f, "MetricStat")
             check_namespace(ms.metric.namespace, for_put=False)
             if not ms.metric.metric_name:
-                raise MissingParameter(
-                    f"The parameter {f}.MetricStat.Metric.MetricName is required.",
-                    field=f"{f}.MetricStat.Metric.MetricName",
-                )
-            check_dimensions(ms.metric.dimensions, f"{f}.MetricStat.Metric.")
-            check_period(ms.period, f"{f}.MetricStat.Period")
+                raise MissingParameter("The parameter {field} is required.", field=(*mf, "Metric", "MetricName"))
+            check_dimensions(ms.metric.dimensions, (*mf, "Metric"))
+            period = check_period(ms.period, (*mf, "Period"))
+            n = slots(start_s, end_s, period)
+            if n > MAX_POINTS_PER_QUERY:
+                raise too_many(n, "{field}", (*mf, "Period"))
             if not ms.stat:
-                raise MissingParameter(
-                    f"The parameter {f}.MetricStat.Stat is required.",
-                    field=f"{f}.MetricStat.Stat",
-                )
+                raise MissingParameter("The parameter {field} is required.", field=(*mf, "Stat"))
             try:
                 percentile_level(ms.stat)
             except Invalid:
-                raise _bad(
-                    f"The value {ms.stat} for parameter {f}.MetricStat.Stat is invalid.",
-                    f"{f}.MetricStat.Stat",
-                )
+                raise _bad(f"The value {ms.stat} for parameter {{field}} is invalid.", (*mf, "Stat"))
             if ms.unit is not None and ms.unit not in UNITS:
-                raise _bad(
-                    f"The value {ms.unit} for parameter {f}.MetricStat.Unit is invalid.",
-                    f"{f}.MetricStat.Unit",
-                )
+                raise _bad(f"The value {ms.unit} for parameter {{field}} is invalid.", (*mf, "Unit"))
     if not any(q.return_data for q in queries):
         raise _bad("At least one query must have ReturnData set to true.", "MetricDataQueries")
 
@@ -154,13 +137,14 @@ def get_metric_data(
     limit = DEFAULT_MAX_DATAPOINTS if max_datapoints is None else max_datapoints
     if limit < 1:
         raise _bad(f"The value {limit} for parameter MaxDatapoints is invalid.", "MaxDatapoints")
-    _validate(queries)
+    start_s, end_s = math.floor(start.timestamp()), math.ceil(end.timestamp())
+    _validate(queries, start_s, end_s)
     by_id = {q.id: q for q in queries}
 
     # 1. Every MetricStat in one batch (one ClickHouse query per storage tier).
     stat_qs = [q for q in queries if q.metric_stat is not None]
     keys: dict[SeriesKey, int] = {}
-    slots: list[int] = []
+    series_slots: list[int] = []
     levels: set[float] = set()
     for q in stat_qs:
         ms = q.metric_stat
@@ -175,26 +159,21 @@ def get_metric_data(
             ms.unit or "",
             int(ms.period or 60),
         )
-        slots.append(keys.setdefault(key, len(keys)))
+        series_slots.append(keys.setdefault(key, len(keys)))
     stats = svc.series_statistics(list(keys), start, end, sorted(levels)) if keys else []
     values: dict[str, object] = {}
-    for q, slot in zip(stat_qs, slots, strict=True):
+    for q, slot in zip(stat_qs, series_slots, strict=True):
         ms = q.metric_stat
         assert ms is not None
         period = int(ms.period or 60)
-        grid = np.arange(
-            int(align_down(start, period).timestamp()), int(end.timestamp()), period, dtype=np.int64
-        )
+        # Only the periods that hold data: nothing is sized by the range itself.
         st = stats[slot]
-        v = np.full(grid.shape, np.nan)
-        if len(st.t):
-            idx = np.searchsorted(grid, st.t)
-            inside = (idx < len(grid)) & (grid[np.minimum(idx, len(grid) - 1)] == st.t)
-            v[idx[inside]] = st.values(ms.stat)[inside]
+        v = st.values(ms.stat)
+        ok = ~np.isnan(v)
         props = {"MetricName": ms.metric.metric_name, "Namespace": ms.metric.namespace, "Stat": ms.stat,
                  "Period": str(period), **{f"Dim.{k}": val for k, val in ms.metric.dimensions}}
         label = q.label if q.label and "${" not in q.label else ms.metric.metric_name
-        values[q.id] = Series(grid, v, label, period, q.id, props)
+        values[q.id] = Series(st.t[ok], v[ok], label, period, q.id, props)
     metric_list = [values[q.id] for q in stat_qs]
 
     def search(text: str, stat: str, period: int) -> list[Series]:
@@ -202,10 +181,17 @@ def get_metric_data(
 
         sq = parse_search(text)
         try:
-            check_period(period, "SEARCH period")
+            check_period(period, ("SEARCH", "period"))
             level = percentile_level(stat)
         except Invalid as e:
             raise QueryError(e.message, query=text, start=0)
+        n = slots(start_s, end_s, period)
+        if n > MAX_POINTS_PER_QUERY:
+            raise QueryError(
+                f"SEARCH() would ask for {n} datapoints per series, more than the limit of "
+                f"{MAX_POINTS_PER_QUERY}: increase its period or decrease the time range",
+                query=text, start=0,
+            )
         found, token = [], None
         for _ in range(50):
             infos, token = svc.list_metrics(sq.namespace, None, next_token=token)
@@ -219,20 +205,14 @@ def get_metric_data(
             SeriesKey(m.namespace, m.metric_name, canonical_dims(m.dimensions), "", period) for m in found
         ]
         st_all = svc.series_statistics(keys, start, end, [level] if level is not None else [])
-        grid = np.arange(
-            int(align_down(start, period).timestamp()), int(end.timestamp()), period, dtype=np.int64
-        )
         out = []
         for m, st in zip(found, st_all, strict=True):
-            v = np.full(grid.shape, np.nan)
-            if len(st.t):
-                idx = np.searchsorted(grid, st.t)
-                inside = (idx < len(grid)) & (grid[np.minimum(idx, len(grid) - 1)] == st.t)
-                v[idx[inside]] = st.values(stat)[inside]
+            v = st.values(stat)
+            ok = ~np.isnan(v)
             label = " ".join(val for _, val in m.dimensions) or m.metric_name
             if m.dimensions and sq.schema is None:
                 label = f"{m.metric_name} {label}"
-            out.append(Series(grid, v, label, period))
+            out.append(Series(st.t[ok], v[ok], label, period))
         return out
 
     # 2. Expressions, each once, in dependency order.
@@ -243,8 +223,8 @@ def get_metric_data(
                 parsed[q.id] = parse(q.expression)
             except QueryError as e:
                 raise InvalidExpression(
-                    f"Error in expression {q.id} (MetricDataQueries.member.{i}.Expression): {e.message}",
-                    field=f"MetricDataQueries.member.{i}.Expression",
+                    f"Error in expression {q.id} ({{field}}): {e.message}",
+                    field=("MetricDataQueries", i, "Expression"),
                 )
     active: list[str] = []
 
@@ -270,14 +250,15 @@ def get_metric_data(
             )
         active.append(qid)
         q = by_id[qid]
-        ev = Evaluator(q.expression or "", lambda n, p: resolve(n, p, qid), lambda: list(metric_list), search)
+        ev = Evaluator(q.expression or "", lambda n, p: resolve(n, p, qid), lambda: list(metric_list), search,
+                       span=(start_s, end_s), max_points=MAX_POINTS_PER_QUERY)
         try:
             result = ev.eval(parsed[qid])
         except QueryError as e:
             idx = next(i for i, x in enumerate(queries, 1) if x.id == qid)
             raise InvalidExpression(
-                f"Error in expression {qid} (MetricDataQueries.member.{idx}.Expression): {e.message}",
-                field=f"MetricDataQueries.member.{idx}.Expression",
+                f"Error in expression {qid} ({{field}}): {e.message}",
+                field=("MetricDataQueries", idx, "Expression"),
             )
         active.pop()
         if isinstance(result, Series) and q.label and "${" not in q.label:
@@ -303,7 +284,10 @@ def get_metric_data(
             if base is None or np.isnan(val):
                 items = [Series(np.zeros(0, dtype=np.int64), np.zeros(0), q.label or q.id)]
             else:
-                items = [Series(base.t, np.full(base.t.shape, val), q.label or q.id)]
+                # Every period of the first metric's grid (bounded: that query passed the limit).
+                first = start_s - start_s % base.period
+                grid = np.arange(first, end_s, base.period, dtype=np.int64)
+                items = [Series(grid, np.full(grid.shape, val), q.label or q.id)]
         elif isinstance(val, Series):
             items = [val]
         else:
@@ -316,14 +300,7 @@ def get_metric_data(
             label = s.label if s.label else q.id
             if q.label and "${" in q.label:
                 label = expand_label(q.label, label, s.props or {}, v)
-            results.append(
-                MetricDataResult(
-                    q.id,
-                    label,
-                    [dt.datetime.fromtimestamp(int(x), dt.UTC) for x in t],
-                    [float(x) for x in v],
-                )
-            )
+            results.append(_Pending(q.id, label, t, v))
     return _page(results, limit, next_token)
 
 
@@ -353,12 +330,24 @@ def expand_label(template: str, label: str, props: dict[str, str], values: np.nd
     return _DYNAMIC.sub(sub, template)
 
 
-def _page(results: list[MetricDataResult], limit: int, token: str | None) -> MetricDataPage:
+@dataclass
+class _Pending:
+    """A result before paging: numpy vectors, turned into Python values only for the page sent."""
+
+    id: str
+    label: str
+    t: np.ndarray
+    v: np.ndarray
+
+
+def _page(results: list[_Pending], limit: int, token: str | None) -> MetricDataPage:
     r0, p0 = 0, 0
     if token:
         try:
             d = orjson.loads(base64.urlsafe_b64decode(token.encode()))
             r0, p0 = int(d["r"]), int(d["p"])
+            if r0 < 0 or p0 < 0:
+                raise ValueError
         except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
             raise InvalidToken("The NextToken is not valid.", field="NextToken")
     out: list[MetricDataResult] = []
@@ -366,12 +355,19 @@ def _page(results: list[MetricDataResult], limit: int, token: str | None) -> Met
     for ri in range(r0, len(results)):
         r = results[ri]
         start = p0 if ri == r0 else 0
-        take = r.timestamps[start : start + budget]
-        out.append(MetricDataResult(r.id, r.label, take, r.values[start : start + len(take)]))
-        budget -= len(take)
-        if start + len(take) < len(r.timestamps):
+        t = r.t[start : start + budget]
+        out.append(
+            MetricDataResult(
+                r.id,
+                r.label,
+                [dt.datetime.fromtimestamp(int(x), dt.UTC) for x in t],
+                [float(x) for x in r.v[start : start + len(t)]],
+            )
+        )
+        budget -= len(t)
+        if start + len(t) < len(r.t):
             out[-1].status = "PartialData"
-            nt = base64.urlsafe_b64encode(orjson.dumps({"r": ri, "p": start + len(take)})).decode()
+            nt = base64.urlsafe_b64encode(orjson.dumps({"r": ri, "p": start + len(t)})).decode()
             return MetricDataPage(out, nt)
         if budget == 0 and ri + 1 < len(results):
             nt = base64.urlsafe_b64encode(orjson.dumps({"r": ri + 1, "p": 0})).decode()

@@ -1,7 +1,10 @@
 """Metric math evaluation over aligned numpy vectors.
 
-A time series is a ``Series``: epoch-second timestamps on a regular grid and
-float values with NaN for "no data". Operators and functions work on whole
+A time series is a ``Series``: ascending epoch-second timestamps and float
+values, NaN for "no data". Series read from the store hold only the periods
+that have data, so work is sized by the data and never by the time range;
+FILL() alone spreads a series over every period of the request's range (whose
+size the caller has bounded). Operators and functions work on whole
 vectors; two series on different grids are aligned on the union of their
 timestamps first. A value is a float (scalar), a ``Series`` or a list of
 series; arithmetic broadcasts over lists as CloudWatch does (``METRICS() * 2``).
@@ -101,7 +104,12 @@ class Evaluator:
         resolve: Callable[[str, int], Value],
         metric_series: Callable[[], list[Series]],
         search: Callable[[str, str, int], list[Series]] | None = None,
+        *,
+        span: tuple[int, int] | None = None,
+        max_points: int = 100_800,
     ) -> None:
+        self.span = span  # the request's [start, end) in epoch seconds: the grid FILL() fills
+        self.max_points = max_points
         self.text = text
         self.resolve = resolve
         self.metric_series = metric_series
@@ -258,7 +266,7 @@ class Evaluator:
                         getattr(how, "pos", node.pos),
                     )
                 mode = v
-            return self._per_series(arg, lambda s: _fill(s, mode))
+            return self._per_series(arg, lambda s: _fill(s, mode, self._grid(s, node.pos)))
         if name == "REMOVE_EMPTY":
             self.nargs(node, 1, 1)
             arg = self.series_arg(node, 0)
@@ -271,6 +279,21 @@ class Evaluator:
             b = self.eval(node.args[2]) if len(node.args) == 3 else float("nan")
             return self._if(cond, a, b, node.pos)
         raise self.error(f"unknown function {name}()", node.pos)
+
+    def _grid(self, s: Series, pos: int) -> np.ndarray:
+        """Every period of ``s`` in the request's range, plus the timestamps ``s`` already has."""
+        if self.span is None:
+            return s.t
+        start, end = self.span
+        first = start - start % s.period
+        n = max(0, -(-(end - first) // s.period))
+        if n > self.max_points:
+            raise self.error(
+                f"FILL() would produce {n} datapoints, more than the limit of {self.max_points}: "
+                f"use a longer period or a shorter time range",
+                pos,
+            )
+        return np.union1d(np.arange(first, end, s.period, dtype=np.int64), s.t)
 
     def _per_series(self, arg: Series | list, fn: Callable[[Series], Series]) -> Value:
         return [fn(s) for s in arg] if isinstance(arg, list) else fn(arg)
@@ -314,7 +337,9 @@ def _delta(s: Series, kind: str) -> Series:
     return Series(s.t, out, s.label, s.period)
 
 
-def _fill(s: Series, mode: str | float) -> Series:
+def _fill(s: Series, mode: str | float, grid: np.ndarray) -> Series:
+    if not np.array_equal(grid, s.t):
+        s = Series(grid, _reindex(s, grid), s.label, s.period, s.id, s.props)
     v = s.v.copy()
     missing = np.isnan(v)
     if not missing.any():

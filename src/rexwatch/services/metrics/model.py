@@ -63,7 +63,7 @@ class StatisticSet:
 
 
 @dataclass
-class Datum:
+class MetricDatum:
     """One MetricData item of PutMetricData."""
 
     metric_name: str | None
@@ -138,3 +138,59 @@ class MetricInfo:
     metric_name: str
     dimensions: Dimensions
     last_seen: dt.datetime | None = None
+
+
+# The older name of MetricDatum, kept for callers written before the rename.
+Datum = MetricDatum
+
+
+@dataclass(frozen=True)
+class SeriesKey:
+    """One series read at one period (statistics for it are computed together)."""
+
+    namespace: str
+    metric_name: str
+    dims: str  # canonical JSON of the dimensions
+    unit: str  # "" = any unit
+    period: int
+
+
+@dataclass(frozen=True)
+class MetricStatSpec:
+    """A statistic of one metric at one period: the MetricStat of a GetMetricData query."""
+
+    metric: MetricId
+    period: int | None
+    stat: str
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class MetricDataQuery:
+    """One GetMetricData query: a MetricStat or a metric-math expression."""
+
+    id: str
+    metric_stat: MetricStatSpec | None = None
+    expression: str | None = None
+    label: str | None = None
+    return_data: bool = True
+    period: int | None = None
+
+
+@dataclass
+class MetricDataResult:
+    """One query's datapoints in a GetMetricData page (``status`` Complete or PartialData)."""
+
+    id: str
+    label: str
+    timestamps: list[dt.datetime]
+    values: list[float]
+    status: str = "Complete"
+    messages: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class MetricDataPage:
+    results: list[MetricDataResult]
+    next_token: str | None = None
+    messages: list[dict] = field(default_factory=list)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import orjson
 import pyarrow as pa
 
-from rexwatch.errors import Invalid, InvalidCombination, MissingParameter
+from rexwatch.errors import FieldPath, Invalid, InvalidCombination, MissingParameter
 from rexwatch.services.metrics.model import (
     FUTURE_LIMIT,
     MAX_DIMENSIONS,
@@ -19,7 +19,7 @@ from rexwatch.services.metrics.model import (
     MIN_MAGNITUDE,
     PAST_LIMIT,
     UNITS,
-    Datum,
+    MetricDatum,
 )
 
 POINTS_SCHEMA = pa.schema(
@@ -40,18 +40,16 @@ POINTS_SCHEMA = pa.schema(
 )
 
 
-def bad_value(field: str, value: object) -> Invalid:
-    return Invalid(
-        f"The value {value} for parameter {field} is invalid.", field=field
-    )
+# Messages name their field as ``{field}``: each door spells the path its own way
+# (``MetricData.member.1.Value`` on the AWS protocols, ``MetricData[1].Value`` over REST).
 
 
-def missing(field: str) -> Invalid:
-    return MissingParameter(f"The parameter {field} is required.", field=field)
+def bad_value(field: FieldPath, value: object) -> Invalid:
+    return Invalid(f"The value {value} for parameter {{field}} is invalid.", field=field)
 
 
-def combination(message: str, field: str) -> Invalid:
-    return InvalidCombination(message, field=field)
+def missing(field: FieldPath) -> Invalid:
+    return MissingParameter("The parameter {field} is required.", field=field)
 
 
 def canonical_dims(dims: Sequence[tuple[str, str]]) -> str:
@@ -61,9 +59,9 @@ def canonical_dims(dims: Sequence[tuple[str, str]]) -> str:
 
 def check_namespace(namespace: str | None, *, for_put: bool = True) -> str:
     if namespace is None or namespace == "":
-        raise missing("Namespace")
+        raise missing(("Namespace",))
     if len(namespace) > 255 or namespace.startswith(":"):
-        raise bad_value("Namespace", namespace)
+        raise bad_value(("Namespace",), namespace)
     if for_put and namespace.startswith("AWS/"):
         raise Invalid(
             f"The value {namespace} for parameter Namespace is invalid: namespaces starting with "
@@ -73,29 +71,30 @@ def check_namespace(namespace: str | None, *, for_put: bool = True) -> str:
     return namespace
 
 
-def check_dimensions(dims: Sequence[tuple[str, str]], prefix: str) -> None:
+def check_dimensions(dims: Sequence[tuple[str, str]], prefix: FieldPath = ()) -> None:
+    """``prefix`` is the path of the structure holding the dimensions (``("MetricData", 2)``)."""
     if len(dims) > MAX_DIMENSIONS:
-        raise bad_value(f"{prefix}Dimensions", f"with {len(dims)} dimensions (at most {MAX_DIMENSIONS})")
+        raise bad_value((*prefix, "Dimensions"), f"with {len(dims)} dimensions (at most {MAX_DIMENSIONS})")
     seen: set[str] = set()
     for j, (name, value) in enumerate(dims, 1):
-        f = f"{prefix}Dimensions.member.{j}"
+        f = (*prefix, "Dimensions", j)
         if not name:
-            raise missing(f"{f}.Name")
+            raise missing((*f, "Name"))
         if value is None or value == "":
-            raise missing(f"{f}.Value")
+            raise missing((*f, "Value"))
         if len(name) > 255 or name.startswith(":"):
-            raise bad_value(f"{f}.Name", name)
+            raise bad_value((*f, "Name"), name)
         if len(value) > 1024:
-            raise bad_value(f"{f}.Value", value[:40] + "...")
+            raise bad_value((*f, "Value"), value[:40] + "...")
         if name in seen:
             raise Invalid(
-                f"No metric may have more than one dimension named {name}; duplicate in {f}.Name.",
-                field=f"{f}.Name",
+                f"No metric may have more than one dimension named {name}; duplicate in {{field}}.",
+                field=(*f, "Name"),
             )
         seen.add(name)
 
 
-def _check_number(x: object, field: str) -> float:
+def _check_number(x: object, field: FieldPath) -> float:
     if isinstance(x, bool) or not isinstance(x, int | float):
         raise bad_value(field, x)
     v = float(x)
@@ -105,40 +104,40 @@ def _check_number(x: object, field: str) -> float:
 
 
 def build_points(
-    namespace: str | None, data: Sequence[Datum], now: dt.datetime, *, allow_reserved: bool = False
+    namespace: str | None, data: Sequence[MetricDatum], now: dt.datetime, *, allow_reserved: bool = False
 ) -> pa.Table:
     """Validate a PutMetricData call and return its rows; raise Invalid naming item and field."""
     check_namespace(namespace, for_put=not allow_reserved)
     if not data:
-        raise missing("MetricData")
+        raise missing(("MetricData",))
     if len(data) > MAX_ITEMS_PER_PUT:
-        raise bad_value("MetricData", f"with {len(data)} items (at most {MAX_ITEMS_PER_PUT})")
+        raise bad_value(("MetricData",), f"with {len(data)} items (at most {MAX_ITEMS_PER_PUT})")
     key_cols: dict[str, list] = {"namespace": [], "metric_name": [], "dims": [], "unit": []}
     ts_ms: list[int] = []
     resolution: list[int] = []
     num_rows: list[tuple[float, float, float, float, float, int]] = []
     oldest, newest = now - PAST_LIMIT, now + FUTURE_LIMIT
     for i, d in enumerate(data, 1):
-        p = f"MetricData.member.{i}."
+        p: FieldPath = ("MetricData", i)
         if not d.metric_name:
-            raise missing(f"{p}MetricName")
+            raise missing((*p, "MetricName"))
         if len(d.metric_name) > 255:
-            raise bad_value(f"{p}MetricName", d.metric_name[:40] + "...")
+            raise bad_value((*p, "MetricName"), d.metric_name[:40] + "...")
         check_dimensions(d.dimensions, p)
         unit = d.unit or "None"
         if unit not in UNITS:
-            raise bad_value(f"{p}Unit", unit)
+            raise bad_value((*p, "Unit"), unit)
         res = 60 if d.storage_resolution is None else d.storage_resolution
         if res not in (1, 60):
-            raise bad_value(f"{p}StorageResolution", res)
+            raise bad_value((*p, "StorageResolution"), res)
         ts = d.timestamp or now
         if ts.tzinfo is None:
             ts = ts.replace(tzinfo=dt.UTC)
         if ts < oldest or ts > newest:
             raise Invalid(
-                f"The value {ts.isoformat()} for parameter {p}Timestamp is invalid: timestamps must be "
+                f"The value {ts.isoformat()} for parameter {{field}} is invalid: timestamps must be "
                 f"within the last two weeks and at most two hours in the future.",
-                field=f"{p}Timestamp",
+                field=(*p, "Timestamp"),
             )
         given = [
             n
@@ -146,54 +145,55 @@ def build_points(
             if v is not None
         ]
         if len(given) > 1:
-            raise combination(
-                f"The parameters {p}{given[0]} and {p}{given[1]} are mutually exclusive and you have "
-                f"specified both.",
-                f"{p}{given[1]}",
+            raise InvalidCombination(
+                f"The parameters {given[0]} and {{field}} of the same datum are mutually exclusive and "
+                f"you have specified both.",
+                field=(*p, given[1]),
             )
         if d.counts is not None and d.values is None:
-            raise combination(f"The parameter {p}Counts needs {p}Values.", f"{p}Counts")
+            raise InvalidCombination("The parameter {field} needs Values.", field=(*p, "Counts"))
         if not given:
-            raise missing(f"{p}Value")
+            raise missing((*p, "Value"))
         dims = canonical_dims(d.dimensions)
         rows: list[tuple[float, float, float, float, float, int]] = []
         if d.value is not None:
-            v = _check_number(d.value, f"{p}Value")
+            v = _check_number(d.value, (*p, "Value"))
             rows.append((1.0, v, v, v, v, 1))
         elif d.values is not None:
             if len(d.values) == 0:
-                raise missing(f"{p}Values")
+                raise missing((*p, "Values"))
             if len(d.values) > MAX_VALUES:
-                raise bad_value(f"{p}Values", f"with {len(d.values)} values (at most {MAX_VALUES})")
+                raise bad_value((*p, "Values"), f"with {len(d.values)} values (at most {MAX_VALUES})")
             counts = d.counts if d.counts else [1.0] * len(d.values)
             if len(counts) != len(d.values):
                 raise Invalid(
-                    f"The parameters {p}Values and {p}Counts must be arrays of the same length "
+                    f"The parameters Values and {{field}} must be arrays of the same length "
                     f"({len(d.values)} values, {len(counts)} counts).",
-                    field=f"{p}Counts",
+                    field=(*p, "Counts"),
                 )
             for k, (raw_v, raw_c) in enumerate(zip(d.values, counts, strict=True), 1):
-                v = _check_number(raw_v, f"{p}Values.member.{k}")
-                c = _check_number(raw_c, f"{p}Counts.member.{k}")
+                v = _check_number(raw_v, (*p, "Values", k))
+                c = _check_number(raw_c, (*p, "Counts", k))
                 if c < 0:
-                    raise bad_value(f"{p}Counts.member.{k}", raw_c)
+                    raise bad_value((*p, "Counts", k), raw_c)
                 if c == 0:
                     continue
                 rows.append((c, v * c, v, v, v, max(1, round(c))))
         else:
             s = d.statistic_values
             assert s is not None
-            sc = _check_number(s.sample_count, f"{p}StatisticValues.SampleCount")
-            total = _check_number(s.sum, f"{p}StatisticValues.Sum")
-            lo = _check_number(s.minimum, f"{p}StatisticValues.Minimum")
-            hi = _check_number(s.maximum, f"{p}StatisticValues.Maximum")
+            sv = (*p, "StatisticValues")
+            sc = _check_number(s.sample_count, (*sv, "SampleCount"))
+            total = _check_number(s.sum, (*sv, "Sum"))
+            lo = _check_number(s.minimum, (*sv, "Minimum"))
+            hi = _check_number(s.maximum, (*sv, "Maximum"))
             if sc <= 0:
-                raise bad_value(f"{p}StatisticValues.SampleCount", s.sample_count)
+                raise bad_value((*sv, "SampleCount"), s.sample_count)
             if lo > hi:
                 raise Invalid(
-                    f"The parameter {p}StatisticValues.Minimum must be less than or equal to "
-                    f"{p}StatisticValues.Maximum.",
-                    field=f"{p}StatisticValues.Minimum",
+                    "The parameter {field} must be less than or equal to the Maximum of the same "
+                    "StatisticValues.",
+                    field=(*sv, "Minimum"),
                 )
             rows.append((sc, total, lo, hi, 0.0, 0))
         n = len(rows)

@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from rexwatch.errors import Invalid, MissingParameter
+from rexwatch.errors import FieldPath, Invalid, MissingParameter
 from rexwatch.services.metrics.model import BASIC_STATISTICS
 
 _PCT = re.compile(r"^p(\d{1,2}(?:\.\d{1,2})?|100(?:\.0{1,2})?)$")
@@ -31,17 +31,14 @@ def canonical_percentile(stat: str) -> str:
     return stat
 
 
-def check_period(period: int | None, field: str = "Period") -> int:
+def check_period(period: int | None, field: FieldPath = ("Period",)) -> int:
     if period is None:
-        raise MissingParameter(f"The parameter {field} is required.", field=field)
+        raise MissingParameter("The parameter {field} is required.", field=field)
     if isinstance(period, bool) or not isinstance(period, int) or period < 1:
-        raise Invalid(
-            f"The value {period} for parameter {field} is invalid.",
-            field=field,
-        )
+        raise Invalid(f"The value {period} for parameter {{field}} is invalid.", field=field)
     if period not in (1, 5, 10, 30) and period % 60:
         raise Invalid(
-            f"The value {period} for parameter {field} is invalid: the period must be 1, 5, 10, 30 "
+            f"The value {period} for parameter {{field}} is invalid: the period must be 1, 5, 10, 30 "
             f"or a multiple of 60 seconds.",
             field=field,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,14 +21,15 @@ from rexwatch.services.metrics.model import (
     MAX_EXTENDED_STATISTICS,
     UNITS,
     Datapoint,
-    Datum,
+    MetricDatum,
     MetricId,
     MetricInfo,
+    SeriesKey,
     StatQuery,
 )
 from rexwatch.services.metrics.put import build_points, canonical_dims, check_dimensions, check_namespace
-from rexwatch.services.metrics.rules import align_down, check_period, choose_tier, percentile_level
-from rexwatch.services.metrics.store import MetricsStore, SeriesKey
+from rexwatch.services.metrics.rules import check_period, choose_tier, percentile_level
+from rexwatch.stores.telemetry.metrics import MetricsStore
 from rexwatch.timeparse import as_utc
 
 log = logging.getLogger("rexwatch.metrics")
@@ -68,6 +70,10 @@ class SeriesStats:
         return np.where(self.weight > 0, self.pct[level], np.nan)
 
 
+def _floor(epoch: int, period: int) -> int:
+    return epoch - epoch % period
+
+
 def _empty_stats(levels: Sequence[float]) -> SeriesStats:
     z = np.zeros(0)
     return SeriesStats(
@@ -81,12 +87,12 @@ class MetricsService:
         self.store = MetricsStore(runtime.telemetry)
         self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
         wal = Path(runtime.settings.data_dir) / "wal" / f"metrics-{runtime.telemetry.database}"
-        self.ingest = IngestBuffer(wal, self.store.insert)
+        self.ingest = IngestBuffer(wal, self.store.insert_points)
         runtime.on_close(self.ingest.close)
 
     # ---- writing ---------------------------------------------------------------------------
     def put_metric_data(
-        self, namespace: str | None, data: Sequence[Datum], *, allow_reserved: bool = False
+        self, namespace: str | None, data: Sequence[MetricDatum], *, allow_reserved: bool = False
     ) -> int:
         """Validate and log; durable once this returns, readable at once. Returns the number of rows.
 
@@ -95,6 +101,7 @@ class MetricsService:
         """
         points = build_points(namespace, data, self.clock(), allow_reserved=allow_reserved)
         self.ingest.submit(points)
+        self.runtime.metrics.count_ingest("metric_data", points.num_rows)
         return points.num_rows
 
     def flush(self) -> None:
@@ -115,6 +122,8 @@ class MetricsService:
         """Statistics for many series: one ClickHouse query per storage tier involved (usually one)."""
         self.flush()
         start, end = as_utc(start), as_utc(end)
+        # Epoch seconds as integers from here on: any range a datetime holds is safe to round.
+        start_s, end_s = math.floor(start.timestamp()), math.ceil(end.timestamp())
         now = self.clock()
         levels = sorted(set(levels))
         by_tier: dict = defaultdict(list)
@@ -124,8 +133,8 @@ class MetricsService:
         for tier, idxs in by_tier.items():
             sub = [series[i] for i in idxs]
             # Rounding the start down to the period keeps every tier's buckets whole.
-            qstart = min(align_down(start, s.period) for s in sub)
-            table = self.store.statistics(tier, sub, qstart, end, levels, by_unit=by_unit)
+            qstart = min(_floor(start_s, s.period) for s in sub)
+            table = self.store.statistics(tier, sub, qstart, end_s, levels, by_unit=by_unit)
             if table.num_rows == 0:
                 continue
             qi = table.column("qi").to_numpy()
@@ -148,7 +157,7 @@ class MetricsService:
                 if a == b:
                     continue
                 s = sub[local]
-                keep = t[a:b] >= int(align_down(start, s.period).timestamp())
+                keep = t[a:b] >= _floor(start_s, s.period)
                 sl = np.arange(a, b)[keep]
                 out[i] = SeriesStats(
                     t[sl],
@@ -215,7 +224,7 @@ class MetricsService:
             raise MissingParameter(
                 "The parameter MetricName is required.", field="MetricName"
             )
-        check_dimensions(metric.dimensions, "")
+        check_dimensions(metric.dimensions)
         if start is None:
             raise MissingParameter(
                 "The parameter StartTime is required.", field="StartTime"
@@ -322,15 +331,9 @@ class MetricsService:
             )
         for j, (name, value) in enumerate(dimensions, 1):
             if not name:
-                raise MissingParameter(
-                    f"The parameter Dimensions.member.{j}.Name is required.",
-                    field=f"Dimensions.member.{j}.Name",
-                )
+                raise MissingParameter("The parameter {field} is required.", field=("Dimensions", j, "Name"))
             if value is not None and len(value) > 1024:
-                raise Invalid(
-                    f"The value for parameter Dimensions.member.{j}.Value is too long.",
-                    field=f"Dimensions.member.{j}.Value",
-                )
+                raise Invalid("The value for parameter {field} is too long.", field=("Dimensions", j, "Value"))
         after = _decode_token(next_token)
         self.flush()
         now = self.clock()

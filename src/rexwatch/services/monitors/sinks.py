@@ -48,8 +48,7 @@ def record_metrics(runtime: Runtime, data: list[Datum]) -> None:
         return
     import datetime as dt
 
-    from rexwatch.services.metrics import Datum as MetricDatum
-    from rexwatch.services.metrics import MetricsService
+    from rexwatch.services.metrics import MetricDatum, MetricsService
 
     svc = runtime.service(MetricsService)
     by_ns: dict[str, list[MetricDatum]] = {}

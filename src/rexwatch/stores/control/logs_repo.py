@@ -9,9 +9,10 @@ import orjson
 from sqlalchemy import Engine, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from rexwatch.errors import Conflict, NotFound, Protected
+from rexwatch.errors import AlreadyExists, NotFound, Protected
 from rexwatch.services.logs.model import Group, Stream, now_ms
 from rexwatch.stores.control.tables.logs import log_groups, log_streams, log_tombstones
+from rexwatch.stores.control.types import has_prefix
 
 CACHE_TTL_S = 2.0
 
@@ -46,7 +47,7 @@ class LogsRepo:
                     deletion_protection=deletion_protection,
                     tags=orjson.dumps(tags).decode() if tags else None))
         except IntegrityError:
-            raise Conflict(f"The specified log group already exists: {name}")
+            raise AlreadyExists(f"The specified log group already exists: {name}")
         self._forget()
         return self.group(name)
 
@@ -78,7 +79,7 @@ class LogsRepo:
                     limit: int | None = None, names: list[str] | None = None) -> list[Group]:
         q = select(log_groups).order_by(log_groups.c.name)
         if prefix:
-            q = q.where(log_groups.c.name.startswith(prefix, autoescape=True))
+            q = q.where(has_prefix(log_groups.c.name, prefix))
         if pattern:
             q = q.where(log_groups.c.name.icontains(pattern, autoescape=True))
         if names:
@@ -116,7 +117,7 @@ class LogsRepo:
             with self.engine.begin() as conn:
                 conn.execute(insert(log_streams).values(group_id=group.id, name=name, created_ms=now_ms()))
         except IntegrityError:
-            raise Conflict(f"The specified log stream already exists: {name}")
+            raise AlreadyExists(f"The specified log stream already exists: {name}")
         return self.stream(group, name)
 
     def stream(self, group: Group, name: str, *, cached: bool = False) -> Stream:
@@ -138,7 +139,7 @@ class LogsRepo:
     def list_streams(self, group: Group, *, prefix: str | None = None) -> list[Stream]:
         q = select(log_streams).where(log_streams.c.group_id == group.id).order_by(log_streams.c.name)
         if prefix:
-            q = q.where(log_streams.c.name.startswith(prefix, autoescape=True))
+            q = q.where(has_prefix(log_streams.c.name, prefix))
         with self.engine.connect() as conn:
             return [Stream(r.id, r.group_id, r.name, r.created_ms) for r in conn.execute(q)]
 

@@ -223,6 +223,34 @@ class LogsStore:
             + " OR ".join(conds) + " GROUP BY group_id", params)
         return {int(r[0]): int(r[1]) for r in rows}
 
+    def last_event(self, groups: list[Group], now_ms: int) -> dict[int, int]:
+        """group_id -> the newest live event's timestamp (ms), for groups that have one."""
+        if not groups:
+            return {}
+        conds, params = [], {}
+        for i, g in enumerate(groups):
+            params[f"g{i}"], params[f"c{i}"] = g.id, retention_cutoff(g, now_ms) or 0
+            conds.append(f"(group_id = {{g{i}:UInt64}} AND ts >= {_ms(f'{{c{i}:Int64}}')})")
+        rows = self.x.query_rows(
+            "SELECT group_id, toUnixTimestamp64Milli(max(ts)) FROM {db:Identifier}.log_events WHERE "
+            + " OR ".join(conds) + " GROUP BY group_id", params)
+        return {int(r[0]): int(r[1]) for r in rows}
+
+    def histogram(self, source: tuple[str, dict[str, Any]], pattern: tuple[str, dict[str, Any]] | None,
+                  start_ms: int, bucket_ms: int) -> list[tuple[int, int]]:
+        """(bucket start ms, matching events) for the non-empty buckets of ``bucket_ms`` counted from
+        ``start_ms``, aggregated in ClickHouse so the answer is one row per bucket."""
+        sql, params = source
+        params = {**params, "h_start": int(start_ms), "h_width": int(bucket_ms)}
+        where = ""
+        if pattern is not None and pattern[0]:
+            where = f" WHERE ({pattern[0]})"
+            params.update(pattern[1])
+        rows = self.x.query_rows(
+            "SELECT {h_start:Int64} + intDiv(toUnixTimestamp64Milli(ts) - {h_start:Int64}, {h_width:Int64}) "
+            f"* {{h_width:Int64}} AS b, count() FROM ({sql}){where} GROUP BY b ORDER BY b", params)
+        return [(int(r[0]), int(r[1])) for r in rows]
+
     # Physical removal -----------------------------------------------------------------------------
 
     # Mutations rewrite the affected parts, so the bytes are gone when they return (unlike a

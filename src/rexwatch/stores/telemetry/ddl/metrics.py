@@ -13,7 +13,7 @@ days. ``metric_series`` is the catalog ListMetrics reads.
 
 from rexwatch.stores.telemetry.schema import Migration
 
-_ROLLUP_TABLE = """CREATE TABLE IF NOT EXISTS {{db}}.{name} (
+_ROLLUP_TABLE = """CREATE TABLE IF NOT EXISTS {{db:Identifier}}.{name} (
     namespace LowCardinality(String),
     metric_name LowCardinality(String),
     dims String,
@@ -30,14 +30,14 @@ PARTITION BY {partition}
 ORDER BY (namespace, metric_name, dims, unit, bucket)
 TTL bucket + INTERVAL {ttl}"""
 
-_ROLLUP_VIEW = """CREATE MATERIALIZED VIEW IF NOT EXISTS {{db}}.{name}_mv TO {{db}}.{name} AS
+_ROLLUP_VIEW = """CREATE MATERIALIZED VIEW IF NOT EXISTS {{db:Identifier}}.{name}_mv TO {{db:Identifier}}.{name} AS
 SELECT namespace, metric_name, dims, unit,
     toDateTime(toStartOfInterval(metric_points.ts, INTERVAL {seconds} SECOND), 'UTC') AS bucket,
     sum(samples) AS samples, sum(metric_points.sum) AS sum,
     min(metric_points.min) AS min, max(metric_points.max) AS max,
     sum(metric_points.weight) AS weight,
     quantilesBFloat16WeightedStateIf(0.5)(value, metric_points.weight, metric_points.weight > 0) AS pct
-FROM {{db}}.metric_points
+FROM {{db:Identifier}}.metric_points
 GROUP BY namespace, metric_name, dims, unit, bucket"""
 
 # (table, bucket seconds, partition expression, retention)
@@ -62,7 +62,7 @@ MIGRATIONS = [
         (
             # Raw datapoints. dims is the canonical JSON object of the dimensions (keys sorted).
             # High-resolution rows (resolution < 60) live 3 hours, standard rows 15 days.
-            """CREATE TABLE IF NOT EXISTS {db}.metric_points (
+            """CREATE TABLE IF NOT EXISTS {db:Identifier}.metric_points (
                 namespace LowCardinality(String),
                 metric_name LowCardinality(String),
                 dims String,
@@ -81,7 +81,7 @@ MIGRATIONS = [
             TTL toDateTime(ts) + toIntervalHour(if(resolution < 60, 3, 360))""",
             *_rollups(),
             # The series catalog: one row per (namespace, metric, dimensions) after merges.
-            """CREATE TABLE IF NOT EXISTS {db}.metric_series (
+            """CREATE TABLE IF NOT EXISTS {db:Identifier}.metric_series (
                 namespace LowCardinality(String),
                 metric_name LowCardinality(String),
                 dims String,
@@ -91,11 +91,11 @@ MIGRATIONS = [
             ) ENGINE = AggregatingMergeTree
             ORDER BY (namespace, metric_name, dims)
             TTL last_seen + INTERVAL 15 DAY""",
-            """CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.metric_series_mv TO {db}.metric_series AS
+            """CREATE MATERIALIZED VIEW IF NOT EXISTS {db:Identifier}.metric_series_mv TO {db:Identifier}.metric_series AS
             SELECT namespace, metric_name, dims,
                 CAST(JSONExtractKeysAndValues(dims, 'String'), 'Map(String, String)') AS dim_map,
                 now() AS first_seen, now() AS last_seen
-            FROM (SELECT DISTINCT namespace, metric_name, dims FROM {db}.metric_points)""",
+            FROM (SELECT DISTINCT namespace, metric_name, dims FROM {db:Identifier}.metric_points)""",
         ),
     ),
     Migration(
@@ -103,7 +103,7 @@ MIGRATIONS = [
         # The write-ahead log replays a segment with the token of its first insert, so a
         # crash between the insert and the segment's deletion does not count it twice.
         tuple(
-            f"ALTER TABLE {{db}}.{t} MODIFY SETTING non_replicated_deduplication_window = 1000"
+            f"ALTER TABLE {{db:Identifier}}.{t} MODIFY SETTING non_replicated_deduplication_window = 1000"
             for t in ("metric_points", "metric_1m", "metric_5m", "metric_1h")
         ),
     ),

@@ -1,60 +1,57 @@
-"""The metrics store: the only module of the metrics service that holds SQL."""
+"""Every ClickHouse statement about metrics: datapoints, statistics per period, the series catalog.
+
+The database is named by the ``{db:Identifier}`` query parameter the executor supplies, and
+every name or value a client sent travels as a query parameter (plain Python values: the
+executor encodes them), so any byte AWS accepts in a name round-trips.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 
+from rexwatch.services.metrics.model import SeriesKey
 from rexwatch.services.metrics.rules import RAW, Tier
 from rexwatch.stores.telemetry.executor import Executor
 
 
-@dataclass(frozen=True)
-class SeriesKey:
-    """One series read at one period (statistics for it are computed together)."""
-
-    namespace: str
-    metric_name: str
-    dims: str  # canonical JSON
-    unit: str  # "" = any unit
-    period: int
+def _series_key(s: SeriesKey) -> str:
+    """The text the statistics query maps back to a series. Length prefixes (in bytes, as
+    ClickHouse's ``length`` counts) keep it unambiguous whatever the names contain."""
+    return (f"{len(s.namespace.encode())}:{s.namespace}"
+            f"{len(s.metric_name.encode())}:{s.metric_name}{s.dims}")
 
 
-def _param(text: str) -> str:
-    """Query parameters are parsed in escaped form: protect backslashes and control characters."""
-    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
+# The stored time columns hold 1970 to 2106 (DateTime): bounds outside are clamped, which
+# selects the same rows and keeps the millisecond arithmetic inside Int64.
+_MIN_S, _MAX_S = 0, 2**32
 
 
-def _array(items: Sequence[str]) -> str:
-    """An Array(String) query parameter (ClickHouse literal syntax)."""
-
-    def q(x: str) -> str:
-        x = x.replace("\\", "\\\\").replace("'", "\\'")
-        return "'" + x.replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r") + "'"
-
-    return "[" + ",".join(q(x) for x in items) + "]"
-
-
-def _ts(t: dt.datetime) -> str:
-    return f"{t.timestamp():.3f}"
+def _ts(t: dt.datetime | float) -> str:
+    x = t.timestamp() if isinstance(t, dt.datetime) else float(t)
+    return f"{min(max(x, _MIN_S), _MAX_S):.3f}"
 
 
 class MetricsStore:
     def __init__(self, executor: Executor) -> None:
         self.x = executor
 
-    def insert(self, points: pa.Table, dedup_token: str | None = None) -> int:
+    def insert_points(self, points: pa.Table, dedup_token: str | None = None) -> int:
+        """Append datapoints (``put.POINTS_SCHEMA``); the rollups and the catalog follow by views."""
         return self.x.insert_arrow("metric_points", points, dedup_token=dedup_token)
+
+    def ping(self) -> None:
+        self.x.ping()
 
     def statistics(
         self,
         tier: Tier,
         series: Sequence[SeriesKey],
-        start: dt.datetime,
-        end: dt.datetime,
+        start: dt.datetime | float,
+        end: dt.datetime | float,
         levels: Sequence[float],
         *,
         by_unit: bool,
@@ -89,8 +86,8 @@ class MetricsStore:
         tier: Tier,
         series: Sequence[SeriesKey],
         idxs: Sequence[int],
-        start: dt.datetime,
-        end: dt.datetime,
+        start: dt.datetime | float,
+        end: dt.datetime | float,
         levels: Sequence[float],
         by_unit: bool,
     ) -> pa.Table:
@@ -108,7 +105,8 @@ class MetricsStore:
         unit_cond = "" if any_unit else "AND (q_unit = '' OR unit = q_unit)"
         sql = f"""
         SELECT
-            transform(concat(namespace, char(31), metric_name, char(31), dims),
+            transform(concat(toString(length(namespace)), ':', namespace,
+                             toString(length(metric_name)), ':', metric_name, dims),
                       {{keys:Array(String)}}, {{qis:Array(UInt32)}}, toUInt32(4294967295)) AS qi,
             transform(qi, {{qis:Array(UInt32)}}, {{periods:Array(UInt32)}}, toUInt32(60)) AS q_period,
             transform(qi, {{qis:Array(UInt32)}}, {{units:Array(String)}}, '') AS q_unit,
@@ -116,7 +114,7 @@ class MetricsStore:
             {unit_expr} AS unit_key,
             sum(samples) AS samples_, sum(sum) AS sum_, min(min) AS min_, max(max) AS max_,
             sum(weight) AS weight_, {pct} AS pct_
-        FROM {{db}}.{tier.table}
+        FROM {{db:Identifier}}.{tier.table}
         WHERE namespace IN {{nss:Array(String)}} AND metric_name IN {{names:Array(String)}}
           AND dims IN {{dimss:Array(String)}}
           AND {tcol} >= fromUnixTimestamp64Milli(toInt64({{start:Float64}} * 1000), 'UTC')
@@ -127,13 +125,13 @@ class MetricsStore:
         sql = f"""SELECT qi, t, unit_key AS unit, samples_ AS samples, sum_ AS sum, min_ AS min, max_ AS max,
             weight_ AS weight, pct_ AS pct FROM ({sql}) ORDER BY qi, t, unit"""
         params = {
-            "keys": _array([f"{s.namespace}\x1f{s.metric_name}\x1f{s.dims}" for s in sub]),
-            "qis": "[" + ",".join(str(i) for i in range(len(sub))) + "]",
-            "periods": "[" + ",".join(str(int(s.period)) for s in sub) + "]",
-            "units": _array([s.unit for s in sub]),
-            "nss": _array(sorted({s.namespace for s in sub})),
-            "names": _array(sorted({s.metric_name for s in sub})),
-            "dimss": _array(sorted({s.dims for s in sub})),
+            "keys": [_series_key(s) for s in sub],
+            "qis": list(range(len(sub))),
+            "periods": [int(s.period) for s in sub],
+            "units": [s.unit for s in sub],
+            "nss": sorted({s.namespace for s in sub}),
+            "names": sorted({s.metric_name for s in sub}),
+            "dimss": sorted({s.dims for s in sub}),
             "start": _ts(start),
             "end": _ts(end),
         }
@@ -141,8 +139,6 @@ class MetricsStore:
         if table.num_rows == 0 or len(idxs) == len(series):
             return table
         # Map the round's local indices back to the caller's.
-        import numpy as np
-
         mapping = np.asarray(idxs, dtype=np.uint32)
         qi = mapping[table.column("qi").to_numpy()]
         return table.set_column(0, "qi", pa.array(qi))
@@ -158,33 +154,33 @@ class MetricsStore:
         after: tuple[str, str, str] | None,
     ) -> list[tuple[str, str, str, int]]:
         where = ["last_seen >= toDateTime(toInt64({seen:Float64}), 'UTC')"]
-        params: dict[str, str] = {"seen": _ts(seen_since)}
+        params: dict[str, object] = {"seen": _ts(seen_since)}
         if namespace is not None:
             where.append("namespace = {ns:String}")
-            params["ns"] = _param(namespace)
+            params["ns"] = namespace
         if metric_name is not None:
             where.append("metric_name = {name:String}")
-            params["name"] = _param(metric_name)
+            params["name"] = metric_name
         for i, (k, v) in enumerate(dim_filters):
-            params[f"dk{i}"] = _param(k)
+            params[f"dk{i}"] = k
             if v is None:
                 where.append(f"mapContains(dim_map, {{dk{i}:String}})")
             else:
-                params[f"dv{i}"] = _param(v)
+                params[f"dv{i}"] = v
                 where.append(
                     f"dim_map[{{dk{i}:String}}] = {{dv{i}:String}} AND mapContains(dim_map, {{dk{i}:String}})"
                 )
         if after is not None:
             # Keyset paging: the next page starts after the last series of the previous one.
             where.append("(namespace, metric_name, dims) > ({an:String}, {am:String}, {ad:String})")
-            params.update(an=_param(after[0]), am=_param(after[1]), ad=_param(after[2]))
+            params.update(an=after[0], am=after[1], ad=after[2])
         having = ""
         if active_since is not None:
             having = "HAVING max(last_seen) >= toDateTime(toInt64({active:Float64}), 'UTC')"
             params["active"] = _ts(active_since)
         sql = f"""
         SELECT namespace, metric_name, dims, toUnixTimestamp(max(last_seen)) AS seen
-        FROM {{db}}.metric_series
+        FROM {{db:Identifier}}.metric_series
         WHERE {" AND ".join(where)}
         GROUP BY namespace, metric_name, dims
         {having}

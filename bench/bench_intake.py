@@ -1,0 +1,180 @@
+"""Intake figures: datapoints per second through OTLP/HTTP metrics and Prometheus remote_write.
+
+Runs ``rexwatch server`` as a subprocess (workers off) on a temp data dir and
+sends prebuilt request bodies from several client threads:
+
+- OTLP: ``ExportMetricsServiceRequest`` in binary protobuf, one resource with
+  ``--series`` gauge series (20 metrics x N attribute sets) of
+  ``--points`` points each per request, as an SDK or collector batches them;
+- remote_write: snappy ``WriteRequest`` bodies of 2,000 samples (500 series x
+  4 samples, Prometheus' ``max_samples_per_send`` is 2,000 since 2.43; 500 before).
+
+The rate counts datapoints acknowledged (200/204) from the first request to
+the last answer, then one GetMetricStatistics read (which waits for the
+ingest buffer's flush) checks the last points are readable; "to readable"
+includes that wait. Bounded: a fixed number of requests.
+
+Usage: python bench/bench_intake.py [--requests 60] [--threads 4] [--series 1000] [--points 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import cramjam
+import httpx
+import psutil
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+from rexwatch.intake.prom_remote_write import WriteRequest
+from rexwatch.testing import free_port
+
+
+def machine() -> str:
+    return (f"{platform.machine()}, {psutil.cpu_count()} cores, {psutil.virtual_memory().total // 2**30} GiB, "
+            f"Python {platform.python_version()}")
+
+
+def otlp_bodies(n: int, series: int, points: int) -> list[bytes]:
+    now = time.time_ns() - 600 * 10**9
+    out = []
+    for r in range(n):
+        req = ExportMetricsServiceRequest()
+        rm = req.resource_metrics.add()
+        rm.resource.attributes.add(key="service.name").value.string_value = "bench"
+        sm = rm.scope_metrics.add()
+        per_metric = max(1, series // 20)
+        for m in range(20):
+            metric = sm.metrics.add(name=f"bench.metric{m}", unit="ms")
+            for s in range(per_metric):
+                for p in range(points):
+                    dp = metric.gauge.data_points.add(time_unix_nano=now + (r * points + p) * 10**9,
+                                                      as_double=float(s + p))
+                    a = dp.attributes.add(key="route")
+                    a.value.string_value = f"/r{s}"
+        out.append(req.SerializeToString())
+    return out
+
+
+def remote_write_bodies(n: int) -> list[bytes]:
+    now = int(time.time() * 1000) - 600_000
+    out = []
+    for r in range(n):
+        req = WriteRequest()
+        for s in range(500):
+            ts = req.timeseries.add()
+            ts.labels.add(name="__name__", value=f"bench_metric{s % 20}")
+            ts.labels.add(name="instance", value=f"host{s // 20}:9100")
+            ts.labels.add(name="job", value="node")
+            for p in range(4):
+                ts.samples.add(value=float(r + p), timestamp=now + (r * 4 + p) * 1000)
+        out.append(bytes(cramjam.snappy.compress_raw(req.SerializeToString())))
+    return out
+
+
+def send_all(url: str, path: str, bodies: list[bytes], headers: dict, threads: int) -> tuple[float, int]:
+    errors = []
+    lock = threading.Lock()
+    queue = list(bodies)
+
+    def worker() -> None:
+        with httpx.Client(timeout=120) as client:
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    b = queue.pop()
+                r = client.post(f"{url}{path}", content=b, headers=headers)
+                if r.status_code not in (200, 204):
+                    errors.append(f"{r.status_code} {r.text[:200]}")
+
+    started = time.perf_counter()
+    ts = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise SystemExit(f"{len(errors)} requests failed, first: {errors[0]}")
+    return elapsed, len(bodies)
+
+
+def read_back(url: str, namespace: str, metric: str) -> None:
+    import boto3
+
+    cw = boto3.client("cloudwatch", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x",
+                      aws_secret_access_key="x")
+    now = dt.datetime.now(dt.UTC)
+    r = cw.get_metric_statistics(Namespace=namespace, MetricName=metric, StartTime=now - dt.timedelta(hours=2),
+                                 EndTime=now + dt.timedelta(hours=1), Period=3600, Statistics=["SampleCount"])
+    assert r["Datapoints"] is not None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=60)
+    ap.add_argument("--threads", type=int, default=4)
+    ap.add_argument("--series", type=int, default=1000)
+    ap.add_argument("--points", type=int, default=5)
+    args = ap.parse_args()
+    load = psutil.getloadavg()
+    print("building request bodies…", file=sys.stderr)
+    otlp = otlp_bodies(args.requests, args.series, args.points)
+    otlp_points = (args.series // 20) * 20 * args.points
+    rw = remote_write_bodies(args.requests)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as data_dir:
+        proc = subprocess.Popen([sys.executable, "-m", "rexwatch", "server", "--data-dir", data_dir, "--port",
+                                 str(port), "--workers", "none"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 180
+            while True:
+                try:
+                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise SystemExit("server did not start")
+                time.sleep(0.2)
+            # Warm up both paths (imports, first inserts) outside the measurement.
+            send_all(url, "/v1/metrics", otlp[:2], {"content-type": "application/x-protobuf"}, 1)
+            send_all(url, "/api/v1/write", rw[:2], {"content-type": "application/x-protobuf",
+                                                    "content-encoding": "snappy"}, 1)
+            rows = []
+            for name, path, bodies, per, headers, ns, metric in (
+                ("OTLP/HTTP metrics (protobuf)", "/v1/metrics", otlp[2:], otlp_points,
+                 {"content-type": "application/x-protobuf"}, "otel", "bench.metric0"),
+                ("remote_write (snappy protobuf)", "/api/v1/write", rw[2:], 2000,
+                 {"content-type": "application/x-protobuf", "content-encoding": "snappy"}, "prometheus",
+                 "bench_metric0"),
+            ):
+                elapsed, n = send_all(url, path, bodies, headers, args.threads)
+                t0 = time.perf_counter()
+                read_back(url, ns, metric)
+                readable = elapsed + time.perf_counter() - t0
+                points = n * per
+                rows.append((name, per, points, points / elapsed, points / readable))
+        finally:
+            proc.terminate()
+            proc.wait(60)
+    print(f"\n{dt.date.today()}, {machine()}; {args.threads} client threads, server with workers off; "
+          f"1-minute load average before: {load[0]:.1f}\n")
+    print("| path | points per request | points | acknowledged points/s | to readable points/s |")
+    print("|---|---|---|---|---|")
+    for name, per, points, ack, readable in rows:
+        print(f"| {name} | {per:,} | {points:,} | {ack:,.0f} | {readable:,.0f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""``POST /v1/logs``: OTLP log records into log groups.
+
+Mapping (docs/intake.md):
+
+- log group: the ``otlp_log_group`` template, ``/otel/{service.name}`` by
+  default; ``{attr}`` is replaced by that resource attribute (characters a log
+  group name cannot hold become ``_``; a missing ``service.name`` is
+  ``unknown_service``). Groups and streams are created on first use.
+- log stream: ``service.instance.id``, else ``host.name``, else ``otlp``.
+- message: one JSON object per record, so filter patterns and Insights reach
+  every part of it: ``body``, ``severityText``, ``severityNumber``,
+  ``attributes``, ``resource`` (its attributes), ``scope`` (name, version),
+  ``traceId`` and ``spanId`` (hex), ``flags``, and ``timeUnixNano`` /
+  ``observedTimeUnixNano`` when given. Empty members are left out.
+- timestamp: ``time_unix_nano``, else ``observed_time_unix_nano``, else now.
+
+Records the logs service refuses (too old, too new, past retention, too large)
+are reported in ``partial_success.rejected_log_records``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import defaultdict
+from typing import Any
+
+import orjson
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsPartialSuccess,
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+)
+
+from rexwatch.errors import Conflict, Invalid, NotFound
+from rexwatch.intake import otlp
+from rexwatch.intake.common import any_value, attributes
+from rexwatch.runtime import Runtime
+from rexwatch.services.logs import rules
+from rexwatch.services.logs.model import LogEventBatch, RejectedEvents
+from rexwatch.services.logs.service import LogsService
+
+_TEMPLATE_KEY = re.compile(r"\{([^{}]+)\}")
+_GROUP_UNSAFE = re.compile(r"[^.\-_/#A-Za-z0-9]")
+_STREAM_UNSAFE = re.compile(r"[:*]")
+
+
+def group_name(template: str, resource: dict[str, Any]) -> str:
+    def fill(m: re.Match[str]) -> str:
+        key = m.group(1)
+        value = resource.get(key)
+        if value is None or value == "":
+            value = "unknown_service" if key == "service.name" else "unknown"
+        return _GROUP_UNSAFE.sub("_", str(value))
+
+    return _TEMPLATE_KEY.sub(fill, template)[:512]
+
+
+def stream_name(resource: dict[str, Any]) -> str:
+    for key in ("service.instance.id", "host.name"):
+        value = resource.get(key)
+        if value not in (None, ""):
+            return _STREAM_UNSAFE.sub("_", str(value))[:512]
+    return "otlp"
+
+
+def record_json(rec: Any, resource: dict[str, Any], scope: dict[str, Any]) -> str:
+    doc: dict[str, Any] = {}
+    if rec.HasField("body"):
+        doc["body"] = any_value(rec.body)
+    if rec.severity_text:
+        doc["severityText"] = rec.severity_text
+    if rec.severity_number:
+        doc["severityNumber"] = rec.severity_number
+    if rec.attributes:
+        doc["attributes"] = attributes(rec.attributes)
+    if rec.trace_id:
+        doc["traceId"] = rec.trace_id.hex()
+    if rec.span_id:
+        doc["spanId"] = rec.span_id.hex()
+    if rec.flags:
+        doc["flags"] = rec.flags
+    if rec.event_name:
+        doc["eventName"] = rec.event_name
+    if rec.time_unix_nano:
+        doc["timeUnixNano"] = rec.time_unix_nano
+    if rec.observed_time_unix_nano:
+        doc["observedTimeUnixNano"] = rec.observed_time_unix_nano
+    if resource:
+        doc["resource"] = resource
+    if scope:
+        doc["scope"] = scope
+    return orjson.dumps(doc).decode()
+
+
+def _rejected_count(r: RejectedEvents, n: int) -> int:
+    head = max(r.too_old_end or 0, r.expired_end or 0)
+    tail = n - r.too_new_start if r.too_new_start is not None else 0
+    return min(n, head + tail)
+
+
+def _chunks(events: list[tuple[int, str]]):
+    """Split time-sorted events into PutLogEvents-sized batches (count, bytes and 24 h span)."""
+    start, size = 0, 0
+    for i, (ts, msg) in enumerate(events):
+        n = len(msg.encode()) + rules.EVENT_OVERHEAD
+        if i > start and (i - start >= rules.MAX_BATCH_EVENTS or size + n > rules.MAX_BATCH_BYTES
+                          or ts - events[start][0] > rules.MAX_BATCH_SPAN_MS):
+            yield events[start:i]
+            start, size = i, 0
+        size += n
+    if start < len(events):
+        yield events[start:]
+
+
+def _put(logs: LogsService, group: str, stream: str, batch: LogEventBatch) -> RejectedEvents:
+    for attempt in range(3):
+        try:
+            return logs.put_log_events(group, stream, batch).rejected
+        except NotFound:
+            if attempt == 2:
+                raise
+            try:
+                logs.create_log_group(group)
+            except Conflict:
+                pass  # made by a concurrent request
+            try:
+                logs.create_log_stream(group, stream)
+            except Conflict:
+                pass
+    raise AssertionError("unreachable")
+
+
+def export(runtime: Runtime, req: ExportLogsServiceRequest) -> ExportLogsServiceResponse:
+    logs = runtime.service(LogsService)
+    template = runtime.settings.otlp_log_group
+    now_ms = int(time.time() * 1000)
+    by_stream: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
+    rejected, problems = 0, []
+    for rl in req.resource_logs:
+        resource = attributes(rl.resource.attributes)
+        key = (group_name(template, resource), stream_name(resource))
+        bucket = by_stream[key]
+        for sl in rl.scope_logs:
+            scope = {k: v for k, v in (("name", sl.scope.name), ("version", sl.scope.version)) if v}
+            for rec in sl.log_records:
+                ns = rec.time_unix_nano or rec.observed_time_unix_nano
+                msg = record_json(rec, resource, scope)
+                if len(msg.encode()) > rules.MAX_EVENT_BYTES:
+                    rejected += 1
+                    problems.append(f"a record of {len(msg)} characters exceeds {rules.MAX_EVENT_BYTES} bytes")
+                    continue
+                bucket.append((ns // 1_000_000 if ns else now_ms, msg))
+    for (group, stream), events in by_stream.items():
+        if not events:
+            continue
+        events.sort(key=lambda e: e[0])
+        for chunk in _chunks(events):
+            try:
+                rejected += _rejected_count(_put(logs, group, stream, LogEventBatch.of(chunk)), len(chunk))
+            except Invalid as e:
+                rejected += len(chunk)
+                problems.append(f"{group}: {e.message}")
+    if rejected:
+        reason = problems[0] if problems else "records too old, too new or past the log group's retention"
+        return ExportLogsServiceResponse(partial_success=ExportLogsPartialSuccess(
+            rejected_log_records=rejected, error_message=reason))
+    return ExportLogsServiceResponse()
+
+
+ROUTES = (("/v1/logs", lambda runtime: otlp.door(runtime, ExportLogsServiceRequest, export)),)

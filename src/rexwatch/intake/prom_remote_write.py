@@ -1,0 +1,170 @@
+"""``POST /api/v1/write`` and ``POST /api/v1/push``: Prometheus remote_write (protocol 1.0).
+
+The body is a snappy-compressed (block format) protobuf ``prometheus.WriteRequest``.
+The messages are declared below with protobuf's descriptor API, field for
+field as in Prometheus' ``prompb/remote.proto`` and ``prompb/types.proto``, and
+decoded by the protobuf library; exemplars and native histograms (fields 3
+and 4 of ``TimeSeries``) are not declared, so they are skipped.
+
+Mapping (docs/intake.md):
+
+- namespace: the ``prometheus_namespace`` setting (``prometheus``);
+- metric name: ``__name__``; dimensions: every other label, in name order, at
+  most 30 (CloudWatch's limit; labels past it are left out);
+- value: each sample as it is, counters included, so the raw series is kept
+  (rate and increase are computed when read); staleness markers and other
+  NaNs are skipped; samples over two weeks old or two hours ahead are refused.
+
+Answers follow the remote-write specification: 204 on success; 400 (not
+retried by Prometheus) for a body that is not a snappy WriteRequest or whose
+samples cannot be stored; 413 past the body bound; 429/503 (retried) when the
+server is saturated or a store is down.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from collections.abc import Awaitable, Callable
+
+import anyio
+import cramjam
+from fastapi import Request
+from fastapi.responses import PlainTextResponse, Response
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf.message import DecodeError
+
+from rexwatch.aws.door import MAX_BODY
+from rexwatch.errors import Invalid, RexwatchError, Throttled, Unavailable
+from rexwatch.intake.common import IntakeError, authenticate, read_body
+from rexwatch.runtime import Runtime
+from rexwatch.services.metrics.model import FUTURE_LIMIT, MAX_DIMENSIONS, MAX_ITEMS_PER_PUT, PAST_LIMIT, Datum
+from rexwatch.services.metrics.service import MetricsService
+
+log = logging.getLogger("rexwatch.intake")
+
+
+def _messages():
+    F = descriptor_pb2.FieldDescriptorProto
+    fd = descriptor_pb2.FileDescriptorProto(name="rexwatch/prompb_remote.proto", package="prometheus",
+                                            syntax="proto3")
+
+    def message(name: str, *fields: tuple[str, int, int, str | None, bool]) -> None:
+        m = fd.message_type.add(name=name)
+        for fname, number, ftype, type_name, repeated in fields:
+            f = m.field.add(name=fname, number=number, type=ftype,
+                            label=F.LABEL_REPEATED if repeated else F.LABEL_OPTIONAL)
+            if type_name:
+                f.type_name = type_name
+
+    message("Label", ("name", 1, F.TYPE_STRING, None, False), ("value", 2, F.TYPE_STRING, None, False))
+    message("Sample", ("value", 1, F.TYPE_DOUBLE, None, False), ("timestamp", 2, F.TYPE_INT64, None, False))
+    message("TimeSeries", ("labels", 1, F.TYPE_MESSAGE, ".prometheus.Label", True),
+            ("samples", 2, F.TYPE_MESSAGE, ".prometheus.Sample", True))
+    # MetricMetadata.type is the MetricType enum on the wire: a varint, read here as int32.
+    message("MetricMetadata", ("type", 1, F.TYPE_INT32, None, False),
+            ("metric_family_name", 2, F.TYPE_STRING, None, False), ("help", 4, F.TYPE_STRING, None, False),
+            ("unit", 5, F.TYPE_STRING, None, False))
+    message("WriteRequest", ("timeseries", 1, F.TYPE_MESSAGE, ".prometheus.TimeSeries", True),
+            ("metadata", 3, F.TYPE_MESSAGE, ".prometheus.MetricMetadata", True))
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(fd)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("prometheus.WriteRequest"))
+
+
+WriteRequest = _messages()
+
+
+def decode(body: bytes) -> object:
+    try:
+        size = cramjam.snappy.decompress_raw_len(body)
+    except Exception as e:
+        raise IntakeError(400, f"body is not snappy-compressed (block format): {e}")
+    if size > MAX_BODY:
+        raise IntakeError(413, f"decompressed body of {size} bytes exceeds {MAX_BODY} bytes")
+    try:
+        raw = bytes(cramjam.snappy.decompress_raw(body))
+    except Exception as e:
+        raise IntakeError(400, f"body is not valid snappy: {e}")
+    req = WriteRequest()
+    try:
+        req.ParseFromString(raw)
+    except DecodeError as e:
+        raise IntakeError(400, f"body is not a protobuf prometheus.WriteRequest: {e}")
+    return req
+
+
+def write(runtime: Runtime, req) -> tuple[int, int, str]:
+    """Store the samples; return (stored, refused, first reason)."""
+    namespace = runtime.settings.prometheus_namespace
+    metrics = runtime.service(MetricsService)
+    now_ms = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+    oldest = now_ms - int(PAST_LIMIT.total_seconds() * 1000)
+    newest = now_ms + int(FUTURE_LIMIT.total_seconds() * 1000)
+    datums: list[Datum] = []
+    refused, reason = 0, ""
+    utc = dt.UTC
+    for ts in req.timeseries:
+        name = ""
+        dims = []
+        for label in ts.labels:
+            if label.name == "__name__":
+                name = label.value
+            elif label.value:
+                dims.append((label.name[:255], label.value[:1024]))
+        if not name or len(name) > 255:
+            refused += len(ts.samples)
+            reason = reason or "a series has no __name__ label (or one over 255 characters)"
+            continue
+        dims.sort()
+        del dims[MAX_DIMENSIONS:]
+        for s in ts.samples:
+            v = s.value
+            if math.isnan(v):
+                continue  # staleness markers are NaNs; a NaN is no datapoint either
+            if math.isinf(v) or not oldest <= s.timestamp <= newest:
+                refused += 1
+                reason = reason or f"{name}: a sample is infinite or its time is outside the last two weeks"
+                continue
+            datums.append(Datum(name, dims, dt.datetime.fromtimestamp(s.timestamp / 1000, utc), value=v))
+    stored = 0
+    for i in range(0, len(datums), MAX_ITEMS_PER_PUT):
+        chunk = datums[i:i + MAX_ITEMS_PER_PUT]
+        try:
+            stored += metrics.put_metric_data(namespace, chunk)
+        except Invalid as e:
+            refused += len(chunk)
+            reason = reason or e.message
+    return stored, refused, reason
+
+
+def door(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
+    async def handle(request: Request) -> Response:
+        try:
+            authenticate(runtime, request)
+            enc = request.headers.get("content-encoding", "snappy").strip().lower()
+            if enc != "snappy":
+                raise IntakeError(415, f"Content-Encoding {enc!r} is not supported: remote_write uses snappy")
+            req = decode(await read_body(request))
+            _stored, refused, reason = await anyio.to_thread.run_sync(write, runtime, req)
+            if refused:
+                # Prometheus drops a batch answered with 4xx instead of retrying it forever.
+                return PlainTextResponse(f"{refused} samples refused: {reason}", 400)
+            return Response(status_code=204)
+        except IntakeError as e:
+            return PlainTextResponse(e.message, e.status)
+        except (Throttled, Unavailable) as e:
+            return PlainTextResponse(e.message, 429 if isinstance(e, Throttled) else 503,
+                                     headers={"Retry-After": "1"})
+        except RexwatchError as e:
+            return PlainTextResponse(e.message, 400 if e.status < 500 else 503)
+        except Exception:
+            rid = request.scope.get("state", {}).get("request_id", "")
+            log.exception("remote_write failed", extra={"request_id": rid})
+            return PlainTextResponse(f"internal error; request id {rid}", 500)
+
+    return handle
+
+
+ROUTES = (("/api/v1/write", door), ("/api/v1/push", door))

@@ -1,0 +1,256 @@
+// The console's behaviour. Pages render on the server; this file only adds what needs a browser:
+// charts, click-to-filter, live tail. No inline scripts or handlers anywhere, so a strict
+// Content-Security-Policy (script-src 'self') holds. Data for charts comes in
+// <script type="application/json"> blocks, which browsers never execute.
+"use strict";
+
+(function () {
+  function $(sel, root) { return (root || document).querySelector(sel); }
+  function $all(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
+  function jsonData(id) {
+    var el = document.getElementById(id);
+    return el ? JSON.parse(el.textContent) : null;
+  }
+  function cssVar(name, fallback) {
+    var v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+    return v || fallback;
+  }
+
+  // Time-range picker: choosing a relative range drops any absolute one and applies at once.
+  function initTimeRange() {
+    $all("select[data-autosubmit]").forEach(function (sel) {
+      sel.addEventListener("change", function () {
+        var form = sel.form;
+        if (sel.value) {
+          $all("input[name=start], input[name=end]", form).forEach(function (i) { i.value = ""; });
+          form.requestSubmit ? form.requestSubmit() : form.submit();
+        }
+      });
+    });
+  }
+
+  // A filter-pattern error points at its position: select the offending text in the box.
+  function initPatternError() {
+    $all("input[data-error-start]").forEach(function (input) {
+      var s = parseInt(input.getAttribute("data-error-start"), 10);
+      var e = parseInt(input.getAttribute("data-error-end"), 10);
+      input.focus();
+      try { input.setSelectionRange(s, Math.max(e, s + 1)); } catch (err) { /* not a text input */ }
+    });
+  }
+
+  // Click a JSON value: add "$.path = value" to the filter pattern and search again.
+  function combine(pattern, cond) {
+    var p = pattern.trim();
+    if (!p) return "{ " + cond + " }";
+    if (p.charAt(0) === "{" && p.charAt(p.length - 1) === "}") {
+      return "{ (" + p.slice(1, -1).trim() + ") && " + cond + " }";
+    }
+    return "{ " + cond + " }";
+  }
+  function initClickToFilter() {
+    var form = document.getElementById("events-form");
+    if (!form) return;
+    document.addEventListener("click", function (ev) {
+      var btn = ev.target.closest && ev.target.closest(".jv[data-cond]");
+      if (!btn) return;
+      var input = form.querySelector("input[name=pattern]");
+      input.value = combine(input.value, btn.getAttribute("data-cond"));
+      form.requestSubmit ? form.requestSubmit() : form.submit();
+    });
+  }
+
+  // Charts -------------------------------------------------------------------------------------
+  function chartWidth(el) { return Math.max(280, el.clientWidth || 600); }
+
+  // Drag across a chart to zoom: the selection becomes the page's absolute time range.
+  function dragZoomHook(formId) {
+    return function (u) {
+      if (!formId || u.select.width < 5) return;
+      var form = document.getElementById(formId);
+      if (!form) return;
+      var a = u.posToVal(u.select.left, "x"), b = u.posToVal(u.select.left + u.select.width, "x");
+      form.querySelector("input[name=start]").value = new Date(a * 1000).toISOString();
+      form.querySelector("input[name=end]").value = new Date(b * 1000).toISOString();
+      var since = form.querySelector("select[name=since]");
+      if (since) since.value = "";
+      form.requestSubmit ? form.requestSubmit() : form.submit();
+    };
+  }
+
+  function barChart(el, xs, ys, label) {
+    var fg = cssVar("--fg", "#ddd"), accent = cssVar("--accent", "#58a6ff");
+    var opts = {
+      width: chartWidth(el), height: 160,
+      cursor: { drag: { x: true, y: false } },
+      legend: { show: true },
+      scales: { x: { time: true } },
+      axes: [{ stroke: fg, grid: { stroke: "rgba(128,128,128,.2)" } },
+             { stroke: fg, grid: { stroke: "rgba(128,128,128,.2)" } }],
+      series: [{}, { label: label, fill: accent, stroke: accent,
+                     paths: uPlot.paths.bars({ size: [0.9, 60] }), points: { show: false } }],
+      hooks: { setSelect: [dragZoomHook(el.getAttribute("data-drag-zoom"))] },
+    };
+    return new uPlot(opts, [xs, ys], el);
+  }
+
+  function lineChart(el, xs, series, extra) {
+    var fg = cssVar("--fg", "#ddd");
+    var palette = ["#58a6ff", "#f0883e", "#3fb950", "#d2a8ff", "#ff7b72", "#e3b341", "#79c0ff"];
+    var opts = {
+      width: chartWidth(el), height: 260,
+      cursor: { drag: { x: true, y: false } },
+      scales: { x: { time: true } },
+      axes: [{ stroke: fg, grid: { stroke: "rgba(128,128,128,.2)" } },
+             { stroke: fg, grid: { stroke: "rgba(128,128,128,.2)" } }],
+      series: [{}].concat(series.map(function (s, i) {
+        return { label: s.label, stroke: s.color || palette[i % palette.length], width: 2, spanGaps: false,
+                 dash: s.dash };
+      })),
+      hooks: { setSelect: [dragZoomHook(el.getAttribute("data-drag-zoom"))] },
+    };
+    if (extra) Object.keys(extra).forEach(function (k) { opts[k] = extra[k]; });
+    return new uPlot(opts, [xs].concat(series.map(function (s) { return s.values; })), el);
+  }
+
+  function initHistogram() {
+    var el = document.getElementById("histogram");
+    var data = jsonData("histogram-data");
+    if (!el || !data || typeof uPlot === "undefined") return;
+    var xs = data.counts.map(function (_, i) { return (data.start + i * data.width) / 1000; });
+    el.uplot = barChart(el, xs, data.counts, "events");
+  }
+
+  // Insights: a chart of the result when the query ends in stats ... by bin().
+  function initInsightsChart() {
+    var el = document.getElementById("insights-chart");
+    if (!el || el.uplot || typeof uPlot === "undefined") return;
+    var data = JSON.parse(el.getAttribute("data-chart"));
+    el.uplot = lineChart(el, data.x, data.series);
+  }
+
+  // Metric graphs (series, and thresholds drawn as dashed lines).
+  function initMetricCharts() {
+    $all("[data-metric-chart]").forEach(function (el) {
+      var data = jsonData(el.getAttribute("data-metric-chart"));
+      if (!data || typeof uPlot === "undefined") return;
+      el.uplot = lineChart(el, data.x, data.series);
+    });
+  }
+
+  // Live tail ----------------------------------------------------------------------------------
+  var MAX_TAIL_LINES = 2000;
+
+  function renderHighlighted(el, text, needle) {
+    el.textContent = "";
+    if (!needle) { el.textContent = text; return; }
+    var lower = text.toLowerCase(), n = needle.toLowerCase(), at = 0, i;
+    while ((i = lower.indexOf(n, at)) !== -1) {
+      el.appendChild(document.createTextNode(text.slice(at, i)));
+      var mark = document.createElement("mark");
+      mark.textContent = text.slice(i, i + n.length);
+      el.appendChild(mark);
+      at = i + n.length;
+    }
+    el.appendChild(document.createTextNode(text.slice(at)));
+  }
+
+  function initTail() {
+    var list = document.getElementById("tail");
+    if (!list) return;
+    var status = document.getElementById("tail-status");
+    var pauseBtn = document.getElementById("tail-pause");
+    var hl = document.getElementById("tail-highlight");
+    var paused = false, held = [], received = 0;
+
+    function line(ev) {
+      var li = document.createElement("li");
+      var meta = document.createElement("span");
+      meta.className = "meta";
+      meta.textContent = ev.time + "  " + ev.group + "  " + ev.stream + "  ";
+      var msg = document.createElement("span");
+      msg.className = "msg";
+      msg.setAttribute("data-text", ev.message);
+      renderHighlighted(msg, ev.message, hl.value);
+      li.appendChild(meta);
+      li.appendChild(msg);
+      return li;
+    }
+    function show(events) {
+      var frag = document.createDocumentFragment();
+      events.forEach(function (ev) { frag.appendChild(line(ev)); });
+      list.appendChild(frag);
+      while (list.children.length > MAX_TAIL_LINES) list.removeChild(list.firstChild);
+      list.lastElementChild && list.lastElementChild.scrollIntoView({ block: "nearest" });
+    }
+    function setStatus() {
+      status.textContent = (paused ? "paused, " + held.length + " new events held" : "live") +
+        " · " + received + " events received";
+    }
+
+    var source = new EventSource(list.getAttribute("data-stream"));
+    source.addEventListener("ready", function () { setStatus(); list.setAttribute("data-ready", "1"); });
+    source.addEventListener("events", function (e) {
+      var events = JSON.parse(e.data);
+      received += events.length;
+      if (paused) held = held.concat(events); else show(events);
+      setStatus();
+    });
+    source.addEventListener("problem", function (e) {
+      status.textContent = JSON.parse(e.data).message;
+      status.className = "error";
+      source.close();
+    });
+    source.onerror = function () { if (source.readyState !== 2) status.textContent = "reconnecting…"; };
+
+    pauseBtn.addEventListener("click", function () {
+      paused = !paused;
+      pauseBtn.textContent = paused ? "Resume" : "Pause";
+      pauseBtn.setAttribute("aria-pressed", paused ? "true" : "false");
+      if (!paused && held.length) { show(held); held = []; }
+      setStatus();
+    });
+    hl.addEventListener("input", function () {
+      $all(".msg", list).forEach(function (m) { renderHighlighted(m, m.getAttribute("data-text"), hl.value); });
+    });
+    document.getElementById("tail-clear").addEventListener("click", function () { list.textContent = ""; });
+    window.addEventListener("pagehide", function () { source.close(); });
+  }
+
+  // Insights: sample queries fill the editor; Tab inserts two spaces instead of leaving it.
+  function initInsights() {
+    var editor = document.getElementById("query");
+    if (!editor) return;
+    $all("button[data-sample]").forEach(function (b) {
+      b.addEventListener("click", function () {
+        editor.value = b.getAttribute("data-sample");
+        editor.focus();
+      });
+    });
+    editor.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+        e.preventDefault();
+        editor.form.requestSubmit ? editor.form.requestSubmit() : editor.form.submit();
+      }
+    });
+    var s = editor.getAttribute("data-error-start");
+    if (s !== null) {
+      editor.focus();
+      editor.setSelectionRange(parseInt(s, 10), parseInt(editor.getAttribute("data-error-end"), 10));
+    }
+  }
+
+  function init() {
+    initTimeRange();
+    initPatternError();
+    initClickToFilter();
+    initHistogram();
+    initInsightsChart();
+    initMetricCharts();
+    initTail();
+    initInsights();
+    document.body.setAttribute("data-console-ready", "1");
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init); else init();
+  document.addEventListener("htmx:afterSettle", function () { initInsightsChart(); initMetricCharts(); });
+})();
