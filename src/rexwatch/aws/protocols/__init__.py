@@ -15,13 +15,13 @@ CODECS: dict[str, str] = {
     "query": "rexwatch.aws.protocols.query",
 }
 
-# The instants a datetime can hold (years 1 to 9999), in epoch seconds.
-EPOCH_MIN, EPOCH_MAX = -62135596800, 253402300799
-
 
 def from_epoch(value: float) -> dt.datetime:
-    """Epoch seconds from the wire as an aware datetime; ValueError (never OverflowError or
-    OSError) for NaN, infinities and instants outside years 1 to 9999, so codecs answer 400."""
-    if not math.isfinite(value) or not EPOCH_MIN <= value <= EPOCH_MAX:
-        raise ValueError(f"{value!r} is not a timestamp between years 1 and 9999")
-    return dt.datetime.fromtimestamp(value, dt.UTC)
+    """Epoch seconds as an aware datetime; ValueError (never OverflowError or OSError) for a
+    value no datetime can hold: NaN, infinities, before year 1 or after 9999."""
+    if math.isnan(value) or math.isinf(value):
+        raise ValueError(f"{value} is not a point in time")
+    try:
+        return dt.datetime.fromtimestamp(value, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(f"{value:g} seconds since the epoch is outside years 1-9999")

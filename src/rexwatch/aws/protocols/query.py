@@ -143,7 +143,7 @@ def _scalar(shape: Any, key: str, raw: str, svc: str) -> Any:
     except (ValueError, TypeError, OverflowError, OSError):
         # OverflowError/OSError: a number too large for a timestamp (1e20).
         raise AwsError(_PARAM_ERROR.get(svc, "InvalidParameterValue"),
-                       f"Invalid parameter: {key}: {raw!r} is not a valid {t}")
+                       f"Invalid parameter: {key}: {raw[:100]!r} is not a valid {t}")
     return raw
 
 
@@ -151,9 +151,9 @@ def _parse_time(raw: str) -> dt.datetime:
     try:
         value = float(raw)
     except ValueError:
-        value = None
-    if value is not None:
-        return from_epoch(value)  # ValueError past year 9999: the caller answers 400
+        pass
+    else:
+        return from_epoch(value)
     parsed = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
