@@ -142,6 +142,19 @@ def detect(request: Request, body: bytes) -> tuple[str, str, str, str]:
     raise AwsError("UnknownOperationException", "request is not in an AWS protocol rexwatch understands")
 
 
+def answer_protocol(request: Request) -> str:
+    """The protocol to answer errors in before the request is understood (a body too large, a form
+    that is not UTF-8, no Version): a query client can parse only XML, a CBOR client only CBOR."""
+    if request.headers.get("x-amz-target"):
+        return "json"
+    if request.url.path.startswith("/service/"):
+        return "cbor"
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith("application/x-www-form-urlencoded") or request.url.query:
+        return "query"
+    return "json"
+
+
 def _gunzip(body: bytes, limit: int) -> bytes:
     import zlib
 
@@ -203,7 +216,8 @@ def install(app: FastAPI, runtime: Runtime) -> None:
     async def door(request: Request) -> Response:
         request_id = request.scope.get("state", {}).get("request_id") or str(uuid.uuid4())
         ctx = AwsContext(
-            runtime, "", "", request_id, runtime.settings.region, runtime.settings.account_id, "json"
+            runtime, "", "", request_id, runtime.settings.region, runtime.settings.account_id,
+            answer_protocol(request),
         )
         ctx.protocol = family_from_headers(request)
         try:

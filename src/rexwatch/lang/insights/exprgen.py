@@ -64,7 +64,8 @@ def json_path_sql(name: str, params: Params, numeric: bool = False) -> str:
     """A discovered JSON field: dotted path, numeric parts index arrays (flattened as ``a.0.b``)."""
     parts = []
     for part in name.split("."):
-        parts.append(str(int(part) + 1) if part.isdigit() else params(part))
+        # ASCII digits only: str.isdigit accepts "²", which int() refuses.
+        parts.append(str(int(part) + 1) if part.isascii() and part.isdigit() else params(part))
     typ = "Nullable(Float64)" if numeric else "Nullable(String)"
     return f"JSONExtract(message, {', '.join(parts)}, '{typ}')"
 
