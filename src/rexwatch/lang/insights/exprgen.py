@@ -34,7 +34,7 @@ def sql_str(value: str) -> str:
 
 class Params:
     """Query parameters: every string that comes from the query text travels as one, so no
-    text substitution over the SQL (such as the executor's ``{db}``) can reach it."""
+    later text substitution over the SQL could reach it."""
 
     def __init__(self) -> None:
         self.values: dict[str, str] = {}

@@ -18,10 +18,11 @@ from typing import Any
 
 from rexwatch import netpolicy
 from rexwatch.errors import ConfigError, Invalid
-from rexwatch.services.notify import messages, store
+from rexwatch.services.notify import messages
 from rexwatch.services.notify.providers import Delivery, Outgoing, SendContext, provider
 from rexwatch.services.notify.providers.base import HttpPool
 from rexwatch.services.notify.service import NotifyService
+from rexwatch.stores.control import notify_repo as store
 from rexwatch.stores.control.mailbox_repo import MailboxRepo
 
 log = logging.getLogger("rexwatch.notify")
