@@ -14,13 +14,18 @@ the last answer, then one GetMetricStatistics read (which waits for the
 ingest buffer's flush) checks the last points are readable; "to readable"
 includes that wait. Bounded: a fixed number of requests.
 
-Usage: python bench/bench_intake.py [--requests 60] [--threads 4] [--series 1000] [--points 5]
+With ``--baseline DIR`` (a checkout of another revision, e.g. from ``git archive``),
+the same bodies are sent to a server run from ``DIR/src`` too, and the table shows
+both and their ratio: a before/after comparison taken in one run.
+
+Usage: python bench/bench_intake.py [--requests 60] [--threads 4] [--series 1000] [--points 5] [--baseline DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import platform
 import subprocess
 import sys
@@ -118,24 +123,17 @@ def read_back(url: str, namespace: str, metric: str) -> None:
     assert r["Datapoints"] is not None
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--requests", type=int, default=60)
-    ap.add_argument("--threads", type=int, default=4)
-    ap.add_argument("--series", type=int, default=1000)
-    ap.add_argument("--points", type=int, default=5)
-    args = ap.parse_args()
-    load = psutil.getloadavg()
-    print("building request bodies…", file=sys.stderr)
-    otlp = otlp_bodies(args.requests, args.series, args.points)
-    otlp_points = (args.series // 20) * 20 * args.points
-    rw = remote_write_bodies(args.requests)
+def measure(src: str | None, otlp: list[bytes], rw: list[bytes], otlp_points: int, threads: int) -> list:
+    """Rows (path, points per request, points, ack/s, readable/s) against a server run from ``src``."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ)
+    if src:
+        env["PYTHONPATH"] = os.path.join(src, "src")
     with tempfile.TemporaryDirectory() as data_dir:
         proc = subprocess.Popen([sys.executable, "-m", "rexwatch", "server", "--data-dir", data_dir, "--port",
                                  str(port), "--workers", "none"], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+                                stderr=subprocess.DEVNULL, env=env, cwd=src or None)
         try:
             deadline = time.monotonic() + 180
             while True:
@@ -159,7 +157,7 @@ def main() -> None:
                  {"content-type": "application/x-protobuf", "content-encoding": "snappy"}, "prometheus",
                  "bench_metric0"),
             ):
-                elapsed, n = send_all(url, path, bodies, headers, args.threads)
+                elapsed, n = send_all(url, path, bodies, headers, threads)
                 t0 = time.perf_counter()
                 read_back(url, ns, metric)
                 readable = elapsed + time.perf_counter() - t0
@@ -168,12 +166,40 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(60)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=60)
+    ap.add_argument("--threads", type=int, default=4)
+    ap.add_argument("--series", type=int, default=1000)
+    ap.add_argument("--points", type=int, default=5)
+    ap.add_argument("--baseline", help="a source tree of another revision to compare against, in the same run")
+    args = ap.parse_args()
+    load = psutil.getloadavg()
+    print("building request bodies…", file=sys.stderr)
+    otlp = otlp_bodies(args.requests, args.series, args.points)
+    otlp_points = (args.series // 20) * 20 * args.points
+    rw = remote_write_bodies(args.requests)
+    runs = [("this revision", None)] + ([("baseline", args.baseline)] if args.baseline else [])
+    results: dict[str, list] = {}
+    for label, src in runs:
+        results[label] = measure(src, otlp, rw, otlp_points, args.threads)
     print(f"\n{dt.date.today()}, {machine()}; {args.threads} client threads, server with workers off; "
           f"1-minute load average before: {load[0]:.1f}\n")
-    print("| path | points per request | points | acknowledged points/s | to readable points/s |")
-    print("|---|---|---|---|---|")
-    for name, per, points, ack, readable in rows:
-        print(f"| {name} | {per:,} | {points:,} | {ack:,.0f} | {readable:,.0f} |")
+    for label, rows in results.items():
+        print(f"{label}:\n")
+        print("| path | points per request | points | acknowledged points/s | to readable points/s |")
+        print("|---|---|---|---|---|")
+        for name, per, points, ack, readable in rows:
+            print(f"| {name} | {per:,} | {points:,} | {ack:,.0f} | {readable:,.0f} |")
+        print()
+    if "baseline" in results:
+        print("| path | this revision / baseline, acknowledged | to readable |")
+        print("|---|---|---|")
+        for new, old in zip(results["this revision"], results["baseline"], strict=True):
+            print(f"| {new[0]} | {new[3] / old[3]:.2f}x | {new[4] / old[4]:.2f}x |")
 
 
 if __name__ == "__main__":
