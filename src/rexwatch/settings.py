@@ -111,6 +111,9 @@ class Settings(BaseSettings):
         "prometheus", min_length=1, max_length=255, pattern=r"^[^:]",
         description="Namespace of samples received by Prometheus remote_write.",
     )
+    trace_retention_days: int = Field(
+        30, ge=1, le=3653, description="Days spans received by OTLP /v1/traces are kept (whole days are dropped)."
+    )
     probe_concurrency: int = Field(
         500, ge=1, le=20000, description="Health checks and uptime probes running at once."
     )

@@ -15,6 +15,7 @@ from typing import Any
 DOORS: tuple[str, ...] = (
     "rexwatch.intake.otlp_logs",
     "rexwatch.intake.otlp_metrics",
+    "rexwatch.intake.otlp_traces",
     "rexwatch.intake.prom_remote_write",
 )
 
