@@ -118,3 +118,17 @@ def test_json_encoding_partial_success_and_bad_requests(live):
     assert httpx.get(f"{live.url}/api/v1/traces/{'a' * 32}").status_code == 404
     assert httpx.get(f"{live.url}/api/v1/traces", params={"limit": 5000}).status_code == 400
     assert httpx.get(f"{live.url}/api/v1/traces", params={"start": "now", "end": "1h"}).status_code == 400
+
+
+def test_spans_past_the_retention_setting_are_refused(runtime):
+    from rexwatch.services.traces import Span, TracesService
+
+    runtime.settings.trace_retention_days = 3
+    svc = runtime.service(TracesService)
+    now = time.time_ns()
+    day = 86_400 * 10**9
+    old = Span("1" * 32, "2" * 16, "", "svc", "old", "SERVER", now - 4 * day, now - 4 * day + 1000)
+    recent = Span("1" * 32, "3" * 16, "", "svc", "recent", "SERVER", now - 2 * day, now - 2 * day + 1000)
+    result = svc.put_spans([old, recent])
+    assert (result.stored, result.rejected) == (1, 1) and "retention period (3 days)" in result.reason
+    assert [s.name for s in svc.trace("1" * 32)] == ["recent"]
