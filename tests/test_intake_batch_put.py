@@ -8,7 +8,7 @@ import pytest
 
 from rexwatch.errors import Invalid
 from rexwatch.services.metrics import MetricColumns, MetricDatum
-from rexwatch.services.metrics.put import build_columns, build_points
+from rexwatch.services.metrics.put import build_columns, build_points, build_points_per_datum
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -34,6 +34,7 @@ def columns(data: list[MetricDatum], *, with_values: bool) -> MetricColumns:
         counts=counts if with_values else None,
         offsets=offsets if with_values else None,
         storage_resolutions=[d.storage_resolution or 60 for d in data],
+        single_values=[d.value is not None for d in data] if with_values else None,
     )
 
 
@@ -50,11 +51,12 @@ def valid() -> list[MetricDatum]:
 
 def test_valid_batches_give_the_same_rows():
     data = valid()
-    assert build_columns("App", columns(data, with_values=True), NOW).to_pylist() == \
-        build_points("App", data, NOW).to_pylist()
+    want = build_points_per_datum("App", data, NOW).to_pylist()
+    assert build_columns("App", columns(data, with_values=True), NOW).to_pylist() == want
+    assert build_points("App", data, NOW).to_pylist() == want  # PutMetricData takes the columnar path
     singles = [d for d in data if d.value is not None]
     assert build_columns("App", columns(singles, with_values=False), NOW).to_pylist() == \
-        build_points("App", singles, NOW).to_pylist()
+        build_points_per_datum("App", singles, NOW).to_pylist()
 
 
 def _break(i: int, **change) -> list[MetricDatum]:
@@ -76,6 +78,7 @@ CASES = [
     _break(2, timestamp=NOW + dt.timedelta(hours=3)),
     [_break(0, value=float("nan"))[0], valid()[2]],
     [valid()[0], _break(2, value=2.0**400)[2]],
+    _break(0, value=float("-inf")),  # a single Value among Values datums is still named Value
     _break(1, values=[1.0, float("inf"), 3.0]),
     _break(1, counts=[1, -2, 4]),
     _break(1, counts=[1, 2, float("nan")]),
@@ -90,10 +93,26 @@ CASES = [
 @pytest.mark.parametrize("data", CASES, ids=range(len(CASES)))
 def test_invalid_batches_raise_the_same_first_error(data):
     with pytest.raises(Invalid) as want:
+        build_points_per_datum("App", data, NOW)
+    with pytest.raises(Invalid) as dispatched:  # PutMetricData: columns when it can, else per datum
         build_points("App", data, NOW)
+    assert (type(dispatched.value), dispatched.value.message, dispatched.value.field) == \
+        (type(want.value), want.value.message, want.value.field)
     with pytest.raises(Invalid) as got:
         # Batches of single Values use the one-value-per-datum form, so errors name "Value".
         build_columns("App", columns(data, with_values=any(d.values is not None for d in data)), NOW)
+    assert (type(got.value), got.value.message, got.value.field) == \
+        (type(want.value), want.value.message, want.value.field)
+
+
+@pytest.mark.parametrize("data", [_break(2, value=True), _break(1, values=[1.0, "2"]), _break(1, counts=[1, 2]),
+                                  _break(0, values=[1.0])], ids=range(4))
+def test_datums_columns_cannot_hold_take_the_per_datum_path(data):
+    """Non-numbers, mismatched Counts and conflicting members: PutMetricData's messages, unchanged."""
+    with pytest.raises(Invalid) as want:
+        build_points_per_datum("App", data, NOW)
+    with pytest.raises(Invalid) as got:
+        build_points("App", data, NOW)
     assert (type(got.value), got.value.message, got.value.field) == \
         (type(want.value), want.value.message, want.value.field)
 

@@ -100,6 +100,8 @@ class MetricColumns:
     counts: list[float] | None = None
     offsets: list[int] | None = None
     storage_resolutions: list[int] | None = None
+    # With offsets: which datums were given as a single Value (their errors name Value, not Values.1).
+    single_values: list[bool] | None = None
 
     def __len__(self) -> int:
         return len(self.metric_names)
