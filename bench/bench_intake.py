@@ -6,6 +6,7 @@ sends prebuilt request bodies from several client threads:
 - OTLP: ``ExportMetricsServiceRequest`` in binary protobuf, one resource with
   ``--series`` gauge series (20 metrics x N attribute sets) of
   ``--points`` points each per request, as an SDK or collector batches them;
+- PutMetricData: AWS query-protocol calls of 1,000 items;
 - traces (when the server has ``/v1/traces``): ``ExportTraceServiceRequest`` of 512 spans;
 - remote_write: snappy ``WriteRequest`` bodies of 2,000 samples (500 series x
   4 samples, Prometheus' ``max_samples_per_send`` is 2,000 since 2.43; 500 before).
@@ -97,6 +98,29 @@ def span_bodies(n: int, per: int = 512) -> list[bytes]:
     return out
 
 
+def put_metric_data_bodies(n: int) -> list[bytes]:
+    """PutMetricData calls of 1,000 items (AWS query protocol, as the AWS CLI and boto3 send it):
+    50 instances x 20 metrics, 2 dimensions each."""
+    from urllib.parse import urlencode
+
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
+    out = []
+    for r in range(n):
+        form = {"Action": "PutMetricData", "Version": "2010-08-01", "Namespace": "Bench"}
+        for i in range(1000):
+            p = f"MetricData.member.{i + 1}."
+            form[p + "MetricName"] = f"bench_metric{i % 20}"
+            form[p + "Dimensions.member.1.Name"] = "InstanceId"
+            form[p + "Dimensions.member.1.Value"] = f"i-{i // 20:04d}"
+            form[p + "Dimensions.member.2.Name"] = "Env"
+            form[p + "Dimensions.member.2.Value"] = "prod"
+            form[p + "Timestamp"] = (now + dt.timedelta(seconds=r)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            form[p + "Value"] = str(float(i + r))
+            form[p + "Unit"] = "Milliseconds"
+        out.append(urlencode(form).encode())
+    return out
+
+
 def remote_write_bodies(n: int) -> list[bytes]:
     now = int(time.time() * 1000) - 600_000
     out = []
@@ -152,8 +176,8 @@ def read_back(url: str, namespace: str, metric: str) -> None:
     assert r["Datapoints"] is not None
 
 
-def measure(src: str | None, otlp: list[bytes], rw: list[bytes], spans: list[bytes], otlp_points: int,
-            threads: int) -> list:
+def measure(src: str | None, otlp: list[bytes], rw: list[bytes], spans: list[bytes], pmd: list[bytes],
+            otlp_points: int, threads: int) -> list:
     """Rows (path, points per request, points, ack/s, readable/s) against a server run from ``src``;
     a path the server does not have (404) gets no row."""
     port = free_port()
@@ -187,6 +211,8 @@ def measure(src: str | None, otlp: list[bytes], rw: list[bytes], spans: list[byt
                 ("remote_write (snappy protobuf)", "/api/v1/write", rw[2:], 2000,
                  {"content-type": "application/x-protobuf", "content-encoding": "snappy"}, "prometheus",
                  "bench_metric0"),
+                ("PutMetricData, 1,000 items per call (AWS query)", "/", pmd, 1000,
+                 {"content-type": "application/x-www-form-urlencoded; charset=utf-8"}, "Bench", "bench_metric0"),
             ):
                 elapsed, n = send_all(url, path, bodies, headers, threads)
                 t0 = time.perf_counter()
@@ -223,10 +249,11 @@ def main() -> None:
     otlp_points = (args.series // 20) * 20 * args.points
     rw = remote_write_bodies(args.requests)
     spans = span_bodies(args.requests)
+    pmd = put_metric_data_bodies(args.requests)
     runs = [("this revision", None)] + ([("baseline", args.baseline)] if args.baseline else [])
     results: dict[str, list] = {}
     for label, src in runs:
-        results[label] = measure(src, otlp, rw, spans, otlp_points, args.threads)
+        results[label] = measure(src, otlp, rw, spans, pmd, otlp_points, args.threads)
     print(f"\n{dt.date.today()}, {machine()}; {args.threads} client threads, server with workers off; "
           f"1-minute load average before: {load[0]:.1f}\n")
     for label, rows in results.items():
