@@ -26,6 +26,7 @@ AREAS: tuple[str, ...] = (
     "logs",
     "metrics",
     "probes",
+    "traces",
 )
 
 
