@@ -20,6 +20,7 @@ PAGES: tuple[str, ...] = (
     "rexwatch.web.overview",
     "rexwatch.web.logs",
     "rexwatch.web.insights",
+    "rexwatch.web.metrics",
     "rexwatch.web.alarms",
     "rexwatch.web.notify",
     "rexwatch.web.status",
