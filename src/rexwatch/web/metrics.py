@@ -104,18 +104,7 @@ def graph_data(metrics: MetricsService, alarms: AlarmsService | None,
                for i, (ns, name, dims) in enumerate(series, 1)]
     if expression:
         queries.append(MetricDataQuery(id="e1", expression=expression, label=expression))
-    start = dt.datetime.fromtimestamp(start_ms / 1000, dt.UTC)
-    end = dt.datetime.fromtimestamp(end_ms / 1000, dt.UTC)
-    page = metrics.get_metric_data(queries, start, end, scan_by="TimestampAscending", max_datapoints=100_800)
-    xs = sorted({int(t.timestamp()) for r in page.results for t in r.timestamps})
-    at = {x: i for i, x in enumerate(xs)}
-    out_series = []
-    for r in page.results:
-        values: list[float | None] = [None] * len(xs)
-        for t, v in zip(r.timestamps, r.values, strict=True):
-            values[at[int(t.timestamp())]] = v
-        label = r.label if r.id == "e1" else f"{r.id}: {r.label}"
-        out_series.append({"id": r.id, "label": label, "values": values, "points": len(r.values)})
+    out = query_series(metrics, queries, start_ms, end_ms, expression_ids=("e1",))
     thresholds = []
     if alarms is not None:
         for i, (ns, name, dims) in enumerate(series, 1):
@@ -128,7 +117,26 @@ def graph_data(metrics: MetricsService, alarms: AlarmsService | None,
                     continue
                 thresholds.append({"label": f"{a.name} threshold", "value": a.config["threshold"],
                                    "alarm": a.name, "series": f"m{i}"})
-    return {"x": xs, "series": out_series, "thresholds": thresholds}
+    out["thresholds"] = thresholds
+    return out
+
+
+def query_series(metrics: MetricsService, queries: Sequence[MetricDataQuery], start_ms: int, end_ms: int,
+                 expression_ids: Sequence[str] = ()) -> dict[str, Any]:
+    """GetMetricData's results on one shared time axis (uPlot's shape): ``{"x", "series"}``."""
+    start = dt.datetime.fromtimestamp(start_ms / 1000, dt.UTC)
+    end = dt.datetime.fromtimestamp(end_ms / 1000, dt.UTC)
+    page = metrics.get_metric_data(queries, start, end, scan_by="TimestampAscending", max_datapoints=100_800)
+    xs = sorted({int(t.timestamp()) for r in page.results for t in r.timestamps})
+    at = {x: i for i, x in enumerate(xs)}
+    out_series = []
+    for r in page.results:
+        values: list[float | None] = [None] * len(xs)
+        for t, v in zip(r.timestamps, r.values, strict=True):
+            values[at[int(t.timestamp())]] = v
+        label = r.label if r.id in expression_ids else f"{r.id}: {r.label}"
+        out_series.append({"id": r.id, "label": label, "values": values, "points": len(r.values)})
+    return {"x": xs, "series": out_series}
 
 
 def chart_json(data: dict[str, Any]) -> str:

@@ -160,6 +160,10 @@
         extra = { hooks: { drawClear: [bandsHook(data.bands)],
                            setSelect: [dragZoomHook(el.getAttribute("data-drag-zoom"))] } };
       }
+      if (data.range) {
+        extra = extra || {};
+        extra.scales = { x: { time: true, range: [data.range[0], data.range[1]] } };
+      }
       el.uplot = lineChart(el, data.x, data.series, extra);
       el.setAttribute("data-points", String(data.x.length));
     });
