@@ -22,6 +22,7 @@ PAGES: tuple[str, ...] = (
     "rexwatch.web.insights",
     "rexwatch.web.metrics",
     "rexwatch.web.alarms",
+    "rexwatch.web.monitors",
     "rexwatch.web.notify",
     "rexwatch.web.status",
     "rexwatch.web.apidocs",
