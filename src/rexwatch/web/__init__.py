@@ -23,6 +23,7 @@ PAGES: tuple[str, ...] = (
     "rexwatch.web.metrics",
     "rexwatch.web.alarms",
     "rexwatch.web.monitors",
+    "rexwatch.web.notifications",
     "rexwatch.web.notify",
     "rexwatch.web.status",
     "rexwatch.web.apidocs",
