@@ -24,6 +24,7 @@ PAGES: tuple[str, ...] = (
     "rexwatch.web.alarms",
     "rexwatch.web.monitors",
     "rexwatch.web.notifications",
+    "rexwatch.web.settings",
     "rexwatch.web.notify",
     "rexwatch.web.status",
     "rexwatch.web.apidocs",
