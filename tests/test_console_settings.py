@@ -82,3 +82,19 @@ def test_bad_retention_and_csrf(page, live, runtime):
     assert runtime.service(LogsService).describe_log_group("g").retention_days is None
     assert httpx.post(live.url + "/settings-action", data={"action": "create-key", "name": "x"}).status_code == 403
     assert runtime.keys.list() == []
+
+
+def test_with_auth_on_the_new_pages_and_forms_need_a_key(live, runtime):
+    runtime.keys.create("existing")
+    runtime.settings.auth = "on"
+    for path in ("/metrics/explorer", "/monitors", "/monitors/1", "/notifications", "/settings"):
+        r = httpx.get(live.url + path)
+        assert r.status_code == 401, path
+        assert "existing" not in r.text and "<table" not in r.text
+    for path in ("/monitors-action", "/notifications-action", "/settings-action"):
+        r = httpx.post(live.url + path, data={"action": "create-key", "name": "sneaky"})
+        assert r.status_code == 401, path
+    token = runtime.keys.create("console").token
+    r = httpx.get(live.url + "/settings", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200 and "existing" in r.text
+    assert [k.name for k in runtime.keys.list()] == ["existing", "console"]
