@@ -21,7 +21,7 @@ TOPIC = "arn:aws:sns:us-east-1:ACCOUNT:utm-alerts"
 @pytest.fixture
 def receivers(runtime):
     box, slack, hook = Mailbox(), Receiver(), Receiver()
-    runtime.settings.smtp_port = box.port
+    runtime.settings.smtp_host, runtime.settings.smtp_port = "127.0.0.1", box.port
     yield box, slack, hook
     box.close()
     slack.close()

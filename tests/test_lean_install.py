@@ -79,3 +79,22 @@ def test_server_commands_say_what_to_install_in_one_line(lean, live, args):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1, r.stderr
     assert "rexwatch[server]" in lines[0] and "Traceback" not in r.stderr
+
+
+def test_sdk_sends_from_a_lean_install(lean, live):
+    code = f"""
+import logging, rexwatch.sdk as rw
+import rexwatch.sdk.asgi, rexwatch.sdk.wsgi, rexwatch.sdk.health, rexwatch.sdk.runtime, rexwatch.sdk.profiling
+rw.configure(service="lean", endpoint="{live.url}", log_group="/app/lean", namespace="Lean", runtime_metrics=1)
+logging.getLogger("lean").info("from a lean install")
+rw.put_metric("LeanMetric", 2, "Count")
+assert rw.shutdown(30), rw.stats()
+print("sent")
+"""
+    r = subprocess.run([str(lean["bin"] / "python"), "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "sent", r.stderr
+    from sdk_helpers import log_lines, metric_stats, wait_for
+
+    lines = wait_for(lambda: log_lines(live.url, "/app/lean"))
+    assert lines[0]["message"] == "from a lean install" and lines[0]["logger"] == "lean"
+    assert wait_for(lambda: metric_stats(live.url, "Lean", "LeanMetric"))["Sum"] == 2

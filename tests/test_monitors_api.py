@@ -131,12 +131,14 @@ def _seed(runtime, mid: int, now: float) -> None:
         down = 72 <= h < 74
         rows.append({"kind": "monitor", "check_id": mid, "ts": ts, "status": 0 if down else 1, "ok": not down,
                      "latency_ms": 20, "status_code": 503 if down else 200,
-                     "error": "HTTP 503, expected 200-299" if down else ""})
+                     "error": "HTTP 503, expected 200-299" if down else "", "reason": "status" if down else "",
+                     "excerpt": "API_TOKEN=internal-page-secret" if down else ""})
     for i in range(100):
         ts = now - 86_000 + i * 800
         down = 50 <= i < 60
         rows.append({"kind": "monitor", "check_id": mid, "ts": ts, "status": 0 if down else 1, "ok": not down,
-                     "latency_ms": 20, "status_code": 0 if down else 200, "error": "timeout" if down else ""})
+                     "latency_ms": 20, "status_code": 0 if down else 200, "error": "timeout" if down else "",
+                     "reason": "timeout" if down else ""})
     ProbeResults(runtime.telemetry).insert(rows)
 
 
@@ -179,7 +181,9 @@ def test_status_page_html_json_and_badge_over_http(runtime, live):
         assert "Partial outage" in html
         assert html.count('class="good"') + html.count('class="bad"') + html.count('class="warn"') >= 10
         assert html.count("<span class=") >= 180  # 90 day bars per monitor
-        assert "HTTP 503, expected 200-299" in html  # the incident's cause
+        # The incident's kind of cause; never the error text or a response excerpt of the checked page.
+        assert "unexpected response" in html and "timed out" in html
+        assert "HTTP 503" not in html and "API_TOKEN" not in html
 
         data = http.get("/status/utm.json").json()
         assert data["status"] == "partial_outage"
@@ -189,6 +193,7 @@ def test_status_page_html_json_and_badge_over_http(runtime, live):
         today = datetime.fromtimestamp(now, UTC).date().isoformat()
         assert first["days"][-1]["date"] == today
         assert {i["monitor"] for i in data["incidents"]} == {"UTM API"} and len(data["incidents"]) == 2
+        assert "HTTP 503" not in str(data) and "API_TOKEN" not in str(data)
 
         badge = http.get(f"/badge/{api['id']}.svg")
         assert badge.headers["content-type"] == "image/svg+xml" and ">up</text>" in badge.text

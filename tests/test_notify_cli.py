@@ -11,7 +11,7 @@ from rexwatch.services.notify import NotifyService
 
 def test_runbook_commands_test_topic_and_dead_letters(runtime, live):
     box, slack, broken = Mailbox(), Receiver(), Receiver(lambda n, r: (410, 0.0))
-    runtime.settings.smtp_port = box.port
+    runtime.settings.smtp_host, runtime.settings.smtp_port = "127.0.0.1", box.port
     try:
         ep = ["--endpoint", live.url]
         r = run_cli(*ep, "sns", "create-topic", "--name", "utm-alerts")

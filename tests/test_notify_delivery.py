@@ -32,7 +32,7 @@ ALARM = {
 @pytest.fixture
 def mailbox(runtime):
     box = Mailbox()
-    runtime.settings.smtp_port = box.port
+    runtime.settings.smtp_host, runtime.settings.smtp_port = "127.0.0.1", box.port
     yield box
     box.close()
 

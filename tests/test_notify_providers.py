@@ -145,7 +145,7 @@ def test_smtp_reply_codes_and_timeout(protocol):
     ctl = Controller(handler, hostname="127.0.0.1", port=port)
     ctl.start()
     try:
-        settings = load_settings(smtp_port=port, smtp_password="pw-" + SECRET)
+        settings = load_settings(smtp_host="127.0.0.1", smtp_port=port, smtp_password="pw-" + SECRET)
         msg = _outgoing(protocol, "ops@yourdomain.com", {}, alarm=True)
         assert _send(protocol, msg, settings=settings).ok
         for code, retryable in (("451 4.3.0 try again later", True), ("550 5.1.1 no such user", False)):
@@ -154,7 +154,7 @@ def test_smtp_reply_codes_and_timeout(protocol):
             assert (d.ok, d.retryable, d.status) == (False, retryable, int(code[:3]))
         assert handler.got == 3
         # A login the server refuses never shows the password.
-        settings_auth = load_settings(smtp_port=port, smtp_user="u", smtp_password="pw-" + SECRET)
+        settings_auth = load_settings(smtp_host="127.0.0.1", smtp_port=port, smtp_user="u", smtp_password="pw-" + SECRET)
         d = _send(protocol, msg, settings=settings_auth)
         assert not d.ok and SECRET not in d.reason
     finally:
@@ -178,7 +178,7 @@ def test_smtp_reply_codes_and_timeout(protocol):
     t = threading.Thread(target=accept, daemon=True)
     t.start()
     try:
-        settings = load_settings(smtp_port=silent.getsockname()[1])
+        settings = load_settings(smtp_host="127.0.0.1", smtp_port=silent.getsockname()[1])
         started = time.monotonic()
         d = _send(protocol, _outgoing(protocol, "ops@yourdomain.com", {}), timeout=0.5, settings=settings)
         assert time.monotonic() - started < 20  # cut short by the timeout (the server never greets)

@@ -169,6 +169,19 @@ class Forbidden(RexwatchError):
     status = 403
 
 
+class InvalidDashboard(Invalid):
+    """A dashboard body breaks the body schema; ``messages`` holds every problem with its data path."""
+
+    code = "InvalidDashboard"
+
+    def __init__(self, messages: list) -> None:
+        self.messages = list(messages)
+        detail = "; ".join(f"{m.data_path or '/'}: {m.message}" for m in self.messages[:20])
+        n = len(self.messages)
+        super().__init__(f"The dashboard body is invalid, there {'is' if n == 1 else 'are'} {n} validation "
+                         f"error{'' if n == 1 else 's'}: {detail}")
+
+
 class NotFound(RexwatchError):
     code = "NotFound"
     status = 404

@@ -1,13 +1,20 @@
-"""Encryption of secrets at rest (AWS secret keys, webhook secrets, SMTP passwords).
+"""Encryption of secrets at rest (AWS secret keys, webhook signing secrets, subscription endpoints,
+monitor headers).
 
 Fernet (AES-128-CBC + HMAC-SHA256) with a key from the ``secret_key`` setting,
 or else a key file created once in the data directory with mode 0600.
+
+``seal``/``unseal`` mark what they encrypt with a prefix, so a column written
+before it was encrypted still reads (and is sealed on the next write);
+``digest`` is a keyed hash for finding a row by a secret value without
+storing the value.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -15,10 +22,13 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from rexwatch.errors import ConfigError
 
+SEALED = "enc:"
+
 
 class SecretBox:
     def __init__(self, key: bytes) -> None:
         self._fernet = Fernet(key)
+        self._lookup_key = hashlib.sha256(b"rexwatch-lookup\0" + key).digest()
 
     @classmethod
     def from_settings(cls, secret_key: str, data_dir: Path) -> SecretBox:
@@ -43,6 +53,22 @@ class SecretBox:
 
     def encrypt(self, plain: str) -> str:
         return self._fernet.encrypt(plain.encode()).decode()
+
+    def seal(self, plain: str) -> str:
+        return SEALED + self.encrypt(plain)
+
+    def unseal(self, stored: str) -> str:
+        """The plain value of a sealed column; a value stored before sealing existed is returned as is."""
+        return self.decrypt(stored[len(SEALED):]) if stored.startswith(SEALED) else stored
+
+    @staticmethod
+    def is_sealed(stored: str) -> bool:
+        return stored.startswith(SEALED)
+
+    def digest(self, plain: str) -> str:
+        """A keyed hash of ``plain`` (hex): equal values have equal digests; nobody without the key can
+        test guesses against it."""
+        return hmac.new(self._lookup_key, plain.encode(), hashlib.sha256).hexdigest()
 
     def decrypt(self, token: str) -> str:
         try:

@@ -59,7 +59,9 @@ class Settings(BaseSettings):
         "auto", description="auto = pretty in a terminal, JSON lines otherwise."
     )
     workers: str = Field("all", description="Comma-separated workers to run in the server, 'all' or 'none'.")
-    smtp_host: str = Field("127.0.0.1", description="SMTP server for email notifications.")
+    smtp_host: str = Field(
+        "", description="SMTP server for email notifications; empty keeps mail in the local mailbox (rexwatch mail)."
+    )
     smtp_port: int = Field(25, ge=1, le=65535, description="SMTP port.")
     smtp_tls: Literal["none", "starttls", "tls"] = Field("none", description="SMTP transport security.")
     smtp_user: str = Field("", description="SMTP user name (empty: no login).")
@@ -112,8 +114,10 @@ class Settings(BaseSettings):
     probe_concurrency: int = Field(
         500, ge=1, le=20000, description="Health checks and uptime probes running at once."
     )
-    probe_allow_link_local: bool = Field(
-        False, description="Let probes reach link-local/cloud metadata addresses (169.254.0.0/16, fe80::/10)."
+    outbound_allow_link_local: bool = Field(
+        False,
+        description="Let outbound requests (monitors, notifications, SMTP) reach link-local and cloud metadata "
+        "addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254, 100.100.100.200, ...).",
     )
     self_monitor: bool = Field(
         True, description="Record the server's own request log and metrics in its own stores (selfwatch worker)."
@@ -147,6 +151,25 @@ class Settings(BaseSettings):
 
         if v not in RETENTION_DAYS:
             raise ValueError(f"must be one of {', '.join(map(str, sorted(RETENTION_DAYS)))}")
+        return v
+
+    outbound_allow_loopback: bool = Field(
+        True, description="Let outbound requests reach loopback addresses (127.0.0.0/8, ::1, 0.0.0.0)."
+    )
+    outbound_allow_private: bool = Field(
+        True,
+        description="Let outbound requests reach private networks (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7).",
+    )
+    outbound_allow_cidrs: str = Field(
+        "", description="Comma-separated networks outbound requests may always reach, whatever their class."
+    )
+
+    @field_validator("outbound_allow_cidrs")
+    @classmethod
+    def _cidrs(cls, v: str) -> str:
+        from rexwatch.netpolicy import parse_cidrs
+
+        parse_cidrs(v)  # ValueError names the bad network
         return v
 
     @field_validator("host")

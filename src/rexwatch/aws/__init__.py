@@ -15,5 +15,6 @@ SERVICE_MODULES: tuple[str, ...] = (
     "rexwatch.aws.logs_metric_filters",
     "rexwatch.aws.cloudwatch",
     "rexwatch.aws.cloudwatch_alarms",
+    "rexwatch.aws.cloudwatch_dashboards",
     "rexwatch.aws.sns",
 )

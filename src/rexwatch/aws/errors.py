@@ -10,6 +10,7 @@ from rexwatch.errors import (
     Forbidden,
     Invalid,
     InvalidCombination,
+    InvalidDashboard,
     InvalidExpression,
     InvalidFormat,
     InvalidToken,
@@ -57,6 +58,7 @@ _CODES: dict[tuple[type[RexwatchError], str | None], str] = {
     (LimitExceeded, "logs"): "LimitExceededException",
     (Throttled, "logs"): "ThrottlingException",
     (Unavailable, "logs"): "ServiceUnavailableException",
+    (InvalidDashboard, "cloudwatch"): "InvalidParameterInput",
     (MissingParameter, "cloudwatch"): "MissingParameter",
     (InvalidCombination, "cloudwatch"): "InvalidParameterCombination",
     (InvalidToken, "cloudwatch"): "InvalidNextToken",
@@ -116,4 +118,8 @@ def to_aws(exc: RexwatchError, service: str) -> AwsError:
                 "message": exc.detail,
             }
         }
+    if isinstance(exc, InvalidDashboard):
+        # PutDashboard's DashboardInvalidInputError lists every problem with its data path.
+        extra = {"dashboardValidationMessages": [{"DataPath": m.data_path, "Message": m.message}
+                                                 for m in exc.messages]}
     return AwsError(code, exc.render(query_path), status, sender=status < 500, extra=extra)

@@ -27,6 +27,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("rexwatch.cli.logs_cmd", "logs"),
     ("rexwatch.cli.cloudwatch_cmd", "cloudwatch"),
     ("rexwatch.cli.sns_cmd", "sns"),
+    ("rexwatch.cli.mail_cmd", "mail"),
     ("rexwatch.cli.monitors_cmd", "monitors"),
     ("rexwatch.cli.target_groups_cmd", "target_groups"),
     ("rexwatch.cli.agent_cmd", "agent"),

@@ -16,7 +16,7 @@ sns = AwsMirrorGroup(
     "sns", aws_service="sns", help="AWS CLI 'sns' operations against rexwatch, plus rexwatch's own commands."
 )
 
-_COLUMNS = ["id", "message_id", "protocol", "endpoint", "status", "attempts", "last_error"]
+_COLUMNS = ["id", "message_id", "protocol", "endpoint", "status", "attempts", "outcome"]
 _STATUS_STYLE = {"delivered": "green", "dead": "red", "pending": "yellow", "sending": "yellow"}
 
 
@@ -25,6 +25,8 @@ def _style(status: Any) -> str | None:
 
 
 def _show(obj: CliContext, rows: list[dict[str, Any]], title: str) -> None:
+    # One column says what happened: where it went when delivered, why not otherwise.
+    rows = [{**r, "outcome": r.get("detail") or r.get("last_error") or ""} for r in rows]
     print_table(rows, _COLUMNS, obj.output, title=title, styles={"status": _style})
 
 

@@ -29,13 +29,13 @@ from typing import Any
 import httpx
 import orjson
 
+from rexwatch import netpolicy
 from rexwatch.runtime import Runtime
 from rexwatch.services.monitors import engine, sinks
 from rexwatch.services.monitors import types as monitor_types
+from rexwatch.services.monitors.service import MonitorService
 from rexwatch.services.monitors.target_groups import check_url, dimension_value
 from rexwatch.services.monitors.types import CheckResult, Probe, ProbeContext
-from rexwatch.stores.control.monitors_repo import MonitorRepo
-from rexwatch.stores.telemetry.probes import ProbeResults
 from rexwatch.workers.base import Worker
 
 log = logging.getLogger("rexwatch.probes")
@@ -74,8 +74,8 @@ class ProbeWorker(Worker):
 
     def __init__(self, runtime: Runtime) -> None:
         super().__init__(runtime)
-        self.repo = MonitorRepo(runtime.control)
-        self.results = ProbeResults(runtime.telemetry)
+        # Everything stored or read goes through the service (which also opens sealed settings).
+        self.svc = runtime.service(MonitorService)
         self.concurrency = runtime.settings.probe_concurrency
         self.jobs: dict[tuple[str, int], Job] = {}
         self.heap: list[tuple[float, int, tuple[str, int], int]] = []
@@ -116,14 +116,16 @@ class ProbeWorker(Worker):
             "limits": limits,
             "timeout": None,
             "follow_redirects": False,
-            "trust_env": False,
             "headers": {"User-Agent": "rexwatch-prober/1"},
         }
+        # Every connection (each redirect hop too) resolves once, is checked against the outbound
+        # address policy and goes to the checked address.
+        policy = netpolicy.policy(s)
         async with (
-            httpx.AsyncClient(**common) as client,
-            httpx.AsyncClient(verify=False, **common) as insecure,
+            netpolicy.guarded_client(policy, **common) as client,
+            netpolicy.guarded_client(policy, verify=False, **common) as insecure,
         ):
-            self.ctx = ProbeContext(client, insecure, s.probe_allow_link_local, last_push=self._last_push)
+            self.ctx = ProbeContext(client, insecure, policy, last_push=self._last_push)
             self.sem = asyncio.Semaphore(self.concurrency)
             self._wake = asyncio.Event()
             await self._reload()
@@ -151,18 +153,12 @@ class ProbeWorker(Worker):
 
     def _load(self) -> tuple[list[dict], list[dict], list[dict], list[dict]] | None:
         # Re-read everything only when something changed (or every FULL_RELOAD_S regardless).
-        mark = self.repo.fingerprint()
+        mark = self.svc.probe_config_mark()
         if mark == self._mark and time.monotonic() < self._full_reload_at:
             return None
         self._mark, self._full_reload_at = mark, time.monotonic() + FULL_RELOAD_S
-        now = datetime.now(UTC)
-        windows = [w for w in self.repo.list_windows() if w["ends_at"] > now]
-        return (
-            self.repo.list_monitors(active_only=True),
-            self.repo.list_target_groups(),
-            self.repo.list_targets(),
-            windows,
-        )
+        c = self.svc.probe_config()
+        return c["monitors"], c["groups"], c["targets"], c["windows"]
 
     async def _reload(self) -> None:
         loop = asyncio.get_running_loop()
@@ -176,7 +172,7 @@ class ProbeWorker(Worker):
         for m in monitors:
             key = ("monitor", m["id"])
             config = dict(m["config"])
-            if m["type"] == "push":
+            if monitor_types.is_passive(m["type"]):  # silence is counted from creation until a first ping
                 config["_created_at"] = _epoch(m["created_at"])
             probe = Probe("monitor", m["id"], m["type"], config, m["interval_s"], m["timeout_s"])
             version = orjson.dumps(
@@ -344,7 +340,7 @@ class ProbeWorker(Worker):
             job.running = False
 
     async def _last_push(self, monitor_id: int) -> float | None:
-        return _epoch(await asyncio.to_thread(self.repo.last_push, monitor_id))
+        return _epoch(await asyncio.to_thread(self.svc.last_ping, monitor_id))
 
     # State machines (event loop, no I/O) ----------------------------------------------------------------
 
@@ -408,7 +404,7 @@ class ProbeWorker(Worker):
         self.datums.append(
             sinks.Datum(sinks.MONITOR_NAMESPACE, "Up", 1.0 if r.ok else 0.0, "Count", ts, dims)
         )
-        if job.probe.type != "push":
+        if not monitor_types.is_passive(job.probe.type):  # a passive check has no response time
             self.datums.append(
                 sinks.Datum(sinks.MONITOR_NAMESPACE, "ResponseTime", r.latency_ms, "Milliseconds", ts, dims)
             )
@@ -586,7 +582,7 @@ class ProbeWorker(Worker):
 
     def _write(self, rows, mon_updates, tgt_updates, datums, alerts) -> None:
         t0 = time.perf_counter()
-        self.results.insert(rows)
+        self.svc.record_results(rows)
         self.runtime.metrics.ingested.labels("probe_results").inc(len(rows))
         t1 = time.perf_counter()
 
@@ -594,7 +590,7 @@ class ProbeWorker(Worker):
             sinks.send_notifications(self.runtime, conn, alerts)
 
         # States and their notifications commit together (the outbox): both are kept or neither.
-        self.repo.write_states(
+        self.svc.write_states(
             ({"monitor_id": k, **v} for k, v in mon_updates.items()),
             ({"target_row_id": k, **v} for k, v in tgt_updates.items()),
             notify if alerts else None,

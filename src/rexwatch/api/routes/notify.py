@@ -163,3 +163,24 @@ def dead_letters(limit: int = Query(100, ge=1, le=1000), svc: NotifyService = De
 @router.post("/deliveries/replay")
 def replay(body: ReplayBody | None = None, svc: NotifyService = Depends(_svc)) -> dict[str, int]:
     return {"replayed": svc.replay(body.ids if body else None)}
+
+
+# The development mailbox (no smtp_host set) --------------------------------------------------------
+
+
+@router.get("/mail")
+def list_mail(limit: int = Query(50, ge=1, le=1000), to: str | None = None,
+              svc: NotifyService = Depends(_svc)) -> list[dict[str, Any]]:
+    """Mail kept in the local mailbox, newest first (sent nowhere because no smtp_host is set)."""
+    return svc.list_mail(limit, to)
+
+
+@router.get("/mail/latest")
+def latest_mail(svc: NotifyService = Depends(_svc)) -> dict[str, Any]:
+    return svc.get_mail(None)
+
+
+@router.get("/mail/{mail_id}")
+def get_mail(mail_id: int, svc: NotifyService = Depends(_svc)) -> dict[str, Any]:
+    """One kept mail: headers, text body, its links (``confirm_url`` for a confirmation) and the raw message."""
+    return svc.get_mail(mail_id)

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from rexwatch import netpolicy
 from rexwatch.errors import Invalid, NotFound
 from rexwatch.runtime import Runtime
 from rexwatch.services.monitors import types as monitor_types
@@ -17,6 +18,20 @@ from rexwatch.stores.control.monitors_repo import MonitorRepo
 from rexwatch.stores.telemetry.probes import UPTIME_WINDOWS, ProbeResults
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
+# What a public status page says about an incident, by the check's reason.
+PUBLIC_CAUSES = {
+    "timeout": "timed out",
+    "connect": "connection failed",
+    "refused": "connection failed",
+    "status": "unexpected response",
+    "keyword": "unexpected response",
+    "json": "unexpected response",
+    "slow": "slow response",
+    "tls": "TLS certificate problem",
+    "dns": "DNS problem",
+    "silent": "no heartbeat",
+    "redirect": "unexpected response",
+}
 
 
 def _seconds(value: Any, field: str) -> float:
@@ -69,13 +84,19 @@ def _spec_from(data: dict[str, Any]) -> MonitorSpec:
         raise Invalid(f"{loc}: {err['msg']}", field=loc)
 
 
-def normalise(data: dict[str, Any]) -> dict[str, Any]:
-    """Validate a monitor declaration into the stored columns (raises Invalid naming the field)."""
+def normalise(data: dict[str, Any], policy: netpolicy.AddressPolicy | None = None) -> dict[str, Any]:
+    """Validate a monitor declaration into the stored columns (raises Invalid naming the field).
+
+    Every destination the type will connect to is checked against the outbound address ``policy``.
+    """
     spec = _spec_from(data)
     kind = spec.type.strip().lower()
     module = monitor_types.get(kind)
     config = {**spec.config, **(spec.model_extra or {})}
     config = module.validate(config)
+    pol = policy or netpolicy.AddressPolicy()
+    for field, host, port in monitor_types.destinations(module, config):
+        netpolicy.check_destination(pol, host, port, field)
     interval = _seconds(spec.interval, "interval")
     if not 0.1 <= interval <= 86_400:
         raise Invalid("interval must be between 0.1 s and 1 day", field="interval")
@@ -104,6 +125,7 @@ class MonitorService:
         self.runtime = runtime
         self.repo = MonitorRepo(runtime.control)
         self.results = ProbeResults(runtime.telemetry)
+        self.policy = netpolicy.policy(runtime.settings)
 
     # Views ---------------------------------------------------------------------------------------------
 
@@ -120,7 +142,7 @@ class MonitorService:
             "retries": row["retries"],
             "paused": row["paused"],
             "topics": row["topic_arns"],
-            "config": row["config"],
+            "config": monitor_types.redact_config(row["type"], row["config"]),
             "status": self.effective_status(row, now, windows),
             "flapping": bool(row.get("flapping")),
             "last_check_at": _iso(row.get("last_check_at")),
@@ -130,7 +152,7 @@ class MonitorService:
             "created_at": _iso(row["created_at"]),
             "updated_at": _iso(row["updated_at"]),
         }
-        if row["type"] == "push":
+        if monitor_types.is_passive(row["type"]):
             out["push_token"] = row["push_token"]
             out["push_url"] = f"{self.runtime.settings.base_url}/push/{row['push_token']}"
             out["last_push_at"] = _iso(row.get("last_push_at"))
@@ -148,14 +170,30 @@ class MonitorService:
         row = self.repo.find_monitor(ident)
         if row is None:
             raise NotFound(f"monitor {ident!r} does not exist")
-        return row
+        return self._open(row)
+
+    # Secret settings (headers) are sealed in the store and plain only in memory.
+
+    def _open(self, row: dict[str, Any]) -> dict[str, Any]:
+        return {**row, "config": monitor_types.unseal_config(row["type"], row["config"], self.runtime.box.unseal)}
+
+    def _sealed(self, values: dict[str, Any]) -> dict[str, Any]:
+        if "config" not in values:
+            return values
+        return {**values, "config": monitor_types.seal_config(values["type"], values["config"],
+                                                              self.runtime.box.seal)}
+
+    @staticmethod
+    def _token(kind: str, current: str | None = None) -> str | None:
+        """The secret ping URL token of a passive monitor (kept across updates); None for active ones."""
+        return (current or secrets.token_urlsafe(24)) if monitor_types.is_passive(kind) else None
 
     # CRUD -------------------------------------------------------------------------------------------------
 
     def create(self, data: dict[str, Any]) -> dict[str, Any]:
-        values = normalise(data)
-        values["push_token"] = secrets.token_urlsafe(24) if values["type"] == "push" else None
-        mid = self.repo.insert_monitor(values)
+        values = normalise(data, self.policy)
+        values["push_token"] = self._token(values["type"])
+        mid = self.repo.insert_monitor(self._sealed(values))
         return self._public(self._find(mid))
 
     def list(self) -> list[dict[str, Any]]:
@@ -195,12 +233,12 @@ class MonitorService:
                 current[k] = v
             else:
                 current["config"][k] = v
-        values = normalise(current)
+        values = normalise(current, self.policy)
         # A changed target or type is a new thing to watch: start from pending again.
         reset = values["type"] != row["type"] or values["config"] != row["config"]
-        if values["type"] == "push":
-            values["push_token"] = row["push_token"] or secrets.token_urlsafe(24)
-        self.repo.update_monitor(row["id"], values, reset_state=reset)
+        if monitor_types.is_passive(values["type"]):
+            values["push_token"] = self._token(values["type"], row["push_token"])
+        self.repo.update_monitor(row["id"], self._sealed(values), reset_state=reset)
         return self._public(self._find(row["id"]))
 
     def set_paused(self, ident: str | int, paused: bool) -> dict[str, Any]:
@@ -211,6 +249,7 @@ class MonitorService:
     def delete(self, ident: str | int) -> dict[str, Any]:
         row = self._find(ident)
         self.repo.delete_monitor(row["id"])
+        self.results.forget("monitor", row["id"])
         return self._public(row)
 
     def apply(self, items: list[dict[str, Any]], prune: bool = False) -> dict[str, Any]:
@@ -221,7 +260,7 @@ class MonitorService:
         names = set()
         for i, item in enumerate(items):
             try:
-                values = normalise(item)
+                values = normalise(item, self.policy)
             except Invalid as e:
                 raise Invalid(f"monitor #{i + 1} ({item.get('name', '?') if isinstance(item, dict) else '?'}): "
                               f"{e.message}", field=e.field)
@@ -230,12 +269,12 @@ class MonitorService:
             names.add(values["name"])
             normalised.append(values)
         created, updated, unchanged, deleted = [], [], [], []
-        existing = {r["name"]: r for r in self.repo.list_monitors()}
+        existing = {r["name"]: self._open(r) for r in self.repo.list_monitors()}
         for values in normalised:
             row = existing.get(values["name"])
             if row is None:
-                values["push_token"] = secrets.token_urlsafe(24) if values["type"] == "push" else None
-                self.repo.insert_monitor(values)
+                values["push_token"] = self._token(values["type"])
+                self.repo.insert_monitor(self._sealed(values))
                 created.append(values["name"])
                 continue
             stored = {k: row[k] for k in values}
@@ -243,14 +282,15 @@ class MonitorService:
                 unchanged.append(values["name"])
                 continue
             reset = values["type"] != row["type"] or values["config"] != row["config"]
-            if values["type"] == "push":
-                values["push_token"] = row["push_token"] or secrets.token_urlsafe(24)
-            self.repo.update_monitor(row["id"], values, reset_state=reset)
+            if monitor_types.is_passive(values["type"]):
+                values["push_token"] = self._token(values["type"], row["push_token"])
+            self.repo.update_monitor(row["id"], self._sealed(values), reset_state=reset)
             updated.append(values["name"])
         if prune:
             for name, row in existing.items():
                 if name not in names:
                     self.repo.delete_monitor(row["id"])
+                    self.results.forget("monitor", row["id"])
                     deleted.append(name)
         return {"created": created, "updated": updated, "unchanged": unchanged, "deleted": deleted}
 
@@ -272,10 +312,38 @@ class MonitorService:
 
     def ping(self, token: str) -> dict[str, Any]:
         row = self.repo.monitor_by_token(token)
-        if row is None or row["type"] != "push":
+        if row is None or not monitor_types.is_passive(row["type"]):
             raise NotFound("no push monitor has this token")
         self.repo.record_push(row["id"], datetime.now(UTC))
         return {"ok": True, "monitor": row["name"]}
+
+    # The prober's view -----------------------------------------------------------------------------------
+
+    def probe_config_mark(self) -> tuple:
+        """Changes whenever anything the prober runs changes (cheap to ask every second)."""
+        return self.repo.fingerprint()
+
+    def probe_config(self) -> dict[str, list[dict[str, Any]]]:
+        """What the prober runs: active (unpaused) monitors with plain settings, target groups, targets,
+        and maintenance windows not yet over."""
+        now = datetime.now(UTC)
+        return {
+            "monitors": [self._open(m) for m in self.repo.list_monitors(active_only=True)],
+            "groups": self.repo.list_target_groups(),
+            "targets": self.repo.list_targets(),
+            "windows": [w for w in self.repo.list_windows() if w["ends_at"] > now],
+        }
+
+    def last_ping(self, monitor_id: int) -> datetime | None:
+        return self.repo.last_push(monitor_id)
+
+    def record_results(self, rows: list[dict[str, Any]]) -> None:
+        self.results.insert(rows)
+
+    def write_states(self, monitor_states: Any, target_states: Any, in_transaction: Any = None) -> None:
+        """Store changed monitor and target states; ``in_transaction(conn)`` (the notifications they
+        cause) commits with them."""
+        self.repo.write_states(monitor_states, target_states, in_transaction)
 
     # Maintenance windows ----------------------------------------------------------------------------------
 
@@ -417,9 +485,11 @@ class MonitorService:
             "status": overall,
             "generated_at": datetime.fromtimestamp(now, UTC).isoformat(),
             "monitors": monitors,
+            # A public page says what kind of failure it was, never the error text (which can name
+            # internal hosts, addresses or answers).
             "incidents": [
                 {**i, "monitor": names.get(i["check_id"], i["check_id"]), "start": _iso(i["start"]),
-                 "end": _iso(i["end"])}
+                 "end": _iso(i["end"]), "cause": PUBLIC_CAUSES.get(i.pop("reason", ""), "check failed")}
                 for i in incidents
             ],
         }

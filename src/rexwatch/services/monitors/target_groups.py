@@ -189,7 +189,9 @@ class TargetGroupService:
         return self.public(self._find(g["arn"]))
 
     def delete(self, ident: str) -> None:
-        self.repo.delete_target_group(self._find(ident)["id"])
+        gid = self._find(ident)["id"]
+        self.repo.delete_target_group(gid)
+        self.results.forget("target", gid)
 
     @staticmethod
     def _targets(items: Any) -> list[tuple[str, int | None]]:

@@ -16,15 +16,18 @@ import time
 import uuid
 from typing import Any
 
+from rexwatch import netpolicy
 from rexwatch.errors import ConfigError, Invalid
 from rexwatch.services.notify import messages, store
 from rexwatch.services.notify.providers import Delivery, Outgoing, SendContext, provider
 from rexwatch.services.notify.providers.base import HttpPool
 from rexwatch.services.notify.service import NotifyService
+from rexwatch.stores.control.mailbox_repo import MailboxRepo
 
 log = logging.getLogger("rexwatch.notify")
 
 CLAIM_BATCH = 256
+MAILBOX_KEEP = 1000  # mails the development mailbox holds; older ones go
 # Connections per receiver host (measured: small pools are much faster in httpx; see bench/RESULTS.md).
 PER_ORIGIN = 8
 
@@ -43,9 +46,11 @@ class Dispatcher:
         self.timeout = s.notify_timeout_s
         self.concurrency = s.notify_concurrency
         self._secrets: dict[str, str] = {}
+        self.mailbox = MailboxRepo(runtime.control)
 
     def new_client(self) -> HttpPool:
-        return HttpPool(per_origin=min(self.concurrency, PER_ORIGIN), timeout=self.timeout)
+        return HttpPool(per_origin=min(self.concurrency, PER_ORIGIN), timeout=self.timeout,
+                        policy=netpolicy.policy(self.rt.settings))
 
     # Store side (threads) ---------------------------------------------------------------------------
 
@@ -66,6 +71,10 @@ class Dispatcher:
             except ConfigError as e:  # the secret key changed: this row can never be signed
                 return {"id": r.id, "gone": True, "reason": str(e)}
             self._secrets[r.subscription_id] = secret
+        try:
+            endpoint = self.rt.box.unseal(r.endpoint)
+        except ConfigError as e:
+            return {"id": r.id, "gone": True, "reason": str(e)}
         topic_name = r.topic_arn.rsplit(":", 1)[-1]
         alarm = messages.alarm_of(r.message) if r.kind == "Notification" else None
         return Outgoing(
@@ -75,7 +84,7 @@ class Dispatcher:
             topic_arn=r.topic_arn,
             subscription_arn=self.svc.subscription_arn(topic_name, r.subscription_id),
             protocol=r.protocol,
-            endpoint=r.endpoint,
+            endpoint=endpoint,
             subject=r.subject,
             message=r.message,
             attributes=json.loads(r.attributes or "{}"),
@@ -106,7 +115,8 @@ class Dispatcher:
                 continue
             res: dict[str, Any] = {"id": item.delivery_id, "updated_at": now, "last_status": d.status}
             if d.ok:
-                res.update(status="delivered", next_attempt_at=now, delivered_at=now, last_error=None)
+                res.update(status="delivered", next_attempt_at=now, delivered_at=now, last_error=None,
+                           detail=d.detail or None)
             else:
                 policy = provider(item.protocol).retry
                 if d.retryable and item.attempt < policy.max_attempts:
@@ -132,11 +142,18 @@ class Dispatcher:
         with self.rt.control.begin() as conn:
             store.finish(conn, self.owner, results)
 
+    async def _keep_mail(self, msg: Outgoing, mail: Any) -> int:
+        """The development mailbox (no smtp_host): store the mail as it would have been sent."""
+        return await asyncio.to_thread(
+            self.mailbox.keep, message_id=msg.message_id, kind=msg.kind, to_addr=msg.endpoint,
+            subject=str(mail["Subject"] or ""), raw=mail.as_string(), keep=MAILBOX_KEEP)
+
     # Network side (event loop) ----------------------------------------------------------------------
 
     async def send_all(self, items: list[Any], http: HttpPool) -> list[tuple[Any, Delivery]]:
         sem = asyncio.Semaphore(self.concurrency)
-        ctx = SendContext(http=http, settings=self.rt.settings, timeout=self.timeout)
+        ctx = SendContext(http=http, settings=self.rt.settings, timeout=self.timeout,
+                          extra={"mailbox": self._keep_mail})
 
         async def one(item: Any) -> tuple[Any, Delivery]:
             if isinstance(item, dict):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rexwatch.errors import Invalid
+from rexwatch.errors import ConfigError, Invalid
 from rexwatch.services.notify import arns, store
 from rexwatch.services.notify.base import (
     ServiceBase,
@@ -44,8 +44,8 @@ class DeliveryLogMixin(ServiceBase):
     def _delivery(self, r: Any) -> dict[str, Any]:
         topic_name = r.topic_arn.rsplit(":", 1)[-1]
         try:
-            endpoint = provider(r.protocol).redact(r.endpoint) if r.endpoint is not None else None
-        except Invalid:
+            endpoint = provider(r.protocol).redact(self.rt.box.unseal(r.endpoint)) if r.endpoint is not None else None
+        except (Invalid, ConfigError):
             endpoint = None
         state = r.status
         if state == "pending" and r.lease_until is not None:
@@ -61,6 +61,7 @@ class DeliveryLogMixin(ServiceBase):
             "status": state,
             "attempts": r.attempts,
             "last_error": r.last_error,
+            "detail": r.detail,
             "last_status": r.last_status,
             "published_at": r.published_at,
             "next_attempt_at": r.next_attempt_at if r.status == "pending" else None,

@@ -51,13 +51,21 @@ def subscription(conn: Connection, sub_id: str) -> Any:
     return conn.execute(select(*_SUB_COLS).join(T, T.c.id == S.c.topic_id).where(S.c.id == sub_id)).first()
 
 
-def find_subscription(conn: Connection, topic_id: int, protocol: str, endpoint: str) -> Any:
+def find_subscription(conn: Connection, topic_id: int, protocol: str, endpoint_hash: str) -> Any:
     q = (
         select(*_SUB_COLS)
         .join(T, T.c.id == S.c.topic_id)
-        .where(S.c.topic_id == topic_id, S.c.protocol == protocol, S.c.endpoint == endpoint)
+        .where(S.c.topic_id == topic_id, S.c.protocol == protocol, S.c.endpoint_hash == endpoint_hash)
     )
     return conn.execute(q).first()
+
+
+def unsealed_endpoints(conn: Connection) -> list[Any]:
+    """Subscriptions written before endpoints were sealed (or without a lookup hash)."""
+    q = select(S.c.id, S.c.protocol, S.c.endpoint).where(
+        or_(S.c.endpoint_hash.is_(None), ~S.c.endpoint.startswith("enc:"))
+    )
+    return list(conn.execute(q))
 
 
 def subscription_by_token(conn: Connection, topic_id: int, token: str) -> Any:
@@ -164,6 +172,7 @@ def finish(conn: Connection, owner: str, results: list[dict[str, Any]]) -> None:
             last_error=bindparam("b_error"),
             last_status=bindparam("b_code"),
             delivered_at=bindparam("b_delivered"),
+            detail=bindparam("b_detail"),
             lease_owner=None,
             lease_until=None,
             updated_at=bindparam("b_updated"),
@@ -179,6 +188,7 @@ def finish(conn: Connection, owner: str, results: list[dict[str, Any]]) -> None:
                 "b_error": r.get("last_error"),
                 "b_code": r.get("last_status"),
                 "b_delivered": r.get("delivered_at"),
+                "b_detail": r.get("detail"),
                 "b_updated": r["updated_at"],
             }
             for r in results

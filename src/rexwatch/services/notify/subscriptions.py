@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from rexwatch.errors import Invalid, NotFound
+from rexwatch import netpolicy
+from rexwatch.errors import ConfigError, Invalid, NotFound
 from rexwatch.services.notify import arns, filterpolicy, signing, store
 from rexwatch.services.notify.base import (
     PAGE,
@@ -23,6 +24,25 @@ from rexwatch.services.notify.providers import provider
 
 
 class SubscriptionsMixin(ServiceBase):
+    def _endpoint_hash(self, protocol: str, endpoint: str) -> str:
+        return self.rt.box.digest(f"{protocol}\0{endpoint}")
+
+    def _shown_endpoint(self, prov: Any, stored: str) -> str:
+        try:
+            return prov.redact(self.rt.box.unseal(stored))
+        except ConfigError:  # the secret key changed: the endpoint cannot be read
+            return "****"
+
+    def seal_stored_endpoints(self) -> int:
+        """Seal endpoints stored in plain text by an older version; returns how many."""
+        with self.engine.begin() as conn:
+            rows = store.unsealed_endpoints(conn)
+            for r in rows:
+                plain = self.rt.box.unseal(r.endpoint)
+                store.update_subscription(conn, r.id, endpoint=self.rt.box.seal(plain),
+                                          endpoint_hash=self._endpoint_hash(r.protocol, plain))
+        return len(rows)
+
     def _check_sub_attributes(self, protocol: str, attributes: dict[str, str]) -> dict[str, str]:
         out = {}
         for k, v in attributes.items():
@@ -63,12 +83,15 @@ class SubscriptionsMixin(ServiceBase):
         prov = provider(protocol)
         attributes = self._check_sub_attributes(protocol, dict(attributes or {}))
         endpoint = prov.validate(protocol, endpoint or "", attributes)
+        pol = netpolicy.policy(self.rt.settings)
+        for field, url in prov.destinations(endpoint, attributes):
+            netpolicy.check_url(pol, url, field)
         skip = attributes.pop(SKIP_CONFIRMATION, "false") == "true"
         needs = prov.needs_confirmation and not skip
         now = _now()
         with self.engine.begin() as conn:
             topic = self._topic(conn, topic_arn)
-            existing = store.find_subscription(conn, topic.id, protocol, endpoint)
+            existing = store.find_subscription(conn, topic.id, protocol, self._endpoint_hash(protocol, endpoint))
             if existing is not None:
                 sub_id = existing.id
                 if existing.status == "confirmed":
@@ -84,7 +107,8 @@ class SubscriptionsMixin(ServiceBase):
                     id=sub_id,
                     topic_id=topic.id,
                     protocol=protocol,
-                    endpoint=endpoint,
+                    endpoint=self.rt.box.seal(endpoint),
+                    endpoint_hash=self._endpoint_hash(protocol, endpoint),
                     status="pending" if needs else "confirmed",
                     token=signing.new_token(),
                     secret_enc=self.rt.box.encrypt(signing.new_secret()),
@@ -164,7 +188,7 @@ class SubscriptionsMixin(ServiceBase):
             arn=self.subscription_arn(row.topic_name, row.id),
             topic_arn=self.topic_arn(row.topic_name),
             protocol=row.protocol,
-            endpoint=prov.redact(row.endpoint),
+            endpoint=self._shown_endpoint(prov, row.endpoint),
             status=row.status,
             attributes=_json(row.attributes),
             created_at=row.created_at,
@@ -215,6 +239,9 @@ class SubscriptionsMixin(ServiceBase):
             if not merged.get("FilterPolicy"):
                 merged.pop("FilterPolicy", None)
             checked = self._check_sub_attributes(row.protocol, merged)
+            pol = netpolicy.policy(self.rt.settings)
+            for field, url in provider(row.protocol).destinations(self.rt.box.unseal(row.endpoint), checked):
+                netpolicy.check_url(pol, url, field)
             if checked.pop(SKIP_CONFIRMATION, "false") == "true" and row.status != "confirmed":
                 store.update_subscription(conn, sub_id, status="confirmed", confirmed_at=_now())
             store.update_subscription(conn, sub_id, attributes=json.dumps(checked))

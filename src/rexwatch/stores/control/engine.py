@@ -18,6 +18,7 @@ def connect_control(url: str) -> Engine:
     """Create the engine and check it answers; raise ConfigError with one clear line if not."""
     try:
         if url.startswith("sqlite"):
+            _private_file(url)
             engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
             event.listen(engine, "connect", _sqlite_pragmas)
         elif url.startswith("postgresql"):
@@ -35,6 +36,28 @@ def connect_control(url: str) -> Engine:
         reason = str(e.orig).strip().splitlines()[0] if e.orig else str(e)
         raise ConfigError(f"control store at {_safe(url)} refused the connection: {reason}")
     return engine
+
+
+def _private_file(url: str) -> None:
+    """Create the SQLite file readable by its owner only (it holds sealed secrets and key hashes);
+    SQLite gives its -wal and -shm files the same mode. An existing file loses group/other access."""
+    import os
+    import stat
+
+    from sqlalchemy.engine import make_url
+
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+    except FileExistsError:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        if mode & 0o077:
+            os.chmod(path, mode & 0o700)
+    except OSError:
+        return  # a missing directory: SQLite reports it with a clear message below
 
 
 def ping(engine: Engine) -> None:

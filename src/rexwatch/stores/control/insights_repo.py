@@ -9,6 +9,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 
 from rexwatch.services.insights.model import QueryDefinition
 from rexwatch.stores.control.tables.insights import query_definitions as qd
+from rexwatch.stores.control.types import has_prefix
 
 
 def _row(r) -> QueryDefinition:
@@ -34,7 +35,7 @@ class InsightsRepo:
     def list(self, prefix: str | None, after: str | None, limit: int) -> list[QueryDefinition]:
         q = select(qd).order_by(qd.c.name, qd.c.id)
         if prefix:
-            q = q.where(qd.c.name.startswith(prefix, autoescape=True))
+            q = q.where(has_prefix(qd.c.name, prefix))
         if after:
             name, _, ident = after.partition("\x00")
             q = q.where((qd.c.name > name) | ((qd.c.name == name) & (qd.c.id > ident)))

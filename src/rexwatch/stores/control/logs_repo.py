@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from rexwatch.errors import AlreadyExists, NotFound, Protected
 from rexwatch.services.logs.model import Group, Stream, now_ms
 from rexwatch.stores.control.tables.logs import log_groups, log_streams, log_tombstones
+from rexwatch.stores.control.types import has_prefix
 
 CACHE_TTL_S = 2.0
 
@@ -78,7 +79,7 @@ class LogsRepo:
                     limit: int | None = None, names: list[str] | None = None) -> list[Group]:
         q = select(log_groups).order_by(log_groups.c.name)
         if prefix:
-            q = q.where(log_groups.c.name.startswith(prefix, autoescape=True))
+            q = q.where(has_prefix(log_groups.c.name, prefix))
         if pattern:
             q = q.where(log_groups.c.name.icontains(pattern, autoescape=True))
         if names:
@@ -138,7 +139,7 @@ class LogsRepo:
     def list_streams(self, group: Group, *, prefix: str | None = None) -> list[Stream]:
         q = select(log_streams).where(log_streams.c.group_id == group.id).order_by(log_streams.c.name)
         if prefix:
-            q = q.where(log_streams.c.name.startswith(prefix, autoescape=True))
+            q = q.where(has_prefix(log_streams.c.name, prefix))
         with self.engine.connect() as conn:
             return [Stream(r.id, r.group_id, r.name, r.created_ms) for r in conn.execute(q)]
 

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 
 from rexwatch.services.metrics.filter_model import MetricFilter, Transformation
 from rexwatch.stores.control.tables.metric_filters import metric_filter_cursor, metric_filters
+from rexwatch.stores.control.types import has_prefix
 
 # Transformations are stored as JSON objects with the keys below (the AWS member names, which
 # rows written by earlier versions use too).
@@ -73,7 +74,7 @@ class MetricFiltersRepo:
         if group_ids is not None:
             q = q.where(metric_filters.c.group_id.in_(group_ids))
         if prefix:
-            q = q.where(metric_filters.c.filter_name.startswith(prefix, autoescape=True))
+            q = q.where(has_prefix(metric_filters.c.filter_name, prefix))
         with self.engine.connect() as conn:
             return [_row(r) for r in conn.execute(q).all()]
 

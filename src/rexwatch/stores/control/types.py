@@ -28,3 +28,14 @@ class UTCDateTime(TypeDecorator):
         if isinstance(value, dt.datetime):
             return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
         return value
+
+
+def has_prefix(column: Any, prefix: str) -> Any:
+    """``column`` starts with ``prefix``, case-sensitively on every backend.
+
+    ``startswith`` compiles to LIKE, which SQLite matches case-insensitively, so a prefix
+    ``prod`` would also list ``Prod_x``; AWS's name prefixes are case-sensitive.
+    """
+    from sqlalchemy import func
+
+    return func.substr(column, 1, len(prefix)) == prefix

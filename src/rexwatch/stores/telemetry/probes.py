@@ -53,6 +53,18 @@ class ProbeResults:
     def __init__(self, executor: Executor) -> None:
         self.tx = executor
 
+    def forget(self, kind: str, check_id: int | str) -> None:
+        """Delete every result of one monitor or target group (it was deleted).
+
+        Ids are never reused, so leftover rows could not be mistaken for a new
+        monitor's; deleting them keeps the table to what exists. A lightweight
+        DELETE: rows vanish from reads at once, parts are rewritten later.
+        """
+        self.tx.execute(
+            "DELETE FROM {db}.probe_results WHERE kind = {kind:String} AND check_id = {id:String}",
+            {"kind": kind, "id": str(check_id)},
+        )
+
     def insert(self, rows: Sequence[dict[str, Any]]) -> int:
         """Append a batch of results (dicts with the table's columns; ``ts`` as epoch seconds)."""
         if not rows:
@@ -155,7 +167,8 @@ class ProbeResults:
             SELECT check_id, target, grp, any(status) AS status, min(ts) AS start_ts, count() AS checks,
                 argMin(multiIf(error != '', error, reason != '', reason,
                                status_code != 0, concat('HTTP ', toString(status_code)), 'check failed'), ts)
-                    AS cause
+                    AS cause,
+                argMin(reason, ts) AS first_reason
             FROM grouped GROUP BY check_id, target, grp
         ),
         spans AS (
@@ -168,7 +181,7 @@ class ProbeResults:
             (toUnixTimestamp64Milli(if(toUnixTimestamp64Milli(next_ts) = 0,
                 fromUnixTimestamp64Milli({now:Int64}, 'UTC'), next_ts)) - toUnixTimestamp64Milli(start_ts)) / 1000
                 AS duration_s,
-            cause, checks
+            cause, checks, first_reason
         FROM spans WHERE status = 0 ORDER BY start_ts DESC LIMIT {limit:UInt32}
         """
         rows = self.tx.query_rows(
@@ -185,6 +198,7 @@ class ProbeResults:
                 "ongoing": r[3] is None,
                 "cause": r[5],
                 "checks": r[6],
+                "reason": r[7],
             }
             for r in rows
         ]

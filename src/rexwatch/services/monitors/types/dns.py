@@ -6,10 +6,13 @@ import time
 from typing import Any
 
 from rexwatch.errors import Invalid
-from rexwatch.services.monitors.guard import Refused, check_host
+from rexwatch.netpolicy import Refused
 from rexwatch.services.monitors.types import CheckResult, Probe, ProbeContext
 
 RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "SRV", "CAA", "PTR")
+
+
+SCHEDULING = "active"
 
 
 def validate(config: dict[str, Any]) -> dict[str, Any]:
@@ -41,6 +44,10 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     return {"name": name.strip(), "record_type": rtype, "nameserver": ns, "port": port, "expected": expected}
 
 
+def destinations(config: dict[str, Any]) -> list[tuple[str, str, int]]:
+    return [("nameserver", config["nameserver"], config["port"])] if config.get("nameserver") else []
+
+
 def describe(config: dict[str, Any]) -> str:
     at = f" @{config['nameserver']}" if config.get("nameserver") else ""
     return f"dns {config['record_type']} {config['name']}{at}"
@@ -59,7 +66,7 @@ async def check(ctx: ProbeContext, probe: Probe) -> CheckResult:
 
     try:
         if cfg["nameserver"]:
-            await check_host(cfg["nameserver"], cfg["port"], ctx.allow_link_local)
+            ctx.policy.check(cfg["nameserver"])
             resolver = dns.asyncresolver.Resolver(configure=False)
             resolver.nameservers = [cfg["nameserver"]]
             resolver.port = cfg["port"]

@@ -12,9 +12,13 @@ import httpx
 import orjson
 
 from rexwatch.errors import Invalid
-from rexwatch.services.monitors.guard import Refused, check_host
+from rexwatch.netpolicy import Refused
 from rexwatch.services.monitors.matcher import matches, parse_matcher
 from rexwatch.services.monitors.types import CheckResult, Probe, ProbeContext, excerpt
+
+SCHEDULING = "active"
+# Header values often carry credentials (Authorization, API keys): encrypted at rest, never shown.
+SECRET_FIELDS = ("headers",)
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 MAX_BODY = 1 << 20  # bytes read for keyword and JSON checks
@@ -83,6 +87,11 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
 
 def describe(config: dict[str, Any]) -> str:
     return f"{config['method']} {config['url']}"
+
+
+def destinations(config: dict[str, Any]) -> list[tuple[str, str, int]]:
+    parts = urlsplit(config["url"])
+    return [("url", parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))]
 
 
 def _path_steps(path: str) -> list[str | int]:
@@ -172,6 +181,8 @@ async def check(ctx: ProbeContext, probe: Probe) -> CheckResult:
         return CheckResult(False, elapsed(), reason="connect", error=f"connection failed: {e or 'refused'}")
     except (httpx.HTTPError, OSError) as e:
         return CheckResult(False, elapsed(), reason="connect", error=f"{type(e).__name__}: {e}")
+    except httpx.InvalidURL as e:  # e.g. a redirect to a host httpx cannot parse
+        return CheckResult(False, elapsed(), reason="connect", error=f"invalid URL: {e}")
 
 
 async def _run(
@@ -184,8 +195,8 @@ async def _run(
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             return CheckResult(False, elapsed(), reason="redirect", error=f"redirect to unsupported URL {url}")
-        await check_host(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
-                         ctx.allow_link_local)
+        # The client's transport resolves the host, checks every address against the policy and
+        # connects to a checked one, at every hop.
         request = client.build_request(method, url, headers=cfg["headers"], content=body, timeout=timeout)
         response = await client.send(request, stream=True)
         try:
@@ -228,7 +239,7 @@ def _judge(cfg: dict[str, Any], code: int, raw: bytes, latency: float, days_left
         if found is _MISSING:
             return fail("json", f"{cfg['json_path']} is missing from the response")
         if cfg["json_equals"] is not None and not _equal(found, cfg["json_equals"]):
-            return fail("json", f"{cfg['json_path']} is {orjson.dumps(found).decode()}, expected "
+            return fail("json", f"{cfg['json_path']} is {excerpt(orjson.dumps(found).decode(), 60)}, expected "
                                 f"{orjson.dumps(cfg['json_equals']).decode()}")
     if cfg["max_response_ms"] is not None and latency > cfg["max_response_ms"]:
         return fail("slow", f"answered in {latency:.0f} ms, above {cfg['max_response_ms']:g} ms")

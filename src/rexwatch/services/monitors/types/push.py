@@ -12,7 +12,7 @@ from typing import Any
 from rexwatch.errors import Invalid
 from rexwatch.services.monitors.types import CheckResult, Probe, ProbeContext
 
-PASSIVE = True
+SCHEDULING = "passive"
 
 
 def validate(config: dict[str, Any]) -> dict[str, Any]:

@@ -7,8 +7,10 @@ import time
 from typing import Any
 
 from rexwatch.errors import Invalid
-from rexwatch.services.monitors.guard import Refused, check_host
+from rexwatch.netpolicy import Refused
 from rexwatch.services.monitors.types import CheckResult, Probe, ProbeContext
+
+SCHEDULING = "active"
 
 
 def validate(config: dict[str, Any]) -> dict[str, Any]:
@@ -30,6 +32,10 @@ def describe(config: dict[str, Any]) -> str:
     return f"tcp://{config['host']}:{config['port']}"
 
 
+def destinations(config: dict[str, Any]) -> list[tuple[str, str, int]]:
+    return [("host", config["host"], config["port"])]
+
+
 async def check(ctx: ProbeContext, probe: Probe) -> CheckResult:
     host, port = probe.config["host"], probe.config["port"]
     started = time.perf_counter()
@@ -39,8 +45,9 @@ async def check(ctx: ProbeContext, probe: Probe) -> CheckResult:
 
     try:
         async with asyncio.timeout(probe.timeout_s):
-            await check_host(host, port, ctx.allow_link_local)
-            _reader, writer = await asyncio.open_connection(host, port)
+            # Resolve once, check every answer, connect to a checked address (never to the name again).
+            addresses = await ctx.policy.resolve(host, port)
+            _reader, writer = await asyncio.open_connection(addresses[0], port)
         latency = elapsed()
         writer.close()
         try:

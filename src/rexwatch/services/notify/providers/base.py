@@ -17,6 +17,8 @@ from typing import Any, ClassVar
 
 import httpx
 
+from rexwatch import netpolicy
+
 
 @dataclass
 class Delivery:
@@ -24,6 +26,8 @@ class Delivery:
     retryable: bool = False
     reason: str = ""
     status: int | None = None
+    # What happened, in words, when it worked ("HTTP 200", "kept in the local mailbox as mail 3").
+    detail: str = ""
 
 
 @dataclass
@@ -78,6 +82,18 @@ class Outgoing:
         return f"{self.base_url}/sns/unsubscribe?" + urlencode(q)
 
 
+MAX_ANSWER_BYTES = 4096
+
+
+@dataclass
+class Answer:
+    """What a receiver answered: the status, the start of the body, and whether it came from a public address."""
+
+    status: int
+    body: bytes
+    public: bool
+
+
 class HttpPool:
     """HTTP clients by origin, each with a small connection pool.
 
@@ -87,9 +103,12 @@ class HttpPool:
     bounded by the dispatcher's semaphore.
     """
 
-    def __init__(self, per_origin: int = 8, timeout: float = 10.0) -> None:
+    def __init__(self, per_origin: int = 8, timeout: float = 10.0,
+                 policy: netpolicy.AddressPolicy | None = None) -> None:
         self.per_origin = per_origin
         self.timeout = timeout
+        # Every connection resolves once, is checked against the address policy, and goes to that address.
+        self.policy = policy or netpolicy.AddressPolicy()
         self._clients: dict[tuple[str, str, int | None], tuple[httpx.AsyncClient, asyncio.Semaphore]] = {}
 
     def _client(self, url: str) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
@@ -98,20 +117,37 @@ class HttpPool:
         entry = self._clients.get(key)
         if entry is None:
             limits = httpx.Limits(max_connections=self.per_origin, max_keepalive_connections=self.per_origin)
-            client = httpx.AsyncClient(limits=limits, timeout=self.timeout, follow_redirects=False)
+            client = netpolicy.guarded_client(self.policy, limits=limits, timeout=self.timeout,
+                                              follow_redirects=False)
             # Requests wait here rather than in httpx's pool queue, which is scanned on every request.
             entry = (client, asyncio.Semaphore(self.per_origin))
             self._clients[key] = entry
         return entry
 
-    async def post(self, url: str, *, deadline: float | None = None, **kw: Any) -> httpx.Response:
-        """POST; ``deadline`` bounds the request itself (time waiting for a free connection is not counted)."""
+    async def post(self, url: str, *, deadline: float | None = None, **kw: Any) -> Answer:
+        """POST; ``deadline`` bounds the request itself (time waiting for a free connection is not counted).
+
+        At most ``MAX_ANSWER_BYTES`` of the answer are read: a receiver cannot make a delivery costly.
+        """
         client, gate = self._client(url)
         async with gate:
             if deadline is None:
-                return await client.post(url, **kw)
+                return await self._send(client, url, kw)
             async with asyncio.timeout(deadline):  # no extra task per request, unlike wait_for
-                return await client.post(url, **kw)
+                return await self._send(client, url, kw)
+
+    @staticmethod
+    async def _send(client: httpx.AsyncClient, url: str, kw: dict[str, Any]) -> Answer:
+        resp = await client.send(client.build_request("POST", url, **kw), stream=True)
+        try:
+            body = b""
+            async for chunk in resp.aiter_raw():
+                body += chunk
+                if len(body) >= MAX_ANSWER_BYTES:
+                    break
+            return Answer(resp.status_code, body[:MAX_ANSWER_BYTES], netpolicy.peer_is_public(resp))
+        finally:
+            await resp.aclose()
 
     async def aclose(self) -> None:
         entries, self._clients = list(self._clients.values()), {}
@@ -127,14 +163,19 @@ class HttpPool:
 
 @dataclass
 class SendContext:
-    http: HttpPool | httpx.AsyncClient
+    http: HttpPool
     settings: Any
     timeout: float
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Provider:
-    """Base class. Subclasses set ``protocols`` and implement ``validate``, ``redact`` and ``send``."""
+    """Base class. Subclasses set ``protocols`` and implement ``validate``, ``redact`` and ``send``.
+
+    ``validate`` checks the form of an endpoint; ``destinations`` names the
+    hosts it will connect to, which the service checks against the outbound
+    address policy when subscribing.
+    """
 
     protocols: ClassVar[tuple[str, ...]] = ()
     transport: ClassVar[str] = "http"  # http | smtp (which conformance receiver applies)
@@ -147,6 +188,10 @@ class Provider:
 
     def redact(self, endpoint: str) -> str:
         return redact_url(endpoint)
+
+    def destinations(self, endpoint: str, attributes: dict[str, str]) -> list[tuple[str, str]]:
+        """(field, URL) pairs this subscription will connect to; the service checks each one."""
+        return [("Endpoint", endpoint)]
 
     def secrets(self, msg: Outgoing) -> list[str]:
         """Strings that must never appear in a reason or a log line."""
@@ -232,7 +277,7 @@ RETRYABLE_STATUS = frozenset({408, 425, 429})
 
 def classify_status(status: int) -> Delivery:
     if 200 <= status < 300:
-        return Delivery(True, status=status)
+        return Delivery(True, status=status, detail=f"HTTP {status}")
     retry = status in RETRYABLE_STATUS or status >= 500
     return Delivery(False, retry, f"HTTP {status}", status)
 
@@ -240,20 +285,33 @@ def classify_status(status: int) -> Delivery:
 async def post(ctx: SendContext, url: str, *, secrets: list[str], **kw: Any) -> Delivery:
     """POST with a hard deadline; failures become Deliveries with secrets scrubbed from the reason."""
     try:
-        if isinstance(ctx.http, HttpPool):
-            resp = await ctx.http.post(url, deadline=ctx.timeout + 1.0, timeout=ctx.timeout, **kw)
-        else:
-            resp = await asyncio.wait_for(ctx.http.post(url, timeout=ctx.timeout, **kw), ctx.timeout + 1.0)
+        resp = await ctx.http.post(url, deadline=ctx.timeout + 1.0, timeout=ctx.timeout, **kw)
     except (TimeoutError, httpx.TimeoutException):
         return Delivery(False, True, f"timed out after {ctx.timeout:g}s")
+    except netpolicy.Refused as e:
+        # Nothing was sent. The setting may change, so this is not retried on its own: replay after.
+        return Delivery(False, False, f"refused by the address policy: {e}")
     except httpx.HTTPError as e:
         return Delivery(False, True, scrub(f"{type(e).__name__}: {e}", secrets))
-    d = classify_status(resp.status_code)
+    d = classify_status(resp.status)
     if not d.ok:
-        body = resp.text[:200].strip()
-        if body:
-            d.reason = scrub(f"{d.reason}: {body}", secrets)
+        d.reason = scrub(f"{d.reason}{error_excerpt(resp)}", secrets)
     return d
+
+
+# A receiver's error text helps (Slack answers "invalid_token"), but a page of an internal server must
+# never be shown back: only a short, single-line excerpt, and only from a public address.
+ERROR_EXCERPT_CHARS = 80
+
+
+def error_excerpt(resp: Answer) -> str:
+    if not resp.public:
+        return ""
+    text = " ".join(resp.body.decode("utf-8", "replace").split())
+    text = "".join(ch for ch in text if ch.isprintable())
+    if not text:
+        return ""
+    return ": " + (text if len(text) <= ERROR_EXCERPT_CHARS else text[:ERROR_EXCERPT_CHARS] + "…")
 
 
 def scrub(text: str, secrets: list[str]) -> str:

@@ -11,6 +11,7 @@ from email.utils import formatdate, make_msgid
 
 import orjson
 
+from rexwatch import netpolicy
 from rexwatch.errors import Invalid
 from rexwatch.services.notify import messages
 from rexwatch.services.notify.providers.base import (
@@ -43,6 +44,9 @@ class EmailProvider(Provider):
     def secrets(self, msg: Outgoing) -> list[str]:
         return [msg.secret]
 
+    def destinations(self, endpoint: str, attributes: dict[str, str]) -> list[tuple[str, str]]:
+        return []  # mail goes to the operator's SMTP host, checked at each connection
+
     def build(self, msg: Outgoing, sender: str) -> EmailMessage:
         mail = EmailMessage()
         mail["From"] = sender
@@ -66,6 +70,14 @@ class EmailProvider(Provider):
     async def send(self, msg: Outgoing, ctx: SendContext) -> Delivery:
         s = ctx.settings
         mail = self.build(msg, s.smtp_from)
+        if not s.smtp_host:
+            # No mail server configured: keep the mail where `rexwatch mail` and /api/v1/mail show it.
+            keep = ctx.extra.get("mailbox")
+            if keep is None:
+                return Delivery(False, False, "no smtp_host is set and no local mailbox is available")
+            mail_id = await keep(msg, mail)
+            return Delivery(True, status=250, detail=f"kept in the local mailbox as mail {mail_id} "
+                                                     f"(no smtp_host set; see: rexwatch mail show {mail_id})")
         try:
             return await asyncio.wait_for(asyncio.to_thread(_smtp_send, s, mail, ctx.timeout), ctx.timeout * 3)
         except TimeoutError:
@@ -77,11 +89,12 @@ class EmailProvider(Provider):
 def _smtp_send(s, mail: EmailMessage, timeout: float) -> Delivery:
     password = s.smtp_password.get_secret_value()
     try:
+        pol = netpolicy.policy(s)
         if s.smtp_tls == "tls":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=timeout,
-                                                    context=ssl.create_default_context())
+            client: smtplib.SMTP = netpolicy.SMTP_SSL(pol, s.smtp_host, s.smtp_port, timeout,
+                                                      ssl.create_default_context())
         else:
-            client = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=timeout)
+            client = netpolicy.SMTP(pol, s.smtp_host, s.smtp_port, timeout)
         with client:
             if s.smtp_tls == "starttls":
                 client.starttls(context=ssl.create_default_context())
@@ -90,7 +103,7 @@ def _smtp_send(s, mail: EmailMessage, timeout: float) -> Delivery:
             refused = client.send_message(mail)
         if refused:
             return Delivery(False, False, f"recipient refused: {next(iter(refused.values()))!r}")
-        return Delivery(True, status=250)
+        return Delivery(True, status=250, detail=f"accepted by SMTP server {s.smtp_host}:{s.smtp_port}")
     except smtplib.SMTPResponseException as e:
         # 4xx is a temporary failure (retry); 5xx is permanent.
         text = e.smtp_error.decode(errors="replace") if isinstance(e.smtp_error, bytes) else str(e.smtp_error)
@@ -101,5 +114,7 @@ def _smtp_send(s, mail: EmailMessage, timeout: float) -> Delivery:
         return Delivery(False, 400 <= code < 500, f"SMTP {code}: {text!r}", code)
     except TimeoutError:
         return Delivery(False, True, f"SMTP timed out after {timeout:g}s")
+    except netpolicy.Refused as e:
+        return Delivery(False, False, f"SMTP host refused by the address policy: {e}")
     except (OSError, smtplib.SMTPException) as e:
         return Delivery(False, True, scrub(f"{type(e).__name__}: {e}", [password]))

@@ -39,6 +39,9 @@ class PagerDutyProvider(Provider):
             check_http_url(attributes["EventsUrl"], "EventsUrl")
         return key
 
+    def destinations(self, endpoint: str, attributes: dict[str, str]) -> list[tuple[str, str]]:
+        return [("EventsUrl", attributes["EventsUrl"])] if attributes.get("EventsUrl") else []
+
     def redact(self, endpoint: str) -> str:
         return endpoint[:4] + "****" if len(endpoint) > 8 else "****"
 

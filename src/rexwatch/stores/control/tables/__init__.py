@@ -26,6 +26,7 @@ AREAS: tuple[str, ...] = (
     "notify",
     "alarms",
     "monitors",
+    "dashboards",
 )
 
 for _area in AREAS:

@@ -61,6 +61,7 @@ alarms = Table(
     # Why the last evaluation could not judge the alarm (its data could not be read or the
     # evaluator failed); cleared by the next evaluation that succeeds. Shown to the user.
     Column("evaluation_error", Text),
+    sqlite_autoincrement=True,
 )
 Index("ix_alarms_metric", alarms.c.namespace, alarms.c.metric_name)
 Index("ix_alarms_due", alarms.c.kind, alarms.c.next_eval_at)
@@ -75,6 +76,7 @@ alarm_history = Table(
     Column("item_type", String(32), nullable=False),  # StateUpdate | ConfigurationUpdate | Action
     Column("summary", Text, nullable=False),
     Column("data", Text, nullable=False),
+    sqlite_autoincrement=True,
 )
 Index("ix_alarm_history_name_ts", alarm_history.c.alarm_name, alarm_history.c.timestamp)
 Index("ix_alarm_history_ts", alarm_history.c.timestamp)
@@ -93,4 +95,5 @@ alarm_mute_rules = Table(
     Column("expire_date", UTCDateTime()),
     Column("tags", JSON, nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    sqlite_autoincrement=True,
 )

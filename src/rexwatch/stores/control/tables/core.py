@@ -19,6 +19,7 @@ api_keys = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("last_used_at", UTCDateTime()),
     Column("revoked_at", UTCDateTime()),
+    sqlite_autoincrement=True,
 )
 
 leases = Table(

@@ -46,4 +46,5 @@ log_tombstones = Table(
     Column("group_id", Integer, nullable=False),
     Column("stream_id", Integer),
     Column("deleted_ms", BigInteger, nullable=False),
+    sqlite_autoincrement=True,
 )

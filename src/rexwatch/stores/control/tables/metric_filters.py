@@ -22,6 +22,7 @@ metric_filters = Table(
     Column("apply_on_transformed_logs", Boolean, nullable=False, default=False),
     Column("created_ms", BigInteger, nullable=False),
     UniqueConstraint("group_id", "filter_name", name="uq_metric_filters_group_name"),
+    sqlite_autoincrement=True,
 )
 
 # How far the metric-filter worker has processed the log table: every event with seq <= ``seq`` has

@@ -37,6 +37,7 @@ monitors = Table(
     Column("push_token", String(64), unique=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    sqlite_autoincrement=True,
 )
 
 monitor_state = Table(
@@ -74,6 +75,7 @@ target_groups = Table(
     Column("unhealthy_threshold", Integer, nullable=False),
     Column("topic_arns", JSON, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    sqlite_autoincrement=True,
 )
 
 targets = Table(
@@ -85,6 +87,7 @@ targets = Table(
     Column("port", Integer),
     Column("registered_at", UTCDateTime(), nullable=False),
     UniqueConstraint("target_group_id", "target_id", "port", name="uq_targets_group_target_port"),
+    sqlite_autoincrement=True,
 )
 
 target_health = Table(
@@ -110,6 +113,7 @@ maintenance_windows = Table(
     Column("ends_at", UTCDateTime(), nullable=False),
     Column("monitor_ids", JSON, nullable=False),  # empty list: every monitor
     Column("created_at", UTCDateTime(), nullable=False),
+    sqlite_autoincrement=True,
 )
 
 status_pages = Table(
@@ -121,4 +125,5 @@ status_pages = Table(
     Column("description", Text, nullable=False, default=""),
     Column("monitor_ids", JSON, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    sqlite_autoincrement=True,
 )

@@ -14,6 +14,7 @@ notify_topics = Table(
     Column("attributes", Text, nullable=False, default="{}"),  # JSON: DisplayName, Policy, ...
     Column("tags", Text, nullable=False, default="{}"),
     Column("created_at", UTCDateTime(), nullable=False),
+    sqlite_autoincrement=True,
 )
 
 notify_subscriptions = Table(
@@ -22,7 +23,10 @@ notify_subscriptions = Table(
     Column("id", String(36), primary_key=True),  # the uuid at the end of the subscription ARN
     Column("topic_id", Integer, nullable=False, index=True),
     Column("protocol", String(32), nullable=False),
+    # Sealed (encrypted, ``enc:`` prefix): webhook URLs and routing keys are credentials.
     Column("endpoint", Text, nullable=False),
+    # Keyed hash of protocol and endpoint: finds an existing subscription without the plain endpoint.
+    Column("endpoint_hash", String(64)),
     # 'pending' until confirmed (email/http), then 'confirmed'.
     Column("status", String(16), nullable=False),
     Column("token", String(128), nullable=False),  # confirmation token
@@ -30,6 +34,7 @@ notify_subscriptions = Table(
     Column("attributes", Text, nullable=False, default="{}"),  # FilterPolicy, RawMessageDelivery, ...
     Column("created_at", UTCDateTime(), nullable=False),
     Column("confirmed_at", UTCDateTime()),
+    Index("ix_notify_subscriptions_lookup", "topic_id", "protocol", "endpoint_hash"),
 )
 
 notify_outbox = Table(
@@ -53,8 +58,26 @@ notify_outbox = Table(
     Column("lease_until", UTCDateTime()),
     Column("last_error", Text),
     Column("last_status", Integer),
+    # What happened, in words, for every outcome (delivered too): "HTTP 200", "kept in the local mailbox …".
+    Column("detail", Text),
     Column("delivered_at", UTCDateTime()),
     Column("updated_at", UTCDateTime(), nullable=False),
     Index("ix_notify_outbox_due", "status", "next_attempt_at"),
     Index("ix_notify_outbox_message", "message_id"),
+    sqlite_autoincrement=True,
+)
+
+# The development mailbox: with no ``smtp_host``, outgoing mail is kept here (newest MAILBOX_KEEP) and
+# shown by ``rexwatch mail`` and /api/v1/mail instead of being sent.
+notify_mailbox = Table(
+    "notify_mailbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(36), nullable=False),  # the notification's MessageId
+    Column("kind", String(24), nullable=False),  # Notification | SubscriptionConfirmation
+    Column("to_addr", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("raw", Text, nullable=False),  # the whole message as it would have been sent (RFC 5322)
+    Column("created_at", UTCDateTime(), nullable=False),
+    sqlite_autoincrement=True,
 )

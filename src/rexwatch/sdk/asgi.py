@@ -1,0 +1,92 @@
+"""ASGI middleware (Starlette, FastAPI and any ASGI app); imports neither framework.
+
+    app.add_middleware(RexwatchMiddleware, health=Health({...}))
+
+Reads or creates ``X-Request-ID`` and echoes it, keeps the request in the
+contextvar the log handler reads, records the ALB-named metrics under the
+route template (Starlette puts the matched route in ``scope["route"]``) and
+writes the request's line. ``health=`` answers ``health_path`` (``/health``)
+before the app sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from rexwatch.sdk.health import Health
+from rexwatch.sdk.requests import finish, start
+
+Scope = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+
+
+def _route_of(scope: Scope) -> Callable[[], str | None]:
+    def route() -> str | None:
+        r = scope.get("route")
+        path = getattr(r, "path", None)
+        if path is None:
+            return None
+        # Under a Mount the route's path is relative to it: the mount's prefix is in root_path.
+        mounted = scope.get("root_path", "")[len(scope.get("app_root_path", "")):]
+        return mounted + path if mounted and not path.startswith(mounted) else path
+    return route
+
+
+class RexwatchMiddleware:
+    def __init__(self, app: ASGIApp, *, health: Health | None = None, health_path: str = "/health") -> None:
+        self.app = app
+        self.health = health
+        self.health_path = health_path
+        self._loop_watched = False
+
+    def _watch_loop(self) -> None:
+        """The first request tells us the app's loop: watch its lag if runtime metrics are on."""
+        self._loop_watched = True
+        from rexwatch.sdk import core
+        from rexwatch.sdk.profiling import register_loop
+        from rexwatch.sdk.runtime import RuntimeMetrics
+
+        register_loop(asyncio.get_running_loop())
+        sdk = core.get()
+        for extra in sdk.extras if sdk is not None else ():
+            if isinstance(extra, RuntimeMetrics):
+                extra.watch_event_loop()
+
+    async def __call__(self, scope: Scope, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if not self._loop_watched:
+            self._watch_loop()
+        incoming = traceparent = None
+        for name, value in scope.get("headers", ()):
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+            elif name == b"traceparent":
+                traceparent = value.decode("latin-1")
+        path = scope.get("path", "")
+        ctx = start(scope.get("method", "GET"), path, incoming, _route_of(scope), traceparent)
+        rid = ctx.request_id.encode()
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid)]
+            await send(message)
+
+        try:
+            if self.health is not None and path == self.health_path:
+                ctx.route = self.health_path
+                await self.health.asgi(scope, receive, send_with_id)
+            else:
+                await self.app(scope, receive, send_with_id)
+        except BaseException as e:
+            finish(ctx, 500, time.perf_counter() - started, e)
+            raise
+        finish(ctx, status, time.perf_counter() - started)

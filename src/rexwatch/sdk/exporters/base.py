@@ -1,0 +1,110 @@
+"""What every exporter implements, and the data it is handed.
+
+Exporters run only on the sender thread: they may block (with their timeout)
+and raise ``ExportError``; the sender decides whether to retry or drop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+try:  # a batch of thousands of lines encodes several times faster with orjson (a base dependency)
+    import orjson
+
+    def dumps(body: Any) -> bytes:
+        return orjson.dumps(body)
+except ImportError:  # pragma: no cover
+    import json
+
+    def dumps(body: Any) -> bytes:
+        return json.dumps(body, separators=(",", ":")).encode()
+
+# PutLogEvents limits (AWS's, which rexwatch enforces too).
+MAX_BATCH_EVENTS = 10_000
+MAX_BATCH_BYTES = 1_048_576
+EVENT_OVERHEAD = 26
+MAX_EVENT_BYTES = 262_144 - EVENT_OVERHEAD
+MAX_BATCH_SPAN_MS = 24 * 3600 * 1000
+# PutMetricData accepts up to 1,000 datums per call.
+MAX_METRIC_DATUMS = 1_000
+
+
+class ExportError(Exception):
+    """A batch was not delivered. ``retryable`` is false when sending it again cannot help (a 4xx)."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+@dataclass(frozen=True, slots=True)
+class MetricDatum:
+    """One statistic set: every value recorded for a series within one flush interval."""
+
+    name: str
+    dimensions: tuple[tuple[str, str], ...]
+    unit: str
+    timestamp: float  # epoch seconds
+    count: float
+    sum: float
+    minimum: float
+    maximum: float
+
+
+class Exporter:
+    """Base class: subclasses send logs and metrics to one kind of backend."""
+
+    def send_logs(self, group: str, stream: str, events: list[tuple[int, str]]) -> int:
+        """Deliver events (epoch ms, message) in time order; return how many the backend rejected."""
+        raise NotImplementedError
+
+    def send_metrics(self, namespace: str, data: list[MetricDatum]) -> None:
+        raise NotImplementedError
+
+    def after_fork(self) -> None:
+        """Called in a forked child: drop connections shared with the parent."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+def log_batches(events: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
+    """Split time-sorted events into batches within PutLogEvents' count, size and 24-hour limits."""
+    batches: list[list[tuple[int, str]]] = []
+    current: list[tuple[int, str]] = []
+    size = 0
+    for ts, message in events:
+        encoded = len(message.encode("utf-8", "replace"))
+        if encoded > MAX_EVENT_BYTES:
+            # Cut on bytes and drop a split multibyte character rather than send an event AWS rejects.
+            message = message.encode("utf-8", "replace")[:MAX_EVENT_BYTES].decode("utf-8", "ignore")
+            encoded = len(message.encode("utf-8"))
+        cost = encoded + EVENT_OVERHEAD
+        if current and (len(current) >= MAX_BATCH_EVENTS or size + cost > MAX_BATCH_BYTES
+                        or ts - current[0][0] > MAX_BATCH_SPAN_MS):
+            batches.append(current)
+            current, size = [], 0
+        current.append((ts, message))
+        size += cost
+    if current:
+        batches.append(current)
+    return batches
+
+
+def rejected_count(info: object, n: int) -> int:
+    """How many events a PutLogEvents answer's ``rejectedLogEventsInfo`` says were skipped."""
+    if not isinstance(info, dict):
+        return 0
+    rejected = 0
+    too_new = info.get("tooNewLogEventStartIndex")
+    if isinstance(too_new, int):
+        rejected += n - too_new
+    old = [v for v in (info.get("tooOldLogEventEndIndex"), info.get("expiredLogEventEndIndex")) if isinstance(v, int)]
+    if old:
+        rejected += max(old) + 1
+    return min(rejected, n)
+
+
+def chunks(items: list, n: int) -> list[list]:
+    return [items[i:i + n] for i in range(0, len(items), n)]

@@ -1,0 +1,140 @@
+"""What every framework integration shares: start a request, finish it, count it.
+
+Request metrics carry the names and units of AWS/ApplicationELB, so alarms
+written for an ALB work on an app behind none (change only ``--namespace``):
+
+- ``RequestCount`` (Count), ``TargetResponseTime`` (Seconds),
+- ``HTTPCode_Target_4XX_Count`` and ``HTTPCode_Target_5XX_Count`` (Count): one value per
+  request, 1 for a 4xx/5xx and 0 otherwise, so Sum is the error count and Average the error rate.
+
+Dimensions keep cardinality bounded: route templates (``/items/{item_id}``), never raw
+paths; a request no route matched counts under ``Route=UNMATCHED``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable
+
+from rexwatch.sdk import context, state
+from rexwatch.sdk.config import Config
+from rexwatch.sdk.exporters.base import MetricDatum
+from rexwatch.sdk.logs import settle, ship
+
+UNMATCHED = "UNMATCHED"
+# Distinct routes tracked per interval; more than this (a framework reporting raw paths) fold into one.
+MAX_ROUTES = 1_000
+OTHER_ROUTE = "OTHER"
+
+
+class RequestMetrics:
+    """Per-route tallies for the current interval, expanded into statistic sets when drained."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.lock = threading.Lock()
+        # route -> [count, n4xx, n5xx, sum seconds, min seconds, max seconds]
+        self.routes: dict[str, list[float]] = {}
+
+    def record(self, route: str, status: int, seconds: float) -> None:
+        with self.lock:
+            t = self.routes.get(route)
+            if t is None:
+                if len(self.routes) >= MAX_ROUTES:
+                    route = OTHER_ROUTE
+                    t = self.routes.get(route)
+                if t is None:
+                    t = self.routes[route] = [0, 0, 0, 0.0, seconds, seconds]
+            t[0] += 1
+            if status >= 500:
+                t[2] += 1
+            elif status >= 400:
+                t[1] += 1
+            t[3] += seconds
+            if seconds < t[4]:
+                t[4] = seconds
+            if seconds > t[5]:
+                t[5] = seconds
+
+    def reset(self) -> None:
+        self.lock = threading.Lock()
+        self.routes = {}
+
+    def drain(self, now: float) -> list[tuple[str, MetricDatum]]:
+        with self.lock:
+            routes, self.routes = self.routes, {}
+        if not routes:
+            return []
+        ns = self.config.namespace
+        service = self.config.service
+        groups: dict[tuple[tuple[str, str], ...], list[float]] = {}
+        for route, t in routes.items():
+            for dset in self.config.request_dimensions:
+                values = {"Service": service, "Route": route}
+                dims = tuple((d, values.get(d, "")) for d in dset)
+                g = groups.get(dims)
+                if g is None:
+                    groups[dims] = list(t)
+                else:
+                    g[0] += t[0]
+                    g[1] += t[1]
+                    g[2] += t[2]
+                    g[3] += t[3]
+                    g[4] = min(g[4], t[4])
+                    g[5] = max(g[5], t[5])
+        out: list[tuple[str, MetricDatum]] = []
+        for dims, (n, n4, n5, total, lo, hi) in groups.items():
+            out.append((ns, MetricDatum("RequestCount", dims, "Count", now, n, n, 1, 1)))
+            out.append((ns, MetricDatum("TargetResponseTime", dims, "Seconds", now, n, total, lo, hi)))
+            for name, k in (("HTTPCode_Target_4XX_Count", n4), ("HTTPCode_Target_5XX_Count", n5)):
+                out.append((ns, MetricDatum(name, dims, "Count", now, n, k, 0 if k < n else 1, 1 if k else 0)))
+        return out
+
+
+def start(method: str, path: str, incoming_id: str | None,
+          route_of: Callable[[], str | None] | None = None, traceparent: str | None = None) -> context.RequestContext:
+    sdk = state.sdk
+    ctx = context.RequestContext(context.clean_request_id(incoming_id), method, path,
+                                 sdk.sampler if sdk is not None else None, route_of)
+    if traceparent:
+        ctx.trace_id = context.trace_id_of(traceparent)
+    context.enter(ctx)
+    return ctx
+
+
+def finish(ctx: context.RequestContext, status: int, seconds: float, exc: BaseException | None = None) -> None:
+    """Count the request, write its line (sampled with its other lines) and leave its context. Never raises."""
+    try:
+        sdk = state.sdk
+        if sdk is None:
+            return
+        route = ctx.resolve_route() or UNMATCHED
+        sdk.request_metrics.record(route, status, seconds)
+        ctx.status = status
+        settle(ctx, status)
+        if sdk.config.access_log:
+            level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
+            doc = {
+                "timestamp": _iso_now(), "level": logging.getLevelName(level),
+                "message": f"{ctx.method} {ctx.path} {status}", "logger": "rexwatch.sdk.access",
+                "request_id": ctx.request_id, "method": ctx.method, "path": ctx.path, "route": route,
+                "status": status, "duration": round(seconds * 1000, 3),
+            }
+            if ctx.trace_id:
+                doc["trace_id"] = ctx.trace_id
+            if exc is not None:  # the framework logs it outside the request: keep it on the request's line
+                doc["exception"] = "".join(traceback.format_exception(exc)).rstrip()
+            ship(doc, level)
+    except Exception:
+        pass
+    finally:
+        context.leave(ctx)
+
+
+def _iso_now() -> str:
+    from rexwatch.sdk.logs import iso
+
+    return iso(time.time())
