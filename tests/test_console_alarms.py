@@ -150,3 +150,19 @@ def test_set_state_refuses_unknown_states(page, live, alarms):
                                                             "action": "set-state", "state": "BROKEN"})
     assert "problem=state+must+be+one+of" in r.url and "state must be one of OK, ALARM" in r.text()
     assert alarms.get("utm-high-cpu").state_value == "ALARM"
+
+
+def test_a_metric_math_alarm_graphs_its_expression(page, live, runtime, cpu_alarm):
+    from rexwatch.services.alarms.model import MetricQuery, MetricStat
+
+    cpu_alarm.put_metric_alarm(AlarmDefinition(
+        name="utm-cpu-doubled", evaluation_periods=1, threshold=150, comparison_operator="GreaterThanThreshold",
+        metrics=(MetricQuery("c", metric_stat=MetricStat("AWS/ECS", "CPUUtilization", (), 60, "Average"),
+                             return_data=False),
+                 MetricQuery("doubled", expression="c * 2", label="CPU x2"))))
+    page.goto(live.url + "/alarms/utm-cpu-doubled?since=3h")
+    page.wait_for_selector("#alarm-chart[data-points] .u-over")
+    data = json.loads(page.locator("#alarm-chart-data").text_content())
+    assert [s["label"] for s in data["series"]] == ["CPU x2", "threshold"]
+    assert max(v for v in data["series"][0]["values"] if v is not None) == 190.0
+    assert page.get_by_role("link", name="Open in metrics explorer").count() == 0  # math has no single metric
