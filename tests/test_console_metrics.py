@@ -138,3 +138,21 @@ def test_bad_input_is_a_400_with_a_message(live, metrics):
     assert r.status_code == 400 and "Period" in r.text
     r = httpx.get(live.url + "/metrics/explorer")
     assert r.status_code == 200 and "UTM/Api" in r.text
+
+
+def test_long_series_are_thinned_for_drawing_keeping_the_extremes_asked_for():
+    from rexwatch.web.metrics import thin
+
+    def data():
+        return {"x": list(range(3000)), "series": [{"values": [float(i % 100) if i % 7 else None
+                                                               for i in range(3000)]}]}
+
+    mean = thin(data(), "mean", max_points=1000)
+    assert mean["thinned"] == 3 and len(mean["x"]) == 1000 and mean["x"][:2] == [0, 3]
+    assert mean["series"][0]["values"][:2] == [1.5, 4.0]  # [None, 1, 2] and [3, 4, 5]
+    high = thin(data(), "max", max_points=1000)
+    assert max(v for v in high["series"][0]["values"] if v is not None) == 99.0
+    low = thin(data(), "min", max_points=1000)
+    assert low["series"][0]["values"][:2] == [1.0, 3.0]
+    small = {"x": [1, 2], "series": [{"values": [1.0, None]}]}
+    assert thin(small) is small and "thinned" not in small

@@ -35,7 +35,7 @@ from rexwatch.web.common import (
     time_range,
     url,
 )
-from rexwatch.web.metrics import chart_json, explorer_url, query_series
+from rexwatch.web.metrics import chart_json, explorer_url, query_series, thin
 
 # With auth on, alarm pages need the same bearer key as the REST API (they show alarm details).
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_api_key)])
@@ -119,6 +119,10 @@ def _graph(runtime: Any, a: Alarm, tr: TimeRange, backtest: bool) -> dict[str, A
     except RexwatchError as e:
         out["graph_error"] = e.message
         return out
+    # A long range is drawn thinned, keeping the extreme on the side the alarm watches, so every
+    # crossing of the threshold still shows.
+    op = a.config.get("comparison_operator") or ""
+    data = thin(data, "min" if op.startswith("Less") else "max")
     threshold = a.config.get("threshold")
     data["thresholds"] = [{"label": "threshold", "value": threshold}] if threshold is not None else []
     data["bands"] = _bands(svc, a, tr)

@@ -135,8 +135,33 @@ def query_series(metrics: MetricsService, queries: Sequence[MetricDataQuery], st
         for t, v in zip(r.timestamps, r.values, strict=True):
             values[at[int(t.timestamp())]] = v
         label = r.label if r.id in expression_ids else f"{r.id}: {r.label}"
-        out_series.append({"id": r.id, "label": label, "values": values, "points": len(r.values)})
+        out_series.append({"id": r.id, "label": label, "values": values, "points": len(r.values),
+                           "last": r.values[-1] if r.values else None})
     return {"x": xs, "series": out_series}
+
+
+MAX_DRAWN = 1200  # at most this many points per series reach the browser (two per pixel column or so)
+
+
+def thin(data: dict[str, Any], how: str = "mean", max_points: int = MAX_DRAWN) -> dict[str, Any]:
+    """Fewer points for drawing: runs of consecutive timestamps merged into one point at the run's
+    start, holding the mean of its values, or the max or min (so a spike that crossed a threshold
+    stays visible). ``data["thinned"]`` tells how many timestamps became one."""
+    n = len(data["x"])
+    if n <= max_points:
+        return data
+    step = -(-n // max_points)
+    agg = {"mean": lambda v: sum(v) / len(v), "max": max, "min": min}[how]
+    for s in data["series"]:
+        vals = s["values"]
+        out = []
+        for i in range(0, n, step):
+            got = [v for v in vals[i:i + step] if v is not None]
+            out.append(agg(got) if got else None)
+        s["values"] = out
+    data["x"] = data["x"][::step]
+    data["thinned"] = step
+    return data
 
 
 def chart_json(data: dict[str, Any]) -> str:
@@ -180,7 +205,7 @@ async def metrics_page(request: Request, ns: str = "", metric: str = "", find: s
         if series or expr:
             data = await call(graph_data, svc, runtime.service(AlarmsService), series, stat, p, tr.start_ms,
                               tr.end_ms, expr, bool(only))
-            ctx["chart"] = data
+            ctx["chart"] = thin(data)
             ctx["chart_json"] = chart_json(data)
     except RexwatchError as e:
         inner = e.__cause__
