@@ -86,7 +86,8 @@ def _bands(svc: AlarmsService, a: Alarm, tr: TimeRange) -> list[dict[str, Any]]:
     """The alarm's states over the range, from its StateUpdate history: ``[{from, to, state}]`` (seconds)."""
     start = dt.datetime.fromtimestamp(tr.start_ms / 1000, dt.UTC)
     end = dt.datetime.fromtimestamp(tr.end_ms / 1000, dt.UTC)
-    items, _ = svc.describe_history(name=a.name, item_type="StateUpdate", start=start, end=end, max_records=100)
+    # The newest 100 transitions; when there were more, the bands start at the oldest one read.
+    items, more = svc.describe_history(name=a.name, item_type="StateUpdate", start=start, end=end, max_records=100)
     items.sort(key=lambda h: h.timestamp)
     changes: list[tuple[float, str]] = []
     first = a.state_value
@@ -100,6 +101,9 @@ def _bands(svc: AlarmsService, a: Alarm, tr: TimeRange) -> list[dict[str, Any]]:
             first = old
         changes.append((h.timestamp.timestamp(), new))
     out, at, state = [], tr.start_ms / 1000, first
+    if more and changes:
+        at, state = changes[0]
+        changes = changes[1:]
     for t, new in changes:
         out.append({"from": at, "to": t, "state": state, "row": 0})
         at, state = t, new
