@@ -156,3 +156,45 @@ def test_long_series_are_thinned_for_drawing_keeping_the_extremes_asked_for():
     assert low["series"][0]["values"][:2] == [1.0, 3.0]
     small = {"x": [1, 2], "series": [{"values": [1.0, None]}]}
     assert thin(small) is small and "thinned" not in small
+
+
+def test_create_an_alarm_from_the_graph(page, live, metrics, runtime):
+    view = explorer_url("UTM/Api", "Errors", [("Service", "api")], stat="Sum", since="1h")
+    page.goto(live.url + view)
+    page.get_by_text("Create alarm from this graph").click()
+    page.get_by_label("Alarm name").fill("utm-api-errors")
+    page.get_by_label("When Sum over 60 s is").select_option(">=")
+    page.get_by_label("Threshold").fill("4")
+    page.get_by_label("for periods").fill("2")
+    page.get_by_role("button", name="Create alarm").click()
+    assert page.locator("[role=status]").inner_text() == "Alarm utm-api-errors created."
+    a = runtime.service(AlarmsService).get("utm-api-errors")
+    assert (a.namespace, a.metric_name, [(d.name, d.value) for d in a.dimensions]) == \
+        ("UTM/Api", "Errors", [("Service", "api")])
+    assert a.config["statistic"] == "Sum" and a.config["period"] == 60 and a.config["threshold"] == 4
+    assert a.config["comparison_operator"] == "GreaterThanOrEqualToThreshold"
+    assert a.config["evaluation_periods"] == 2
+    page.wait_for_selector("#alarm-chart[data-points] .u-over")
+
+    # The same name again is refused, on the graph it came from, with the form open.
+    page.goto(live.url + view)
+    page.get_by_text("Create alarm from this graph").click()
+    page.get_by_label("Alarm name").fill("utm-api-errors")
+    page.get_by_label("Threshold").fill("9")
+    page.get_by_role("button", name="Create alarm").click()
+    assert "exists already" in page.locator(".create-alarm [role=alert]").inner_text()
+    assert page.url.startswith(live.url + view)
+    assert "utm-api-errors threshold" in page.locator("table.series-summary").inner_text()
+    page.get_by_label("Alarm name").fill("utm-api-errors-2")
+    page.get_by_label("Threshold").fill("lots")
+    page.get_by_role("button", name="Create alarm").click()
+    assert "must be numbers" in page.locator(".create-alarm [role=alert]").inner_text()
+    assert [x.name for x in runtime.service(AlarmsService).describe_alarms()[0]] == ["utm-api-errors"]
+
+
+def test_create_alarm_never_redirects_off_the_explorer(page, live, metrics):
+    page.goto(live.url + explorer_url("UTM/Api", "Errors", [("Service", "api")]))
+    csrf = page.locator("input[name=csrf]").first.input_value()
+    r = page.request.post(live.url + "/metrics/explorer/create-alarm", max_redirects=0, form={
+        "csrf": csrf, "back": "https://evil.example/", "m": "bad", "name": "x", "threshold": "1"})
+    assert r.status == 303 and r.headers["location"].startswith("/metrics/explorer?alarm_problem=")

@@ -12,20 +12,34 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from rexwatch.api.auth import require_api_key
-from rexwatch.errors import Invalid, QueryError, RexwatchError
+from rexwatch.errors import Invalid, NotFound, QueryError, RexwatchError
 from rexwatch.services.alarms import AlarmsService
+from rexwatch.services.alarms.model import Actions, AlarmDefinition, Dimension
 from rexwatch.services.metrics import MetricsService
 from rexwatch.services.metrics.model import MetricDataQuery, MetricId, MetricStatSpec
 from rexwatch.web import templates
-from rexwatch.web.common import RELATIVE, TimeRange, call, error_parts, time_range, url
+from rexwatch.web.common import (
+    RELATIVE,
+    TimeRange,
+    call,
+    check_csrf,
+    csrf_token,
+    error_parts,
+    set_csrf_cookie,
+    time_range,
+    url,
+)
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_api_key)])
 
+OPERATORS = (("GreaterThanThreshold", ">"), ("GreaterThanOrEqualToThreshold", ">="),
+             ("LessThanThreshold", "<"), ("LessThanOrEqualToThreshold", "<="))
 STATISTICS = ("Average", "Sum", "Minimum", "Maximum", "SampleCount", "p50", "p90", "p95", "p99")
 PERIODS = (60, 300, 900, 3600, 21600, 86400)
 MAX_SERIES = 10
@@ -222,5 +236,50 @@ async def metrics_page(request: Request, ns: str = "", metric: str = "", find: s
                                       m=[x for j, x in enumerate(raw) if j != i], **keep)
     ctx["pick_url"] = lambda **kw: url("/metrics/explorer", **{"ns": ns, "metric": metric, "find": find, "m": raw,
                                                       **keep, **kw})
+    ctx["operators"] = OPERATORS
+    ctx["csrf"] = csrf_token(request)
+    ctx["this_view"] = str(request.url.path) + ("?" + request.url.query if request.url.query else "")
+    ctx["alarm_problem"] = request.query_params.get("alarm_problem")
     status = 400 if ctx["error"] or ctx["expr_error"] else 200
-    return templates.TemplateResponse(request, "metrics.html", ctx, status_code=status)
+    return set_csrf_cookie(request, templates.TemplateResponse(request, "metrics.html", ctx, status_code=status))
+
+
+def _create_alarm(alarms: AlarmsService, fields: dict[str, str]) -> str:
+    """PutMetricAlarm for the graph's one series, refusing to replace an alarm of the same name."""
+    ns, metric, dims = _parse_series(fields.get("m", ""))
+    name = fields.get("name", "").strip()
+    try:
+        alarms.get(name)
+        raise Invalid(f"an alarm named {name!r} exists already: choose another name", field="name")
+    except NotFound:
+        pass
+    stat = fields.get("stat", "Average").strip()
+    try:
+        threshold = float(fields.get("threshold", ""))
+        periods = int(fields.get("periods", "") or 1)
+        period = int(fields.get("period", "") or 60)
+    except ValueError:
+        raise Invalid("threshold, evaluation periods and period must be numbers", field="threshold")
+    topic = fields.get("topic", "").strip()
+    alarms.put_metric_alarm(AlarmDefinition(
+        name=name, namespace=ns, metric_name=metric, dimensions=tuple(Dimension(k, v) for k, v in dims),
+        statistic=None if stat.startswith("p") else stat, extended_statistic=stat if stat.startswith("p") else None,
+        period=period, evaluation_periods=periods, threshold=threshold,
+        comparison_operator=fields.get("op", ""), description=fields.get("description", "").strip() or None,
+        actions=Actions(alarm=(topic,), ok=(topic,)) if topic else Actions()))
+    return name
+
+
+@router.post("/metrics/explorer/create-alarm")
+async def create_alarm(request: Request) -> RedirectResponse:
+    """"Create alarm from this graph": the graph's series, statistic and period, a condition and a name."""
+    fields = await check_csrf(request)
+    back = fields.get("back", "")
+    if not back.startswith("/metrics/explorer"):  # never redirect anywhere else
+        back = "/metrics/explorer"
+    try:
+        name = await call(_create_alarm, request.app.state.runtime.service(AlarmsService), fields)
+    except RexwatchError as e:
+        sep = "&" if "?" in back else "?"
+        return RedirectResponse(back + sep + url("", alarm_problem=e.message)[1:], status_code=303)
+    return RedirectResponse(url(f"/alarms/{quote(name, safe='')}", done=f"Alarm {name} created."), status_code=303)
