@@ -113,3 +113,31 @@ def test_missing_monitor_and_csrf(live, runtime):
     assert [x["name"] for x in svc.list()] == ["site"]
     page = httpx.get(live.url + f"/monitors/{m['id']}?since=nonsense")
     assert page.status_code == 200 and "time range not used" in page.text
+
+
+def test_edit_a_monitor(page, live, runtime):
+    svc = runtime.service(MonitorService)
+    m = svc.create({"name": "site", "type": "http", "url": "https://example.invalid/health", "keyword": "ok"})
+    t = svc.create({"name": "db", "type": "tcp", "host": "db.invalid", "port": 5432})
+    page.goto(live.url + f"/monitors/{m['id']}")
+    page.get_by_text("Edit", exact=True).click()
+    assert page.get_by_label("Target").input_value() == "https://example.invalid/health"
+    page.get_by_label("Name").fill("site <main>")
+    page.get_by_label("Every").fill("5m")
+    page.get_by_label("Keyword").fill("")
+    page.get_by_role("button", name="Save").click()
+    assert page.locator("[role=status]").inner_text() == "Saved."
+    got = svc.get(m["id"])
+    assert (got["name"], got["interval"], got["config"]["keyword"]) == ("site <main>", 300.0, None)
+    assert page.locator("h1").inner_text().startswith("site <main>")
+
+    page.goto(live.url + f"/monitors/{t['id']}")
+    page.get_by_text("Edit", exact=True).click()
+    assert page.get_by_label("Target").input_value() == "db.invalid:5432"
+    page.get_by_label("Target").fill("db.invalid:6432")
+    page.get_by_role("button", name="Save").click()
+    assert svc.get(t["id"])["config"]["port"] == 6432
+    page.get_by_text("Edit", exact=True).click()
+    page.get_by_label("Timeout").fill("0")
+    page.get_by_role("button", name="Save").click()
+    assert "timeout must be positive" in page.locator("[role=alert]").inner_text()

@@ -102,6 +102,18 @@ def downsample(ts: list[float], values: list[float | None], width: int) -> tuple
     return [lo + (k + 0.5) * step for k in keys], [sums[k][0] / sums[k][1] for k in keys]
 
 
+def _target(m: dict[str, Any]) -> str:
+    """What the create form's Target field holds for this monitor."""
+    c = m["config"]
+    if m["type"] == "http":
+        return c.get("url", "")
+    if m["type"] == "tcp":
+        return f"{c.get('host', '')}:{c.get('port', '')}"
+    if m["type"] == "dns":
+        return c.get("name", "")
+    return ""
+
+
 def _detail(svc: MonitorService, ident: str, start_ms: int, end_ms: int) -> dict[str, Any]:
     m = svc.get(ident)
     hist = svc.history(m["id"], since=start_ms / 1000, limit=MAX_CHECKS_READ)
@@ -115,7 +127,7 @@ def _detail(svc: MonitorService, ident: str, start_ms: int, end_ms: int) -> dict
              "range": [start_ms / 1000, end_ms / 1000],
              "bands": [{"from": r["ts"].timestamp(), "to": r["ts"].timestamp() + m["interval"], "state": "ALARM"}
                        for r in oldest_first if r["status"] == 0][:2000]}
-    return {"m": m, "uptime": hist["uptime"], "incidents": hist["incidents"], "recent": results[:RECENT],
+    return {"m": m, "target": _target(m), "uptime": hist["uptime"], "incidents": hist["incidents"], "recent": results[:RECENT],
             "checks": len(results), "chart_json": json.dumps(chart).replace("</", "<\\/"), "points": len(xs)}
 
 
@@ -169,13 +181,19 @@ async def monitor_action(request: Request) -> RedirectResponse:
         if action == "create":
             m = await call(svc.create, _spec(fields))
             return RedirectResponse(url(f"/monitors/{m['id']}", done=f"Created {m['name']}."), status_code=303)
+        if action == "edit":
+            patch = _spec(fields)
+            if patch["type"] == "http":  # an emptied keyword box removes the keyword check
+                patch["keyword"] = fields.get("keyword", "").strip() or None
+            m = await call(svc.update, ident, patch)
+            return RedirectResponse(url(f"/monitors/{m['id']}", done="Saved."), status_code=303)
         if action in ("pause", "resume"):
             m = await call(svc.set_paused, ident, action == "pause")
             return RedirectResponse(url(f"/monitors/{m['id']}", done=f"{action.capitalize()}d."), status_code=303)
         if action == "delete":
             m = await call(svc.delete, ident)
             return RedirectResponse(url("/monitors", done=f"Deleted {m['name']}."), status_code=303)
-        raise Invalid("action must be one of create, pause, resume, delete", field="action")
+        raise Invalid("action must be one of create, edit, pause, resume, delete", field="action")
     except NotFound:
         raise
     except RexwatchError as e:
