@@ -98,3 +98,16 @@ def test_with_auth_on_the_new_pages_and_forms_need_a_key(live, runtime):
     r = httpx.get(live.url + "/settings", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200 and "existing" in r.text
     assert [k.name for k in runtime.keys.list()] == ["existing", "console"]
+
+
+def test_settings_need_an_admin_key_even_with_a_public_console(live, runtime):
+    runtime.settings.auth = "on"
+    runtime.settings.public = "ui,health"
+    assert httpx.get(live.url + "/monitors").status_code == 200  # the console is open
+    assert httpx.get(live.url + "/settings").status_code == 401  # key management is not
+    user = runtime.keys.create("viewer", role="user").token
+    r = httpx.get(live.url + "/settings", headers={"Authorization": f"Bearer {user}"})
+    assert r.status_code == 403 and "viewer" not in r.text
+    admin = runtime.keys.create("root").token
+    r = httpx.get(live.url + "/settings", headers={"Authorization": f"Bearer {admin}"})
+    assert r.status_code == 200 and "viewer" in r.text and "<td>user</td>" in r.text

@@ -9,14 +9,16 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from rexwatch.api.auth import require_api_key
+from rexwatch.api.auth import require_admin
 from rexwatch.errors import Invalid, RexwatchError
 from rexwatch.services.logs import LogsService
 from rexwatch.services.logs.rules import RETENTION_DAYS
 from rexwatch.web import templates
 from rexwatch.web.common import call, check_csrf, csrf_token, fmt_bytes, set_csrf_cookie, url
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(require_api_key)])
+# Key management needs an admin key when auth is on, whatever `public` says (as /api/v1/keys does):
+# a console opened to everyone must not mint keys for everyone.
+router = APIRouter(include_in_schema=False, dependencies=[Depends(require_admin)])
 
 MAX_GROUPS = 1000
 
@@ -66,7 +68,8 @@ async def settings_action(request: Request) -> Response:
     try:
         if action == "create-key":
             # The secret is shown in this response only (never in a URL or a redirect).
-            new = await call(runtime.keys.create, fields.get("name", ""), aws=fields.get("kind") == "aws")
+            new = await call(runtime.keys.create, fields.get("name", ""), aws=fields.get("kind") == "aws",
+                             role=fields.get("role", "admin"))
             return await _render(request, new_key=new)
         if action == "revoke-key":
             info = await call(runtime.keys.revoke, fields.get("key", ""))
