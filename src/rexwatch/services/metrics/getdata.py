@@ -225,7 +225,7 @@ def get_metric_data(
                 raise InvalidExpression(
                     f"Error in expression {q.id} ({{field}}): {e.message}",
                     field=("MetricDataQueries", i, "Expression"),
-                )
+                ) from e
     active: list[str] = []
 
     def resolve(name: str, pos: int, current: str) -> object:
@@ -259,7 +259,7 @@ def get_metric_data(
             raise InvalidExpression(
                 f"Error in expression {qid} ({{field}}): {e.message}",
                 field=("MetricDataQueries", idx, "Expression"),
-            )
+            ) from e
         active.pop()
         if isinstance(result, Series) and q.label and "${" not in q.label:
             result = Series(result.t, result.v, q.label, result.period)
