@@ -11,4 +11,5 @@ ROUTERS: tuple[str, ...] = (
     "rexwatch.api.routes.notify",
     "rexwatch.api.routes.monitors",
     "rexwatch.api.routes.agent",
+    "rexwatch.api.routes.dashboards",
 )

@@ -94,6 +94,15 @@ def parse(body: str) -> Any:
 _INVALID = object()
 
 
+def parse_or_none(body: str) -> Any:
+    doc = parse(body)
+    return None if doc is _INVALID else doc
+
+
+def dumps(doc: Any) -> str:
+    return orjson.dumps(doc).decode()
+
+
 def validate(body: str, default_region: str) -> tuple[list[ValidationMessage], list[ValidationMessage]]:
     """(errors, warnings) for a dashboard body."""
     c = _Checker()
