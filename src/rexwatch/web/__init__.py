@@ -21,6 +21,7 @@ PAGES: tuple[str, ...] = (
     "rexwatch.web.logs",
     "rexwatch.web.insights",
     "rexwatch.web.alarms",
+    "rexwatch.web.dashboards",
     "rexwatch.web.notify",
     "rexwatch.web.status",
     "rexwatch.web.apidocs",

@@ -281,6 +281,11 @@ def _metric_props(c: _Checker, props: dict, p: str, region: str) -> None:
 
 
 def _expand_row(names: list[str], prev: list[Any]) -> list[str]:
+    # "..." first means "the row above, with its last values replaced by the ones after it", as
+    # CloudWatch's console writes a series that differs from the one above only in a dimension value.
+    if names and names[0] == "..." and prev:
+        rest = names[1:]
+        names = [*prev[:max(0, len(prev) - len(rest))], *rest]
     return [prev[i] if n == "." and i < len(prev) else n for i, n in enumerate(names)]
 
 
