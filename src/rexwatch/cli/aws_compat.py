@@ -35,6 +35,10 @@ NOTES: dict[tuple[str, str], str] = {
     "`IQM`) are refused. Percentiles read from rollups are within 0.78 %.",
     ("cloudwatch", "GetMetricData"): "Metric math and `SEARCH`; not `INSIGHT_RULE_METRIC`, anomaly "
     "detection, label time zones or cross-account queries.",
+    ("cloudwatch", "GetMetricWidgetImage"): "Views timeSeries (lines or stacked), singleValue, bar and pie; "
+    "`png` and `image/png` both return the image in `MetricWidgetImage`; `image/svg+xml` returns SVG there.",
+    ("cloudwatch", "PutDashboard"): "Bodies are validated as CloudWatch does and stored as given; the console "
+    "draws them at `/dashboards/<name>` ([dashboards.md](dashboards.md)).",
     ("cloudwatch", "PutMetricAlarm"): "Actions are SNS topic ARNs only (no EC2, Auto Scaling or Systems "
     "Manager actions); anomaly-detection operators and PromQL criteria are refused.",
     ("cloudwatch", "PutCompositeAlarm"): "`ActionsSuppressor` wait and extension periods are stored but "
