@@ -20,19 +20,11 @@ from rexwatch.agent.logfiles import Tailer
 from rexwatch.agent.runner import Agent
 from rexwatch.agent.sender import Outcome, Sender
 from rexwatch.services.logs import LogsService
-from rexwatch.testing import LiveServer, free_port
+from rexwatch.testing import LiveServer, free_port, wait_until
 from rexwatch.workers.alarms import AlarmsWorker
 
 PG_DSN = os.environ.get("REXWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test").replace(
     "postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0] + "/postgres"
-
-
-def wait_until(predicate, *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def agent_config(tmp_path: Path, endpoint: str, body: str = "") -> str:
@@ -56,7 +48,7 @@ def own_redis(tmp_path: Path):
          "--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru", "--dir", str(tmp_path)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     client = redis.Redis(port=port)
-    wait_until(lambda: _pings(client), timeout=30, what="redis-server to answer")
+    wait_until(lambda: _pings(client), deadline=30, what="redis-server to answer")
     yield port, client
     client.close()
     proc.terminate()
@@ -313,7 +305,7 @@ format = "postgres"
                 ["/aws/rds/instance/utm-db/postgresql"], pattern=f'"{marker}"').events
             return bool(events)
 
-        wait_until(shipped, timeout=60, what="the slow query to be shipped")
+        wait_until(shipped, deadline=60, what="the slow query to be shipped")
     finally:
         agent.close()
     events = live.runtime.service(LogsService).filter_log_events(
