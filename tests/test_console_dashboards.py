@@ -218,3 +218,35 @@ def test_missing_dashboard_and_widget_are_404(live) -> None:
     put(live, "One", {"widgets": [{"type": "text", "properties": {"markdown": "x"}}]})
     assert httpx.get(live.url + "/dashboards/One/widgets/5").status_code == 404
     assert httpx.get(live.url + "/dashboards/One/widgets/0").status_code == 400
+
+
+def test_variables_switch_a_dimension_and_a_pattern_across_widgets(page, live) -> None:
+    now = time.time()
+    agent_put(live, "AWS/ECS", [(m, v, now - 60 * k, {"ServiceName": svc}) for k in range(1, 4)
+                                for svc, v in (("utm-api", 30.0), ("utm-worker", 10.0))
+                                for m in ("CPUUtilization", "MemoryUtilization")])
+    base = {"region": "us-east-1", "period": 60, "view": "singleValue"}
+    put(live, "Vars", {"variables": [
+        {"type": "property", "property": "ServiceName", "inputType": "select", "id": "svc", "label": "Service",
+         "search": "{AWS/ECS,ServiceName} MetricName=\"CPUUtilization\"", "populateFrom": "ServiceName"},
+        {"type": "pattern", "pattern": "CPUUtilization", "inputType": "radio", "id": "metric", "label": "Metric",
+         "values": [{"value": "CPUUtilization"}, {"value": "MemoryUtilization", "label": "memory"}],
+         "defaultValue": "CPUUtilization"},
+    ], "widgets": [
+        {"type": "metric", "properties": {**base, "title": "cpu of CPUUtilization", "metrics": [
+            ["AWS/ECS", "CPUUtilization", "ServiceName", "utm-worker"]]}},
+    ]})
+    page.goto(live.url + "/dashboards/Vars")
+    widgets_ready(page, 1)
+    # The first value found by the search is chosen: utm-api (sorted), not the body's utm-worker.
+    assert page.get_by_label("Service").input_value() == "utm-api"
+    assert page.locator(".sv-value").all_inner_texts() == ["30"]
+    page.get_by_label("Service").select_option("utm-worker")
+    page.wait_for_url("**var.svc=utm-worker**")
+    widgets_ready(page, 1)
+    assert page.locator(".sv-value").all_inner_texts() == ["10"]
+    page.get_by_label("Metric").select_option(label="memory")
+    page.wait_for_url("**var.metric=MemoryUtilization**")
+    widgets_ready(page, 1)
+    assert page.locator(".widget h2").inner_text() == "cpu of MemoryUtilization"
+    assert page.locator(".sv-label").all_inner_texts() == ["MemoryUtilization"]

@@ -21,6 +21,7 @@ from rexwatch.api.auth import require_api_key
 from rexwatch.errors import Invalid, NotFound, RexwatchError
 from rexwatch.services.dashboards import DashboardsService
 from rexwatch.services.dashboards import body as bodies
+from rexwatch.services.dashboards import variables as V
 from rexwatch.services.dashboards import widgets as W
 from rexwatch.web import templates
 from rexwatch.web.common import RELATIVE, TimeRange, _iso, call, time_range, url
@@ -128,12 +129,17 @@ async def dashboard_page(request: Request, name: str) -> HTMLResponse:
             "entries": [], "prefix": "", "problem": f"Dashboard {name} does not exist.", "when": str},
             status_code=404)
     tr, range_error = dashboard_range(request, doc)
+    variables = V.read(doc)
+    await call(V.populate, request.app.state.runtime, doc, variables)
+    values = V.chosen(variables, dict(request.query_params))
+    var_params = {f"var.{k}": v for k, v in values.items()}
     placed = W.layout(doc.get("widgets") or [])
     cells = []
     for p in placed:
-        kind = p.widget.get("type")
-        props = p.widget.get("properties") if isinstance(p.widget.get("properties"), dict) else {}
-        cell: dict[str, Any] = {"p": p, "type": kind, "title": _title(p.widget),
+        widget = V.apply(p.widget, variables, values)
+        kind = widget.get("type")
+        props = widget.get("properties") if isinstance(widget.get("properties"), dict) else {}
+        cell: dict[str, Any] = {"p": p, "type": kind, "title": _title(widget),
                                 "view": props.get("view") or ("table" if kind == "log" else "timeSeries")}
         if kind == "text":
             cell["html"] = markdown(props.get("markdown") if isinstance(props.get("markdown"), str) else "")
@@ -141,7 +147,7 @@ async def dashboard_page(request: Request, name: str) -> HTMLResponse:
         elif kind in UNSUPPORTED:
             cell["note"] = UNSUPPORTED[kind]
         elif kind in ("metric", "log", "alarm"):
-            cell["src"] = url(f"/dashboards/{quote(name, safe='')}/widgets/{p.index}", **tr.params())
+            cell["src"] = url(f"/dashboards/{quote(name, safe='')}/widgets/{p.index}", **tr.params(), **var_params)
         else:
             cell["note"] = f"Widget type {kind!r} is not supported."
         cells.append(cell)
@@ -150,6 +156,7 @@ async def dashboard_page(request: Request, name: str) -> HTMLResponse:
     return templates.TemplateResponse(request, "dashboard.html", {
         "d": d, "cells": cells, "rows": rows, "tr": tr, "relative": RELATIVE, "range_error": range_error,
         "refresh": refresh if refresh in dict(REFRESH) else "", "refresh_choices": REFRESH,
+        "variables": variables, "values": values,
         "period_override": doc.get("periodOverride", "auto")})
 
 
@@ -241,7 +248,8 @@ async def widget_data(request: Request, name: str, index: int) -> dict[str, Any]
     widgets = doc.get("widgets") if isinstance(doc.get("widgets"), list) else []
     if not 0 <= index < min(len(widgets), bodies.MAX_WIDGETS) or not isinstance(widgets[index], dict):
         raise NotFound(f"dashboard {name} has no widget {index}")
-    w = widgets[index]
+    variables = V.read(doc)
+    w = V.apply(widgets[index], variables, V.chosen(variables, dict(request.query_params)))
     props = w.get("properties") if isinstance(w.get("properties"), dict) else {}
     tr, _ = dashboard_range(request, doc)
     runtime = request.app.state.runtime

@@ -337,6 +337,10 @@
       if (sel.value) u.searchParams.set("refresh", sel.value); else u.searchParams.delete("refresh");
       history.replaceState(null, "", u.toString());
     });
+    // Choosing a variable's value applies it at once (the page is drawn again with it).
+    $all("select[data-autosubmit-var]").forEach(function (v) {
+      v.addEventListener("change", function () { v.form.requestSubmit ? v.form.requestSubmit() : v.form.submit(); });
+    });
     var reload = document.getElementById("dash-reload");
     if (reload) reload.addEventListener("click", loadAll);
     var fs = document.getElementById("dash-fullscreen");
