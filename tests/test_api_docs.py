@@ -44,6 +44,8 @@ def test_docs_page_renders_operations_with_no_outside_request(browser, live):
 
     context.route("**/*", route)
     page = context.new_page()
+    csp_refusals: list[str] = []
+    page.on("console", lambda m: csp_refusals.append(m.text) if "Content Security Policy" in m.text else None)
     page.on("response", lambda resp: served.__setitem__(urlsplit(resp.url).path, resp.status))
     page.goto(live.url + "/api/v1/docs")
     page.wait_for_selector(".opblock", timeout=30_000)
@@ -52,6 +54,9 @@ def test_docs_page_renders_operations_with_no_outside_request(browser, live):
     context.close()
 
     assert outside == []
+    # The page works under its own CSP, which forbids inline script.
+    assert csp_refusals == []
+    assert served["/static/apidocs.js"] == 200
     assert served["/static/vendor/swagger-ui-dist/swagger-ui-bundle.js"] == 200
     assert served["/static/vendor/swagger-ui-dist/swagger-ui.css"] == 200
     assert served["/api/v1/openapi.json"] == 200

@@ -77,3 +77,51 @@ def test_unknown_target_is_aws_shaped(live):
     assert r.json()["__type"] == "UnknownOperationException"
     r = httpx.post(live.url + "/", content=b"{bad", headers={"X-Amz-Target": "Logs_20140328.DescribeLogGroups"})
     assert r.status_code == 400
+
+
+def _signed(url: str, key, body: bytes, extra: dict[str, str]) -> dict[str, str]:
+    """Headers botocore's own SigV4 signer produces for ``body`` (plus ``extra``, signed too)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    req = AWSRequest("POST", url + "/", data=body, headers={
+        "X-Amz-Target": "Logs_20140328.CreateLogGroup", "Content-Type": "application/x-amz-json-1.1", **extra})
+    SigV4Auth(Credentials(key.access_key_id, key.secret_access_key), "logs", "us-east-1").add_auth(req)
+    return dict(req.headers.items())
+
+
+def test_signature_binds_the_body(runtime, live):
+    import hashlib
+
+    runtime.settings.auth = "on"
+    key = runtime.keys.create("boto", aws=True)
+    original = b'{"logGroupName": "signed-group"}'
+    swapped = b'{"logGroupName": "swapped-group"}'
+    sha = hashlib.sha256(original).hexdigest()
+
+    def post(body: bytes, headers: dict[str, str]) -> httpx.Response:
+        return httpx.post(live.url + "/", content=body, headers=headers)
+
+    # The hash header, signed, over a different body than the one that arrives.
+    r = post(swapped, _signed(live.url, key, original, {"X-Amz-Content-Sha256": sha}))
+    assert r.status_code == 400 and r.json()["__type"] == "InvalidSignatureException", r.text
+    # Without the header the signature covers the body's own hash.
+    r = post(swapped, _signed(live.url, key, original, {}))
+    assert r.status_code == 400 and r.json()["__type"] == "InvalidSignatureException"
+    # UNSIGNED-PAYLOAD is an S3 feature: refused here even when correctly signed.
+    r = post(swapped, _signed(live.url, key, swapped, {"X-Amz-Content-Sha256": "UNSIGNED-PAYLOAD"}))
+    assert r.status_code == 400 and "only by Amazon S3" in r.json()["message"]
+    # A hash header added after signing is not covered by the signature.
+    headers = {**_signed(live.url, key, swapped, {}), "X-Amz-Content-Sha256": hashlib.sha256(swapped).hexdigest()}
+    r = post(swapped, headers)
+    assert r.status_code == 400 and "must be signed" in r.json()["message"]
+
+    # The genuine request, with and without the header, is accepted.
+    assert post(original, _signed(live.url, key, original, {"X-Amz-Content-Sha256": sha})).status_code == 200
+    other = b'{"logGroupName": "plain-group"}'
+    assert post(other, _signed(live.url, key, other, {})).status_code == 200
+    names = [g["logGroupName"] for g in live.boto3_client(
+        "logs", aws_access_key_id=key.access_key_id, aws_secret_access_key=key.secret_access_key
+    ).describe_log_groups()["logGroups"]]
+    assert names == ["plain-group", "signed-group"]

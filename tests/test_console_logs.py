@@ -9,6 +9,7 @@ import time
 from urllib.parse import quote
 
 import pytest
+from playwright.sync_api import expect
 
 from rexwatch.services.logs import LogsService
 from rexwatch.services.logs.model import LogEventBatch
@@ -169,12 +170,13 @@ def test_live_tail_streams_pauses_resumes_and_highlights(page, live, logs):
     page.get_by_role("button", name="Start tailing").click()
     page.wait_for_selector("#tail[data-ready]")
     put(logs, API, "web-1", ["checkout ok order=1", "login ok", "checkout failed order=2"], start_ms=now_ms())
-    page.wait_for_function("document.querySelectorAll('#tail li').length === 2")
+    # Locator waits, not wait_for_function: that evaluates a string, which the page's CSP forbids.
+    expect(page.locator("#tail li")).to_have_count(2, timeout=60_000)
     assert "order=2" in page.locator("#tail li").nth(1).inner_text()
 
     page.get_by_role("button", name="Pause").click()
     put(logs, API, "web-1", ["checkout while paused"], start_ms=now_ms())
-    page.wait_for_function("document.getElementById('tail-status').textContent.includes('1 new events held')")
+    expect(page.locator("#tail-status")).to_contain_text("1 new events held", timeout=60_000)
     assert page.locator("#tail li").count() == 2
     page.get_by_role("button", name="Resume").click()
     assert page.locator("#tail li").count() == 3

@@ -192,7 +192,7 @@ def _status(r: httpx.Response) -> status_pb2.Status:
 
 
 def test_body_bound_is_enforced_before_decoding(live):
-    from rexwatch.aws.door import MAX_BODY
+    MAX_BODY = live.runtime.settings.max_body_bytes
 
     bomb = gzip.compress(b"\0" * (MAX_BODY + 10))
     r = httpx.post(f"{live.url}/v1/metrics", content=bomb,

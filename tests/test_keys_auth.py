@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 from fastapi.testclient import TestClient
 
 from helpers import run_cli
@@ -65,3 +66,64 @@ def test_auth_on_requires_bearer_key(runtime):
 
 def test_auth_off_on_loopback_by_default(client):
     assert client.get("/api/v1/info").status_code == 200
+
+
+def test_only_admin_keys_manage_keys(runtime, client):
+    runtime.settings.auth = "on"
+    admin = {"Authorization": f"Bearer {runtime.keys.create('root').token}"}
+    made = client.post("/api/v1/keys", json={"name": "app"}, headers=admin)
+    assert made.status_code == 201 and made.json()["role"] == "user"
+    user = {"Authorization": f"Bearer {made.json()['token']}"}
+    # A user key works everywhere else...
+    assert client.get("/api/v1/info", headers=user).status_code == 200
+    # ...but cannot mint, list or revoke keys, its own included.
+    for method, path, body in [("POST", "/api/v1/keys", {"name": "more", "role": "admin"}),
+                               ("GET", "/api/v1/keys", None), ("DELETE", f"/api/v1/keys/{made.json()['id']}", None)]:
+        r = client.request(method, path, json=body, headers=user)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "Forbidden", (method, path)
+    assert client.delete(f"/api/v1/keys/{made.json()['id']}", headers=admin).status_code == 200
+    assert client.get("/api/v1/info", headers=user).status_code == 401
+    second = client.post("/api/v1/keys", json={"name": "deputy", "role": "admin"}, headers=admin).json()
+    assert second["role"] == "admin"
+    assert client.get("/api/v1/keys", headers={"Authorization": f"Bearer {second['token']}"}).status_code == 200
+
+
+def test_last_used_at_is_recorded_once_a_minute(runtime, live):
+    runtime.settings.auth = "on"
+    bearer = runtime.keys.create("cli")
+    aws = runtime.keys.create("boto", aws=True)
+    used = {k.name: k.last_used_at for k in runtime.keys.list()}
+    assert used == {"cli": None, "boto": None}
+
+    assert httpx.get(live.url + "/api/v1/info", headers={"Authorization": f"Bearer {bearer.token}"}).status_code == 200
+    c = live.boto3_client("logs", aws_access_key_id=aws.access_key_id, aws_secret_access_key=aws.secret_access_key)
+    c.describe_log_groups()
+    first = {k.name: k.last_used_at for k in runtime.keys.list()}
+    assert first["cli"] is not None and first["boto"] is not None
+    # Further use within the minute does not write again.
+    httpx.get(live.url + "/api/v1/info", headers={"Authorization": f"Bearer {bearer.token}"})
+    c.describe_log_groups()
+    assert {k.name: k.last_used_at for k in runtime.keys.list()} == first
+
+
+def test_store_files_are_private(tmp_path):
+    import os
+    import stat
+
+    from rexwatch.server.run import check_data_dir
+    from rexwatch.settings import load_settings
+    from rexwatch.stores.control import connect_control, upgrade
+
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    (data / "control.db").touch(mode=0o644)  # made by an older version
+    settings = load_settings(data_dir=data)
+    check_data_dir(settings)
+    engine = connect_control(settings.effective_control_url)
+    upgrade(engine)
+    engine.dispose()
+    assert stat.S_IMODE(os.stat(data).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(data / "control.db").st_mode) == 0o600
+    fresh = tmp_path / "fresh.db"
+    connect_control(f"sqlite:///{fresh}").dispose()
+    assert stat.S_IMODE(os.stat(fresh).st_mode) == 0o600

@@ -114,6 +114,22 @@ class Settings(BaseSettings):
     probe_concurrency: int = Field(
         500, ge=1, le=20000, description="Health checks and uptime probes running at once."
     )
+    public: str = Field(
+        "status,health",
+        description="With auth on, what answers without a key: comma-separated of status, health, metrics, api_docs, ui.",
+    )
+    max_body_mb: int = Field(12, ge=1, le=1024, description="Largest request body any door accepts (MiB); 413 past it.")
+    read_timeout_s: float = Field(
+        30.0, gt=0, le=3600, description="Time a client has to send one request's headers and body."
+    )
+    security_log_group: str = Field(
+        "/rexwatch/security", min_length=1, max_length=512,
+        description="Log group receiving an event for every IP block and unblock.",
+    )
+    log_alarm_queries_per_tick: int = Field(
+        50, ge=1, le=10_000,
+        description="Log alarm queries one evaluator tick runs at most; alarms past it wait for the next tick.",
+    )
     outbound_allow_link_local: bool = Field(
         False,
         description="Let outbound requests (monitors, notifications, SMTP) reach link-local and cloud metadata "
@@ -152,6 +168,17 @@ class Settings(BaseSettings):
         if v not in RETENTION_DAYS:
             raise ValueError(f"must be one of {', '.join(map(str, sorted(RETENTION_DAYS)))}")
         return v
+
+    @field_validator("public")
+    @classmethod
+    def _known_public_groups(cls, v: str) -> str:
+        from rexwatch.api.guard import PUBLIC_GROUPS
+
+        groups = [g.strip() for g in v.split(",") if g.strip()]
+        unknown = [g for g in groups if g not in PUBLIC_GROUPS]
+        if unknown:
+            raise ValueError(f"unknown group {unknown[0]!r}; known: {', '.join(PUBLIC_GROUPS)}")
+        return ",".join(groups)
 
     outbound_allow_loopback: bool = Field(
         True, description="Let outbound requests reach loopback addresses (127.0.0.0/8, ::1, 0.0.0.0)."
@@ -195,6 +222,10 @@ class Settings(BaseSettings):
     @property
     def effective_control_url(self) -> str:
         return self.control_url or f"sqlite:///{self.data_dir / 'control.db'}"
+
+    @property
+    def max_body_bytes(self) -> int:
+        return self.max_body_mb * 1024 * 1024
 
     @property
     def telemetry_path(self) -> Path:

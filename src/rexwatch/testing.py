@@ -124,8 +124,11 @@ class LiveServer:
         runtime.settings.port = self.port
         self.url = f"http://127.0.0.1:{self.port}"
         self.app = create_app(runtime, run_workers=run_workers)
+        from rexwatch.server.protocol import protocol_class
+
+        # The production protocol, so tests meet the same read deadline and header limit.
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_config=None, access_log=False,
-                                lifespan="on")
+                                lifespan="on", http=protocol_class(runtime.settings.read_timeout_s))
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name=f"live-server-{self.port}", daemon=True)
 

@@ -8,7 +8,9 @@ kind, port = sys.argv[1], int(sys.argv[2])
 if kind == "fastapi":
     import uvicorn
 
-    uvicorn.run("fastapi_app:app", host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    # A long keep-alive: on a loaded machine the default 5 s can close a connection the test is reusing.
+    uvicorn.run("fastapi_app:app", host="127.0.0.1", port=port, log_level="warning", access_log=False,
+                timeout_keep_alive=120)
 else:
     import logging
 

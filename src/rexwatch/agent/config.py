@@ -49,6 +49,21 @@ class RedisConfig:
 
 
 @dataclass
+class AuditConfig:
+    dsn: str = ""
+    # The application's audit table (schema.table allowed) and its columns.
+    table: str = "audit_logs"
+    id_column: str = "id"
+    time_column: str = "created_at"
+    group: str = "/utm/audit"
+    # Stream name; {host} is replaced.
+    stream: str = "{host}/audit"
+    # Where a table seen for the first time starts: "end" (only new rows) or "start".
+    from_: str = "end"
+    batch: int = 1000
+
+
+@dataclass
 class FileConfig:
     path: str = ""
     group: str = ""
@@ -74,6 +89,7 @@ class AgentConfig:
     host: HostConfig = field(default_factory=HostConfig)
     postgres: PostgresConfig | None = None
     redis: RedisConfig | None = None
+    audit: AuditConfig | None = None
     files: list[FileConfig] = field(default_factory=list)
 
     @property
@@ -84,7 +100,7 @@ class AgentConfig:
         return Path(base) / "rexwatch-agent"
 
 
-_NESTED = {"server", "host", "postgres", "redis", "files"}
+_NESTED = {"server", "host", "postgres", "redis", "audit", "files"}
 
 
 def _section(cls: type, raw: Any, where: str) -> Any:
@@ -116,7 +132,7 @@ def parse(text: str, *, source: str = "config") -> AgentConfig:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{source}: {e}")
-    sections = {"server", "host", "postgres", "redis", "files", "agent"}
+    sections = {"server", "host", "postgres", "redis", "audit", "files", "agent"}
     for key in raw:
         if key not in sections:
             raise ConfigError(f"{source}: unknown section [{key}]; known: {', '.join(sorted(sections))}")
@@ -131,6 +147,17 @@ def parse(text: str, *, source: str = "config") -> AgentConfig:
         cfg.redis = _section(RedisConfig, raw["redis"], "redis")
         if not cfg.redis.url or not cfg.redis.cluster:
             raise ConfigError("[redis] needs url and cluster (the CacheClusterId to publish under)")
+    if "audit" in raw:
+        from rexwatch.agent.collectors.audit import valid_identifier
+
+        cfg.audit = a = _section(AuditConfig, raw["audit"], "audit")
+        if not a.dsn or not a.group:
+            raise ConfigError("[audit] needs dsn and group (the log group audit events go to)")
+        for key in ("table", "id_column", "time_column"):
+            if not valid_identifier(getattr(a, key)):
+                raise ConfigError(f"[audit] {key} must be a plain SQL identifier")
+        if a.from_ not in ("end", "start") or not 1 <= a.batch <= 10_000:
+            raise ConfigError("[audit] from must be 'end' or 'start' and batch 1-10000")
     files = raw.get("files", [])
     if not isinstance(files, list):
         raise ConfigError("[[files]] must be an array of tables")

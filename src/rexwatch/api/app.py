@@ -18,6 +18,7 @@ from fastapi.responses import Response
 from rexwatch import __version__
 from rexwatch.api import errors
 from rexwatch.api.auth import require_api_key
+from rexwatch.api.guard import GuardMiddleware
 from rexwatch.api.middleware import RequestContextMiddleware
 from rexwatch.api.responses import JSON
 from rexwatch.api.routes import ROUTERS
@@ -61,6 +62,10 @@ def create_app(runtime: Runtime, *, run_workers: bool = True, close_runtime: boo
     )
     app.state.runtime = runtime
     errors.install(app)
+    from rexwatch.intake import paths as intake_paths
+
+    app.add_middleware(GuardMiddleware, runtime=runtime, own_doors=intake_paths())
+    # Outermost, so refusals by the guard are counted and logged too.
     app.add_middleware(RequestContextMiddleware, metrics=runtime.metrics)
 
     v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(require_api_key)])

@@ -10,7 +10,9 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from rexwatch.api.responses import JSON
 from rexwatch.errors import QueryError, RexwatchError
@@ -30,7 +32,13 @@ _HTTP_CODES = {
 }
 
 
+# Longest error message sent back: messages may quote client input, which must not echo whole.
+MESSAGE_MAX = 1000
+
+
 def error_body(code: str, message: str, **extra: object) -> dict:
+    if len(message) > MESSAGE_MAX:
+        message = message[:MESSAGE_MAX] + f"... ({len(message)} characters)"
     err: dict[str, object] = {"code": code, "message": message}
     err.update({k: v for k, v in extra.items() if v is not None})
     return {"error": err}
@@ -67,6 +75,12 @@ def install(app: FastAPI) -> None:
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, _exc: ClientDisconnect) -> Response:
+        # The client left mid-request: nobody reads this answer and nothing failed here.
+        request.scope.setdefault("state", {})["client_disconnected"] = True
+        return Response(status_code=499)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSON:

@@ -13,6 +13,10 @@ from rexwatch.selfmetrics import ServerMetrics
 
 access_log = logging.getLogger("rexwatch.access")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+# Metric labels come only from fixed sets, so no request can add a label value.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# nginx's "client closed request": the client left before the answer was sent.
+CLIENT_CLOSED = 499
 
 
 class RequestContextMiddleware:
@@ -34,19 +38,33 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 500
+        responded = False
+        disconnected = False
+
+        async def receive_wrapper() -> Message:
+            nonlocal disconnected
+            message = await receive()
+            if message["type"] == "http.disconnect" and not responded:
+                disconnected = True
+            return message
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
                 status = message["status"]
+                responded = True
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 message["headers"] = headers
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, receive_wrapper, send_wrapper)
         finally:
+            # Whatever was answered to a client that left mid-request (FastAPI makes it a 400,
+            # the AWS door a 499) is counted as the client's leaving, never as a server error.
+            if disconnected or scope.get("state", {}).get("client_disconnected"):
+                status = CLIENT_CLOSED
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             route_path = getattr(route, "path", None) or "unmatched"
@@ -55,7 +73,8 @@ class RequestContextMiddleware:
             op = scope.get("state", {}).get("aws_operation")
             if op:
                 route_path = f"aws:{op}"
-            self.metrics.requests.labels(scope["method"], route_path, str(status)).inc()
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+            self.metrics.requests.labels(method, route_path, str(status)).inc()
             self.metrics.latency.labels(route_path).observe(elapsed)
             sink = self.metrics.request_sink
             if sink is not None:

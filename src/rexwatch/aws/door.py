@@ -12,18 +12,20 @@ from urllib.parse import parse_qs
 import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from starlette.requests import ClientDisconnect
 
 from rexwatch.aws import SERVICE_MODULES, validate
 from rexwatch.aws.errors import AwsError, to_aws
 from rexwatch.aws.protocols import CODECS
 from rexwatch.aws.registry import HANDLERS, AwsContext
-from rexwatch.aws.sigv4 import SigV4Failure, verify
+from rexwatch.aws.sigv4 import PendingSignature, SigV4Failure, check_body, check_headers
 from rexwatch.errors import RexwatchError
 from rexwatch.runtime import Runtime
 
 log = logging.getLogger("rexwatch.aws")
 
-MAX_BODY = 12 * 1024 * 1024
+# Longest piece of client input an error message repeats.
+ECHO_MAX = 100
 
 # JSON target prefixes and query-protocol API versions -> (botocore service name, signing name).
 TARGET_PREFIXES = {
@@ -40,6 +42,8 @@ QUERY_VERSIONS = {
     "2010-08-01": ("cloudwatch", "monitoring"),
     "2015-12-01": ("elbv2", "elasticloadbalancing"),
 }
+
+SIGNING_NAMES = frozenset(s for _, s in (*TARGET_PREFIXES.values(), *QUERY_VERSIONS.values()))
 
 # Auth failure kind -> error code, by protocol family.
 _AUTH_CODES = {
@@ -75,6 +79,44 @@ def _codec(protocol: str) -> Any:
     return importlib.import_module(CODECS[protocol])
 
 
+def clip(text: str, limit: int = ECHO_MAX) -> str:
+    """Client input as an error message may repeat it: short, so errors never grow with input."""
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+
+
+def declared_length(request: Request, limit: int) -> int | None:
+    """Content-Length, refused with 413 before any of the body is read when it is over the limit."""
+    raw = request.headers.get("content-length")
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise AwsError("SerializationException", f"Content-Length {clip(raw, 20)!r} is not a number")
+    if int(raw) > limit:
+        raise AwsError("RequestEntityTooLarge", f"request body of {raw} bytes exceeds {limit} bytes", 413)
+    return int(raw)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, read as a stream and abandoned as soon as it passes ``limit``."""
+    buf = bytearray()
+    async for chunk in request.stream():
+        buf += chunk
+        if len(buf) > limit:
+            raise AwsError("RequestEntityTooLarge", f"request body exceeds {limit} bytes", 413)
+    return bytes(buf)
+
+
+def family_from_headers(request: Request) -> str:
+    """The protocol family as far as headers tell, for errors raised before the body is read."""
+    if request.headers.get("x-amz-target"):
+        return "json"
+    if request.url.path.startswith("/service/"):
+        return "cbor"
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded") or request.url.query:
+        return "query"
+    return "json"
+
+
 def detect(request: Request, body: bytes) -> tuple[str, str, str, str]:
     """Return (service, signing name, operation, protocol) or raise AwsError."""
     headers = request.headers
@@ -82,13 +124,13 @@ def detect(request: Request, body: bytes) -> tuple[str, str, str, str]:
     if target:
         prefix, _, op = target.partition(".")
         if prefix not in TARGET_PREFIXES or not op:
-            raise AwsError("UnknownOperationException", f"unknown X-Amz-Target {target!r}")
+            raise AwsError("UnknownOperationException", f"unknown X-Amz-Target {clip(target)!r}")
         service, signing = TARGET_PREFIXES[prefix]
         return service, signing, op, "json"
     parts = request.url.path.strip("/").split("/")
     if len(parts) == 4 and parts[0] == "service" and parts[2] == "operation":
         if parts[1] not in TARGET_PREFIXES:
-            raise AwsError("UnknownOperationException", f"unknown service {parts[1]!r}")
+            raise AwsError("UnknownOperationException", f"unknown service {clip(parts[1])!r}")
         service, signing = TARGET_PREFIXES[parts[1]]
         return service, signing, parts[3], "cbor"
     if request.url.path in REST_PATHS:
@@ -102,7 +144,7 @@ def detect(request: Request, body: bytes) -> tuple[str, str, str, str]:
         if version == EC2_VERSION and action:
             return "ec2", "ec2", action, "ec2"
         if version not in QUERY_VERSIONS:
-            raise AwsError("InvalidParameterValue", f"unsupported API Version {version!r}")
+            raise AwsError("InvalidParameterValue", f"unsupported API Version {clip(version)!r}")
         if not action:
             raise AwsError("MissingAction", "the Action parameter is required")
         service, signing = QUERY_VERSIONS[version]
@@ -110,16 +152,16 @@ def detect(request: Request, body: bytes) -> tuple[str, str, str, str]:
     raise AwsError("UnknownOperationException", "request is not in an AWS protocol rexwatch understands")
 
 
-def _gunzip(body: bytes) -> bytes:
+def _gunzip(body: bytes, limit: int) -> bytes:
     import zlib
 
     d = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
-        out = d.decompress(body, MAX_BODY + 1)
+        out = d.decompress(body, limit + 1)
     except zlib.error as e:
         raise AwsError("SerializationException", f"request body is not valid gzip: {e}")
-    if len(out) > MAX_BODY or d.unconsumed_tail:
-        raise AwsError("RequestEntityTooLarge", f"decompressed request body exceeds {MAX_BODY} bytes", 413)
+    if len(out) > limit or d.unconsumed_tail:
+        raise AwsError("RequestEntityTooLarge", f"decompressed request body exceeds {limit} bytes", 413)
     return out
 
 
@@ -127,9 +169,16 @@ def _family(protocol: str) -> str:
     return "query" if protocol in ("query", "ec2") else "json"
 
 
-def authenticate(runtime: Runtime, request: Request, body: bytes, signing: str, protocol: str) -> None:
-    if not runtime.settings.auth_enabled:
-        return
+def _auth_error(f: SigV4Failure, protocol: str) -> AwsError:
+    code, status = _AUTH_CODES[_family(protocol)][f.kind]
+    return AwsError(code, f.message, status)
+
+
+def authenticate_headers(runtime: Runtime, request: Request, protocol: str) -> PendingSignature | None:
+    """Everything about the caller that headers can prove, before the body is read.
+
+    Returns the SigV4 check still to run over the body, or None when a bearer key settled it.
+    """
     headers = {k.lower(): v for k, v in request.headers.items()}
     auth = headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
@@ -137,20 +186,21 @@ def authenticate(runtime: Runtime, request: Request, body: bytes, signing: str, 
         if runtime.keys.verify_bearer(auth[7:].strip()) is None:
             code, status = _AUTH_CODES[_family(protocol)]["unknown_key"]
             raise AwsError(code, "The security token included in the request is invalid.", status)
-        return
+        return None
     try:
-        verify(
-            request.method,
-            request.url.path,
-            request.url.query,
-            headers,
-            body,
-            expected_service=signing,
-            secret_for=runtime.keys.aws_secret,
-        )
+        return check_headers(headers, services=SIGNING_NAMES, secret_for=runtime.keys.aws_secret)
     except SigV4Failure as f:
-        code, status = _AUTH_CODES[_family(protocol)][f.kind]
-        raise AwsError(code, f.message, status)
+        raise _auth_error(f, protocol)
+
+
+def authenticate_body(runtime: Runtime, pending: PendingSignature, request: Request, body: bytes, signing: str, protocol: str) -> None:
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    try:
+        key_id = check_body(pending, request.method, request.url.path, request.url.query, headers, body,
+                            expected_service=signing)
+    except SigV4Failure as f:
+        raise _auth_error(f, protocol)
+    runtime.keys.touch(key_id)
 
 
 def install(app: FastAPI, runtime: Runtime) -> None:
@@ -166,25 +216,30 @@ def install(app: FastAPI, runtime: Runtime) -> None:
         ctx = AwsContext(
             runtime, "", "", request_id, runtime.settings.region, runtime.settings.account_id, "json"
         )
+        ctx.protocol = family_from_headers(request)
         try:
-            body = await request.body()
-            if len(body) > MAX_BODY:
-                raise AwsError("RequestEntityTooLarge", f"request body exceeds {MAX_BODY} bytes", 413)
+            # Size and caller are settled from headers first, so a stranger's request costs
+            # no more than its headers; the body is then read as a stream up to the limit.
+            limit = runtime.settings.max_body_bytes
+            declared_length(request, limit)
+            pending = None
+            if runtime.settings.auth_enabled:  # skip the thread hop when there is nothing to check
+                pending = await anyio.to_thread.run_sync(authenticate_headers, runtime, request, ctx.protocol)
+            body = await read_body(request, limit)
             signed_body = body
             if "gzip" in request.headers.get("content-encoding", "").lower():
                 # SDKs gzip large PutMetricData bodies (the operation's requestcompression trait).
-                body = _gunzip(body)
+                body = _gunzip(body, limit)
             service, signing, op, protocol = detect(request, body)
             ctx.service, ctx.operation, ctx.protocol = service, op, protocol
-            request.scope.setdefault("state", {})["aws_operation"] = f"{service}.{op}"
             codec = _codec(protocol)
-            if runtime.settings.auth_enabled:  # skip the thread hop when there is nothing to check
-                await anyio.to_thread.run_sync(authenticate, runtime, request, signed_body, signing, protocol)
+            if pending is not None:
+                await anyio.to_thread.run_sync(authenticate_body, runtime, pending, request, signed_body, signing, protocol)
             model = service_model(service)
             if op not in model.operation_names:
                 raise AwsError(
                     "UnknownOperationException" if protocol not in ("query", "ec2") else "InvalidAction",
-                    f"{op} is not an operation of {service}",
+                    f"{clip(op)} is not an operation of {service}",
                 )
             op_model = model.operation_model(op)
             fn = HANDLERS.get((service, op))
@@ -193,6 +248,8 @@ def install(app: FastAPI, runtime: Runtime) -> None:
                     "UnknownOperationException" if protocol not in ("query", "ec2") else "InvalidAction",
                     f"{service} {op} is not implemented by rexwatch yet",
                 )
+            # Only known operations become metric labels, so label sets stay bounded.
+            request.scope.setdefault("state", {})["aws_operation"] = f"{service}.{op}"
             params = codec.decode(body, dict(request.headers), op_model)
             if protocol not in ("query", "ec2"):  # form parameters are all text; their codecs convert them
                 validate.check(params, op_model.input_shape)
@@ -203,9 +260,15 @@ def install(app: FastAPI, runtime: Runtime) -> None:
             err = to_aws(e, ctx.service)
         except AwsError as e:
             err = e
+        except ClientDisconnect:
+            # The client went away mid-body: nobody is left to answer, and it is not our fault.
+            request.scope.setdefault("state", {})["client_disconnected"] = True
+            return Response(status_code=499)
         except Exception:
             log.exception("AWS %s.%s failed", ctx.service, ctx.operation, extra={"request_id": request_id})
             err = AwsError("InternalFailure", f"internal error; request id {request_id}", 500, sender=False)
+        if len(err.message) > 2 * ECHO_MAX + 200:
+            err.message = clip(err.message, 2 * ECHO_MAX + 200)
         try:
             codec = _codec(ctx.protocol)
         except AwsError:

@@ -72,24 +72,38 @@ def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     return k
 
 
-def verify(
-    method: str,
-    path: str,
-    query: str,
+@dataclass(frozen=True)
+class PendingSignature:
+    """A request whose headers passed every check; only the body-bound signature is left."""
+
+    credential: Credential
+    signed: list[str]
+    signature: str
+    amz_date: str
+    secret: str
+
+
+def check_headers(
     headers: dict[str, str],
-    body: bytes,
     *,
-    expected_service: str,
+    services: frozenset[str] | set[str],
     secret_for: callable,
     now: dt.datetime | None = None,
-) -> str:
-    """Return the access key id of a correctly signed request, or raise SigV4Failure."""
+) -> PendingSignature:
+    """Every check that needs no body: run before a byte of the body is read.
+
+    ``services`` are the signing names the request may be scoped to; the exact one is
+    known once the body names the operation (query protocol), see :func:`check_body`.
+    """
     auth = headers.get("authorization", "")
     if not auth:
         raise SigV4Failure("missing", "Request is missing Authentication Token")
     cred, signed, signature = parse_authorization(auth)
     if "host" not in signed:
         raise SigV4Failure("malformed", "the host header must be signed")
+    if "x-amz-content-sha256" in headers and "x-amz-content-sha256" not in signed:
+        # An unsigned hash header could be swapped along with the body.
+        raise SigV4Failure("malformed", "the x-amz-content-sha256 header must be signed when it is sent")
     amz_date = headers.get("x-amz-date", "")
     try:
         when = dt.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
@@ -107,27 +121,77 @@ def verify(
             f"{(now + MAX_SKEW).strftime('%Y%m%dT%H%M%SZ')}",
         )
     if cred.date != amz_date[:8]:
-        raise SigV4Failure("bad_scope", f"Credential should be scoped to a valid date, not {cred.date!r}")
+        raise SigV4Failure("bad_scope", f"Credential should be scoped to a valid date, not {cred.date[:16]!r}")
+    if cred.service not in services:
+        raise SigV4Failure("bad_scope", f"Credential should be scoped to correct service, not {cred.service[:32]!r}")
+    secret = secret_for(cred.access_key_id)
+    if secret is None:
+        raise SigV4Failure("unknown_key", "The security token included in the request is invalid.")
+    return PendingSignature(cred, signed, signature, amz_date, secret)
+
+
+def payload_hash(headers: dict[str, str], body: bytes) -> str:
+    """The hash the canonical request carries: always that of the body that arrived.
+
+    A client may announce it in X-Amz-Content-Sha256; it must then match. ``UNSIGNED-PAYLOAD``
+    and the streaming forms exist only for Amazon S3, which rexwatch does not serve, so every
+    other service (and this door) requires a signed payload.
+    """
+    actual = hashlib.sha256(body).hexdigest()
+    claimed = headers.get("x-amz-content-sha256")
+    if claimed is None or claimed.lower() == actual:
+        return actual if claimed is None else claimed
+    if claimed == "UNSIGNED-PAYLOAD" or claimed.startswith("STREAMING-"):
+        raise SigV4Failure(
+            "malformed", f"x-amz-content-sha256 {claimed[:64]!r} is accepted only by Amazon S3: sign the payload"
+        )
+    raise SigV4Failure(
+        "bad_signature", "The provided 'x-amz-content-sha256' header does not match what was computed."
+    )
+
+
+def check_body(
+    pending: PendingSignature,
+    method: str,
+    path: str,
+    query: str,
+    headers: dict[str, str],
+    body: bytes,
+    *,
+    expected_service: str,
+) -> str:
+    """Finish verification over the body; return the access key id."""
+    cred = pending.credential
     if cred.service != expected_service:
         raise SigV4Failure(
             "bad_scope", f"Credential should be scoped to correct service: '{expected_service}'"
         )
-    secret = secret_for(cred.access_key_id)
-    if secret is None:
-        raise SigV4Failure("unknown_key", "The security token included in the request is invalid.")
-    payload_hash = headers.get("x-amz-content-sha256") or hashlib.sha256(body).hexdigest()
-    if payload_hash == "UNSIGNED-PAYLOAD":
-        payload_hash = hashlib.sha256(body).hexdigest()
-    creq = canonical_request(method, path, query, headers, signed, payload_hash)
+    creq = canonical_request(method, path, query, headers, pending.signed, payload_hash(headers, body))
     scope = f"{cred.date}/{cred.region}/{cred.service}/aws4_request"
-    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(creq.encode()).hexdigest()])
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", pending.amz_date, scope, hashlib.sha256(creq.encode()).hexdigest()])
     expected = hmac.new(
-        signing_key(secret, cred.date, cred.region, cred.service), to_sign.encode(), hashlib.sha256
+        signing_key(pending.secret, cred.date, cred.region, cred.service), to_sign.encode(), hashlib.sha256
     ).hexdigest()
-    if not hmac.compare_digest(expected, signature):
+    if not hmac.compare_digest(expected, pending.signature):
         raise SigV4Failure(
             "bad_signature",
             "The request signature we calculated does not match the signature you provided. "
             "Check your AWS Secret Access Key and signing method.",
         )
     return cred.access_key_id
+
+
+def verify(
+    method: str,
+    path: str,
+    query: str,
+    headers: dict[str, str],
+    body: bytes,
+    *,
+    expected_service: str,
+    secret_for: callable,
+    now: dt.datetime | None = None,
+) -> str:
+    """Return the access key id of a correctly signed request, or raise SigV4Failure."""
+    pending = check_headers(headers, services={expected_service}, secret_for=secret_for, now=now)
+    return check_body(pending, method, path, query, headers, body, expected_service=expected_service)

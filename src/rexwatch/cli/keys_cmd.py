@@ -16,13 +16,15 @@ from rexwatch.errors import ConfigError, RexwatchError
 
 def _service(obj: CliContext, data_dir: str | None):
     from rexwatch.secrets import SecretBox
+    from rexwatch.server.run import private_files
     from rexwatch.services.keys import KeyService
     from rexwatch.settings import load_settings
     from rexwatch.stores.control import connect_control, upgrade
 
     try:
         settings = load_settings(obj.config, data_dir=data_dir)
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_files()
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         engine = connect_control(settings.effective_control_url)
         upgrade(engine)
         return KeyService(
@@ -50,12 +52,14 @@ def keys() -> None:
 @keys.command("create")
 @click.option("--name", required=True, help="What the key is for.")
 @click.option("--aws", is_flag=True, help="Create an AWS access key id + secret for SigV4 clients.")
+@click.option("--role", type=click.Choice(["admin", "user"]), default="admin", show_default=True,
+              help="admin keys may also create and revoke keys over the API; user keys may not.")
 @data_dir_option
 @pass_ctx
-def create(obj: CliContext, name: str, aws: bool, data_dir: str | None) -> None:
+def create(obj: CliContext, name: str, aws: bool, role: str, data_dir: str | None) -> None:
     """Create a key and print it once."""
     try:
-        new = _service(obj, data_dir).create(name, aws=aws)
+        new = _service(obj, data_dir).create(name, aws=aws, role=role)
     except RexwatchError as e:
         fail(e.message)
     if want_json(obj.output):
@@ -64,6 +68,7 @@ def create(obj: CliContext, name: str, aws: bool, data_dir: str | None) -> None:
                 "id": new.info.id,
                 "name": new.info.name,
                 "kind": new.info.kind,
+                "role": new.info.role,
                 "token": new.token,
                 "access_key_id": new.access_key_id,
                 "secret_access_key": new.secret_access_key,
@@ -86,7 +91,7 @@ def list_(obj: CliContext, include_revoked: bool, data_dir: str | None) -> None:
     """List keys (never their secrets)."""
     rows = [k.__dict__ for k in _service(obj, data_dir).list(include_revoked)]
     print_table(
-        rows, ["id", "name", "kind", "prefix", "created_at", "revoked_at"], obj.output, title="API keys"
+        rows, ["id", "name", "kind", "role", "prefix", "created_at", "last_used_at", "revoked_at"], obj.output, title="API keys"
     )
 
 

@@ -33,6 +33,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("rexwatch.cli.target_groups_cmd", "target_groups"),
     ("rexwatch.cli.agent_cmd", "agent"),
     ("rexwatch.cli.agent_cmd", "rds"),
+    ("rexwatch.cli.security_cmd", "security"),
 )
 
 

@@ -19,6 +19,12 @@ DOORS: tuple[str, ...] = (
 )
 
 
+def paths() -> frozenset[str]:
+    """Every intake route: they authenticate (API key or X-Api-Key) and bound bodies themselves,
+    answering in their protocols' shapes, so the gate in api/guard.py lets them through."""
+    return frozenset(path for dotted in DOORS for path, _ in importlib.import_module(dotted).ROUTES)
+
+
 def install(app: Any, runtime: Any) -> None:
     """Add every intake door's POST routes to ``app``."""
     for dotted in DOORS:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
+import anyio
 from fastapi import Request
 
-from rexwatch.aws.door import MAX_BODY  # one request-size bound for every door
 from rexwatch.runtime import Runtime
 
 
@@ -21,8 +21,11 @@ class IntakeError(Exception):
         self.retry_after = retry_after
 
 
-async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
-    """The request body, refusing (413) past ``limit`` bytes before reading it all."""
+async def read_body(request: Request, limit: int | None = None) -> bytes:
+    """The request body, refusing (413) past ``limit`` bytes (default: the ``max_body_mb``
+    setting, one bound for every door) before reading it all."""
+    if limit is None:
+        limit = request.app.state.runtime.settings.max_body_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise IntakeError(413, f"request body of {declared} bytes exceeds {limit} bytes")
@@ -35,7 +38,7 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     return b"".join(chunks)
 
 
-def inflate(body: bytes, encoding: str, limit: int = MAX_BODY) -> bytes:
+def inflate(body: bytes, encoding: str, limit: int) -> bytes:
     """Undo ``Content-Encoding`` gzip or deflate with the decompressed size bounded too."""
     encoding = encoding.strip().lower()
     if encoding in ("", "identity"):
@@ -52,7 +55,7 @@ def inflate(body: bytes, encoding: str, limit: int = MAX_BODY) -> bytes:
     return out
 
 
-def authenticate(runtime: Runtime, request: Request) -> None:
+async def authenticate(runtime: Runtime, request: Request) -> None:
     """An API key as ``Authorization: Bearer <key>`` or ``X-Api-Key: <key>`` when auth is on.
 
     OTel exporters send whatever ``OTEL_EXPORTER_OTLP_HEADERS`` says and Prometheus
@@ -66,7 +69,8 @@ def authenticate(runtime: Runtime, request: Request) -> None:
         token = value.strip()
     token = token or request.headers.get("x-api-key", "").strip()
     # One message for every failure, so responses never hint at which keys exist.
-    if not token or runtime.keys.verify_bearer(token) is None:
+    # The key lookup reads (and once a minute writes last_used_at to) the control store: off the loop.
+    if not token or await anyio.to_thread.run_sync(runtime.keys.verify_bearer, token) is None:
         raise IntakeError(401, "a valid API key is required: send 'Authorization: Bearer <key>'")
 
 

@@ -110,8 +110,9 @@ def door(
     async def handle(request: Request) -> Response:
         encoding = JSON if request.headers.get("content-type", "").startswith(JSON) else PROTOBUF
         try:
-            authenticate(runtime, request)
-            body = inflate(await read_body(request), request.headers.get("content-encoding", ""))
+            await authenticate(runtime, request)
+            limit = runtime.settings.max_body_bytes
+            body = inflate(await read_body(request, limit), request.headers.get("content-encoding", ""), limit)
             msg, encoding = decode(body, request.headers.get("content-type", ""), request_cls)
             out = await anyio.to_thread.run_sync(export, runtime, msg)
             return Response(encode(out, encoding), 200, media_type=encoding)

@@ -35,7 +35,6 @@ from fastapi.responses import PlainTextResponse, Response
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
-from rexwatch.aws.door import MAX_BODY
 from rexwatch.errors import Invalid, RexwatchError, Throttled, Unavailable
 from rexwatch.intake.common import IntakeError, authenticate, read_body
 from rexwatch.runtime import Runtime
@@ -76,13 +75,13 @@ def _messages():
 WriteRequest = _messages()
 
 
-def decode(body: bytes) -> object:
+def decode(body: bytes, limit: int) -> object:
     try:
         size = cramjam.snappy.decompress_raw_len(body)
     except Exception as e:
         raise IntakeError(400, f"body is not snappy-compressed (block format): {e}")
-    if size > MAX_BODY:
-        raise IntakeError(413, f"decompressed body of {size} bytes exceeds {MAX_BODY} bytes")
+    if size > limit:
+        raise IntakeError(413, f"decompressed body of {size} bytes exceeds {limit} bytes")
     try:
         raw = bytes(cramjam.snappy.decompress_raw(body))
     except Exception as e:
@@ -142,11 +141,12 @@ def write(runtime: Runtime, req) -> tuple[int, int, str]:
 def door(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
     async def handle(request: Request) -> Response:
         try:
-            authenticate(runtime, request)
+            await authenticate(runtime, request)
             enc = request.headers.get("content-encoding", "snappy").strip().lower()
             if enc != "snappy":
                 raise IntakeError(415, f"Content-Encoding {enc!r} is not supported: remote_write uses snappy")
-            req = decode(await read_body(request))
+            limit = runtime.settings.max_body_bytes
+            req = decode(await read_body(request, limit), limit)
             _stored, refused, reason = await anyio.to_thread.run_sync(write, runtime, req)
             if refused:
                 # Prometheus drops a batch answered with 4xx instead of retrying it forever.

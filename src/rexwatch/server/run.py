@@ -14,10 +14,21 @@ from rexwatch.settings import Settings
 log = logging.getLogger("rexwatch")
 
 
+def private_files() -> None:
+    """Files this process creates (control.db, telemetry parts, keys) are readable by its user only.
+
+    They hold webhook URLs, monitor headers and key hashes; 0600 whatever the caller's umask.
+    """
+    os.umask(0o077)
+
+
 def check_data_dir(settings: Settings) -> None:
     d = settings.data_dir
     try:
-        d.mkdir(parents=True, exist_ok=True)
+        d.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # A data dir made by an older version, or by hand, is closed too.
+        if d.stat().st_uid == os.getuid():
+            d.chmod(0o700)
         with tempfile.NamedTemporaryFile(dir=d, prefix=".write-test-"):
             pass
     except OSError as e:
@@ -50,8 +61,10 @@ def serve(settings: Settings) -> int:
     from rexwatch.logsetup import setup
     from rexwatch.runtime import open_runtime
     from rexwatch.server.lock import DataDirLock
+    from rexwatch.server.protocol import protocol_class
 
     setup(settings.log_level, settings.log_format)
+    private_files()
     check_auth(settings)
     check_data_dir(settings)
     lock = DataDirLock(settings.data_dir)
@@ -66,6 +79,7 @@ def serve(settings: Settings) -> int:
         app = create_app(runtime, close_runtime=True)
         config = uvicorn.Config(
             app,
+            http=protocol_class(settings.read_timeout_s),
             host=settings.host,
             port=settings.port,
             log_config=None,

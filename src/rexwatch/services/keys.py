@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -15,6 +17,9 @@ from rexwatch.secrets import SecretBox
 from rexwatch.stores.control.tables.core import api_keys
 
 BEARER_PREFIX = "rxw_"
+ROLES = ("admin", "user")
+# last_used_at is written at most this often per key, so authentication stays read-only.
+TOUCH_INTERVAL_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,7 @@ class KeyInfo:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    role: str = "admin"
 
 
 @dataclass(frozen=True)
@@ -49,11 +55,15 @@ class KeyService:
     def __init__(self, engine: Engine, box: SecretBox) -> None:
         self.engine = engine
         self.box = box
+        self._touched: dict[str, float] = {}
+        self._touch_lock = threading.Lock()
 
-    def create(self, name: str, *, aws: bool = False) -> NewKey:
+    def create(self, name: str, *, aws: bool = False, role: str = "admin") -> NewKey:
         name = name.strip()
         if not name or len(name) > 200:
             raise Invalid("key name must be 1-200 characters", field="name")
+        if role not in ROLES:
+            raise Invalid(f"role must be one of {', '.join(ROLES)}", field="role")
         now = _now()
         if aws:
             # Same shape as AWS access keys: 20 upper-case characters, 40-character secret.
@@ -67,8 +77,10 @@ class KeyService:
             token = f"{BEARER_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
             values = dict(name=name, kind="bearer", prefix=prefix, key_hash=_hash(token))
         with self.engine.begin() as conn:
-            key_id = conn.execute(insert(api_keys).values(created_at=now, **values)).inserted_primary_key[0]
-        info = KeyInfo(key_id, name, values["kind"], values["prefix"], now, None, None)
+            key_id = conn.execute(
+                insert(api_keys).values(created_at=now, role=role, **values)
+            ).inserted_primary_key[0]
+        info = KeyInfo(key_id, name, values["kind"], values["prefix"], now, None, None, role)
         if aws:
             return NewKey(info, access_key_id=access_key_id, secret_access_key=secret)
         return NewKey(info, token=token)
@@ -115,6 +127,7 @@ class KeyService:
             ).first()
         if row is None or not hmac.compare_digest(row.key_hash, _hash(token)):
             return None
+        self.touch(row.prefix)
         return self._info(row)
 
     def aws_secret(self, access_key_id: str) -> str | None:
@@ -129,6 +142,16 @@ class KeyService:
             ).first()
         return self.box.decrypt(row.secret_enc) if row else None
 
+    def touch(self, prefix: str) -> None:
+        """Record that a key was just used: written at most once per TOUCH_INTERVAL_S per key."""
+        now = time.monotonic()
+        with self._touch_lock:
+            if now - self._touched.get(prefix, -TOUCH_INTERVAL_S) < TOUCH_INTERVAL_S:
+                return
+            self._touched[prefix] = now
+        with self.engine.begin() as conn:
+            conn.execute(update(api_keys).where(api_keys.c.prefix == prefix).values(last_used_at=_now()))
+
     @staticmethod
     def _info(r) -> KeyInfo:
-        return KeyInfo(r.id, r.name, r.kind, r.prefix, r.created_at, r.last_used_at, r.revoked_at)
+        return KeyInfo(r.id, r.name, r.kind, r.prefix, r.created_at, r.last_used_at, r.revoked_at, r.role)

@@ -2,8 +2,9 @@
 
 An alarm's page acknowledges, mutes for a while, unmutes and enables or disables its actions
 (POST forms with a CSRF token, through AlarmsService). Notification emails link to
-``/alarms/<name>``. With auth on, the pages need ``Authorization:
-Bearer <key>`` like /api/v1 (put a reverse proxy that adds it in front of browsers).
+``/alarms/<name>``. With auth on, the pages need an API key like /api/v1 unless the
+``public`` setting names ``ui`` (the gate in api/guard.py decides; browsers get a login
+prompt that takes the key as password).
 """
 
 from __future__ import annotations
@@ -11,18 +12,16 @@ from __future__ import annotations
 import json
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from rexwatch.api.auth import require_api_key
 from rexwatch.api.routes.alarms import config_json
 from rexwatch.errors import Invalid, NotFound, RexwatchError
 from rexwatch.services.alarms import AlarmsService
 from rexwatch.web import templates
 from rexwatch.web.common import call, check_csrf, csrf_token, set_csrf_cookie, url
 
-# With auth on, alarm pages need the same bearer key as the REST API (they show alarm details).
-router = APIRouter(include_in_schema=False, dependencies=[Depends(require_api_key)])
+router = APIRouter(include_in_schema=False)
 ORDER = {"ALARM": 0, "INSUFFICIENT_DATA": 1, "OK": 2}
 
 

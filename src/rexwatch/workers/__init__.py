@@ -9,5 +9,6 @@ WORKERS: dict[str, str] = {
     "notify": "rexwatch.workers.notify.NotifyWorker",
     "alarms": "rexwatch.workers.alarms.AlarmsWorker",
     "probes": "rexwatch.workers.probes.ProbeWorker",
+    "blocklist": "rexwatch.workers.blocklist.BlocklistWorker",
     "selfwatch": "rexwatch.workers.selfwatch.SelfWatchWorker",
 }

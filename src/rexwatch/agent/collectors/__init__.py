@@ -16,6 +16,7 @@ COLLECTORS: dict[str, str] = {
     "host": "rexwatch.agent.collectors.host.HostCollector",
     "postgres": "rexwatch.agent.collectors.postgres.PostgresCollector",
     "redis": "rexwatch.agent.collectors.redis.RedisCollector",
+    "audit": "rexwatch.agent.collectors.audit.AuditCollector",
 }
 
 
@@ -27,6 +28,8 @@ def enabled(cfg: AgentConfig) -> list[str]:
         out.append("postgres")
     if cfg.redis is not None:
         out.append("redis")
+    if cfg.audit is not None:
+        out.append("audit")
     return out
 
 

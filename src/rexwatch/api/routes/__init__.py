@@ -12,4 +12,5 @@ ROUTERS: tuple[str, ...] = (
     "rexwatch.api.routes.monitors",
     "rexwatch.api.routes.agent",
     "rexwatch.api.routes.dashboards",
+    "rexwatch.api.routes.security",
 )

@@ -183,7 +183,7 @@ def alarm_json(a: Alarm) -> dict[str, Any]:
     return {
         "name": a.name,
         "arn": a.arn,
-        "type": "CompositeAlarm" if a.kind == "composite" else "MetricAlarm",
+        "type": a.alarm_type,
         "description": a.description,
         "state": a.state_value,
         "state_reason": a.state_reason,

@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from rexwatch.api.auth import get_runtime
+from rexwatch.api.auth import get_runtime, require_admin
 from rexwatch.runtime import Runtime
 
-router = APIRouter(prefix="/keys", tags=["keys"])
+router = APIRouter(prefix="/keys", tags=["keys"], dependencies=[Depends(require_admin)])
 
 
 class KeyCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     aws: bool = False
+    # Keys made over REST are user keys unless an admin asks for another admin.
+    role: Literal["admin", "user"] = "user"
 
 
 class KeyOut(BaseModel):
     id: int
     name: str
     kind: str
+    role: str
     prefix: str
     created_at: datetime
     last_used_at: datetime | None = None
@@ -36,7 +40,7 @@ class KeyCreated(KeyOut):
 
 @router.post("", status_code=201, response_model=KeyCreated)
 def create_key(body: KeyCreate, rt: Runtime = Depends(get_runtime)) -> KeyCreated:
-    new = rt.keys.create(body.name, aws=body.aws)
+    new = rt.keys.create(body.name, aws=body.aws, role=body.role)
     return KeyCreated(
         **new.info.__dict__,
         token=new.token,

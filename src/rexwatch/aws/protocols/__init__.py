@@ -6,6 +6,9 @@
 content_type, headers)``. Adding a protocol is one module plus one line.
 """
 
+import datetime as dt
+import math
+
 CODECS: dict[str, str] = {
     "json": "rexwatch.aws.protocols.json",
     "cbor": "rexwatch.aws.protocols.cbor",
@@ -13,3 +16,14 @@ CODECS: dict[str, str] = {
     "ec2": "rexwatch.aws.protocols.ec2",
     "rest-json": "rexwatch.aws.protocols.restjson",
 }
+
+
+def from_epoch(value: float) -> dt.datetime:
+    """Epoch seconds as an aware datetime; ValueError (never OverflowError or OSError) for a
+    value no datetime can hold: NaN, infinities, before year 1 or after 9999."""
+    if math.isnan(value) or math.isinf(value):
+        raise ValueError(f"{value} is not a point in time")
+    try:
+        return dt.datetime.fromtimestamp(value, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(f"{value:g} seconds since the epoch is outside years 1-9999")

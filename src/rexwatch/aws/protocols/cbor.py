@@ -18,6 +18,7 @@ from typing import Any
 import cbor2
 
 from rexwatch.aws.errors import AwsError
+from rexwatch.aws.protocols import from_epoch
 
 CONTENT_TYPE = "application/cbor"
 # Smithy namespaces of the services this door serves over CBOR.
@@ -58,9 +59,9 @@ def _inbound(value: Any, shape: Any) -> Any:
             return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
         if isinstance(value, int | float) and not isinstance(value, bool):
             try:
-                return dt.datetime.fromtimestamp(value, dt.UTC)
-            except (OverflowError, OSError, ValueError):
-                raise AwsError("SerializationException", f"timestamp {value!r} is out of range")
+                return from_epoch(value)
+            except ValueError as e:
+                raise AwsError("SerializationException", f"invalid timestamp: {e}")
         raise AwsError("SerializationException", f"expected a timestamp, got {type(value).__name__}")
     if t in ("double", "float") and isinstance(value, int) and not isinstance(value, bool):
         return float(value)

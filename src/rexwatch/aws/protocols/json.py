@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from rexwatch.aws.errors import AwsError
+from rexwatch.aws.protocols import from_epoch
 
 
 def decode(body: bytes, headers: dict[str, str], op_model: Any) -> dict[str, Any]:
@@ -81,10 +82,9 @@ def _timestamps_in(value: Any, shape: Any) -> Any:
         return {k: _timestamps_in(v, shape.value) for k, v in value.items()}
     if t == "timestamp" and isinstance(value, int | float) and not isinstance(value, bool):
         try:
-            return dt.datetime.fromtimestamp(value, dt.UTC)
-        except (OverflowError, OSError, ValueError):
-            # Python's datetime spans years 1 to 9999; AWS accepts nothing outside it either.
-            raise AwsError("SerializationException", f"timestamp {value!r} is out of range")
+            return from_epoch(value)
+        except ValueError as e:
+            raise AwsError("SerializationException", f"invalid timestamp: {e}")
     if t == "blob" and isinstance(value, str):
         try:
             return base64.b64decode(value)

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
 from rexwatch.aws.errors import AwsError
+from rexwatch.aws.protocols import from_epoch
 
 # Error code for a malformed or missing parameter, per service (endpointPrefix).
 _PARAM_ERROR = {"sns": "InvalidParameter", "monitoring": "InvalidParameterValue",
@@ -142,16 +143,17 @@ def _scalar(shape: Any, key: str, raw: str, svc: str) -> Any:
     except (ValueError, TypeError, OverflowError, OSError):
         # OverflowError/OSError: a number too large for a timestamp (1e20).
         raise AwsError(_PARAM_ERROR.get(svc, "InvalidParameterValue"),
-                       f"Invalid parameter: {key}: {raw!r} is not a valid {t}")
+                       f"Invalid parameter: {key}: {raw[:100]!r} is not a valid {t}")
     return raw
 
 
 def _parse_time(raw: str) -> dt.datetime:
     try:
         value = float(raw)
-        return dt.datetime.fromtimestamp(value, dt.UTC)
     except ValueError:
         pass
+    else:
+        return from_epoch(value)
     parsed = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 

@@ -16,6 +16,7 @@ from rexwatch.services.alarms.definitions import (
     validate_metric_alarm,
 )
 from rexwatch.services.alarms.history import History, page_token, read_token
+from rexwatch.services.alarms.log_definitions import validate_log_alarm
 from rexwatch.services.alarms.model import (
     Actions,
     Alarm,
@@ -23,10 +24,13 @@ from rexwatch.services.alarms.model import (
     AlarmRecord,
     CompositeAlarmDefinition,
     Dimension,
+    LogAlarmDefinition,
     Tag,
+    alarm_type_of,
 )
 from rexwatch.services.alarms.mute_rules import MuteRules
 from rexwatch.stores.control.alarms_repo import AlarmsRepo
+from rexwatch.stores.control.log_alarm_keys_repo import LogAlarmKeysRepo
 from rexwatch.stores.control.mutes_repo import MutesRepo
 
 if TYPE_CHECKING:
@@ -125,14 +129,18 @@ class Catalog:
             self.composites.check_cycle(conn, rec.name, children)
         self._upsert(rec)
 
+    def put_log_alarm(self, d: LogAlarmDefinition) -> None:
+        """Create or update a log alarm (rexwatch's own kind). Updating keeps its state."""
+        self._upsert(validate_log_alarm(d, self.ctx.account))
+
     def _upsert(self, rec: AlarmRecord) -> None:
         now = self.ctx.now()
         with self.repo.begin() as conn:
             existing = self.repo.get(conn, rec.name)
             if existing is not None and existing.kind != rec.kind:
-                other = "a composite" if existing.kind == "composite" else "a metric"
+                other = {"composite": "a composite", "log": "a log"}.get(existing.kind, "a metric")
                 raise Conflict(f"Alarm {rec.name} already exists as {other} alarm", field="AlarmName")
-            alarm_type = "CompositeAlarm" if rec.kind == "composite" else "MetricAlarm"
+            alarm_type = alarm_type_of(rec.kind)
             after = record_view(rec)
             if existing is None:
                 self.repo.insert(conn, rec, now)
@@ -286,13 +294,14 @@ class Catalog:
                 self.history.record(
                     conn,
                     n,
-                    "CompositeAlarm" if found[n] == "composite" else "MetricAlarm",
+                    alarm_type_of(found[n]),
                     now,
                     "ConfigurationUpdate",
                     f'Alarm "{n}" deleted',
                     {"type": "Delete", "version": "1.0", "deletedAlarm": {"alarmName": n}},
                 )
             self.repo.delete(conn, list(names))
+            LogAlarmKeysRepo().remove_alarm(conn, [n for n in names if found[n] == "log"])
 
     def set_actions_enabled(self, names: Sequence[str], enabled: bool) -> None:
         if not names:
@@ -304,7 +313,7 @@ class Catalog:
                     self.history.record(
                         conn,
                         name,
-                        "CompositeAlarm" if kind == "composite" else "MetricAlarm",
+                        alarm_type_of(kind),
                         now,
                         "ConfigurationUpdate",
                         f'Alarm "{name}" updated',

@@ -27,6 +27,7 @@ def alarm_message(
     reason: str,
     change_time: float,
     triggering_children: list[dict] | None = None,
+    details: dict[str, Any] | None = None,
 ) -> str:
     """CloudWatch's alarm notification JSON for ``alarm`` (a service ``Alarm``)."""
     msg: dict[str, Any] = {
@@ -44,6 +45,8 @@ def alarm_message(
         "AlarmActions": list(alarm.alarm_actions),
         "InsufficientDataActions": list(alarm.insufficient_data_actions),
     }
+    if alarm.kind == "log":
+        return json.dumps({**msg, **log_trigger(alarm), **(details or {})}, separators=(",", ":"))
     if alarm.kind == "composite":
         msg["AlarmRule"] = alarm.config.get("alarm_rule")
         msg["TriggeringChildren"] = triggering_children or []
@@ -76,3 +79,22 @@ def alarm_message(
     trigger["EvaluateLowSampleCountPercentile"] = c.get("evaluate_low_sample_count_percentile") or ""
     msg["Trigger"] = trigger
     return json.dumps(msg, separators=(",", ":"))
+
+
+def log_trigger(alarm: Any) -> dict[str, Any]:
+    """The ``AlarmType`` and ``Trigger`` of a log alarm's message (rexwatch's own shape)."""
+    c = alarm.config
+    trigger: dict[str, Any] = {"LogGroupNames": list(c.get("log_group_names") or [])}
+    if c.get("query") is not None:
+        trigger["QueryString"] = c["query"]
+    else:
+        trigger["FilterPattern"] = c.get("filter_pattern")
+    trigger.update(
+        EvaluationInterval=c.get("every"),
+        QueryWindow=c.get("window"),
+        ValueColumn=c.get("column"),
+        GroupBy=list(c.get("group_by") or []),
+        ComparisonOperator=c.get("comparison_operator"),
+        Threshold=c.get("threshold"),
+    )
+    return {"AlarmType": "LogAlarm", "Trigger": trigger}

@@ -122,7 +122,7 @@ class AlarmRecord:
     """A validated definition in the form the store keeps (``config`` holds the snake_case rest)."""
 
     name: str
-    kind: str  # metric | composite
+    kind: str  # metric | composite | log
     description: str | None
     namespace: str | None
     metric_name: str | None
@@ -155,7 +155,7 @@ class Alarm:
 
     name: str
     arn: str
-    kind: str  # metric | composite
+    kind: str  # metric | composite | log
     description: str | None
     namespace: str | None
     metric_name: str | None
@@ -193,7 +193,11 @@ class Alarm:
 
     @property
     def alarm_type(self) -> str:
-        return "CompositeAlarm" if self.kind == "composite" else "MetricAlarm"
+        return alarm_type_of(self.kind)
+
+
+def alarm_type_of(kind: str) -> str:
+    return {"composite": "CompositeAlarm", "log": "LogAlarm"}.get(kind, "MetricAlarm")
 
 
 @dataclass
@@ -262,3 +266,59 @@ class TickReport:
         for reason, _ in self.failed.values():
             out[reason] = out.get(reason, 0) + 1
         return out
+
+
+# ---------------------------------------------------------------- log alarms
+
+
+@dataclass(frozen=True)
+class LogAlarmDefinition:
+    """An alarm on a Logs Insights query (or a filter pattern's match count) over log groups.
+
+    Every ``every`` seconds the query runs over the last ``window`` seconds; each result row
+    whose ``column`` compares to ``threshold`` with ``comparison_operator`` breaches. With
+    ``group_by`` each distinct key (an IP, a user) has its own state; without it the alarm has
+    one key. ``alarm`` actions may include ``block-ip:<duration>``, which blocks the key's
+    ``ip_column`` value for that long. ``None`` means "not given" (defaults apply).
+    """
+
+    name: str
+    log_group_names: tuple[str, ...] = ()
+    query: str | None = None
+    filter_pattern: str | None = None
+    every: int | None = None
+    window: int | None = None
+    column: str | None = None
+    threshold: float | None = None
+    comparison_operator: str | None = None
+    group_by: tuple[str, ...] = ()
+    top_rows: int | None = None
+    ip_column: str | None = None
+    description: str | None = None
+    actions_enabled: bool = True
+    actions: Actions = Actions()
+    tags: tuple[Tag, ...] = ()
+
+
+@dataclass
+class LogAlarmKey:
+    """The state of one key of a log alarm that is in ALARM."""
+
+    alarm_name: str
+    key: str
+    state: str
+    value: float | None
+    row: dict[str, Any]
+    since: float
+    updated_at: float
+
+
+@dataclass
+class LogBacktestItem:
+    """One key's transition in a log alarm backtest."""
+
+    timestamp: float
+    key: str
+    old: str
+    new: str
+    value: float | None

@@ -29,11 +29,15 @@ from rexwatch.services.alarms.catalog import Catalog
 from rexwatch.services.alarms.composites import Composites
 from rexwatch.services.alarms.definitions import STATES, next_evaluation
 from rexwatch.services.alarms.history import History
+from rexwatch.services.alarms.log_alarms import LogAlarms
 from rexwatch.services.alarms.model import (
     Alarm,
     AlarmDefinition,
     BacktestTransition,
     CompositeAlarmDefinition,
+    LogAlarmDefinition,
+    LogAlarmKey,
+    LogBacktestItem,
     MuteRule,
     MuteRuleDefinition,
     TickReport,
@@ -107,6 +111,7 @@ class AlarmsService:
         )
         self.acks = Acknowledgements(ctx, self.repo, self.history)
         self.tick = Tick(ctx, self.repo, self.transitions, self.composites, self.mute_rules)
+        self.log_alarms = LogAlarms(ctx, self.repo, self.transitions, self.composites, self.mute_rules)
 
     # ------------------------------------------------------------ seams
 
@@ -202,8 +207,43 @@ class AlarmsService:
         self.ctx.wake()
 
     def evaluate_due(self, now: float | None = None, *, limit: int | None = None) -> TickReport:
-        """The worker's tick: every metric alarm due at ``now``, batched."""
-        return self.tick.run(now, limit=limit)
+        """The worker's tick: every metric alarm due at ``now``, batched; then the due log alarms."""
+        now = self.ctx.now() if now is None else now
+        report = self.tick.run(now, limit=limit)
+        started = time.perf_counter()
+        self.log_alarms.run(now, report)
+        self.ctx.wake()
+        report.seconds += time.perf_counter() - started
+        return report
+
+    # ------------------------------------------------------------ log alarms
+
+    def put_log_alarm(self, d: LogAlarmDefinition) -> None:
+        self.catalog.put_log_alarm(d)
+
+    def log_alarms_list(self, *, prefix: str | None = None, state: str | None = None) -> list[Alarm]:
+        """Every log alarm (they are few; no paging)."""
+        with self.repo.connect() as conn:
+            out = list(self.repo.describe(conn, kinds=["log"], prefix=prefix, state=state))
+            muting = self.mute_rules.muting(conn, self.ctx.now())
+        for a in out:
+            a.muted_by = muting.get(a.name, [])
+        return out
+
+    def get_log_alarm(self, name: str) -> Alarm:
+        a = self.get(name)
+        if a.kind != "log":
+            raise NotFound(f"Log alarm {name} does not exist (it is a {a.kind} alarm)", field="AlarmName")
+        return a
+
+    def log_alarm_keys(self, name: str) -> list[LogAlarmKey]:
+        """The keys of a log alarm that are in ALARM, with the row that breached."""
+        return self.log_alarms.keys(name)
+
+    def backtest_log(self, name: str, since: float, until: float | None = None) -> list[LogBacktestItem]:
+        """Replay a log alarm over stored logs: each key's transitions (one query per step)."""
+        a = self.get_log_alarm(name)
+        return self.log_alarms.backtest(a, since, self.ctx.now() if until is None else until)
 
     def backtest(self, name: str, since: float, until: float | None = None) -> list[BacktestTransition]:
         """Replay a metric alarm over stored data: the transitions it would have made (one query)."""

@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from rexwatch.errors import NotFound
 from rexwatch.lang.alarmrule import alarm_name_of
 from rexwatch.services.alarms.history import History, Writes, utc
+from rexwatch.services.alarms.log_definitions import is_block_action
 from rexwatch.services.alarms.message import alarm_message, subject
 from rexwatch.services.alarms.model import Alarm
 from rexwatch.stores.control.alarms_repo import AlarmsRepo
@@ -50,6 +51,7 @@ class Transitions:
         triggering: list[dict] | None = None,
         writes: Writes | None = None,
         extra: dict[str, Any] | None = None,
+        details: dict[str, Any] | None = None,
     ) -> int:
         """Write a state change, its history and its notifications. Returns notifications queued.
 
@@ -97,7 +99,9 @@ class Transitions:
         )
         sent = 0
         if changed:
-            sent, outcome = self.run_actions(conn, a, old, new, reason, now, mutes, triggering, writes=writes)
+            sent, outcome = self.run_actions(
+                conn, a, old, new, reason, now, mutes, triggering, writes=writes, details=details
+            )
             notified = outcome == "sent"
             if new == "ALARM":
                 values["alarm_notified"] = notified
@@ -128,10 +132,17 @@ class Transitions:
         renotify: bool = False,
         held: bool = False,
         writes: Writes | None = None,
+        details: dict[str, Any] | None = None,
+        dedup_extra: str = "",
     ) -> tuple[int, str]:
         """Queue the actions of ``new``; returns (queued, outcome): outcome is "sent", "muted"
-        (held back by a mute rule or an ActionsSuppressor) or "none" (no actions, or disabled)."""
-        actions = a.actions_for(new)
+        (held back by a mute rule or an ActionsSuppressor) or "none" (no actions, or disabled).
+
+        ``details`` adds a log alarm's keys and offending rows to the message; ``dedup_extra``
+        tells apart notifications of one alarm at one instant (several keys firing). Block
+        actions (``block-ip:``) are a log alarm's own business, not notifications.
+        """
+        actions = [x for x in a.actions_for(new) if not is_block_action(x)]
         if not actions or not a.actions_enabled:
             return 0, "none"
         muted_by = list(mutes.get(a.name, []))
@@ -171,12 +182,16 @@ class Transitions:
             reason=reason,
             change_time=now,
             triggering_children=triggering,
+            details=details,
         )
         subj = subject(new, a.name, self.ctx.region)
         queued = 0
         for arn in actions:
             dedup = (
-                f"{a.arn}|{new}|{stamp}|{arn}" + ("|renotify" if renotify else "") + ("|held" if held else "")
+                f"{a.arn}|{new}|{stamp}|{arn}"
+                + ("|renotify" if renotify else "")
+                + ("|held" if held else "")
+                + (f"|{dedup_extra}" if dedup_extra else "")
             )
             try:
                 self.ctx.notifier.enqueue(conn, arn, subj, message, dedup)

@@ -162,6 +162,21 @@ class QueriesService:
         self._pool.submit(self._execute, run)
         return run.id
 
+    def run_now(self, query: str, group_names: list[str], start_ms: int, end_ms: int, *,
+                limit: int) -> tuple[list[str], list[tuple]]:
+        """Run a query at once on the caller's thread (log alarms): (columns, rows). The same time
+        and memory limits as StartQuery apply; ``limit`` caps the rows read."""
+        compiled = compile_query(query)
+        names = list(dict.fromkeys(log_rules.group_identifier(str(g)) for g in group_names))
+        groups = self.logs.catalog.groups(names)
+        indexed = frozenset(f for f in compiled.discovered_fields if all(f in g.index_fields for g in groups))
+        source = self.logs.event_source(names, start_ms, end_ms)
+        rows, _ = self.store.run(compiled, source, indexed=indexed, limit=limit,
+                                 account_id=self.runtime.settings.account_id, timeout_s=max(self.timeout_s, 0.001))
+        if compiled.matched_strategy == "window":
+            rows = [r[:-1] for r in rows]
+        return list(compiled.output_columns), rows
+
     def _prune(self) -> None:
         cutoff = now_ms() - KEEP_S * 1000
         while self._runs:

@@ -124,7 +124,17 @@ def _trigger_line(trigger: dict[str, Any]) -> str:
         f"{stat} {trigger.get('Namespace', '')}/{trigger.get('MetricName', '')} {op} "
         f"{trigger.get('Threshold')} for {trigger.get('EvaluationPeriods')} period(s) of "
         f"{trigger.get('Period')} seconds"
-    ).strip()
+    ).strip() if "LogGroupNames" not in trigger else (
+        f"{trigger.get('ValueColumn')} {op} {trigger.get('Threshold')} over the last "
+        f"{trigger.get('QueryWindow')} seconds of {', '.join(trigger.get('LogGroupNames') or [])}"
+        + (f" per {', '.join(trigger['GroupBy'])}" if trigger.get("GroupBy") else "")
+    )
+
+
+def _offending(alarm: dict[str, Any]) -> str:
+    """A log alarm's offending rows, one ``col=value, ...`` line each."""
+    rows = alarm.get("OffendingRows") or []
+    return "\n".join(", ".join(f"{k}={v}" for k, v in r.items()) for r in rows if isinstance(r, dict))
 
 
 def alarm_rows(alarm: dict[str, Any], default_region: str) -> list[tuple[str, str]]:
@@ -150,6 +160,9 @@ def alarm_rows(alarm: dict[str, Any], default_region: str) -> list[tuple[str, st
                 ", ".join(f"{d.get('name', d.get('Name'))}={d.get('value', d.get('Value'))}" for d in dims),
             )
         )
+    offending = _offending(alarm)
+    if offending:
+        rows.append(("Offending rows", offending))
     return [(k, v) for k, v in rows if v]
 
 

@@ -332,6 +332,17 @@ class AlarmsRepo:
             )
         return out
 
+    def due_logs(self, conn: Connection, now: float, limit: int | None = None) -> list[Alarm]:
+        """Log alarms due at ``now`` (few, and each needs its whole definition)."""
+        q = (
+            select(alarms)
+            .where(alarms.c.kind == "log", alarms.c.next_eval_at <= now)
+            .order_by(alarms.c.next_eval_at, alarms.c.id)
+        )
+        if limit:
+            q = q.limit(limit)
+        return self._alarms(conn, q)
+
     def lock(self, conn: Connection, ids: Sequence[int]) -> dict[int, Alarm]:
         """Full rows of ``ids``, locked for the transaction on PostgreSQL."""
         out: dict[int, Alarm] = {}

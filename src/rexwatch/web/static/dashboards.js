@@ -320,6 +320,13 @@
   function init() {
     var grid = document.getElementById("dash-grid");
     if (!grid) return;
+    // Places on the grid come as data attributes (the Content-Security-Policy allows no inline styles).
+    grid.style.gridTemplateRows = "repeat(" + parseInt(grid.getAttribute("data-rows"), 10) + ", var(--dash-row))";
+    $all(".widget", grid).forEach(function (w) {
+      function n(a) { return parseInt(w.getAttribute(a), 10); }
+      w.style.gridColumn = (n("data-x") + 1) + " / span " + n("data-w");
+      w.style.gridRow = (n("data-y") + 1) + " / span " + n("data-h");
+    });
     loadAll();
     var timer = null;
     function schedule(value) {

@@ -26,6 +26,7 @@ AREAS: tuple[str, ...] = (
     "notify",
     "alarms",
     "monitors",
+    "security",
     "dashboards",
 )
 

@@ -13,6 +13,8 @@ api_keys = Table(
     # 'bearer' keys are stored as a SHA-256 hash; 'aws' keys keep an encrypted
     # secret because SigV4 verification needs the secret itself.
     Column("kind", String(16), nullable=False),
+    # 'admin' keys may also mint and revoke keys; 'user' keys use everything else.
+    Column("role", String(16), nullable=False, server_default="admin"),
     Column("prefix", String(32), nullable=False, index=True, unique=True),
     Column("key_hash", String(64)),
     Column("secret_enc", Text),

@@ -1,0 +1,1 @@
+"""Security monitoring: the IP blocklist and allowlist, and ready-made rule templates."""
