@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from rexwatch.services.alarms import AlarmsService
 from rexwatch.services.alarms.model import AlarmDefinition
@@ -46,11 +47,16 @@ def put(live, name: str, body: dict | str) -> None:
     live.runtime.service(DashboardsService).put(name, text)
 
 
+def widgets_settled(page) -> None:
+    # Locator waits, not wait_for_function: the console's CSP forbids evaluating strings in the page.
+    expect(page.locator(".widget[data-state=loading]")).to_have_count(0, timeout=60_000)
+
+
 def widgets_ready(page, n: int) -> None:
-    page.wait_for_function(f"document.querySelectorAll('.widget[data-state=ready]').length >= {n}"
-                           " || document.querySelector('.widget[data-state=error]') !== null")
+    widgets_settled(page)
     errors = page.locator(".widget[data-state=error]")
     assert errors.count() == 0, errors.first.inner_text()
+    assert page.locator(".widget[data-state=ready]").count() >= n
 
 
 def test_utm_production_renders_with_live_data(page, live) -> None:
@@ -83,8 +89,8 @@ def test_utm_production_renders_with_live_data(page, live) -> None:
 
     # The shared range: switching it reloads every widget with the new range.
     page.get_by_label("Last").select_option("15m")
+    page.wait_for_url("**since=15m**")
     widgets_ready(page, 2)
-    assert "since=15m" in page.url
     assert int(page.locator("section.widget[aria-label='API Metrics']").get_attribute("data-points")) < 10
 
 
@@ -154,8 +160,7 @@ def test_log_widget_table_and_time_series(page, live) -> None:
                                                     "query": "fields @message"}},
     ]})
     page.goto(live.url + "/dashboards/Logs?since=1h")
-    page.wait_for_function("document.querySelectorAll('.widget[data-state=ready], .widget[data-state=error]')"
-                           ".length == 4")
+    widgets_settled(page)
     table = page.locator("section.widget[aria-label='table']")
     assert table.locator("table.logs tr").all_inner_texts()[1:] == ["ERROR\t5", "INFO\t5"]
     assert page.locator("section.widget[aria-label='series'] canvas").count() == 1
