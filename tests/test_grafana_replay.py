@@ -157,3 +157,14 @@ def test_neighbour_errors_are_aws_shaped(seeded) -> None:
     with pytest.raises(ClientError) as e:
         seeded.boto3_client("ec2").describe_vpcs()
     assert e.value.response["Error"]["Code"] == "InvalidAction"
+
+
+def test_neighbours_with_auth_on_take_signed_requests(runtime, live) -> None:
+    runtime.settings.auth = "on"
+    key = runtime.keys.create("grafana", aws=True)
+    creds = {"aws_access_key_id": key.access_key_id, "aws_secret_access_key": key.secret_access_key}
+    assert live.boto3_client("oam", **creds).list_sinks()["Items"] == []
+    assert live.boto3_client("ec2", **creds).describe_regions()["Regions"]
+    assert live.boto3_client("resourcegroupstaggingapi", **creds).get_resources()["ResourceTagMappingList"] == []
+    with pytest.raises(ClientError):
+        live.boto3_client("oam", aws_access_key_id=key.access_key_id, aws_secret_access_key="wrong").list_sinks()

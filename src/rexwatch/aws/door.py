@@ -43,7 +43,8 @@ QUERY_VERSIONS = {
     "2015-12-01": ("elbv2", "elasticloadbalancing"),
 }
 
-SIGNING_NAMES = frozenset(s for _, s in (*TARGET_PREFIXES.values(), *QUERY_VERSIONS.values()))
+SIGNING_NAMES = frozenset(s for _, s in (*TARGET_PREFIXES.values(), *QUERY_VERSIONS.values())) | {"ec2"} | {
+    signing for _, signing, _ in REST_PATHS.values()}
 
 # Auth failure kind -> error code, by protocol family.
 _AUTH_CODES = {
