@@ -255,3 +255,31 @@ def test_variables_switch_a_dimension_and_a_pattern_across_widgets(page, live) -
     widgets_ready(page, 1)
     assert page.locator(".widget h2").inner_text() == "cpu of MemoryUtilization"
     assert page.locator(".sv-label").all_inner_texts() == ["MemoryUtilization"]
+
+
+def test_edit_the_json_in_the_browser(page, live) -> None:
+    put(live, "Edit", {"widgets": [{"type": "text", "properties": {"markdown": "before"}}]})
+    page.goto(live.url + "/dashboards/Edit")
+    page.get_by_role("link", name="Edit JSON").click()
+    box = page.get_by_label("Dashboard body (CloudWatch dashboard JSON)")
+    assert json.loads(box.input_value())["widgets"][0]["properties"]["markdown"] == "before"
+    box.fill('{"widgets": [{"type": "graph", "properties": {}}, {"type": "text", "width": 30, "properties": {}}]}')
+    page.get_by_role("button", name="Save").click()
+    alert = page.get_by_role("alert").inner_text()
+    assert "/widgets/0/type" in alert and "/widgets/1/width" in alert and "markdown" in alert
+    body = live.runtime.service(DashboardsService).get("Edit").body
+    assert "before" in body  # nothing saved
+    page.get_by_label("Dashboard body (CloudWatch dashboard JSON)").fill(
+        '{"widgets": [{"type": "text", "properties": {"markdown": "after <b>x</b>"}}]}')
+    page.get_by_role("button", name="Save").click()
+    assert page.get_by_role("status").inner_text().startswith("Saved.")
+    assert page.locator(".widget-text .markdown").inner_text() == "after <b>x</b>"
+    # A new dashboard starts in the editor and exists once saved.
+    page.goto(live.url + "/dashboards")
+    page.get_by_label("New dashboard named").fill("Fresh")
+    page.get_by_role("button", name="Create").click()
+    page.get_by_role("button", name="Save").click()
+    assert page.get_by_role("status").inner_text().startswith("Saved.")
+    assert live.runtime.service(DashboardsService).get("Fresh").name == "Fresh"
+    # A form without the CSRF token is refused.
+    assert httpx.post(live.url + "/dashboards/Edit/edit", data={"body": "{}"}).status_code == 403

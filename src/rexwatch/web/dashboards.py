@@ -10,21 +10,32 @@ are rendered on the server (markdown, sanitised); explorer and custom widgets sh
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from rexwatch.api.auth import require_api_key
-from rexwatch.errors import Invalid, NotFound, RexwatchError
+from rexwatch.errors import Invalid, InvalidDashboard, NotFound, RexwatchError
 from rexwatch.services.dashboards import DashboardsService
 from rexwatch.services.dashboards import body as bodies
 from rexwatch.services.dashboards import variables as V
 from rexwatch.services.dashboards import widgets as W
 from rexwatch.web import templates
-from rexwatch.web.common import RELATIVE, TimeRange, _iso, call, time_range, url
+from rexwatch.web.common import (
+    RELATIVE,
+    TimeRange,
+    _iso,
+    call,
+    check_csrf,
+    csrf_token,
+    set_csrf_cookie,
+    time_range,
+    url,
+)
 from rexwatch.web.markdown import render as markdown
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_api_key)])
@@ -156,7 +167,7 @@ async def dashboard_page(request: Request, name: str) -> HTMLResponse:
     return templates.TemplateResponse(request, "dashboard.html", {
         "d": d, "cells": cells, "rows": rows, "tr": tr, "relative": RELATIVE, "range_error": range_error,
         "refresh": refresh if refresh in dict(REFRESH) else "", "refresh_choices": REFRESH,
-        "variables": variables, "values": values,
+        "variables": variables, "values": values, "done": request.query_params.get("done"),
         "period_override": doc.get("periodOverride", "auto")})
 
 
@@ -263,3 +274,54 @@ async def widget_data(request: Request, name: str, index: int) -> dict[str, Any]
     else:
         raise Invalid(f"widget {index} is a {kind} widget: it has no data to fetch")
     return {"type": kind, **data}
+
+
+NEW_BODY = '{\n  "widgets": [\n    {"type": "text", "width": 24, "height": 3,\n     "properties": {"markdown": "## New dashboard"}}\n  ]\n}'
+
+
+def _pretty(text: str) -> str:
+    doc = bodies.parse_or_none(text)
+    return json.dumps(doc, indent=2) if doc is not None else text
+
+
+@router.get("/dashboards/{name}/edit", response_class=HTMLResponse)
+async def edit_page(request: Request, name: str) -> HTMLResponse:
+    svc = request.app.state.runtime.service(DashboardsService)
+    try:
+        d = await call(svc.get, name)
+        text, exists = _pretty(d.body), True
+    except NotFound:
+        text, exists = NEW_BODY, False
+    response = templates.TemplateResponse(request, "dashboard_edit.html", {
+        "name": name, "text": text, "exists": exists, "errors": [], "csrf": csrf_token(request)})
+    return set_csrf_cookie(request, response)
+
+
+@router.post("/dashboards/{name}/edit")
+async def save_dashboard(request: Request, name: str) -> Response:
+    """Save the edited body through PutDashboard; every validation error is shown with its path."""
+    fields = await check_csrf(request)
+    text = fields.get("body", "")
+    svc = request.app.state.runtime.service(DashboardsService)
+    try:
+        warnings = await call(svc.put, name, text)
+    except InvalidDashboard as e:
+        return templates.TemplateResponse(request, "dashboard_edit.html", {
+            "name": name, "text": text, "exists": True, "csrf": csrf_token(request),
+            "errors": [(m.data_path or "/", m.message) for m in e.messages]}, status_code=400)
+    except RexwatchError as e:
+        return templates.TemplateResponse(request, "dashboard_edit.html", {
+            "name": name, "text": text, "exists": True, "csrf": csrf_token(request),
+            "errors": [("", e.message)]}, status_code=400)
+    done = "Saved." + (f" {len(warnings)} warning(s): " + "; ".join(
+        f"{m.data_path or '/'}: {m.message}" for m in warnings[:5]) if warnings else "")
+    return RedirectResponse(url(f"/dashboards/{quote(name, safe='')}", done=done), status_code=303)
+
+
+@router.get("/dashboards-new")
+async def new_dashboard(name: str = "") -> RedirectResponse:
+    """The form on the list page: a new dashboard starts in the JSON editor (nothing exists until saved)."""
+    from rexwatch.services.dashboards.service import check_name
+
+    check_name(name.strip())
+    return RedirectResponse(f"/dashboards/{quote(name.strip(), safe='')}/edit", status_code=303)
