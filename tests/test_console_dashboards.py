@@ -283,3 +283,32 @@ def test_edit_the_json_in_the_browser(page, live) -> None:
     assert live.runtime.service(DashboardsService).get("Fresh").name == "Fresh"
     # A form without the CSRF token is refused.
     assert httpx.post(live.url + "/dashboards/Edit/edit", data={"body": "{}"}).status_code == 403
+
+
+def test_move_and_resize_widgets_and_save_the_layout(page, live) -> None:
+    put(live, "Arrange", {"widgets": [
+        {"type": "text", "properties": {"markdown": "one", "title": "x"}},
+        {"type": "text", "properties": {"markdown": "two"}},
+    ]})
+    page.goto(live.url + "/dashboards/Arrange")
+    page.get_by_role("button", name="Arrange").click()
+    first = page.locator(".widget").first
+    for _ in range(2):
+        first.get_by_role("button", name="Wider").click()
+    first.get_by_role("button", name="Move down").click()
+    # Drag the second widget's corner: two columns wider.
+    second = page.locator(".widget").nth(1)
+    grip = second.locator(".grip").bounding_box()
+    col = page.locator("#dash-grid").bounding_box()["width"] / 24
+    page.mouse.move(grip["x"] + 5, grip["y"] + 5)
+    page.mouse.down()
+    page.mouse.move(grip["x"] + 5 + 2 * col, grip["y"] + 5, steps=5)
+    page.mouse.up()
+    page.get_by_role("button", name="Save layout").click()
+    assert page.get_by_role("status").inner_text() == "Layout saved."
+    doc = json.loads(live.runtime.service(DashboardsService).get("Arrange").body)
+    places = [(w["x"], w["y"], w["width"], w["height"]) for w in doc["widgets"]]
+    assert places == [(0, 1, 8, 6), (6, 0, 8, 6)]
+    assert doc["widgets"][0]["properties"]["markdown"] == "one"
+    # Without the CSRF token nothing is saved.
+    assert httpx.post(live.url + "/dashboards/Arrange/layout", data={"layout": "[]"}).status_code == 403

@@ -164,11 +164,13 @@ async def dashboard_page(request: Request, name: str) -> HTMLResponse:
         cells.append(cell)
     rows = max((p.y + p.height for p in placed), default=1)
     refresh = request.query_params.get("refresh", "")
-    return templates.TemplateResponse(request, "dashboard.html", {
+    response = templates.TemplateResponse(request, "dashboard.html", {
         "d": d, "cells": cells, "rows": rows, "tr": tr, "relative": RELATIVE, "range_error": range_error,
         "refresh": refresh if refresh in dict(REFRESH) else "", "refresh_choices": REFRESH,
         "variables": variables, "values": values, "done": request.query_params.get("done"),
+        "csrf": csrf_token(request),
         "period_override": doc.get("periodOverride", "auto")})
+    return set_csrf_cookie(request, response)
 
 
 def _window(tr: TimeRange) -> tuple[dt.datetime, dt.datetime]:
@@ -325,3 +327,39 @@ async def new_dashboard(name: str = "") -> RedirectResponse:
 
     check_name(name.strip())
     return RedirectResponse(f"/dashboards/{quote(name.strip(), safe='')}/edit", status_code=303)
+
+
+def _relayout(svc: DashboardsService, name: str, text: str) -> list[Any]:
+    d = svc.get(name)
+    doc = bodies.parse_or_none(d.body)
+    places = bodies.parse_or_none(text)
+    if not isinstance(doc, dict) or not isinstance(doc.get("widgets"), list):
+        raise Invalid(f"the body of dashboard {name} has no widgets array")
+    if not isinstance(places, list) or len(places) > bodies.MAX_WIDGETS:
+        raise Invalid("layout must be a list of {index, x, y, width, height}", field="layout")
+    widgets = doc["widgets"]
+    for p in places:
+        keys = ("x", "y", "width", "height")
+        if not (isinstance(p, dict) and isinstance(p.get("index"), int) and 0 <= p["index"] < len(widgets)
+                and isinstance(widgets[p["index"]], dict)
+                and all(isinstance(p.get(k), int) and not isinstance(p.get(k), bool) for k in keys)):
+            raise Invalid("layout must be a list of {index, x, y, width, height} of existing widgets",
+                          field="layout")
+        widgets[p["index"]].update({k: p[k] for k in keys})
+    # PutDashboard checks the new places (0-23, widths 1-24, …) like any other body.
+    return svc.put(name, bodies.dumps(doc))
+
+
+@router.post("/dashboards/{name}/layout")
+async def save_layout(request: Request, name: str) -> RedirectResponse:
+    """Widgets moved and resized in the browser: their places written through PutDashboard."""
+    fields = await check_csrf(request)
+    svc = request.app.state.runtime.service(DashboardsService)
+    try:
+        await call(_relayout, svc, name, fields.get("layout", ""))
+    except NotFound:
+        raise
+    except RexwatchError as e:
+        return RedirectResponse(url(f"/dashboards/{quote(name, safe='')}", done=f"Layout not saved: {e.message}"),
+                                status_code=303)
+    return RedirectResponse(url(f"/dashboards/{quote(name, safe='')}", done="Layout saved."), status_code=303)

@@ -295,6 +295,68 @@
     if (link && data.explorer) { link.href = data.explorer; link.hidden = false; }
   }
 
+  // Arrange mode: move and resize widgets on the grid (buttons, or dragging the title and the corner),
+  // then "Save layout" posts every widget's place; the server saves it through PutDashboard.
+  function initArrange(grid) {
+    var btn = document.getElementById("dash-arrange"), form = document.getElementById("dash-layout-form");
+    if (!btn || !form) return;
+    function n(w, a) { return parseInt(w.getAttribute(a), 10); }
+    function place(w, x, y, wd, ht) {
+      wd = Math.max(1, Math.min(24, wd)); ht = Math.max(1, Math.min(1000, ht));
+      x = Math.max(0, Math.min(24 - wd, x)); y = Math.max(0, y);
+      w.setAttribute("data-x", x); w.setAttribute("data-y", y); w.setAttribute("data-w", wd); w.setAttribute("data-h", ht);
+      w.style.gridColumn = (x + 1) + " / span " + wd;
+      w.style.gridRow = (y + 1) + " / span " + ht;
+      var rows = 1;
+      $all(".widget", grid).forEach(function (o) { rows = Math.max(rows, n(o, "data-y") + n(o, "data-h")); });
+      grid.style.gridTemplateRows = "repeat(" + (rows + 2) + ", var(--dash-row))";
+      document.getElementById("dash-layout").value = JSON.stringify($all(".widget", grid).map(function (o) {
+        return { index: n(o, "data-index"), x: n(o, "data-x"), y: n(o, "data-y"), width: n(o, "data-w"), height: n(o, "data-h") };
+      }));
+    }
+    var moves = [["←", "Move left", -1, 0, 0, 0], ["→", "Move right", 1, 0, 0, 0], ["↑", "Move up", 0, -1, 0, 0],
+                 ["↓", "Move down", 0, 1, 0, 0], ["−w", "Narrower", 0, 0, -1, 0], ["+w", "Wider", 0, 0, 1, 0],
+                 ["−h", "Shorter", 0, 0, 0, -1], ["+h", "Taller", 0, 0, 0, 1]];
+    $all(".widget", grid).forEach(function (w) {
+      var bar = el("div", { "class": "arrange" });
+      moves.forEach(function (m) {
+        var b = el("button", { type: "button", "aria-label": m[1] + " " + (w.getAttribute("aria-label") || "") }, m[0]);
+        b.addEventListener("click", function () {
+          place(w, n(w, "data-x") + m[2], n(w, "data-y") + m[3], n(w, "data-w") + m[4], n(w, "data-h") + m[5]);
+        });
+        bar.appendChild(b);
+      });
+      w.insertBefore(bar, w.firstChild);
+      var grip = el("div", { "class": "grip", "aria-hidden": "true" });
+      w.appendChild(grip);
+      function drag(handle, resize) {
+        handle.addEventListener("pointerdown", function (e) {
+          if (!grid.classList.contains("arranging") || e.target.closest("button, a")) return;
+          e.preventDefault();
+          var sx = e.clientX, sy = e.clientY, x0 = n(w, "data-x"), y0 = n(w, "data-y"), w0 = n(w, "data-w"), h0 = n(w, "data-h");
+          var col = grid.clientWidth / 24, row = w.getBoundingClientRect().height / h0;
+          function move(ev) {
+            var dx = Math.round((ev.clientX - sx) / col), dy = Math.round((ev.clientY - sy) / row);
+            if (resize) place(w, x0, y0, w0 + dx, h0 + dy); else place(w, x0 + dx, y0 + dy, w0, h0);
+          }
+          function up() { document.removeEventListener("pointermove", move); document.removeEventListener("pointerup", up); }
+          document.addEventListener("pointermove", move);
+          document.addEventListener("pointerup", up);
+        });
+      }
+      var head = w.querySelector("header");
+      if (head) drag(head, false);
+      drag(grip, true);
+    });
+    btn.addEventListener("click", function () {
+      var on = grid.classList.toggle("arranging");
+      btn.setAttribute("aria-pressed", on ? "true" : "false");
+      form.hidden = !on;
+      var first = $all(".widget", grid)[0];
+      if (first) place(first, n(first, "data-x"), n(first, "data-y"), n(first, "data-w"), n(first, "data-h"));
+    });
+  }
+
   function load(w) {
     var src = w.getAttribute("data-src");
     w.setAttribute("data-state", "loading");
@@ -348,6 +410,7 @@
     $all("select[data-autosubmit-var]").forEach(function (v) {
       v.addEventListener("change", function () { v.form.requestSubmit ? v.form.requestSubmit() : v.form.submit(); });
     });
+    initArrange(grid);
     var reload = document.getElementById("dash-reload");
     if (reload) reload.addEventListener("click", loadAll);
     var fs = document.getElementById("dash-fullscreen");
