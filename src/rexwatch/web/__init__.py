@@ -26,6 +26,7 @@ PAGES: tuple[str, ...] = (
     "rexwatch.web.monitors",
     "rexwatch.web.notifications",
     "rexwatch.web.settings",
+    "rexwatch.web.dashboards",
     "rexwatch.web.notify",
     "rexwatch.web.status",
     "rexwatch.web.apidocs",

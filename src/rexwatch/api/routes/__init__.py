@@ -12,5 +12,6 @@ ROUTERS: tuple[str, ...] = (
     "rexwatch.api.routes.notify",
     "rexwatch.api.routes.monitors",
     "rexwatch.api.routes.agent",
+    "rexwatch.api.routes.dashboards",
     "rexwatch.api.routes.security",
 )

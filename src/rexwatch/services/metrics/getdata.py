@@ -212,7 +212,10 @@ def get_metric_data(
             label = " ".join(val for _, val in m.dimensions) or m.metric_name
             if m.dimensions and sq.schema is None:
                 label = f"{m.metric_name} {label}"
-            out.append(Series(st.t[ok], v[ok], label, period))
+            # The metric's properties, so a ${PROP('Dim.Name')} label names each series found.
+            props = {"MetricName": m.metric_name, "Namespace": m.namespace, "Stat": stat, "Period": str(period),
+                     **{f"Dim.{k}": val for k, val in m.dimensions}}
+            out.append(Series(st.t[ok], v[ok], label, period, "", props))
         return out
 
     # 2. Expressions, each once, in dependency order.

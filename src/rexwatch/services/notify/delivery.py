@@ -149,12 +149,18 @@ class Dispatcher:
             self.mailbox.keep, message_id=msg.message_id, kind=msg.kind, to_addr=msg.endpoint,
             subject=str(mail["Subject"] or ""), raw=mail.as_string(), keep=MAILBOX_KEEP)
 
+    async def _alarm_graph(self, msg: Outgoing) -> bytes | None:
+        """A PNG of the alarm's metric around the transition, for an alarm notification (or None)."""
+        from rexwatch.services.dashboards.alarm_graph import alarm_graph_png
+
+        return await asyncio.to_thread(alarm_graph_png, self.rt, msg.topic_arn, msg.message)
+
     # Network side (event loop) ----------------------------------------------------------------------
 
     async def send_all(self, items: list[Any], http: HttpPool) -> list[tuple[Any, Delivery]]:
         sem = asyncio.Semaphore(self.concurrency)
         ctx = SendContext(http=http, settings=self.rt.settings, timeout=self.timeout,
-                          extra={"mailbox": self._keep_mail})
+                          extra={"mailbox": self._keep_mail, "alarm_graph": self._alarm_graph})
 
         async def one(item: Any) -> tuple[Any, Delivery]:
             if isinstance(item, dict):
