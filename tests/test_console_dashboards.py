@@ -88,6 +88,7 @@ def test_utm_production_renders_with_live_data(page, live) -> None:
     assert href.startswith("/metrics/explorer?") and "AWS%2FApplicationELB" in href and "RequestCount" in href
     page.goto(live.url + href)  # the explorer opens with the widget's series
     assert page.title().startswith("Metrics")
+    page.go_back()
 
     # The shared range: switching it reloads every widget with the new range.
     page.get_by_label("Last").select_option("15m")
