@@ -86,7 +86,7 @@ def test_utm_production_renders_with_live_data(page, live) -> None:
     assert abs(boxes[0]["y"] - boxes[1]["y"]) < 2 and boxes[1]["x"] > boxes[0]["x"] + boxes[0]["width"]
     href = api.locator("a.explore").get_attribute("href")
     assert href.startswith("/metrics/explorer?") and "AWS%2FApplicationELB" in href and "RequestCount" in href
-    explorer = page.context.new_page()  # the explorer opens with the widget's series
+    explorer = page.context.browser.new_page()  # the explorer opens with the widget's series
     explorer.goto(live.url + href)
     assert explorer.title().startswith("Metrics")
     explorer.close()
