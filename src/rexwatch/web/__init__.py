@@ -24,6 +24,7 @@ PAGES: tuple[str, ...] = (
     "rexwatch.web.notify",
     "rexwatch.web.status",
     "rexwatch.web.apidocs",
+    "rexwatch.web.account",
 )
 
 
