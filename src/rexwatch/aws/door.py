@@ -202,7 +202,7 @@ def authenticate_body(runtime: Runtime, pending: PendingSignature, request: Requ
 
 
 # Telemetry, not changes: not in the audit trail.
-DATA_OPERATIONS = frozenset({("logs", "PutLogEvents"), ("monitoring", "PutMetricData")})
+DATA_OPERATIONS = frozenset({("logs", "PutLogEvents"), ("cloudwatch", "PutMetricData")})
 
 
 def _audit(runtime: Runtime, request: Request, principal, service: str, op: str, params: dict) -> None:

@@ -100,10 +100,11 @@ REST_RULES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("*", r"^/api/v1/(keys|users|audit)(/.*)?$", "admin"),
         ("*", r"^/api/v1/settings(/.*)?$", "admin"),
         ("DELETE", r"^/api/v1/logs/(groups|streams|retention)$", "admin"),
-        ("PUT", r"^/api/v1/logs/(retention|index-policy)$", "admin"),
+        ("PUT", r"^/api/v1/logs/retention$", "admin"),
         ("GET", r"^/api/v1/subscriptions/[^/]+/signing-secret$", "secrets"),
         ("GET", r"^/api/v1/mail(/.*)?$", "secrets"),
         ("*", r"^/api/v1/agent(/.*)?$", "ingest"),
+        ("POST", r"^/api/v1/(write|push)$", "ingest"),  # Prometheus remote_write (the intake door)
         ("POST", r"^/api/v1/logs/(events|groups|streams)$", "ingest"),
         ("POST", r"^/api/v1/metrics/data$", "ingest"),
         # POSTs that only compute an answer.
@@ -129,7 +130,7 @@ def rest_action(method: str, route: str) -> str:
 _AWS_READ = re.compile(r"^(Describe|List|Get|Filter|Test|StartQuery$|StopQuery$|StartLiveTail$)")
 AWS_INGEST = frozenset({
     ("logs", "PutLogEvents"), ("logs", "CreateLogStream"), ("logs", "CreateLogGroup"),
-    ("monitoring", "PutMetricData"),
+    ("cloudwatch", "PutMetricData"),
 })
 AWS_ADMIN = frozenset({
     ("logs", "DeleteLogGroup"), ("logs", "DeleteLogStream"), ("logs", "PutRetentionPolicy"),

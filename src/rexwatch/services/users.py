@@ -141,9 +141,10 @@ class UserService:
         now = self.clock()
         lockout = self.settings.login_lockout_minutes * 60
         with self._lock:
-            if self._ip_locked.get(ip, 0) > now:
-                self._fail(username, ip, user_agent, "address locked")
-                raise Throttled("too many failed logins from this address: try again later")
+            address_locked = self._ip_locked.get(ip, 0) > now
+        if address_locked:
+            self._fail(username, ip, user_agent, "address locked")
+            raise Throttled("too many failed logins from this address: try again later")
         row = self.repo.get((username or "").strip()[:200])
         ok = False
         try:
