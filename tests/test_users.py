@@ -102,6 +102,9 @@ def test_login_session_cookie_expiry_and_logout(runtime, secured):
     assert "Secure" not in cookie  # plain HTTP here; over TLS the cookie is Secure
     page = secured.get("/alarms")
     assert page.status_code == 200 and "ann (editor)" in page.text
+    # A browser without a session is sent to the login page, and back afterwards.
+    r = TestClient(secured.app).get("/alarms?since=1h", headers={"accept": "text/html"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Falarms%3Fsince%3D1h"
     # The session also opens the REST API, with the user's role.
     assert secured.get("/api/v1/alarms").status_code == 200
     assert secured.get("/api/v1/users").status_code == 403
@@ -210,3 +213,30 @@ def test_changes_through_every_door_are_audited_with_secrets_redacted(runtime, s
     secured.get("/api/v1/topics", headers=h)
     assert not [e for e in runtime.service(AuditService).recent(limit=1000) if e.get("resource") == "topics"
                 and e.get("action") != "CREATE"]
+
+
+def test_team_of_three_in_a_real_browser(runtime, live, browser):
+    """Admin, editor and viewer share one server: each signs in, sees their name, and the
+    viewer's attempt to acknowledge an alarm is refused."""
+    runtime.settings.auth = "on"
+    users = runtime.service(UserService)
+    for name, role in (("ann", "admin"), ("ed", "editor"), ("vic", "viewer")):
+        users.create(name, PASSWORD, role)
+    for name, role in (("ann", "admin"), ("ed", "editor"), ("vic", "viewer")):
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(live.url + "/alarms")
+        assert page.url.startswith(live.url + "/login?next=")
+        page.fill("input[name=username]", name)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(live.url + "/alarms")
+        assert f"{name} ({role})" in page.locator("header").inner_text()
+        cookie = next(c for c in context.cookies() if c["name"] == "rexwatch_session")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+        status = page.request.post(live.url + "/api/v1/alarms/none/ack").status
+        assert (status == 403) == (role == "viewer"), (name, status)
+        page.goto(live.url + "/logout")
+        page.click("text=Sign out everywhere")
+        page.wait_for_url(live.url + "/login")
+        context.close()

@@ -5,8 +5,9 @@ body is kept (up to ``KEEP_BYTES``) as it streams to the route, and once the rou
 with a success, one event is written: who, the action (CREATE for POST, UPDATE for PUT/PATCH,
 DELETE), the resource and its id from the path, and the submitted fields with secrets
 redacted. Routes that record a richer event themselves (users: before -> after) set
-``state["audited"]``. Telemetry (log events, metric data, agent reports) is data, not a change,
-and is not recorded.
+``state["audited"]``. What the ``ingest`` permission covers (log events, metric data, agent
+reports, and the log groups and streams agents create as they go) is telemetry, not
+configuration, and is not recorded.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class Recorder:
         if not 200 <= self.status < 400 or state.get("audited"):
             return
         action = self.action()
-        if action in ("read", "secrets") or (action == "ingest" and _is_data(self.scope["path"])):
+        if action not in ("edit", "admin"):
             return
         path = self.scope["path"]
         parts = [p for p in (path[len("/api/v1/"):] if path.startswith("/api/v1/") else path.lstrip("/")).split("/") if p]
@@ -94,6 +95,3 @@ class Recorder:
         except Exception:  # the change is done; a missing audit line is logged, not raised
             log.exception("audit event for %s %s not written", self.scope["method"], path)
 
-
-def _is_data(path: str) -> bool:
-    return path in ("/api/v1/logs/events", "/api/v1/metrics/data") or path.startswith("/api/v1/agent/")

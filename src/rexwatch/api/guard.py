@@ -113,6 +113,8 @@ class GuardMiddleware:
         headers = dict(scope["headers"])
         if settings.auth_enabled and not is_public(path, settings.public):
             principal = await anyio.to_thread.run_sync(self._principal, scope, headers)
+            if principal is None and await self._send_to_login(scope, headers, send):
+                return
             if principal is None:
                 # One message for every failure, so responses never hint at which keys exist.
                 challenge = b'Bearer realm="rexwatch"' if path.startswith("/api/") else b'Basic realm="rexwatch"'
@@ -158,6 +160,25 @@ class GuardMiddleware:
             return
         await self.app(scope, receive, _with_security_headers(send))
 
+
+    async def _send_to_login(self, scope: Scope, headers: dict[bytes, bytes], send: Send) -> bool:
+        """A browser asking for a console page, once users exist, goes to the login page
+        (instead of the Basic prompt that API keys in browsers use)."""
+        path = scope["path"]
+        if path.startswith("/api/") or scope["method"] != "GET" or b"text/html" not in headers.get(b"accept", b""):
+            return False
+        from urllib.parse import quote
+
+        from rexwatch.services.users import UserService
+
+        if not await anyio.to_thread.run_sync(self.runtime.service(UserService).any_user):
+            return False
+        target = path + ("?" + scope["query_string"].decode("latin-1") if scope.get("query_string") else "")
+        location = "/login?next=" + quote(target, safe="")
+        await send({"type": "http.response.start", "status": 303,
+                    "headers": [(b"location", location.encode()), (b"content-length", b"0"), NOSNIFF]})
+        await send({"type": "http.response.body", "body": b""})
+        return True
 
     def _principal(self, scope: Scope, headers: dict[bytes, bytes]):
         """The caller from an API key (bearer or basic) or a console session cookie, or None.

@@ -201,10 +201,6 @@ def authenticate_body(runtime: Runtime, pending: PendingSignature, request: Requ
     request.scope.setdefault("state", {})["principal"] = key.principal()
 
 
-# Telemetry, not changes: not in the audit trail.
-DATA_OPERATIONS = frozenset({("logs", "PutLogEvents"), ("cloudwatch", "PutMetricData")})
-
-
 def _audit(runtime: Runtime, request: Request, principal, service: str, op: str, params: dict) -> None:
     from rexwatch.services.audit import AuditService
 
@@ -275,7 +271,7 @@ def install(app: FastAPI, runtime: Runtime) -> None:
                 validate.check(params, op_model.input_shape)
             result = await anyio.to_thread.run_sync(fn, ctx, params)
             principal = request.scope["state"].get("principal")
-            if principal is not None and action not in ("read", "secrets") and (service, op) not in DATA_OPERATIONS:
+            if principal is not None and action in ("edit", "admin"):  # telemetry is not a change
                 await anyio.to_thread.run_sync(_audit, runtime, request, principal, service, op, params)
             payload, ctype, headers = codec.encode(result or {}, op_model, ctx)
             return Response(payload, 200, headers=headers, media_type=ctype)

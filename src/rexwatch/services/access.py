@@ -156,4 +156,6 @@ def console_action(method: str, path: str) -> str:
     """Console pages read; its forms edit (alarm mutes and acks, saved queries, ...)."""
     if path.startswith("/users") or path.startswith("/audit"):
         return "admin"
+    if path == "/logout":  # everyone may end their own session
+        return "read"
     return "read" if method.upper() in ("GET", "HEAD") else "edit"
