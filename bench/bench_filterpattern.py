@@ -32,7 +32,7 @@ from rexwatch.lang.filterpattern.sqlgen import Generator
 from rexwatch.stores.telemetry.chdb import ChdbExecutor, engine_for
 
 TABLE = """
-CREATE TABLE {db}.logs (
+CREATE TABLE {db:Identifier}.logs (
     ts DateTime64(3),
     stream LowCardinality(String),
     message String CODEC(ZSTD(3)),
@@ -43,7 +43,7 @@ CREATE TABLE {db}.logs (
 
 # ~3% ERROR, durations 1..3000 ms (about a third above 1000), realistic key order and ids.
 FILL = """
-INSERT INTO {db}.logs
+INSERT INTO {db:Identifier}.logs
 SELECT
     toDateTime64('2026-11-01 00:00:00', 3) + toIntervalMillisecond(number * 50) AS ts,
     concat('api-', toString(number % 4)) AS stream,
@@ -73,7 +73,7 @@ def machine() -> str:
 
 
 WORDS = """
-INSERT INTO {db}.plain
+INSERT INTO {db:Identifier}.plain
 SELECT number, arrayStringConcat(arrayMap(i -> ['GET', 'q', '200', 'x', 'a', '404', 'frank', '-'][
     cityHash64(number, i) % 8 + 1], range(12)), ' ')
 FROM numbers({rows})
@@ -110,7 +110,7 @@ def nested_runs_sql(text: str) -> tuple[str, dict]:
 
 def floating_runs(tx: ChdbExecutor, repeat: int, rows: int = 20_000) -> list[tuple[int, float, float | None, int]]:
     """(runs, generated ms, nested ms or None when not run, matches) for the pathological shape."""
-    tx.execute("CREATE TABLE {db}.plain (id UInt64, message String) ENGINE = MergeTree ORDER BY id")
+    tx.execute("CREATE TABLE {db:Identifier}.plain (id UInt64, message String) ENGINE = MergeTree ORDER BY id")
     tx.execute(WORDS.replace("{rows}", str(rows)))
     out = []
     for runs in (2, 3, 4, 8):
@@ -174,11 +174,11 @@ def main() -> None:
         tx.execute(TABLE)
         started = time.perf_counter()
         tx.execute(FILL.replace("{rows}", str(args.rows)))
-        tx.execute("OPTIMIZE TABLE {db}.logs FINAL")
+        tx.execute("OPTIMIZE TABLE {db:Identifier}.logs FINAL")
         load_s = time.perf_counter() - started
 
-        page = "SELECT ts, message FROM {db}.logs WHERE %s ORDER BY ts LIMIT 50"
-        count = "SELECT count() FROM {db}.logs WHERE %s"
+        page = "SELECT ts, message FROM {db:Identifier}.logs WHERE %s ORDER BY ts LIMIT 50"
+        count = "SELECT count() FROM {db:Identifier}.logs WHERE %s"
         queries: list[tuple[str, str, str, dict]] = []
 
         def add(label: str, how: str, template: str, pattern: str = "", indexed=frozenset(), raw: str = ""):

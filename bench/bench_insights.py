@@ -117,16 +117,16 @@ def main() -> None:
         for offset in range(0, n, batch):
             m = min(batch, n - offset)
             rt.telemetry.execute(
-                "INSERT INTO {db}.log_events (group_id, stream_id, log_stream, ts, ingest_ts, seq, message) "
+                "INSERT INTO {db:Identifier}.log_events (group_id, stream_id, log_stream, ts, ingest_ts, seq, message) "
                 f"SELECT {g.id}, [{', '.join(map(str, sids))}][number % 4 + 1], "
                 f"concat('{stream}/', toString(number % 4)), "
                 f"fromUnixTimestamp64Milli(toInt64({start_ms} + number * {86_400_000 // max(n, 1)}), 'UTC'), "
                 f"fromUnixTimestamp64Milli(toInt64({start_ms} + number * {86_400_000 // max(n, 1)} + 200), 'UTC'), "
                 f"{g.id} * 100000000000 + number, {message.format()} "
                 f"FROM numbers({offset}, {m})")
-    rt.telemetry.execute("OPTIMIZE TABLE {db}.log_events FINAL")
+    rt.telemetry.execute("OPTIMIZE TABLE {db:Identifier}.log_events FINAL")
     gen_s = time.monotonic() - started
-    total = rt.telemetry.query_rows("SELECT count() FROM {db}.log_events")[0][0]
+    total = rt.telemetry.query_rows("SELECT count() FROM {db:Identifier}.log_events")[0][0]
     print(f"generated {total:,} events in {gen_s:.0f} s", file=sys.stderr)
 
     svc = rt.service(QueriesService)

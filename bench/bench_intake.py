@@ -6,6 +6,8 @@ sends prebuilt request bodies from several client threads:
 - OTLP: ``ExportMetricsServiceRequest`` in binary protobuf, one resource with
   ``--series`` gauge series (20 metrics x N attribute sets) of
   ``--points`` points each per request, as an SDK or collector batches them;
+- PutMetricData: AWS query-protocol calls of 1,000 items;
+- traces (when the server has ``/v1/traces``): ``ExportTraceServiceRequest`` of 512 spans;
 - remote_write: snappy ``WriteRequest`` bodies of 2,000 samples (500 series x
   4 samples, Prometheus' ``max_samples_per_send`` is 2,000 since 2.43; 500 before).
 
@@ -14,13 +16,18 @@ the last answer, then one GetMetricStatistics read (which waits for the
 ingest buffer's flush) checks the last points are readable; "to readable"
 includes that wait. Bounded: a fixed number of requests.
 
-Usage: python bench/bench_intake.py [--requests 60] [--threads 4] [--series 1000] [--points 5]
+With ``--baseline DIR`` (a checkout of another revision, e.g. from ``git archive``),
+the same bodies are sent to a server run from ``DIR/src`` too, and the table shows
+both and their ratio: a before/after comparison taken in one run.
+
+Usage: python bench/bench_intake.py [--requests 60] [--threads 4] [--series 1000] [--points 5] [--baseline DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import platform
 import subprocess
 import sys
@@ -60,6 +67,57 @@ def otlp_bodies(n: int, series: int, points: int) -> list[bytes]:
                     a = dp.attributes.add(key="route")
                     a.value.string_value = f"/r{s}"
         out.append(req.SerializeToString())
+    return out
+
+
+def span_bodies(n: int, per: int = 512) -> list[bytes]:
+    """ExportTraceServiceRequests of ``per`` spans (the SDK's BatchSpanProcessor sends 512), traces of
+    8 spans (a server span and its children), each span with 5 attributes."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    now = time.time_ns() - 600 * 10**9
+    out = []
+    for r in range(n):
+        req = ExportTraceServiceRequest()
+        rs = req.resource_spans.add()
+        rs.resource.attributes.add(key="service.name").value.string_value = "bench"
+        ss = rs.scope_spans.add()
+        ss.scope.name = "bench"
+        for i in range(per):
+            t = r * per + i
+            sp = ss.spans.add(trace_id=(t // 8 + 1).to_bytes(16, "big"), span_id=(t + 1).to_bytes(8, "big"),
+                              name="GET /orders/{id}" if t % 8 == 0 else f"SELECT t{t % 8}",
+                              kind=2 if t % 8 == 0 else 3, start_time_unix_nano=now + t * 1000,
+                              end_time_unix_nano=now + t * 1000 + 2_000_000 + (t % 97) * 10_000)
+            if t % 8:
+                sp.parent_span_id = (t - t % 8 + 1).to_bytes(8, "big")
+            for k, v in (("http.route", "/orders/{id}"), ("http.method", "GET"), ("db.system", "postgresql"),
+                         ("net.peer.name", "db1"), ("user.id", f"u{t % 1000}")):
+                sp.attributes.add(key=k).value.string_value = v
+        out.append(req.SerializeToString())
+    return out
+
+
+def put_metric_data_bodies(n: int) -> list[bytes]:
+    """PutMetricData calls of 1,000 items (AWS query protocol, as the AWS CLI and boto3 send it):
+    50 instances x 20 metrics, 2 dimensions each."""
+    from urllib.parse import urlencode
+
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
+    out = []
+    for r in range(n):
+        form = {"Action": "PutMetricData", "Version": "2010-08-01", "Namespace": "Bench"}
+        for i in range(1000):
+            p = f"MetricData.member.{i + 1}."
+            form[p + "MetricName"] = f"bench_metric{i % 20}"
+            form[p + "Dimensions.member.1.Name"] = "InstanceId"
+            form[p + "Dimensions.member.1.Value"] = f"i-{i // 20:04d}"
+            form[p + "Dimensions.member.2.Name"] = "Env"
+            form[p + "Dimensions.member.2.Value"] = "prod"
+            form[p + "Timestamp"] = (now + dt.timedelta(seconds=r)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            form[p + "Value"] = str(float(i + r))
+            form[p + "Unit"] = "Milliseconds"
+        out.append(urlencode(form).encode())
     return out
 
 
@@ -118,24 +176,19 @@ def read_back(url: str, namespace: str, metric: str) -> None:
     assert r["Datapoints"] is not None
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--requests", type=int, default=60)
-    ap.add_argument("--threads", type=int, default=4)
-    ap.add_argument("--series", type=int, default=1000)
-    ap.add_argument("--points", type=int, default=5)
-    args = ap.parse_args()
-    load = psutil.getloadavg()
-    print("building request bodies…", file=sys.stderr)
-    otlp = otlp_bodies(args.requests, args.series, args.points)
-    otlp_points = (args.series // 20) * 20 * args.points
-    rw = remote_write_bodies(args.requests)
+def measure(src: str | None, otlp: list[bytes], rw: list[bytes], spans: list[bytes], pmd: list[bytes],
+            otlp_points: int, threads: int) -> list:
+    """Rows (path, points per request, points, ack/s, readable/s) against a server run from ``src``;
+    a path the server does not have (404) gets no row."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ)
+    if src:
+        env["PYTHONPATH"] = os.path.join(src, "src")
     with tempfile.TemporaryDirectory() as data_dir:
         proc = subprocess.Popen([sys.executable, "-m", "rexwatch", "server", "--data-dir", data_dir, "--port",
                                  str(port), "--workers", "none"], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+                                stderr=subprocess.DEVNULL, env=env, cwd=src or None)
         try:
             deadline = time.monotonic() + 180
             while True:
@@ -158,22 +211,63 @@ def main() -> None:
                 ("remote_write (snappy protobuf)", "/api/v1/write", rw[2:], 2000,
                  {"content-type": "application/x-protobuf", "content-encoding": "snappy"}, "prometheus",
                  "bench_metric0"),
+                ("PutMetricData, 1,000 items per call (AWS query)", "/", pmd, 1000,
+                 {"content-type": "application/x-www-form-urlencoded; charset=utf-8"}, "Bench", "bench_metric0"),
             ):
-                elapsed, n = send_all(url, path, bodies, headers, args.threads)
+                elapsed, n = send_all(url, path, bodies, headers, threads)
                 t0 = time.perf_counter()
                 read_back(url, ns, metric)
                 readable = elapsed + time.perf_counter() - t0
                 points = n * per
                 rows.append((name, per, points, points / elapsed, points / readable))
+            probe = httpx.post(f"{url}/v1/traces", content=spans[0], headers={"content-type": "application/x-protobuf"})
+            if probe.status_code == 200:
+                elapsed, n = send_all(url, "/v1/traces", spans[1:], {"content-type": "application/x-protobuf"},
+                                      threads)
+                t0 = time.perf_counter()
+                httpx.get(f"{url}/api/v1/traces/{(1).to_bytes(16, 'big').hex()}", timeout=120).raise_for_status()
+                readable = elapsed + time.perf_counter() - t0
+                rows.append(("OTLP/HTTP traces (protobuf; spans)", 512, n * 512, n * 512 / elapsed,
+                             n * 512 / readable))
         finally:
             proc.terminate()
             proc.wait(60)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=60)
+    ap.add_argument("--threads", type=int, default=4)
+    ap.add_argument("--series", type=int, default=1000)
+    ap.add_argument("--points", type=int, default=5)
+    ap.add_argument("--baseline", help="a source tree of another revision to compare against, in the same run")
+    args = ap.parse_args()
+    load = psutil.getloadavg()
+    print("building request bodies…", file=sys.stderr)
+    otlp = otlp_bodies(args.requests, args.series, args.points)
+    otlp_points = (args.series // 20) * 20 * args.points
+    rw = remote_write_bodies(args.requests)
+    spans = span_bodies(args.requests)
+    pmd = put_metric_data_bodies(args.requests)
+    runs = [("this revision", None)] + ([("baseline", args.baseline)] if args.baseline else [])
+    results: dict[str, list] = {}
+    for label, src in runs:
+        results[label] = measure(src, otlp, rw, spans, pmd, otlp_points, args.threads)
     print(f"\n{dt.date.today()}, {machine()}; {args.threads} client threads, server with workers off; "
           f"1-minute load average before: {load[0]:.1f}\n")
-    print("| path | points per request | points | acknowledged points/s | to readable points/s |")
-    print("|---|---|---|---|---|")
-    for name, per, points, ack, readable in rows:
-        print(f"| {name} | {per:,} | {points:,} | {ack:,.0f} | {readable:,.0f} |")
+    for label, rows in results.items():
+        print(f"{label}:\n")
+        print("| path | points per request | points | acknowledged points/s | to readable points/s |")
+        print("|---|---|---|---|---|")
+        for name, per, points, ack, readable in rows:
+            print(f"| {name} | {per:,} | {points:,} | {ack:,.0f} | {readable:,.0f} |")
+        print()
+    if "baseline" in results:
+        print("| path | this revision / baseline, acknowledged | to readable |")
+        print("|---|---|---|")
+        for new, old in zip(results["this revision"], results["baseline"], strict=False):
+            print(f"| {new[0]} | {new[3] / old[3]:.2f}x | {new[4] / old[4]:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -202,18 +202,18 @@ def _direct(x, batches: list[tuple[np.ndarray, list[str]]]) -> tuple[float, dict
     for t in tables:
         x.insert_arrow("log_events", t)
     elapsed = time.perf_counter() - started
-    x.execute("OPTIMIZE TABLE {db}.log_events FINAL")
+    x.execute("OPTIMIZE TABLE {db:Identifier}.log_events FINAL")
     parts = x.query_rows(
         "SELECT sum(rows), sum(bytes_on_disk), sum(data_uncompressed_bytes) FROM system.parts "
         "WHERE database = {d:String} AND table = 'log_events' AND active", {"d": x.database})[0]
     cols = dict(x.query_rows(
         "SELECT column, sum(column_data_compressed_bytes) FROM system.parts_columns "
         "WHERE database = {d:String} AND table = 'log_events' AND active GROUP BY column", {"d": x.database}))
-    raw = x.query_rows("SELECT sum(length(message)) FROM {db}.log_events")[0][0]
+    raw = x.query_rows("SELECT sum(length(message)) FROM {db:Identifier}.log_events")[0][0]
     # The recompression that runs an hour after ingest, forced now by shortening its TTL.
-    x.execute("ALTER TABLE {db}.log_events MODIFY TTL ingest_ts + INTERVAL 0 SECOND RECOMPRESS CODEC(ZSTD(9))")
-    x.execute("ALTER TABLE {db}.log_events MATERIALIZE TTL SETTINGS mutations_sync = 1")
-    x.execute("OPTIMIZE TABLE {db}.log_events FINAL")
+    x.execute("ALTER TABLE {db:Identifier}.log_events MODIFY TTL ingest_ts + INTERVAL 0 SECOND RECOMPRESS CODEC(ZSTD(9))")
+    x.execute("ALTER TABLE {db:Identifier}.log_events MATERIALIZE TTL SETTINGS mutations_sync = 1")
+    x.execute("OPTIMIZE TABLE {db:Identifier}.log_events FINAL")
     recompressed = x.query_rows(
         "SELECT sum(bytes_on_disk) FROM system.parts WHERE database = {d:String} AND table = 'log_events' "
         "AND active", {"d": x.database})[0][0]

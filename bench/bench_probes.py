@@ -104,15 +104,15 @@ def run_one(count: int, interval: float, duration: float, ports: list[int], conc
     print("  io seconds:", {k: round(v, 2) for k, v in worker.io_seconds.items()}, file=sys.stderr)
     stats = ProbeResults(rt.telemetry).lateness(t0)
     ups = rt.telemetry.query_rows(
-        "SELECT countIf(ok = 1), count() FROM {db}.probe_results WHERE ts >= fromUnixTimestamp64Milli({s:Int64})",
+        "SELECT countIf(ok = 1), count() FROM {db:Identifier}.probe_results WHERE ts >= fromUnixTimestamp64Milli({s:Int64})",
         {"s": int(t0 * 1000)})[0]
     reasons = rt.telemetry.query_rows(
-        "SELECT reason, any(error), count() FROM {db}.probe_results WHERE ok = 0 GROUP BY reason ORDER BY 3 DESC")
+        "SELECT reason, any(error), count() FROM {db:Identifier}.probe_results WHERE ok = 0 GROUP BY reason ORDER BY 3 DESC")
     if reasons:
         print("  failures:", reasons[:5], file=sys.stderr)
         timeline = rt.telemetry.query_rows(
             "SELECT toStartOfInterval(ts, INTERVAL 5 SECOND) AS t, count(), countIf(ok = 1), "
-            "round(quantile(0.99)(lateness_ms)) FROM {db}.probe_results GROUP BY t ORDER BY t")
+            "round(quantile(0.99)(lateness_ms)) FROM {db:Identifier}.probe_results GROUP BY t ORDER BY t")
         print("  timeline (5 s, checks, ok, p99 late ms):", [r[1:] for r in timeline], file=sys.stderr)
     cpu = (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / (t1 - t0)
     expected = count * (t1 - t0) / interval

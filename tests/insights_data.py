@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-TABLE = "{db}.insights_fixture"
+TABLE = "{db:Identifier}.insights_fixture"
 SOURCE = f"SELECT ts, ingest_ts, seq, log_group, log_stream, message, fields FROM {TABLE}"
 
 DDL = f"""

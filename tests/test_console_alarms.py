@@ -3,6 +3,7 @@ actions on a live server, each seen in the page and the alarm's history; hostile
 
 from __future__ import annotations
 
+import json
 from urllib.parse import quote
 
 import httpx
@@ -90,3 +91,78 @@ def test_hostile_alarm_names_render_as_text(page, live, alarms):
     assert page.url.endswith(quote(HOSTILE, safe="") + "?done=" + page.url.split("?done=")[1])
     assert page.locator("main img").count() == 0
     assert page.evaluate("document.body.dataset.pwned") is None
+
+
+@pytest.fixture
+def cpu_alarm(runtime, alarms) -> AlarmsService:
+    """utm-high-cpu with 40 minutes of CPU datapoints: 50% for 20 minutes, then 95%."""
+    import datetime as dt
+
+    from rexwatch.services.metrics import MetricsService
+    from rexwatch.services.metrics.model import MetricDatum
+
+    metrics = runtime.service(MetricsService)
+    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    metrics.put_metric_data("AWS/ECS", [
+        MetricDatum("CPUUtilization", [], now - dt.timedelta(minutes=i), 95.0 if i <= 20 else 50.0, unit="Percent")
+        for i in range(1, 41)], allow_reserved=True)
+    metrics.flush()
+    alarms.put_metric_alarm(AlarmDefinition(
+        name="utm-high-cpu", metric_name="CPUUtilization", namespace="AWS/ECS", statistic="Average", period=60,
+        threshold=80, comparison_operator="GreaterThanThreshold", evaluation_periods=3))
+    return alarms
+
+
+def test_graph_with_threshold_state_bands_set_state_and_backtest(page, live, cpu_alarm):
+    page.goto(live.url + "/alarms/utm-high-cpu?since=3h")
+    page.wait_for_selector("#alarm-chart[data-points] .u-over")
+    assert page.get_attribute("#alarm-chart", "data-points") == "40"
+    data = json.loads(page.locator("#alarm-chart-data").text_content())
+    assert data["series"][1]["label"] == "threshold" and set(data["series"][1]["values"]) == {80}
+    assert [b["state"] for b in data["bands"]] == ["INSUFFICIENT_DATA", "ALARM"]  # created, then set to ALARM
+
+    page.get_by_label("Set state").select_option("OK")
+    page.get_by_label("Why").fill("all clear")
+    page.get_by_role("button", name="Set state").click()
+    assert page.locator("[role=status]").inner_text() == "State set to OK."
+    assert cpu_alarm.get("utm-high-cpu").state_value == "OK"
+    page.goto(live.url + "/alarms/utm-high-cpu?since=3h")
+    states = page.locator("table.bands tr td:nth-child(3)").all_inner_texts()
+    assert states[-2:] == ["ALARM", "OK"]
+
+    page.get_by_label("backtest over this range").check()
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_selector("table.backtest")
+    assert "backtest=1" in page.url and "since=3h" in page.url
+    moves = page.locator("table.backtest tbody tr, table.backtest tr:has(td)").all_inner_texts()
+    assert any("\tALARM\t" in m for m in moves), moves
+    data = json.loads(page.locator("#alarm-chart-data").text_content())
+    assert any(b["row"] == 1 and b["state"] == "ALARM" for b in data["bands"])
+    page.get_by_role("link", name="Open in metrics explorer").click()
+    page.wait_for_selector("#metric-chart[data-points] .u-over")
+    assert "utm-high-cpu threshold" in page.locator("table.series-summary").inner_text()
+
+
+def test_set_state_refuses_unknown_states(page, live, alarms):
+    page.goto(live.url + "/alarms/utm-high-cpu")
+    csrf = page.locator("input[name=csrf]").first.input_value()
+    r = page.request.post(live.url + "/alarms-action", form={"csrf": csrf, "name": "utm-high-cpu",
+                                                            "action": "set-state", "state": "BROKEN"})
+    assert "problem=state+must+be+one+of" in r.url and "state must be one of OK, ALARM" in r.text()
+    assert alarms.get("utm-high-cpu").state_value == "ALARM"
+
+
+def test_a_metric_math_alarm_graphs_its_expression(page, live, runtime, cpu_alarm):
+    from rexwatch.services.alarms.model import MetricQuery, MetricStat
+
+    cpu_alarm.put_metric_alarm(AlarmDefinition(
+        name="utm-cpu-doubled", evaluation_periods=1, threshold=150, comparison_operator="GreaterThanThreshold",
+        metrics=(MetricQuery("c", metric_stat=MetricStat("AWS/ECS", "CPUUtilization", (), 60, "Average"),
+                             return_data=False),
+                 MetricQuery("doubled", expression="c * 2", label="CPU x2"))))
+    page.goto(live.url + "/alarms/utm-cpu-doubled?since=3h")
+    page.wait_for_selector("#alarm-chart[data-points] .u-over")
+    data = json.loads(page.locator("#alarm-chart-data").text_content())
+    assert [s["label"] for s in data["series"]] == ["CPU x2", "threshold"]
+    assert max(v for v in data["series"][0]["values"] if v is not None) == 190.0
+    assert page.get_by_role("link", name="Open in metrics explorer").count() == 0  # math has no single metric

@@ -60,7 +60,8 @@ def test_navigation_reaches_every_page(page, live):
     page.goto(live.url + "/")
     nav = page.get_by_role("navigation", name="Main")
     for label, title in (("Logs", "Logs · rexwatch"), ("Insights", "Insights · rexwatch"),
-                         ("Live tail", "Live tail · rexwatch"), ("Alarms", "Alarms · rexwatch")):
+                         ("Live tail", "Live tail · rexwatch"), ("Traces", "Traces · rexwatch"),
+                         ("Alarms", "Alarms · rexwatch")):
         nav.get_by_role("link", name=label, exact=True).click()
         assert page.title() == title
         assert nav.locator("[aria-current=page]").inner_text() == label

@@ -147,7 +147,7 @@ def test_flatten_fields_contract():
 def test_several_patterns_share_one_query(runtime):
     tx = runtime.telemetry
     tx.execute(
-        "CREATE TABLE {db}.ev (message String, fields Map(String, String)) ENGINE = MergeTree ORDER BY tuple()"
+        "CREATE TABLE {db:Identifier}.ev (message String, fields Map(String, String)) ENGINE = MergeTree ORDER BY tuple()"
     )
     msgs = [API, ACCESS, "ERROR plain", '{"level": "INFO", "duration": 5}']
     tx.insert_arrow(

@@ -166,7 +166,7 @@ def store(chdb_engine, tmp_path_factory):
     rt = make_runtime(tmp_path_factory.mktemp("fpdiff"), chdb_engine, workers="none")
     tx = rt.telemetry
     tx.execute(
-        "CREATE TABLE {db}.fp (id UInt32, message String, fields Map(LowCardinality(String), String)) "
+        "CREATE TABLE {db:Identifier}.fp (id UInt32, message String, fields Map(LowCardinality(String), String)) "
         "ENGINE = MergeTree ORDER BY id"
     )
     all_paths = sorted({k for m in MESSAGES for k in flatten_fields(m)})
@@ -188,7 +188,7 @@ def store(chdb_engine, tmp_path_factory):
 def test_fields_round_trip(store):
     """The production extractor (orjson where it is safe) agrees with the exact reader on every message."""
     tx, _ = store
-    rows = dict(tx.query_rows("SELECT id, fields FROM {db}.fp"))
+    rows = dict(tx.query_rows("SELECT id, fields FROM {db:Identifier}.fp"))
     for i, m in enumerate(MESSAGES):
         assert dict(rows[i]) == flatten_fields(m), m
 
@@ -196,7 +196,7 @@ def test_fields_round_trip(store):
 def test_duplicate_keys_read_the_first_everywhere(store):
     tx, all_paths = store
     i = MESSAGES.index('{"level":"INFO","level":"ERROR"}')
-    assert dict(tx.query_rows("SELECT id, fields FROM {db}.fp")[i][1])["level"] == "INFO"
+    assert dict(tx.query_rows("SELECT id, fields FROM {db:Identifier}.fp")[i][1])["level"] == "INFO"
     first, last = compile_pattern('{ $.level = "INFO" }'), compile_pattern('{ $.level = "ERROR" }')
     assert first.match(MESSAGES[i]) and not last.match(MESSAGES[i])
     for indexed in (frozenset(), frozenset(all_paths)):

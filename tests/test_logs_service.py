@@ -121,7 +121,7 @@ def test_retention_hides_at_once_and_purge_removes(runtime, svc):
     svc.put_log_events("/dead", "s", LogEventBatch.from_records([{"timestamp": t, "message": "in a deleted group"}]))
 
     def stored() -> int:
-        return runtime.telemetry.query_rows("SELECT count() FROM {db}.log_events")[0][0]
+        return runtime.telemetry.query_rows("SELECT count() FROM {db:Identifier}.log_events")[0][0]
 
     assert stored() == 5
     svc.put_retention_policy("/r", 7)
@@ -208,7 +208,7 @@ def test_retention_worker_is_registered_and_purges(runtime, svc):
     worker = build("retention", runtime)
     assert worker.interval <= 3600
     worker.tick(time.time())
-    assert runtime.telemetry.query_rows("SELECT count() FROM {db}.log_events")[0][0] == 0
+    assert runtime.telemetry.query_rows("SELECT count() FROM {db:Identifier}.log_events")[0][0] == 0
 
 
 def test_retention_lease_lets_one_node_purge(runtime):

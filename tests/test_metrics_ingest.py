@@ -18,7 +18,7 @@ def test_acknowledged_points_are_replayed_after_a_crash(runtime):
     svc.put_metric_data(NS, [MetricDatum("TenantCreated", [], now, value=1.0) for _ in range(3)])
     segments = sorted(svc.ingest.wal_dir.glob("*.arrows"))
     assert len(segments) == 1 and sum(t.num_rows for t in read_segment(segments[0])) == 3
-    assert runtime.telemetry.query_rows("SELECT count() FROM {db}.metric_points") == [(0,)]
+    assert runtime.telemetry.query_rows("SELECT count() FROM {db:Identifier}.metric_points") == [(0,)]
 
     # Another live process sharing the data directory leaves a live log alone.
     other = IngestBuffer(svc.ingest.base_dir, svc.store.insert_points)
@@ -62,8 +62,8 @@ def test_crash_between_insert_and_segment_deletion_counts_once(runtime):
     IngestBuffer(svc.ingest.base_dir, svc.store.insert_points)  # replays the orphaned segment
     assert not segment.exists()
     # Replayed with the first insert's token: neither the points nor the rollups count it twice.
-    assert runtime.telemetry.query_rows("SELECT count(), sum(sum) FROM {db}.metric_points") == [(5, 10.0)]
-    assert runtime.telemetry.query_rows("SELECT sum(samples) FROM {db}.metric_1m") == [(5.0,)]
+    assert runtime.telemetry.query_rows("SELECT count(), sum(sum) FROM {db:Identifier}.metric_points") == [(5, 10.0)]
+    assert runtime.telemetry.query_rows("SELECT sum(samples) FROM {db:Identifier}.metric_1m") == [(5.0,)]
     shutil.rmtree(svc.ingest.wal_dir, ignore_errors=True)
     assert os.path.isdir(svc.ingest.base_dir)
 
@@ -82,7 +82,7 @@ def test_reads_see_writes_at_once_and_close_flushes(runtime):
     assert [p.sum for p in points] == [2.0]
     svc.put_metric_data(NS, [MetricDatum("InvitationSent", [], now, value=5.0)])
     svc.ingest.close()
-    assert runtime.telemetry.query_rows("SELECT sum(sum) FROM {db}.metric_points") == [(7.0,)]
+    assert runtime.telemetry.query_rows("SELECT sum(sum) FROM {db:Identifier}.metric_points") == [(7.0,)]
     assert not svc.ingest.wal_dir.exists()
 
 

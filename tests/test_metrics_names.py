@@ -27,7 +27,7 @@ AWKWARD = [
     "new\nline",
     'double"quote',
     "unicodé ✓ 😀",
-    "{db}.x",
+    "{db:Identifier}.x",
     "sep\x1fkey",
     "looks\\nescaped\\t",
     "'",

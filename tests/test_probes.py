@@ -43,14 +43,14 @@ def test_target_group_follows_elb_thresholds_exactly(runtime, flip):
     gid = runtime.service(TargetGroupService).repo.find_target_group(arn)["id"]
 
     with ProberThread(runtime):
-        wait_for(lambda: _health(tgs, arn)["State"] == "healthy", 5)
+        wait_for(lambda: _health(tgs, arn)["State"] == "healthy", 60)
         rows = _rows(runtime, "target", gid)
         # Exactly healthy_threshold passing checks: the first leaves it initial (2), the second makes it healthy (1).
         assert [(r["ok"], r["status"]) for r in rows[:2]] == [(1, 2), (1, 1)]
 
         flip.mode = "failing"
         t0 = time.time()
-        wait_for(lambda: _health(tgs, arn)["State"] == "unhealthy", 5)
+        wait_for(lambda: _health(tgs, arn)["State"] == "unhealthy", 60)
         failed = [r for r in _rows(runtime, "target", gid, t0) if not r["ok"]]
         # Two failures keep it healthy; the third (unhealthy_threshold) makes it unhealthy.
         assert [r["status"] for r in failed[:3]] == [1, 1, 0]
@@ -59,11 +59,11 @@ def test_target_group_follows_elb_thresholds_exactly(runtime, flip):
                      "Description": "Health checks failed with these codes: [503]"}
 
         flip.mode = "hanging"
-        wait_for(lambda: _health(tgs, arn).get("Reason") == "Target.Timeout", 5)
+        wait_for(lambda: _health(tgs, arn).get("Reason") == "Target.Timeout", 60)
 
         flip.mode = "healthy"
         t1 = time.time()
-        wait_for(lambda: _health(tgs, arn)["State"] == "healthy", 5)
+        wait_for(lambda: _health(tgs, arn)["State"] == "healthy", 60)
         passed = [r for r in _rows(runtime, "target", gid, t1) if r["ok"]]
         assert [r["status"] for r in passed[:2]] == [0, 1]
 
@@ -87,17 +87,17 @@ def test_http_monitor_retries_incidents_and_uptime(runtime, flip):
     m = svc.create({"name": "api health", "type": "http", "url": f"{flip.url}/health", "interval": 0.2,
                     "timeout": 0.15, "retries": 1, "json_path": "$.status", "json_equals": "healthy"})
     with ProberThread(runtime):
-        wait_for(lambda: svc.get(m["id"])["status"] == "up", 5)
+        wait_for(lambda: svc.get(m["id"])["status"] == "up", 60)
         flip.mode = "failing"
         t0 = time.time()
-        wait_for(lambda: svc.get(m["id"])["status"] == "down", 5)
+        wait_for(lambda: svc.get(m["id"])["status"] == "down", 60)
         failed = [r for r in _rows(runtime, "monitor", m["id"], t0) if not r["ok"]]
         # retries=1: the first failure is pending (2), the second is down (0).
         assert [r["status"] for r in failed[:2]] == [2, 0]
         assert failed[0]["status_code"] == 503 and "expected 200-299" in failed[0]["error"]
         assert '"status": "unhealthy"' in failed[0]["excerpt"]
         flip.mode = "healthy"
-        wait_for(lambda: svc.get(m["id"])["status"] == "up", 5)
+        wait_for(lambda: svc.get(m["id"])["status"] == "up", 60)
 
     hist = svc.history(m["id"])
     assert len(hist["incidents"]) == 1
@@ -164,12 +164,12 @@ def test_tcp_dns_and_refused_monitors(runtime):
         # Stored while the setting allowed it (then turned off): each check is refused at connect time.
         meta = {"id": svc.repo.insert_monitor(normalise(meta_spec, AddressPolicy(allow_link_local=True)))}
         with ProberThread(runtime):
-            wait_for(lambda: svc.get(tcp["id"])["status"] == "up", 5)
-            wait_for(lambda: svc.get(dns_ok["id"])["status"] == "up", 5)
-            wait_for(lambda: svc.get(dns_bad["id"])["status"] == "down", 5)
-            wait_for(lambda: svc.get(meta["id"])["status"] == "down", 5)
+            wait_for(lambda: svc.get(tcp["id"])["status"] == "up", 60)
+            wait_for(lambda: svc.get(dns_ok["id"])["status"] == "up", 60)
+            wait_for(lambda: svc.get(dns_bad["id"])["status"] == "down", 60)
+            wait_for(lambda: svc.get(meta["id"])["status"] == "down", 60)
             listener.close()
-            wait_for(lambda: svc.get(tcp["id"])["status"] == "down", 5)
+            wait_for(lambda: svc.get(tcp["id"])["status"] == "down", 60)
         assert "NXDOMAIN" in svc.get(dns_bad["id"])["last_error"] or "does not exist" in svc.get(
             dns_bad["id"])["last_error"]
         assert _rows(runtime, "monitor", dns_ok["id"])[-1]["excerpt"] == "127.0.0.1"

@@ -111,6 +111,19 @@ class Settings(BaseSettings):
         "prometheus", min_length=1, max_length=255, pattern=r"^[^:]",
         description="Namespace of samples received by Prometheus remote_write.",
     )
+    otlp_port: int = Field(
+        0, ge=0, le=65535,
+        description="Also serve OTLP/HTTP (/v1/logs, /v1/metrics, /v1/traces only) on this port; OTLP's "
+        "standard is 4318. 0: only on the main port.",
+    )
+    emf_agent_port: int = Field(
+        0, ge=0, le=65535,
+        description="Listen for embedded-metric-format events on this TCP and UDP port, as the CloudWatch "
+        "agent does (its port is 25888). 0: off.",
+    )
+    trace_retention_days: int = Field(
+        30, ge=1, le=3653, description="Days spans received by OTLP /v1/traces are kept (whole days are dropped)."
+    )
     probe_concurrency: int = Field(
         500, ge=1, le=20000, description="Health checks and uptime probes running at once."
     )

@@ -43,10 +43,18 @@ def parse_time(text: str | int | float, *, now: dt.datetime | None = None) -> dt
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
+# The instants a datetime can hold (years 1 to 9999), in epoch seconds.
+_EPOCH_MIN, _EPOCH_MAX = -62135596800, 253402300799
+
+
 def from_epoch(value: float) -> dt.datetime:
+    given = value
     # Values beyond year 2286 in seconds are milliseconds.
     if abs(value) > 1e10:
         value = value / 1000
+    # Outside years 1-9999 (or NaN) fromtimestamp raises ValueError/OverflowError/OSError, a 500.
+    if not _EPOCH_MIN <= value <= _EPOCH_MAX:
+        raise Invalid(f"{given!r} is not a time between the years 1 and 9999")
     return dt.datetime.fromtimestamp(value, dt.UTC)
 
 

@@ -43,9 +43,18 @@ def create_app(runtime: Runtime, *, run_workers: bool = True, close_runtime: boo
                 worker = build(name, runtime)
                 tasks.append(asyncio.create_task(worker.run(stop), name=f"worker:{name}"))
         app.state.worker_tasks = tasks
+        emf_agent = None
+        if runtime.settings.emf_agent_port:
+            from rexwatch.intake.emf_agent import EmfAgentListener
+
+            emf_agent = EmfAgentListener(runtime, runtime.settings.host, runtime.settings.emf_agent_port)
+            await emf_agent.start()
+        app.state.emf_agent = emf_agent
         try:
             yield
         finally:
+            if emf_agent is not None:
+                await emf_agent.stop()
             stop.set()
             if tasks:
                 await asyncio.wait(tasks, timeout=10)
@@ -67,6 +76,10 @@ def create_app(runtime: Runtime, *, run_workers: bool = True, close_runtime: boo
     app.add_middleware(GuardMiddleware, runtime=runtime, own_doors=intake_paths())
     # Outermost, so refusals by the guard are counted and logged too.
     app.add_middleware(RequestContextMiddleware, metrics=runtime.metrics)
+    if runtime.settings.otlp_port:
+        from rexwatch.intake import OtlpPortOnly
+
+        app.add_middleware(OtlpPortOnly, port=runtime.settings.otlp_port)
 
     v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(require_api_key)])
     for dotted in ROUTERS:

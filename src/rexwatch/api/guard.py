@@ -52,8 +52,12 @@ NOSNIFF = (b"x-content-type-options", b"nosniff")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
+# REST-JSON operations the AWS door answers by path (see aws/door.py REST_PATHS).
+AWS_REST_PATHS = frozenset({"/ListSinks", "/ListAttachedLinks"})
+
+
 def is_aws_door(method: str, path: str) -> bool:
-    return method == "POST" and (path == "/" or path.startswith("/service/"))
+    return method == "POST" and (path == "/" or path.startswith("/service/") or path in AWS_REST_PATHS)
 
 
 def is_public(path: str, public: str) -> bool:

@@ -13,8 +13,14 @@ SERVICE_MODULES: tuple[str, ...] = (
     "rexwatch.aws.logs_filterpatterns",
     "rexwatch.aws.logs_insights",
     "rexwatch.aws.logs_metric_filters",
+    "rexwatch.aws.logs_fields",
     "rexwatch.aws.cloudwatch",
     "rexwatch.aws.cloudwatch_alarms",
     "rexwatch.aws.cloudwatch_dashboards",
+    "rexwatch.aws.cloudwatch_insight_rules",
     "rexwatch.aws.sns",
+    # Neighbours of CloudWatch that Grafana's CloudWatch data source calls.
+    "rexwatch.aws.ec2",
+    "rexwatch.aws.tagging",
+    "rexwatch.aws.oam",
 )

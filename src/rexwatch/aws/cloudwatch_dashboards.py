@@ -40,3 +40,13 @@ def list_dashboards(ctx: AwsContext, p: dict[str, Any]) -> dict[str, Any]:
 def delete_dashboards(ctx: AwsContext, p: dict[str, Any]) -> dict[str, Any]:
     _svc(ctx).delete(list(p.get("DashboardNames") or []))
     return {}
+
+
+@handler("cloudwatch", "GetMetricWidgetImage")
+def get_metric_widget_image(ctx: AwsContext, p: dict[str, Any]) -> dict[str, Any]:
+    from rexwatch.services.dashboards.render import render_widget
+
+    # png and image/png both come back as the MetricWidgetImage blob of the protocol's response
+    # (SDKs only ever ask for png); image/svg+xml, an extension, puts the SVG document there.
+    image, _ = render_widget(ctx.runtime, p.get("MetricWidget"), p.get("OutputFormat"))
+    return {"MetricWidgetImage": image}

@@ -32,14 +32,20 @@ ECHO_MAX = 100
 TARGET_PREFIXES = {
     "Logs_20140328": ("logs", "logs"),
     "GraniteServiceVersion20100801": ("cloudwatch", "monitoring"),
+    "ResourceGroupsTaggingAPI_20170126": ("resourcegroupstaggingapi", "tagging"),
 }
+# EC2 speaks its own variant of the query protocol (Grafana's CloudWatch data source asks it for regions).
+EC2_VERSION = "2016-11-15"
+# REST-JSON operations answered by path: Observability Access Manager's listings (Grafana asks for them).
+REST_PATHS = {"/ListSinks": ("oam", "oam", "ListSinks"), "/ListAttachedLinks": ("oam", "oam", "ListAttachedLinks")}
 QUERY_VERSIONS = {
     "2010-03-31": ("sns", "sns"),
     "2010-08-01": ("cloudwatch", "monitoring"),
     "2015-12-01": ("elbv2", "elasticloadbalancing"),
 }
 
-SIGNING_NAMES = frozenset(s for _, s in (*TARGET_PREFIXES.values(), *QUERY_VERSIONS.values()))
+SIGNING_NAMES = frozenset(s for _, s in (*TARGET_PREFIXES.values(), *QUERY_VERSIONS.values())) | {"ec2"} | {
+    signing for _, signing, _ in REST_PATHS.values()}
 
 # Auth failure kind -> error code, by protocol family.
 _AUTH_CODES = {
@@ -129,11 +135,16 @@ def detect(request: Request, body: bytes) -> tuple[str, str, str, str]:
             raise AwsError("UnknownOperationException", f"unknown service {clip(parts[1])!r}")
         service, signing = TARGET_PREFIXES[parts[1]]
         return service, signing, parts[3], "cbor"
+    if request.url.path in REST_PATHS:
+        service, signing, op = REST_PATHS[request.url.path]
+        return service, signing, op, "rest-json"
     ctype = headers.get("content-type", "")
     if ctype.startswith("application/x-www-form-urlencoded") or request.url.query:
         form = parse_qs(body.decode("utf-8", "replace") or request.url.query, keep_blank_values=True)
         action = (form.get("Action") or [""])[0]
         version = (form.get("Version") or [""])[0]
+        if version == EC2_VERSION and action:
+            return "ec2", "ec2", action, "ec2"
         if version not in QUERY_VERSIONS:
             raise AwsError("InvalidParameterValue", f"unsupported API Version {clip(version)!r}")
         if not action:
@@ -141,6 +152,19 @@ def detect(request: Request, body: bytes) -> tuple[str, str, str, str]:
         service, signing = QUERY_VERSIONS[version]
         return service, signing, action, "query"
     raise AwsError("UnknownOperationException", "request is not in an AWS protocol rexwatch understands")
+
+
+def answer_protocol(request: Request) -> str:
+    """The protocol to answer errors in before the request is understood (a body too large, a form
+    that is not UTF-8, no Version): a query client can parse only XML, a CBOR client only CBOR."""
+    if request.headers.get("x-amz-target"):
+        return "json"
+    if request.url.path.startswith("/service/"):
+        return "cbor"
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith("application/x-www-form-urlencoded") or request.url.query:
+        return "query"
+    return "json"
 
 
 def _gunzip(body: bytes, limit: int) -> bytes:
@@ -157,7 +181,7 @@ def _gunzip(body: bytes, limit: int) -> bytes:
 
 
 def _family(protocol: str) -> str:
-    return "query" if protocol == "query" else "json"
+    return "query" if protocol in ("query", "ec2") else "json"
 
 
 def _auth_error(f: SigV4Failure, protocol: str) -> AwsError:
@@ -222,13 +246,15 @@ def install(app: FastAPI, runtime: Runtime) -> None:
     for dotted in SERVICE_MODULES:
         importlib.import_module(dotted)
     # Load the botocore models now so the first request does not pay for it.
-    for service in {svc for svc, _ in HANDLERS}:
+    # (EC2's model is large and only Grafana's region lookup needs it: it loads on first use.)
+    for service in {svc for svc, _ in HANDLERS} - {"ec2"}:
         service_model(service)
 
     async def door(request: Request) -> Response:
         request_id = request.scope.get("state", {}).get("request_id") or str(uuid.uuid4())
         ctx = AwsContext(
-            runtime, "", "", request_id, runtime.settings.region, runtime.settings.account_id, "json"
+            runtime, "", "", request_id, runtime.settings.region, runtime.settings.account_id,
+            answer_protocol(request),
         )
         ctx.protocol = family_from_headers(request)
         try:
@@ -252,14 +278,14 @@ def install(app: FastAPI, runtime: Runtime) -> None:
             model = service_model(service)
             if op not in model.operation_names:
                 raise AwsError(
-                    "UnknownOperationException" if protocol != "query" else "InvalidAction",
+                    "UnknownOperationException" if protocol not in ("query", "ec2") else "InvalidAction",
                     f"{clip(op)} is not an operation of {service}",
                 )
             op_model = model.operation_model(op)
             fn = HANDLERS.get((service, op))
             if fn is None:
                 raise AwsError(
-                    "UnknownOperationException" if protocol != "query" else "InvalidAction",
+                    "UnknownOperationException" if protocol not in ("query", "ec2") else "InvalidAction",
                     f"{service} {op} is not implemented by rexwatch yet",
                 )
             # Only known operations become metric labels, so label sets stay bounded.
@@ -267,7 +293,7 @@ def install(app: FastAPI, runtime: Runtime) -> None:
             action = aws_action(service, op)
             authorize(request.scope["state"].get("principal"), action, f"{service} {op}")
             params = codec.decode(body, dict(request.headers), op_model)
-            if protocol != "query":  # query parameters are all text; its codec converts them
+            if protocol not in ("query", "ec2"):  # form parameters are all text; their codecs convert them
                 validate.check(params, op_model.input_shape)
             result = await anyio.to_thread.run_sync(fn, ctx, params)
             principal = request.scope["state"].get("principal")
@@ -297,3 +323,5 @@ def install(app: FastAPI, runtime: Runtime) -> None:
 
     app.add_api_route("/", door, methods=["POST"], include_in_schema=False)
     app.add_api_route("/service/{svc}/operation/{op}", door, methods=["POST"], include_in_schema=False)
+    for path in REST_PATHS:
+        app.add_api_route(path, door, methods=["POST"], include_in_schema=False)

@@ -35,6 +35,14 @@ NOTES: dict[tuple[str, str], str] = {
     "`IQM`) are refused. Percentiles read from rollups are within 0.78 %.",
     ("cloudwatch", "GetMetricData"): "Metric math and `SEARCH`; not `INSIGHT_RULE_METRIC`, anomaly "
     "detection, label time zones or cross-account queries.",
+    ("logs", "GetLogGroupFields"): "Fields of up to 1,000 events of the window (8 minutes either side of "
+    "`time`, else the last 15 minutes): JSON keys, nested ones joined with dots.",
+    ("cloudwatch", "GetInsightRuleReport"): "There are no Contributor Insights rules: every rule name is "
+    "answered with `ResourceNotFoundException`.",
+    ("cloudwatch", "GetMetricWidgetImage"): "Views timeSeries (lines or stacked), singleValue, bar and pie; "
+    "`png` and `image/png` both return the image in `MetricWidgetImage`; `image/svg+xml` returns SVG there.",
+    ("cloudwatch", "PutDashboard"): "Bodies are validated as CloudWatch does and stored as given; the console "
+    "draws them at `/dashboards/<name>` ([dashboards.md](dashboards.md)).",
     ("cloudwatch", "PutMetricAlarm"): "Actions are SNS topic ARNs only (no EC2, Auto Scaling or Systems "
     "Manager actions); anomaly-detection operators and PromQL criteria are refused.",
     ("cloudwatch", "PutCompositeAlarm"): "`ActionsSuppressor` wait and extension periods are stored but "
@@ -71,6 +79,11 @@ What differs everywhere:
   AWS-shaped error naming the operation; nothing is changed.
 - **Protocols.** JSON 1.1 (logs), JSON 1.0 and smithy RPC v2 CBOR
   (cloudwatch), and the query protocol (sns, and cloudwatch for older SDKs).
+- **Grafana's neighbours.** For Grafana's CloudWatch data source, a few calls
+  of other services answer too: `ec2 describe-regions` (the server's region),
+  `ec2 describe-instances` and `describe-tags`, `resourcegroupstaggingapi
+  get-resources`, `oam list-sinks` and `list-attached-links` (all empty); see
+  [grafana.md](grafana.md).
 """
 
 

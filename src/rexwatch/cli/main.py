@@ -31,6 +31,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("rexwatch.cli.sns_cmd", "sns"),
     ("rexwatch.cli.mail_cmd", "mail"),
     ("rexwatch.cli.monitors_cmd", "monitors"),
+    ("rexwatch.cli.dashboards_cmd", "dashboards"),
     ("rexwatch.cli.target_groups_cmd", "target_groups"),
     ("rexwatch.cli.agent_cmd", "agent"),
     ("rexwatch.cli.agent_cmd", "rds"),

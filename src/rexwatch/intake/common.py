@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import zlib
 from typing import Any
 
@@ -9,6 +10,7 @@ import anyio
 from fastapi import Request
 
 from rexwatch.runtime import Runtime
+from rexwatch.services.metrics.model import MAX_MAGNITUDE, MIN_MAGNITUDE
 
 
 class IntakeError(Exception):
@@ -124,3 +126,8 @@ def text(value: Any) -> str:
 
         return orjson.dumps(value).decode()
     return str(value)
+
+
+def storable(v: float) -> bool:
+    """Whether the metrics store takes the value (CloudWatch's magnitude bounds, no NaN or infinity)."""
+    return not (math.isnan(v) or math.isinf(v) or abs(v) > MAX_MAGNITUDE or (v != 0 and abs(v) < MIN_MAGNITUDE))

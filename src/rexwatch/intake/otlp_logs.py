@@ -99,7 +99,7 @@ def _rejected_count(r: RejectedEvents, n: int) -> int:
     return min(n, head + tail)
 
 
-def _chunks(events: list[tuple[int, str]]):
+def chunks(events: list[tuple[int, str]]):
     """Split time-sorted events into PutLogEvents-sized batches (count, bytes and 24 h span)."""
     start, size = 0, 0
     for i, (ts, msg) in enumerate(events):
@@ -113,7 +113,7 @@ def _chunks(events: list[tuple[int, str]]):
         yield events[start:]
 
 
-def _put(logs: LogsService, group: str, stream: str, batch: LogEventBatch) -> RejectedEvents:
+def put_creating(logs: LogsService, group: str, stream: str, batch: LogEventBatch) -> RejectedEvents:
     for attempt in range(3):
         try:
             return logs.put_log_events(group, stream, batch).rejected
@@ -155,9 +155,9 @@ def export(runtime: Runtime, req: ExportLogsServiceRequest) -> ExportLogsService
         if not events:
             continue
         events.sort(key=lambda e: e[0])
-        for chunk in _chunks(events):
+        for chunk in chunks(events):
             try:
-                rejected += _rejected_count(_put(logs, group, stream, LogEventBatch.of(chunk)), len(chunk))
+                rejected += _rejected_count(put_creating(logs, group, stream, LogEventBatch.of(chunk)), len(chunk))
             except Invalid as e:
                 rejected += len(chunk)
                 problems.append(f"{group}: {e.message}")

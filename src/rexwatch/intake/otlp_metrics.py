@@ -42,19 +42,16 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
 
 from rexwatch.errors import Invalid
 from rexwatch.intake import otlp
-from rexwatch.intake.common import attributes, text
+from rexwatch.intake.common import attributes, storable, text
 from rexwatch.intake.cumulative import CumulativeTracker
 from rexwatch.intake.otlp_logs import group_name
 from rexwatch.runtime import Runtime
 from rexwatch.services.metrics.model import (
     FUTURE_LIMIT,
     MAX_DIMENSIONS,
-    MAX_ITEMS_PER_PUT,
-    MAX_MAGNITUDE,
     MAX_VALUES,
-    MIN_MAGNITUDE,
     PAST_LIMIT,
-    Datum,
+    MetricColumns,
 )
 from rexwatch.services.metrics.service import MetricsService
 
@@ -99,15 +96,14 @@ def point_dimensions(base: list[tuple[str, str]], kvs: Any) -> list[tuple[str, s
     for key, value in sorted(attributes(kvs).items()):
         if len(dims) >= MAX_DIMENSIONS:
             break
-        if key in seen or not key or len(key) > 255 or value is None or value == "":
+        if key in seen or not key or len(key) > 255 or key[0] == ":" or value is None or value == "":
             continue
         dims.append((key, text(value)[:1024]))
         seen.add(key)
     return dims
 
 
-def _ok(v: float) -> bool:
-    return not (math.isnan(v) or math.isinf(v) or abs(v) > MAX_MAGNITUDE or (v != 0 and abs(v) < MIN_MAGNITUDE))
+_ok = storable
 
 
 def _number(p: Any) -> float:
@@ -165,33 +161,66 @@ def _exponential_buckets(p: Any) -> tuple[dict[Hashable, float], dict[Hashable, 
     return counts, reps
 
 
+class _Columns:
+    """One namespace's datums in columns (``MetricColumns`` with offsets), built point by point."""
+
+    def __init__(self) -> None:
+        self.cols = MetricColumns([], [], [], [], [], [], [0])
+
+    def add(self, name: str, dims: list, t_ms: int, unit: str, values: list[float], counts: list[float]) -> None:
+        c = self.cols
+        c.metric_names.append(name)
+        c.dimensions.append(dims)
+        c.timestamps_ms.append(t_ms)
+        c.units.append(unit)
+        c.values.extend(values)
+        c.counts.extend(counts)  # type: ignore[union-attr]
+        c.offsets.append(len(c.values))  # type: ignore[union-attr]
+
+
 class _Batch:
-    """Datums by namespace, and what was refused."""
+    """Columns by namespace, one dimension list per attribute set, and what was refused."""
 
     def __init__(self, now: dt.datetime) -> None:
-        self.by_ns: dict[str, list[Datum]] = defaultdict(list)
+        self.by_ns: dict[str, _Columns] = defaultdict(_Columns)
         self.rejected = 0
         self.problem = ""
-        self.oldest, self.newest = now - PAST_LIMIT, now + FUTURE_LIMIT
+        now_ns = int(now.timestamp() * 1e9)
+        self.now_ms = now_ns // 1_000_000
+        self.oldest = now_ns - int(PAST_LIMIT.total_seconds() * 1e9)
+        self.newest = now_ns + int(FUTURE_LIMIT.total_seconds() * 1e9)
+        # (id of the resource's dimensions, the attributes' wire bytes) -> (dimensions, their tuple):
+        # points of one attribute set share one list, which the batch put validates and encodes once.
+        self._dims: dict[tuple, tuple[list[tuple[str, str]], tuple]] = {}
+
+    def dims(self, base: list[tuple[str, str]], kvs: Any) -> tuple[list[tuple[str, str]], tuple]:
+        key = (id(base), tuple(kv.SerializeToString() for kv in kvs))
+        hit = self._dims.get(key)
+        if hit is None:
+            d = point_dimensions(base, kvs)
+            hit = self._dims[key] = (d, tuple(d))
+        return hit
 
     def refuse(self, n: int, why: str) -> None:
         self.rejected += n
         self.problem = self.problem or why
 
-    def when(self, ns: int, name: str) -> dt.datetime | None:
-        t = dt.datetime.fromtimestamp(ns / 1e9, dt.UTC) if ns else self.newest - FUTURE_LIMIT
-        if t < self.oldest or t > self.newest:
+    def when(self, ns: int, name: str) -> int | None:
+        """The point's time in epoch milliseconds, or None (refused) outside what the store keeps."""
+        if not ns:
+            return self.now_ms
+        if ns < self.oldest or ns > self.newest:
             self.refuse(1, f"{name}: a point's time is over two weeks old or over two hours ahead")
             return None
-        return t
+        return ns // 1_000_000
 
-    def value(self, namespace: str, name: str, dims: list, t: dt.datetime, v: float, unit: str) -> None:
+    def value(self, namespace: str, name: str, dims: list, t: int, v: float, unit: str) -> None:
         if not _ok(v):
             self.refuse(1, f"{name}: value {v} cannot be stored")
             return
-        self.by_ns[namespace].append(Datum(name, dims, t, value=v, unit=unit))
+        self.by_ns[namespace].add(name, dims, t, unit, [v], [1.0])
 
-    def distribution(self, namespace: str, name: str, dims: list, t: dt.datetime,
+    def distribution(self, namespace: str, name: str, dims: list, t: int,
                      counts: dict[Hashable, float], reps: dict[Hashable, float], unit: str) -> None:
         pairs = [(reps[b], c) for b, c in counts.items() if c > 0]
         good = [(v, c) for v, c in pairs if _ok(v)]
@@ -199,8 +228,7 @@ class _Batch:
             self.refuse(1, f"{name}: a bucket's value cannot be stored")
         for i in range(0, len(good), MAX_VALUES):
             part = good[i:i + MAX_VALUES]
-            self.by_ns[namespace].append(Datum(name, dims, t, values=[v for v, _ in part],
-                                               counts=[c for _, c in part], unit=unit))
+            self.by_ns[namespace].add(name, dims, t, unit, [v for v, _ in part], [c for _, c in part])
 
 
 def _map_metric(m: Any, namespace: str, base: list, tracker: CumulativeTracker, out: _Batch) -> None:
@@ -219,13 +247,13 @@ def _map_metric(m: Any, namespace: str, base: list, tracker: CumulativeTracker, 
             t = out.when(p.time_unix_nano, name)
             if t is None:
                 continue
-            dims = point_dimensions(base, p.attributes)
+            dims, dims_key = out.dims(base, p.attributes)
             v = _number(p)
             if cumulative:
                 if not _ok(v):
                     out.refuse(1, f"{name}: value {v} cannot be stored")
                     continue
-                v = tracker.delta((namespace, name, tuple(dims)), p.start_time_unix_nano, v)
+                v = tracker.delta((namespace, name, dims_key), p.start_time_unix_nano, v)
             out.value(namespace, name, dims, t, v, unit)
     elif kind in ("histogram", "exponential_histogram"):
         data = getattr(m, kind)
@@ -237,10 +265,10 @@ def _map_metric(m: Any, namespace: str, base: list, tracker: CumulativeTracker, 
             t = out.when(p.time_unix_nano, name)
             if t is None:
                 continue
-            dims = point_dimensions(base, p.attributes)
+            dims, dims_key = out.dims(base, p.attributes)
             counts, reps = split(p)
             if cumulative:
-                counts = tracker.bucket_delta((namespace, name, tuple(dims), kind), p.start_time_unix_nano,
+                counts = tracker.bucket_delta((namespace, name, dims_key, kind), p.start_time_unix_nano,
                                               counts)
             out.distribution(namespace, name, dims, t, counts, reps, unit)
     elif kind == "summary":
@@ -250,13 +278,13 @@ def _map_metric(m: Any, namespace: str, base: list, tracker: CumulativeTracker, 
             t = out.when(p.time_unix_nano, name)
             if t is None:
                 continue
-            dims = point_dimensions(base, p.attributes)
+            dims, dims_key = out.dims(base, p.attributes)
             for q in p.quantile_values:
                 qdims = [*dims, ("quantile", repr(q.quantile))][:MAX_DIMENSIONS]
                 out.value(namespace, name, qdims, t, q.value, unit)
             for suffix, total in (("_count", float(p.count)), ("_sum", p.sum)):
                 if _ok(total):
-                    v = tracker.delta((namespace, name + suffix, tuple(dims)), p.start_time_unix_nano, total)
+                    v = tracker.delta((namespace, name + suffix, dims_key), p.start_time_unix_nano, total)
                     out.value(namespace, name + suffix, dims, t, v, "Count" if suffix == "_count" else unit)
     else:
         out.refuse(1, f"{name}: metric has no data")
@@ -281,18 +309,30 @@ def export(runtime: Runtime, req: ExportMetricsServiceRequest) -> ExportMetricsS
     return ExportMetricsServiceResponse()
 
 
+# Datums per batch put: the request body bounds the total; this bounds what one refusal costs.
+PUT_CHUNK = 20_000
+
+
 def put(metrics: MetricsService, out: _Batch) -> None:
-    for namespace, datums in out.by_ns.items():
-        for chunk in _chunked(datums):
+    for namespace, columns in out.by_ns.items():
+        for chunk in _chunked(columns.cols):
             try:
-                metrics.put_metric_data(namespace, chunk)
+                metrics.put_metric_columns(namespace, chunk, max_items=None)
             except Invalid as e:
                 out.refuse(len(chunk), e.message)
 
 
-def _chunked(items: list[Datum]) -> Iterator[list[Datum]]:
-    for i in range(0, len(items), MAX_ITEMS_PER_PUT):
-        yield items[i:i + MAX_ITEMS_PER_PUT]
+def _chunked(c: MetricColumns) -> Iterator[MetricColumns]:
+    if len(c) <= PUT_CHUNK:
+        yield c
+        return
+    offsets = c.offsets
+    assert offsets is not None and c.counts is not None
+    for i in range(0, len(c), PUT_CHUNK):
+        j = min(i + PUT_CHUNK, len(c))
+        a, b = offsets[i], offsets[j]
+        yield MetricColumns(c.metric_names[i:j], c.dimensions[i:j], c.timestamps_ms[i:j], c.units[i:j],
+                            c.values[a:b], c.counts[a:b], [o - a for o in offsets[i:j + 1]])
 
 
 ROUTES = (("/v1/metrics", lambda runtime: otlp.door(runtime, ExportMetricsServiceRequest, export)),)

@@ -36,10 +36,13 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
 from rexwatch.errors import Invalid, RexwatchError, Throttled, Unavailable
-from rexwatch.intake.common import IntakeError, authenticate, read_body
+from rexwatch.intake.common import IntakeError, authenticate, read_body, storable
 from rexwatch.runtime import Runtime
-from rexwatch.services.metrics.model import FUTURE_LIMIT, MAX_DIMENSIONS, MAX_ITEMS_PER_PUT, PAST_LIMIT, Datum
+from rexwatch.services.metrics.model import FUTURE_LIMIT, MAX_DIMENSIONS, PAST_LIMIT, MetricColumns
 from rexwatch.services.metrics.service import MetricsService
+
+# Samples per batch put: the request body bounds the total; this bounds what one refusal costs.
+PUT_CHUNK = 20_000
 
 log = logging.getLogger("rexwatch.intake")
 
@@ -101,16 +104,18 @@ def write(runtime: Runtime, req) -> tuple[int, int, str]:
     now_ms = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
     oldest = now_ms - int(PAST_LIMIT.total_seconds() * 1000)
     newest = now_ms + int(FUTURE_LIMIT.total_seconds() * 1000)
-    datums: list[Datum] = []
+    names: list[str] = []
+    dimensions: list[list[tuple[str, str]]] = []
+    times: list[int] = []
+    values: list[float] = []
     refused, reason = 0, ""
-    utc = dt.UTC
     for ts in req.timeseries:
         name = ""
         dims = []
         for label in ts.labels:
             if label.name == "__name__":
                 name = label.value
-            elif label.value:
+            elif label.value and label.name and label.name[0] != ":":
                 dims.append((label.name[:255], label.value[:1024]))
         if not name or len(name) > 255:
             refused += len(ts.samples)
@@ -118,22 +123,31 @@ def write(runtime: Runtime, req) -> tuple[int, int, str]:
             continue
         dims.sort()
         del dims[MAX_DIMENSIONS:]
+        # Duplicate label names (invalid in Prometheus) would fail the whole batch: keep the first.
+        if len({k for k, _ in dims}) < len(dims):
+            dims = list(dict(reversed(dims)).items())
+            dims.sort()
         for s in ts.samples:
             v = s.value
             if math.isnan(v):
                 continue  # staleness markers are NaNs; a NaN is no datapoint either
-            if math.isinf(v) or not oldest <= s.timestamp <= newest:
+            if math.isinf(v) or not oldest <= s.timestamp <= newest or not storable(v):
                 refused += 1
                 reason = reason or f"{name}: a sample is infinite or its time is outside the last two weeks"
                 continue
-            datums.append(Datum(name, dims, dt.datetime.fromtimestamp(s.timestamp / 1000, utc), value=v))
+            # One list object per series: the batch put validates and encodes it once.
+            names.append(name)
+            dimensions.append(dims)
+            times.append(s.timestamp)
+            values.append(v)
     stored = 0
-    for i in range(0, len(datums), MAX_ITEMS_PER_PUT):
-        chunk = datums[i:i + MAX_ITEMS_PER_PUT]
+    for i in range(0, len(names), PUT_CHUNK):
+        j = i + PUT_CHUNK
+        cols = MetricColumns(names[i:j], dimensions[i:j], times[i:j], [None] * len(names[i:j]), values[i:j])
         try:
-            stored += metrics.put_metric_data(namespace, chunk)
+            stored += metrics.put_metric_columns(namespace, cols, max_items=None)
         except Invalid as e:
-            refused += len(chunk)
+            refused += len(cols)
             reason = reason or e.message
     return stored, refused, reason
 

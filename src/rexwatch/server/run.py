@@ -44,13 +44,23 @@ def check_auth(settings: Settings) -> None:
 
 
 def check_port(settings: Settings) -> None:
-    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((settings.host, settings.port))
-        except OSError as e:
-            raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {e.strerror}")
+    listen_socket(settings.host, settings.port).close()
+    if settings.otlp_port:
+        listen_socket(settings.host, settings.otlp_port).close()
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A bound TCP socket for uvicorn (which listens on it); ConfigError naming the address if taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind((host, port))
+    except OSError as e:
+        s.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {e.strerror}")
+    s.set_inheritable(True)
+    return s
 
 
 def serve(settings: Settings) -> int:
@@ -96,7 +106,12 @@ def serve(settings: Settings) -> int:
         )
         server = _Server(config)
         _announce(settings)
-        server.run()
+        if settings.otlp_port:
+            # Both ports in one server: the OTLP port answers only the OTLP paths (create_app).
+            server.run(sockets=[listen_socket(settings.host, settings.port),
+                                listen_socket(settings.host, settings.otlp_port)])
+        else:
+            server.run()
         return 0
     finally:
         lock.release()

@@ -9,7 +9,9 @@ prompt that takes the key as password).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -18,8 +20,22 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from rexwatch.api.routes.alarms import config_json
 from rexwatch.errors import Invalid, NotFound, RexwatchError
 from rexwatch.services.alarms import AlarmsService
+from rexwatch.services.alarms.model import Alarm
+from rexwatch.services.metrics import MetricsService
+from rexwatch.services.metrics.model import MetricDataQuery, MetricId, MetricStatSpec
 from rexwatch.web import templates
-from rexwatch.web.common import call, check_csrf, csrf_token, set_csrf_cookie, url
+from rexwatch.web.common import (
+    RELATIVE,
+    TimeRange,
+    call,
+    check_csrf,
+    csrf_token,
+    fmt_ms,
+    set_csrf_cookie,
+    time_range,
+    url,
+)
+from rexwatch.web.metrics import chart_json, explorer_url, query_series, thin
 
 router = APIRouter(include_in_schema=False)
 ORDER = {"ALARM": 0, "INSUFFICIENT_DATA": 1, "OK": 2}
@@ -43,21 +59,117 @@ def alarms_page(request: Request, state: str | None = None) -> HTMLResponse:
     )
 
 
-@router.get("/alarms/{name:path}", response_class=HTMLResponse)
-def alarm_page(request: Request, name: str) -> HTMLResponse:
-    svc = request.app.state.runtime.service(AlarmsService)
+def _queries(a: Alarm) -> list[MetricDataQuery]:
+    """The alarm's metric (or its metric math) as GetMetricData queries."""
+    c = a.config
+    if not c.get("math"):
+        stat = c.get("extended_statistic") or c.get("statistic") or "Average"
+        spec = MetricStatSpec(MetricId(a.namespace or "", a.metric_name or "",
+                                       tuple((d.name, d.value) for d in a.dimensions)),
+                              int(c.get("period") or 60), stat, c.get("unit"))
+        return [MetricDataQuery(id="m1", metric_stat=spec, label=a.metric_name)]
+    out = []
+    for q in c.get("metrics") or []:
+        spec = None
+        if q.metric_stat is not None:
+            ms = q.metric_stat
+            spec = MetricStatSpec(MetricId(ms.namespace or "", ms.metric_name or "",
+                                           tuple((d.name, d.value) for d in ms.dimensions)),
+                                  ms.period, ms.stat or "Average", ms.unit)
+        out.append(MetricDataQuery(id=q.id or "m1", metric_stat=spec, expression=q.expression, label=q.label,
+                                   return_data=q.return_data, period=q.period))
+    return out
+
+
+def _bands(svc: AlarmsService, a: Alarm, tr: TimeRange) -> list[dict[str, Any]]:
+    """The alarm's states over the range, from its StateUpdate history: ``[{from, to, state}]`` (seconds)."""
+    start = dt.datetime.fromtimestamp(tr.start_ms / 1000, dt.UTC)
+    end = dt.datetime.fromtimestamp(tr.end_ms / 1000, dt.UTC)
+    # The newest 100 transitions; when there were more, the bands start at the oldest one read.
+    items, more = svc.describe_history(name=a.name, item_type="StateUpdate", start=start, end=end, max_records=100)
+    items.sort(key=lambda h: h.timestamp)
+    changes: list[tuple[float, str]] = []
+    first = a.state_value
+    for i, h in enumerate(items):
+        try:
+            d = json.loads(h.data)
+            old, new = d["oldState"]["stateValue"], d["newState"]["stateValue"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        if i == 0:
+            first = old
+        changes.append((h.timestamp.timestamp(), new))
+    out, at, state = [], tr.start_ms / 1000, first
+    if more and changes:
+        at, state = changes[0]
+        changes = changes[1:]
+    for t, new in changes:
+        out.append({"from": at, "to": t, "state": state, "row": 0})
+        at, state = t, new
+    out.append({"from": at, "to": tr.end_ms / 1000, "state": state, "row": 0})
+    return out
+
+
+def _graph(runtime: Any, a: Alarm, tr: TimeRange, backtest: bool) -> dict[str, Any]:
+    """The alarm's metric over the range with its threshold and state bands, and a backtest's states."""
+    svc = runtime.service(AlarmsService)
+    out: dict[str, Any] = {"graph_error": None, "backtest": None, "chart": None}
+    if a.kind != "metric":
+        return out
     try:
-        alarm = svc.get(name)
+        data = query_series(runtime.service(MetricsService), _queries(a), tr.start_ms, tr.end_ms,
+                            expression_ids=[q.id for q in _queries(a) if q.expression])
+    except RexwatchError as e:
+        out["graph_error"] = e.message
+        return out
+    # A long range is drawn thinned, keeping the extreme on the side the alarm watches, so every
+    # crossing of the threshold still shows.
+    op = a.config.get("comparison_operator") or ""
+    data = thin(data, "min" if op.startswith("Less") else "max")
+    threshold = a.config.get("threshold")
+    data["thresholds"] = [{"label": "threshold", "value": threshold}] if threshold is not None else []
+    data["bands"] = _bands(svc, a, tr)
+    if backtest:
+        try:
+            moves = svc.backtest(a.name, tr.start_ms / 1000, tr.end_ms / 1000)
+            out["backtest"] = moves
+            at, state = tr.start_ms / 1000, "INSUFFICIENT_DATA"
+            for m in moves:
+                data["bands"].append({"from": at, "to": m.timestamp, "state": state, "row": 1})
+                at, state = m.timestamp, m.new
+            data["bands"].append({"from": at, "to": tr.end_ms / 1000, "state": state, "row": 1})
+        except RexwatchError as e:
+            out["graph_error"] = f"backtest not run: {e.message}"
+    data["range"] = [tr.start_ms / 1000, tr.end_ms / 1000]
+    out["chart"] = data
+    out["chart_json"] = chart_json(data)
+    return out
+
+
+@router.get("/alarms/{name:path}", response_class=HTMLResponse)
+async def alarm_page(request: Request, name: str, backtest: str = "") -> HTMLResponse:
+    runtime = request.app.state.runtime
+    svc = runtime.service(AlarmsService)
+    try:
+        alarm = await call(svc.get, name)
     except NotFound:
         return templates.TemplateResponse(request, "alarm_missing.html", {"name": name}, status_code=404)
-    history, _ = svc.describe_history(name=name, max_records=50)
+    tr, range_error = time_range(request, default="1d")
+    graph = await call(_graph, runtime, alarm, tr, bool(backtest))
+    explore = None
+    if alarm.kind == "metric" and not alarm.config.get("math"):
+        explore = explorer_url(alarm.namespace or "", alarm.metric_name or "",
+                               [(d.name, d.value) for d in alarm.dimensions],
+                               stat=alarm.config.get("extended_statistic") or alarm.config.get("statistic"),
+                               period=alarm.config.get("period"), **tr.params())
+    history, _ = await call(svc.describe_history, name=name, max_records=50)
     data = None
     if alarm.state_reason_data:
         try:
             data = json.dumps(json.loads(alarm.state_reason_data), indent=2)
         except ValueError:
             data = alarm.state_reason_data
-    rules, _ = svc.list_mute_rules(alarm_name=name, max_records=100)
+    rules, _ = await call(svc.list_mute_rules, alarm_name=name, max_records=100)
     response = templates.TemplateResponse(
         request,
         "alarm.html",
@@ -70,12 +182,16 @@ def alarm_page(request: Request, name: str) -> HTMLResponse:
             "csrf": csrf_token(request),
             "done": request.query_params.get("done"),
             "problem": request.query_params.get("problem"),
+            "tr": tr, "relative": RELATIVE, "range_error": range_error, "explore": explore,
+            "backtest_on": bool(backtest), "url": url, **graph,
+            "fmt": lambda sec: fmt_ms(int(sec * 1000)),
         },
     )
     return set_csrf_cookie(request, response)
 
 
-ACTIONS = ("ack", "mute", "unmute", "enable", "disable")
+ACTIONS = ("ack", "mute", "unmute", "enable", "disable", "set-state")
+STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
 
 
 def _act(svc: AlarmsService, name: str, action: str, fields: dict[str, str]) -> str:
@@ -95,6 +211,12 @@ def _act(svc: AlarmsService, name: str, action: str, fields: dict[str, str]) -> 
             raise Invalid(f"mute rule {rule!r} does not mute this alarm", field="rule")
         svc.delete_mute_rule(rule)
         return f"Mute rule {rule} removed."
+    if action == "set-state":
+        state = fields.get("state", "")
+        if state not in STATES:
+            raise Invalid(f"state must be one of {', '.join(STATES)}", field="state")
+        svc.set_alarm_state(name, state, fields.get("reason", "").strip()[:1023] or "set from the console")
+        return f"State set to {state}."
     svc.set_actions_enabled([name], action == "enable")
     return f"Actions {action}d."
 

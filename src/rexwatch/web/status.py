@@ -97,7 +97,7 @@ async def status_html(slug: str, request: Request) -> HTMLResponse:
 @router.get("/badge/{ident}.svg")
 def badge(ident: str, request: Request, show: str = "status", label: str | None = None) -> Response:
     svc = _svc(request)
-    monitor = svc.repo.find_monitor(ident) if ident.isdigit() else None
+    monitor = svc.repo.find_monitor(ident) if ident.isascii() and ident.isdigit() else None
     public = monitor is not None and any(monitor["id"] in p["monitor_ids"] for p in svc.repo.list_pages())
     if not public:
         raise NotFound(f"no public badge for monitor {ident!r}: put the monitor on a status page")

@@ -201,11 +201,13 @@ class SelfWatchWorker(Worker):
         data.extend(self._latency(everything, at, []))
         # Read after this tick's own log write: the deltas below leave out what this worker wrote.
         totals = self.runtime.metrics.ingest_totals()
-        if self.last_totals is not None:
-            events = totals.get("log_events", 0) - self.last_totals.get("log_events", 0) - self.own_events
-            points = totals.get("metric_data", 0) - self.last_totals.get("metric_data", 0)
-            count("LogEventsIngested", max(0, events))
-            count("MetricDataIngested", max(0, points))
+        # The counters start at zero with the process, so the first tick counts everything since start:
+        # data a client sent before that tick is the user's and must not become the baseline.
+        prev = self.last_totals or {}
+        events = totals.get("log_events", 0) - prev.get("log_events", 0) - self.own_events
+        points = totals.get("metric_data", 0) - prev.get("metric_data", 0)
+        count("LogEventsIngested", max(0, events))
+        count("MetricDataIngested", max(0, points))
         if dropped:
             count("RequestLogDropped", dropped)
             log.warning("selfwatch: %d request-log entries dropped (buffer of %d full)", dropped,

@@ -9,9 +9,11 @@ ROUTERS: tuple[str, ...] = (
     "rexwatch.api.routes.filterpatterns",
     "rexwatch.api.routes.insights",
     "rexwatch.api.routes.metrics",
+    "rexwatch.api.routes.traces",
     "rexwatch.api.routes.alarms",
     "rexwatch.api.routes.notify",
     "rexwatch.api.routes.monitors",
     "rexwatch.api.routes.agent",
+    "rexwatch.api.routes.dashboards",
     "rexwatch.api.routes.security",
 )

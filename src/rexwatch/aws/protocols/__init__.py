@@ -13,6 +13,8 @@ CODECS: dict[str, str] = {
     "json": "rexwatch.aws.protocols.json",
     "cbor": "rexwatch.aws.protocols.cbor",
     "query": "rexwatch.aws.protocols.query",
+    "ec2": "rexwatch.aws.protocols.ec2",
+    "rest-json": "rexwatch.aws.protocols.restjson",
 }
 
 

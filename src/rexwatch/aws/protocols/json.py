@@ -65,7 +65,7 @@ def _needs_walk(shape: Any, seen: frozenset[tuple] = frozenset()) -> bool:
     return out
 
 
-def _timestamps_in(value: Any, shape: Any) -> Any:
+def _timestamps_in(value: Any, shape: Any, path: str = "") -> Any:
     """JSON protocols send timestamps as epoch seconds; hand services datetimes."""
     if shape is None or not _needs_walk(shape):
         return value
@@ -74,22 +74,22 @@ def _timestamps_in(value: Any, shape: Any) -> Any:
         out = {}
         for k, v in value.items():
             member = shape.members.get(k)
-            out[k] = _timestamps_in(v, member) if member is not None else v
+            out[k] = _timestamps_in(v, member, f"{path}.{k}" if path else k) if member is not None else v
         return out
     if t == "list" and isinstance(value, list):
-        return [_timestamps_in(v, shape.member) for v in value]
+        return [_timestamps_in(v, shape.member, f"{path}[{i}]") for i, v in enumerate(value)]
     if t == "map" and isinstance(value, dict):
-        return {k: _timestamps_in(v, shape.value) for k, v in value.items()}
+        return {k: _timestamps_in(v, shape.value, f"{path}.{k}") for k, v in value.items()}
     if t == "timestamp" and isinstance(value, int | float) and not isinstance(value, bool):
         try:
             return from_epoch(value)
-        except ValueError as e:
-            raise AwsError("SerializationException", f"invalid timestamp: {e}")
+        except (ValueError, OverflowError) as e:  # OverflowError: an integer too large for a float
+            raise AwsError("SerializationException", f"{path}: {e}")
     if t == "blob" and isinstance(value, str):
         try:
             return base64.b64decode(value)
         except ValueError:
-            raise AwsError("SerializationException", "blob is not valid base64")
+            raise AwsError("SerializationException", f"{path} is not valid base64")
     return value
 
 

@@ -17,6 +17,9 @@ from rexwatch.errors import QueryError
 from rexwatch.lang.base import scan_quoted
 from rexwatch.lang.jsontext import WILDCARD
 
+# The largest array index a JSON path may name (no log event holds an array this long).
+MAX_ARRAY_INDEX = 2**31 - 1
+
 
 class T(Enum):
     WORD = auto()  # bare text: a term, a value, a field name or a keyword
@@ -226,13 +229,17 @@ class Tokenizer:
             part, i = scan_quoted(text, i, escapes=_QUOTE_ESCAPES[text[i]], what="quoted key")
         else:
             j = i
-            while j < len(text) and (text[j].isdigit() or text[j] == "*"):
+            # ASCII digits only: str.isdigit accepts "²", which int() refuses.
+            while j < len(text) and ((text[j].isascii() and text[j].isdigit()) or text[j] == "*"):
                 j += 1
             inner = text[i:j]
             if inner == "*":
                 part = WILDCARD
             elif inner.isdigit():
                 part = int(inner)
+                if part > MAX_ARRAY_INDEX:
+                    # ClickHouse indexes arrays with 64-bit integers; a larger one failed the query.
+                    raise self.error(f"array index {inner} is larger than {MAX_ARRAY_INDEX}", i, j)
             else:
                 part = None
             i = j

@@ -34,7 +34,7 @@ def sql_str(value: str) -> str:
 
 class Params:
     """Query parameters: every string that comes from the query text travels as one, so no
-    text substitution over the SQL (such as the executor's ``{db}``) can reach it."""
+    later text substitution over the SQL could reach it."""
 
     def __init__(self) -> None:
         self.values: dict[str, str] = {}
@@ -64,7 +64,8 @@ def json_path_sql(name: str, params: Params, numeric: bool = False) -> str:
     """A discovered JSON field: dotted path, numeric parts index arrays (flattened as ``a.0.b``)."""
     parts = []
     for part in name.split("."):
-        parts.append(str(int(part) + 1) if part.isdigit() else params(part))
+        # ASCII digits only: str.isdigit accepts "²", which int() refuses.
+        parts.append(str(int(part) + 1) if part.isascii() and part.isdigit() else params(part))
     typ = "Nullable(Float64)" if numeric else "Nullable(String)"
     return f"JSONExtract(message, {', '.join(parts)}, '{typ}')"
 

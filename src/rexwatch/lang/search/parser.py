@@ -7,7 +7,7 @@ Grammar (``AND`` may be left out between two operands)::
     or      := and ("OR" and)*
     and     := not (["AND"] not)*
     not     := "NOT" not | primary
-    primary := "(" or ")" | NAME "=" value | value
+    primary := "(" or ")" | (NAME | "quoted name") "=" value | value
     value   := WORD | "quoted text"
 
 Errors are ``QueryError`` with the position of the offending token.
@@ -95,11 +95,13 @@ class Parser(ParserBase):
                 node = self.parse_or()
             self.expect("rparen", "')' closing the '('")
             return node
-        if tok.kind == "word" and self.peek().kind == "eq":
+        if tok.kind in ("word", "string") and self.peek().kind == "eq":
+            # A property name may be quoted ("Service"="api"), as Grafana's builder writes it and as a
+            # dimension name with spaces needs.
+            name = self.value("a property name")
             self.advance()
-            self.advance()
-            value = self.value(f"a value after {tok.text}=")
-            return Prop(tok.text, value, tok.start)
+            value = self.value(f"a value after {name}=")
+            return Prop(name, value, tok.start)
         if tok.kind in ("word", "string"):
             return Term(self.value("a term").lower(), tok.start)
         if tok.kind == "schema":

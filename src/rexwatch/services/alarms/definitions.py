@@ -98,7 +98,7 @@ def _check_statistic(stat: str | None, ext: str | None) -> None:
     if stat and stat not in STATISTICS:
         raise Invalid(f"Statistic must be one of {', '.join(STATISTICS)}", field="Statistic")
     if ext is not None and not (
-        ext.startswith("p") and ext[1:].replace(".", "", 1).isdigit() and 0 <= float(ext[1:]) <= 100
+        ext.startswith("p") and ext[1:].isascii() and ext[1:].replace(".", "", 1).isdigit() and 0 <= float(ext[1:]) <= 100
     ):
         raise Invalid(f"ExtendedStatistic {ext!r} must be a percentile p0.0-p100", field="ExtendedStatistic")
 

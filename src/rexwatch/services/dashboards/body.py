@@ -94,6 +94,15 @@ def parse(body: str) -> Any:
 _INVALID = object()
 
 
+def parse_or_none(body: str) -> Any:
+    doc = parse(body)
+    return None if doc is _INVALID else doc
+
+
+def dumps(doc: Any) -> str:
+    return orjson.dumps(doc).decode()
+
+
 def validate(body: str, default_region: str) -> tuple[list[ValidationMessage], list[ValidationMessage]]:
     """(errors, warnings) for a dashboard body."""
     c = _Checker()
@@ -272,6 +281,11 @@ def _metric_props(c: _Checker, props: dict, p: str, region: str) -> None:
 
 
 def _expand_row(names: list[str], prev: list[Any]) -> list[str]:
+    # "..." first means "the row above, with its last values replaced by the ones after it", as
+    # CloudWatch's console writes a series that differs from the one above only in a dimension value.
+    if names and names[0] == "..." and prev:
+        rest = names[1:]
+        names = [*prev[:max(0, len(prev) - len(rest))], *rest]
     return [prev[i] if n == "." and i < len(prev) else n for i, n in enumerate(names)]
 
 

@@ -90,3 +90,45 @@ class DashboardsService:
         if missing:
             # CloudWatch deletes nothing when any named dashboard is missing.
             raise NotFound(f"The specified dashboard does not exist. [{', '.join(sorted(missing))}]")
+
+    def apply(self, items: dict[str, str], prune: bool = False) -> dict[str, list[str]]:
+        """Make the named dashboards hold these bodies; idempotent. ``prune`` deletes the others.
+
+        Every body is checked before anything is written, so a bad file changes nothing. A body
+        whose JSON equals the stored one (whitespace and key order aside) counts as unchanged and
+        is not rewritten, so its LastModified stays.
+        """
+        if not isinstance(items, dict):
+            raise Invalid("dashboards must be an object of name to body", field="dashboards")
+        if len(items) > MAX_DASHBOARDS:
+            from rexwatch.errors import LimitExceeded
+
+            raise LimitExceeded(f"At most {MAX_DASHBOARDS} dashboards can exist.")
+        for name, body in items.items():
+            check_name(name)
+            if not isinstance(body, str):
+                raise Invalid(f"dashboard {name}: the body must be a string of JSON", field=name)
+            if len(body.encode()) > MAX_BODY_BYTES:
+                raise Invalid(f"dashboard {name}: the body is larger than {MAX_BODY_BYTES} bytes", field=name)
+            errors, _ = bodies.validate(body, self.runtime.settings.region)
+            if errors:
+                detail = "; ".join(f"{m.data_path or '/'}: {m.message}" for m in errors[:20])
+                raise Invalid(f"dashboard {name}: the body is invalid: {detail}", field=name)
+        out: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": [], "deleted": []}
+        now = int(time.time() * 1000)
+        for name, body in items.items():
+            found = self.repo.get(name)
+            if found is None:
+                self.repo.put(name, body, now)
+                out["created"].append(name)
+            elif bodies.parse(found[0]) == bodies.parse(body):
+                out["unchanged"].append(name)
+            else:
+                self.repo.put(name, body, now)
+                out["updated"].append(name)
+        if prune:
+            stale = [n for n, _, _ in self.repo.list(None, None, MAX_DASHBOARDS + 1) if n not in items]
+            if stale:
+                self.repo.delete_all(stale)
+            out["deleted"] = stale
+        return out

@@ -15,6 +15,7 @@ from rexwatch.services.logs.model import (
     FilteredEvents,
     Group,
     IndexPolicy,
+    LogEvent,
     LogEventBatch,
     LogGroup,
     LogStream,
@@ -254,6 +255,20 @@ class LogsService:
         groups, source = self._source(group_names, start_ms, end_ms, stream_names, stream_prefix=stream_prefix)
         return reading.filter_page(self.store, source, pattern_sql(pattern, groups), limit, next_token,
                                    with_group=len(group_names) > 1)
+
+    def events_containing(self, text: str, start_ms: int, end_ms: int, *, limit: int = 1000,
+                          max_groups: int = 1000) -> list[LogEvent]:
+        """Live events of any log group in [start_ms, end_ms] whose message holds ``text`` (a trace
+        or request id), oldest first. Bounded: the first ``max_groups`` groups by name, ``limit`` events."""
+        if not text:
+            raise Invalid("name the text to look for", field="text")
+        groups = self.catalog.list_groups(limit=max_groups)
+        if not groups:
+            return []
+        deleted = self.catalog.deleted_streams([g.id for g in groups])
+        source = event_source(groups, deleted, now_ms(), start_ms, end_ms)
+        return [LogEvent(ts, msg, ingest, str(seq), stream, group)
+                for ts, ingest, seq, group, stream, msg in self.store.containing(source, text, limit)]
 
     def get_log_events(self, group: str, stream: str, *, start_ms: int | None = None,
                        end_ms: int | None = None, next_token: str | None = None, limit: int | None = None,

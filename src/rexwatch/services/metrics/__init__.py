@@ -12,6 +12,7 @@ one ClickHouse query, for the alarm evaluator.
 from rexwatch.services.metrics.model import (
     Datapoint,
     Datum,
+    MetricColumns,
     MetricDataPage,
     MetricDataQuery,
     MetricDataResult,
@@ -27,6 +28,7 @@ from rexwatch.services.metrics.service import MetricsService
 __all__ = [
     "Datapoint",
     "Datum",
+    "MetricColumns",
     "MetricDataPage",
     "MetricDataQuery",
     "MetricDataResult",

@@ -247,7 +247,8 @@ class MetricFilterService:
                                            for t in r.transformations)]
         offset = 0
         if next_token is not None:
-            if not isinstance(next_token, str) or not next_token.isdigit() or len(next_token) > 12:
+            if not isinstance(next_token, str) or not (next_token.isascii() and next_token.isdigit()) \
+                    or len(next_token) > 12:
                 raise Invalid("nextToken is not valid", field="nextToken")
             offset = int(next_token)
         page = rows[offset : offset + limit]

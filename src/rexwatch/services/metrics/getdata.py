@@ -212,7 +212,10 @@ def get_metric_data(
             label = " ".join(val for _, val in m.dimensions) or m.metric_name
             if m.dimensions and sq.schema is None:
                 label = f"{m.metric_name} {label}"
-            out.append(Series(st.t[ok], v[ok], label, period))
+            # The metric's properties, so a ${PROP('Dim.Name')} label names each series found.
+            props = {"MetricName": m.metric_name, "Namespace": m.namespace, "Stat": stat, "Period": str(period),
+                     **{f"Dim.{k}": val for k, val in m.dimensions}}
+            out.append(Series(st.t[ok], v[ok], label, period, "", props))
         return out
 
     # 2. Expressions, each once, in dependency order.
@@ -225,7 +228,7 @@ def get_metric_data(
                 raise InvalidExpression(
                     f"Error in expression {q.id} ({{field}}): {e.message}",
                     field=("MetricDataQueries", i, "Expression"),
-                )
+                ) from e
     active: list[str] = []
 
     def resolve(name: str, pos: int, current: str) -> object:
@@ -259,7 +262,7 @@ def get_metric_data(
             raise InvalidExpression(
                 f"Error in expression {qid} ({{field}}): {e.message}",
                 field=("MetricDataQueries", idx, "Expression"),
-            )
+            ) from e
         active.pop()
         if isinstance(result, Series) and q.label and "${" not in q.label:
             result = Series(result.t, result.v, q.label, result.period)

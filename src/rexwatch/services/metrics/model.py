@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 UNITS = frozenset(
@@ -75,6 +76,35 @@ class MetricDatum:
     statistic_values: StatisticSet | None = None
     unit: str | None = None
     storage_resolution: int | None = None
+
+
+@dataclass
+class MetricColumns:
+    """Many single-namespace datums in columns, for ``MetricsService.put_metric_columns``.
+
+    Datum ``i`` is named ``metric_names[i]``, has the dimensions
+    ``dimensions[i]``, the time ``timestamps_ms[i]`` (epoch milliseconds) and the
+    unit ``units[i]`` (None: ``None``). Its values are ``values[i]`` when
+    ``offsets`` is None (one Value per datum), else
+    ``values[offsets[i]:offsets[i + 1]]`` with the ``counts`` of the same slice
+    (``counts`` None: each 1), like Values and Counts. Datums of one series
+    should share one dimension list object: each distinct object is validated
+    and encoded once, which is what makes a batch cheap.
+    """
+
+    metric_names: list[str]
+    dimensions: list[Sequence[tuple[str, str]]]
+    timestamps_ms: list[int]
+    units: list[str | None]
+    values: list[float]
+    counts: list[float] | None = None
+    offsets: list[int] | None = None
+    storage_resolutions: list[int] | None = None
+    # With offsets: which datums were given as a single Value (their errors name Value, not Values.1).
+    single_values: list[bool] | None = None
+
+    def __len__(self) -> int:
+        return len(self.metric_names)
 
 
 @dataclass(frozen=True)

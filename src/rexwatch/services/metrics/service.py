@@ -19,15 +19,23 @@ from rexwatch.services.metrics.ingest import IngestBuffer
 from rexwatch.services.metrics.model import (
     MAX_DATAPOINTS,
     MAX_EXTENDED_STATISTICS,
+    MAX_ITEMS_PER_PUT,
     UNITS,
     Datapoint,
+    MetricColumns,
     MetricDatum,
     MetricId,
     MetricInfo,
     SeriesKey,
     StatQuery,
 )
-from rexwatch.services.metrics.put import build_points, canonical_dims, check_dimensions, check_namespace
+from rexwatch.services.metrics.put import (
+    build_columns,
+    build_points,
+    canonical_dims,
+    check_dimensions,
+    check_namespace,
+)
 from rexwatch.services.metrics.rules import check_period, choose_tier, percentile_level
 from rexwatch.stores.telemetry.metrics import MetricsStore
 from rexwatch.timeparse import as_utc
@@ -100,6 +108,24 @@ class MetricsService:
         (the front doors never set it).
         """
         points = build_points(namespace, data, self.clock(), allow_reserved=allow_reserved)
+        self.ingest.submit(points)
+        self.runtime.metrics.count_ingest("metric_data", points.num_rows)
+        return points.num_rows
+
+    def put_metric_columns(
+        self,
+        namespace: str | None,
+        columns: MetricColumns,
+        *,
+        max_items: int | None = MAX_ITEMS_PER_PUT,
+        allow_reserved: bool = False,
+    ) -> int:
+        """``put_metric_data`` for a columnar batch (the intake doors): same rules, checked per column.
+
+        ``max_items`` None lifts the 1,000-datum bound of one PutMetricData call, for
+        callers whose request size is bounded already.
+        """
+        points = build_columns(namespace, columns, self.clock(), max_items=max_items, allow_reserved=allow_reserved)
         self.ingest.submit(points)
         self.runtime.metrics.count_ingest("metric_data", points.num_rows)
         return points.num_rows

@@ -201,6 +201,11 @@ class MonitorService:
         windows = self.active_windows(now)
         return [self._public(r, now, windows) for r in self.repo.list_monitors()]
 
+    def uptimes(self, ids: list[int]) -> dict[int, dict[str, float | None]]:
+        """Uptime % per monitor over each window (24h, 7d, 30d, 90d; None: no checks), in one query."""
+        got = self.results.uptime("monitor", [str(i) for i in ids], time.time())
+        return {i: got.get(str(i), dict.fromkeys(UPTIME_WINDOWS)) for i in ids}
+
     def get(self, ident: str | int) -> dict[str, Any]:
         row = self._find(ident)
         out = self._public(row)

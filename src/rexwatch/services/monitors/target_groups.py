@@ -53,7 +53,7 @@ def normalise_group(data: dict[str, Any]) -> dict[str, Any]:
     if hc_protocol not in PROTOCOLS:
         raise Invalid(f"health_check_protocol must be one of {', '.join(PROTOCOLS)}", field="health_check_protocol")
     hc_port = str(data.get("health_check_port") or "traffic-port")
-    if hc_port != "traffic-port" and not (hc_port.isdigit() and 1 <= int(hc_port) <= 65535):
+    if hc_port != "traffic-port" and not (hc_port.isascii() and hc_port.isdigit() and 1 <= int(hc_port) <= 65535):
         raise Invalid("health_check_port must be 'traffic-port' or a port number", field="health_check_port")
     path = str(data.get("health_check_path") or "/")
     if not path.startswith("/") or len(path) > 1024:

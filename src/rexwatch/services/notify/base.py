@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import Connection
 
 from rexwatch.errors import NotFound
-from rexwatch.services.notify import arns, store
+from rexwatch.services.notify import arns
+from rexwatch.stores.control import notify_repo as store
 
 MAX_MESSAGE_BYTES = 256 * 1024
 MAX_BATCH = 10

@@ -18,10 +18,11 @@ from typing import Any
 
 from rexwatch import netpolicy
 from rexwatch.errors import ConfigError, Invalid
-from rexwatch.services.notify import messages, store
+from rexwatch.services.notify import messages
 from rexwatch.services.notify.providers import Delivery, Outgoing, SendContext, provider
 from rexwatch.services.notify.providers.base import HttpPool
 from rexwatch.services.notify.service import NotifyService
+from rexwatch.stores.control import notify_repo as store
 from rexwatch.stores.control.mailbox_repo import MailboxRepo
 
 log = logging.getLogger("rexwatch.notify")
@@ -148,12 +149,18 @@ class Dispatcher:
             self.mailbox.keep, message_id=msg.message_id, kind=msg.kind, to_addr=msg.endpoint,
             subject=str(mail["Subject"] or ""), raw=mail.as_string(), keep=MAILBOX_KEEP)
 
+    async def _alarm_graph(self, msg: Outgoing) -> bytes | None:
+        """A PNG of the alarm's metric around the transition, for an alarm notification (or None)."""
+        from rexwatch.services.dashboards.alarm_graph import alarm_graph_png
+
+        return await asyncio.to_thread(alarm_graph_png, self.rt, msg.topic_arn, msg.message)
+
     # Network side (event loop) ----------------------------------------------------------------------
 
     async def send_all(self, items: list[Any], http: HttpPool) -> list[tuple[Any, Delivery]]:
         sem = asyncio.Semaphore(self.concurrency)
         ctx = SendContext(http=http, settings=self.rt.settings, timeout=self.timeout,
-                          extra={"mailbox": self._keep_mail})
+                          extra={"mailbox": self._keep_mail, "alarm_graph": self._alarm_graph})
 
         async def one(item: Any) -> tuple[Any, Delivery]:
             if isinstance(item, dict):

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from rexwatch.errors import ConfigError, Invalid
-from rexwatch.services.notify import arns, store
+from rexwatch.services.notify import arns
 from rexwatch.services.notify.base import (
     ServiceBase,
     _now,
 )
 from rexwatch.services.notify.providers import provider
+from rexwatch.stores.control import notify_repo as store
 
 
 class DeliveryLogMixin(ServiceBase):

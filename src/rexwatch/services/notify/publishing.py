@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from rexwatch.errors import DuplicateBatchIds, EmptyBatch, Invalid, NotFound, TooManyEntries
-from rexwatch.services.notify import filterpolicy, store
+from rexwatch.services.notify import filterpolicy
 from rexwatch.services.notify.base import (
     MAX_BATCH,
     MAX_MESSAGE_BYTES,
@@ -19,6 +19,7 @@ from rexwatch.services.notify.base import (
     _json,
     _now,
 )
+from rexwatch.stores.control import notify_repo as store
 
 
 class PublishingMixin(ServiceBase):

@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 
 from rexwatch import netpolicy
 from rexwatch.errors import ConfigError, Invalid, NotFound
-from rexwatch.services.notify import arns, filterpolicy, signing, store
+from rexwatch.services.notify import arns, filterpolicy, signing
 from rexwatch.services.notify.base import (
     PAGE,
     SKIP_CONFIRMATION,
@@ -21,6 +21,7 @@ from rexwatch.services.notify.base import (
     _now,
 )
 from rexwatch.services.notify.providers import provider
+from rexwatch.stores.control import notify_repo as store
 
 
 class SubscriptionsMixin(ServiceBase):

@@ -9,7 +9,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from rexwatch.errors import Invalid, TagLimitExceeded
-from rexwatch.services.notify import arns, store
+from rexwatch.services.notify import arns
 from rexwatch.services.notify.base import (
     PAGE,
     TOPIC_ATTRIBUTES,
@@ -17,6 +17,7 @@ from rexwatch.services.notify.base import (
     _json,
     _now,
 )
+from rexwatch.stores.control import notify_repo as store
 
 
 class TopicsMixin(ServiceBase):

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, insert, select
 
 from rexwatch.stores.control.tables.notify import notify_mailbox as M
+from rexwatch.stores.control.types import as_id
 
 
 class MailboxRepo:
@@ -34,6 +35,8 @@ class MailboxRepo:
             return [dict(r._mapping) for r in conn.execute(q.order_by(M.c.id.desc()).limit(limit))]
 
     def get(self, mail_id: int | None) -> dict[str, Any] | None:
+        if mail_id is not None and as_id(mail_id) is None:
+            return None  # no row has that id; the driver would raise OverflowError past 64 bits
         q = select(M)
         q = q.where(M.c.id == mail_id) if mail_id is not None else q.order_by(M.c.id.desc()).limit(1)
         with self.engine.connect() as conn:

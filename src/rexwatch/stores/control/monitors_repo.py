@@ -22,6 +22,7 @@ from rexwatch.stores.control.tables.monitors import (
     target_health,
     targets,
 )
+from rexwatch.stores.control.types import as_id
 
 
 def utcnow() -> datetime:
@@ -84,12 +85,13 @@ class MonitorRepo:
         q = self._mon_select()
         text = str(ident)
         cond = monitors.c.name == text
-        if text.isdigit():
-            cond = or_(cond, monitors.c.id == int(text))
+        mid = as_id(text)
+        if mid is not None:
+            cond = or_(cond, monitors.c.id == mid)
         with self.engine.connect() as conn:
             rows = conn.execute(q.where(cond)).fetchall()
         # An exact id beats a monitor whose name happens to be that number.
-        rows.sort(key=lambda r: 0 if text.isdigit() and r.id == int(text) else 1)
+        rows.sort(key=lambda r: 0 if r.id == mid else 1)
         return _row(rows[0]) if rows else None
 
     def monitor_by_token(self, token: str) -> dict[str, Any] | None:
@@ -172,8 +174,9 @@ class MonitorRepo:
     def find_target_group(self, ident: str | int) -> dict[str, Any] | None:
         text = str(ident)
         cond = or_(target_groups.c.name == text, target_groups.c.arn == text)
-        if text.isdigit():
-            cond = or_(cond, target_groups.c.id == int(text))
+        tg_id = as_id(text)
+        if tg_id is not None:
+            cond = or_(cond, target_groups.c.id == tg_id)
         with self.engine.connect() as conn:
             r = conn.execute(select(target_groups).where(cond)).first()
         return _row(r) if r else None
@@ -260,6 +263,8 @@ class MonitorRepo:
             return [_row(r) for r in conn.execute(select(maintenance_windows).order_by(maintenance_windows.c.id))]
 
     def delete_window(self, wid: int) -> bool:
+        if as_id(wid) is None:
+            return False
         with self.engine.begin() as conn:
             return conn.execute(delete(maintenance_windows).where(maintenance_windows.c.id == wid)).rowcount > 0
 

@@ -8,6 +8,20 @@ from typing import Any
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
+# Every integer id column is a signed 64-bit integer (SQLite INTEGER, PostgreSQL BIGINT).
+MAX_ID = 2**63 - 1
+
+
+def as_id(value: str | int) -> int | None:
+    """``value`` as a row id, or None when no row can have it: a lookup by a number past 64 bits
+    (or by "²", which ``str.isdigit`` accepts and ``int`` refuses) must find nothing, not make
+    the driver raise OverflowError."""
+    text = str(value)
+    if not (text.isascii() and text.isdigit()):
+        return None
+    n = int(text)
+    return n if 0 < n <= MAX_ID else None
+
 
 class UTCDateTime(TypeDecorator):
     """A timestamp that is always an aware UTC datetime in Python.

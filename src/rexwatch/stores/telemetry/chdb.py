@@ -156,9 +156,6 @@ class ChdbExecutor:
         self.engine.run(f"CREATE DATABASE IF NOT EXISTS {database}")
 
     def _prepare(self, sql: str, params: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
-        if "{db:" not in sql and "{db}" in sql:
-            # The older placeholder, in constant store SQL only (see Executor).
-            sql = sql.replace("{db}", self.database)
         return sql, {"db": self.database, **(params or {})}
 
     def _run(self, sql: str, fmt: str, params: dict[str, Any] | None, settings: dict[str, Any] | None,

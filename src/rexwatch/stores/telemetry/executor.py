@@ -74,9 +74,8 @@ class Executor(Protocol):
     SQL names the database as ``{db:Identifier}``: a query parameter the executor
     supplies with every statement, so the name is never spliced into SQL text and no
     text a user wrote (an Insights string literal, say) is ever rewritten. Values
-    travel as ClickHouse query parameters (``{name:Type}``) in ``params``. Statements
-    still written with the older ``{db}`` placeholder (and no ``{db:Identifier}``)
-    have it replaced as text; only constant SQL of the stores uses that form.
+    travel as ClickHouse query parameters (``{name:Type}``) in ``params``. Nothing
+    rewrites SQL text.
 
     Every query (``query_*``, ``matching_rows``) runs under the executor's
     ``QueryLimits``; one over its limits raises QueryTimeout or QueryMemoryExceeded.

@@ -288,6 +288,17 @@ class LogsStore:
             "toString(log_stream) AS log_stream, message, toString(toDate(ts)) AS date "
             f"FROM ({sql}) WHERE {' AND '.join(where)} ORDER BY ts, seq", params)
 
+    def containing(self, source: tuple[str, dict[str, Any]], text: str, limit: int) -> list[tuple]:
+        """(ts ms, ingest ms, seq, log_group, log_stream, message) of live events whose message holds
+        ``text``, oldest first, at most ``limit``."""
+        sql, params = source
+        return self.x.query_rows(
+            "SELECT toUnixTimestamp64Milli(ts), toUnixTimestamp64Milli(ingest_ts), seq, log_group, log_stream, "
+            f"message FROM ({sql}) WHERE position(message, {{needle:String}}) > 0 ORDER BY ts, seq "
+            "LIMIT {lim:UInt32}",
+            {**params, "needle": text, "lim": limit},
+        )
+
     def count(self, source: tuple[str, dict[str, Any]], pattern: tuple[str, dict[str, Any]] | None) -> int:
         sql, params = source
         params = dict(params)

@@ -36,15 +36,6 @@ _SCHEMA = pa.schema(
 )
 
 
-def ch_array(values: Sequence[Any]) -> str:
-    """A ClickHouse Array(String) literal for a query parameter."""
-    parts = []
-    for v in values:
-        s = str(v).replace("\\", "\\\\").replace("'", "\\'")
-        parts.append(f"'{s}'")
-    return "[" + ",".join(parts) + "]"
-
-
 def _ms(ts: float) -> int:
     return round(ts * 1000)
 
@@ -61,7 +52,7 @@ class ProbeResults:
         DELETE: rows vanish from reads at once, parts are rewritten later.
         """
         self.tx.execute(
-            "DELETE FROM {db}.probe_results WHERE kind = {kind:String} AND check_id = {id:String}",
+            "DELETE FROM {db:Identifier}.probe_results WHERE kind = {kind:String} AND check_id = {id:String}",
             {"kind": kind, "id": str(check_id)},
         )
 
@@ -99,11 +90,11 @@ class ProbeResults:
             )
         sql = (
             "WITH fromUnixTimestamp64Milli({now:Int64}, 'UTC') AS now_ts "
-            f"SELECT check_id, {', '.join(exprs)} FROM {{db}}.probe_results "
+            f"SELECT check_id, {', '.join(exprs)} FROM {{db:Identifier}}.probe_results "
             "WHERE kind = {kind:String} AND check_id IN {ids:Array(String)} "
             "AND ts >= now_ts - INTERVAL 90 DAY AND ts <= now_ts GROUP BY check_id"
         )
-        rows = self.tx.query_rows(sql, {"now": _ms(now), "kind": kind, "ids": ch_array(ids)})
+        rows = self.tx.query_rows(sql, {"now": _ms(now), "kind": kind, "ids": [str(i) for i in ids]})
         out: dict[str, dict[str, float | None]] = {str(i): dict.fromkeys(UPTIME_WINDOWS) for i in ids}
         for row in rows:
             out[row[0]] = dict(zip(UPTIME_WINDOWS, row[1:], strict=True))
@@ -118,11 +109,11 @@ class ProbeResults:
             "SELECT check_id, toDate(ts) AS day, "
             "round(100 * countIf(status IN (1, 2)) / nullIf(countIf(status != 3), 0), 3) AS uptime, "
             "countIf(status = 0) AS down_checks, count() AS checks "
-            "FROM {db}.probe_results WHERE kind = {kind:String} AND check_id IN {ids:Array(String)} "
+            "FROM {db:Identifier}.probe_results WHERE kind = {kind:String} AND check_id IN {ids:Array(String)} "
             "AND toDate(ts) > toDate(now_ts) - {days:UInt16} AND ts <= now_ts "
             "GROUP BY check_id, day ORDER BY check_id, day"
         )
-        rows = self.tx.query_rows(sql, {"now": _ms(now), "kind": kind, "ids": ch_array(ids), "days": days})
+        rows = self.tx.query_rows(sql, {"now": _ms(now), "kind": kind, "ids": [str(i) for i in ids], "days": days})
         by: dict[str, dict[str, dict]] = {str(i): {} for i in ids}
         for check_id, day, uptime, down, checks in rows:
             by[check_id][day.isoformat()] = {"uptime": uptime, "down_checks": down, "checks": checks}
@@ -151,7 +142,7 @@ class ProbeResults:
         WITH marked AS (
             SELECT check_id, target, ts, status, error, reason, status_code,
                 if(toInt16(status) = lagInFrame(toInt16(status), 1, toInt16(-1)) OVER w, 0, 1) AS change
-            FROM {db}.probe_results
+            FROM {db:Identifier}.probe_results
             WHERE kind = {kind:String} AND check_id IN {ids:Array(String)}
               AND ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
               AND ts <= fromUnixTimestamp64Milli({now:Int64}, 'UTC') AND status != 3
@@ -186,7 +177,7 @@ class ProbeResults:
         """
         rows = self.tx.query_rows(
             sql,
-            {"kind": kind, "ids": ch_array(ids), "since": _ms(since), "now": _ms(now), "limit": limit},
+            {"kind": kind, "ids": [str(i) for i in ids], "since": _ms(since), "now": _ms(now), "limit": limit},
         )
         return [
             {
@@ -208,7 +199,7 @@ class ProbeResults:
     ) -> list[dict[str, Any]]:
         sql = (
             "SELECT ts, target, status, ok, latency_ms, status_code, reason, error, excerpt "
-            "FROM {db}.probe_results WHERE kind = {kind:String} AND check_id = {id:String} "
+            "FROM {db:Identifier}.probe_results WHERE kind = {kind:String} AND check_id = {id:String} "
             "AND ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC') "
             "AND ts <= fromUnixTimestamp64Milli({until:Int64}, 'UTC') ORDER BY ts DESC LIMIT {limit:UInt32}"
         )
@@ -222,7 +213,7 @@ class ProbeResults:
         """Scheduling lateness of checks since ``since`` (for the benchmark and diagnostics)."""
         rows = self.tx.query_rows(
             "SELECT count(), quantile(0.5)(lateness_ms), quantile(0.99)(lateness_ms), max(lateness_ms) "
-            "FROM {db}.probe_results WHERE ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')",
+            "FROM {db:Identifier}.probe_results WHERE ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')",
             {"since": _ms(since)},
         )
         n, p50, p99, mx = rows[0]

@@ -2,7 +2,7 @@
 
 Each area keeps its statements in ``ddl/<area>.py`` as a list of
 ``Migration``; the table below lists the areas in apply order. Applied ids are
-recorded in ``{db}.schema_migrations`` so a restart applies only what is new,
+recorded in ``{db:Identifier}.schema_migrations`` so a restart applies only what is new,
 and every statement is written with IF [NOT] EXISTS so re-running is harmless.
 """
 
@@ -26,6 +26,7 @@ AREAS: tuple[str, ...] = (
     "logs",
     "metrics",
     "probes",
+    "traces",
 )
 
 
@@ -40,16 +41,16 @@ def all_migrations() -> list[Migration]:
 def apply(executor: Executor) -> list[str]:
     """Apply migrations not yet recorded; return the ids applied."""
     executor.execute(
-        "CREATE TABLE IF NOT EXISTS {db}.schema_migrations "
+        "CREATE TABLE IF NOT EXISTS {db:Identifier}.schema_migrations "
         "(id String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = MergeTree ORDER BY id"
     )
-    done = {row[0] for row in executor.query_rows("SELECT id FROM {db}.schema_migrations")}
+    done = {row[0] for row in executor.query_rows("SELECT id FROM {db:Identifier}.schema_migrations")}
     applied = []
     for mig in all_migrations():
         if mig.id in done:
             continue
         for stmt in mig.statements:
             executor.execute(stmt)
-        executor.execute("INSERT INTO {db}.schema_migrations (id) VALUES ({id:String})", {"id": mig.id})
+        executor.execute("INSERT INTO {db:Identifier}.schema_migrations (id) VALUES ({id:String})", {"id": mig.id})
         applied.append(mig.id)
     return applied

@@ -129,12 +129,43 @@
     el.uplot = lineChart(el, data.x, data.series);
   }
 
-  // Metric graphs (series, and thresholds drawn as dashed lines).
+  // State bands behind a metric graph: [{from, to, state, row}] in seconds; row 1 draws in the lower
+  // strip (a backtest's states under the recorded ones).
+  var BAND_COLORS = { ALARM: "rgba(255,123,114,.22)", OK: "rgba(63,185,80,.14)",
+                      INSUFFICIENT_DATA: "rgba(227,179,65,.18)" };
+  function bandsHook(bands) {
+    return function (u) {
+      var ctx = u.ctx, top = u.bbox.top, h = u.bbox.height;
+      ctx.save();
+      bands.forEach(function (b) {
+        var x0 = Math.max(u.bbox.left, u.valToPos(b.from, "x", true));
+        var x1 = Math.min(u.bbox.left + u.bbox.width, u.valToPos(b.to, "x", true));
+        if (x1 <= x0) return;
+        ctx.fillStyle = BAND_COLORS[b.state] || "rgba(128,128,128,.15)";
+        if (b.row) ctx.fillRect(x0, top + h * 0.9, x1 - x0, h * 0.1);
+        else ctx.fillRect(x0, top, x1 - x0, b.row === 0 ? h * 0.9 : h);
+      });
+      ctx.restore();
+    };
+  }
+
+  // Metric graphs (series, thresholds drawn as dashed lines, state bands).
   function initMetricCharts() {
     $all("[data-metric-chart]").forEach(function (el) {
+      if (el.uplot) return;
       var data = jsonData(el.getAttribute("data-metric-chart"));
       if (!data || typeof uPlot === "undefined") return;
-      el.uplot = lineChart(el, data.x, data.series);
+      var extra = null;
+      if (data.bands && data.bands.length) {
+        extra = { hooks: { drawClear: [bandsHook(data.bands)],
+                           setSelect: [dragZoomHook(el.getAttribute("data-drag-zoom"))] } };
+      }
+      if (data.range) {
+        extra = extra || {};
+        extra.scales = { x: { time: true, range: [data.range[0], data.range[1]] } };
+      }
+      el.uplot = lineChart(el, data.x, data.series, extra);
+      el.setAttribute("data-points", String(data.x.length));
     });
   }
 

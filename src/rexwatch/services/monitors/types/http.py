@@ -114,9 +114,9 @@ def _path_steps(path: str) -> list[str | int]:
         elif ch == "[":
             j = text.find("]", i)
             inner = text[i + 1 : j] if j > 0 else ""
-            if j < 0 or not (inner.isdigit() or (inner[:1] in "'\"" and inner[-1:] == inner[:1])):
+            if j < 0 or not ((inner.isascii() and inner.isdigit()) or (inner[:1] in "'\"" and inner[-1:] == inner[:1])):
                 raise Invalid(f"json_path {path!r}: bad index at position {i + 1}", field="json_path")
-            steps.append(int(inner) if inner.isdigit() else inner[1:-1])
+            steps.append(int(inner) if inner.isascii() and inner.isdigit() else inner[1:-1])
             i = j + 1
         else:
             raise Invalid(f"json_path {path!r} must look like $.a.b[0]", field="json_path")

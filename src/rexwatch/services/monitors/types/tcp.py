@@ -21,7 +21,7 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(host, str) or not host.strip():
         raise Invalid("tcp monitors need a host", field="host")
     port = config.get("port")
-    if isinstance(port, str) and port.isdigit():
+    if isinstance(port, str) and port.isascii() and port.isdigit():
         port = int(port)
     if not isinstance(port, int) or not 1 <= port <= 65535:
         raise Invalid("tcp monitors need a port 1-65535", field="port")

@@ -47,7 +47,7 @@ class EmailProvider(Provider):
     def destinations(self, endpoint: str, attributes: dict[str, str]) -> list[tuple[str, str]]:
         return []  # mail goes to the operator's SMTP host, checked at each connection
 
-    def build(self, msg: Outgoing, sender: str) -> EmailMessage:
+    def build(self, msg: Outgoing, sender: str, graph: bytes | None = None) -> EmailMessage:
         mail = EmailMessage()
         mail["From"] = sender
         mail["To"] = msg.endpoint
@@ -64,12 +64,25 @@ class EmailProvider(Provider):
         text, page = messages.email_bodies(msg)
         mail.set_content(text)
         if page:
+            cid = make_msgid(domain="rexwatch") if graph else None
+            if cid:
+                # The alarm's graph, inline in the HTML part (multipart/related), as Grafana mails it.
+                page = page.replace("</body>", f"<p><img src='cid:{cid[1:-1]}' width='600' alt='Graph of the "
+                                               f"alarm metric around the state change'></p></body>", 1)
             mail.add_alternative(page, subtype="html")
+            if cid and graph:
+                mail.get_payload()[1].add_related(graph, "image", "png", cid=cid, filename="alarm-graph.png")
         return mail
 
     async def send(self, msg: Outgoing, ctx: SendContext) -> Delivery:
         s = ctx.settings
-        mail = self.build(msg, s.smtp_from)
+        graph = None
+        if msg.alarm and msg.protocol == "email" and msg.kind == "Notification" and "alarm_graph" in ctx.extra:
+            try:
+                graph = await ctx.extra["alarm_graph"](msg)
+            except Exception:  # a graph is a nicety: the mail goes without it
+                graph = None
+        mail = self.build(msg, s.smtp_from, graph)
         if not s.smtp_host:
             # No mail server configured: keep the mail where `rexwatch mail` and /api/v1/mail show it.
             keep = ctx.extra.get("mailbox")

@@ -20,6 +20,7 @@ log_alarm_keys = Table(
     Column("since", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     UniqueConstraint("alarm_name", "key", name="uq_log_alarm_keys_alarm_key"),
+    sqlite_autoincrement=True,
 )
 
 blocklist = Table(
@@ -35,6 +36,7 @@ blocklist = Table(
     Column("created_at", Float, nullable=False),
     # Epoch seconds when the block lifts; None blocks until removed.
     Column("expires_at", Float),
+    sqlite_autoincrement=True,
 )
 Index("ix_blocklist_expires", blocklist.c.expires_at)
 
@@ -45,4 +47,5 @@ allowlist = Table(
     Column("cidr", String(64), nullable=False, unique=True),
     Column("note", Text, nullable=False),
     Column("created_at", Float, nullable=False),
+    sqlite_autoincrement=True,
 )

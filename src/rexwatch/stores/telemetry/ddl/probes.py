@@ -16,7 +16,7 @@ MIGRATIONS = [
     Migration(
         "probes-0001-results",
         (
-            """CREATE TABLE IF NOT EXISTS {db}.probe_results (
+            """CREATE TABLE IF NOT EXISTS {db:Identifier}.probe_results (
                 kind LowCardinality(String),
                 check_id String,
                 target String DEFAULT '',

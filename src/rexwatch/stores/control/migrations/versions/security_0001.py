@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("since", sa.Float, nullable=False),
         sa.Column("updated_at", sa.Float, nullable=False),
         sa.UniqueConstraint("alarm_name", "key", name="uq_log_alarm_keys_alarm_key"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "blocklist",
@@ -35,6 +36,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.Float, nullable=False),
         sa.Column("expires_at", sa.Float),
         sa.UniqueConstraint("cidr", name="uq_blocklist_cidr"),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_blocklist_expires", "blocklist", ["expires_at"])
     op.create_table(
@@ -44,6 +46,7 @@ def upgrade() -> None:
         sa.Column("note", sa.Text, nullable=False),
         sa.Column("created_at", sa.Float, nullable=False),
         sa.UniqueConstraint("cidr", name="uq_allowlist_cidr"),
+        sqlite_autoincrement=True,
     )
 
 

@@ -1,0 +1,143 @@
+"""Monitor pages in headless Chromium against a live server and a real prober: create a monitor from
+the form and see it go up, its response-time chart, uptime and checks, an incident when the target
+fails, pause, resume and delete; form errors and hostile names."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from probe_servers import FlipServer, ProberThread, wait_for
+from rexwatch.services.monitors import MonitorService
+
+HOSTILE = 'api <img src=x onerror="document.body.dataset.pwned=1">'
+
+
+@pytest.fixture
+def flip():
+    s = FlipServer()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def page(browser):
+    p = browser.new_page()
+    errors: list[str] = []
+    p.on("pageerror", lambda e: errors.append(str(e)))
+    yield p
+    p.close()
+    assert errors == [], errors
+
+
+def test_create_a_monitor_see_it_go_up_then_down_pause_resume_delete(page, live, runtime, flip):
+    svc = runtime.service(MonitorService)
+    page.goto(live.url + "/")
+    page.get_by_role("link", name="Monitors", exact=True).click()
+    assert "No monitors yet" in page.locator("main").inner_text()
+    with ProberThread(runtime):
+        page.get_by_label("Name").fill(HOSTILE)
+        page.get_by_label("Type").select_option("http")
+        page.get_by_label("Target").fill(f"{flip.url}/health")
+        page.get_by_label("Every").fill("0.2")
+        page.get_by_label("Timeout").fill("0.15")
+        page.get_by_role("button", name="Create monitor").click()
+        assert page.locator("[role=status]").inner_text() == f"Created {HOSTILE}."
+        assert page.locator("h1").inner_text().startswith(HOSTILE)
+        mid = svc.list()[0]["id"]
+        wait_for(lambda: svc.get(mid)["status"] == "up", 10)
+        flip.mode = "failing"
+        wait_for(lambda: svc.get(mid)["status"] == "down", 10)
+        flip.mode = "healthy"
+        wait_for(lambda: svc.get(mid)["status"] == "up", 10)
+        wait_for(lambda: len(svc.history(mid)["incidents"]) == 1, 10)
+
+        page.reload()
+        assert page.locator("h1 .pill").inner_text() == "up"
+        up24 = page.locator("#uptime-24h").inner_text()
+        assert up24.endswith("%") and 0 < float(up24[:-1]) < 100
+        incidents = page.locator("table.incidents tr:has(td)")
+        assert incidents.count() == 1 and "HTTP 503" in incidents.inner_text()
+        checks = page.locator("table.checks tr:has(td)").all_inner_texts()
+        assert any("\tdown\t" in c and "503" in c for c in checks) and any("\tup\t" in c for c in checks)
+        page.wait_for_selector("#monitor-chart[data-points] .u-over")
+        data = json.loads(page.locator("#monitor-chart-data").text_content())
+        assert len(data["x"]) >= 2 and all(v is None or v > 0 for v in data["series"][0]["values"])
+        assert any(b["state"] == "ALARM" for b in data["bands"])  # the failed checks
+
+        page.get_by_role("link", name="Monitors", exact=True).click()
+        row = page.locator("table.monitors tr", has_text="http")
+        assert row.locator(".pill").inner_text() == "up" and "%" in row.inner_text()
+        assert page.get_by_role("link", name=HOSTILE).count() == 1
+        assert page.locator("main img").count() == 0
+        page.get_by_role("link", name=HOSTILE).click()
+
+        page.get_by_role("button", name="Pause").click()
+        assert page.locator("[role=status]").inner_text() == "Paused."
+        assert page.locator("h1 .pill").inner_text() == "paused"
+        assert svc.get(mid)["paused"] is True
+        page.get_by_role("button", name="Resume").click()
+        assert page.locator("[role=status]").inner_text() == "Resumed."
+        assert svc.get(mid)["paused"] is False
+
+    page.get_by_label("I mean it").check()
+    page.get_by_role("button", name="Delete monitor").click()
+    assert page.locator("[role=status]").inner_text() == f"Deleted {HOSTILE}."
+    assert svc.list() == []
+    assert page.evaluate("document.body.dataset.pwned") is None
+
+
+def test_form_errors_keep_what_was_typed(page, live):
+    page.goto(live.url + "/monitors")
+    page.get_by_label("Name").fill("db port")
+    page.get_by_label("Type").select_option("tcp")
+    page.get_by_label("Target").fill("db.internal")
+    page.get_by_role("button", name="Create monitor").click()
+    assert "a tcp target is host:port" in page.locator("[role=alert]").inner_text()
+    assert page.get_by_label("Name").input_value() == "db port"
+    assert page.get_by_label("Type").input_value() == "tcp"
+    page.get_by_label("Type").select_option("http")
+    page.get_by_label("Target").fill("ftp://example.invalid/")
+    page.get_by_role("button", name="Create monitor").click()
+    assert "must be an absolute http:// or https:// URL" in page.locator("[role=alert]").inner_text()
+
+
+def test_missing_monitor_and_csrf(live, runtime):
+    svc = runtime.service(MonitorService)
+    m = svc.create({"name": "site", "type": "http", "url": "https://example.invalid/"})
+    assert httpx.get(live.url + "/monitors/999999").status_code == 404
+    r = httpx.post(live.url + "/monitors-action", data={"action": "delete", "id": str(m["id"])})
+    assert r.status_code == 403
+    assert [x["name"] for x in svc.list()] == ["site"]
+    page = httpx.get(live.url + f"/monitors/{m['id']}?since=nonsense")
+    assert page.status_code == 200 and "time range not used" in page.text
+
+
+def test_edit_a_monitor(page, live, runtime):
+    svc = runtime.service(MonitorService)
+    m = svc.create({"name": "site", "type": "http", "url": "https://example.invalid/health", "keyword": "ok"})
+    t = svc.create({"name": "db", "type": "tcp", "host": "db.invalid", "port": 5432})
+    page.goto(live.url + f"/monitors/{m['id']}")
+    page.get_by_text("Edit", exact=True).click()
+    assert page.get_by_label("Target").input_value() == "https://example.invalid/health"
+    page.get_by_label("Name").fill("site <main>")
+    page.get_by_label("Every").fill("5m")
+    page.get_by_label("Keyword").fill("")
+    page.get_by_role("button", name="Save").click()
+    assert page.locator("[role=status]").inner_text() == "Saved."
+    got = svc.get(m["id"])
+    assert (got["name"], got["interval"], got["config"]["keyword"]) == ("site <main>", 300.0, None)
+    assert page.locator("h1").inner_text().startswith("site <main>")
+
+    page.goto(live.url + f"/monitors/{t['id']}")
+    page.get_by_text("Edit", exact=True).click()
+    assert page.get_by_label("Target").input_value() == "db.invalid:5432"
+    page.get_by_label("Target").fill("db.invalid:6432")
+    page.get_by_role("button", name="Save").click()
+    assert svc.get(t["id"])["config"]["port"] == 6432
+    page.get_by_text("Edit", exact=True).click()
+    page.get_by_label("Timeout").fill("0")
+    page.get_by_role("button", name="Save").click()
+    assert "timeout must be positive" in page.locator("[role=alert]").inner_text()
