@@ -52,5 +52,19 @@ def principal_of(request: Request) -> Principal | None:
 
 
 def require_admin(request: Request) -> None:
-    """Kept for routers that name it: the role check itself is in ``require_api_key``."""
+    """Dependency of pages that manage keys and settings outside /api/v1 (the console's settings
+    page): the caller must hold the admin permission, whatever the ``public`` setting opens."""
+    runtime: Runtime = request.app.state.runtime
+    if not runtime.settings.auth_enabled:
+        return
+    if not request.url.path.startswith(API_PREFIX):
+        principal = principal_of(request)
+        if principal is None:  # a public console: the gate asked nobody, so ask here
+            from rexwatch.api.guard import resolve_principal
+
+            principal = resolve_principal(runtime, request.scope, dict(request.scope["headers"]))
+        if principal is None:
+            raise Unauthorized("a valid API key or console session is required")
+        authorize(principal, "admin", f"{request.method} {request.url.path}")
+        return
     require_api_key(request)

@@ -185,34 +185,38 @@ class GuardMiddleware:
         return True
 
     def _principal(self, scope: Scope, headers: dict[bytes, bytes]):
-        """The caller from an API key (bearer or basic) or a console session cookie, or None.
-        Leaves the key and the principal in the request state for the routes."""
-        from http.cookies import SimpleCookie
+        return resolve_principal(self.runtime, scope, headers)
 
-        state = scope.setdefault("state", {})
-        token = token_from(headers.get(b"authorization", b"").decode("latin-1"))
-        if token:
-            key = self.runtime.keys.verify_bearer(token)
-            if key is None:
-                return None
-            state["api_key"] = key
-            state["principal"] = key.principal()
-            return state["principal"]
-        raw = headers.get(b"cookie")
-        if not raw:
-            return None
-        try:
-            morsel = SimpleCookie(raw.decode("latin-1")).get(SESSION_COOKIE)
-        except Exception:  # a malformed Cookie header is no session
-            return None
-        if morsel is None:
-            return None
-        from rexwatch.services.users import UserService
 
-        principal = self.runtime.service(UserService).session(morsel.value)
-        if principal is not None:
-            state["principal"] = principal
-        return principal
+def resolve_principal(runtime: Runtime, scope: Scope, headers: dict[bytes, bytes]):
+    """The caller from an API key (bearer or basic) or a console session cookie, or None.
+    Leaves the key and the principal in the request state for the routes."""
+    from http.cookies import SimpleCookie
+
+    state = scope.setdefault("state", {})
+    token = token_from(headers.get(b"authorization", b"").decode("latin-1"))
+    if token:
+        key = runtime.keys.verify_bearer(token)
+        if key is None:
+            return None
+        state["api_key"] = key
+        state["principal"] = key.principal()
+        return state["principal"]
+    raw = headers.get(b"cookie")
+    if not raw:
+        return None
+    try:
+        morsel = SimpleCookie(raw.decode("latin-1")).get(SESSION_COOKIE)
+    except Exception:  # a malformed Cookie header is no session
+        return None
+    if morsel is None:
+        return None
+    from rexwatch.services.users import UserService
+
+    principal = runtime.service(UserService).session(morsel.value)
+    if principal is not None:
+        state["principal"] = principal
+    return principal
 
 
 def _with_security_headers(send: Send) -> Send:

@@ -154,7 +154,7 @@ def aws_action(service: str, operation: str) -> str:
 
 def console_action(method: str, path: str) -> str:
     """Console pages read; its forms edit (alarm mutes and acks, saved queries, ...)."""
-    if path.startswith("/users") or path.startswith("/audit"):
+    if path.startswith(("/users", "/audit", "/settings")):
         return "admin"
     if path == "/logout":  # everyone may end their own session
         return "read"
