@@ -192,6 +192,15 @@ def test_role_change_is_audited_and_fires_privilege_escalation(runtime, secured)
     assert any(e.get("resource") == "roles" for e in trail["events"])
     assert trail["log_group"] == "/rexwatch/audit"
     assert runtime.service(LogsService).describe_log_group("/rexwatch/audit").retention_days == 400
+    page = secured.get("/audit")
+    assert page.status_code == 200 and "user:root" in page.text
+    assert '<code>{"role": "viewer"}</code> → <code>{"role": "admin"}</code>' in page.text
+    # Viewers see neither the page nor the API.
+    assert sign_in(secured, "root").status_code == 303
+    users.set_role("val", "viewer")
+    viewer = TestClient(secured.app)
+    assert sign_in(viewer, "val").status_code == 303
+    assert viewer.get("/audit").status_code == 403 and viewer.get("/api/v1/audit").status_code == 403
 
 
 def test_changes_through_every_door_are_audited_with_secrets_redacted(runtime, secured):
