@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from helpers import run_cli
 from rexwatch.api.app import create_app
+from rexwatch.errors import AlreadyExists
 from rexwatch.services.audit import AuditService
 from rexwatch.services.logs import LogsService
 from rexwatch.services.users import UserService
@@ -249,3 +250,28 @@ def test_team_of_three_in_a_real_browser(runtime, live, browser):
         page.click("text=Sign out everywhere")
         page.wait_for_url(live.url + "/login")
         context.close()
+
+
+def test_users_and_sessions_on_both_control_stores(control_url, tmp_path):
+    from types import SimpleNamespace
+
+    from rexwatch.settings import Settings
+    from rexwatch.stores.control import connect_control, upgrade
+
+    engine = connect_control(control_url)
+    upgrade(engine)
+    try:
+        svc = UserService(SimpleNamespace(control=engine, settings=Settings(data_dir=tmp_path)))
+        svc.create("ann", PASSWORD, "admin")
+        user, token = svc.login("ann", PASSWORD, ip="192.0.2.1", user_agent="t")
+        assert svc.session(token).name == "ann" and svc.session(token).role == "admin"
+        assert svc.session("nope") is None
+        with pytest.raises(AlreadyExists, match="a user named 'ann' exists"):
+            svc.create("ann", PASSWORD, "viewer")
+        svc.create("bob", PASSWORD, "viewer")
+        assert svc.set_role("bob", "editor")[1].role == "editor"
+        assert svc.logout_everywhere(user.id) == 1 and svc.session(token) is None
+        svc.delete("bob")
+        assert [u.username for u in svc.list()] == ["ann"]
+    finally:
+        engine.dispose()
