@@ -36,18 +36,18 @@ RUNBOOK = {
 WHERE = "group_id IN ({gids}) AND ts >= fromUnixTimestamp64Milli({start}, 'UTC') " \
         "AND ts <= fromUnixTimestamp64Milli({end}, 'UTC')"
 HAND = {
-    "Find Errors": "SELECT toString(ts), message FROM {{db}}.log_events WHERE {where} "
+    "Find Errors": "SELECT toString(ts), message FROM {{db:Identifier}}.log_events WHERE {where} "
                    "AND position(message, 'ERROR') > 0 ORDER BY ts DESC LIMIT 100",
     "Slow API Requests": "SELECT toString(ts), JSONExtractString(message, 'method'), "
                          "JSONExtractString(message, 'path'), JSONExtractRaw(message, 'duration') "
-                         "FROM {{db}}.log_events WHERE {where} AND JSONExtractFloat(message, 'duration') > 1000 "
+                         "FROM {{db:Identifier}}.log_events WHERE {where} AND JSONExtractFloat(message, 'duration') > 1000 "
                          "ORDER BY JSONExtractFloat(message, 'duration') DESC LIMIT 50",
     "Failed Login Attempts": "SELECT JSONExtractString(message, 'user_id') AS u, "
-                             "JSONExtractString(message, 'ip_address') AS ip, count() FROM {{db}}.log_events "
+                             "JSONExtractString(message, 'ip_address') AS ip, count() FROM {{db:Identifier}}.log_events "
                              "WHERE {where} AND JSONExtractString(message, 'action') = 'login' "
                              "AND JSONExtractRaw(message, 'success') = 'false' GROUP BY u, ip",
     "Request Volume by Endpoint": "SELECT JSONExtractString(message, 'path') AS p, count() AS c "
-                                  "FROM {{db}}.log_events WHERE {where} GROUP BY p ORDER BY c DESC",
+                                  "FROM {{db:Identifier}}.log_events WHERE {where} GROUP BY p ORDER BY c DESC",
 }
 
 # One API request log line per event; every 10th is a login, every 20th an error.

@@ -165,7 +165,7 @@ def test_several_patterns_share_one_query(runtime):
     b, pb = compile_pattern("{ $.duration > 1000 }").sql(indexed_fields={"duration"})
     c, pc = compile_pattern("[..., status = 404, bytes]").sql()
     rows = tx.query_rows(
-        f"SELECT countIf({a}), countIf({b}), countIf({c}), countIf(NOT ({b})) FROM {{db}}.ev",
+        f"SELECT countIf({a}), countIf({b}), countIf({c}), countIf(NOT ({b})) FROM {{db:Identifier}}.ev",
         {**pa_, **pb, **pc},
     )
     assert rows == [(2, 1, 1, 3)]

@@ -202,7 +202,7 @@ def test_duplicate_keys_read_the_first_everywhere(store):
     for indexed in (frozenset(), frozenset(all_paths)):
         for p, want in ((first, True), (last, False)):
             sql, params = p.sql(indexed_fields=indexed)
-            got = tx.query_rows(f"SELECT {sql} FROM {{db}}.fp WHERE id = {i}", params)
+            got = tx.query_rows(f"SELECT {sql} FROM {{db:Identifier}}.fp WHERE id = {i}", params)
             assert bool(got[0][0]) is want, (p, bool(indexed))
 
 
@@ -213,7 +213,7 @@ def test_sql_agrees_with_python(store, text):
     expected = {i for i, m in enumerate(MESSAGES) if p.match(m)}
     for indexed in (frozenset(), frozenset(all_paths)):
         sql, params = p.sql(indexed_fields=indexed)
-        got = {r[0] for r in tx.query_rows(f"SELECT id FROM {{db}}.fp WHERE {sql}", params)}
+        got = {r[0] for r in tx.query_rows(f"SELECT id FROM {{db:Identifier}}.fp WHERE {sql}", params)}
         diff = sorted(got ^ expected)
         assert not diff, (text, bool(indexed), [(i, MESSAGES[i], i in got) for i in diff[:5]])
     # Each pattern selects some rows but not all: the comparison is not vacuous.
@@ -363,7 +363,7 @@ def test_generated_patterns_agree(store, text):
     expected = {i for i, m in enumerate(MESSAGES) if p.match(m)}
     for indexed in (frozenset(), frozenset(all_paths)):
         sql, params = p.sql(indexed_fields=indexed)
-        got = {r[0] for r in tx.query_rows(f"SELECT id FROM {{db}}.fp WHERE {sql}", params)}
+        got = {r[0] for r in tx.query_rows(f"SELECT id FROM {{db:Identifier}}.fp WHERE {sql}", params)}
         diff = sorted(got ^ expected)
         assert not diff, (text, bool(indexed), [(i, MESSAGES[i], i in got) for i in diff[:5]])
 
@@ -377,6 +377,6 @@ def test_many_floating_runs_agree(store, runs):
         p = compile_pattern(text)
         expected = {i for i, m in enumerate(MESSAGES) if p.match(m)}
         sql, params = p.sql()
-        got = {r[0] for r in tx.query_rows(f"SELECT id FROM {{db}}.fp WHERE {sql}", params)}
+        got = {r[0] for r in tx.query_rows(f"SELECT id FROM {{db:Identifier}}.fp WHERE {sql}", params)}
         assert got == expected, text
         assert bool(expected) is (last == "404" and runs < 8), (text, len(expected))

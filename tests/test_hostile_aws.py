@@ -88,8 +88,10 @@ def server(tmp_path_factory: pytest.TempPathFactory, chdb_engine) -> Any:
 
 @pytest.fixture(scope="module")
 def clients(server: LiveServer) -> dict[tuple[str, str | None], Any]:
-    out: dict[tuple[str, str | None], Any] = {("logs", None): _client(server, "logs"),
-                                               ("sns", None): _client(server, "sns")}
+    out: dict[tuple[str, str | None], Any] = {}
+    # Every other service the door answers (logs, sns, and the ones Grafana's data source calls).
+    for service in sorted({s for s, _ in HANDLERS} - {"cloudwatch", "elbv2"}):
+        out[(service, None)] = _client(server, service)
     for p in CW_PROTOCOLS:
         out[("cloudwatch", p)] = _client(server, "cloudwatch", p)
     return out

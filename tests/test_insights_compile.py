@@ -162,8 +162,8 @@ def test_deep_trees_are_clear_errors() -> None:
 
 def test_strings_travel_as_parameters() -> None:
     """No text of the query is spliced into the SQL, so no substitution over it (``{db}``) can reach it."""
-    q = compile_query("filter @message = '{db}' and `{db:Identifier}.x` like /{db}/ and y in ['{db}'] "
+    q = compile_query("filter @message = '{db}' and `{db}.x` like /{db}/ and y in ['{db}'] "
                       "| parse @message '{db} *' as z | fields '{db}' as w")
     sql, params = q.to_sql("SELECT * FROM {db:Identifier}.log_events", {})
-    assert sql.count("{db}") == 1  # the source's own table
+    assert sql.count("{db:Identifier}") == 1  # the source's own table
     assert params["iq_0"] == "{db}" and params["iq_1"] == "x" and params["iq_2"] == "y"

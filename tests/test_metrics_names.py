@@ -27,7 +27,7 @@ AWKWARD = [
     "new\nline",
     'double"quote',
     "unicodé ✓ 😀",
-    "{db:Identifier}.x",
+    "{db}.x",
     "sep\x1fkey",
     "looks\\nescaped\\t",
     "'",

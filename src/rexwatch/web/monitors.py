@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from rexwatch.errors import Invalid, NotFound, RexwatchError
 from rexwatch.services.monitors import MonitorService
+from rexwatch.services.monitors import types as monitor_types
 from rexwatch.web import templates
 from rexwatch.web.common import (
     RELATIVE,
@@ -104,14 +105,7 @@ def downsample(ts: list[float], values: list[float | None], width: int) -> tuple
 
 def _target(m: dict[str, Any]) -> str:
     """What the create form's Target field holds for this monitor."""
-    c = m["config"]
-    if m["type"] == "http":
-        return c.get("url", "")
-    if m["type"] == "tcp":
-        return f"{c.get('host', '')}:{c.get('port', '')}"
-    if m["type"] == "dns":
-        return c.get("name", "")
-    return ""
+    return monitor_types.target_text(m["type"], m["config"])
 
 
 def _detail(svc: MonitorService, ident: str, start_ms: int, end_ms: int) -> dict[str, Any]:
@@ -183,7 +177,7 @@ async def monitor_action(request: Request) -> RedirectResponse:
             return RedirectResponse(url(f"/monitors/{m['id']}", done=f"Created {m['name']}."), status_code=303)
         if action == "edit":
             patch = _spec(fields)
-            if patch["type"] == "http":  # an emptied keyword box removes the keyword check
+            if monitor_types.takes_keyword(patch["type"]):  # an emptied keyword box removes the check
                 patch["keyword"] = fields.get("keyword", "").strip() or None
             m = await call(svc.update, ident, patch)
             return RedirectResponse(url(f"/monitors/{m['id']}", done="Saved."), status_code=303)

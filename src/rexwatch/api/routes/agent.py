@@ -34,7 +34,7 @@ class AgentDatum(BaseModel):
     metric_name: str
     value: float
     unit: str = "None"
-    timestamp: float
+    timestamp: float = Field(ge=0, le=253_402_300_799)
     dimensions: list[AgentDimension] = Field(default_factory=list, max_length=30)
 
 
@@ -45,7 +45,8 @@ class AgentMetrics(BaseModel):
 
 
 class AgentEvent(BaseModel):
-    timestamp: int
+    # Epoch milliseconds up to the year 9999: past that no log store (nor AWS) has a time for it.
+    timestamp: int = Field(ge=0, le=253_402_300_799_999)
     message: str
 
 

@@ -118,6 +118,17 @@ def get(type_name: str) -> ModuleType:
     return importlib.import_module(dotted)
 
 
+def target_text(type_name: str, config: dict[str, Any]) -> str:
+    """What a person types to say what this monitor watches (a URL, host:port, a name); "" if nothing."""
+    fn = getattr(get(type_name), "target_text", None)
+    return fn(config) if fn is not None else ""
+
+
+def takes_keyword(type_name: str) -> bool:
+    """Whether the type checks a keyword in what it fetches (an emptied keyword removes the check)."""
+    return bool(getattr(get(type_name), "TAKES_KEYWORD", False))
+
+
 def destinations(module: ModuleType, config: dict[str, Any]) -> list[tuple[str, str, int]]:
     """(field, host, port) a type connects to; none for a passive type."""
     fn = getattr(module, "destinations", None)

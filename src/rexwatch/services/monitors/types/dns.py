@@ -90,3 +90,7 @@ async def check(ctx: ProbeContext, probe: Probe) -> CheckResult:
     if missing:
         return CheckResult(False, latency, reason="dns", error=f"answer lacks {', '.join(missing)}", excerpt=text)
     return CheckResult(True, latency, excerpt=text)
+
+
+def target_text(config: dict[str, Any]) -> str:
+    return str(config.get("name", ""))

@@ -17,6 +17,7 @@ from rexwatch.services.monitors.matcher import matches, parse_matcher
 from rexwatch.services.monitors.types import CheckResult, Probe, ProbeContext, excerpt
 
 SCHEDULING = "active"
+TAKES_KEYWORD = True
 # Header values often carry credentials (Authorization, API keys): encrypted at rest, never shown.
 SECRET_FIELDS = ("headers",)
 
@@ -246,3 +247,7 @@ def _judge(cfg: dict[str, Any], code: int, raw: bytes, latency: float, days_left
     if cfg["tls_expiry_days"] and days_left is not None and days_left < cfg["tls_expiry_days"]:
         return fail("tls", f"TLS certificate expires in {days_left:.1f} days (warning at {cfg['tls_expiry_days']})")
     return CheckResult(True, latency, code)
+
+
+def target_text(config: dict[str, Any]) -> str:
+    return str(config.get("url", ""))

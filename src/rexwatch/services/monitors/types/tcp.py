@@ -62,3 +62,7 @@ async def check(ctx: ProbeContext, probe: Probe) -> CheckResult:
     except OSError as e:
         return CheckResult(False, elapsed(), reason="connect", error=f"connection to {host}:{port} failed: "
                                                                     f"{e.strerror or e}")
+
+
+def target_text(config: dict[str, Any]) -> str:
+    return f"{config.get('host', '')}:{config.get('port', '')}"
