@@ -93,7 +93,8 @@ def test_setup_aws_with_auth_on_creates_a_real_key(auth_on, tmp_path, monkeypatc
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
     logs = boto3.Session(profile_name="rexwatch").client("logs")
     logs.create_log_group(logGroupName="/signed")
-    assert [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]] == ["/signed"]
+    # Making the key was an audited change: the audit trail's group is there too.
+    assert [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]] == ["/rexwatch/audit", "/signed"]
     # Running it again keeps the key; --new-key makes another.
     assert run_cli("--endpoint", server.url, "--api-key", token, "setup", "aws", env=_env(home)).returncode == 0
     assert read_section(creds, "rexwatch")["aws_access_key_id"] == key

@@ -72,7 +72,7 @@ def test_only_admin_keys_manage_keys(runtime, client):
     runtime.settings.auth = "on"
     admin = {"Authorization": f"Bearer {runtime.keys.create('root').token}"}
     made = client.post("/api/v1/keys", json={"name": "app"}, headers=admin)
-    assert made.status_code == 201 and made.json()["role"] == "user"
+    assert made.status_code == 201 and made.json()["role"] == "editor"
     user = {"Authorization": f"Bearer {made.json()['token']}"}
     # A user key works everywhere else...
     assert client.get("/api/v1/info", headers=user).status_code == 200

@@ -139,6 +139,29 @@ class Settings(BaseSettings):
         "/rexwatch/security", min_length=1, max_length=512,
         description="Log group receiving an event for every IP block and unblock.",
     )
+    audit_log_group: str = Field(
+        "/rexwatch/audit", min_length=1, max_length=512,
+        description="Log group receiving the audit trail: every change through any door, and failed logins.",
+    )
+    audit_retention_days: int = Field(
+        400, ge=0, le=3653,
+        description="Retention given to the audit log group when rexwatch creates it (a CloudWatch retention "
+        "value such as 90, 400 or 3653; 0 keeps events forever).",
+    )
+    session_idle_minutes: int = Field(
+        120, ge=1, le=60 * 24 * 30, description="A console session ends after this long without a request."
+    )
+    session_max_hours: int = Field(
+        24, ge=1, le=24 * 90, description="A console session ends this long after login, however busy."
+    )
+    login_max_failures: int = Field(
+        5, ge=1, le=1000,
+        description="Failed logins in a row (per user) or within 5 minutes (per client address) before "
+        "logins are refused for login_lockout_minutes.",
+    )
+    login_lockout_minutes: int = Field(
+        15, ge=1, le=24 * 60, description="How long logins stay refused after login_max_failures failures."
+    )
     log_alarm_queries_per_tick: int = Field(
         50, ge=1, le=10_000,
         description="Log alarm queries one evaluator tick runs at most; alarms past it wait for the next tick.",

@@ -34,7 +34,9 @@ PUBLIC_GROUPS: dict[str, re.Pattern[str]] = {
 }
 DEFAULT_PUBLIC = "status,health"
 # Open whatever the setting says: each carries its own proof or holds nothing private.
-ALWAYS_OPEN = re.compile(r"^/(static/.*|push/[^/]+|sns/(confirm|unsubscribe))$")
+# The login and first-run setup pages check their own credentials (a password, the setup token).
+ALWAYS_OPEN = re.compile(r"^/(static/.*|push/[^/]+|sns/(confirm|unsubscribe)|login|setup)$")
+SESSION_COOKIE = "rexwatch_session"
 
 # Sent with every HTML page: no inline script anywhere, no framing, no referrer leaking
 # status-page or alarm URLs to other sites. Swagger UI needs data: images.
@@ -114,16 +116,27 @@ class GuardMiddleware:
         path = scope["path"]
         headers = dict(scope["headers"])
         if settings.auth_enabled and not is_public(path, settings.public):
-            token = token_from(headers.get(b"authorization", b"").decode("latin-1"))
-            key = await anyio.to_thread.run_sync(self.runtime.keys.verify_bearer, token) if token else None
-            if key is None:
+            principal = await anyio.to_thread.run_sync(self._principal, scope, headers)
+            if principal is None and await self._send_to_login(scope, headers, send):
+                return
+            if principal is None:
                 # One message for every failure, so responses never hint at which keys exist.
                 challenge = b'Bearer realm="rexwatch"' if path.startswith("/api/") else b'Basic realm="rexwatch"'
-                await _reply(send, 401, "Unauthorized",
-                             "a valid API key is required: send 'Authorization: Bearer <key>'",
-                             path, [(b"www-authenticate", challenge)])
+                message = "a valid API key is required: send 'Authorization: Bearer <key>'"
+                if not path.startswith("/api/"):
+                    message += ", or sign in at /login"
+                await _reply(send, 401, "Unauthorized", message, path, [(b"www-authenticate", challenge)])
                 return
-            scope.setdefault("state", {})["api_key"] = key
+            if not path.startswith("/api/"):
+                # REST routes are checked once routed (rexwatch.api.auth), knowing their template.
+                from rexwatch.errors import Forbidden
+                from rexwatch.services.access import authorize, console_action
+
+                try:
+                    authorize(principal, console_action(scope["method"], path), f"{scope['method']} {path}")
+                except Forbidden as e:
+                    await _reply(send, 403, "Forbidden", e.message, path)
+                    return
         limit = settings.max_body_bytes
         if scope["method"] in _BODY_METHODS:
             raw = headers.get(b"content-length")
@@ -134,7 +147,76 @@ class GuardMiddleware:
                     await _reply(send, 400, "Invalid", "Content-Length is not a number", path)
                 return
             receive = _capped(receive, limit)
+        state = scope.get("state", {})
+        if scope["method"] in _BODY_METHODS and state.get("principal") is not None:
+            from rexwatch.api.auditing import Recorder
+
+            recorder = Recorder(scope, receive)
+            sent = _with_security_headers(send)
+
+            async def watch(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    recorder.status = message["status"]
+                await sent(message)
+
+            await self.app(scope, recorder.receive, watch)
+            await recorder.finish(self.runtime)
+            return
         await self.app(scope, receive, _with_security_headers(send))
+
+
+    async def _send_to_login(self, scope: Scope, headers: dict[bytes, bytes], send: Send) -> bool:
+        """A browser asking for a console page, once users exist, goes to the login page
+        (instead of the Basic prompt that API keys in browsers use)."""
+        path = scope["path"]
+        if path.startswith("/api/") or scope["method"] != "GET" or b"text/html" not in headers.get(b"accept", b""):
+            return False
+        from urllib.parse import quote
+
+        from rexwatch.services.users import UserService
+
+        if not await anyio.to_thread.run_sync(self.runtime.service(UserService).any_user):
+            return False
+        target = path + ("?" + scope["query_string"].decode("latin-1") if scope.get("query_string") else "")
+        location = "/login?next=" + quote(target, safe="")
+        await send({"type": "http.response.start", "status": 303,
+                    "headers": [(b"location", location.encode()), (b"content-length", b"0"), NOSNIFF]})
+        await send({"type": "http.response.body", "body": b""})
+        return True
+
+    def _principal(self, scope: Scope, headers: dict[bytes, bytes]):
+        return resolve_principal(self.runtime, scope, headers)
+
+
+def resolve_principal(runtime: Runtime, scope: Scope, headers: dict[bytes, bytes]):
+    """The caller from an API key (bearer or basic) or a console session cookie, or None.
+    Leaves the key and the principal in the request state for the routes."""
+    from http.cookies import SimpleCookie
+
+    state = scope.setdefault("state", {})
+    token = token_from(headers.get(b"authorization", b"").decode("latin-1"))
+    if token:
+        key = runtime.keys.verify_bearer(token)
+        if key is None:
+            return None
+        state["api_key"] = key
+        state["principal"] = key.principal()
+        return state["principal"]
+    raw = headers.get(b"cookie")
+    if not raw:
+        return None
+    try:
+        morsel = SimpleCookie(raw.decode("latin-1")).get(SESSION_COOKIE)
+    except Exception:  # a malformed Cookie header is no session
+        return None
+    if morsel is None:
+        return None
+    from rexwatch.services.users import UserService
+
+    principal = runtime.service(UserService).session(morsel.value)
+    if principal is not None:
+        state["principal"] = principal
+    return principal
 
 
 def _with_security_headers(send: Send) -> Send:

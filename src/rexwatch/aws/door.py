@@ -21,6 +21,7 @@ from rexwatch.aws.registry import HANDLERS, AwsContext
 from rexwatch.aws.sigv4 import PendingSignature, SigV4Failure, check_body, check_headers
 from rexwatch.errors import RexwatchError
 from rexwatch.runtime import Runtime
+from rexwatch.services.access import authorize, aws_action
 
 log = logging.getLogger("rexwatch.aws")
 
@@ -197,9 +198,11 @@ def authenticate_headers(runtime: Runtime, request: Request, protocol: str) -> P
     auth = headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         # The rexwatch CLI drives this door with its API key instead of a signature.
-        if runtime.keys.verify_bearer(auth[7:].strip()) is None:
+        key = runtime.keys.verify_bearer(auth[7:].strip())
+        if key is None:
             code, status = _AUTH_CODES[_family(protocol)]["unknown_key"]
             raise AwsError(code, "The security token included in the request is invalid.", status)
+        request.scope.setdefault("state", {})["principal"] = key.principal()
         return None
     try:
         return check_headers(headers, services=SIGNING_NAMES, secret_for=runtime.keys.aws_secret)
@@ -215,6 +218,28 @@ def authenticate_body(runtime: Runtime, pending: PendingSignature, request: Requ
     except SigV4Failure as f:
         raise _auth_error(f, protocol)
     runtime.keys.touch(key_id)
+    key = runtime.keys.by_access_key(key_id)
+    if key is None:  # revoked between the two checks
+        code, status = _AUTH_CODES[_family(protocol)]["unknown_key"]
+        raise AwsError(code, "The security token included in the request is invalid.", status)
+    request.scope.setdefault("state", {})["principal"] = key.principal()
+
+
+def _audit(runtime: Runtime, request: Request, principal, service: str, op: str, params: dict) -> None:
+    from rexwatch.services.audit import AuditService
+
+    verb = "CREATE" if op.startswith("Create") else "DELETE" if op.startswith(("Delete", "Untag", "Unsubscribe")) \
+        else "UPDATE"
+    ident = next((str(params[k]) for k in ("logGroupName", "AlarmName", "Name", "TopicArn", "SubscriptionArn",
+                                            "DashboardName", "queryDefinitionId", "filterName")
+                  if isinstance(params.get(k), str | int)), "")
+    try:
+        runtime.service(AuditService).record(
+            principal, verb, f"{service}.{op}", resource_id=ident, door="aws",
+            ip=request.client.host if request.client else "", user_agent=request.headers.get("user-agent", ""),
+            after=params)
+    except Exception:  # the change is done; a missing audit line is logged, not raised
+        log.exception("audit event for %s.%s not written", service, op)
 
 
 def install(app: FastAPI, runtime: Runtime) -> None:
@@ -265,10 +290,15 @@ def install(app: FastAPI, runtime: Runtime) -> None:
                 )
             # Only known operations become metric labels, so label sets stay bounded.
             request.scope.setdefault("state", {})["aws_operation"] = f"{service}.{op}"
+            action = aws_action(service, op)
+            authorize(request.scope["state"].get("principal"), action, f"{service} {op}")
             params = codec.decode(body, dict(request.headers), op_model)
             if protocol not in ("query", "ec2"):  # form parameters are all text; their codecs convert them
                 validate.check(params, op_model.input_shape)
             result = await anyio.to_thread.run_sync(fn, ctx, params)
+            principal = request.scope["state"].get("principal")
+            if principal is not None and action in ("edit", "admin"):  # telemetry is not a change
+                await anyio.to_thread.run_sync(_audit, runtime, request, principal, service, op, params)
             payload, ctype, headers = codec.encode(result or {}, op_model, ctx)
             return Response(payload, 200, headers=headers, media_type=ctype)
         except RexwatchError as e:

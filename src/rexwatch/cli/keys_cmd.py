@@ -52,14 +52,32 @@ def keys() -> None:
 @keys.command("create")
 @click.option("--name", required=True, help="What the key is for.")
 @click.option("--aws", is_flag=True, help="Create an AWS access key id + secret for SigV4 clients.")
-@click.option("--role", type=click.Choice(["admin", "user"]), default="admin", show_default=True,
-              help="admin keys may also create and revoke keys over the API; user keys may not.")
+@click.option("--role", type=click.Choice(["viewer", "editor", "admin", "user"]), default="admin", show_default=True,
+              help="viewer reads, editor also changes alarms and the like, admin also manages users, keys, "
+              "retention and deletion ('user' is the old name of editor).")
+@click.option("--scope", type=click.Choice(["ingest", "read"]), default=None,
+              help="Narrow the role: ingest (agents, SDKs: send telemetry only) or read (dashboards: read only).")
+@click.option("--user", "owner", default=None, help="The user the key belongs to (default: a service account "
+              "named after the key). Its role may not exceed the user's.")
 @data_dir_option
 @pass_ctx
-def create(obj: CliContext, name: str, aws: bool, role: str, data_dir: str | None) -> None:
+def create(obj: CliContext, name: str, aws: bool, role: str, scope: str | None, owner: str | None,
+           data_dir: str | None) -> None:
     """Create a key and print it once."""
+    svc = _service(obj, data_dir)
     try:
-        new = _service(obj, data_dir).create(name, aws=aws, role=role)
+        user_id = None
+        if owner:
+            from types import SimpleNamespace
+
+            from rexwatch.services.access import ROLES, check_role
+            from rexwatch.services.users import UserService
+
+            user = UserService(SimpleNamespace(control=svc.engine, settings=None)).get(owner)
+            if ROLES.index(check_role(role)) > ROLES.index(user.role):
+                fail(f"user {owner!r} has role {user.role!r}: their keys cannot have role {role!r}")
+            user_id = user.id
+        new = svc.create(name, aws=aws, role=role, scope=scope, user_id=user_id)
     except RexwatchError as e:
         fail(e.message)
     if want_json(obj.output):
@@ -69,6 +87,7 @@ def create(obj: CliContext, name: str, aws: bool, role: str, data_dir: str | Non
                 "name": new.info.name,
                 "kind": new.info.kind,
                 "role": new.info.role,
+                "scope": new.info.scope,
                 "token": new.token,
                 "access_key_id": new.access_key_id,
                 "secret_access_key": new.secret_access_key,
@@ -91,7 +110,7 @@ def list_(obj: CliContext, include_revoked: bool, data_dir: str | None) -> None:
     """List keys (never their secrets)."""
     rows = [k.__dict__ for k in _service(obj, data_dir).list(include_revoked)]
     print_table(
-        rows, ["id", "name", "kind", "role", "prefix", "created_at", "last_used_at", "revoked_at"], obj.output, title="API keys"
+        rows, ["id", "name", "kind", "role", "scope", "prefix", "created_at", "last_used_at", "revoked_at"], obj.output, title="API keys"
     )
 
 

@@ -24,6 +24,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("rexwatch.cli.setup_cmd", "env"),
     ("rexwatch.cli.config_cmd", "config"),
     ("rexwatch.cli.keys_cmd", "keys"),
+    ("rexwatch.cli.users_cmd", "users"),
+    ("rexwatch.cli.audit_cmd", "audit"),
     ("rexwatch.cli.logs_cmd", "logs"),
     ("rexwatch.cli.cloudwatch_cmd", "cloudwatch"),
     ("rexwatch.cli.sns_cmd", "sns"),

@@ -72,8 +72,16 @@ async def authenticate(runtime: Runtime, request: Request) -> None:
     token = token or request.headers.get("x-api-key", "").strip()
     # One message for every failure, so responses never hint at which keys exist.
     # The key lookup reads (and once a minute writes last_used_at to) the control store: off the loop.
-    if not token or await anyio.to_thread.run_sync(runtime.keys.verify_bearer, token) is None:
+    key = await anyio.to_thread.run_sync(runtime.keys.verify_bearer, token) if token else None
+    if key is None:
         raise IntakeError(401, "a valid API key is required: send 'Authorization: Bearer <key>'")
+    from rexwatch.errors import Forbidden
+    from rexwatch.services.access import authorize
+
+    try:
+        authorize(key.principal(), "ingest", f"{request.method} {request.url.path}")
+    except Forbidden as e:
+        raise IntakeError(403, e.message)
 
 
 def any_value(v: Any, depth: int = 0) -> Any:

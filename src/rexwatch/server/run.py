@@ -86,6 +86,13 @@ def serve(settings: Settings) -> int:
             log.warning(
                 "auth is on and no API key exists yet: create one with 'rexwatch keys create --name NAME'"
             )
+        if settings.auth_enabled:
+            from rexwatch.services.users import UserService
+
+            users = runtime.service(UserService)
+            if not users.any_user():
+                log.warning("no user exists yet: create the first admin at %s/setup with setup token %s, "
+                            "or run 'rexwatch users create --admin NAME'", settings.base_url, users.setup_token)
         app = create_app(runtime, close_runtime=True)
         config = uvicorn.Config(
             app,

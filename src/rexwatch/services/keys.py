@@ -14,10 +14,11 @@ from sqlalchemy import Engine, insert, select, update
 
 from rexwatch.errors import Invalid, NotFound
 from rexwatch.secrets import SecretBox
+from rexwatch.services.access import ROLES, Principal, check_role, check_scope
 from rexwatch.stores.control.tables.core import api_keys
 
 BEARER_PREFIX = "rxw_"
-ROLES = ("admin", "user")
+__all__ = ["ROLES", "KeyInfo", "KeyService", "NewKey"]
 # last_used_at is written at most this often per key, so authentication stays read-only.
 TOUCH_INTERVAL_S = 60.0
 
@@ -32,6 +33,11 @@ class KeyInfo:
     last_used_at: datetime | None
     revoked_at: datetime | None
     role: str = "admin"
+    scope: str | None = None
+    user_id: int | None = None
+
+    def principal(self) -> Principal:
+        return Principal("key", self.name, self.role, self.scope, self.user_id, self.prefix)
 
 
 @dataclass(frozen=True)
@@ -58,12 +64,15 @@ class KeyService:
         self._touched: dict[str, float] = {}
         self._touch_lock = threading.Lock()
 
-    def create(self, name: str, *, aws: bool = False, role: str = "admin") -> NewKey:
+    def create(self, name: str, *, aws: bool = False, role: str = "admin", scope: str | None = None,
+               user_id: int | None = None) -> NewKey:
+        """A key for a user (``user_id``) or, without one, a service account named ``name``.
+        ``role`` is viewer, editor or admin ('user', the old name of editor, is accepted);
+        ``scope`` optionally narrows it to 'ingest' or 'read'."""
         name = name.strip()
         if not name or len(name) > 200:
             raise Invalid("key name must be 1-200 characters", field="name")
-        if role not in ROLES:
-            raise Invalid(f"role must be one of {', '.join(ROLES)}", field="role")
+        role, scope = check_role(role), check_scope(scope)
         now = _now()
         if aws:
             # Same shape as AWS access keys: 20 upper-case characters, 40-character secret.
@@ -78,9 +87,9 @@ class KeyService:
             values = dict(name=name, kind="bearer", prefix=prefix, key_hash=_hash(token))
         with self.engine.begin() as conn:
             key_id = conn.execute(
-                insert(api_keys).values(created_at=now, role=role, **values)
+                insert(api_keys).values(created_at=now, role=role, scope=scope, user_id=user_id, **values)
             ).inserted_primary_key[0]
-        info = KeyInfo(key_id, name, values["kind"], values["prefix"], now, None, None, role)
+        info = KeyInfo(key_id, name, values["kind"], values["prefix"], now, None, None, role, scope, user_id)
         if aws:
             return NewKey(info, access_key_id=access_key_id, secret_access_key=secret)
         return NewKey(info, token=token)
@@ -130,6 +139,16 @@ class KeyService:
         self.touch(row.prefix)
         return self._info(row)
 
+    def by_access_key(self, access_key_id: str) -> KeyInfo | None:
+        """The active AWS access key with this id (after SigV4 has verified it)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(api_keys).where(
+                    api_keys.c.prefix == access_key_id, api_keys.c.kind == "aws", api_keys.c.revoked_at.is_(None)
+                )
+            ).first()
+        return self._info(row) if row else None
+
     def aws_secret(self, access_key_id: str) -> str | None:
         """The secret of an active AWS access key, for SigV4 verification."""
         with self.engine.connect() as conn:
@@ -154,4 +173,5 @@ class KeyService:
 
     @staticmethod
     def _info(r) -> KeyInfo:
-        return KeyInfo(r.id, r.name, r.kind, r.prefix, r.created_at, r.last_used_at, r.revoked_at, r.role)
+        return KeyInfo(r.id, r.name, r.kind, r.prefix, r.created_at, r.last_used_at, r.revoked_at, r.role,
+                       r.scope, r.user_id)

@@ -30,6 +30,8 @@ PAGES: tuple[str, ...] = (
     "rexwatch.web.notify",
     "rexwatch.web.status",
     "rexwatch.web.apidocs",
+    "rexwatch.web.account",
+    "rexwatch.web.audit",
 )
 
 

@@ -69,7 +69,7 @@ async def settings_action(request: Request) -> Response:
         if action == "create-key":
             # The secret is shown in this response only (never in a URL or a redirect).
             new = await call(runtime.keys.create, fields.get("name", ""), aws=fields.get("kind") == "aws",
-                             role=fields.get("role", "admin"))
+                             role=fields.get("role", "admin"), scope=fields.get("scope") or None)
             return await _render(request, new_key=new)
         if action == "revoke-key":
             info = await call(runtime.keys.revoke, fields.get("key", ""))

@@ -2,6 +2,8 @@
 
 ROUTERS: tuple[str, ...] = (
     "rexwatch.api.routes.keys",
+    "rexwatch.api.routes.users",
+    "rexwatch.api.routes.audit",
     "rexwatch.api.routes.system",
     "rexwatch.api.routes.logs",
     "rexwatch.api.routes.filterpatterns",

@@ -18,7 +18,8 @@ class KeyCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     aws: bool = False
     # Keys made over REST are user keys unless an admin asks for another admin.
-    role: Literal["admin", "user"] = "user"
+    role: Literal["viewer", "editor", "admin", "user"] = "editor"
+    scope: Literal["ingest", "read"] | None = None
 
 
 class KeyOut(BaseModel):
@@ -26,6 +27,8 @@ class KeyOut(BaseModel):
     name: str
     kind: str
     role: str
+    scope: str | None = None
+    user_id: int | None = None
     prefix: str
     created_at: datetime
     last_used_at: datetime | None = None
@@ -40,7 +43,7 @@ class KeyCreated(KeyOut):
 
 @router.post("", status_code=201, response_model=KeyCreated)
 def create_key(body: KeyCreate, rt: Runtime = Depends(get_runtime)) -> KeyCreated:
-    new = rt.keys.create(body.name, aws=body.aws, role=body.role)
+    new = rt.keys.create(body.name, aws=body.aws, role=body.role, scope=body.scope)
     return KeyCreated(
         **new.info.__dict__,
         token=new.token,

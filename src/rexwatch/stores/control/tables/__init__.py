@@ -28,6 +28,7 @@ AREAS: tuple[str, ...] = (
     "monitors",
     "security",
     "dashboards",
+    "users",
 )
 
 for _area in AREAS:

@@ -13,8 +13,12 @@ api_keys = Table(
     # 'bearer' keys are stored as a SHA-256 hash; 'aws' keys keep an encrypted
     # secret because SigV4 verification needs the secret itself.
     Column("kind", String(16), nullable=False),
-    # 'admin' keys may also mint and revoke keys; 'user' keys use everything else.
+    # viewer, editor or admin (rexwatch.services.access); 'user' keys of old became editors.
     Column("role", String(16), nullable=False, server_default="admin"),
+    # Optional narrowing of the role: 'ingest' (agents, SDKs) or 'read' (dashboards like Grafana).
+    Column("scope", String(16)),
+    # The user the key belongs to; NULL for a service account (its name is the key's name).
+    Column("user_id", Integer),
     Column("prefix", String(32), nullable=False, index=True, unique=True),
     Column("key_hash", String(64)),
     Column("secret_enc", Text),

@@ -1,0 +1,122 @@
+"""``rexwatch users``: console accounts, managed directly in the control store.
+
+Like ``rexwatch keys``, this is an administrator's job on the server's machine, so it needs no
+key: it reads the same settings as the server. Over the network, ``/api/v1/users`` does the same
+with an admin key, and its changes go to the audit trail.
+"""
+
+from __future__ import annotations
+
+import sys
+from types import SimpleNamespace
+
+import click
+
+from rexwatch.cli.context import CliContext, fail, pass_ctx
+from rexwatch.cli.keys_cmd import data_dir_option
+from rexwatch.cli.output import print_json, print_table, want_json
+from rexwatch.errors import ConfigError, RexwatchError
+
+ROLE_CHOICE = click.Choice(["viewer", "editor", "admin"])
+
+
+def _service(obj: CliContext, data_dir: str | None):
+    from rexwatch.server.run import private_files
+    from rexwatch.services.users import UserService
+    from rexwatch.settings import load_settings
+    from rexwatch.stores.control import connect_control, upgrade
+
+    try:
+        settings = load_settings(obj.config, data_dir=data_dir)
+        private_files()
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        engine = connect_control(settings.effective_control_url)
+        upgrade(engine)
+    except ConfigError as e:
+        fail(str(e))
+    except OSError as e:
+        fail(f"data dir is not usable: {e}")
+    # Account management needs only the control store, not the whole runtime.
+    return UserService(SimpleNamespace(control=engine, settings=settings))
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@click.group()
+def users() -> None:
+    """Create, list and change console users."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--admin", "make_admin", is_flag=True, help="Same as --role admin.")
+@click.option("--role", type=ROLE_CHOICE, default="viewer", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@data_dir_option
+@pass_ctx
+def create(obj: CliContext, username: str, make_admin: bool, role: str, password_stdin: bool,
+           data_dir: str | None) -> None:
+    """Create a user (asks for the password unless --password-stdin)."""
+    svc = _service(obj, data_dir)
+    try:
+        user = svc.create(username, _password(password_stdin), "admin" if make_admin else role)
+    except RexwatchError as e:
+        fail(e.message)
+    if want_json(obj.output):
+        print_json(user.view())
+        return
+    click.echo(f"Created user {user.username} ({user.role}).")
+
+
+@users.command("list")
+@data_dir_option
+@pass_ctx
+def list_(obj: CliContext, data_dir: str | None) -> None:
+    """List users and their roles."""
+    rows = [u.view() for u in _service(obj, data_dir).list()]
+    print_table(rows, ["id", "username", "role", "created_at", "locked"], obj.output, title="Users")
+
+
+@users.command("set-role")
+@click.argument("username")
+@click.argument("role", type=ROLE_CHOICE)
+@data_dir_option
+@pass_ctx
+def set_role(obj: CliContext, username: str, role: str, data_dir: str | None) -> None:
+    """Change a user's role (their sessions end, so it applies at once)."""
+    try:
+        before, after = _service(obj, data_dir).set_role(username, role)
+    except RexwatchError as e:
+        fail(e.message)
+    click.echo(f"{after.username}: {before.role} -> {after.role}")
+
+
+@users.command("reset-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from the first line of stdin.")
+@data_dir_option
+@pass_ctx
+def reset_password(obj: CliContext, username: str, password_stdin: bool, data_dir: str | None) -> None:
+    """Set a new password, unlock the account and end its sessions."""
+    try:
+        user = _service(obj, data_dir).reset_password(username, _password(password_stdin))
+    except RexwatchError as e:
+        fail(e.message)
+    click.echo(f"Password of {user.username} reset; its sessions have ended.")
+
+
+@users.command("delete")
+@click.argument("username")
+@data_dir_option
+@pass_ctx
+def delete(obj: CliContext, username: str, data_dir: str | None) -> None:
+    """Delete a user, end its sessions and revoke its API keys."""
+    try:
+        user = _service(obj, data_dir).delete(username)
+    except RexwatchError as e:
+        fail(e.message)
+    click.echo(f"Deleted user {user.username}.")
