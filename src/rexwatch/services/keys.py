@@ -10,12 +10,12 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine
 
 from rexwatch.errors import Invalid, NotFound
 from rexwatch.secrets import SecretBox
 from rexwatch.services.access import ROLES, Principal, check_role, check_scope
-from rexwatch.stores.control.tables.core import api_keys
+from rexwatch.stores.control.keys_repo import KeysRepo
 
 BEARER_PREFIX = "rxw_"
 __all__ = ["ROLES", "KeyInfo", "KeyService", "NewKey"]
@@ -60,6 +60,7 @@ def _now() -> datetime:
 class KeyService:
     def __init__(self, engine: Engine, box: SecretBox) -> None:
         self.engine = engine
+        self.repo = KeysRepo(engine)
         self.box = box
         self._touched: dict[str, float] = {}
         self._touch_lock = threading.Lock()
@@ -85,26 +86,18 @@ class KeyService:
             prefix = secrets.token_hex(4)
             token = f"{BEARER_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
             values = dict(name=name, kind="bearer", prefix=prefix, key_hash=_hash(token))
-        with self.engine.begin() as conn:
-            key_id = conn.execute(
-                insert(api_keys).values(created_at=now, role=role, scope=scope, user_id=user_id, **values)
-            ).inserted_primary_key[0]
+        key_id = self.repo.insert(created_at=now, role=role, scope=scope, user_id=user_id, **values)
         info = KeyInfo(key_id, name, values["kind"], values["prefix"], now, None, None, role, scope, user_id)
         if aws:
             return NewKey(info, access_key_id=access_key_id, secret_access_key=secret)
         return NewKey(info, token=token)
 
     def list(self, include_revoked: bool = False) -> list[KeyInfo]:
-        q = select(api_keys).order_by(api_keys.c.id)
-        if not include_revoked:
-            q = q.where(api_keys.c.revoked_at.is_(None))
-        with self.engine.connect() as conn:
-            return [self._info(r) for r in conn.execute(q)]
+        return [self._info(r) for r in self.repo.all(include_revoked)]
 
     def revoke(self, ident: str) -> KeyInfo:
         """Revoke by id, prefix/access key id, or name (if unique)."""
-        with self.engine.begin() as conn:
-            rows = list(conn.execute(select(api_keys).where(api_keys.c.revoked_at.is_(None))))
+        def pick(rows: list) -> object:
             match = [r for r in rows if str(r.id) == ident or r.prefix == ident]
             if not match:
                 match = [r for r in rows if r.name == ident]
@@ -112,15 +105,12 @@ class KeyService:
                 raise NotFound(f"no active key matches {ident!r}")
             if len(match) > 1:
                 raise Invalid(f"{len(match)} keys are named {ident!r}: revoke by id")
-            conn.execute(update(api_keys).where(api_keys.c.id == match[0].id).values(revoked_at=_now()))
-        return self._info(match[0])
+            return match[0]
+
+        return self._info(self.repo.revoke_matching(pick, _now()))
 
     def any_active(self) -> bool:
-        with self.engine.connect() as conn:
-            return (
-                conn.execute(select(api_keys.c.id).where(api_keys.c.revoked_at.is_(None)).limit(1)).first()
-                is not None
-            )
+        return self.repo.any_active()
 
     def verify_bearer(self, token: str) -> KeyInfo | None:
         """The key for a bearer token, or None. Compares hashes in constant time."""
@@ -128,12 +118,7 @@ class KeyService:
         if len(parts) < 3 or not token.startswith(BEARER_PREFIX):
             return None
         prefix = parts[1]
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(api_keys).where(
-                    api_keys.c.prefix == prefix, api_keys.c.kind == "bearer", api_keys.c.revoked_at.is_(None)
-                )
-            ).first()
+        row = self.repo.active(prefix, "bearer")
         if row is None or not hmac.compare_digest(row.key_hash, _hash(token)):
             return None
         self.touch(row.prefix)
@@ -141,24 +126,12 @@ class KeyService:
 
     def by_access_key(self, access_key_id: str) -> KeyInfo | None:
         """The active AWS access key with this id (after SigV4 has verified it)."""
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(api_keys).where(
-                    api_keys.c.prefix == access_key_id, api_keys.c.kind == "aws", api_keys.c.revoked_at.is_(None)
-                )
-            ).first()
+        row = self.repo.active(access_key_id, "aws")
         return self._info(row) if row else None
 
     def aws_secret(self, access_key_id: str) -> str | None:
         """The secret of an active AWS access key, for SigV4 verification."""
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(api_keys.c.secret_enc).where(
-                    api_keys.c.prefix == access_key_id,
-                    api_keys.c.kind == "aws",
-                    api_keys.c.revoked_at.is_(None),
-                )
-            ).first()
+        row = self.repo.active(access_key_id, "aws")
         return self.box.decrypt(row.secret_enc) if row else None
 
     def touch(self, prefix: str) -> None:
@@ -168,8 +141,7 @@ class KeyService:
             if now - self._touched.get(prefix, -TOUCH_INTERVAL_S) < TOUCH_INTERVAL_S:
                 return
             self._touched[prefix] = now
-        with self.engine.begin() as conn:
-            conn.execute(update(api_keys).where(api_keys.c.prefix == prefix).values(last_used_at=_now()))
+        self.repo.touch(prefix, _now())
 
     @staticmethod
     def _info(r) -> KeyInfo:
