@@ -38,6 +38,7 @@ from rexwatch.services.alarms.log_definitions import (
 )
 from rexwatch.services.alarms.log_evaluate import KeyValue, LogDecision, LogRule, evaluate_log, key_values
 from rexwatch.services.alarms.model import Alarm, LogAlarmKey, LogBacktestItem, TickReport
+from rexwatch.services.alarms.tick import failure_text
 from rexwatch.stores.control.log_alarm_keys_repo import LogAlarmKeysRepo
 
 if TYPE_CHECKING:
@@ -65,12 +66,6 @@ class Source:
     def of(cls, config: dict[str, Any]) -> Source:
         return cls(config.get("query"), config.get("filter_pattern"), tuple(config["log_group_names"]),
                    int(config["window"]))
-
-
-def _why(e: BaseException) -> str:
-    if isinstance(e, RexwatchError):
-        return e.message[:500]
-    return f"internal error ({type(e).__name__}); see the server log"
 
 
 class LogAlarms:
@@ -126,7 +121,7 @@ class LogAlarms:
                 except Exception as e:  # one alarm's source failing must not stop the others
                     if not isinstance(e, RexwatchError):
                         log.warning("log alarm %r: query failed", a.name, exc_info=e)
-                    results[src] = _why(e)
+                    results[src] = failure_text(e)
             todo.append(a)
         report.evaluated += len(todo)
         with self.repo.begin() as conn:
@@ -149,9 +144,9 @@ class LogAlarms:
                     moved = self._apply(conn, full, got, now, nxt, mutes, report, events)
                 except Exception as e:  # keep the state; evaluated again next slot
                     log.warning("log alarm %r: evaluation raised", full.name, exc_info=e)
-                    report.failed[full.name] = ("evaluate", _why(e))
+                    report.failed[full.name] = ("evaluate", failure_text(e))
                     self.repo.set_fields(conn, full.id, next_eval_at=nxt, last_eval_at=now,
-                                         evaluation_error=f"evaluate: {_why(e)}")
+                                         evaluation_error=f"evaluate: {failure_text(e)}")
                     continue
                 if moved:
                     changed.append(full.name)

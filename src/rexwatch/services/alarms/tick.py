@@ -43,7 +43,7 @@ ISOLATION_QUERIES = 200
 LOGGED_FAILURES = 20
 
 
-def _why(e: BaseException) -> str:
+def failure_text(e: BaseException) -> str:
     """What the user sees of a failure: a domain error's message; other errors stay in the log."""
     if isinstance(e, RexwatchError):
         return e.message[:500]
@@ -126,7 +126,7 @@ class Tick:
                     continue
                 except Exception as e:  # one alarm's failure must not stop the tick
                     log.warning("alarm %r: evaluation raised", a.name, exc_info=e)
-                    failed[a.id] = ("evaluate", _why(e))
+                    failed[a.id] = ("evaluate", failure_text(e))
             reason, msg = failed[a.id]
             report.failed[a.name] = (reason, msg)
             decisions.append((a, None, f"{reason}: {msg}"))  # state kept; evaluated again next slot
@@ -152,7 +152,7 @@ class Tick:
                     exc_info=e if not isinstance(e, RexwatchError) else None,
                 )
                 if give_up:
-                    return {}, {q: _why(e) for q in part}
+                    return {}, {q: failure_text(e) for q in part}
             budget[0] -= 2
             mid = len(part) // 2
             data, refused = fetch(part[:mid])
@@ -178,7 +178,7 @@ class Tick:
         except Exception as e:  # isolate it below
             if len(math_alarms) == 1:
                 log.warning("alarm %r: metric math failed", math_alarms[0].name, exc_info=e)
-                return {}, {math_alarms[0].id: _why(e)}
+                return {}, {math_alarms[0].id: failure_text(e)}
         out: dict[int, list[ev.Datapoint]] = {}
         refused: dict[int, str] = {}
         for a in math_alarms:
@@ -187,7 +187,7 @@ class Tick:
                 out.update(fetch_math([(a.id, a.config["metrics"])], start, end))
             except Exception as e:  # only this alarm fails
                 log.warning("alarm %r: metric math failed", a.name, exc_info=e)
-                refused[a.id] = _why(e)
+                refused[a.id] = failure_text(e)
         return out, refused
 
     @staticmethod
