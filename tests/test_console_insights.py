@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -123,3 +124,166 @@ def test_save_without_csrf_token_is_refused(live, data):
     r = httpx.post(live.url + "/insights/save", data={"name": "x", "q": "fields @message"})
     assert r.status_code == 403
     assert "CSRF" in r.text
+
+
+def test_editor_highlights_and_completes_commands_functions_and_fields(page, live, data):
+    page.goto(live.url + "/insights?group=" + quote(API))
+    page.wait_for_selector("#query[data-completions]")
+    assert int(page.get_attribute("#query", "data-completions")) >= 5  # @timestamp... plus duration, path, ...
+    editor = page.locator("#query")
+    editor.click()
+    editor.press_sequentially("fields @timestamp\n| st")
+    options = page.locator("#query-complete [role=option]")
+    assert options.all_inner_texts()[0].startswith("stats")
+    editor.press("Enter")  # takes the completion instead of a new line
+    assert editor.input_value() == "fields @timestamp\n| stats "
+    editor.press_sequentially("avg(dur")
+    page.wait_for_selector("#query-complete [data-kind=field]")
+    first = options.first.inner_text()
+    assert first.startswith("duration") and "%" in first  # a field of the group's events, with its share
+    editor.press("Tab")
+    editor.press_sequentially(") by bi")
+    assert page.locator("#query-complete [data-kind=function]").first.inner_text().startswith("bin")
+    editor.press("ArrowDown")  # moving and Escape leave the text as typed
+    editor.press("Escape")
+    assert page.locator("#query-complete").is_hidden()
+    assert editor.input_value() == "fields @timestamp\n| stats avg(duration) by bi"
+    # The highlighted copy under the textarea marks commands, functions and fields.
+    assert page.locator("#query-highlight .hl-cmd").all_inner_texts() == ["fields", "stats"]
+    assert page.locator("#query-highlight .hl-fn").all_inner_texts() == ["avg"]
+    assert "duration" in page.locator("#query-highlight .hl-field").all_inner_texts()
+
+
+def test_completions_follow_the_chosen_groups(live, data):
+    import httpx
+
+    r = httpx.get(live.url + "/insights/complete", params={"group": API, "since": "1h"})
+    body = r.json()
+    assert "stats" in body["commands"] and "pct" in body["functions"]
+    names = {f["name"] for f in body["fields"]}
+    assert {"@message", "duration", "user_id", "ip_address"} <= names
+    empty = httpx.get(live.url + "/insights/complete").json()
+    assert empty["fields"] == [] and empty["commands"] == body["commands"]
+
+
+def test_a_queued_query_shows_progress_and_can_be_cancelled(page, live, data, runtime):
+    import threading
+
+    from rexwatch.services.insights.service import QueriesService
+
+    svc = runtime.service(QueriesService)
+    # Keep the query worker busy, so the page's query waits in the queue until it is cancelled.
+    busy = threading.Event()
+    release = threading.Event()
+    blockers = [svc._pool.submit(lambda: (busy.set(), release.wait(60))) for _ in range(svc._pool._max_workers)]
+    try:
+        assert busy.wait(10)
+        page.goto(live.url + "/insights?run=1&group=" + quote(API) + "&q=" + quote("fields @message"))
+        progress = page.locator("#progress")
+        progress.wait_for()
+        assert "records scanned" in progress.inner_text() and " s ·" in progress.inner_text()
+        page.get_by_role("button", name="Cancel query").click()
+        page.wait_for_selector("#results[data-status=Cancelled]")
+        assert "cancelled" in page.locator("#results").inner_text()
+        (query_id,) = [q.query_id for q in svc.describe_queries()[0] if q.query_string == "fields @message"]
+        assert svc.get_query_results(query_id).status == "Cancelled"
+    finally:
+        release.set()
+        for b in blockers:
+            b.result(60)
+
+
+def test_running_query_reports_the_records_it_scans(data, runtime):
+    from rexwatch.services.insights.service import QueriesService
+
+    svc = runtime.service(QueriesService)
+    now = int(time.time())
+    qid = svc.start_query("filter @message like /ERROR/ | stats count() by bin(5m)", group_names=[API],
+                          start_s=now - 3600, end_s=now)
+    seen = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        r = svc.get_query_results(qid)
+        seen.append((r.status, r.statistics.records_scanned))
+        if r.status == "Complete":
+            break
+        time.sleep(0.001)
+    assert seen[-1] == ("Complete", 50.0)
+    # Whenever the statistics showed records while running, they were the range's whole count.
+    assert all(n in (0.0, 50.0) for _, n in seen)
+
+
+def test_history_is_kept_per_browser_and_reruns(page, live, data, browser):
+    for q in ("fields @message | limit 1", "fields path | limit 2"):
+        page.goto(live.url + "/insights?run=1&group=" + quote(API) + "&q=" + quote(q))
+        page.wait_for_selector("#results[data-status=Complete]")
+    page.goto(live.url + "/insights")
+    links = page.locator("#history a")
+    assert links.all_inner_texts() == ["fields path | limit 2", "fields @message | limit 1"]  # newest first
+    # Running the same query again does not add it twice.
+    links.first.click()
+    page.goto(live.url + "/insights")
+    assert page.locator("#history a").count() == 2
+    page.locator("#history a").nth(1).click()
+    assert page.locator("#query").input_value() == "fields @message | limit 1"
+    assert page.locator("#groups option:checked").all_inner_texts() == [API]
+    # Another browser has a history of its own.
+    other = browser.new_context().new_page()
+    other.goto(live.url + "/insights")
+    assert other.locator("#history a").count() == 0
+    assert "appear here" in other.locator(".samples-box").inner_text()
+    other.context.close()
+
+
+def test_history_belongs_to_the_signed_in_user(runtime, data):
+    from rexwatch.services.insights.service import HISTORY_KEEP, QueriesService
+
+    svc = runtime.service(QueriesService)
+    for i in range(HISTORY_KEEP + 5):
+        svc.record_history("user:ann", f"fields @message | limit {i + 1}", [API])
+    svc.record_history("user:bob", "fields path", [API])
+    ann = svc.history("user:ann", HISTORY_KEEP)
+    assert len(ann) == HISTORY_KEEP and ann[0].query_string == f"fields @message | limit {HISTORY_KEEP + 5}"
+    assert [h.query_string for h in svc.history("user:bob")] == ["fields path"]
+
+
+def test_download_results_as_csv_and_json(page, live, data):
+    import csv
+    import io
+
+    q = 'fields user_id, ip_address | filter action = "login" | sort user_id | limit 3'
+    page.goto(live.url + "/insights?run=1&group=" + quote(API) + "&q=" + quote(q))
+    page.wait_for_selector("#results[data-status=Complete]")
+    with page.expect_download() as info:
+        page.get_by_role("link", name="CSV").click()
+    assert info.value.suggested_filename.endswith(".csv")
+    rows = list(csv.reader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8"))))
+    assert rows == [["user_id", "ip_address"], ["u0", "10.0.0.9"], ["u0", "10.0.0.9"], ["u0", "10.0.0.9"]]
+    with page.expect_download() as info:
+        page.get_by_role("link", name="JSON").click()
+    assert json.loads(Path(info.value.path()).read_text(encoding="utf-8"))[0] == {"user_id": "u0", "ip_address": "10.0.0.9"}
+
+
+def test_csv_download_defuses_spreadsheet_formulas(live, data, runtime):
+    import httpx
+
+    from rexwatch.services.insights.service import QueriesService
+
+    svc = runtime.service(QueriesService)
+    data.put_log_events(API, "web-1", LogEventBatch.of([(int(time.time() * 1000), '{"v": "=HYPERLINK(1)", "n": -3}')]))
+    now = int(time.time())
+    qid = svc.start_query("fields v, n | filter ispresent(v)", group_names=[API], start_s=now - 60, end_s=now + 1)
+    assert svc.wait(qid).status == "Complete"
+    r = httpx.get(live.url + "/insights/download", params={"id": qid, "format": "csv"})
+    assert r.status_code == 200 and r.text.splitlines()[1] == "'=HYPERLINK(1),-3"
+    bad = httpx.get(live.url + "/insights/download", params={"id": qid, "format": "xml"})
+    assert bad.status_code == 400 and "csv or json" in bad.text
+    missing = httpx.get(live.url + "/insights/download", params={"id": "nope"})
+    assert missing.status_code == 404
+
+
+def test_stop_without_csrf_token_is_refused(live, data):
+    import httpx
+
+    r = httpx.post(live.url + "/insights/stop", data={"id": "x"})
+    assert r.status_code == 403

@@ -8,16 +8,25 @@ is done. Everything goes through QueriesService, the service behind StartQuery/G
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
+import re
+import secrets
+import time
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from rexwatch.errors import RexwatchError
+from rexwatch.errors import Invalid, RexwatchError
+from rexwatch.lang.insights.functions import FUNCTIONS
+from rexwatch.lang.insights.parser import COMMANDS
 from rexwatch.services.insights.service import QueriesService
 from rexwatch.services.logs import LogsService
+from rexwatch.services.logs.fields import log_group_fields
 from rexwatch.web import templates
 from rexwatch.web.common import (
     RELATIVE,
@@ -25,6 +34,7 @@ from rexwatch.web.common import (
     check_csrf,
     csrf_token,
     error_parts,
+    fmt_ms,
     set_csrf_cookie,
     time_range,
     url,
@@ -46,6 +56,24 @@ SAMPLES: tuple[tuple[str, str], ...] = (
 )
 MAX_CHART_SERIES = 20
 POLL = "load delay:400ms"
+# With auth off there is no user: the history belongs to the browser, named by a random cookie.
+BROWSER_COOKIE = "rexwatch_browser"
+# Words the editor completes besides the fields of the chosen groups.
+KEYWORDS = ("and", "or", "not", "like", "in", "as", "by", "asc", "desc")
+MAX_FIELD_GROUPS = 10  # groups sampled for field names (each reads up to 1,000 recent events)
+
+
+def history_owner(request: Request) -> tuple[str, str | None]:
+    """Whose history this is: the signed-in user or the key, else this browser (and the cookie
+    value to set when the browser has none yet)."""
+    principal = request.scope.get("state", {}).get("principal")
+    if principal is not None:
+        return (f"user:{principal.name}" if principal.kind == "user" else f"key:{principal.key_prefix}"), None
+    cookie = request.cookies.get(BROWSER_COOKIE, "")
+    if re.fullmatch(r"[A-Za-z0-9_-]{20,64}", cookie):
+        return f"browser:{cookie}", None
+    new = secrets.token_urlsafe(24)
+    return f"browser:{new}", new
 
 
 def _group_names(logs: LogsService) -> list[str]:
@@ -75,19 +103,48 @@ async def insights_page(request: Request, q: str = "", group: list[str] | None =
     chosen = [g for g in (group or []) if g][:50]
     ctx: dict[str, Any] = {"q": q, "chosen": chosen, "tr": tr, "relative": RELATIVE, "range_error": range_error,
                            "samples": SAMPLES, "query_id": None, "error": None, "url": url,
-                           "csrf": csrf_token(request), "poll": POLL}
+                           "csrf": csrf_token(request), "poll": POLL, "fmt_ms": fmt_ms, "t0": 0}
     ctx["names"] = await call(_group_names, logs)
     ctx["definitions"] = await call(_definitions, svc)
+    owner, new_cookie = history_owner(request)
     status = 200
     if run and q.strip():
         try:
             ctx["query_id"] = await call(svc.start_query, q, group_names=chosen, start_s=tr.start_ms // 1000,
                                          end_s=-(-tr.end_ms // 1000))
+            ctx["t0"] = int(time.time() * 1000)
+            await call(svc.record_history, owner, q, chosen)
         except RexwatchError as e:
             ctx["error"] = error_parts(e, q)
             status = 400
+    ctx["history"] = await call(svc.history, owner, 20)
     response = templates.TemplateResponse(request, "insights.html", ctx, status_code=status)
+    if new_cookie:
+        response.set_cookie(BROWSER_COOKIE, new_cookie, httponly=True, samesite="lax", path="/",
+                            max_age=400 * 86400)
     return set_csrf_cookie(request, response)
+
+
+@router.get("/insights/complete")
+async def complete(request: Request, group: list[str] | None = Query(None)) -> JSONResponse:
+    """What the editor completes: commands, functions, keywords and the fields found in the chosen
+    groups' events of the time range (as GetLogGroupFields discovers them)."""
+    logs: LogsService = request.app.state.runtime.service(LogsService)
+    tr, _ = time_range(request)
+    fields: dict[str, int] = {}
+    for g in [g for g in (group or []) if g][:MAX_FIELD_GROUPS]:
+        try:
+            found = await call(log_group_fields, logs, g, window_ms=(tr.start_ms, tr.end_ms))
+        except RexwatchError:
+            continue  # a group that went away completes nothing
+        for name, share in found:
+            fields[name] = max(share, fields.get(name, 0))
+    return JSONResponse({
+        "commands": list(COMMANDS),
+        "functions": sorted({f.name for f in FUNCTIONS.values()}, key=str.lower),
+        "keywords": list(KEYWORDS),
+        "fields": [{"name": k, "percent": v} for k, v in fields.items()],
+    })
 
 
 def _epoch_s(text: str | None) -> float | None:
@@ -136,19 +193,73 @@ def chart_of(columns: list[str], rows: list[tuple]) -> dict[str, Any] | None:
     return {"x": xs, "series": [{"label": k, "values": v} for k, v in series.items()]}
 
 
+def _results_fragment(request: Request, result: Any, query_id: str, t0: int) -> HTMLResponse:
+    chart = chart_of(result.columns, result.rows) if result.status == "Complete" else None
+    elapsed = max(0.0, (time.time() * 1000 - t0) / 1000) if t0 > 0 else None
+    return templates.TemplateResponse(request, "insights_results.html", {
+        "r": result, "id": query_id, "poll": POLL, "chart_json": json.dumps(chart) if chart else None,
+        "done": result.status in ("Complete", "Failed", "Cancelled", "Timeout"), "t0": t0, "elapsed": elapsed,
+        "csrf": csrf_token(request), "url": url,
+    })
+
+
 @router.get("/insights/results", response_class=HTMLResponse)
-async def results(request: Request, id: str = "") -> HTMLResponse:
+async def results(request: Request, id: str = "", t0: int = 0) -> HTMLResponse:
     svc: QueriesService = request.app.state.runtime.service(QueriesService)
     try:
         result = await call(svc.get_query_results, id)
     except RexwatchError as e:
         return templates.TemplateResponse(request, "insights_results.html", {"problem": e.message},
                                           status_code=200)
-    chart = chart_of(result.columns, result.rows) if result.status == "Complete" else None
-    return templates.TemplateResponse(request, "insights_results.html", {
-        "r": result, "id": id, "poll": POLL, "chart_json": json.dumps(chart) if chart else None,
-        "done": result.status in ("Complete", "Failed", "Cancelled", "Timeout"),
-    })
+    return _results_fragment(request, result, id, t0)
+
+
+@router.post("/insights/stop", response_class=HTMLResponse)
+async def stop(request: Request) -> HTMLResponse:
+    """Cancel a running query (StopQuery) and answer the results box showing it cancelled."""
+    fields = await check_csrf(request)
+    svc: QueriesService = request.app.state.runtime.service(QueriesService)
+    query_id = fields.get("id", "")
+    try:
+        await call(svc.stop_query, query_id)
+        result = await call(svc.get_query_results, query_id)
+    except RexwatchError as e:
+        return templates.TemplateResponse(request, "insights_results.html", {"problem": e.message},
+                                          status_code=200)
+    return _results_fragment(request, result, query_id, 0)
+
+
+def _csv_cell(v: str | None) -> str:
+    """A cell starting with = + - @ would be read as a formula by a spreadsheet: it is quoted as
+    text, unless it is a number (-3)."""
+    if v is None:
+        return ""
+    if v[:1] in ("=", "+", "-", "@") and _number(v) is None:
+        return "'" + v
+    return v
+
+
+@router.get("/insights/download")
+async def download(request: Request, id: str = "", format: str = "csv") -> Response:
+    """A finished query's result as a CSV or JSON file (at most the 10,000 rows a result holds)."""
+    svc: QueriesService = request.app.state.runtime.service(QueriesService)
+    if format not in ("csv", "json"):
+        raise Invalid("format must be csv or json", field="format")
+    result = await call(svc.get_query_results, id)
+    if result.status not in ("Complete", "Timeout"):
+        raise Invalid(f"the query is {result.status}: only a finished query's results can be downloaded",
+                      field="id")
+    name = f"insights-{id[:12]}.{format}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+    if format == "json":
+        body = orjson.dumps([dict(zip(result.columns, row, strict=False)) for row in result.rows])
+        return Response(body, media_type="application/json", headers=headers)
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(result.columns)
+    # A cell starting with = + - @ would be read as a formula by a spreadsheet: quote it as text.
+    w.writerows([[_csv_cell(v) for v in row] for row in result.rows])
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
 
 
 @router.post("/insights/save")

@@ -48,3 +48,13 @@ class QueryDefinition:
     query_string: str
     last_modified_ms: int
     log_group_names: list[str]
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One query a console user ran (the Insights page's history)."""
+
+    id: int
+    query_string: str
+    log_group_names: list[str]
+    created_ms: int

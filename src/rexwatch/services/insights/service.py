@@ -33,6 +33,7 @@ from rexwatch.lang.insights import MAX_ROWS, CompiledQuery, compile_query
 from rexwatch.services.insights.model import (
     DONE,
     STATUSES,
+    HistoryEntry,
     QueryDefinition,
     QueryInfo,
     QueryResult,
@@ -51,6 +52,7 @@ MAX_ACTIVE = 30  # Scheduled + Running queries (CloudWatch's concurrency quota)
 KEEP = 1000
 KEEP_S = 7 * 86400
 MAX_TOKEN_CHARS = 1024
+HISTORY_KEEP = 100  # queries kept per owner in the console's history
 
 
 def now_ms() -> int:
@@ -209,6 +211,14 @@ class QueriesService:
             indexed = self._indexed(run)
             account = self.runtime.settings.account_id
             source = self.logs.event_source(run.groups, run.start_ms, run.end_ms)
+            # The query is one statement, so its progress is known only at the end; the records it
+            # is scanning (the range's totals) are counted first and shown while it runs.
+            totals = self.store.statistics(None, source, self.logs.scan_totals(run.groups, run.start_ms, run.end_ms),
+                                           indexed=indexed, account_id=account, timeout_s=timeout)
+            with self._lock:
+                if run.cancelled:
+                    return
+                run.statistics = QueryStatistics(0.0, float(totals[0]), float(totals[1]), float(len(run.groups)))
             rows, matched = self.store.run(run.compiled, source, indexed=indexed, limit=run.limit,
                                            account_id=account, timeout_s=timeout)
             time.sleep(0.002)  # let a waiting ingest batch take the engine between our statements
@@ -217,7 +227,7 @@ class QueriesService:
                 rows = [r[:-1] for r in rows]
             elif matched is None and _shows_all_matches(run, rows):
                 matched = len(rows)
-            stats = self._statistics(run, source, matched, indexed, timeout)
+            stats = self._statistics(run, source, matched, indexed, timeout, totals)
             elapsed = time.monotonic() - started
             with self._lock:
                 if run.cancelled:
@@ -240,13 +250,16 @@ class QueriesService:
             run.duration_ms = int((time.monotonic() - started) * 1000)
 
     def _statistics(self, run: QueryRun, source: tuple[str, dict[str, Any]], matched: int | None,
-                    indexed: frozenset[str], timeout: float) -> QueryStatistics:
-        """recordsScanned/bytesScanned over the time range, and recordsMatched when the query itself
-        could not count it (a counting pass over the query's event filters)."""
+                    indexed: frozenset[str], timeout: float, totals: tuple[int, int, int]) -> QueryStatistics:
+        """recordsScanned/bytesScanned over the time range (``totals``, counted before the query), and
+        recordsMatched when the query itself could not count it (a counting pass over its filters)."""
         counting = matched is None and run.compiled.matched_strategy in ("pass", "before_limit")
-        n, size, counted = self.store.statistics(
-            run.compiled if counting else None, source, self.logs.scan_totals(run.groups, run.start_ms, run.end_ms),
-            indexed=indexed, account_id=self.runtime.settings.account_id, timeout_s=timeout)
+        if not counting:
+            n, size, counted = totals
+        else:
+            n, size, counted = self.store.statistics(
+                run.compiled, source, self.logs.scan_totals(run.groups, run.start_ms, run.end_ms),
+                indexed=indexed, account_id=self.runtime.settings.account_id, timeout_s=timeout)
         if matched is None:
             matched = n if run.compiled.matched_strategy == "scanned" else counted
         return QueryStatistics(float(matched), float(n), float(size), float(len(run.groups)))
@@ -343,3 +356,20 @@ class QueriesService:
         if not self.definitions.delete(definition_id):
             raise NotFound(f"no query definition with id {definition_id}")
         return True
+
+    # -- the console's query history ------------------------------------------------------------------
+    def record_history(self, owner: str, query: str, group_names: list[str]) -> None:
+        """Remember that ``owner`` (a user, a key or a browser) ran ``query``; the newest
+        ``HISTORY_KEEP`` per owner are kept. A repeat of the owner's last query is not added again."""
+        if not owner or not isinstance(query, str) or not query.strip():
+            return
+        owner, groups = owner[:200], [str(g) for g in group_names][:MAX_GROUPS]
+        last = self.definitions.history(owner, 1)
+        if last and last[0].query_string == query and last[0].log_group_names == groups:
+            return
+        self.definitions.add_history(owner, query[:10_000], groups, now_ms(), HISTORY_KEEP)
+
+    def history(self, owner: str, limit: int = 20) -> list[HistoryEntry]:
+        if not owner:
+            return []
+        return self.definitions.history(owner[:200], max(1, min(limit, HISTORY_KEEP)))

@@ -29,9 +29,13 @@ def _walk(doc: dict[str, Any], prefix: str, found: set[str], depth: int = 0) -> 
             found.add(name)
 
 
-def log_group_fields(logs: Any, group: str, time_s: int | None = None) -> list[tuple[str, int]]:
-    """(field, percent of sampled events holding it), system fields first."""
-    if time_s is not None:
+def log_group_fields(logs: Any, group: str, time_s: int | None = None, *,
+                     window_ms: tuple[int, int] | None = None) -> list[tuple[str, int]]:
+    """(field, percent of sampled events holding it), system fields first. ``window_ms`` (start,
+    end) samples that range instead (the console's editor completes the fields of its time range)."""
+    if window_ms is not None:
+        start, end = window_ms
+    elif time_s is not None:
         if not isinstance(time_s, int) or time_s < 0:
             raise Invalid("time must be epoch seconds", field="time")
         start, end = time_s * 1000 - HALF_WINDOW_MS, time_s * 1000 + HALF_WINDOW_MS

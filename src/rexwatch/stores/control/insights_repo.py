@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 
 import orjson
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 
-from rexwatch.services.insights.model import QueryDefinition
+from rexwatch.services.insights.model import HistoryEntry, QueryDefinition
 from rexwatch.stores.control.tables.insights import query_definitions as qd
+from rexwatch.stores.control.tables.insights import query_history as qh
 from rexwatch.stores.control.types import has_prefix
 
 
@@ -45,3 +46,21 @@ class InsightsRepo:
     def delete(self, def_id: str) -> bool:
         with self.engine.begin() as conn:
             return bool(conn.execute(delete(qd).where(qd.c.id == def_id)).rowcount)
+
+    # -- the console's query history ------------------------------------------------------------------
+    def add_history(self, owner: str, query: str, groups: list[str], now_ms: int, keep: int) -> None:
+        """Record a run and drop the owner's entries past the newest ``keep``."""
+        with self.engine.begin() as conn:
+            conn.execute(insert(qh).values(owner=owner, query_string=query, created_at=now_ms,
+                                           log_group_names=orjson.dumps(groups).decode()))
+            n = conn.execute(select(func.count()).select_from(qh).where(qh.c.owner == owner)).scalar_one()
+            if n > keep:
+                cut = conn.execute(select(qh.c.id).where(qh.c.owner == owner).order_by(qh.c.id.desc())
+                                   .offset(keep).limit(1)).scalar_one()
+                conn.execute(delete(qh).where((qh.c.owner == owner) & (qh.c.id <= cut)))
+
+    def history(self, owner: str, limit: int) -> list[HistoryEntry]:
+        q = select(qh).where(qh.c.owner == owner).order_by(qh.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [HistoryEntry(r.id, r.query_string, orjson.loads(r.log_group_names), r.created_at)
+                    for r in conn.execute(q).all()]

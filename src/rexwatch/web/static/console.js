@@ -271,6 +271,156 @@
     }
   }
 
+  // Insights editor: syntax highlighting (a highlighted copy under a transparent textarea) and
+  // completion of commands, functions, keywords and the fields found in the chosen groups.
+  var HL = /(#[^\n]*)|("(?:[^"\\\n]|\\.)*"?|'(?:[^'\\\n]|\\.)*'?)|(\/(?:[^\/\\\n]|\\.)+\/[a-z]*)|(@?[A-Za-z_][\w.@$]*)(\s*\()?|(\d+(?:\.\d+)?(?:ms|s|m|h|d|w)?)|(\|)/g;
+  function escapeHtml(t) { return t.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;"); }
+  function highlight(text, words) {
+    var out = "", last = 0, m, atCommand = true;
+    HL.lastIndex = 0;
+    while ((m = HL.exec(text)) !== null) {
+      var gap = text.slice(last, m.index);
+      out += escapeHtml(gap);
+      var tok = m[0], cls = null;
+      if (m[1]) cls = "hl-comment";
+      else if (m[2]) cls = "hl-str";
+      else if (m[3]) { cls = atCommand ? null : "hl-re"; }
+      else if (m[4]) {
+        var w = m[4].toLowerCase();
+        if (atCommand && words.commands[w]) cls = "hl-cmd";
+        else if (m[5] && words.functions[w]) cls = "hl-fn";
+        else if (words.keywords[w]) cls = "hl-kw";
+        else if (m[4][0] === "@" || words.fields[m[4]]) cls = "hl-field";
+        if (m[5]) { tok = m[4]; HL.lastIndex = m.index + m[4].length; }
+      }
+      else if (m[6]) cls = "hl-num";
+      atCommand = !!m[7];
+      if (m[1]) atCommand = false;
+      out += cls ? '<span class="' + cls + '">' + escapeHtml(tok) + "</span>" : escapeHtml(tok);
+      last = m.index + tok.length;
+      if (m[0].length === 0) HL.lastIndex++;
+    }
+    out += escapeHtml(text.slice(last));
+    return out + "\n";
+  }
+  function initEditor() {
+    var editor = document.getElementById("query");
+    var pre = document.getElementById("query-highlight");
+    var list = document.getElementById("query-complete");
+    if (!editor || !pre || !list) return;
+    var box = editor.parentNode;
+    var words = { commands: {}, functions: {}, keywords: {}, fields: {} };
+    var items = [], active = -1, loaded = null;
+    function paint() {
+      pre.innerHTML = highlight(editor.value, words);
+      pre.scrollTop = editor.scrollTop;
+    }
+    function completeUrl() {
+      var u = new URL(editor.getAttribute("data-complete"), location.href);
+      var sel = document.getElementById("groups");
+      u.searchParams.delete("group");
+      if (sel) Array.prototype.forEach.call(sel.selectedOptions, function (o) { u.searchParams.append("group", o.value); });
+      return u.toString();
+    }
+    function load() {
+      var u = completeUrl();
+      if (loaded === u) return Promise.resolve();
+      loaded = u;
+      return fetch(u, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : null; }).then(function (d) {
+        if (!d) return;
+        words = { commands: {}, functions: {}, keywords: {}, fields: {}, data: d };
+        d.commands.forEach(function (c) { words.commands[c.toLowerCase()] = true; });
+        d.functions.forEach(function (c) { words.functions[c.toLowerCase()] = true; });
+        d.keywords.forEach(function (c) { words.keywords[c.toLowerCase()] = true; });
+        d.fields.forEach(function (f) { words.fields[f.name] = true; });
+        editor.setAttribute("data-completions", String(d.fields.length));
+        paint();
+      }).catch(function () { loaded = null; });
+    }
+    function close() {
+      list.hidden = true; list.textContent = ""; items = []; active = -1;
+      editor.setAttribute("aria-expanded", "false");
+      editor.removeAttribute("aria-activedescendant");
+    }
+    function wordAt() {
+      var end = editor.selectionStart, text = editor.value, start = end;
+      while (start > 0 && /[\w@.$]/.test(text[start - 1])) start--;
+      var before = text.slice(0, start).replace(/\s+$/, "");
+      var atCommand = before === "" || before[before.length - 1] === "|";
+      return { start: start, end: end, prefix: text.slice(start, end), atCommand: atCommand };
+    }
+    function choose(i) {
+      var it = items[i];
+      if (!it) return;
+      var w = wordAt();
+      var insert = it.text + (it.kind === "function" ? "(" : it.kind === "command" ? " " : "");
+      editor.setRangeText(insert, w.start, w.end, "end");
+      close();
+      paint();
+      editor.focus();
+    }
+    function mark(i) {
+      active = i;
+      Array.prototype.forEach.call(list.children, function (li, n) {
+        li.setAttribute("aria-selected", n === i ? "true" : "false");
+        if (n === i) { editor.setAttribute("aria-activedescendant", li.id); li.scrollIntoView({ block: "nearest" }); }
+      });
+    }
+    function open(force) {
+      var d = words.data;
+      var w = wordAt();
+      if (!d || (!force && w.prefix.length < 1)) { close(); return; }
+      var p = w.prefix.toLowerCase(), found = [];
+      function add(names, kind, note) {
+        names.forEach(function (n) {
+          var name = typeof n === "string" ? n : n.name;
+          if (name.toLowerCase().indexOf(p) === 0 && name.toLowerCase() !== p)
+            found.push({ text: name, kind: kind, note: note || (typeof n === "string" ? kind : kind + " · " + n.percent + "%") });
+        });
+      }
+      if (w.atCommand) add(d.commands, "command");
+      else { add(d.fields, "field"); add(d.functions, "function"); add(d.keywords, "keyword"); }
+      items = found.slice(0, 50);
+      if (!items.length) { close(); return; }
+      list.textContent = "";
+      items.forEach(function (it, n) {
+        var li = document.createElement("li");
+        li.id = "complete-" + n;
+        li.setAttribute("role", "option");
+        li.setAttribute("data-kind", it.kind);
+        var name = document.createElement("span"); name.textContent = it.text;
+        var note = document.createElement("small"); note.textContent = it.note;
+        li.appendChild(name); li.appendChild(note);
+        li.addEventListener("mousedown", function (e) { e.preventDefault(); choose(n); });
+        list.appendChild(li);
+      });
+      list.hidden = false;
+      editor.setAttribute("aria-expanded", "true");
+      mark(0);
+    }
+    box.classList.add("live");
+    paint();
+    load();
+    var sel = document.getElementById("groups");
+    if (sel) sel.addEventListener("change", function () { load(); });
+    editor.addEventListener("input", function () { paint(); load().then(function () { open(false); }); });
+    editor.addEventListener("scroll", function () { pre.scrollTop = editor.scrollTop; });
+    editor.addEventListener("blur", close);
+    editor.addEventListener("keydown", function (e) {
+      if (e.key === " " && e.ctrlKey) { e.preventDefault(); load().then(function () { open(true); }); return; }
+      if (list.hidden) return;
+      if (e.key === "ArrowDown") { e.preventDefault(); mark((active + 1) % items.length); }
+      else if (e.key === "ArrowUp") { e.preventDefault(); mark((active - 1 + items.length) % items.length); }
+      else if (e.key === "Enter" || e.key === "Tab") {
+        if (e.ctrlKey || e.metaKey) return;
+        e.preventDefault(); e.stopImmediatePropagation(); choose(active);
+      }
+      else if (e.key === "Escape") { e.preventDefault(); close(); }
+    });
+    // The sample buttons fill the editor in their own handler (registered after this one): repaint after it.
+    $all("button[data-sample]").forEach(function (b) { b.addEventListener("click", function () { setTimeout(paint, 0); }); });
+  }
+
   function init() {
     initTimeRange();
     initPatternError();
@@ -279,6 +429,7 @@
     initInsightsChart();
     initMetricCharts();
     initTail();
+    initEditor();
     initInsights();
     document.body.setAttribute("data-console-ready", "1");
   }

@@ -1,6 +1,6 @@
 """Saved Logs Insights queries (PutQueryDefinition)."""
 
-from sqlalchemy import BigInteger, Column, String, Table, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text
 
 from rexwatch.stores.control.tables import metadata
 
@@ -12,4 +12,18 @@ query_definitions = Table(
     Column("query_string", Text, nullable=False),
     Column("log_group_names", Text, nullable=False, default="[]"),  # JSON list
     Column("last_modified", BigInteger, nullable=False),  # epoch ms
+)
+
+# The console's query history: the queries each user (or key, or browser when auth is off) ran
+# from the Insights page, newest kept, so a query can be found and run again.
+query_history = Table(
+    "query_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("owner", String(200), nullable=False),
+    Column("query_string", Text, nullable=False),
+    Column("log_group_names", Text, nullable=False, default="[]"),  # JSON list
+    Column("created_at", BigInteger, nullable=False),  # epoch ms
+    Index("ix_query_history_owner", "owner", "id"),
+    sqlite_autoincrement=True,
 )
