@@ -200,3 +200,40 @@ def test_with_auth_on_console_pages_show_nothing_without_a_key(live, logs):
         r = httpx.get(live.url + path)
         assert r.status_code == 401, path
         assert "utm-api" not in r.text
+
+
+def test_export_to_parquet_from_the_group_page(page, live, logs):
+    import pyarrow.parquet as pq
+
+    page.goto(live.url + "/logs/group?name=" + quote(API) + "&since=1h&pattern=" + quote('{ $.level = "error" }'))
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Export to Parquet").click()
+    assert info.value.suggested_filename.endswith(".parquet")
+    table = pq.read_table(info.value.path())
+    assert table.num_rows == 30  # the 150 events' errors, the page's pattern applied
+    assert set(table.column("log_group").to_pylist()) == {API}
+    assert all(json.loads(m)["level"] == "error" for m in table.column("message").to_pylist())
+    ts = table.column("timestamp").to_pylist()
+    assert ts == sorted(ts)
+
+
+def test_export_streams_many_row_groups_and_explains_bad_input(live, logs, monkeypatch):
+    import io
+
+    import httpx
+    import pyarrow.parquet as pq
+
+    from rexwatch.services.logs import export
+
+    monkeypatch.setattr(export, "PARQUET_ROW_GROUP", 40)  # small row groups: the file comes in pieces
+    with httpx.stream("GET", live.url + "/logs/group/export", params={"name": API, "since": "1h"}) as r:
+        assert r.status_code == 200 and r.headers["x-total-events"] == "151"
+        pieces = [c for c in r.iter_raw() if c]
+    f = pq.ParquetFile(io.BytesIO(b"".join(pieces)))
+    assert f.metadata.num_rows == 151 and f.metadata.num_row_groups >= 4
+    bad = httpx.get(live.url + "/logs/group/export", params={"name": API, "pattern": "{ $.x = "})
+    assert bad.status_code == 400 and "pattern" in bad.text.lower()
+    missing = httpx.get(live.url + "/logs/group/export", params={"name": "/nope"})
+    assert missing.status_code == 404
+    rng = httpx.get(live.url + "/logs/group/export", params={"name": API, "start": "yesterday-ish"})
+    assert rng.status_code == 400 and "time range" in rng.text

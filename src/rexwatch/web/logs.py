@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
-from rexwatch.errors import NotFound, RexwatchError
+from rexwatch.errors import Invalid, NotFound, RexwatchError
 from rexwatch.services.logs import LogsService
 from rexwatch.web import templates
 from rexwatch.web.common import (
@@ -127,6 +128,27 @@ async def group_page(request: Request, name: str = "", stream: str = "", pattern
         ctx["histogram_json"] = json.dumps(ctx["histogram"])
     status = 400 if ctx.get("pattern_error") or ctx["error"] else 200
     return templates.TemplateResponse(request, "logs_group.html", ctx, status_code=status)
+
+
+def _export_name(group: str, start_ms: int, end_ms: int) -> str:
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", group).strip("_")[:100] or "logs"
+    return f"{safe}-{fmt_ms(start_ms).replace(' ', 'T').replace(':', '')}-{fmt_ms(end_ms).replace(' ', 'T').replace(':', '')}.parquet"
+
+
+@router.get("/logs/group/export")
+async def export_parquet(request: Request, name: str = "", pattern: str = "") -> StreamingResponse:
+    """The group's events of the page's time range (matching its filter pattern) as one Parquet file,
+    streamed as it is written (the same export the CLI's ``logs export`` makes, without the
+    partitioning)."""
+    svc = _svc(request)
+    tr, range_error = time_range(request)
+    if range_error:
+        raise Invalid(range_error, field="start")
+    total, chunks = await call(svc.export_parquet, name, tr.start_ms, tr.end_ms, pattern or None)
+    headers = {"Content-Disposition": f'attachment; filename="{_export_name(name, tr.start_ms, tr.end_ms)}"',
+               "X-Total-Events": str(total), "Cache-Control": "no-store"}
+    # A sync iterator: Starlette runs each step in a worker thread, so reading the store never blocks the loop.
+    return StreamingResponse(chunks, media_type="application/vnd.apache.parquet", headers=headers)
 
 
 # Live tail ---------------------------------------------------------------------------------------

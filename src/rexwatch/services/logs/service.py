@@ -342,8 +342,18 @@ class LogsService:
         return self.store.count(source, pattern_sql(pattern, groups))
 
     def export_batches(self, group: str, start_ms: int | None, end_ms: int | None,
-                       pattern: str | None = None):
-        """Arrow tables (``EXPORT_SCHEMA``), one per UTC day of [start_ms, end_ms), in time order."""
+                       pattern: str | None = None, chunk_ms: int = export.DAY_MS):
+        """Arrow tables (``EXPORT_SCHEMA``), one per UTC day (or ``chunk_ms`` slice, a divisor of a
+        day) of [start_ms, end_ms), in time order."""
         start_ms, end_ms = self._export_range(start_ms, end_ms)
         groups, source = self._source([group], start_ms, end_ms, end_inclusive=False)
-        return export.day_batches(self.store, source, pattern_sql(pattern, groups), start_ms, end_ms)
+        return export.day_batches(self.store, source, pattern_sql(pattern, groups), start_ms, end_ms, chunk_ms)
+
+    def export_parquet(self, group: str, start_ms: int | None, end_ms: int | None,
+                       pattern: str | None = None) -> tuple[int, Any]:
+        """(events, an iterator of the bytes of one Parquet file holding them), read an hour at a
+        time so memory stays bounded by an hour of the group's events. The group, range and pattern
+        are checked before anything is read."""
+        total = self.count_events(group, start_ms, end_ms, pattern)
+        return total, export.parquet_stream(self.export_batches(group, start_ms, end_ms, pattern,
+                                                                chunk_ms=3_600_000))
