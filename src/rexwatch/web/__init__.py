@@ -11,10 +11,14 @@ from fastapi.templating import Jinja2Templates
 
 from rexwatch import __version__
 from rexwatch.runtime import Runtime
+from rexwatch.web import timezone as _tz
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.globals["version"] = __version__
+templates.env.filters["when"] = _tz.when
+templates.env.globals["tz"] = _tz.current
+templates.env.globals["tz_label"] = _tz.label
 
 PAGES: tuple[str, ...] = (
     "rexwatch.web.overview",
@@ -36,6 +40,9 @@ PAGES: tuple[str, ...] = (
 
 
 def install(app: FastAPI, runtime: Runtime) -> None:
+    from rexwatch.web.timezone import TimezoneMiddleware
+
+    app.add_middleware(TimezoneMiddleware)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     for dotted in PAGES:
         app.include_router(importlib.import_module(dotted).router)

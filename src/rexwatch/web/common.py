@@ -24,6 +24,7 @@ from markupsafe import Markup, escape
 
 from rexwatch.errors import Forbidden, Invalid, RexwatchError
 from rexwatch.timeparse import parse_duration, parse_time, to_millis
+from rexwatch.web.timezone import when
 
 T = TypeVar("T")
 
@@ -101,9 +102,10 @@ def url(path: str, **params: Any) -> str:
 
 
 def fmt_ms(ms: int | None) -> str:
+    """Epoch milliseconds in the request's display zone (UTC or the user's, see web/timezone.py)."""
     if ms is None:
         return "—"
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return when(ms)
 
 
 def fmt_bytes(n: int | float | None) -> str:

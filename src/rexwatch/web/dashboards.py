@@ -37,6 +37,7 @@ from rexwatch.web.common import (
     url,
 )
 from rexwatch.web.markdown import render as markdown
+from rexwatch.web.timezone import when
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_api_key)])
 
@@ -110,7 +111,7 @@ async def dashboards_page(request: Request, prefix: str = "") -> HTMLResponse:
         entries, problem = [], e.message
     return templates.TemplateResponse(request, "dashboards.html", {
         "entries": entries, "prefix": prefix, "problem": problem,
-        "when": lambda ms: dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")})
+        "when": when})
 
 
 def _title(w: dict[str, Any]) -> str:
@@ -248,7 +249,7 @@ def _alarm_widget(runtime: Any, props: dict[str, Any]) -> dict[str, Any]:
         rows.append({"name": n, "url": f"/alarms/{quote(n, safe='')}",
                      "state": a.state_value if a else "MISSING",
                      "reason": a.state_reason if a else "no alarm with this name exists",
-                     "updated": a.state_updated_at.strftime("%Y-%m-%d %H:%M:%S") if a else None,
+                     "updated": when(a.state_updated_at) if a else None,
                      "updated_ts": a.state_updated_at.timestamp() if a else 0})
     if props.get("sortBy") in ("stateUpdatedTimestamp", "timestamp"):
         rows.sort(key=lambda r: -r["updated_ts"])

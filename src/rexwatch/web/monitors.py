@@ -25,6 +25,7 @@ from rexwatch.web.common import (
     time_range,
     url,
 )
+from rexwatch.web.timezone import when
 
 # With auth on, the gate (api/guard.py) lets only keys through unless `public` names ui.
 router = APIRouter(include_in_schema=False)
@@ -49,7 +50,7 @@ def _when(v: Any) -> str:
         except ValueError:
             return v
     if isinstance(v, dt.datetime):
-        return v.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+        return when(v)
     return str(v)
 
 

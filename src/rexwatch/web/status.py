@@ -29,15 +29,12 @@ STATUS_WORDS = {
 
 
 def _when(value: Any) -> str:
-    """ISO-8601 text -> ``2026-11-24 21:29 UTC``."""
+    """ISO-8601 text -> ``2026-11-24 21:29 UTC`` (in the viewer's chosen zone, see web/timezone.py)."""
     if not value:
         return ""
-    from datetime import datetime
+    from rexwatch.web.timezone import when
 
-    try:
-        return datetime.fromisoformat(str(value)).strftime("%Y-%m-%d %H:%M UTC")
-    except ValueError:
-        return str(value)
+    return when(str(value), "%Y-%m-%d %H:%M", zone=True)
 
 
 def _duration(seconds: float) -> str:

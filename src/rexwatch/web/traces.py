@@ -19,6 +19,7 @@ from rexwatch.errors import Invalid, NotFound
 from rexwatch.services.traces import Span, SpanSearch, TracesService
 from rexwatch.web import templates
 from rexwatch.web.common import call, time_range
+from rexwatch.web.timezone import when
 
 router = APIRouter(include_in_schema=False)
 RELATIVE = ("15m", "1h", "6h", "24h", "7d")
@@ -87,7 +88,7 @@ async def traces_page(request: Request) -> HTMLResponse:
     return templates.TemplateResponse(request, "traces.html", {
         "spans": spans, "services": services, "tr": tr, "relative": RELATIVE, "problem": problem,
         "q": {k: q.get(k, "") for k in ("service", "route", "status", "min_duration_ms", "order")}, "ms": _ms,
-        "when": lambda ns: dt.datetime.fromtimestamp(ns / 1e9, dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        "when": lambda ns: when(ns / 1e6),
     })
 
 
@@ -107,5 +108,5 @@ async def trace_page(request: Request, trace_id: str) -> HTMLResponse:
         "trace_id": spans[0].trace_id, "rows": rows, "logs": logs, "width": WIDTH, "ms": _ms,
         "total": total, "start": dt.datetime.fromtimestamp(first / 1e9, dt.UTC),
         "services": sorted({s.service for s in spans}),
-        "log_time": lambda ms: dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%H:%M:%S.%f")[:-3],
+        "log_time": lambda ms: when(ms, "%H:%M:%S.%f")[:-3],
     })

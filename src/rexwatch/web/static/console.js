@@ -7,6 +7,24 @@
 (function () {
   function $(sel, root) { return (root || document).querySelector(sel); }
   function $all(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
+  // Times: the server renders them in the zone the user chose (UTC or theirs, in the URL's tz or a
+  // cookie); charts draw their axes in the same zone. The browser's own zone goes into a cookie,
+  // since only the browser knows it.
+  var TZ = document.documentElement.getAttribute("data-tz") || "UTC";
+  function tzDate(ts) { return uPlot.tzDate(new Date(ts * 1e3), TZ); }
+  window.rexwatchTzDate = tzDate;
+  function initTimezone() {
+    var zone = null;
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { zone = null; }
+    if (!zone || !/^[A-Za-z][A-Za-z0-9_+\-\/]{0,63}$/.test(zone)) return;
+    document.cookie = "rexwatch_tzname=" + zone + "; path=/; max-age=34560000; SameSite=Lax";
+    var pref = document.documentElement.getAttribute("data-tz-pref");
+    // "My time zone" chosen before the server knew the zone: render again, once, now that it does.
+    if (pref === "local" && TZ !== zone && !sessionStorage.getItem("rexwatch-tz-reload")) {
+      sessionStorage.setItem("rexwatch-tz-reload", "1");
+      location.reload();
+    }
+  }
   function jsonData(id) {
     var el = document.getElementById(id);
     return el ? JSON.parse(el.textContent) : null;
@@ -85,6 +103,7 @@
       cursor: { drag: { x: true, y: false } },
       legend: { show: true },
       scales: { x: { time: true } },
+      tzDate: tzDate,
       axes: [{ stroke: fg, grid: { stroke: "rgba(128,128,128,.2)" } },
              { stroke: fg, grid: { stroke: "rgba(128,128,128,.2)" } }],
       series: [{}, { label: label, fill: accent, stroke: accent,
@@ -101,6 +120,7 @@
       width: chartWidth(el), height: 260,
       cursor: { drag: { x: true, y: false } },
       scales: { x: { time: true } },
+      tzDate: tzDate,
       axes: [{ stroke: fg, grid: { stroke: "rgba(128,128,128,.2)" } },
              { stroke: fg, grid: { stroke: "rgba(128,128,128,.2)" } }],
       series: [{}].concat(series.map(function (s, i) {
@@ -422,6 +442,7 @@
   }
 
   function init() {
+    initTimezone();
     initTimeRange();
     initPatternError();
     initClickToFilter();

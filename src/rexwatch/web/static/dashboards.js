@@ -101,6 +101,7 @@
       width: Math.max(200, body.clientWidth - 4),
       height: Math.max(120, body.clientHeight - 40),
       scales: { x: { time: true }, y: { range: range(left) }, y2: { range: range(right) } },
+      tzDate: window.rexwatchTzDate || function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "UTC"); },
       axes: axes,
       legend: { show: data.legend !== "hidden" },
       series: [{}].concat(series.map(function (s) {
