@@ -61,6 +61,14 @@ PACKAGES: tuple[Package, ...] = (
         files=("dist/htmx.min.js",),
         licence=("LICENSE",),
     ),
+    # The accessibility engine the console's tests run on every page (MPL-2.0); no page loads it.
+    Package(
+        "axe-core",
+        "4.14.1",
+        "sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ==",
+        files=("axe.min.js",),
+        licence=("LICENSE", "LICENSE-3RD-PARTY.txt"),
+    ),
 )
 
 

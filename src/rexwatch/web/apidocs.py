@@ -23,6 +23,7 @@ _PAGE = """<!doctype html>
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>rexwatch API</title>
   <link rel="stylesheet" href="{assets}/swagger-ui.css">
+  <link rel="stylesheet" href="/static/apidocs.css">
   <link rel="icon" href="{assets}/favicon-32x32.png">
 </head>
 <body>

@@ -6,7 +6,9 @@
     url: root.dataset.spec,
     dom_id: "#swagger-ui",
     layout: "BaseLayout",
-    deepLinking: true,
+    // Deep links put a link inside each operation's toggle button: nested controls that keyboard
+    // and screen-reader users cannot tell apart, so they are off.
+    deepLinking: false,
     showExtensions: true,
     showCommonExtensions: true,
     // The validator badge would send the spec's URL to an outside service.
