@@ -159,6 +159,8 @@ def pages(s: Sample) -> list[tuple[str, str]]:
         ("dashboard", f"/dashboards/{quote(s.dashboard)}"),
         ("monitors", "/monitors"),
         ("monitor", f"/monitors/{s.monitor_id}"),
+        ("status-pages", "/status-pages"),
+        ("status-page-edit", f"/status-pages/edit?existing={s.status_page}"),
         ("status-page", f"/status/{s.status_page}"),
         ("notifications", "/notifications"),
         ("settings", "/settings"),

@@ -33,6 +33,7 @@ PAGES: tuple[str, ...] = (
     "rexwatch.web.dashboards",
     "rexwatch.web.notify",
     "rexwatch.web.status",
+    "rexwatch.web.status_pages",
     "rexwatch.web.apidocs",
     "rexwatch.web.account",
     "rexwatch.web.audit",

@@ -451,7 +451,16 @@ class MonitorService:
 
     def page_view(self, slug: str, days: int = 90) -> dict[str, Any]:
         """Everything a public status page shows: one query each for uptime, daily bars and incidents."""
-        page = self._page(slug)
+        return self._view(self._page(slug), days)
+
+    def preview_page(self, data: dict[str, Any], days: int = 90) -> dict[str, Any]:
+        """What a status page with these settings (slug, title, description, monitors) would show,
+        without saving it: the console's preview. Validated as create_page validates."""
+        values = self._page_values(data)
+        return self._view({"slug": values["slug"], "title": values["title"], "description": values["description"],
+                           "monitor_ids": values["monitor_ids"]}, days)
+
+    def _view(self, page: dict[str, Any], days: int) -> dict[str, Any]:
         now = time.time()
         rows = {r["id"]: r for r in self.repo.list_monitors(page["monitor_ids"])}
         ordered = [rows[i] for i in page["monitor_ids"] if i in rows]
