@@ -7,7 +7,12 @@ the whole HTML answer (the page's first useful content: it is server-rendered) a
 3. An alarm's page over 7 days: its metric at 60 s, the threshold, state bands.
 4. The monitors list with 200 monitors (one uptime query for all of them).
 
-Usage: python bench/bench_console.py [--repeat 7]
+With ``--part logs``: every console page on the embedded store holding a million log events (one
+group, 10 streams, 24 hours), timed to the whole HTML answer and, in headless Chromium (Debian's
+chromium), to the first contentful paint; the runbook's Insights queries from the page's start to
+their results; and the Insights chart of a week of bin(1m) thinned to the chart's width.
+
+Usage: python bench/bench_console.py [--repeat 7] [--part metrics|logs|all] [--events 1000000]
 """
 
 from __future__ import annotations
@@ -42,15 +47,147 @@ def timed(client: httpx.Client, path: str, repeat: int) -> tuple[float, int]:
     return statistics.median(times), len(r.content)
 
 
+def fill_logs(rt, group: str, events: int) -> float:
+    """``events`` JSON and ERROR lines over the last 24 hours in 10 streams; returns seconds taken."""
+    from rexwatch.services.logs import LogsService
+    from rexwatch.services.logs.model import LogEventBatch
+
+    logs = rt.service(LogsService)
+    logs.create_log_group(group)
+    streams = [f"web-{k}" for k in range(10)]
+    for st in streams:
+        logs.create_log_stream(group, st)
+    now_ms = int(time.time() * 1000)
+    start = now_ms - 24 * 3_600_000
+    step = 24 * 3_600_000 / events
+    paths = ["/api/tenants", "/api/users", "/api/login", "/api/reports"]
+    t0 = time.perf_counter()
+    per_stream = events // len(streams)
+    batch_size = 5_000  # under the 1 MiB batch limit with these messages
+    for k, st in enumerate(streams):
+        for b in range(0, per_stream, batch_size):
+            batch = []
+            for i in range(b, min(b + batch_size, per_stream)):
+                n = i * len(streams) + k
+                ts = int(start + n * step)
+                if n % 100 == 0:
+                    batch.append((ts, f"ERROR {paths[n % 4]} failed: upstream timeout (request {n})"))
+                elif n % 250 == 1:
+                    batch.append((ts, f'{{"action":"login","success":false,"user_id":"u{n % 7}",'
+                                      f'"ip_address":"10.0.0.{n % 5}"}}'))
+                else:
+                    batch.append((ts, f'{{"method":"GET","path":"{paths[n % 4]}","status":{500 if n % 97 == 0 else 200},'
+                                      f'"duration":{(n * 37) % 3000},"user_id":"u{n % 50}"}}'))
+            logs.put_log_events(group, st, LogEventBatch.of(batch))
+    return time.perf_counter() - t0
+
+
+def first_paint(page, url: str, repeat: int) -> float:
+    """Median ms from navigation start to the first contentful paint, over ``repeat`` loads."""
+    out = []
+    for _ in range(repeat):
+        page.goto(url)
+        page.wait_for_load_state("load")
+        fcp = page.evaluate("""() => new Promise(resolve => {
+            const e = performance.getEntriesByName('first-contentful-paint')[0];
+            if (e) return resolve(e.startTime);
+            new PerformanceObserver(l => resolve(l.getEntries()[0].startTime)).observe({type: 'paint', buffered: true});
+        })""")
+        out.append(fcp)
+    return statistics.median(out)
+
+
+def logs_part(args) -> None:
+    import shutil
+    from urllib.parse import quote
+
+    from rexwatch import sample_data
+    from rexwatch.stores.telemetry.chdb import engine_for
+    from rexwatch.testing import LiveServer, make_runtime
+    from rexwatch.web.insights import SAMPLES, chart_of
+
+    group = "/aws/ecs/bench-api"
+    with tempfile.TemporaryDirectory() as d:
+        engine = engine_for(str(Path(d) / "chdb"))
+        rt = make_runtime(Path(d) / "data", engine, workers="none")
+        took = fill_logs(rt, group, args.events)
+        print(f"ingested {args.events:,} events in {took:.1f} s ({args.events / took:,.0f} events/s)")
+        sample = sample_data.seed(rt)  # the other pages' content: alarms, monitors, a dashboard, ...
+        g = quote(group)
+        rows = [(name, path) for name, path in sample_data.pages(sample) if name not in ("api-docs",)]
+        rows += [
+            (f"log group of {args.events:,} events, last 1 h", f"/logs/group?name={g}&since=1h"),
+            (f"log group of {args.events:,} events, last 24 h (histogram of all)", f"/logs/group?name={g}&since=1d"),
+            ("log group, 24 h, pattern { $.status = 500 }",
+             f"/logs/group?name={g}&since=1d&pattern={quote('{ $.status = 500 }')}"),
+            ("insights editor, that group chosen", f"/insights?group={g}&since=1d"),
+            ("insights completions (fields of the group)", f"/insights/complete?group={g}&since=1h"),
+        ]
+        chromium = shutil.which("chromium")
+        with LiveServer(rt, run_workers=False) as server, httpx.Client(base_url=server.url, timeout=120) as client:
+            pw = browser = page = None
+            if chromium:
+                from playwright.sync_api import sync_playwright
+
+                pw = sync_playwright().start()
+                browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+                page = browser.new_page()
+            print("| page | HTML answer (median) | first contentful paint (median) | HTML size |")
+            print("|---|---|---|---|")
+            for label, path in rows:
+                ms, size = timed(client, path, args.repeat)
+                fcp = first_paint(page, server.url + path, args.repeat) if page and "complete" not in path else None
+                print(f"| {label} | {ms:,.0f} ms | {'—' if fcp is None else f'{fcp:,.0f} ms'} | {size / 1024:,.0f} KiB |")
+            print()
+            print(f"| Insights query over {args.events:,} events (24 h), from the page's start | to results (median) | rows |")
+            print("|---|---|---|")
+            for label, q in SAMPLES:
+                walls, nrows = [], 0
+                for _ in range(3):
+                    t = time.perf_counter()
+                    r = client.get("/insights", params={"run": "1", "group": group, "since": "1d", "q": q})
+                    qid = r.text.split("/insights/results?id=", 1)[1].split("&", 1)[0]
+                    deadline = time.monotonic() + 120
+                    while time.monotonic() < deadline:  # as the page polls
+                        frag = client.get("/insights/results", params={"id": qid}).text
+                        if 'data-status="Complete"' in frag or 'data-status="Failed"' in frag:
+                            break
+                        time.sleep(0.05)
+                    walls.append((time.perf_counter() - t) * 1000)
+                    nrows = frag.count("<tr>") - 1
+                print(f"| {label} | {statistics.median(walls):,.0f} ms | {nrows} |")
+            if browser:
+                browser.close()
+                pw.stop()
+        # The chart of a week of bin(1m): what reaches the browser.
+        rows_week = [(time.strftime("%Y-%m-%d %H:%M:%S.000", time.gmtime(1_700_000_000 + 60 * i)), str(i % 7))
+                     for i in range(10_080)]
+        t = time.perf_counter()
+        chart = chart_of(["bin(1m)", "count()"], rows_week)
+        ms = (time.perf_counter() - t) * 1000
+        print(f"\ninsights chart of 10,080 bins: {len(chart['x'])} points drawn (runs of {chart['thinned']}), "
+              f"{ms:.1f} ms to build")
+        rt.close(close_stores=False)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--part", choices=("metrics", "logs", "all"), default="metrics")
+    ap.add_argument("--events", type=int, default=1_000_000)
     args = ap.parse_args()
+    print(f"date: {dt.date.today()}  machine: {platform.machine()}, {psutil.cpu_count()} cores, "
+          f"Python {platform.python_version()}  load: {psutil.getloadavg()[0]:.1f}")
+    if args.part in ("logs", "all"):
+        logs_part(args)
+    if args.part in ("metrics", "all"):
+        metrics_part(args)
+
+
+def metrics_part(args) -> None:
     from rexwatch.stores.telemetry.chdb import engine_for
     from rexwatch.testing import LiveServer, make_runtime
 
-    print(f"date: {dt.date.today()}  machine: {platform.machine()}, {psutil.cpu_count()} cores, "
-          f"Python {platform.python_version()}  load: {psutil.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as d:
         engine = engine_for(str(Path(d) / "chdb"))
         rt = make_runtime(Path(d) / "data", engine, workers="none")
