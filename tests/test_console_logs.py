@@ -237,3 +237,17 @@ def test_export_streams_many_row_groups_and_explains_bad_input(live, logs, monke
     assert missing.status_code == 404
     rng = httpx.get(live.url + "/logs/group/export", params={"name": API, "start": "yesterday-ish"})
     assert rng.status_code == 400 and "time range" in rng.text
+
+
+def test_auto_refresh_reloads_the_page_with_new_events(page, live, logs):
+    page.goto(live.url + "/logs/group?name=" + quote("/aws/ecs/utm-worker") + "&since=15m")
+    assert page.locator("table.events tbody tr").count() == 3
+    page.get_by_label("Auto refresh").select_option("10s")
+    page.wait_for_url("**refresh=10s**")
+    assert page.get_attribute("body", "data-refresh-seconds") == "10"
+    put(logs, "/aws/ecs/utm-worker", "w", ["fresh event"])
+    # The page reloads itself on its interval: the new event shows without anyone touching it.
+    expect(page.locator("table.events")).to_contain_text("fresh event", timeout=60_000)
+    assert "refresh=10s" in page.url
+    # Links that keep the range keep the refresh too.
+    assert "refresh=10s" in page.get_by_role("link", name="Query in Insights").get_attribute("href")

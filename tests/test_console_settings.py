@@ -111,3 +111,17 @@ def test_settings_need_an_admin_key_even_with_a_public_console(live, runtime):
     admin = runtime.keys.create("root").token
     r = httpx.get(live.url + "/settings", headers={"Authorization": f"Bearer {admin}"})
     assert r.status_code == 200 and "viewer" in r.text and "<td>editor</td>" in r.text  # 'user' keys are editors
+
+
+def test_effective_settings_are_shown_with_secrets_masked(page, live, runtime):
+    from pydantic import SecretStr
+
+    runtime.settings.secret_key = SecretStr("k3y-that-must-not-show")
+    page.goto(live.url + "/settings")
+    page.get_by_text("Show").first.click()
+    table = page.locator("#effective")
+    rows = {r.locator("td").nth(0).inner_text(): r.locator("td").nth(1).inner_text()
+            for r in table.locator("tbody tr, tr:has(td)").all()}
+    assert rows["secret_key"] == "********"
+    assert rows["port"] == str(runtime.settings.port)
+    assert "k3y-that-must-not-show" not in page.content()

@@ -30,6 +30,8 @@ T = TypeVar("T")
 
 # The relative ranges the picker offers; any duration parse_duration accepts works in the URL too.
 RELATIVE = ("5m", "15m", "1h", "3h", "12h", "1d", "3d", "7d", "30d")
+# Auto refresh: the page reloads itself (a relative range moves with now) every so many seconds.
+REFRESH = {"10s": 10, "30s": 30, "1m": 60, "5m": 300, "15m": 900}
 
 
 async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -46,11 +48,13 @@ class TimeRange:
     end: str
     start_ms: int
     end_ms: int
+    refresh: str = ""  # auto refresh: one of REFRESH, or "" for off
 
     def params(self) -> dict[str, str]:
-        if self.since:
-            return {"since": self.since}
-        return {"start": self.start, "end": self.end}
+        out = {"since": self.since} if self.since else {"start": self.start, "end": self.end}
+        if self.refresh:
+            out["refresh"] = self.refresh
+        return out
 
     @property
     def label(self) -> str:
@@ -63,6 +67,14 @@ def _iso(ms: int) -> str:
 
 def time_range(request: Request, default: str = "1h") -> tuple[TimeRange, str | None]:
     """The page's time range and, when the URL's was unusable, why (the default is used then)."""
+    tr, problem = _time_range(request, default)
+    refresh = request.query_params.get("refresh", "")
+    if refresh in REFRESH:
+        tr = TimeRange(tr.since, tr.start, tr.end, tr.start_ms, tr.end_ms, refresh)
+    return tr, problem
+
+
+def _time_range(request: Request, default: str) -> tuple[TimeRange, str | None]:
     q = request.query_params
     now = dt.datetime.now(dt.UTC)
     try:

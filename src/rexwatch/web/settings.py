@@ -49,6 +49,9 @@ async def _render(request: Request, new_key: Any = None, status: int = 200) -> R
         "error": error, "csrf": csrf_token(request), "done": request.query_params.get("done"),
         "problem": request.query_params.get("problem"), "fmt_bytes": fmt_bytes,
         "auth_enabled": runtime.settings.auth_enabled,
+        # The settings in force (files, environment and defaults merged), secrets masked, as
+        # `rexwatch config show` prints them.
+        "effective": sorted(runtime.settings.masked().items()),
     }, status_code=status)
     if new_key is not None:
         response.headers["Cache-Control"] = "no-store"  # the page holds a secret

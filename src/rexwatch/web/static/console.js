@@ -47,6 +47,25 @@
     });
   }
 
+  // Auto refresh (the shared picker): choosing an interval applies it at once; the page then
+  // reloads itself on that interval while it is visible, but never while a box holds unsent edits.
+  function initAutoRefresh() {
+    $all("select[data-refresh-select]").forEach(function (sel) {
+      sel.addEventListener("change", function () { sel.form.requestSubmit ? sel.form.requestSubmit() : sel.form.submit(); });
+    });
+    var sel = $("select[data-refresh-select]");
+    var seconds = sel ? parseInt(sel.getAttribute("data-seconds"), 10) : 0;
+    if (!seconds) return;
+    var edited = false;
+    document.addEventListener("input", function (e) { if (e.target !== sel) edited = true; });
+    function tick() {
+      if (document.hidden || edited) { setTimeout(tick, seconds * 1000); return; }
+      location.reload();
+    }
+    document.body.setAttribute("data-refresh-seconds", String(seconds));
+    setTimeout(tick, seconds * 1000);
+  }
+
   // A filter-pattern error points at its position: select the offending text in the box.
   function initPatternError() {
     $all("input[data-error-start]").forEach(function (input) {
@@ -444,6 +463,7 @@
   function init() {
     initTimezone();
     initTimeRange();
+    initAutoRefresh();
     initPatternError();
     initClickToFilter();
     initHistogram();
