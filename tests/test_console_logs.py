@@ -251,3 +251,15 @@ def test_auto_refresh_reloads_the_page_with_new_events(page, live, logs):
     assert "refresh=10s" in page.url
     # Links that keep the range keep the refresh too.
     assert "refresh=10s" in page.get_by_role("link", name="Query in Insights").get_attribute("href")
+
+
+def test_histogram_comes_after_the_events_and_explains_problems(live, logs):
+    import httpx
+
+    page = httpx.get(live.url + "/logs/group", params={"name": API, "since": "1h"}).text
+    assert page.count('<tr>') >= 100 and "Counting the matching events" in page  # events first, the count later
+    frag = httpx.get(live.url + "/logs/group/histogram",
+                     params={"name": API, "since": "1h", "pattern": '{ $.level = "error" }', "label": "<b>x</b>"})
+    assert frag.status_code == 200 and "30 matching events" in frag.text and "&lt;b&gt;x&lt;/b&gt;" in frag.text
+    missing = httpx.get(live.url + "/logs/group/histogram", params={"name": "/nope", "since": "1h"})
+    assert missing.status_code == 200 and 'role="alert"' in missing.text and "/nope" in missing.text

@@ -87,15 +87,10 @@ async def groups_page(request: Request, q: str = "", sort: str = "name", desc: b
 
 def _events_view(svc: LogsService, name: str, stream: str | None, pattern: str | None, start_ms: int,
                  end_ms: int, token: str | None) -> dict[str, Any]:
-    group = svc.describe_log_group(name)
-    streams, _ = svc.describe_log_streams(name, order_by="LastEventTime", descending=True, limit=50)
-    out: dict[str, Any] = {"group": group, "streams": streams, "events": [], "next_token": None,
-                           "histogram": None, "pattern_error": None}
+    out: dict[str, Any] = {"events": [], "next_token": None, "pattern_error": None}
     try:
         page = svc.filter_log_events([name], stream_names=[stream] if stream else None, start_ms=start_ms,
                                      end_ms=end_ms, pattern=pattern, limit=PAGE_EVENTS, next_token=token)
-        width, counts = svc.histogram([name], start_ms=start_ms, end_ms=end_ms, pattern=pattern,
-                                      stream_names=[stream] if stream else None, buckets=HISTOGRAM_BUCKETS)
     except RexwatchError as e:
         if getattr(e, "start", None) is not None:  # the filter pattern did not compile
             out["pattern_error"] = error_parts(e, pattern or "")
@@ -104,30 +99,61 @@ def _events_view(svc: LogsService, name: str, stream: str | None, pattern: str |
     out["events"] = [{"e": ev, "json": (lambda d: json_html(d) if d is not None else None)(
         parse_json_message(ev.message))} for ev in page.events]
     out["next_token"] = page.next_token
-    out["histogram"] = {"start": start_ms, "width": width, "counts": counts, "total": sum(counts)}
     return out
+
+
+def _streams(svc: LogsService, name: str) -> list[Any]:
+    streams, _ = svc.describe_log_streams(name, order_by="LastEventTime", descending=True, limit=50)
+    return streams
 
 
 @router.get("/logs/group", response_class=HTMLResponse)
 async def group_page(request: Request, name: str = "", stream: str = "", pattern: str = "",
                      token: str = "") -> HTMLResponse:
+    """The events come first: the streams are read beside them, and the histogram (a count over the
+    whole range, the slowest read on a big group) is fetched by the page once it shows."""
     svc = _svc(request)
     tr, range_error = time_range(request)
     ctx: dict[str, Any] = {"name": name, "stream": stream, "pattern": pattern, "tr": tr, "relative": RELATIVE,
                            "range_error": range_error, "url": url, "fmt_ms": fmt_ms, "fmt_bytes": fmt_bytes,
-                           "token": token, "error": None}
+                           "token": token, "error": None, "group": None, "streams": [], "events": [],
+                           "next_token": None, "pattern_error": None}
     try:
-        ctx.update(await call(_events_view, svc, name, stream or None, pattern or None, tr.start_ms, tr.end_ms,
-                              token or None))
+        ctx["group"] = await call(svc.describe_log_group, name)
+        streams, view = await asyncio.gather(
+            call(_streams, svc, name),
+            call(_events_view, svc, name, stream or None, pattern or None, tr.start_ms, tr.end_ms, token or None))
+        ctx["streams"] = streams
+        ctx.update(view)
     except NotFound as e:
         return templates.TemplateResponse(request, "logs_missing.html", {"name": name, "message": e.message},
                                           status_code=404)
     except RexwatchError as e:
         ctx["error"] = e.message
-    if ctx.get("histogram"):
-        ctx["histogram_json"] = json.dumps(ctx["histogram"])
+    if ctx["group"] is not None and not ctx["pattern_error"] and not ctx["error"]:
+        ctx["histogram_url"] = url("/logs/group/histogram", name=name, stream=stream, pattern=pattern,
+                                   start=str(tr.start_ms), end=str(tr.end_ms), label=tr.label)
     status = 400 if ctx.get("pattern_error") or ctx["error"] else 200
     return templates.TemplateResponse(request, "logs_group.html", ctx, status_code=status)
+
+
+@router.get("/logs/group/histogram", response_class=HTMLResponse)
+async def group_histogram(request: Request, name: str = "", stream: str = "", pattern: str = "",
+                          label: str = "") -> HTMLResponse:
+    """The matching events over the range in 60 bars (one aggregate query): the group page's chart."""
+    svc = _svc(request)
+    tr, _ = time_range(request)
+    ctx: dict[str, Any] = {"label": label[:200] or tr.label, "problem": None, "histogram": None}
+    try:
+        width, counts = await call(svc.histogram, [name], start_ms=tr.start_ms, end_ms=tr.end_ms,
+                                   pattern=pattern or None, stream_names=[stream] if stream else None,
+                                   buckets=HISTOGRAM_BUCKETS)
+        hist = {"start": tr.start_ms, "width": width, "counts": counts, "total": sum(counts)}
+        ctx["histogram"] = hist
+        ctx["histogram_json"] = json.dumps(hist)
+    except RexwatchError as e:
+        ctx["problem"] = e.message
+    return templates.TemplateResponse(request, "logs_histogram.html", ctx)
 
 
 def _export_name(group: str, start_ms: int, end_ms: int) -> str:

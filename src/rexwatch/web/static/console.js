@@ -154,8 +154,9 @@
 
   function initHistogram() {
     var el = document.getElementById("histogram");
-    var data = jsonData("histogram-data");
-    if (!el || !data || typeof uPlot === "undefined") return;
+    if (!el || el.uplot || typeof uPlot === "undefined") return;
+    var data = JSON.parse(el.getAttribute("data-histogram") || "null");
+    if (!data) return;
     var xs = data.counts.map(function (_, i) { return (data.start + i * data.width) / 1000; });
     el.uplot = barChart(el, xs, data.counts, "events");
   }
@@ -475,5 +476,5 @@
     document.body.setAttribute("data-console-ready", "1");
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init); else init();
-  document.addEventListener("htmx:afterSettle", function () { initInsightsChart(); initMetricCharts(); });
+  document.addEventListener("htmx:afterSettle", function () { initHistogram(); initInsightsChart(); initMetricCharts(); });
 })();
