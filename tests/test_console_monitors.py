@@ -141,3 +141,23 @@ def test_edit_a_monitor(page, live, runtime):
     page.get_by_label("Timeout").fill("0")
     page.get_by_role("button", name="Save").click()
     assert "timeout must be positive" in page.locator("[role=alert]").inner_text()
+
+
+def test_monitor_list_draws_a_response_time_sparkline(page, live, runtime):
+    import time as _time
+
+    svc = runtime.service(MonitorService)
+    busy = svc.create({"name": "checked", "type": "push", "interval": 60})
+    svc.create({"name": "never checked", "type": "push", "interval": 60})
+    now = _time.time()
+    rows = [{"kind": "monitor", "check_id": busy["id"], "ts": now - 3600 * 20 + i * 3600, "status": 1,
+             "ok": True, "latency_ms": 10.0 * (i + 1)} for i in range(10)]
+    rows.append({"kind": "monitor", "check_id": busy["id"], "ts": now - 60, "status": 0, "ok": False,
+                 "latency_ms": 9999.0})  # a failed check's time is not a response time
+    svc.record_results(rows)
+    page.goto(live.url + "/monitors")
+    spark = page.locator("tr", has_text="checked").filter(has_not_text="never").locator("svg.spark")
+    assert spark.get_attribute("aria-label") == "response time of checked over 24 hours: 10 to 100 ms"
+    assert len(spark.locator("polyline").get_attribute("points").split()) == 10
+    assert page.locator("tr", has_text="never checked").locator("svg.spark").count() == 0
+    assert "no data" in page.locator("tr", has_text="never checked").inner_text()

@@ -58,11 +58,32 @@ def _pct(v: float | None) -> str:
     return "—" if v is None else f"{v:.2f}%"
 
 
+SPARK_W, SPARK_H = 96, 20
+
+
+def spark_points(values: list[float | None]) -> str:
+    """An SVG polyline's points for a sparkline; slices without a value are skipped."""
+    got = [v for v in values if v is not None]
+    if not got:
+        return ""
+    lo, hi = min(got), max(got)
+    span = (hi - lo) or 1.0
+    step = SPARK_W / max(1, len(values) - 1)
+    return " ".join(f"{i * step:.1f},{SPARK_H - 2 - (v - lo) / span * (SPARK_H - 4):.1f}"
+                    for i, v in enumerate(values) if v is not None)
+
+
 def _list(svc: MonitorService) -> list[dict[str, Any]]:
     monitors = svc.list()
-    ups = svc.uptimes([m["id"] for m in monitors])
+    ids = [m["id"] for m in monitors]
+    ups = svc.uptimes(ids)
+    sparks = svc.sparklines(ids)
     for m in monitors:
         m["uptime"] = ups[m["id"]]
+        values = sparks[m["id"]]
+        got = [v for v in values if v is not None]
+        m["spark"] = {"points": spark_points(values), "min": min(got) if got else None,
+                      "max": max(got) if got else None}
     return monitors
 
 

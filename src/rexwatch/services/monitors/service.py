@@ -206,6 +206,13 @@ class MonitorService:
         got = self.results.uptime("monitor", [str(i) for i in ids], time.time())
         return {i: got.get(str(i), dict.fromkeys(UPTIME_WINDOWS)) for i in ids}
 
+    def sparklines(self, ids: list[int], hours: int = 24, points: int = 48) -> dict[int, list[float | None]]:
+        """Each monitor's response time over the last ``hours`` in ``points`` slices (the mean of its
+        successful checks in each; None where none succeeded), in one query: the list's sparklines."""
+        now = time.time()
+        got = self.results.sparklines("monitor", [str(i) for i in ids], now - hours * 3600, now, points)
+        return {i: got.get(str(i), [None] * points) for i in ids}
+
     def get(self, ident: str | int) -> dict[str, Any]:
         row = self._find(ident)
         out = self._public(row)

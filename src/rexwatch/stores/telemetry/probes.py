@@ -129,6 +129,30 @@ class ProbeResults:
             out[cid] = series
         return out
 
+    def sparklines(self, kind: str, ids: Sequence[str], since: float, now: float,
+                   buckets: int) -> dict[str, list[float | None]]:
+        """Per check, the mean latency of its successful checks in each of ``buckets`` equal slices
+        of [since, now] (None: no successful check in the slice), in one query."""
+        if not ids or buckets < 1 or now <= since:
+            return {}
+        start, end = _ms(since), _ms(now)
+        width = max(1, -(-(end - start) // buckets))
+        sql = (
+            "SELECT check_id, intDiv(toUnixTimestamp64Milli(ts) - {start:Int64}, {width:Int64}) AS b, "
+            "avgIf(latency_ms, ok = 1) AS lat "
+            "FROM {db:Identifier}.probe_results WHERE kind = {kind:String} AND check_id IN {ids:Array(String)} "
+            "AND ts >= fromUnixTimestamp64Milli({start:Int64}, 'UTC') "
+            "AND ts <= fromUnixTimestamp64Milli({end:Int64}, 'UTC') "
+            "GROUP BY check_id, b"
+        )
+        rows = self.tx.query_rows(sql, {"start": start, "end": end, "width": width, "kind": kind,
+                                        "ids": [str(i) for i in ids]})
+        out: dict[str, list[float | None]] = {str(i): [None] * buckets for i in ids}
+        for check_id, b, lat in rows:
+            if 0 <= int(b) < buckets and lat == lat:  # nan: no successful check in the slice
+                out[check_id][int(b)] = round(float(lat), 2)
+        return out
+
     def incidents(
         self, kind: str, ids: Sequence[str], since: float, now: float, limit: int = 100
     ) -> list[dict[str, Any]]:
