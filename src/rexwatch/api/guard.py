@@ -115,8 +115,17 @@ class GuardMiddleware:
         settings = self.runtime.settings
         path = scope["path"]
         headers = dict(scope["headers"])
+        if settings.auth_enabled and is_public(path, settings.public) and not ALWAYS_OPEN.match(path) and (
+                b"authorization" in headers or b"cookie" in headers):
+            # A public page still shows a signed-in caller only what its teams may see.
+            from rexwatch.services.access import bind
+
+            bind(await anyio.to_thread.run_sync(self._principal, scope, headers))
         if settings.auth_enabled and not is_public(path, settings.public):
             principal = await anyio.to_thread.run_sync(self._principal, scope, headers)
+            from rexwatch.services.access import bind
+
+            bind(principal)  # what the caller sees of team-owned log groups and alarms
             if principal is None and await self._send_to_login(scope, headers, send):
                 return
             if principal is None:
@@ -185,7 +194,12 @@ class GuardMiddleware:
         return True
 
     def _principal(self, scope: Scope, headers: dict[bytes, bytes]):
-        return resolve_principal(self.runtime, scope, headers)
+        from rexwatch.services.teams import TeamService
+
+        principal = resolve_principal(self.runtime, scope, headers)
+        if principal is not None and principal.user_id is not None:
+            principal = scope["state"]["principal"] = self.runtime.service(TeamService).with_teams(principal)
+        return principal
 
 
 def resolve_principal(runtime: Runtime, scope: Scope, headers: dict[bytes, bytes]):

@@ -29,6 +29,7 @@ AREAS: tuple[str, ...] = (
     "security",
     "dashboards",
     "users",
+    "teams",
 )
 
 for _area in AREAS:

@@ -1,0 +1,55 @@
+"""The log group catalog as the bound caller sees it: groups of other teams do not exist.
+
+``LogsService.catalog`` is this wrapper, so every door and every service that looks a group up
+by name (FilterLogEvents, Insights, metric filters, live tail, exports, the console) or lists
+groups gets the team check of ``rexwatch.services.access`` without knowing about teams. A group
+the caller may not see is answered exactly like a group that does not exist.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rexwatch.errors import NotFound
+from rexwatch.services import access
+from rexwatch.services.logs.model import Group
+from rexwatch.stores.control.logs_repo import LogsRepo
+
+
+def _missing(name: str) -> NotFound:
+    return NotFound(f"The specified log group does not exist: {name}")
+
+
+class ScopedCatalog:
+    def __init__(self, repo: LogsRepo) -> None:
+        self.repo = repo
+
+    def __getattr__(self, name: str) -> Any:  # streams, tombstones: reached through a visible group
+        return getattr(self.repo, name)
+
+    def create_group(self, name: str, *, team_id: int | None = None, **kw: Any) -> Group:
+        return self.repo.create_group(name, team_id=team_id, **kw)
+
+    def group(self, name: str, *, cached: bool = False) -> Group:
+        g = self.repo.group(name, cached=cached)
+        if not access.may_see(g.team_id):
+            raise _missing(name)
+        return g
+
+    def groups(self, names: list[str]) -> list[Group]:
+        found = self.repo.groups(names)
+        for g in found:
+            if not access.may_see(g.team_id):
+                raise _missing(g.name)
+        return found
+
+    def list_groups(self, **kw: Any) -> list[Group]:
+        return self.repo.list_groups(teams=access.visible_teams(), **kw)
+
+    def update_group(self, name: str, **values: Any) -> Group:
+        self.group(name)
+        return self.repo.update_group(name, **values)
+
+    def delete_group(self, name: str) -> Group:
+        self.group(name)
+        return self.repo.delete_group(name)
