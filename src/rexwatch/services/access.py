@@ -144,6 +144,12 @@ def visible_teams(principal: object = _CURRENT) -> frozenset[int] | None:
     return p.teams
 
 
+def sees_admin_only(principal: object = _CURRENT) -> bool:
+    """Whether the caller sees what only admins read through any door (the audit log group)."""
+    p = _who(principal)
+    return p is None or p.role == "admin"
+
+
 def may_see(team_id: int | None, principal: object = _CURRENT) -> bool:
     teams = visible_teams(principal)
     return team_id is None or teams is None or team_id in teams

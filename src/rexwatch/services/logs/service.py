@@ -38,7 +38,7 @@ class LogsService:
     def __init__(self, runtime: Any) -> None:
         self.runtime = runtime
         # Lookups and listings of groups see only what the bound caller's teams may see.
-        self.catalog = ScopedCatalog(LogsRepo(runtime.control))
+        self.catalog = ScopedCatalog(LogsRepo(runtime.control), lambda: runtime.settings.audit_log_group)
         self.store = LogsStore(runtime.telemetry)
         s = runtime.settings
         self.buffer = IngestBuffer(

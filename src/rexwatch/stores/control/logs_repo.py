@@ -78,9 +78,12 @@ class LogsRepo:
 
     def list_groups(self, *, prefix: str | None = None, pattern: str | None = None, after: str | None = None,
                     limit: int | None = None, names: list[str] | None = None,
-                    teams: frozenset[int] | None = None) -> list[Group]:
-        """``teams``: only groups of no team or of one of these (None: every group)."""
+                    teams: frozenset[int] | None = None, exclude: list[str] | None = None) -> list[Group]:
+        """``teams``: only groups of no team or of one of these (None: every group); ``exclude``:
+        names left out."""
         q = select(log_groups).order_by(log_groups.c.name)
+        if exclude:
+            q = q.where(log_groups.c.name.not_in(exclude))
         if teams is not None:
             q = q.where(or_(log_groups.c.team_id.is_(None), log_groups.c.team_id.in_(sorted(teams))))
         if prefix:
