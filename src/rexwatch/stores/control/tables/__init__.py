@@ -30,6 +30,7 @@ AREAS: tuple[str, ...] = (
     "dashboards",
     "users",
     "teams",
+    "recovery",
 )
 
 for _area in AREAS:
