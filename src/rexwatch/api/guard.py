@@ -36,7 +36,7 @@ DEFAULT_PUBLIC = "status,health"
 # Open whatever the setting says: each carries its own proof or holds nothing private.
 # The login and first-run setup pages check their own credentials (a password, the setup token);
 # the password reset pages a single-use token mailed to the user or handed over by an admin.
-ALWAYS_OPEN = re.compile(r"^/(static/.*|push/[^/]+|sns/(confirm|unsubscribe)|login|setup|forgot|reset)$")
+ALWAYS_OPEN = re.compile(r"^/(static/.*|push/[^/]+|sns/(confirm|unsubscribe)|login|login/2fa|setup|forgot|reset)$")
 SESSION_COOKIE = "rexwatch_session"
 
 # Sent with every HTML page: no inline script anywhere, no framing, no referrer leaking

@@ -162,3 +162,19 @@ def reset_link(obj: CliContext, username: str, send: bool, data_dir: str | None)
         print_json(link.view())
         return
     click.echo(link.url)
+
+
+@users.command("reset-2fa")
+@click.argument("username")
+@data_dir_option
+@pass_ctx
+def reset_2fa(obj: CliContext, username: str, data_dir: str | None) -> None:
+    """Turn a user's second factor off (lost authenticator and recovery codes)."""
+    from rexwatch.services.totp import TotpService
+
+    try:
+        was_on = TotpService(_service(obj, data_dir).runtime).reset(username)
+    except RexwatchError as e:
+        fail(e.message)
+    click.echo(f"Second factor of {username} {'turned off' if was_on else 'was not on'}; "
+               "the next sign-in needs only the password.")

@@ -246,6 +246,6 @@ def console_action(method: str, path: str) -> str:
     """Console pages read; its forms edit (alarm mutes and acks, saved queries, ...)."""
     if path.startswith(("/users", "/audit", "/settings")):
         return "admin"
-    if path == "/logout":  # everyone may end their own session
-        return "read"
+    if path == "/logout" or path.startswith("/account/"):  # everyone ends their own session, and
+        return "read"  # turns their own second factor on or off
     return "read" if method.upper() in ("GET", "HEAD") else "edit"

@@ -1,4 +1,4 @@
-"""Password reset links and users' email addresses over REST (admins; under /api/v1/users)."""
+"""Password reset links, email addresses and the second factor of users over REST (admins; under /api/v1/users)."""
 
 from __future__ import annotations
 
@@ -34,3 +34,19 @@ def reset_link(username: str, body: LinkRequest | None = None, rt: Runtime = Dep
     if body is not None and body.send:
         return {"username": username, "sent": resets.mail_link(username)}
     return resets.issue(username).view()
+
+
+@router.get("/{username}/2fa")
+def second_factor(username: str, rt: Runtime = Depends(get_runtime)) -> dict:
+    from rexwatch.services.totp import TotpService
+
+    return rt.service(TotpService).status(username)
+
+
+@router.delete("/{username}/2fa")
+def reset_second_factor(username: str, rt: Runtime = Depends(get_runtime)) -> dict:
+    """Turn a user's second factor off (a lost authenticator and recovery codes)."""
+    from rexwatch.services.totp import TotpService
+
+    was_on = rt.service(TotpService).reset(username)
+    return {"username": username, "enabled": False, "was_enabled": was_on}
