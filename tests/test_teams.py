@@ -163,6 +163,10 @@ def test_log_alarms_may_read_only_the_callers_groups(runtime, secured, org):
     # The evaluator runs a log alarm's query for its owner: another team's group is not there.
     r = secured.put("/api/v1/log-alarms/peek", json=body, headers=org["alice"]["bearer"])
     assert r.status_code == 404 and "/blue/app" in r.text, r.text
+    # Nor the audit trail, which is the admins' alone.
+    r = secured.put("/api/v1/log-alarms/peek", json={**body, "LogGroupNames": ["/rexwatch/audit"]},
+                    headers=org["alice"]["bearer"])
+    assert r.status_code == 404 and "/rexwatch/audit" in r.text, r.text
     r = secured.put("/api/v1/log-alarms/blue-errors", json=body, headers=org["bob"]["bearer"])
     assert r.status_code == 200, r.text
     listed = secured.get("/api/v1/log-alarms", headers=org["alice"]["bearer"]).json()
@@ -239,6 +243,18 @@ def test_boto3_two_teams_logs_insights_and_alarms(runtime, live, org):
     assert {h["AlarmName"] for h in history} == {"red-cpu", "shared-cpu"}
     with pytest.raises(ClientError):
         alice_cw.put_composite_alarm(AlarmName="peek", AlarmRule='ALARM("blue-cpu")')
+    # The team is not a tag to flip afterwards.
+    red_arn = alice_cw.describe_alarms(AlarmNames=["red-cpu"])["MetricAlarms"][0]["AlarmArn"]
+    with pytest.raises(ClientError) as e:
+        alice_cw.tag_resource(ResourceARN=red_arn, Tags=[{"Key": "rexwatch:team", "Value": "blue"}])
+    assert "rexwatch teams assign" in e.value.response["Error"]["Message"]
+    # Naming one's own team at creation works; naming another's is refused.
+    alice_cw.put_metric_alarm(AlarmName="red-mem", Tags=[{"Key": "rexwatch:team", "Value": "red"}], **spec)
+    with pytest.raises(ClientError) as e:
+        alice_cw.put_metric_alarm(AlarmName="sneaky", Tags=[{"Key": "rexwatch:team", "Value": "blue"}], **spec)
+    assert "not a member of team 'blue'" in e.value.response["Error"]["Message"]
+    assert "red-mem" in names(alice_cw) and "red-mem" not in names(bob_cw)
+    assert alice_cw.list_tags_for_resource(ResourceARN=red_arn)["Tags"] == []
     assert "blue-cpu" in names(bob_cw)
 
 
@@ -320,3 +336,33 @@ def test_teams_cli(tmp_path):
     assert run_cli("teams", "remove-member", "red", "ann", "--data-dir", d).returncode == 0
     r = run_cli("teams", "delete", "red", "--data-dir", d)
     assert r.returncode == 0 and "Deleted team red" in r.stdout
+
+
+def test_otlp_logs_land_in_the_senders_team(runtime, secured, org):
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+        ExportLogsServiceRequest,
+        ExportLogsServiceResponse,
+    )
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+    from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
+    from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+
+    def send(who: str, text: str):
+        req = ExportLogsServiceRequest(resource_logs=[ResourceLogs(
+            resource=Resource(attributes=[KeyValue(key="service.name", value=AnyValue(string_value="checkout"))]),
+            scope_logs=[ScopeLogs(log_records=[LogRecord(time_unix_nano=time.time_ns(),
+                                                         body=AnyValue(string_value=text))])])])
+        r = secured.post("/v1/logs", content=req.SerializeToString(),
+                         headers={**org[who]["bearer"], "content-type": "application/x-protobuf"})
+        assert r.status_code == 200, r.text
+        return ExportLogsServiceResponse.FromString(r.content)
+
+    assert send("alice", "paid").partial_success.rejected_log_records == 0
+    assert "/otel/checkout" in _groups(secured, org["alice"]["bearer"])
+    assert "/otel/checkout" not in _groups(secured, org["bob"]["bearer"])
+    # Another team's agent cannot write into it (nor learn more than that it may not).
+    refused = send("bob", "injected")
+    assert refused.partial_success.rejected_log_records == 1
+    assert "does not exist" in refused.partial_success.error_message
+    r = secured.post("/api/v1/logs/filter", json={"groups": ["/otel/checkout"]}, headers=org["alice"]["bearer"])
+    assert [json.loads(e["message"])["body"] for e in r.json()["events"]] == ["paid"]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from rexwatch.errors import Invalid, NotFound
-from rexwatch.services.access import TEAM_TAG, Principal, may_see, team_for_new
+from rexwatch.services.access import TEAM_TAG, Principal, may_see, sees_admin_only, team_for_new
 from rexwatch.stores.control.teams_repo import TeamsRepo
 from rexwatch.stores.control.users_repo import UsersRepo
 
@@ -150,9 +150,10 @@ class TeamService:
     def check_groups_visible(self, names) -> None:
         """NotFound for the first named log group the bound caller may not see (as if it did not
         exist); groups that do not exist yet are left to the caller's own checks."""
+        audit = getattr(self.runtime.settings, "audit_log_group", None)
         for name in names:
             exists, team_id = self.repo.owner("log_group", name)
-            if exists and not may_see(team_id):
+            if exists and (not may_see(team_id) or (name == audit and not sees_admin_only())):
                 raise NotFound(f"The specified log group does not exist: {name}", field="logGroupNames")
 
     def owner_of_new(self, tags: dict[str, str] | None) -> int | None:

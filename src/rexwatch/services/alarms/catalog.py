@@ -393,6 +393,10 @@ class Catalog:
 
     def tag_resource(self, arn: str, tags: Sequence[Tag]) -> None:
         check_tags(tags)
+        if any(t.key == access.TEAM_TAG for t in tags):
+            # The owner is not a tag to flip afterwards: it decides who may see the alarm at all.
+            raise Invalid(f"the tag {access.TEAM_TAG!r} names an alarm's team when it is put (PutMetricAlarm, "
+                          "PutCompositeAlarm); an admin moves an alarm with 'rexwatch teams assign'", field="Tags")
         kind, name = self._tag_target(arn)
         with self.repo.begin() as conn:
             merged = {t.key: t.value for t in self._tags(conn, kind, name)}
