@@ -111,16 +111,17 @@ def main() -> None:
             teams.with_teams(member)
             cold.append(time.perf_counter() - t)
         cold_us = statistics.median(cold) * 1e6
-        logs.catalog.group("/bench/g00000", cached=True)
-        t = time.perf_counter()
-        for _ in range(n):
-            logs.catalog.group("/bench/g00000", cached=True)
-        free_us = (time.perf_counter() - t) / n * 1e6
-        with access.acting_as(member):
-            t = time.perf_counter()
+        def lookups():
             for _ in range(n):
                 logs.catalog.group("/bench/g00000", cached=True)
-            bound_us = (time.perf_counter() - t) / n * 1e6
+
+        def bound_lookups():
+            with access.acting_as(member):
+                lookups()
+
+        free_us = min(_best(lookups, 1) for _ in range(3)) / n * 1e6
+        bound_us = min(_best(bound_lookups, 1) for _ in range(3)) / n * 1e6
+        free_us = min(free_us, _best(lookups, 3) / n * 1e6)  # measured on both sides of the bound runs
         rt.close(close_stores=False)
         rt.telemetry.drop_database()
         engine.close()
