@@ -20,7 +20,7 @@ import re
 import time
 from typing import Any
 
-from rexwatch.errors import Conflict, NotFound, RexwatchError
+from rexwatch.errors import Conflict, Invalid, NotFound, RexwatchError
 from rexwatch.services.access import Principal
 
 log = logging.getLogger("rexwatch.audit")
@@ -111,8 +111,10 @@ class AuditService:
         except Conflict:
             pass
 
-    def recent(self, *, since_ms: int | None = None, pattern: str | None = None, limit: int = 100) -> list[dict]:
-        """The newest events first (at most ``limit``), parsed back into objects."""
+    def recent(self, *, since_ms: int | None = None, pattern: str | None = None, limit: int = 100,
+               group: str | None = None, until_ms: int | None = None) -> list[dict]:
+        """The newest events first (at most ``limit``), parsed back into objects; ``group`` reads
+        another audit log group (an application's) instead of rexwatch's own."""
         from rexwatch.services.logs import LogsService
 
         logs = self.runtime.service(LogsService)
@@ -120,8 +122,8 @@ class AuditService:
         token = None
         try:
             while True:
-                page = logs.filter_log_events([self.group], start_ms=since_ms, pattern=pattern or None,
-                                              limit=10_000, next_token=token)
+                page = logs.filter_log_events([group or self.group], start_ms=since_ms, end_ms=until_ms,
+                                              pattern=pattern or None, limit=10_000, next_token=token)
                 for e in page.events:
                     try:
                         item = json.loads(e.message)
@@ -136,3 +138,21 @@ class AuditService:
             return []
         out.sort(key=lambda x: x["timestamp"], reverse=True)
         return out[:limit]
+
+
+TIMELINE_FIELDS = ("actor", "action", "resource")
+
+
+def timeline_pattern(filters: dict[str, str]) -> str | None:
+    """A JSON filter pattern selecting events whose ``actor``/``action``/``resource`` equal the given
+    values (``*`` in a value is a wildcard, as in any filter pattern); None without filters."""
+    parts = []
+    for name in TIMELINE_FIELDS:
+        value = (filters.get(name) or "").strip()
+        if not value:
+            continue
+        if len(value) > 200 or any(c in value for c in "\n\r"):
+            raise Invalid(f"{name} must be one line of at most 200 characters", field=name)
+        quoted = value.replace("\\", "\\\\").replace('"', '\\"')
+        parts.append(f'($.{name} = "{quoted}")')
+    return "{ " + " && ".join(parts) + " }" if parts else None

@@ -32,6 +32,7 @@ PAGES: tuple[str, ...] = (
     "rexwatch.web.apidocs",
     "rexwatch.web.account",
     "rexwatch.web.audit",
+    "rexwatch.web.security",
 )
 
 
