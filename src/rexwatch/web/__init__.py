@@ -33,6 +33,7 @@ PAGES: tuple[str, ...] = (
     "rexwatch.web.account",
     "rexwatch.web.audit",
     "rexwatch.web.security",
+    "rexwatch.web.users",
 )
 
 
