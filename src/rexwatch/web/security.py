@@ -15,11 +15,11 @@ import json
 import re
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from rexwatch.errors import Invalid, RexwatchError
-from rexwatch.services.access import Principal
+from rexwatch.errors import Invalid, RexwatchError, Unauthorized
+from rexwatch.services.access import Principal, authorize
 from rexwatch.services.audit import TIMELINE_FIELDS, AuditService, timeline_pattern
 from rexwatch.services.security.blocklist import BlocklistService
 from rexwatch.services.security.overview import AUDIT_TEMPLATES, LOGIN_TEMPLATES, SecurityOverview
@@ -121,7 +121,23 @@ async def security_page(request: Request) -> Response:
     return set_csrf_cookie(request, response)
 
 
-@router.post("/security/blocklist")
+def require_edit(request: Request) -> None:
+    """Editors and admins only, even when the ``public`` setting opens the console (the gate
+    asks nobody then): an open page must not open the door to an attacker it blocked."""
+    rt = request.app.state.runtime
+    if not rt.settings.auth_enabled:
+        return
+    principal = _principal(request)
+    if principal is None:
+        from rexwatch.api.guard import resolve_principal
+
+        principal = resolve_principal(rt, request.scope, dict(request.scope["headers"]))
+    if principal is None:
+        raise Unauthorized("a valid API key or console session is required")
+    authorize(principal, "edit", f"{request.method} {request.url.path}")
+
+
+@router.post("/security/blocklist", dependencies=[Depends(require_edit)])
 async def blocklist_action(request: Request) -> Response:
     """Unblock, block, allow or disallow an address (a CSRF-checked form; editors and admins)."""
     fields = await check_csrf(request)
