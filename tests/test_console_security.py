@@ -117,7 +117,8 @@ def test_detections_charts_unblock_and_timeline(page, live, data):
     blocks = runtime.service(BlocklistService)
     assert blocks.check(ATTACKER) is None and blocks.check(MANUAL) is not None
     audit = runtime.service(AuditService)
-    trail = wait_until(lambda: [e for e in audit.recent(limit=50) if e.get("resource") == "blocklist"])
+    trail = wait_until(lambda: [e for e in audit.recent(limit=50)
+                                if e.get("resource") == "blocklist" and e.get("door") == "console"])
     assert trail[0]["action"] == "DELETE" and trail[0]["resource_id"] == ATTACKER and trail[0]["door"] == "console"
     events = runtime.service(LogsService).filter_log_events([blocks.group], pattern='{ $.event = "unblock" }')
     assert [json.loads(e.message)["ip"] for e in events.events] == [ATTACKER]
@@ -202,7 +203,8 @@ def test_viewer_cannot_unblock_editor_can(browser, secured_live, data):
     assert editor.locator("table.blocklist tr", has_text=ATTACKER).count() == 0
     assert blocks.check(ATTACKER) is None
     audit = data.service(AuditService)
-    [event] = wait_until(lambda: [e for e in audit.recent(limit=100) if e.get("resource") == "blocklist"])
+    [event] = wait_until(lambda: [e for e in audit.recent(limit=100)
+                                  if e.get("resource") == "blocklist" and e.get("action") == "DELETE"])
     assert event["actor"] == "user:ed" and event["action"] == "DELETE" and event["resource_id"] == ATTACKER
     events = data.service(LogsService).filter_log_events([blocks.group], pattern='{ $.event = "unblock" }')
     assert json.loads(events.events[0].message)["by"] == "user:ed"
@@ -234,3 +236,14 @@ def test_a_public_console_does_not_open_the_blocklist_forms(live, data):
     r = httpx.post(live.url + "/security/blocklist", data=form, cookies={"rexwatch_csrf": csrf},
                    headers={"Authorization": f"Bearer {editor}"})
     assert r.status_code == 303 and data.service(BlocklistService).check(ATTACKER) is None
+
+
+def test_alarm_blocks_and_expiry_are_in_the_audit_trail(data):
+    audit = data.service(AuditService)
+    [made] = wait_until(lambda: [e for e in audit.recent(limit=100) if e.get("resource") == "blocklist"])
+    assert made["actor"] == "alarm:brute-force" and made["action"] == "CREATE" and made["resource_id"] == ATTACKER
+    assert made["actor_role"] == "system" and made["details"]["alarm"] == "brute-force"
+    blocks = data.service(BlocklistService)
+    assert blocks.expire(now=time.time() + 7200) == 2
+    lifted = wait_until(lambda: [e for e in audit.recent(limit=100) if e.get("action") == "DELETE"])
+    assert {(e["actor"], e["resource_id"]) for e in lifted} == {("expiry", ATTACKER), ("expiry", MANUAL)}

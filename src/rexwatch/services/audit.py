@@ -54,11 +54,12 @@ class AuditService:
 
     def record(self, principal: Principal | None, action: str, resource: str, *, resource_id: str = "",
                door: str, ip: str = "", user_agent: str = "", before: Any = None, after: Any = None,
-               details: dict[str, Any] | None = None, actor: str | None = None) -> dict[str, Any]:
+               details: dict[str, Any] | None = None, actor: str | None = None,
+               actor_role: str | None = None) -> dict[str, Any]:
         now = time.time()
         event: dict[str, Any] = {
             "actor": actor or (principal.actor if principal else "local"),
-            "actor_role": principal.role if principal else "admin",
+            "actor_role": actor_role or (principal.role if principal else "admin"),
             "action": action,
             "resource": resource,
             "resource_id": resource_id,
