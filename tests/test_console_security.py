@@ -139,10 +139,14 @@ def test_detections_charts_unblock_and_timeline(page, live, data):
     # ... an application's audit log, filtered by actor; the filters live in the URL.
     page.get_by_label("Audit log").select_option(APP_AUDIT)
     page.get_by_label("Actor").fill("eve")
+    charts_before = page.locator("#chart-ips canvas").element_handle()
     page.get_by_role("button", name="Filter").click()
+    page.wait_for_url("**actor=eve**")  # htmx swaps the timeline alone and keeps the filters in the URL
+    page.wait_for_function("document.querySelectorAll('table.timeline tbody tr').length === 3")
     rows = page.locator("table.timeline tbody tr")
-    assert rows.count() == 3 and all("DELETE" in t for t in rows.all_inner_texts())
-    assert "actor=eve" in page.url and "audit_group=%2Futm%2Faudit" in page.url
+    assert all("DELETE" in t for t in rows.all_inner_texts())
+    assert "audit_group=%2Futm%2Faudit" in page.url
+    assert charts_before.evaluate("c => c.isConnected")  # the rest of the page was not redrawn
     page.reload()
     assert page.locator("table.timeline tbody tr").count() == 3
     assert page.get_by_label("Actor").input_value() == "eve"
@@ -150,6 +154,8 @@ def test_detections_charts_unblock_and_timeline(page, live, data):
     page.get_by_label("Action").fill("UPDATE")
     page.get_by_label("Resource").fill("roles")
     page.get_by_role("button", name="Filter").click()
+    page.wait_for_url("**resource=roles**")
+    page.wait_for_function("document.querySelectorAll('table.timeline tbody tr').length === 1")
     assert page.locator("table.timeline tbody tr").all_inner_texts()[0].split()[2:4] == ["mallory", "UPDATE"]
     # A time range before the events shows none of them.
     page.goto(live.url + "/security?audit_group=%2Futm%2Faudit&start=2020-01-01T00:00:00Z&end=2020-01-02T00:00:00Z")

@@ -64,10 +64,54 @@ async def security_page(request: Request) -> Response:
     q = request.query_params
     tr, range_problem = time_range(request, "1d")
     overview = rt.service(SecurityOverview)
-    blocks = rt.service(BlocklistService)
     audit = rt.service(AuditService)
     problems: list[str] = [range_problem] if range_problem else []
 
+    # htmx asks for the audit timeline alone when its filters change: compute only that.
+    timeline_only = request.headers.get("hx-request") == "true" and request.headers.get("hx-target") == "audit"
+    context: dict[str, Any] = {}
+    if not timeline_only:
+        context = await _overview(request, tr, problems)
+    login_groups = context.get("login_groups") or _named_groups(request)
+    # The audit timeline: rexwatch's own trail (admins) or an application's audit log group.
+    audit_groups = [audit.group] + [g for g in await call(overview.template_groups, AUDIT_TEMPLATES)
+                                    if g != audit.group]
+    default_group = audit.group if _may(request, "admin") else (audit_groups[1:] or [audit.group])[0]
+    audit_group = (q.get("audit_group") or default_group)[:512]
+    if audit_group not in audit_groups:
+        audit_groups.append(audit_group)
+    filters = {f: (q.get(f) or "")[:200] for f in TIMELINE_FIELDS}
+    events: list[dict] = []
+    audit_note = audit_problem = None
+    if audit_group == audit.group and not _may(request, "admin"):
+        audit_note = "rexwatch's own audit trail names people and their addresses: it is shown to admins only."
+    else:
+        try:
+            events = await call(audit.recent, group=audit_group, since_ms=tr.start_ms, until_ms=tr.end_ms,
+                                pattern=timeline_pattern(filters), limit=TIMELINE_LIMIT)
+        except RexwatchError as e:
+            audit_problem = e.message
+
+    response = templates.TemplateResponse(request, "_security_audit.html" if timeline_only else "security.html", {
+        **context, "tr": tr, "relative": RELATIVE, "problems": problems, "login_groups": login_groups,
+        "audit_groups": audit_groups, "audit_group": audit_group, "filters": filters, "events": events,
+        "audit_note": audit_note, "audit_problem": audit_problem, "timeline_limit": TIMELINE_LIMIT, "may_edit": _may(request, "edit"),
+        "csrf": csrf_token(request), "fmt_ms": fmt_ms, "done": q.get("done"), "problem": q.get("problem"),
+    })
+    return set_csrf_cookie(request, response)
+
+
+def _named_groups(request: Request) -> list[str]:
+    named = [g for v in request.query_params.getlist("login_group") for g in re.split(r"[\s,]+", v) if g]
+    return list(dict.fromkeys(named))[:MAX_LOGIN_GROUPS]
+
+
+async def _overview(request: Request, tr: Any, problems: list[str]) -> dict[str, Any]:
+    """Detections, the blocklist and allowlist, and the failure charts."""
+    rt = request.app.state.runtime
+    q = request.query_params
+    overview = rt.service(SecurityOverview)
+    blocks = rt.service(BlocklistService)
     detections = await call(overview.detections)
     recent = await call(overview.recent, tr.start_ms, None if tr.since else tr.end_ms)
     entries = await call(blocks.entries)
@@ -75,8 +119,7 @@ async def security_page(request: Request) -> Response:
 
     # The top failing IPs and users: log groups from the URL, or those the login templates watch.
     fields = await call(overview.login_fields)
-    named = [g for v in q.getlist("login_group") for g in re.split(r"[\s,]+", v) if g]
-    login_groups = list(dict.fromkeys(named))[:MAX_LOGIN_GROUPS] or \
+    login_groups = _named_groups(request) or \
         await call(overview.template_groups, LOGIN_TEMPLATES)
     ip_field = q.get("ip_field") or fields["ip_field"]
     user_field = q.get("user_field") or fields["user_field"]
@@ -89,36 +132,9 @@ async def security_page(request: Request) -> Response:
         except RexwatchError as e:
             problems.append(f"top failing {key}: {e.message}")
 
-    # The audit timeline: rexwatch's own trail (admins) or an application's audit log group.
-    audit_groups = [audit.group] + [g for g in await call(overview.template_groups, AUDIT_TEMPLATES)
-                                    if g != audit.group]
-    default_group = audit.group if _may(request, "admin") else (audit_groups[1:] or [audit.group])[0]
-    audit_group = (q.get("audit_group") or default_group)[:512]
-    if audit_group not in audit_groups:
-        audit_groups.append(audit_group)
-    filters = {f: (q.get(f) or "")[:200] for f in TIMELINE_FIELDS}
-    events: list[dict] = []
-    audit_note = None
-    if audit_group == audit.group and not _may(request, "admin"):
-        audit_note = "rexwatch's own audit trail names people and their addresses: it is shown to admins only."
-    else:
-        try:
-            events = await call(audit.recent, group=audit_group, since_ms=tr.start_ms, until_ms=tr.end_ms,
-                                pattern=timeline_pattern(filters), limit=TIMELINE_LIMIT)
-        except RexwatchError as e:
-            problems.append(f"audit timeline: {e.message}")
-
-    response = templates.TemplateResponse(request, "security.html", {
-        "tr": tr, "relative": RELATIVE, "problems": problems, "detections": detections, "recent": recent,
-        "entries": entries, "allowed": allowed, "charts": charts,
-        "chart_json": {k: _chart_json(c) for k, c in charts.items()},
-        "login_groups": login_groups, "ip_field": ip_field, "user_field": user_field, "message": message,
-        "audit_groups": audit_groups, "audit_group": audit_group, "filters": filters, "events": events,
-        "audit_note": audit_note, "timeline_limit": TIMELINE_LIMIT, "may_edit": _may(request, "edit"),
-        "csrf": csrf_token(request), "fmt_ms": fmt_ms, "done": q.get("done"), "problem": q.get("problem"),
-        "security_group": blocks.group,
-    })
-    return set_csrf_cookie(request, response)
+    return {"detections": detections, "recent": recent, "entries": entries, "allowed": allowed, "charts": charts,
+            "chart_json": {k: _chart_json(c) for k, c in charts.items()}, "login_groups": login_groups,
+            "ip_field": ip_field, "user_field": user_field, "message": message, "security_group": blocks.group}
 
 
 def require_edit(request: Request) -> None:
