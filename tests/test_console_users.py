@@ -132,6 +132,18 @@ def test_admin_manages_users_and_the_trail_records_it(browser, secured_live, run
     toggles = trail(runtime, action="UPDATE", resource="users", resource_id="newbie")
     assert [e["after"] for e in reversed(toggles)] == [{"disabled": True}, {"disabled": False}]
 
+    # The audit page filters the trail; the filters stay in the URL.
+    admin.goto(url + "/audit?since=1h")
+    admin.get_by_label("Action").fill("UPDATE")
+    admin.get_by_label("Resource").fill("roles")
+    admin.get_by_role("button", name="Filter").click()
+    admin.wait_for_url("**resource=roles**")
+    rows = admin.locator("main table tbody tr").all_inner_texts()
+    assert len(rows) == 1 and "user:root" in rows[0] and '{"role": "admin"}' in rows[0]
+    admin.goto(url + "/audit?since=1h&actor=user:*&action=CREATE")
+    assert [r.split()[3] for r in admin.locator("main table tbody tr").all_inner_texts()] == ["users"]
+    admin.goto(url + "/users")
+
     # The last admin is protected; the page says why.
     admin.get_by_label("Role of val", exact=True).select_option("viewer")
     admin.get_by_role("button", name="Change role of val").click()
