@@ -253,3 +253,21 @@ def test_alarm_blocks_and_expiry_are_in_the_audit_trail(data):
     assert blocks.expire(now=time.time() + 7200) == 2
     lifted = wait_until(lambda: [e for e in audit.recent(limit=100) if e.get("action") == "DELETE"])
     assert {(e["actor"], e["resource_id"]) for e in lifted} == {("expiry", ATTACKER), ("expiry", MANUAL)}
+
+
+def test_hostile_parameters_are_named_not_fatal(client, data):
+    hostile = '<img src=x onerror="alert(1)">'
+    r = client.get("/security", params={"ip_field": "ip) | stats count() by x", "user_field": "user_id",
+                                        "message": hostile, "login_group": LOGINS, "audit_group": hostile,
+                                        "actor": 'a" || $.x = "1', "start": "not a time"})
+    assert r.status_code == 200
+    assert "top failing ips: field must be a field name" in r.text
+    assert "time range not used" in r.text
+    assert hostile not in r.text and "&lt;img src=x" in r.text
+    r = client.get("/security", params={"audit_group": APP_AUDIT, "actor": 'mallory" }', "action": "x\ny"})
+    assert r.status_code == 200 and "action must be one line" in r.text
+    # A quote in a filter value is matched literally, never as pattern syntax.
+    r = client.get("/security", params={"audit_group": APP_AUDIT, "actor": 'eve" || $.actor = "mallory'})
+    assert r.status_code == 200 and "No audit events match" in r.text
+    r = client.post("/security/blocklist", data={"csrf": "x", "action": "unblock", "ip": ATTACKER})
+    assert r.status_code == 403 and "CSRF" in r.text
