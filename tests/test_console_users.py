@@ -162,3 +162,30 @@ def test_admin_manages_users_and_the_trail_records_it(browser, secured_live, run
     assert r.status == 403 and users.get("newbie").role == "editor"
     for p in (val, ed, admin, newbie, editor):
         p.context.close()
+
+
+def test_disable_and_enable_over_rest(runtime):
+    from fastapi.testclient import TestClient
+
+    from rexwatch.api.app import create_app
+
+    runtime.settings.auth = "on"
+    users = runtime.service(UserService)
+    users.create("root", PASSWORD, "admin")
+    users.create("val", PASSWORD, "viewer")
+    admin = {"Authorization": "Bearer " + runtime.keys.create("root-key", role="admin",
+                                                             user_id=users.get("root").id).token}
+    val_key = runtime.keys.create("val-key", role="viewer", user_id=users.get("val").id).token
+    with TestClient(create_app(runtime, run_workers=False), raise_server_exceptions=False) as c:
+        assert c.get("/api/v1/alarms", headers={"Authorization": f"Bearer {val_key}"}).status_code == 200
+        r = c.post("/api/v1/users/val/disable", headers=admin)
+        assert r.status_code == 200 and r.json()["disabled"] is True
+        assert c.get("/api/v1/alarms", headers={"Authorization": f"Bearer {val_key}"}).status_code == 401
+        assert [u["disabled"] for u in c.get("/api/v1/users", headers=admin).json()["users"]] == [False, True]
+        r = c.post("/api/v1/users/root/disable", headers=admin)
+        assert r.status_code == 409 and "only admin" in r.text  # the last active admin stays
+        assert c.post("/api/v1/users/val/enable", headers=admin).json()["disabled"] is False
+        assert users.login("val", PASSWORD)[0].username == "val"
+        assert c.post("/api/v1/users/nobody/disable", headers=admin).status_code == 404
+    events = trail(runtime, resource="users", resource_id="val", door="rest")
+    assert [e["after"] for e in reversed(events)] == [{"disabled": True}, {"disabled": False}]
