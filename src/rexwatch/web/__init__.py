@@ -36,7 +36,11 @@ PAGES: tuple[str, ...] = (
     "rexwatch.web.status_pages",
     "rexwatch.web.apidocs",
     "rexwatch.web.account",
+    "rexwatch.web.recovery",
+    "rexwatch.web.twofactor",
     "rexwatch.web.audit",
+    "rexwatch.web.security",
+    "rexwatch.web.users",
 )
 
 
