@@ -165,5 +165,7 @@ def pages(s: Sample) -> list[tuple[str, str]]:
         ("notifications", "/notifications"),
         ("settings", "/settings"),
         ("audit", "/audit"),
+        ("security", "/security"),
+        ("users", "/users"),
         ("api-docs", "/api/v1/docs"),
     ]
