@@ -166,3 +166,29 @@ def test_a_metric_math_alarm_graphs_its_expression(page, live, runtime, cpu_alar
     assert [s["label"] for s in data["series"]] == ["CPU x2", "threshold"]
     assert max(v for v in data["series"][0]["values"] if v is not None) == 190.0
     assert page.get_by_role("link", name="Open in metrics explorer").count() == 0  # math has no single metric
+
+
+def test_edit_an_alarm_from_its_page(page, live, alarms):
+    page.goto(live.url + "/alarms/utm-high-cpu")
+    page.get_by_text("Edit alarm").click()
+    form = page.locator("#edit-alarm")
+    assert form.get_by_label("Threshold", exact=True).input_value() == "80.0"
+    form.get_by_label("Statistic").fill("p99")
+    form.get_by_label("Threshold", exact=True).fill("90")
+    form.get_by_label("When").select_option("GreaterThanOrEqualToThreshold")
+    form.get_by_label("Datapoints to alarm").fill("2")
+    form.get_by_label("Missing data").select_option("breaching")
+    form.get_by_role("button", name="Save alarm").click()
+    assert page.locator("[role=status]").inner_text() == "Saved."
+    a = alarms.get("utm-high-cpu")
+    assert (a.config["threshold"], a.config["comparison_operator"], a.config["extended_statistic"],
+            a.config["datapoints_to_alarm"], a.config["treat_missing_data"]) == (
+        90.0, "GreaterThanOrEqualToThreshold", "p99", 2, "breaching")
+    assert a.metric_name == "CPUUtilization" and a.description == "CPU above 80% <b>for</b> 15 minutes"
+
+    # PutMetricAlarm's rules apply: more datapoints than periods is refused, and nothing changes.
+    page.get_by_text("Edit alarm").click()
+    page.locator("#edit-alarm").get_by_label("Datapoints to alarm").fill("9")
+    page.locator("#edit-alarm").get_by_role("button", name="Save alarm").click()
+    assert "datapoints" in page.locator("[role=alert]").inner_text().lower()
+    assert alarms.get("utm-high-cpu").config["datapoints_to_alarm"] == 2

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from rexwatch.api.routes.alarms import config_json
 from rexwatch.errors import Invalid, NotFound, RexwatchError
 from rexwatch.services.alarms import AlarmsService
-from rexwatch.services.alarms.model import Alarm
+from rexwatch.services.alarms.model import Actions, Alarm, AlarmDefinition
 from rexwatch.services.metrics import MetricsService
 from rexwatch.services.metrics.model import MetricDataQuery, MetricId, MetricStatSpec
 from rexwatch.web import templates
@@ -179,6 +179,7 @@ async def alarm_page(request: Request, name: str, backtest: str = "") -> HTMLRes
             "reason_data": data,
             "mute_rules": rules,
             "metrics": config_json(alarm).get("metrics"),
+            "editable": editable(alarm), "operators": OPERATORS, "missing_choices": MISSING,
             "csrf": csrf_token(request),
             "done": request.query_params.get("done"),
             "problem": request.query_params.get("problem"),
@@ -190,7 +191,40 @@ async def alarm_page(request: Request, name: str, backtest: str = "") -> HTMLRes
     return set_csrf_cookie(request, response)
 
 
-ACTIONS = ("ack", "mute", "unmute", "enable", "disable", "set-state")
+ACTIONS = ("ack", "mute", "unmute", "enable", "disable", "set-state", "edit")
+OPERATORS = ("GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "LessThanThreshold",
+             "LessThanOrEqualToThreshold")
+MISSING = ("missing", "notBreaching", "breaching", "ignore")
+
+
+def editable(a: Alarm) -> bool:
+    """The console edits alarms on one metric; metric math and composites stay with the CLI/API."""
+    return a.kind == "metric" and not a.config.get("metrics") and bool(a.metric_name)
+
+
+def _edited(a: Alarm, fields: dict[str, str]) -> AlarmDefinition:
+    """The alarm's definition with the form's condition, statistic, period and description; the
+    metric, actions and tags stay. PutMetricAlarm validates the result."""
+    try:
+        threshold = float(fields.get("threshold", ""))
+        period = int(fields.get("period", ""))
+        evaluation = int(fields.get("evaluation_periods", ""))
+        datapoints = int(fields["datapoints_to_alarm"]) if fields.get("datapoints_to_alarm", "").strip() else None
+    except ValueError:
+        raise Invalid("threshold, period, evaluation periods and datapoints must be numbers", field="threshold")
+    stat = fields.get("stat", "").strip()
+    percentile = stat[:1] in ("p", "P") and stat[1:2].isdigit()
+    c = a.config
+    return AlarmDefinition(
+        name=a.name, namespace=a.namespace, metric_name=a.metric_name, dimensions=tuple(a.dimensions),
+        statistic=None if percentile else stat, extended_statistic=stat if percentile else None,
+        period=period, unit=c.get("unit"), evaluation_periods=evaluation, datapoints_to_alarm=datapoints,
+        threshold=threshold, comparison_operator=fields.get("op", ""),
+        treat_missing_data=fields.get("treat_missing_data") or None,
+        evaluate_low_sample_count_percentile=c.get("evaluate_low_sample_count_percentile"),
+        description=fields.get("description", "").strip()[:1024] or None, actions_enabled=a.actions_enabled,
+        actions=Actions(tuple(a.alarm_actions), tuple(a.ok_actions), tuple(a.insufficient_data_actions)),
+        tags=tuple(a.tags))
 STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
 
 
@@ -211,6 +245,13 @@ def _act(svc: AlarmsService, name: str, action: str, fields: dict[str, str]) -> 
             raise Invalid(f"mute rule {rule!r} does not mute this alarm", field="rule")
         svc.delete_mute_rule(rule)
         return f"Mute rule {rule} removed."
+    if action == "edit":
+        a = svc.get(name)
+        if not editable(a):
+            raise Invalid("only an alarm on one metric can be edited here; use the CLI or the API for "
+                          "metric math and composite alarms", field="name")
+        svc.put_metric_alarm(_edited(a, fields))
+        return "Saved."
     if action == "set-state":
         state = fields.get("state", "")
         if state not in STATES:
