@@ -210,7 +210,13 @@ def test_boto3_two_teams_logs_insights_and_alarms(runtime, live, org):
             call()
         assert e.value.response["Error"]["Code"] == "ResourceNotFoundException", e.value.response
         assert BLUE in e.value.response["Error"]["Message"]
-    # An admin deletes any group; an editor of another team cannot even find it.
+    # The CLI with alice's key: the same view.
+    key = org["alice"]["bearer"]["Authorization"].removeprefix("Bearer ")
+    r = run_cli("--endpoint", live.url, "--api-key", key, "logs", "describe-log-groups")
+    assert r.returncode == 0, r.stderr
+    assert {g["logGroupName"] for g in json.loads(r.stdout)["logGroups"]} == {RED, SHARED}
+    r = run_cli("--endpoint", live.url, "--api-key", key, "logs", "filter-log-events", "--log-group-name", BLUE)
+    assert r.returncode != 0 and "does not exist" in r.stderr
     events = alice_logs.filter_log_events(logGroupName=RED)["events"]
     assert [e["message"] for e in events] == ["secret of alice"]
     qid = bob_logs.start_query(logGroupName=BLUE, startTime=0, endTime=now // 1000 + 60,
