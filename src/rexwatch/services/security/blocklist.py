@@ -233,6 +233,7 @@ class BlocklistService:
         # Written as the server: the group belongs to no team, whoever's request caused the block.
         with acting_as(None):
             self._emit(logs, batch)
+        self._audit(events)
 
     def _emit(self, logs, batch) -> None:
         try:
@@ -250,7 +251,6 @@ class BlocklistService:
                 logs.put_log_events(self.group, EVENT_STREAM, batch)
         except RexwatchError as e:
             log.warning("security events not written to %s: %s", self.group, e.message)
-        self._audit(events)
 
     def _audit(self, events: list[dict[str, Any]]) -> None:
         """Blocks made by alarms and lifted by expiry go to the audit trail too. Changes by a
