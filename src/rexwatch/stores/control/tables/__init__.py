@@ -29,6 +29,7 @@ AREAS: tuple[str, ...] = (
     "security",
     "dashboards",
     "users",
+    "sso",
 )
 
 for _area in AREAS:
