@@ -182,6 +182,11 @@ class SsoService:
                 body["client_secret"] = secret
             token = await http.json("POST", ep.token, "exchanging the code for tokens", oauth_errors=True,
                                     data=body, auth=auth)
+            if isinstance(token, dict) and isinstance(token.get("error"), str):
+                # GitHub answers a refused exchange with 200 and an OAuth error body.
+                desc = token.get("error_description")
+                raise SignInRefused(f"exchanging the code for tokens: {cfg.name} refused: {token['error'][:100]}"
+                                    + (f": {str(desc)[:300]}" if desc else ""))
             if not isinstance(token, dict) or not isinstance(token.get("access_token"), str):
                 raise SignInRefused("the token endpoint's answer has no access_token")
             if str(token.get("token_type", "bearer")).lower() != "bearer":
