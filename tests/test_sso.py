@@ -340,3 +340,28 @@ def test_id_token_checks_signature_issuer_audience_expiry_and_nonce(runtime):
 async def _claims_without_id_token(kind, ep, runtime):
     async with Fetcher(runtime.settings, "corp", 5) as http:
         return await kind.claims(http, ep, {"access_token": "at"}, "n")
+
+
+def test_admins_see_providers_and_identities_and_unlinking_never_hands_over_an_account(sso, runtime):
+    live, idp = sso
+    http_sign_in(live, "corp", "bob")
+    admin = {"authorization": "Bearer " + runtime.keys.create("admin-key", role="admin").token}
+    viewer = {"authorization": "Bearer " + runtime.keys.create("viewer-key", role="viewer").token}
+    r = httpx.get(f"{live.url}/api/v1/sso/providers", headers=admin)
+    corp_view = r.json()["providers"][0]
+    assert corp_view["client_secret"] == "********" and SECRET not in r.text
+    assert corp_view["redirect_uri"] == f"{live.url}/login/sso/corp/callback"
+    assert httpx.get(f"{live.url}/api/v1/sso/identities", headers=viewer).status_code == 403
+    [bob] = httpx.get(f"{live.url}/api/v1/sso/identities", headers=admin).json()["identities"]
+    assert (bob["username"], bob["role"], bob["teams"]) == ("bob", "editor", ["sre", "web"])
+    r = httpx.delete(f"{live.url}/api/v1/sso/identities/corp/bob", headers=admin)
+    assert r.status_code == 200 and r.json()["unlinked"]["username"] == "bob"
+    assert httpx.delete(f"{live.url}/api/v1/sso/identities/corp/bob", headers=admin).status_code == 404
+    # The provider account is now a stranger to the user "bob": a name alone does not link them ...
+    _, r = http_sign_in(live, "corp", "bob")
+    assert r.status_code == 401 and "a rexwatch user named 'bob' exists and is not linked to corp" in problem(r)
+    # ... unless the provider is trusted to name users (link_existing).
+    runtime.settings.sso = [corp(idp.issuer, link_existing=True), *runtime.settings.sso[1:]]
+    _, r = http_sign_in(live, "corp", "bob")
+    assert str(r.url) == f"{live.url}/alarms" and "bob (editor)" in r.text
+    audit_events(runtime, 1, action="DELETE", resource="sso_identities", resource_id="corp/bob")

@@ -3,6 +3,7 @@
 ROUTERS: tuple[str, ...] = (
     "rexwatch.api.routes.keys",
     "rexwatch.api.routes.users",
+    "rexwatch.api.routes.sso",
     "rexwatch.api.routes.audit",
     "rexwatch.api.routes.system",
     "rexwatch.api.routes.logs",

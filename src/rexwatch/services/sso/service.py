@@ -319,6 +319,13 @@ class SsoService:
                  "email": r.email, "teams": list(r.teams or []), "last_login_at": r.last_login_at}
                 for r in self.repo.all()]
 
+    def unlink(self, provider: str, subject: str) -> dict[str, Any]:
+        found = self.repo.find(provider, subject)
+        if found is None:
+            raise NotFound(f"no identity {subject[:100]!r} of provider {provider[:40]!r} is linked", field="subject")
+        self.repo.drop(found.id)
+        return {"provider": provider, "subject": subject, "username": found.username, "email": found.email}
+
     def teams_of(self, user_id: int) -> list[str]:
         """The teams the user's providers put them in at their last logins."""
         return sorted({t for r in self.repo.of_user(user_id) for t in (r.teams or [])})
