@@ -365,3 +365,10 @@ def test_admins_see_providers_and_identities_and_unlinking_never_hands_over_an_a
     _, r = http_sign_in(live, "corp", "bob")
     assert str(r.url) == f"{live.url}/alarms" and "bob (editor)" in r.text
     audit_events(runtime, 1, action="DELETE", resource="sso_identities", resource_id="corp/bob")
+    # Without just-in-time creation, someone new is turned away; the linked bob still gets in.
+    runtime.settings.sso = [corp(idp.issuer, jit=False), *runtime.settings.sso[1:]]
+    _, r = http_sign_in(live, "corp", "val")
+    assert r.status_code == 401 and "there is no rexwatch user 'val'" in problem(r)
+    assert "val" not in {u.username for u in runtime.service(UserService).list()}
+    _, r = http_sign_in(live, "corp", "bob")
+    assert "bob (editor)" in r.text
