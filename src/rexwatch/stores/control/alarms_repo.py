@@ -28,6 +28,7 @@ from rexwatch.services.alarms.model import (
     MetricQuery,
     MetricStat,
     Tag,
+    metric_queries_from_aws,
 )
 from rexwatch.stores.control.tables.alarms import alarms
 
@@ -87,31 +88,7 @@ def metrics_to_json(metrics: Iterable[MetricQuery]) -> list[dict[str, Any]]:
 
 
 def metrics_from_json(raw: Iterable[dict[str, Any]] | None) -> tuple[MetricQuery, ...]:
-    out = []
-    for m in raw or []:
-        stat = None
-        if m.get("MetricStat") is not None:
-            ms = m["MetricStat"]
-            met = ms.get("Metric") or {}
-            stat = MetricStat(
-                met.get("Namespace"),
-                met.get("MetricName"),
-                tuple(dims_from_json(met.get("Dimensions"))),
-                ms.get("Period"),
-                ms.get("Stat"),
-                ms.get("Unit"),
-            )
-        out.append(
-            MetricQuery(
-                m.get("Id"),
-                stat,
-                m.get("Expression"),
-                m.get("Label"),
-                bool(m.get("ReturnData", True)),
-                m.get("Period"),
-            )
-        )
-    return tuple(out)
+    return metric_queries_from_aws(raw, dims_from_json)
 
 
 def _config_to_json(config: dict[str, Any], dims: Sequence[Dimension] | None) -> dict[str, Any]:
