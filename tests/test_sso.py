@@ -372,3 +372,25 @@ def test_admins_see_providers_and_identities_and_unlinking_never_hands_over_an_a
     assert "val" not in {u.username for u in runtime.service(UserService).list()}
     _, r = http_sign_in(live, "corp", "bob")
     assert "bob (editor)" in r.text
+
+
+@pytest.mark.parametrize("settings, words", [
+    ({"sso": [{"name": "corp", "client_id": "x"}]}, "provider 'corp' (kind oidc) needs issuer"),
+    ({"sso": [{"name": "gh", "kind": "gitlab", "client_id": "x"}]}, "unknown kind 'gitlab'; known: oidc, github, oauth2"),
+    ({"sso": [{"name": "Corp!", "issuer": "https://i.example", "client_id": "x"}]}, "sso.0.name"),
+    ({"sso": [{"name": "c", "issuer": "https://i.example", "client_id": "x", "role_map": {"g": "root"}}]},
+     "'g' maps to 'root'; roles are viewer, editor, admin"),
+    ({"sso": [{"name": "c", "issuer": "https://i.example", "client_id": "x", "allowed_domains": ["not a domain"]}]},
+     "'not a domain' is not a domain name"),
+    ({"sso": [{"name": "c", "issuer": "ftp://i.example", "client_id": "x"}]}, "is not an http(s) URL"),
+    ({"sso": [{"name": "c", "issuer": "https://i.example", "client_id": "x"}] * 2}, "two providers are named 'c'"),
+    ({"proxy_auth_header": "X-Forwarded-User"}, "proxy_auth_header needs proxy_auth_trusted"),
+    ({"proxy_auth_header": "X-User", "proxy_auth_trusted": "10.0.0.0/33"}, "proxy_auth_trusted"),
+])
+def test_bad_sso_settings_are_named(settings, words):
+    from rexwatch.errors import ConfigError
+    from rexwatch.settings import load_settings
+
+    with pytest.raises(ConfigError) as e:
+        load_settings(**settings)
+    assert words in str(e.value)

@@ -28,7 +28,7 @@ from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from cryptography.fernet import InvalidToken
 
-from rexwatch.errors import Invalid, NotFound, Protected
+from rexwatch.errors import AlreadyExists, Invalid, NotFound, Protected
 from rexwatch.services.access import ROLES
 from rexwatch.services.sso.config import SsoProvider
 from rexwatch.services.sso.providers import KINDS
@@ -294,12 +294,18 @@ class SsoService:
                     reason = f"there is no rexwatch user {username!r} and this provider does not create users (jit)"
                     audit.failed_login(username, ip, user_agent, f"sso {name}: {reason}")
                     raise SignInRefused(reason)
-                user = users.create_external(username, role)
+                try:
+                    user = users.create_external(username, role)
+                except AlreadyExists:  # a second first login of the same person, at the same moment
+                    raise SignInRefused("another sign-in of this account is creating its user: try again")
                 created = True
                 audit.record(None, "CREATE", "users", resource_id=username, door="console", actor=f"sso:{name}",
                              ip=ip, user_agent=user_agent, after={"username": username, "role": role, "teams": teams},
                              details={"role": role, "idp": name, "subject": subject})
-            self.repo.link(name, subject, user.id, email, teams, now)
+            try:
+                self.repo.link(name, subject, user.id, email, teams, now)
+            except AlreadyExists:
+                raise SignInRefused("another sign-in of this account is linking it: try again")
         if user.role != role:
             # The provider is the authority on roles: re-derived at every login.
             try:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from rexwatch.errors import AlreadyExists
 
 from rexwatch.stores.control.tables.sso import sso_identities
 from rexwatch.stores.control.tables.users import users
@@ -34,9 +37,13 @@ class SsoRepo:
             return list(conn.execute(q))
 
     def link(self, provider: str, subject: str, user_id: int, email: str, teams: list[str], now: float) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(insert(sso_identities).values(provider=provider, subject=subject, user_id=user_id,
-                                                       email=email, teams=teams, created_at=now, last_login_at=now))
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(sso_identities).values(provider=provider, subject=subject, user_id=user_id,
+                                                           email=email, teams=teams, created_at=now,
+                                                           last_login_at=now))
+        except IntegrityError:
+            raise AlreadyExists(f"identity {subject!r} of {provider!r} is linked already", field="subject")
 
     def seen(self, identity_id: int, email: str, teams: list[str], now: float) -> None:
         with self.engine.begin() as conn:
