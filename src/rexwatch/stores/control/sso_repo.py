@@ -8,7 +8,6 @@ from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from rexwatch.errors import AlreadyExists
-
 from rexwatch.stores.control.tables.sso import sso_identities
 from rexwatch.stores.control.tables.users import users
 
