@@ -35,9 +35,11 @@ PUBLIC_GROUPS: dict[str, re.Pattern[str]] = {
 DEFAULT_PUBLIC = "status,health"
 # Open whatever the setting says: each carries its own proof or holds nothing private.
 # The login and first-run setup pages check their own credentials (a password, the setup token);
+# the password reset pages a single-use token mailed to the user or handed over by an admin;
 # single sign-on starts and callbacks carry their own proof (the provider's code and the state cookie).
 ALWAYS_OPEN = re.compile(
-    r"^/(static/.*|push/[^/]+|sns/(confirm|unsubscribe)|login|setup|login/sso/[a-z0-9][a-z0-9_-]{0,39}(/callback)?)$"
+    r"^/(static/.*|push/[^/]+|sns/(confirm|unsubscribe)|login|login/2fa|setup|forgot|reset"
+    r"|login/sso/[a-z0-9][a-z0-9_-]{0,39}(/callback)?)$"
 )
 SESSION_COOKIE = "rexwatch_session"
 
@@ -118,8 +120,17 @@ class GuardMiddleware:
         settings = self.runtime.settings
         path = scope["path"]
         headers = dict(scope["headers"])
+        if settings.auth_enabled and is_public(path, settings.public) and not ALWAYS_OPEN.match(path) and (
+                b"authorization" in headers or b"cookie" in headers):
+            # A public page still shows a signed-in caller only what its teams may see.
+            from rexwatch.services.access import bind
+
+            bind(await anyio.to_thread.run_sync(self._principal, scope, headers))
         if settings.auth_enabled and not is_public(path, settings.public):
             principal = await anyio.to_thread.run_sync(self._principal, scope, headers)
+            from rexwatch.services.access import bind
+
+            bind(principal)  # what the caller sees of team-owned log groups and alarms
             if principal is None and await self._send_to_login(scope, headers, send):
                 return
             if principal is None:
@@ -188,7 +199,12 @@ class GuardMiddleware:
         return True
 
     def _principal(self, scope: Scope, headers: dict[bytes, bytes]):
-        return resolve_principal(self.runtime, scope, headers)
+        from rexwatch.services.teams import TeamService
+
+        principal = resolve_principal(self.runtime, scope, headers)
+        if principal is not None and principal.user_id is not None:
+            principal = scope["state"]["principal"] = self.runtime.service(TeamService).with_teams(principal)
+        return principal
 
 
 def resolve_principal(runtime: Runtime, scope: Scope, headers: dict[bytes, bytes]):

@@ -50,10 +50,11 @@ class User:
     role: str
     created_at: datetime
     locked: bool = False
+    disabled: bool = False
 
     def view(self) -> dict:
         return {"id": self.id, "username": self.username, "role": self.role,
-                "created_at": self.created_at.isoformat(), "locked": self.locked}
+                "created_at": self.created_at.isoformat(), "locked": self.locked, "disabled": self.disabled}
 
 
 def _hash(token: str) -> str:
@@ -91,7 +92,7 @@ class UserService:
 
     def _user(self, row) -> User:
         locked = bool(row.locked_until and row.locked_until > self.clock())
-        return User(row.id, row.username, row.role, row.created_at, locked)
+        return User(row.id, row.username, row.role, row.created_at, locked, row.disabled_at is not None)
 
     # Accounts ----------------------------------------------------------------
 
@@ -116,7 +117,7 @@ class UserService:
         """Change a role; returns (before, after). The last admin cannot step down."""
         role = check_role(role)
         before = self.get(username)
-        if before.role == "admin" and role != "admin" and self.repo.count_admins() <= 1:
+        if before.role == "admin" and role != "admin" and not before.disabled and self.repo.count_active_admins() <= 1:
             raise Protected(f"{username!r} is the only admin: make another admin first")
         self.repo.set(before.id, role=role)
         # Sessions carry the role they were opened with: end them so the change applies now.
@@ -132,15 +133,41 @@ class UserService:
 
     def delete(self, username: str) -> User:
         user = self.get(username)
-        if user.role == "admin" and self.repo.count_admins() <= 1:
+        if user.role == "admin" and not user.disabled and self.repo.count_active_admins() <= 1:
             raise Protected(f"{username!r} is the only admin: make another admin first")
         self.repo.remove(user.id, datetime.now(UTC))
         return user
 
+    def disable(self, username: str) -> User:
+        """No more logins; ends the user's sessions and revokes its keys (enabling does not
+        bring the keys back). The last active admin cannot be disabled."""
+        user = self.get(username)
+        if user.role == "admin" and not user.disabled and self.repo.count_active_admins() <= 1:
+            raise Protected(f"{username!r} is the only admin: make another admin first")
+        if not user.disabled:
+            self.repo.disable(user.id, datetime.now(UTC))
+        return self.get(username)
+
+    def enable(self, username: str) -> User:
+        user = self.get(username)
+        self.repo.set(user.id, disabled_at=None, failed_logins=0, locked_until=None)
+        return self.get(username)
+
+    def issue_password(self, username: str) -> tuple[User, str]:
+        """Reset a password to a random one for an admin to hand over (shown once, never stored
+        in clear); the user's sessions end."""
+        password = secrets.token_urlsafe(15)
+        return self.reset_password(username, password), password
+
+    def count_sessions(self, username: str) -> int:
+        return self.repo.count_sessions(self.get(username).id)
+
     # Logins and sessions -----------------------------------------------------
 
-    def login(self, username: str, password: str, *, ip: str = "", user_agent: str = "") -> tuple[User, str]:
-        """A new session for the right password; raises Unauthorized or Throttled otherwise."""
+    def login(self, username: str, password: str, *, ip: str = "", user_agent: str = "",
+              open_session: bool = True) -> tuple[User, str | None]:
+        """A new session for the right password; raises Unauthorized or Throttled otherwise.
+        With ``open_session=False`` (a second factor follows) only the password is checked."""
         now = self.clock()
         lockout = self.settings.login_lockout_minutes * 60
         with self._lock:
@@ -162,10 +189,23 @@ class UserService:
                 self.repo.record_failure(row.id, self.settings.login_max_failures, now + lockout)
             self._fail(username, ip, user_agent, "bad password" if row else "no such user")
             raise Unauthorized("wrong user name or password")
+        if row.disabled_at is not None:
+            self._fail(username, ip, user_agent, "account disabled")
+            raise Unauthorized("this account is disabled: ask an admin")
         self.repo.set(row.id, failed_logins=0, locked_until=None)
+        if not open_session:
+            return self._user(row), None
+        return self._user(row), self.open_session(row.id, ip=ip, user_agent=user_agent)
+
+    def open_session(self, user_id: int, *, ip: str = "", user_agent: str = "") -> str:
+        """A new console session for a user who proved who they are; returns the cookie's token."""
         token = secrets.token_urlsafe(32)
-        self.repo.add_session(_hash(token), row.id, now, ip, user_agent)
-        return self._user(row), token
+        self.repo.add_session(_hash(token), user_id, self.clock(), ip, user_agent)
+        return token
+
+    def second_factor_failed(self, username: str, ip: str, user_agent: str) -> None:
+        """A wrong second-factor code counts like a wrong password (audit trail, address limit)."""
+        self._fail(username, ip, user_agent, "wrong second factor")
 
     def _fail(self, username: str, ip: str, user_agent: str, reason: str) -> None:
         from rexwatch.services.audit import AuditService
@@ -189,7 +229,7 @@ class UserService:
             return None
         id_hash = _hash(token)
         row = self.repo.session(id_hash)
-        if row is None:
+        if row is None or row.disabled_at is not None:
             return None
         now = self.clock()
         if (now - row.last_seen_at > self.settings.session_idle_minutes * 60
@@ -217,12 +257,3 @@ class UserService:
         username, role = check_username(username), check_role(role)
         self.repo.insert(username, EXTERNAL_HASH, role, datetime.now(UTC))
         return self.get(username)
-
-    def start_session(self, username: str, *, ip: str = "", user_agent: str = "") -> str:
-        """A new console session for a user another authority vouched for (a provider, a proxy)."""
-        row = self.repo.get(username)
-        if row is None:
-            raise NotFound(f"no user named {username!r}", field="username")
-        token = secrets.token_urlsafe(32)
-        self.repo.add_session(_hash(token), row.id, self.clock(), ip, user_agent)
-        return token

@@ -32,7 +32,11 @@ PAGES: tuple[str, ...] = (
     "rexwatch.web.apidocs",
     "rexwatch.web.account",
     "rexwatch.web.sso",
+    "rexwatch.web.recovery",
+    "rexwatch.web.twofactor",
     "rexwatch.web.audit",
+    "rexwatch.web.security",
+    "rexwatch.web.users",
 )
 
 

@@ -202,6 +202,8 @@ class Alarm:
     evaluation_error: str | None = None
     muted_by: list[str] = field(default_factory=list)
     id: int = 0
+    # The team the alarm belongs to; None: no team (every caller sees it).
+    team_id: int | None = None
 
     def actions_for(self, state: str) -> list[str]:
         return {

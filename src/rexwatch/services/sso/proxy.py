@@ -47,7 +47,8 @@ class ProxyAuth:
             return None
         users = self.runtime.service(UserService)
         try:
-            return users.principal(username)
+            user = users.get(username)
+            return None if user.disabled else users.principal(username)
         except NotFound:
             if not settings.proxy_auth_create_users:
                 return None

@@ -276,8 +276,10 @@ class SsoService:
         if found is not None and found.username is None:  # its user was deleted: start afresh
             self.repo.drop(found.id)
             found = None
+        previous_teams: list[str] = []
         if found is not None:
             user = users.get(found.username)
+            previous_teams = list(found.teams or [])
             self.repo.seen(found.id, email, teams, now)
         else:
             try:
@@ -306,6 +308,9 @@ class SsoService:
                 self.repo.link(name, subject, user.id, email, teams, now)
             except AlreadyExists:
                 raise SignInRefused("another sign-in of this account is linking it: try again")
+        if user.disabled:
+            audit.failed_login(user.username, ip, user_agent, f"sso {name}: account disabled")
+            raise SignInRefused("this account is disabled: ask an admin")
         if user.role != role:
             # The provider is the authority on roles: re-derived at every login.
             try:
@@ -317,8 +322,36 @@ class SsoService:
             audit.record(None, "UPDATE", "roles", resource_id=user.username, door="console", actor=f"sso:{name}",
                          ip=ip, user_agent=user_agent, before={"role": before.role}, after={"role": role},
                          details={"role": role, "idp": name})
-        session = users.start_session(user.username, ip=ip, user_agent=user_agent)
+        self._sync_teams(name, user.username, teams, previous_teams, ip=ip, user_agent=user_agent)
+        session = users.open_session(user.id, ip=ip, user_agent=user_agent)
         return SignedIn(user, session, name, subject, email, teams, created, role_before, claims)
+
+    def _sync_teams(self, name: str, username: str, teams: list[str], previous: list[str], *, ip: str,
+                    user_agent: str) -> None:
+        """Make the user a member of the mapped teams that exist, and no longer of those an earlier
+        login of this identity mapped and this one does not. Memberships an admin gave by hand
+        (teams this provider never mapped) are left alone."""
+        from rexwatch.services.audit import AuditService
+        from rexwatch.services.teams import TeamService
+
+        svc = self.runtime.service(TeamService)
+        audit = self.runtime.service(AuditService)
+        changes: list[tuple[str, str]] = []
+        for team in teams:
+            try:
+                if svc.add_member(team, username):
+                    changes.append((team, "added"))
+            except NotFound:  # teams are an admin's to create: a mapped name with no team is skipped
+                continue
+        for team in sorted(set(previous) - set(teams)):
+            try:
+                svc.remove_member(team, username)
+                changes.append((team, "removed"))
+            except NotFound:
+                continue
+        for team, change in changes:
+            audit.record(None, "UPDATE", "teams", resource_id=team, door="console", actor=f"sso:{name}", ip=ip,
+                         user_agent=user_agent, details={f"member_{change}": username, "idp": name})
 
     def identities(self) -> list[dict[str, Any]]:
         return [{"provider": r.provider, "subject": r.subject, "username": r.username, "role": r.role,
@@ -332,6 +365,3 @@ class SsoService:
         self.repo.drop(found.id)
         return {"provider": provider, "subject": subject, "username": found.username, "email": found.email}
 
-    def teams_of(self, user_id: int) -> list[str]:
-        """The teams the user's providers put them in at their last logins."""
-        return sorted({t for r in self.repo.of_user(user_id) for t in (r.teams or [])})
