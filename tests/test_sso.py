@@ -26,6 +26,7 @@ from rexwatch.services.sso.config import SsoProvider
 from rexwatch.services.sso.providers.base import Endpoints, Fetcher, SignInRefused
 from rexwatch.services.sso.providers.oidc import OidcKind
 from rexwatch.services.sso.service import FLOW_COOKIE, SsoService
+from rexwatch.services.teams import TeamService
 from rexwatch.services.users import UserService
 from rexwatch.testing import LiveServer, wait_until
 
@@ -170,6 +171,10 @@ def test_browser_login_creates_the_user_with_mapped_role_and_teams_then_signs_ou
 def test_roles_and_teams_follow_the_claims_at_every_login(sso, runtime):
     live, idp = sso
     users = runtime.service(UserService)
+    teams_svc = runtime.service(TeamService)
+    for team in ("sre", "web", "ops"):  # teams are an admin's to create; "web" is mapped but will go
+        teams_svc.create(team)
+    teams_svc.add_member("ops", "root")
     for login, role in (("bob", "editor"), ("val", "viewer")):
         c, r = http_sign_in(live, "corp", login)
         assert str(r.url) == f"{live.url}/alarms" and f"{login} ({role})" in r.text, r.text[-500:]
@@ -179,10 +184,23 @@ def test_roles_and_teams_follow_the_claims_at_every_login(sso, runtime):
         assert c.get(f"{live.url}/api/v1/users").status_code == 403
     teams = {i["username"]: i["teams"] for i in runtime.service(SsoService).identities()}
     assert teams == {"bob": ["sre", "web"], "val": []}
+    members = {t.name: set(t.members) for t in teams_svc.list()}
+    assert members == {"sre": {"bob"}, "web": {"bob"}, "ops": {"root"}}
+    # bob's group team-web no longer maps to a team: his next login takes him out of it, not out of
+    # a team an admin put him in by hand.
+    teams_svc.add_member("ops", "bob")
+    runtime.settings.sso = [corp(idp.issuer, team_map={"team-sre": "sre"}), *runtime.settings.sso[1:]]
+    http_sign_in(live, "corp", "bob")
+    members = {t.name: set(t.members) for t in teams_svc.list()}
+    assert members == {"sre": {"bob"}, "web": set(), "ops": {"root", "bob"}}
+    removed = audit_events(runtime, 1, action="UPDATE", resource="teams", resource_id="web", actor="sso:corp")
+    assert any(e["details"].get("member_removed") == "bob" for e in removed)
+    assert teams_svc.teams_of(users.get("bob").id) == {teams_svc.id_of("sre"), teams_svc.id_of("ops")}
 
     # The provider's groups change (here: the mapping): val's next login makes her admin, and the
     # audit trail records the role change the way the privilege-escalation template reads it.
-    runtime.settings.sso = [corp(idp.issuer, default_role="admin"), *runtime.settings.sso[1:]]
+    runtime.settings.sso = [corp(idp.issuer, default_role="admin", team_map={"team-sre": "sre"}),
+                            *runtime.settings.sso[1:]]
     c, r = http_sign_in(live, "corp", "val")
     assert "val (admin)" in r.text
     assert users.get("val").role == "admin"
@@ -372,6 +390,10 @@ def test_admins_see_providers_and_identities_and_unlinking_never_hands_over_an_a
     assert "val" not in {u.username for u in runtime.service(UserService).list()}
     _, r = http_sign_in(live, "corp", "bob")
     assert "bob (editor)" in r.text
+    # An admin's "disable" holds against the provider too.
+    runtime.service(UserService).disable("bob")
+    _, r = http_sign_in(live, "corp", "bob")
+    assert r.status_code == 401 and "this account is disabled" in problem(r)
 
 
 @pytest.mark.parametrize("settings, words", [

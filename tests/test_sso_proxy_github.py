@@ -70,6 +70,8 @@ def test_proxy_header_signs_in_only_from_trusted_proxies(proxied, runtime):
     runtime.settings.proxy_auth_create_users = False
     assert proxy.get(f"{proxied.url}/api/v1/alarms", headers={"X-Forwarded-User": "erin"}).status_code == 401
     assert proxy.get(f"{proxied.url}/api/v1/alarms", headers={"X-Forwarded-User": "dana"}).status_code == 200
+    users.disable("dana")
+    assert proxy.get(f"{proxied.url}/api/v1/alarms", headers={"X-Forwarded-User": "dana"}).status_code == 401
 
     svc = runtime.service(AuditService)
     created = wait_until(lambda: [e for e in svc.recent(limit=200) if e.get("action") == "CREATE"
