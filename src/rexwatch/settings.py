@@ -14,10 +14,11 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from rexwatch.errors import ConfigError
+from rexwatch.services.sso.config import SsoProvider, check_unique
 
 
 def default_data_dir() -> Path:
@@ -162,6 +163,24 @@ class Settings(BaseSettings):
     login_lockout_minutes: int = Field(
         15, ge=1, le=24 * 60, description="How long logins stay refused after login_max_failures failures."
     )
+    sso: list[SsoProvider] = Field(
+        default_factory=list,
+        description="Single sign-on providers offered on /login: one [[sso]] table each (docs/users.md).",
+    )
+    proxy_auth_header: str = Field(
+        "", max_length=100, pattern=r"^([A-Za-z0-9-]+)?$",
+        description="Header a trusted reverse proxy names the signed-in user in (e.g. X-Forwarded-User); "
+        "empty: off.",
+    )
+    proxy_auth_trusted: str = Field(
+        "", description="Comma-separated networks whose connections may use proxy_auth_header (the proxies)."
+    )
+    proxy_auth_create_users: bool = Field(
+        True, description="Create a user at the first request naming an unknown user in proxy_auth_header."
+    )
+    proxy_auth_role: Literal["viewer", "editor", "admin"] = Field(
+        "viewer", description="Role of users created by proxy_auth_header."
+    )
     log_alarm_queries_per_tick: int = Field(
         50, ge=1, le=10_000,
         description="Log alarm queries one evaluator tick runs at most; alarms past it wait for the next tick.",
@@ -227,6 +246,19 @@ class Settings(BaseSettings):
         "", description="Comma-separated networks outbound requests may always reach, whatever their class."
     )
 
+    @field_validator("sso")
+    @classmethod
+    def _sso_names(cls, v: list[SsoProvider]) -> list[SsoProvider]:
+        return check_unique(v)
+
+    @field_validator("proxy_auth_trusted")
+    @classmethod
+    def _proxy_cidrs(cls, v: str) -> str:
+        from rexwatch.netpolicy import parse_cidrs
+
+        parse_cidrs(v)  # ValueError names the bad network
+        return v
+
     @field_validator("outbound_allow_cidrs")
     @classmethod
     def _cidrs(cls, v: str) -> str:
@@ -234,6 +266,13 @@ class Settings(BaseSettings):
 
         parse_cidrs(v)  # ValueError names the bad network
         return v
+
+    @model_validator(mode="after")
+    def _proxy_needs_trusted(self) -> Settings:
+        if self.proxy_auth_header and not self.proxy_auth_trusted.strip():
+            raise ValueError("proxy_auth_header needs proxy_auth_trusted: the networks of the proxies "
+                             "allowed to name users (anyone else could send the header)")
+        return self
 
     @field_validator("host")
     @classmethod
@@ -291,7 +330,9 @@ class Settings(BaseSettings):
         out: dict[str, Any] = {}
         for name in type(self).model_fields:
             value = getattr(self, name)
-            if isinstance(value, SecretStr):
+            if name == "sso":
+                value = [p.masked() for p in value]
+            elif isinstance(value, SecretStr):
                 value = "********" if value.get_secret_value() else ""
             elif isinstance(value, Path):
                 value = str(value)
