@@ -72,6 +72,10 @@ class Config:
     request_dimensions: tuple[tuple[str, ...], ...] = ((), ("Service",), ("Service", "Route"))
     # One JSON line per request (method, path, route, status, duration), sampled with its other lines.
     access_log: bool = True
+    # Tracing: a SERVER span per request through the OpenTelemetry SDK (optional dependency).
+    tracing: bool = False
+    # None: <endpoint>/v1/traces (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT when set).
+    traces_endpoint: str | None = None
 
     def __post_init__(self) -> None:
         if self.log_group is None:
@@ -95,7 +99,7 @@ class Config:
             "api_key": "REXWATCH_API_KEY", "log_group": "REXWATCH_LOG_GROUP", "log_stream": "REXWATCH_LOG_STREAM",
             "namespace": "REXWATCH_NAMESPACE", "version": "APP_VERSION",
             "aws_access_key_id": "AWS_ACCESS_KEY_ID", "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
-            "aws_session_token": "AWS_SESSION_TOKEN",
+            "aws_session_token": "AWS_SESSION_TOKEN", "traces_endpoint": "REXWATCH_TRACES_ENDPOINT",
         }
         for attr, name in text.items():
             if env.get(name):
@@ -110,6 +114,8 @@ class Config:
         for attr, name in (("max_queue", "REXWATCH_MAX_QUEUE"), ("batch_size", "REXWATCH_BATCH_SIZE")):
             if env.get(name):
                 values[attr] = int(_env_float(name, 0))
+        if env.get("REXWATCH_TRACING"):
+            values["tracing"] = env["REXWATCH_TRACING"].strip().lower() in ("1", "true", "yes", "on")
         if env.get("REXWATCH_SAMPLE"):
             values["sample_rates"] = parse_sample_rules(env["REXWATCH_SAMPLE"])
         known = {f.name for f in fields(cls)}

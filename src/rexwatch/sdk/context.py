@@ -59,8 +59,8 @@ class Sampler:
 
 
 class RequestContext:
-    __slots__ = ("decided", "held", "kept", "method", "path", "request_id", "route", "route_of", "sample_rate",
-                 "sampler", "status", "token", "trace_id")
+    __slots__ = ("decided", "held", "kept", "method", "otel_token", "path", "request_id", "route", "route_of",
+                 "sample_rate", "sampler", "span", "span_id", "status", "token", "trace_id")
 
     def __init__(self, request_id: str, method: str, path: str, sampler: Sampler | None,
                  route_of: Callable[[], str | None] | None = None) -> None:
@@ -77,6 +77,9 @@ class RequestContext:
         self.held: list[tuple[str, int, str]] | None = None
         self.token: Any = None
         self.trace_id: str | None = None
+        self.span_id: str | None = None
+        self.span: Any = None  # the request's OpenTelemetry span while tracing is on
+        self.otel_token: Any = None
 
     def resolve_route(self) -> str | None:
         if self.route is None and self.route_of is not None:

@@ -22,11 +22,15 @@ try:  # orjson is a base dependency; plain json keeps the SDK working if it is m
 
     def dumps(doc: dict[str, Any]) -> str:
         return orjson.dumps(doc, default=str).decode()
+
+    loads = orjson.loads
 except ImportError:  # pragma: no cover - exercised only without orjson
     import json
 
     def dumps(doc: dict[str, Any]) -> str:
         return json.dumps(doc, default=str, separators=(",", ":"))
+
+    loads = json.loads
 
 
 # Attributes every LogRecord has: anything else on a record came from ``extra=``.
@@ -60,6 +64,8 @@ def record_doc(record: logging.LogRecord) -> dict[str, Any]:
         doc["path"] = ctx.path
         if ctx.trace_id:
             doc["trace_id"] = ctx.trace_id
+            if ctx.span_id:
+                doc["span_id"] = ctx.span_id
     if record.exc_info and record.exc_info[0] is not None:
         doc["exception"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
     elif record.exc_text:
@@ -188,6 +194,8 @@ def structlog_processor(logger: Any, method_name: str, event_dict: dict[str, Any
             doc.update(request_id=ctx.request_id, method=ctx.method, path=ctx.path)
             if ctx.trace_id:
                 doc["trace_id"] = ctx.trace_id
+                if ctx.span_id:
+                    doc["span_id"] = ctx.span_id
         exc = event_dict.get("exception") or event_dict.get("exc_info")
         if isinstance(exc, BaseException):
             doc["exception"] = "".join(traceback.format_exception(exc)).rstrip()

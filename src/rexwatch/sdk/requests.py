@@ -95,11 +95,18 @@ class RequestMetrics:
 
 
 def start(method: str, path: str, incoming_id: str | None,
-          route_of: Callable[[], str | None] | None = None, traceparent: str | None = None) -> context.RequestContext:
+          route_of: Callable[[], str | None] | None = None, traceparent: str | None = None,
+          tracestate: str | None = None) -> context.RequestContext:
     sdk = state.sdk
     ctx = context.RequestContext(context.clean_request_id(incoming_id), method, path,
                                  sdk.sampler if sdk is not None else None, route_of)
-    if traceparent:
+    tracing = sdk.tracing if sdk is not None else None
+    if tracing is not None:
+        try:
+            tracing.begin(ctx, traceparent, tracestate)
+        except Exception:  # tracing must never fail a request
+            ctx.span = ctx.otel_token = None
+    elif traceparent:
         ctx.trace_id = context.trace_id_of(traceparent)
     context.enter(ctx)
     return ctx
@@ -125,13 +132,26 @@ def finish(ctx: context.RequestContext, status: int, seconds: float, exc: BaseEx
             }
             if ctx.trace_id:
                 doc["trace_id"] = ctx.trace_id
+                if ctx.span_id:
+                    doc["span_id"] = ctx.span_id
             if exc is not None:  # the framework logs it outside the request: keep it on the request's line
                 doc["exception"] = "".join(traceback.format_exception(exc)).rstrip()
             ship(doc, level)
     except Exception:
         pass
     finally:
+        if ctx.span is not None or ctx.otel_token is not None:
+            _end_span(ctx, status, exc)
         context.leave(ctx)
+
+
+def _end_span(ctx: context.RequestContext, status: int, exc: BaseException | None) -> None:
+    sdk = state.sdk
+    try:
+        if sdk is not None and sdk.tracing is not None:
+            sdk.tracing.end(ctx, ctx.route, status, exc)
+    except Exception:
+        pass
 
 
 def _iso_now() -> str:
