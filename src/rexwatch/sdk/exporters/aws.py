@@ -44,10 +44,11 @@ class AwsExporter(Exporter):
         self.client = httpx.Client(timeout=self.timeout, trust_env=False)
         self.known: set[tuple[str, str]] = set()
 
-    def _call(self, url: str, service: str, target: str, version: str, body: dict[str, Any]) -> tuple[int, dict]:
+    def _call(self, url: str, service: str, target: str, version: str, body: dict[str, Any],
+              extra: dict[str, str] | None = None) -> tuple[int, dict]:
         data = dumps(body)
-        headers = sign("POST", url, {"Content-Type": f"application/x-amz-json-{version}", "X-Amz-Target": target},
-                       data, service=service, **self.creds)
+        headers = sign("POST", url, {"Content-Type": f"application/x-amz-json-{version}", "X-Amz-Target": target,
+                                     **(extra or {})}, data, service=service, **self.creds)
         try:
             resp = self.client.post(url, content=data, headers=headers)
         except httpx.HTTPError as e:
@@ -69,8 +70,8 @@ class AwsExporter(Exporter):
                                                                                         "Throttling")
         raise ExportError(f"{target}: HTTP {status} {json.dumps(payload)[:300]}", retryable=retryable)
 
-    def _logs(self, op: str, body: dict[str, Any]) -> tuple[int, dict]:
-        return self._call(self.logs_url, "logs", f"{LOGS_TARGET}.{op}", "1.1", body)
+    def _logs(self, op: str, body: dict[str, Any], extra: dict[str, str] | None = None) -> tuple[int, dict]:
+        return self._call(self.logs_url, "logs", f"{LOGS_TARGET}.{op}", "1.1", body, extra)
 
     def _ensure_stream(self, group: str, stream: str) -> None:
         st, p = self._logs("CreateLogGroup", {"logGroupName": group})
@@ -79,15 +80,16 @@ class AwsExporter(Exporter):
         self._check("CreateLogStream", st, p, ("ResourceAlreadyExistsException",))
         self.known.add((group, stream))
 
-    def send_logs(self, group: str, stream: str, events: list[tuple[int, str]]) -> int:
+    def send_logs(self, group: str, stream: str, events: list[tuple[int, str]],
+                  extra: dict[str, str] | None = None) -> int:
         if (group, stream) not in self.known:
             self._ensure_stream(group, stream)
         body = {"logGroupName": group, "logStreamName": stream,
                 "logEvents": [{"timestamp": ts, "message": m} for ts, m in events]}
-        status, payload = self._logs("PutLogEvents", body)
+        status, payload = self._logs("PutLogEvents", body, extra)
         if self._error(status, payload) == "ResourceNotFoundException":
             self._ensure_stream(group, stream)
-            status, payload = self._logs("PutLogEvents", body)
+            status, payload = self._logs("PutLogEvents", body, extra)
         self._check("PutLogEvents", status, payload)
         return rejected_count(payload.get("rejectedLogEventsInfo"), len(events))
 
