@@ -36,6 +36,14 @@ def get_order(order_id: str) -> dict:
         return {"id": order_id, "traceparent": rw.traceparent()}
 
 
+@app.get("/api/v1/slow")
+async def slow(ms: int = 0) -> dict:
+    import asyncio
+
+    await asyncio.sleep(ms / 1000)  # the handler's own latency: what TargetResponseTime measures
+    return {"slept_ms": ms}
+
+
 @app.get("/api/v1/noisy")
 async def noisy(code: int = 200) -> Response:
     log.info("noisy work")

@@ -22,6 +22,7 @@ from rexwatch.sdk.exporters.base import (
     chunks,
     dumps,
     rejected_count,
+    split_values,
 )
 from rexwatch.sdk.exporters.sigv4 import sign
 
@@ -94,15 +95,17 @@ class AwsExporter(Exporter):
         return rejected_count(payload.get("rejectedLogEventsInfo"), len(events))
 
     def send_metrics(self, namespace: str, data: list[MetricDatum]) -> None:
-        for part in chunks(data, MAX_METRIC_DATUMS):
-            body = {"Namespace": namespace, "MetricData": [{
-                "MetricName": d.name,
-                "Dimensions": [{"Name": n, "Value": v} for n, v in d.dimensions],
-                "Timestamp": d.timestamp,
-                "Unit": d.unit,
-                "StatisticValues": {"SampleCount": d.count, "Sum": d.sum, "Minimum": d.minimum,
-                                    "Maximum": d.maximum},
-            } for d in part]}
+        items: list[dict[str, Any]] = []
+        for d in data:
+            head = {"MetricName": d.name, "Dimensions": [{"Name": n, "Value": v} for n, v in d.dimensions],
+                    "Timestamp": d.timestamp, "Unit": d.unit}
+            if d.distribution:  # Values/Counts: CloudWatch computes percentiles (p99) from them
+                items.extend({**head, "Values": values, "Counts": counts} for values, counts in split_values(d))
+            else:
+                items.append({**head, "StatisticValues": {"SampleCount": d.count, "Sum": d.sum,
+                                                          "Minimum": d.minimum, "Maximum": d.maximum}})
+        for part in chunks(items, MAX_METRIC_DATUMS):
+            body = {"Namespace": namespace, "MetricData": part}
             status, payload = self._call(self.metrics_url, "monitoring", f"{METRICS_TARGET}.PutMetricData",
                                          "1.0", body)
             self._check("PutMetricData", status, payload)

@@ -28,6 +28,8 @@ _EMF_HEADER = {"x-amzn-logs-format": "json/emf"}
 
 def samples(d: MetricDatum) -> list[float]:
     """Samples whose SampleCount, Sum, Minimum and Maximum are the statistic set's."""
+    if d.distribution:  # each value as often as it was seen: percentiles survive
+        return [v for v, c in d.distribution for _ in range(int(c))]
     n = int(d.count)
     if n <= 1:
         return [d.sum] if n == 1 else []
