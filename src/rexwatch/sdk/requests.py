@@ -23,9 +23,10 @@ from collections.abc import Callable
 from rexwatch.sdk import context, state
 from rexwatch.sdk.config import Config
 from rexwatch.sdk.exporters.base import MetricDatum
-from rexwatch.sdk.logs import settle, ship
+from rexwatch.sdk.logs import iso_ms, settle, ship_in
 
 UNMATCHED = "UNMATCHED"
+_ERROR, _WARNING, _INFO = (logging.ERROR, "ERROR"), (logging.WARNING, "WARNING"), (logging.INFO, "INFO")
 # Distinct routes tracked per interval; more than this (a framework reporting raw paths) fold into one.
 MAX_ROUTES = 1_000
 OTHER_ROUTE = "OTHER"
@@ -36,6 +37,9 @@ OTHER_ROUTE = "OTHER"
 # and Sum and Average stay exact.
 _LOG_BASE = math.log(1.1)
 _FLOOR_SECONDS = 1e-6
+
+
+_floor, _log = math.floor, math.log
 
 
 def bucket_of(seconds: float) -> int:
@@ -52,7 +56,7 @@ class RequestMetrics:
         self.routes: dict[str, list] = {}
 
     def record(self, route: str, status: int, seconds: float) -> None:
-        b = bucket_of(seconds)
+        b = _floor(_log(seconds if seconds > _FLOOR_SECONDS else _FLOOR_SECONDS) / _LOG_BASE)
         with self.lock:
             t = self.routes.get(route)
             if t is None:
@@ -61,9 +65,10 @@ class RequestMetrics:
                     t = self.routes.get(route)
                 if t is None:
                     t = self.routes[route] = [0, 0, 0, 0.0, seconds, seconds, {}]
-            h = t[6].get(b)
+            hist = t[6]
+            h = hist.get(b)
             if h is None:
-                t[6][b] = [1, seconds]
+                hist[b] = [1, seconds]
             else:
                 h[0] += 1
                 h[1] += seconds
@@ -150,9 +155,10 @@ def finish(ctx: context.RequestContext, status: int, seconds: float, exc: BaseEx
         ctx.status = status
         settle(ctx, status)
         if sdk.config.access_log:
-            level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
+            level, level_name = (_ERROR if status >= 500 else _WARNING if status >= 400 else _INFO)
+            ms = int(time.time() * 1000)
             doc = {
-                "timestamp": _iso_now(), "level": logging.getLevelName(level),
+                "timestamp": iso_ms(ms), "level": level_name,
                 "message": f"{ctx.method} {ctx.path} {status}", "logger": "rexwatch.sdk.access",
                 "request_id": ctx.request_id, "method": ctx.method, "path": ctx.path, "route": route,
                 "status": status, "duration": round(seconds * 1000, 3),
@@ -163,7 +169,7 @@ def finish(ctx: context.RequestContext, status: int, seconds: float, exc: BaseEx
                     doc["span_id"] = ctx.span_id
             if exc is not None:  # the framework logs it outside the request: keep it on the request's line
                 doc["exception"] = "".join(traceback.format_exception(exc)).rstrip()
-            ship(doc, level)
+            ship_in(sdk, ctx, doc, level, None, ms)
     except Exception:
         pass
     finally:
@@ -179,9 +185,3 @@ def _end_span(ctx: context.RequestContext, status: int, exc: BaseException | Non
             sdk.tracing.end(ctx, ctx.route, status, exc)
     except Exception:
         pass
-
-
-def _iso_now() -> str:
-    from rexwatch.sdk.logs import iso
-
-    return iso(time.time())

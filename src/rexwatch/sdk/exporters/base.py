@@ -79,7 +79,8 @@ def log_batches(events: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
     current: list[tuple[int, str]] = []
     size = 0
     for ts, message in events:
-        encoded = len(message.encode("utf-8", "replace"))
+        # str.isascii() reads a flag: most lines are ASCII and their length is their size, without encoding.
+        encoded = len(message) if message.isascii() else len(message.encode("utf-8", "replace"))
         if encoded > MAX_EVENT_BYTES:
             # Cut on bytes and drop a split multibyte character rather than send an event AWS rejects.
             message = message.encode("utf-8", "replace")[:MAX_EVENT_BYTES].decode("utf-8", "ignore")
