@@ -115,3 +115,21 @@ def test_tracing_without_opentelemetry_says_what_to_install():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "pip install 'rexwatch[otlp]'" in r.stdout
+
+
+@pytest.mark.parametrize("kind", ["flask", "django"])
+def test_wsgi_and_django_requests_open_spans_too(live, app_factory, kind):
+    app = app_factory(kind, live.url, REXWATCH_TRACING="1")
+    caller = "1f2e3d4c5b6a79880f1e2d3c4b5a6978"
+    r = httpx.get(f"{app.url}/api/v1/tenants/t-9", headers={"traceparent": f"00-{caller}-{CALLER_SPAN}-01"},
+                  timeout=30)
+    assert r.status_code == 200
+    doc = wait_for(lambda: _trace(live.url, caller, 1), what=f"the {kind} app's span")
+    [span] = doc["spans"]
+    route = {"flask": "/api/v1/tenants/<tenant_id>", "django": "/api/v1/tenants/<str:tenant_id>"}[kind]
+    assert span["kind"] == "SERVER" and span["parent_span_id"] == CALLER_SPAN and span["route"] == route
+    assert span["name"] == f"GET {route}" and span["service"] == app.service
+    assert span["attributes"]["http.response.status_code"] == 200
+    lines = wait_for(lambda: [x for x in log_lines(live.url, f"/app/{app.service}") if x.get("tenant_id") == "t-9"],
+                     what="the request's line")
+    assert lines[0]["trace_id"] == caller and lines[0]["span_id"] == span["span_id"]
