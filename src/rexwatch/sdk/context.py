@@ -61,7 +61,7 @@ class Sampler:
 
 class RequestContext:
     __slots__ = ("decided", "held", "kept", "method", "otel_token", "path", "request_id", "route", "route_of",
-                 "sample_rate", "sampler", "span", "span_id", "status", "token", "trace_id")
+                 "sample_rate", "sampler", "span", "span_id", "status", "token", "trace_id", "tracing")
 
     def __init__(self, request_id: str, method: str, path: str, sampler: Sampler | None,
                  route_of: Callable[[], str | None] | None = None) -> None:
@@ -81,6 +81,7 @@ class RequestContext:
         self.span_id: str | None = None
         self.span: Any = None  # the request's OpenTelemetry span while tracing is on
         self.otel_token: Any = None
+        self.tracing: Any = None  # the Tracing that opened the span: it closes it, even after a reconfigure
 
     def resolve_route(self) -> str | None:
         if self.route is None and self.route_of is not None:

@@ -179,9 +179,8 @@ def finish(ctx: context.RequestContext, status: int, seconds: float, exc: BaseEx
 
 
 def _end_span(ctx: context.RequestContext, status: int, exc: BaseException | None) -> None:
-    sdk = state.sdk
     try:
-        if sdk is not None and sdk.tracing is not None:
-            sdk.tracing.end(ctx, ctx.route, status, exc)
+        if ctx.tracing is not None:
+            ctx.tracing.end(ctx, ctx.route, status, exc)
     except Exception:
         pass

@@ -103,6 +103,7 @@ class Tracing:
         span = self.tracer.start_span(ctx.method, context=parent, kind=self._kind,
                                       attributes={"http.request.method": ctx.method, "url.path": ctx.path})
         ctx.span = span
+        ctx.tracing = self
         ctx.otel_token = self._context.attach(self._trace.set_span_in_context(span, parent))
         sc = span.get_span_context()
         ctx.trace_id = format(sc.trace_id, "032x")
