@@ -10,6 +10,7 @@ import botocore.exceptions
 import pytest
 
 from rexwatch.services.insights import QueriesService
+from rexwatch.testing import wait_until
 
 API = "/aws/ecs/utm-api"
 WORKER = "/aws/ecs/utm-worker"
@@ -105,11 +106,8 @@ def test_limit_identifiers_and_log_field(logs) -> None:
     now = int(time.time())
     qid = logs.start_query(logGroupIdentifiers=[arn], startTime=now - 3600, endTime=now + 60,
                            queryString="fields @log, @logStream", limit=3)["queryId"]
-    for _ in range(200):
-        res = logs.get_query_results(queryId=qid)
-        if res["status"] == "Complete":
-            break
-        time.sleep(0.05)
+    res = wait_until(lambda: (r := logs.get_query_results(queryId=qid))["status"] == "Complete" and r, 30,
+                     what="the query to complete")
     assert rows(res) == [{"@log": f"000000000000:{WORKER}", "@logStream": "worker-1"}] * 3
     listed = logs.describe_queries(logGroupName=WORKER)["queries"]
     assert [q["queryId"] for q in listed] == [qid]

@@ -68,19 +68,22 @@ def test_ingest_listener_sees_each_durable_batch(svc):
 
 def test_buffer_coalesces_concurrent_requests_and_throttles():
     inserted: list[int] = []
-    gate = threading.Event()
+    gate, writing = threading.Event(), threading.Event()
 
     def slow_insert(table: pa.Table) -> None:
-        gate.wait(5)
+        writing.set()
+        gate.wait(30)
         inserted.append(table.num_rows)
 
     buf = IngestBuffer(slow_insert, 0, max_pending=50, linger_s=0)
     g = Group(1, "/g", 0, None, None, "STANDARD", False, None, None)
     one = pa.table({"message": ["m"] * 10})
     threads = [threading.Thread(target=buf.submit, args=(one, g)) for _ in range(5)]
-    for th in threads:
+    threads[0].start()
+    assert writing.wait(30)
+    for th in threads[1:]:
         th.start()
-        time.sleep(0.02)
+    wait_until(lambda: buf._pending == 40, 30, what="four requests waiting")
     # The first batch is being written; four wait (40 events); 20 more would pass the bound of 50.
     with pytest.raises(Throttled):
         buf.submit(pa.table({"message": ["m"] * 20}), g)

@@ -34,8 +34,9 @@ PUBLIC_GROUPS: dict[str, re.Pattern[str]] = {
 }
 DEFAULT_PUBLIC = "status,health"
 # Open whatever the setting says: each carries its own proof or holds nothing private.
-# The login and first-run setup pages check their own credentials (a password, the setup token).
-ALWAYS_OPEN = re.compile(r"^/(static/.*|push/[^/]+|sns/(confirm|unsubscribe)|login|setup)$")
+# The login and first-run setup pages check their own credentials (a password, the setup token);
+# the password reset pages a single-use token mailed to the user or handed over by an admin.
+ALWAYS_OPEN = re.compile(r"^/(static/.*|push/[^/]+|sns/(confirm|unsubscribe)|login|login/2fa|setup|forgot|reset)$")
 SESSION_COOKIE = "rexwatch_session"
 
 # Sent with every HTML page: no inline script anywhere, no framing, no referrer leaking
@@ -115,8 +116,17 @@ class GuardMiddleware:
         settings = self.runtime.settings
         path = scope["path"]
         headers = dict(scope["headers"])
+        if settings.auth_enabled and is_public(path, settings.public) and not ALWAYS_OPEN.match(path) and (
+                b"authorization" in headers or b"cookie" in headers):
+            # A public page still shows a signed-in caller only what its teams may see.
+            from rexwatch.services.access import bind
+
+            bind(await anyio.to_thread.run_sync(self._principal, scope, headers))
         if settings.auth_enabled and not is_public(path, settings.public):
             principal = await anyio.to_thread.run_sync(self._principal, scope, headers)
+            from rexwatch.services.access import bind
+
+            bind(principal)  # what the caller sees of team-owned log groups and alarms
             if principal is None and await self._send_to_login(scope, headers, send):
                 return
             if principal is None:
@@ -185,7 +195,12 @@ class GuardMiddleware:
         return True
 
     def _principal(self, scope: Scope, headers: dict[bytes, bytes]):
-        return resolve_principal(self.runtime, scope, headers)
+        from rexwatch.services.teams import TeamService
+
+        principal = resolve_principal(self.runtime, scope, headers)
+        if principal is not None and principal.user_id is not None:
+            principal = scope["state"]["principal"] = self.runtime.service(TeamService).with_teams(principal)
+        return principal
 
 
 def resolve_principal(runtime: Runtime, scope: Scope, headers: dict[bytes, bytes]):

@@ -19,11 +19,10 @@ from rexwatch.services.alarms import (
     CompositeAlarmDefinition,
     Dimension,
     MetricQuery,
-    MetricStat,
     MuteRuleDefinition,
     Tag,
 )
-from rexwatch.services.alarms.model import Alarm, MuteRule
+from rexwatch.services.alarms.model import Alarm, MuteRule, metric_queries_from_aws
 
 
 def _svc(ctx: AwsContext) -> AlarmsService:
@@ -54,31 +53,7 @@ def _actions_in(p: dict[str, Any]) -> Actions:
 
 
 def _metrics_in(raw: Iterable[dict[str, Any]] | None) -> tuple[MetricQuery, ...]:
-    out = []
-    for m in raw or []:
-        stat = None
-        if m.get("MetricStat") is not None:
-            ms = m["MetricStat"]
-            met = ms.get("Metric") or {}
-            stat = MetricStat(
-                met.get("Namespace"),
-                met.get("MetricName"),
-                _dims_in(met.get("Dimensions")),
-                ms.get("Period"),
-                ms.get("Stat"),
-                ms.get("Unit"),
-            )
-        out.append(
-            MetricQuery(
-                m.get("Id"),
-                stat,
-                m.get("Expression"),
-                m.get("Label"),
-                bool(m.get("ReturnData", True)),
-                m.get("Period"),
-            )
-        )
-    return tuple(out)
+    return metric_queries_from_aws(raw, _dims_in)
 
 
 def metric_alarm_definition(p: dict[str, Any]) -> AlarmDefinition:

@@ -22,7 +22,8 @@ from rexwatch.aws.registry import HANDLERS, AwsContext
 from rexwatch.aws.sigv4 import PendingSignature, SigV4Failure, check_body, check_headers
 from rexwatch.errors import RexwatchError
 from rexwatch.runtime import Runtime
-from rexwatch.services.access import authorize, aws_action
+from rexwatch.services.access import authorize, aws_action, bind
+from rexwatch.services.teams import TeamService
 
 log = logging.getLogger("rexwatch.aws")
 
@@ -304,16 +305,20 @@ def install(app: FastAPI, runtime: Runtime) -> None:
             authorize(request.scope["state"].get("principal"), action, f"{service} {op}")
             req_headers = dict(request.headers)
 
-            def decode_and_run() -> tuple[dict, Any]:
+            def decode() -> dict:
                 # Decoding is CPU work that grows with the body (8,000 parameters in a 1,000-item
-                # PutMetricData): off the event loop with the handler, in one thread hop.
+                # PutMetricData): off the event loop.
                 params = codec.decode(body, req_headers, op_model)
                 if protocol not in ("query", "ec2"):  # form parameters are all text; their codecs convert them
                     validate.check(params, op_model.input_shape)
-                return params, fn(ctx, params)
+                return params
 
-            params, result = await anyio.to_thread.run_sync(decode_and_run)
+            params = await anyio.to_thread.run_sync(decode)
             principal = request.scope["state"].get("principal")
+            if principal is not None and principal.user_id is not None:
+                principal = await anyio.to_thread.run_sync(runtime.service(TeamService).with_teams, principal)
+            bind(principal)  # what the caller sees of team-owned log groups and alarms
+            result = await anyio.to_thread.run_sync(fn, ctx, params)
             if principal is not None and action in ("edit", "admin"):  # telemetry is not a change
                 await anyio.to_thread.run_sync(_audit, runtime, request, principal, service, op, params)
             payload, ctype, headers = codec.encode(result or {}, op_model, ctx)

@@ -9,7 +9,7 @@ import click
 import orjson
 
 from rexwatch.cli.context import CliContext, fail, pass_ctx
-from rexwatch.cli.output import print_json, print_table, want_json
+from rexwatch.cli.output import print_apply_result, print_json, print_table, want_json
 
 # Bounded so a mistaken directory (a home folder) is refused instead of read whole.
 MAX_FILES = 5000
@@ -90,9 +90,4 @@ def load_dir(path: str) -> dict[str, str]:
 def apply(obj: CliContext, directory: str, prune: bool) -> None:
     """Create or update one dashboard per <DashboardName>.json file in DIRECTORY (idempotent)."""
     result = obj.client().post("dashboards/apply", json={"dashboards": load_dir(directory), "prune": prune})
-    if want_json(obj.output):
-        print_json(result)
-        return
-    for key in ("created", "updated", "unchanged", "deleted"):
-        if result[key] or key != "deleted":
-            click.echo(f"{key}: {len(result[key])}" + (f" ({', '.join(result[key])})" if result[key] else ""))
+    print_apply_result(obj.output, result)

@@ -25,6 +25,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("rexwatch.cli.config_cmd", "config"),
     ("rexwatch.cli.keys_cmd", "keys"),
     ("rexwatch.cli.users_cmd", "users"),
+    ("rexwatch.cli.teams_cmd", "teams"),
     ("rexwatch.cli.audit_cmd", "audit"),
     ("rexwatch.cli.logs_cmd", "logs"),
     ("rexwatch.cli.cloudwatch_cmd", "cloudwatch"),

@@ -9,7 +9,7 @@ import click
 import orjson
 
 from rexwatch.cli.context import CliContext, fail, pass_ctx
-from rexwatch.cli.output import print_json, print_table, want_json
+from rexwatch.cli.output import print_apply_result, print_json, print_table, want_json
 
 COLUMNS = ["id", "name", "type", "target", "status", "interval", "last_check_at", "last_error"]
 STATUS_STYLE = {"up": "green", "down": "bold red", "pending": "yellow", "paused": "dim",
@@ -197,9 +197,4 @@ def load_file(path: str) -> list[dict[str, Any]]:
 def apply(obj: CliContext, file: str, prune: bool) -> None:
     """Create or update the monitors declared in a TOML/YAML file (idempotent)."""
     result = obj.client().post("monitors/apply", json={"monitors": load_file(file), "prune": prune})
-    if want_json(obj.output):
-        print_json(result)
-        return
-    for key in ("created", "updated", "unchanged", "deleted"):
-        if result[key] or key != "deleted":
-            click.echo(f"{key}: {len(result[key])}" + (f" ({', '.join(result[key])})" if result[key] else ""))
+    print_apply_result(obj.output, result)

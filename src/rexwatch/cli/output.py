@@ -6,6 +6,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+import click
 import orjson
 
 
@@ -49,3 +50,13 @@ def print_table(
             cells.append(f"[{style}]{text}[/]" if style else text)
         table.add_row(*cells)
     Console().print(table)
+
+
+def print_apply_result(fmt: str | None, result: dict[str, list[str]]) -> None:
+    """What an idempotent ``apply`` did: counts and names per outcome (``deleted`` only when it happened)."""
+    if want_json(fmt):
+        print_json(result)
+        return
+    for key in ("created", "updated", "unchanged", "deleted"):
+        if result[key] or key != "deleted":
+            click.echo(f"{key}: {len(result[key])}" + (f" ({', '.join(result[key])})" if result[key] else ""))

@@ -120,3 +120,61 @@ def delete(obj: CliContext, username: str, data_dir: str | None) -> None:
     except RexwatchError as e:
         fail(e.message)
     click.echo(f"Deleted user {user.username}.")
+
+
+def _resets(obj: CliContext, data_dir: str | None):
+    from rexwatch.services.recovery import PasswordResets
+
+    svc = _service(obj, data_dir)
+    return PasswordResets(svc.runtime)
+
+
+@users.command("set-email")
+@click.argument("username")
+@click.argument("email", required=False)
+@data_dir_option
+@pass_ctx
+def set_email(obj: CliContext, username: str, email: str | None, data_dir: str | None) -> None:
+    """Set the address reset links are mailed to (no EMAIL: remove it)."""
+    try:
+        email = _resets(obj, data_dir).set_email(username, email)
+    except RexwatchError as e:
+        fail(e.message)
+    click.echo(f"{username}: {email or 'no email address'}")
+
+
+@users.command("reset-link")
+@click.argument("username")
+@click.option("--send", is_flag=True, help="Mail the link to the user's address instead of printing it.")
+@data_dir_option
+@pass_ctx
+def reset_link(obj: CliContext, username: str, send: bool, data_dir: str | None) -> None:
+    """A single-use link (30 minutes) for the user to choose a new password."""
+    resets = _resets(obj, data_dir)
+    try:
+        if send:
+            click.echo(f"Reset link for {username} sent: {resets.mail_link(username)}")
+            return
+        link = resets.issue(username)
+    except RexwatchError as e:
+        fail(e.message)
+    if want_json(obj.output):
+        print_json(link.view())
+        return
+    click.echo(link.url)
+
+
+@users.command("reset-2fa")
+@click.argument("username")
+@data_dir_option
+@pass_ctx
+def reset_2fa(obj: CliContext, username: str, data_dir: str | None) -> None:
+    """Turn a user's second factor off (lost authenticator and recovery codes)."""
+    from rexwatch.services.totp import TotpService
+
+    try:
+        was_on = TotpService(_service(obj, data_dir).runtime).reset(username)
+    except RexwatchError as e:
+        fail(e.message)
+    click.echo(f"Second factor of {username} {'turned off' if was_on else 'was not on'}; "
+               "the next sign-in needs only the password.")

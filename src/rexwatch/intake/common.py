@@ -82,6 +82,14 @@ async def authenticate(runtime: Runtime, request: Request) -> None:
         authorize(key.principal(), "ingest", f"{request.method} {request.url.path}")
     except Forbidden as e:
         raise IntakeError(403, e.message)
+    from rexwatch.services.access import bind
+    from rexwatch.services.teams import TeamService
+
+    # Log groups the intake creates or writes to follow the key's teams like every other door's.
+    principal = key.principal()
+    if principal.user_id is not None:
+        principal = await anyio.to_thread.run_sync(runtime.service(TeamService).with_teams, principal)
+    bind(principal)
 
 
 def any_value(v: Any, depth: int = 0) -> Any:

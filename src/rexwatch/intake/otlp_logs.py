@@ -158,7 +158,7 @@ def export(runtime: Runtime, req: ExportLogsServiceRequest) -> ExportLogsService
         for chunk in chunks(events):
             try:
                 rejected += _rejected_count(put_creating(logs, group, stream, LogEventBatch.of(chunk)), len(chunk))
-            except Invalid as e:
+            except (Invalid, NotFound) as e:  # NotFound: a group of a team the sender is not in
                 rejected += len(chunk)
                 problems.append(f"{group}: {e.message}")
     if rejected:

@@ -13,11 +13,21 @@ to a user or to a service account). Every request is classified as one ``action`
 (``SCOPE_ACTIONS``). With auth off there is no principal and everything is allowed, as before.
 The doors classify their own requests with ``rest_action``, ``aws_action`` and ``console_action``,
 so the tables below are the whole policy; tests/test_access.py walks every route and operation.
+
+Teams narrow what a caller sees, on top of the role: a log group or an alarm may belong to a
+team, and a caller who is not an admin sees (reads, changes, lists) only resources of its teams
+and resources of no team (``visible_teams``, ``may_see``, ``team_for_new``). The doors bind the
+caller of each request with ``acting_as``; services ask ``caller()`` through these functions, so
+a listing or a lookup by name cannot forget the check whichever door it came through. Work with
+no caller bound (auth off, the background workers) sees everything.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from rexwatch.errors import Forbidden, Invalid
@@ -62,6 +72,8 @@ class Principal:
     scope: str | None = None
     user_id: int | None = None
     key_prefix: str | None = None
+    # Ids of the teams the user (or the key's user) belongs to; filled in when a door binds it.
+    teams: frozenset[int] = frozenset()
 
     @property
     def actor(self) -> str:
@@ -87,6 +99,84 @@ def authorize(principal: Principal | None, action: str, what: str) -> None:
     raise Forbidden(f"{principal.actor} has role {principal.role!r}{scope}: {what} needs {_needs(action)}")
 
 
+# Teams ----------------------------------------------------------------------------------------
+
+# Names the team of a new log group or alarm on the AWS protocols (CreateLogGroup ``tags``,
+# PutMetricAlarm ``Tags``): AWS has no such parameter, and a tag travels through every client.
+TEAM_TAG = "rexwatch:team"
+
+_CALLER: ContextVar[Principal | None] = ContextVar("rexwatch_caller", default=None)
+
+
+@contextmanager
+def acting_as(principal: Principal | None) -> Iterator[None]:
+    """Bind the caller of the request being served (the doors call this once per request)."""
+    token = _CALLER.set(principal)
+    try:
+        yield
+    finally:
+        _CALLER.reset(token)
+
+
+def bind(principal: Principal | None) -> None:
+    """Bind the caller for the rest of the current task (an ASGI request's own task)."""
+    _CALLER.set(principal)
+
+
+def caller() -> Principal | None:
+    return _CALLER.get()
+
+
+_CURRENT: object = object()  # "the bound caller", as opposed to an explicit None (nobody)
+
+
+def _who(principal: object) -> Principal | None:
+    return caller() if principal is _CURRENT else principal  # type: ignore[return-value]
+
+
+def visible_teams(principal: object = _CURRENT) -> frozenset[int] | None:
+    """The teams whose resources the caller sees besides unowned ones; None: every resource.
+
+    Admins see everything; so does work with no caller (auth off, background workers)."""
+    p = _who(principal)
+    if p is None or p.role == "admin":
+        return None
+    return p.teams
+
+
+def sees_admin_only(principal: object = _CURRENT) -> bool:
+    """Whether the caller sees what only admins read through any door (the audit log group)."""
+    p = _who(principal)
+    return p is None or p.role == "admin"
+
+
+def may_see(team_id: int | None, principal: object = _CURRENT) -> bool:
+    teams = visible_teams(principal)
+    return team_id is None or teams is None or team_id in teams
+
+
+def may_see_all(team_ids: Iterable[int | None], principal: object = _CURRENT) -> bool:
+    teams = visible_teams(principal)
+    return teams is None or all(t is None or t in teams for t in team_ids)
+
+
+def team_for_new(named: int | None, team_name: str | None = None, principal: object = _CURRENT) -> int | None:
+    """The team a new log group or alarm belongs to: the one named (the caller must be in it,
+    unless an admin), else the caller's only team; unowned for admins, callers of no team and
+    with auth off. A caller in several teams must name one, so nothing lands in the wrong team."""
+    p = _who(principal)
+    if named is not None:
+        if p is None or p.role == "admin" or named in p.teams:
+            return named
+        raise Forbidden(f"{p.actor} is not a member of team {team_name or named!r}")
+    if p is None or p.role == "admin" or not p.teams:
+        return None
+    if len(p.teams) == 1:
+        return next(iter(p.teams))
+    raise Invalid(f"{p.actor} belongs to several teams: name the team of the new resource with the tag "
+                  f"{TEAM_TAG!r}", field="tags")
+
+
 def _needs(action: str) -> str:
     roles = [r for r in ROLES if action in ROLE_ACTIONS[r]]
     return f"the {action!r} permission (role {' or '.join(roles)})"
@@ -97,7 +187,7 @@ def _needs(action: str) -> str:
 REST_RULES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
     (m, re.compile(p), a)
     for m, p, a in (
-        ("*", r"^/api/v1/(keys|users|audit)(/.*)?$", "admin"),
+        ("*", r"^/api/v1/(keys|users|audit|teams)(/.*)?$", "admin"),
         ("*", r"^/api/v1/settings(/.*)?$", "admin"),
         ("DELETE", r"^/api/v1/logs/(groups|streams|retention)$", "admin"),
         ("PUT", r"^/api/v1/logs/retention$", "admin"),
@@ -156,6 +246,6 @@ def console_action(method: str, path: str) -> str:
     """Console pages read; its forms edit (alarm mutes and acks, saved queries, ...)."""
     if path.startswith(("/users", "/audit", "/settings")):
         return "admin"
-    if path == "/logout":  # everyone may end their own session
-        return "read"
+    if path == "/logout" or path.startswith("/account/"):  # everyone ends their own session, and
+        return "read"  # turns their own second factor on or off
     return "read" if method.upper() in ("GET", "HEAD") else "edit"

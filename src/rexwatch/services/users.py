@@ -136,8 +136,10 @@ class UserService:
 
     # Logins and sessions -----------------------------------------------------
 
-    def login(self, username: str, password: str, *, ip: str = "", user_agent: str = "") -> tuple[User, str]:
-        """A new session for the right password; raises Unauthorized or Throttled otherwise."""
+    def login(self, username: str, password: str, *, ip: str = "", user_agent: str = "",
+              open_session: bool = True) -> tuple[User, str | None]:
+        """A new session for the right password; raises Unauthorized or Throttled otherwise.
+        With ``open_session=False`` (a second factor follows) only the password is checked."""
         now = self.clock()
         lockout = self.settings.login_lockout_minutes * 60
         with self._lock:
@@ -160,9 +162,19 @@ class UserService:
             self._fail(username, ip, user_agent, "bad password" if row else "no such user")
             raise Unauthorized("wrong user name or password")
         self.repo.set(row.id, failed_logins=0, locked_until=None)
+        if not open_session:
+            return self._user(row), None
+        return self._user(row), self.open_session(row.id, ip=ip, user_agent=user_agent)
+
+    def open_session(self, user_id: int, *, ip: str = "", user_agent: str = "") -> str:
+        """A new console session for a user who proved who they are; returns the cookie's token."""
         token = secrets.token_urlsafe(32)
-        self.repo.add_session(_hash(token), row.id, now, ip, user_agent)
-        return self._user(row), token
+        self.repo.add_session(_hash(token), user_id, self.clock(), ip, user_agent)
+        return token
+
+    def second_factor_failed(self, username: str, ip: str, user_agent: str) -> None:
+        """A wrong second-factor code counts like a wrong password (audit trail, address limit)."""
+        self._fail(username, ip, user_agent, "wrong second factor")
 
     def _fail(self, username: str, ip: str, user_agent: str, reason: str) -> None:
         from rexwatch.services.audit import AuditService

@@ -31,6 +31,8 @@ PAGES: tuple[str, ...] = (
     "rexwatch.web.status",
     "rexwatch.web.apidocs",
     "rexwatch.web.account",
+    "rexwatch.web.recovery",
+    "rexwatch.web.twofactor",
     "rexwatch.web.audit",
 )
 

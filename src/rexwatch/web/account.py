@@ -59,14 +59,32 @@ async def login(request: Request) -> Response:
     username = fields.get("username", "")[:200]
     ua = request.headers.get("user-agent", "")
     target = _safe_next(fields.get("next"))
+    from rexwatch.services.totp import TotpService
+
+    totp = rt.service(TotpService)
+    second = await call(totp.enabled, username)
     try:
         user, token = await call(users.login, username, fields.get("password", ""), ip=client_ip(request),
-                                 user_agent=ua)
+                                 user_agent=ua, open_session=not second)
     except RexwatchError as e:
         return _page(request, "login.html", {"next": target, "problem": e.message, "username": username},
                      status=e.status)
+    if token is None:  # the password was right; the authenticator's code comes next
+        from rexwatch.web.twofactor import ask_for_code
+
+        return await ask_for_code(request, totp, user.id, user.username, target)
+    return await signed_in(request, user.username, token, target)
+
+
+async def signed_in(request: Request, username: str, token: str, target: str, **details) -> Response:
+    """Record the login and set the session cookie."""
+    rt = request.app.state.runtime
+    users = rt.service(UserService)
+    ua = request.headers.get("user-agent", "")
+    user = await call(users.get, username)
     await call(rt.service(AuditService).record, users.principal(user.username), "LOGIN", "sessions",
-               resource_id=user.username, door="console", ip=client_ip(request), user_agent=ua)
+               resource_id=user.username, door="console", ip=client_ip(request), user_agent=ua,
+               details=details or None)
     response = RedirectResponse(target, status_code=303)
     settings = rt.settings
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=_secure(request), path="/",

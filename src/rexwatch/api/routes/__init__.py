@@ -3,6 +3,8 @@
 ROUTERS: tuple[str, ...] = (
     "rexwatch.api.routes.keys",
     "rexwatch.api.routes.users",
+    "rexwatch.api.routes.teams",
+    "rexwatch.api.routes.recovery",
     "rexwatch.api.routes.audit",
     "rexwatch.api.routes.system",
     "rexwatch.api.routes.logs",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from rexwatch.errors import Conflict, Invalid, InvalidToken, LimitExceeded, NotFound
+from rexwatch.services import access
 from rexwatch.services.alarms.composites import Composites
 from rexwatch.services.alarms.definitions import (
     MAX_TAGS,
@@ -122,7 +124,8 @@ class Catalog:
         rec = validate_composite_alarm(d, self.ctx.account)
         children = rec.config["children"]
         with self.repo.connect() as conn:
-            known = self.repo.kinds(conn, children)
+            # A rule may name only alarms the caller sees: another team's alarm "does not exist".
+            known = {a.name for a in self.repo.describe(conn, names=children, teams=access.visible_teams())}
             for c in children:
                 if c not in known:
                     raise Invalid(f"AlarmRule refers to alarm {c!r}, which does not exist", field="AlarmRule")
@@ -131,19 +134,36 @@ class Catalog:
 
     def put_log_alarm(self, d: LogAlarmDefinition) -> None:
         """Create or update a log alarm (rexwatch's own kind). Updating keeps its state."""
-        self._upsert(validate_log_alarm(d, self.ctx.account))
+        rec = validate_log_alarm(d, self.ctx.account)
+        # Its queries run with no caller's limits (in the evaluator): the groups must be the caller's.
+        self._teams().check_groups_visible(rec.config.get("log_group_names") or [])
+        self._upsert(rec)
+
+    def _teams(self):
+        from rexwatch.services.teams import TeamService
+
+        return self.ctx.runtime.service(TeamService)
 
     def _upsert(self, rec: AlarmRecord) -> None:
         now = self.ctx.now()
+        # The team tag names the alarm's owner (kept in its own column, not among the tags).
+        team_tag = {t.key: t.value for t in rec.tags if t.key == access.TEAM_TAG}
+        if team_tag:
+            rec = dataclasses.replace(rec, tags=[t for t in rec.tags if t.key != access.TEAM_TAG])
+        # Resolved before the transaction: naming a team is checked whether the alarm is new or not.
+        named_team = self._teams().owner_of_new(team_tag) if team_tag else None
         with self.repo.begin() as conn:
             existing = self.repo.get(conn, rec.name)
+            if existing is not None and not access.may_see(existing.team_id):
+                # Names are unique on the server: say it is taken, show nothing of it.
+                raise Conflict(f"Alarm {rec.name} already exists and belongs to another team", field="AlarmName")
             if existing is not None and existing.kind != rec.kind:
                 other = {"composite": "a composite", "log": "a log"}.get(existing.kind, "a metric")
                 raise Conflict(f"Alarm {rec.name} already exists as {other} alarm", field="AlarmName")
             alarm_type = alarm_type_of(rec.kind)
             after = record_view(rec)
             if existing is None:
-                self.repo.insert(conn, rec, now)
+                self.repo.insert(conn, rec, now, named_team if team_tag else access.team_for_new(None))
                 summary, data = (
                     f'Alarm "{rec.name}" created',
                     {"type": "Create", "version": "1.0", "createdAlarm": after},
@@ -151,6 +171,8 @@ class Catalog:
             else:
                 before = alarm_view(existing)
                 self.repo.update_definition(conn, existing.id, rec, now)
+                if team_tag:  # moving it to another team: the caller must be in that one too
+                    self.repo.set_fields(conn, existing.id, team_id=named_team)
                 summary, data = (
                     f'Alarm "{rec.name}" updated',
                     {
@@ -170,7 +192,7 @@ class Catalog:
     def get(self, name: str) -> Alarm:
         with self.repo.connect() as conn:
             a = self.repo.get(conn, name)
-            if a is None:
+            if a is None or not access.may_see(a.team_id):
                 raise NotFound(f"Alarm {name} does not exist", field="AlarmName")
             a.muted_by = self.mutes.muting(conn, self.ctx.now()).get(a.name, [])
             return a
@@ -210,7 +232,8 @@ class Catalog:
                     )
                 graph = self.repo.composite_children(conn)
                 if children_of:
-                    if self.repo.get(conn, children_of) is None:
+                    found = self.repo.get(conn, children_of)
+                    if found is None or not access.may_see(found.team_id):
                         raise NotFound(f"Alarm {children_of} does not exist", field="AlarmName")
                     if children_of not in graph:
                         raise Invalid(f"{children_of} is not a composite alarm", field="ChildrenOfAlarmName")
@@ -224,7 +247,8 @@ class Catalog:
             family = bool(children_of or parents_of)
             wanted = list(names) if (family or names) else None
             for a in self.repo.describe(
-                conn, kinds=kinds, names=wanted, prefix=prefix, state=state, after=after
+                conn, kinds=kinds, names=wanted, prefix=prefix, state=state, after=after,
+                teams=access.visible_teams(),
             ):
                 if action_prefix and not any(
                     x.startswith(action_prefix)
@@ -254,7 +278,7 @@ class Catalog:
         if not namespace or not metric_name:
             raise Invalid("MetricName and Namespace are required", field="MetricName")
         with self.repo.connect() as conn:
-            found = self.repo.for_metric(conn, namespace, metric_name, dimensions)
+            found = self.repo.for_metric(conn, namespace, metric_name, dimensions, access.visible_teams())
 
         def keep(a: Alarm) -> bool:
             c = a.config
@@ -276,6 +300,10 @@ class Catalog:
             raise LimitExceeded(f"at most {MAX_DESCRIBE} AlarmNames", field="AlarmNames")
         with self.repo.begin() as conn:
             found = self.repo.kinds(conn, list(names))
+            teams = access.visible_teams()
+            if teams is not None:  # another team's alarm is reported missing, and left alone
+                seen = {a.name for a in self.repo.describe(conn, names=list(found), teams=teams)}
+                found = {n: k for n, k in found.items() if n in seen}
             missing = [n for n in names if n not in found]
             if missing:
                 raise NotFound(f"Alarm(s) {', '.join(missing)} do not exist", field="AlarmNames")
@@ -308,6 +336,11 @@ class Catalog:
             raise Invalid("AlarmNames is required", field="AlarmNames")
         now = self.ctx.now()
         with self.repo.begin() as conn:
+            teams = access.visible_teams()
+            if teams is not None:  # names the caller cannot see are skipped, like missing ones
+                names = [a.name for a in self.repo.describe(conn, names=list(names), teams=teams)]
+                if not names:
+                    return
             for name, kind, was in self.repo.actions_enabled(conn, names):
                 if was != enabled:
                     self.history.record(
@@ -345,7 +378,7 @@ class Catalog:
 
     def _tags(self, conn, kind: str, name: str) -> list[Tag]:
         found = self.repo.get(conn, name) if kind == "alarm" else self.mutes_repo.get(conn, name)
-        if found is None:
+        if found is None or (kind == "alarm" and not access.may_see(found.team_id)):
             what = "Alarm" if kind == "alarm" else "Alarm mute rule"
             raise NotFound(f"{what} {name} does not exist", field="ResourceARN")
         return list(found.tags)
@@ -360,6 +393,10 @@ class Catalog:
 
     def tag_resource(self, arn: str, tags: Sequence[Tag]) -> None:
         check_tags(tags)
+        if any(t.key == access.TEAM_TAG for t in tags):
+            # The owner is not a tag to flip afterwards: it decides who may see the alarm at all.
+            raise Invalid(f"the tag {access.TEAM_TAG!r} names an alarm's team when it is put (PutMetricAlarm, "
+                          "PutCompositeAlarm); an admin moves an alarm with 'rexwatch teams assign'", field="Tags")
         kind, name = self._tag_target(arn)
         with self.repo.begin() as conn:
             merged = {t.key: t.value for t in self._tags(conn, kind, name)}

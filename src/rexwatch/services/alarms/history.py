@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from rexwatch.errors import Invalid, InvalidToken
+from rexwatch.services import access
 from rexwatch.services.alarms.model import HistoryItem
 from rexwatch.stores.control.alarm_history_repo import AlarmHistoryRepo
 from rexwatch.timeparse import as_utc
@@ -116,6 +117,7 @@ class History:
             after=after,
             ascending=ascending,
             limit=limit,
+            teams=access.visible_teams(),
         )
         return items, (page_token(last) if last is not None else None)
 

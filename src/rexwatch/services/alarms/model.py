@@ -8,6 +8,7 @@ from PutMetricAlarm's members, REST from its pydantic bodies) and render the
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,24 @@ class MetricQuery:
     label: str | None = None
     return_data: bool = True
     period: int | None = None
+
+
+def metric_queries_from_aws(raw: Iterable[dict[str, Any]] | None,
+                            dims: Callable[[Iterable[dict[str, Any]] | None], Iterable[Dimension]],
+                            ) -> tuple[MetricQuery, ...]:
+    """``Metrics`` in the AWS shape, as the wire and the store both hold it; ``dims`` reads dimensions
+    (the door is lenient and validates later, the store is strict)."""
+    out = []
+    for m in raw or []:
+        stat = None
+        if m.get("MetricStat") is not None:
+            ms = m["MetricStat"]
+            met = ms.get("Metric") or {}
+            stat = MetricStat(met.get("Namespace"), met.get("MetricName"), tuple(dims(met.get("Dimensions"))),
+                              ms.get("Period"), ms.get("Stat"), ms.get("Unit"))
+        out.append(MetricQuery(m.get("Id"), stat, m.get("Expression"), m.get("Label"),
+                               bool(m.get("ReturnData", True)), m.get("Period")))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -183,6 +202,8 @@ class Alarm:
     evaluation_error: str | None = None
     muted_by: list[str] = field(default_factory=list)
     id: int = 0
+    # The team the alarm belongs to; None: no team (every caller sees it).
+    team_id: int | None = None
 
     def actions_for(self, state: str) -> list[str]:
         return {

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rexwatch.errors import Invalid, InvalidFormat, NotFound
+from rexwatch.services import access
 from rexwatch.services.alarms import backtest as backtests
 from rexwatch.services.alarms.acknowledge import Acknowledgements
 from rexwatch.services.alarms.catalog import Catalog
@@ -175,8 +176,8 @@ class AlarmsService:
         self.catalog.untag_resource(arn, keys)
 
     def counts(self) -> dict[str, int]:
-        """State -> number of alarms (for the overview and /metrics)."""
-        return self.repo.counts()
+        """State -> number of alarms the caller sees (for the overview and /metrics)."""
+        return self.repo.counts(access.visible_teams())
 
     # ------------------------------------------------------------ state
 
@@ -196,7 +197,7 @@ class AlarmsService:
         now = self.ctx.now()
         with self.repo.begin() as conn:
             a = self.repo.get(conn, name, for_update=True)
-            if a is None:
+            if a is None or not access.may_see(a.team_id):
                 raise NotFound(f"Alarm {name} does not exist", field="AlarmName")
             mutes = self.mute_rules.muting(conn, now)
             self.transitions.apply(conn, a, state, reason, reason_data, now, mutes, override=True)
@@ -224,7 +225,8 @@ class AlarmsService:
     def log_alarms_list(self, *, prefix: str | None = None, state: str | None = None) -> list[Alarm]:
         """Every log alarm (they are few; no paging)."""
         with self.repo.connect() as conn:
-            out = list(self.repo.describe(conn, kinds=["log"], prefix=prefix, state=state))
+            out = list(self.repo.describe(conn, kinds=["log"], prefix=prefix, state=state,
+                                          teams=access.visible_teams()))
             muting = self.mute_rules.muting(conn, self.ctx.now())
         for a in out:
             a.muted_by = muting.get(a.name, [])
@@ -238,6 +240,7 @@ class AlarmsService:
 
     def log_alarm_keys(self, name: str) -> list[LogAlarmKey]:
         """The keys of a log alarm that are in ALARM, with the row that breached."""
+        self.get(name)  # NotFound unless the caller sees it
         return self.log_alarms.keys(name)
 
     def backtest_log(self, name: str, since: float, until: float | None = None) -> list[LogBacktestItem]:
@@ -251,7 +254,19 @@ class AlarmsService:
 
     # ------------------------------------------------------------ mutes, acknowledgement, history
 
+    def _check_visible(self, names: Sequence[str]) -> None:
+        """NotFound for an alarm of a team the caller is not in (names of no alarm are let through:
+        a mute rule may name alarms to come)."""
+        teams = access.visible_teams()
+        if teams is None:
+            return
+        with self.repo.connect() as conn:
+            hidden = [a.name for a in self.repo.describe(conn, names=list(names)) if not access.may_see(a.team_id)]
+        if hidden:
+            raise NotFound(f"Alarm {hidden[0]} does not exist", field="AlarmName")
+
     def put_mute_rule(self, d: MuteRuleDefinition) -> None:
+        self._check_visible(d.alarm_names)
         self.mute_rules.put(d)
 
     def get_mute_rule(self, name: str) -> MuteRule:
@@ -264,12 +279,15 @@ class AlarmsService:
         self.mute_rules.delete(name)
 
     def mute(self, alarm_names: Sequence[str], **window: Any) -> MuteRule:
+        self._check_visible(alarm_names)
         return self.mute_rules.mute(alarm_names, **window)
 
     def acknowledge(self, name: str, by: str, reason: str = "") -> Alarm:
+        self.get(name)  # NotFound unless the caller sees it
         return self.acks.acknowledge(name, by, reason)
 
     def set_renotify(self, name: str, interval: int | None) -> Alarm:
+        self.get(name)
         return self.acks.set_renotify(name, interval)
 
     def describe_history(self, **filters: Any):

@@ -30,6 +30,7 @@ from typing import Any
 
 from rexwatch.errors import Invalid, LimitExceeded, NotFound, QueryError, QueryTimeout, RexwatchError
 from rexwatch.lang.insights import MAX_ROWS, CompiledQuery, compile_query
+from rexwatch.services import access
 from rexwatch.services.insights.model import (
     DONE,
     STATUSES,
@@ -74,6 +75,8 @@ class QueryRun:
     error: str | None = None
     duration_ms: int = 0
     cancelled: bool = False
+    # Teams owning the queried groups: only callers who may see them all see the run.
+    teams: frozenset[int | None] = frozenset()
 
     def result(self) -> QueryResult:
         shown = self.status in ("Complete", "Timeout")
@@ -149,14 +152,15 @@ class QueriesService:
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_ROWS):
             raise Invalid(f"limit must be between 1 and {MAX_ROWS}", field="limit")
         compiled = compile_query(query)  # QueryError -> MalformedQueryException
-        self.logs.catalog.groups(names)  # NotFound names the first missing group
+        # NotFound names the first missing group (or one of a team the caller is not in).
+        teams = frozenset(g.team_id for g in self.logs.catalog.groups(names))
         with self._lock:
             active = sum(1 for r in self._runs.values() if r.status in ("Scheduled", "Running"))
             if active >= MAX_ACTIVE:
                 raise LimitExceeded(f"too many concurrent queries ({MAX_ACTIVE}); wait for some to finish")
             # Seconds past what the store can hold (year 2299) select nothing more: clamp, never overflow.
             run = QueryRun(uuid.uuid4().hex, query, compiled, names, log_rules.clamp_ms(start_s * 1000),
-                           log_rules.clamp_ms(end_s * 1000 + 999), limit, now_ms())
+                           log_rules.clamp_ms(end_s * 1000 + 999), limit, now_ms(), teams=teams)
             self._runs[run.id] = run
             self._prune()
         self._pool.submit(self._execute, run)
@@ -257,7 +261,7 @@ class QueriesService:
             raise Invalid("queryId is required", field="queryId")
         with self._lock:
             run = self._runs.get(query_id)
-        if run is None:
+        if run is None or not access.may_see_all(run.teams):
             raise NotFound(f"no query with id {query_id}")
         return run
 
@@ -297,7 +301,8 @@ class QueriesService:
         limit = log_rules.check_limit(max_results, 1000, "maxResults") if max_results is not None else 1000
         with self._lock:
             runs = [r for r in reversed(self._runs.values())
-                    if (group_name is None or group_name in r.groups) and (status is None or r.status == status)]
+                    if (group_name is None or group_name in r.groups) and (status is None or r.status == status)
+                    and access.may_see_all(r.teams)]
         start = 0
         if next_token is not None:
             after = _decode_token(next_token)

@@ -35,6 +35,8 @@ class Group:
     deletion_protection: bool
     index_policy: str | None
     index_policy_ms: int | None
+    # The team the group belongs to; None: no team (every caller sees it).
+    team_id: int | None = None
 
     @property
     def index_fields(self) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ from rexwatch.services.logs.model import (
     now_ms,
 )
 from rexwatch.services.logs.patterns import compile_filter, pattern_sql
+from rexwatch.services.logs.scoped import ScopedCatalog
 from rexwatch.stores.control.logs_repo import LogsRepo
 from rexwatch.stores.telemetry.logs import LogsStore, event_source, scan_totals_sql
 
@@ -36,7 +37,8 @@ class LogsService:
 
     def __init__(self, runtime: Any) -> None:
         self.runtime = runtime
-        self.catalog = LogsRepo(runtime.control)
+        # Lookups and listings of groups see only what the bound caller's teams may see.
+        self.catalog = ScopedCatalog(LogsRepo(runtime.control), lambda: runtime.settings.audit_log_group)
         self.store = LogsStore(runtime.telemetry)
         s = runtime.settings
         self.buffer = IngestBuffer(
@@ -63,8 +65,17 @@ class LogsService:
         if cls not in ("STANDARD", "INFREQUENT_ACCESS", "DELIVERY"):
             raise Invalid(f"logGroupClass {cls!r} is invalid: use STANDARD, INFREQUENT_ACCESS or DELIVERY",
                           field="logGroupClass")
+        from rexwatch.services.access import TEAM_TAG
+        from rexwatch.services.teams import TeamService
+
+        if tags is not None and not isinstance(tags, dict):
+            raise Invalid("tags must be a map of tag keys to values", field="tags")
+        team_id = self.runtime.service(TeamService).owner_of_new(tags)
+        # The team is the group's owner, kept in its own column rather than as a tag.
+        tags = {k: v for k, v in tags.items() if k != TEAM_TAG} if tags else tags
         return self.catalog.create_group(name, kms_key_id=kms_key_id, log_group_class=cls,
-                                         deletion_protection=bool(deletion_protection), tags=tags)
+                                         deletion_protection=bool(deletion_protection), tags=tags or None,
+                                         team_id=team_id)
 
     def log_group(self, g: Group, stored: int = 0) -> LogGroup:
         return LogGroup(g.name, self._arn(g.name), g.created_ms, stored, g.log_group_class, g.deletion_protection,
@@ -324,7 +335,7 @@ class LogsService:
         """Physically remove deleted and expired events (the retention worker's tick)."""
         from rexwatch.services.logs.retention import purge
 
-        return purge(self.catalog, self.store)
+        return purge(self.catalog.repo, self.store)
 
     # Export -----------------------------------------------------------------------------------------
 

@@ -6,10 +6,10 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, or_, select
 
 from rexwatch.services.alarms.model import HistoryItem
-from rexwatch.stores.control.tables.alarms import alarm_history
+from rexwatch.stores.control.tables.alarms import alarm_history, alarms
 
 
 class AlarmHistoryRepo:
@@ -32,10 +32,15 @@ class AlarmHistoryRepo:
         after: int | None,
         ascending: bool,
         limit: int,
+        teams: frozenset[int] | None = None,
     ) -> tuple[list[HistoryItem], int | None]:
-        """A page of items by id (newest first unless ``ascending``) and the id to continue after."""
+        """A page of items by id (newest first unless ``ascending``) and the id to continue after.
+        ``teams``: only items of existing alarms of no team or of one of these (None: every item)."""
         h = alarm_history.c
         q = select(alarm_history)
+        if teams is not None:
+            q = q.where(h.alarm_name.in_(select(alarms.c.name).where(
+                or_(alarms.c.team_id.is_(None), alarms.c.team_id.in_(sorted(teams))))))
         if name:
             q = q.where(h.alarm_name == name)
         if types:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, or_, select, update
 
 from rexwatch.services.alarms.model import (
     Alarm,
@@ -28,6 +28,7 @@ from rexwatch.services.alarms.model import (
     MetricQuery,
     MetricStat,
     Tag,
+    metric_queries_from_aws,
 )
 from rexwatch.stores.control.tables.alarms import alarms
 
@@ -87,31 +88,7 @@ def metrics_to_json(metrics: Iterable[MetricQuery]) -> list[dict[str, Any]]:
 
 
 def metrics_from_json(raw: Iterable[dict[str, Any]] | None) -> tuple[MetricQuery, ...]:
-    out = []
-    for m in raw or []:
-        stat = None
-        if m.get("MetricStat") is not None:
-            ms = m["MetricStat"]
-            met = ms.get("Metric") or {}
-            stat = MetricStat(
-                met.get("Namespace"),
-                met.get("MetricName"),
-                tuple(dims_from_json(met.get("Dimensions"))),
-                ms.get("Period"),
-                ms.get("Stat"),
-                ms.get("Unit"),
-            )
-        out.append(
-            MetricQuery(
-                m.get("Id"),
-                stat,
-                m.get("Expression"),
-                m.get("Label"),
-                bool(m.get("ReturnData", True)),
-                m.get("Period"),
-            )
-        )
-    return tuple(out)
+    return metric_queries_from_aws(raw, dims_from_json)
 
 
 def _config_to_json(config: dict[str, Any], dims: Sequence[Dimension] | None) -> dict[str, Any]:
@@ -160,6 +137,12 @@ def _record_values(rec: AlarmRecord) -> dict[str, Any]:
 
 def _ts(epoch: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(epoch, dt.UTC)
+
+
+def _of_teams(q: Any, teams: frozenset[int] | None) -> Any:
+    if teams is None:
+        return q
+    return q.where(or_(alarms.c.team_id.is_(None), alarms.c.team_id.in_(sorted(teams))))
 
 
 class AlarmsRepo:
@@ -212,6 +195,7 @@ class AlarmsRepo:
             alarm_notified=bool(r.alarm_notified),
             held_by_mute=bool(r.held_by_mute),
             evaluation_error=r.evaluation_error,
+            team_id=r._mapping.get("team_id"),
         )
 
     def _alarms(self, conn: Connection, q: Any) -> list[Alarm]:
@@ -251,9 +235,11 @@ class AlarmsRepo:
         prefix: str | None = None,
         state: str | None = None,
         after: str | None = None,
+        teams: frozenset[int] | None = None,
     ) -> Iterator[Alarm]:
-        """Alarms in name order, lazily (callers stop reading once a page is full)."""
-        q = select(alarms)
+        """Alarms in name order, lazily (callers stop reading once a page is full). ``teams``:
+        only alarms of no team or of one of these (None: every alarm)."""
+        q = _of_teams(select(alarms), teams)
         if kinds is not None:
             q = q.where(alarms.c.kind.in_(list(kinds)))
         if names is not None:
@@ -269,9 +255,10 @@ class AlarmsRepo:
             yield self._alarm(r)
 
     def for_metric(
-        self, conn: Connection, namespace: str, metric_name: str, dimensions: Sequence[Dimension] | None
+        self, conn: Connection, namespace: str, metric_name: str, dimensions: Sequence[Dimension] | None,
+        teams: frozenset[int] | None = None,
     ) -> list[Alarm]:
-        q = select(alarms).where(alarms.c.namespace == namespace, alarms.c.metric_name == metric_name)
+        q = _of_teams(select(alarms), teams).where(alarms.c.namespace == namespace, alarms.c.metric_name == metric_name)
         if dimensions is not None:
             q = q.where(alarms.c.dimensions_key == dims_key(dimensions))
         return self._alarms(conn, q.order_by(alarms.c.name))
@@ -294,10 +281,10 @@ class AlarmsRepo:
         )
         return [(r.name, r.kind, bool(r.actions_enabled)) for r in conn.execute(q)]
 
-    def counts(self) -> dict[str, int]:
-        """State -> number of alarms."""
+    def counts(self, teams: frozenset[int] | None = None) -> dict[str, int]:
+        """State -> number of alarms (of no team or of ``teams``, unless None)."""
         with self.engine.connect() as conn:
-            q = select(alarms.c.state_value, func.count()).group_by(alarms.c.state_value)
+            q = _of_teams(select(alarms.c.state_value, func.count()), teams).group_by(alarms.c.state_value)
             return {r[0]: r[1] for r in conn.execute(q)}
 
     # ------------------------------------------------------------ evaluation reads
@@ -368,11 +355,12 @@ class AlarmsRepo:
 
     # ------------------------------------------------------------ writes
 
-    def insert(self, conn: Connection, rec: AlarmRecord, now: float) -> None:
+    def insert(self, conn: Connection, rec: AlarmRecord, now: float, team_id: int | None = None) -> None:
         conn.execute(
             insert(alarms).values(
                 name=rec.name,
                 kind=rec.kind,
+                team_id=team_id,
                 **_record_values(rec),
                 config_updated_at=_ts(now),
                 state_value="INSUFFICIENT_DATA",

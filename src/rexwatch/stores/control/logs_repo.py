@@ -6,7 +6,7 @@ import threading
 import time
 
 import orjson
-from sqlalchemy import Engine, and_, delete, insert, select, update
+from sqlalchemy import Engine, and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from rexwatch.errors import AlreadyExists, NotFound, Protected
@@ -19,7 +19,7 @@ CACHE_TTL_S = 2.0
 
 def _group(row) -> Group:
     return Group(row.id, row.name, row.created_ms, row.retention_days, row.kms_key_id, row.log_group_class,
-                 bool(row.deletion_protection), row.index_policy, row.index_policy_ms)
+                 bool(row.deletion_protection), row.index_policy, row.index_policy_ms, row.team_id)
 
 
 class LogsRepo:
@@ -39,12 +39,13 @@ class LogsRepo:
     # Groups ---------------------------------------------------------------------------------------
 
     def create_group(self, name: str, *, kms_key_id: str | None = None, log_group_class: str = "STANDARD",
-                     deletion_protection: bool = False, tags: dict | None = None) -> Group:
+                     deletion_protection: bool = False, tags: dict | None = None,
+                     team_id: int | None = None) -> Group:
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(log_groups).values(
                     name=name, created_ms=now_ms(), kms_key_id=kms_key_id, log_group_class=log_group_class,
-                    deletion_protection=deletion_protection,
+                    deletion_protection=deletion_protection, team_id=team_id,
                     tags=orjson.dumps(tags).decode() if tags else None))
         except IntegrityError:
             raise AlreadyExists(f"The specified log group already exists: {name}")
@@ -76,8 +77,15 @@ class LogsRepo:
         return [found[n] for n in dict.fromkeys(names)]
 
     def list_groups(self, *, prefix: str | None = None, pattern: str | None = None, after: str | None = None,
-                    limit: int | None = None, names: list[str] | None = None) -> list[Group]:
+                    limit: int | None = None, names: list[str] | None = None,
+                    teams: frozenset[int] | None = None, exclude: list[str] | None = None) -> list[Group]:
+        """``teams``: only groups of no team or of one of these (None: every group); ``exclude``:
+        names left out."""
         q = select(log_groups).order_by(log_groups.c.name)
+        if exclude:
+            q = q.where(log_groups.c.name.not_in(exclude))
+        if teams is not None:
+            q = q.where(or_(log_groups.c.team_id.is_(None), log_groups.c.team_id.in_(sorted(teams))))
         if prefix:
             q = q.where(has_prefix(log_groups.c.name, prefix))
         if pattern:

@@ -212,19 +212,14 @@ class LogsStore:
         return {int(r[0]): (int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in rows}
 
     def stored_bytes(self, groups: list[Group], now_ms: int) -> dict[int, int]:
-        if not groups:
-            return {}
-        conds, params = [], {}
-        for i, g in enumerate(groups):
-            params[f"g{i}"], params[f"c{i}"] = g.id, retention_cutoff(g, now_ms) or 0
-            conds.append(f"(group_id = {{g{i}:UInt64}} AND ts >= {_ms(f'{{c{i}:Int64}}')})")
-        rows = self.x.query_rows(
-            "SELECT group_id, sum(length(message) + 26) FROM {db:Identifier}.log_events WHERE "
-            + " OR ".join(conds) + " GROUP BY group_id", params)
-        return {int(r[0]): int(r[1]) for r in rows}
+        return self._per_live_group(groups, now_ms, "sum(length(message) + 26)")
 
     def last_event(self, groups: list[Group], now_ms: int) -> dict[int, int]:
         """group_id -> the newest live event's timestamp (ms), for groups that have one."""
+        return self._per_live_group(groups, now_ms, "toUnixTimestamp64Milli(max(ts))")
+
+    def _per_live_group(self, groups: list[Group], now_ms: int, aggregate: str) -> dict[int, int]:
+        """group_id -> ``aggregate`` over each group's events inside its retention (a fixed expression)."""
         if not groups:
             return {}
         conds, params = [], {}
@@ -232,7 +227,7 @@ class LogsStore:
             params[f"g{i}"], params[f"c{i}"] = g.id, retention_cutoff(g, now_ms) or 0
             conds.append(f"(group_id = {{g{i}:UInt64}} AND ts >= {_ms(f'{{c{i}:Int64}}')})")
         rows = self.x.query_rows(
-            "SELECT group_id, toUnixTimestamp64Milli(max(ts)) FROM {db:Identifier}.log_events WHERE "
+            f"SELECT group_id, {aggregate} FROM {{db:Identifier}}.log_events WHERE "
             + " OR ".join(conds) + " GROUP BY group_id", params)
         return {int(r[0]): int(r[1]) for r in rows}
 

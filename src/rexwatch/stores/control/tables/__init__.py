@@ -29,6 +29,8 @@ AREAS: tuple[str, ...] = (
     "security",
     "dashboards",
     "users",
+    "teams",
+    "recovery",
 )
 
 for _area in AREAS:

@@ -61,6 +61,8 @@ alarms = Table(
     # Why the last evaluation could not judge the alarm (its data could not be read or the
     # evaluator failed); cleared by the next evaluation that succeeds. Shown to the user.
     Column("evaluation_error", Text),
+    # The team the alarm belongs to (teams.id); NULL: no team, visible to every caller.
+    Column("team_id", Integer, index=True),
     sqlite_autoincrement=True,
 )
 Index("ix_alarms_metric", alarms.c.namespace, alarms.c.metric_name)

@@ -24,6 +24,8 @@ log_groups = Table(
     # {"Fields": [...]} as sent to PutIndexPolicy, and when it was set.
     Column("index_policy", Text),
     Column("index_policy_ms", BigInteger),
+    # The team the group belongs to (teams.id); NULL: no team, visible to every caller.
+    Column("team_id", Integer, index=True),
     sqlite_autoincrement=True,
 )
 
