@@ -173,3 +173,22 @@ def test_old_user_keys_became_editors(tmp_path):
         roles = dict(conn.execute(text("SELECT name, role FROM api_keys")).all())
     assert roles == {"ci": "editor", "root": "admin"}
     assert json.dumps(roles)
+
+
+def test_console_security_and_users_pages(runtime, secured):
+    """The security page reads for every role and edits for editors; the users page is an admin's."""
+    keys = _keys(runtime)
+    viewer, editor, admin = keys[("viewer", None)], keys[("editor", None)], keys[("admin", None)]
+    for headers in (viewer, editor, admin):
+        assert secured.get("/security", headers=headers).status_code == 200
+    form = {"csrf": "x", "action": "unblock", "ip": "203.0.113.9"}
+    r = secured.post("/security/blocklist", data=form, headers=viewer)
+    assert r.status_code == 403 and "role 'viewer'" in r.text
+    # An editor passes the role check and meets the CSRF check instead.
+    r = secured.post("/security/blocklist", data=form, headers=editor)
+    assert r.status_code == 403 and "CSRF" in r.text
+    for headers in (viewer, editor):
+        assert secured.get("/users", headers=headers).status_code == 403
+        assert secured.post("/users/action", data={"csrf": "x", "action": "delete", "username": "a"},
+                            headers=headers).status_code == 403
+    assert secured.get("/users", headers=admin).status_code == 200

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from rexwatch.sdk.auditing import audit
 from rexwatch.sdk.config import Config
 from rexwatch.sdk.context import request_id
 from rexwatch.sdk.core import SDK, configure, get, shutdown
@@ -60,5 +61,5 @@ def _need() -> SDK:
     return sdk
 
 
-__all__ = ["SDK", "Config", "Counter", "JsonFormatter", "RexwatchHandler", "Timer", "configure", "counter",
+__all__ = ["SDK", "Config", "Counter", "JsonFormatter", "RexwatchHandler", "Timer", "audit", "configure", "counter",
            "flush", "get", "put_metric", "request_id", "shutdown", "stats", "structlog_processor", "timer", "track_pool"]

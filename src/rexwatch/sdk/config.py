@@ -57,6 +57,8 @@ class Config:
     # Where logs and metrics go; see docs/sdk.md for the naming convention.
     log_group: str | None = None
     log_stream: str | None = None
+    # Where rexwatch.sdk.audit() sends audit events (default /app/<service>/audit).
+    audit_log_group: str | None = None
     namespace: str = "Application"
     version: str = ""
     # Sending: a bounded buffer per kind, flushed every interval or when a batch fills.
@@ -76,6 +78,8 @@ class Config:
     def __post_init__(self) -> None:
         if self.log_group is None:
             self.log_group = f"/app/{self.service}"
+        if self.audit_log_group is None:
+            self.audit_log_group = f"/app/{self.service}/audit"
         if self.log_stream is None:
             self.log_stream = default_stream()
         if self.max_queue < 1 or self.batch_size < 1:
@@ -93,6 +97,7 @@ class Config:
         text = {
             "service": "REXWATCH_SERVICE", "endpoint": "REXWATCH_ENDPOINT", "exporter": "REXWATCH_EXPORTER",
             "api_key": "REXWATCH_API_KEY", "log_group": "REXWATCH_LOG_GROUP", "log_stream": "REXWATCH_LOG_STREAM",
+            "audit_log_group": "REXWATCH_AUDIT_LOG_GROUP",
             "namespace": "REXWATCH_NAMESPACE", "version": "APP_VERSION",
             "aws_access_key_id": "AWS_ACCESS_KEY_ID", "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
             "aws_session_token": "AWS_SESSION_TOKEN",

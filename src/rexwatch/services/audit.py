@@ -20,7 +20,7 @@ import re
 import time
 from typing import Any
 
-from rexwatch.errors import Conflict, NotFound, RexwatchError
+from rexwatch.errors import Conflict, Invalid, NotFound, RexwatchError
 from rexwatch.services.access import Principal, acting_as
 
 log = logging.getLogger("rexwatch.audit")
@@ -54,11 +54,12 @@ class AuditService:
 
     def record(self, principal: Principal | None, action: str, resource: str, *, resource_id: str = "",
                door: str, ip: str = "", user_agent: str = "", before: Any = None, after: Any = None,
-               details: dict[str, Any] | None = None, actor: str | None = None) -> dict[str, Any]:
+               details: dict[str, Any] | None = None, actor: str | None = None,
+               actor_role: str | None = None) -> dict[str, Any]:
         now = time.time()
         event: dict[str, Any] = {
             "actor": actor or (principal.actor if principal else "local"),
-            "actor_role": principal.role if principal else "admin",
+            "actor_role": actor_role or (principal.role if principal else "admin"),
             "action": action,
             "resource": resource,
             "resource_id": resource_id,
@@ -117,22 +118,28 @@ class AuditService:
         except Conflict:
             pass
 
-    def recent(self, *, since_ms: int | None = None, pattern: str | None = None, limit: int = 100) -> list[dict]:
-        """The newest events first (at most ``limit``), parsed back into objects."""
+    def recent(self, *, since_ms: int | None = None, pattern: str | None = None, limit: int = 100,
+               group: str | None = None, until_ms: int | None = None) -> list[dict]:
+        """The newest events first (at most ``limit``), parsed back into objects; ``group`` reads
+        another audit log group (an application's) instead of rexwatch's own."""
         from rexwatch.services.logs import LogsService
 
         logs = self.runtime.service(LogsService)
+        if group is None or group == self.group:
+            # rexwatch's own trail is hidden from everyone but admins, and the doors let only admins
+            # ask for it; an application's audit group is read as the caller (its team decides).
+            with acting_as(None):
+                return self._recent(logs, self.group, since_ms, until_ms, pattern, limit)
+        return self._recent(logs, group, since_ms, until_ms, pattern, limit)
+
+    def _recent(self, logs, group: str, since_ms: int | None, until_ms: int | None, pattern: str | None,
+                limit: int) -> list[dict]:
         out: list[dict] = []
         token = None
-        with acting_as(None):  # the doors let only admins here
-            return self._recent(logs, out, token, since_ms, pattern, limit)
-
-    def _recent(self, logs, out: list[dict], token, since_ms: int | None, pattern: str | None,
-                limit: int) -> list[dict]:
         try:
             while True:
-                page = logs.filter_log_events([self.group], start_ms=since_ms, pattern=pattern or None,
-                                              limit=10_000, next_token=token)
+                page = logs.filter_log_events([group], start_ms=since_ms, end_ms=until_ms,
+                                              pattern=pattern or None, limit=10_000, next_token=token)
                 for e in page.events:
                     try:
                         item = json.loads(e.message)
@@ -147,3 +154,21 @@ class AuditService:
             return []
         out.sort(key=lambda x: x["timestamp"], reverse=True)
         return out[:limit]
+
+
+TIMELINE_FIELDS = ("actor", "action", "resource")
+
+
+def timeline_pattern(filters: dict[str, str]) -> str | None:
+    """A JSON filter pattern selecting events whose ``actor``/``action``/``resource`` equal the given
+    values (``*`` in a value is a wildcard, as in any filter pattern); None without filters."""
+    parts = []
+    for name in TIMELINE_FIELDS:
+        value = (filters.get(name) or "").strip()
+        if not value:
+            continue
+        if len(value) > 200 or any(c in value for c in "\n\r"):
+            raise Invalid(f"{name} must be one line of at most 200 characters", field=name)
+        quoted = value.replace("\\", "\\\\").replace('"', '\\"')
+        parts.append(f'($.{name} = "{quoted}")')
+    return "{ " + " && ".join(parts) + " }" if parts else None

@@ -47,10 +47,11 @@ class User:
     role: str
     created_at: datetime
     locked: bool = False
+    disabled: bool = False
 
     def view(self) -> dict:
         return {"id": self.id, "username": self.username, "role": self.role,
-                "created_at": self.created_at.isoformat(), "locked": self.locked}
+                "created_at": self.created_at.isoformat(), "locked": self.locked, "disabled": self.disabled}
 
 
 def _hash(token: str) -> str:
@@ -88,7 +89,7 @@ class UserService:
 
     def _user(self, row) -> User:
         locked = bool(row.locked_until and row.locked_until > self.clock())
-        return User(row.id, row.username, row.role, row.created_at, locked)
+        return User(row.id, row.username, row.role, row.created_at, locked, row.disabled_at is not None)
 
     # Accounts ----------------------------------------------------------------
 
@@ -113,7 +114,7 @@ class UserService:
         """Change a role; returns (before, after). The last admin cannot step down."""
         role = check_role(role)
         before = self.get(username)
-        if before.role == "admin" and role != "admin" and self.repo.count_admins() <= 1:
+        if before.role == "admin" and role != "admin" and not before.disabled and self.repo.count_active_admins() <= 1:
             raise Protected(f"{username!r} is the only admin: make another admin first")
         self.repo.set(before.id, role=role)
         # Sessions carry the role they were opened with: end them so the change applies now.
@@ -129,10 +130,34 @@ class UserService:
 
     def delete(self, username: str) -> User:
         user = self.get(username)
-        if user.role == "admin" and self.repo.count_admins() <= 1:
+        if user.role == "admin" and not user.disabled and self.repo.count_active_admins() <= 1:
             raise Protected(f"{username!r} is the only admin: make another admin first")
         self.repo.remove(user.id, datetime.now(UTC))
         return user
+
+    def disable(self, username: str) -> User:
+        """No more logins; ends the user's sessions and revokes its keys (enabling does not
+        bring the keys back). The last active admin cannot be disabled."""
+        user = self.get(username)
+        if user.role == "admin" and not user.disabled and self.repo.count_active_admins() <= 1:
+            raise Protected(f"{username!r} is the only admin: make another admin first")
+        if not user.disabled:
+            self.repo.disable(user.id, datetime.now(UTC))
+        return self.get(username)
+
+    def enable(self, username: str) -> User:
+        user = self.get(username)
+        self.repo.set(user.id, disabled_at=None, failed_logins=0, locked_until=None)
+        return self.get(username)
+
+    def issue_password(self, username: str) -> tuple[User, str]:
+        """Reset a password to a random one for an admin to hand over (shown once, never stored
+        in clear); the user's sessions end."""
+        password = secrets.token_urlsafe(15)
+        return self.reset_password(username, password), password
+
+    def count_sessions(self, username: str) -> int:
+        return self.repo.count_sessions(self.get(username).id)
 
     # Logins and sessions -----------------------------------------------------
 
@@ -161,6 +186,9 @@ class UserService:
                 self.repo.record_failure(row.id, self.settings.login_max_failures, now + lockout)
             self._fail(username, ip, user_agent, "bad password" if row else "no such user")
             raise Unauthorized("wrong user name or password")
+        if row.disabled_at is not None:
+            self._fail(username, ip, user_agent, "account disabled")
+            raise Unauthorized("this account is disabled: ask an admin")
         self.repo.set(row.id, failed_logins=0, locked_until=None)
         if not open_session:
             return self._user(row), None
@@ -198,7 +226,7 @@ class UserService:
             return None
         id_hash = _hash(token)
         row = self.repo.session(id_hash)
-        if row is None:
+        if row is None or row.disabled_at is not None:
             return None
         now = self.clock()
         if (now - row.last_seen_at > self.settings.session_idle_minutes * 60

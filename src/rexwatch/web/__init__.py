@@ -34,6 +34,8 @@ PAGES: tuple[str, ...] = (
     "rexwatch.web.recovery",
     "rexwatch.web.twofactor",
     "rexwatch.web.audit",
+    "rexwatch.web.security",
+    "rexwatch.web.users",
 )
 
 

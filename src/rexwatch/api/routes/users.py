@@ -80,3 +80,24 @@ def delete_user(username: str, request: Request, rt: Runtime = Depends(get_runti
     user = rt.service(UserService).delete(username)
     _audit(rt, request, "DELETE", "users", username, before={"username": user.username, "role": user.role})
     return user.view()
+
+
+@router.post("/{username}/disable")
+def disable_user(username: str, request: Request, rt: Runtime = Depends(get_runtime)) -> dict:
+    """No more logins: the user's sessions end and their keys are revoked."""
+    svc = rt.service(UserService)
+    before = svc.get(username)
+    user = svc.disable(username)
+    _audit(rt, request, "UPDATE", "users", username, before={"disabled": before.disabled}, after={"disabled": True},
+           details={"disabled": True, "sessions": "ended", "keys": "revoked"})
+    return user.view()
+
+
+@router.post("/{username}/enable")
+def enable_user(username: str, request: Request, rt: Runtime = Depends(get_runtime)) -> dict:
+    svc = rt.service(UserService)
+    before = svc.get(username)
+    user = svc.enable(username)
+    _audit(rt, request, "UPDATE", "users", username, before={"disabled": before.disabled}, after={"disabled": False},
+           details={"disabled": False})
+    return user.view()

@@ -244,3 +244,19 @@ class BlocklistService:
                 logs.put_log_events(self.group, EVENT_STREAM, batch)
         except RexwatchError as e:
             log.warning("security events not written to %s: %s", self.group, e.message)
+        self._audit(events)
+
+    def _audit(self, events: list[dict[str, Any]]) -> None:
+        """Blocks made by alarms and lifted by expiry go to the audit trail too. Changes by a
+        person are recorded by the door they came through (REST, console), with who and from where."""
+        from rexwatch.services.audit import AuditService
+
+        audit = self.runtime.service(AuditService)
+        for ev in events:
+            by = str(ev.get("by") or "")
+            if not (by.startswith("alarm:") or by == "expiry") or ev["event"] not in ("block", "unblock"):
+                continue
+            details = {k: ev[k] for k in ("reason", "alarm", "expires_at", "extended") if ev.get(k) is not None}
+            audit.record(None, "CREATE" if ev["event"] == "block" else "DELETE", "blocklist", resource_id=ev["ip"],
+                         door="alarm" if by.startswith("alarm:") else "worker", actor=by, actor_role="system",
+                         details=details)

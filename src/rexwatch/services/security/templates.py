@@ -22,13 +22,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rexwatch.errors import Invalid, NotFound
-from rexwatch.services.alarms.model import Actions, LogAlarmDefinition
+from rexwatch.services.alarms.model import Actions, LogAlarmDefinition, Tag
 
 _FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 FIELD_PARAMS = {"ip_field", "user_field", "actor_field", "action_field", "resource_field", "role_field"}
 TEXT_PARAMS = {"message", "log_group"}
 INT_PARAMS = {"work_start_hour", "work_end_hour"}
 LIST_PARAMS = {"resources"}
+# Applied templates tag their alarm with the template's name and the field names it reads, so the
+# console can tell which log groups hold logins or audit events, and in which fields.
+TEMPLATE_TAG = "rexwatch:template"
 SETTINGS = {"threshold", "every", "window", "block", "topic", "name", "description"}
 
 
@@ -202,4 +205,7 @@ def render(name: str, params: dict[str, Any] | None = None) -> LogAlarmDefinitio
         ip_column=group_by[0] if block else None,
         description=str(params.get("description") or t.description),
         actions=Actions(alarm=tuple(alarm), ok=(str(topic),) if topic else ()),
+        tags=(Tag(TEMPLATE_TAG, t.name),
+              *(Tag(f"rexwatch:{k}", str(values[k])[:256]) for k in ("ip_field", "user_field", "message",
+                                                                      "actor_field") if k in values)),
     )

@@ -59,6 +59,19 @@ class UsersRepo:
                          .values(revoked_at=revoked_at))
             conn.execute(delete(users).where(users.c.id == user_id))
 
+    def disable(self, user_id: int, at: datetime) -> None:
+        """Mark the user disabled, end its sessions and revoke its keys, in one transaction."""
+        with self.engine.begin() as conn:
+            conn.execute(update(users).where(users.c.id == user_id).values(disabled_at=at))
+            conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
+            conn.execute(update(api_keys).where(api_keys.c.user_id == user_id, api_keys.c.revoked_at.is_(None))
+                         .values(revoked_at=at))
+
+    def count_active_admins(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(users).where(
+                users.c.role == "admin", users.c.disabled_at.is_(None))).scalar_one())
+
     def record_failure(self, user_id: int, max_failures: int, locked_until: float) -> int:
         """Count one failed login; lock the user once the count reaches ``max_failures``."""
         with self.engine.begin() as conn:
@@ -78,7 +91,7 @@ class UsersRepo:
     def session(self, id_hash: str) -> Any | None:
         with self.engine.connect() as conn:
             return conn.execute(
-                select(sessions, users.c.username, users.c.role)
+                select(sessions, users.c.username, users.c.role, users.c.disabled_at)
                 .join(users, users.c.id == sessions.c.user_id)
                 .where(sessions.c.id_hash == id_hash)
             ).first()

@@ -17,6 +17,8 @@ users = Table(
     # Failed logins in a row and, once they pass the limit, until when logins are refused.
     Column("failed_logins", Integer, nullable=False, server_default="0"),
     Column("locked_until", Float),
+    # Set when an admin disables the account: no login, no session, its keys revoked.
+    Column("disabled_at", UTCDateTime()),
     sqlite_autoincrement=True,
 )
 
