@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test lint install-server install-test bench vendor clean
+.PHONY: serve test lint install-server install-test oidc-provider bench vendor clean
 
 $(BIN)/python:
 	@echo "rexwatch: creating $(VENV) with $(PYTHON)"
@@ -25,13 +25,21 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 install-server: $(VENV)/.server-installed
 install-test: $(VENV)/.test-installed
 
+# The OpenID Connect provider the single sign-on tests run (npm's oidc-provider, pinned by the lock file).
+tests/oidc/node_modules/.installed: tests/oidc/package.json tests/oidc/package-lock.json
+	@echo "rexwatch: installing the test OIDC provider (npm ci in tests/oidc)"
+	@npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
+	@touch $@
+
+oidc-provider: tests/oidc/node_modules/.installed
+
 serve: install-server
 	@$(BIN)/rexwatch server $(ARGS)
 
 lint: install-test
 	$(BIN)/ruff check src tests bench scripts
 
-test: install-test lint
+test: install-test lint oidc-provider
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 # Refresh the browser assets under src/rexwatch/web/static/vendor/ (needs npm); commit the result.

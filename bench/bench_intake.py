@@ -6,7 +6,10 @@ sends prebuilt request bodies from several client threads:
 - OTLP: ``ExportMetricsServiceRequest`` in binary protobuf, one resource with
   ``--series`` gauge series (20 metrics x N attribute sets) of
   ``--points`` points each per request, as an SDK or collector batches them;
-- PutMetricData: AWS query-protocol calls of 1,000 items;
+- PutMetricData: calls of 1,000 items, in the AWS query protocol (older SDKs) and in
+  smithy-rpc-v2-cbor (what boto3 and the AWS CLI send to CloudWatch today);
+- logs: the same 1,000-event batches of JSON lines through PutLogEvents and OTLP/HTTP logs
+  (events per second; "to readable" is not measured for them);
 - traces (when the server has ``/v1/traces``): ``ExportTraceServiceRequest`` of 512 spans;
 - remote_write: snappy ``WriteRequest`` bodies of 2,000 samples (500 series x
   4 samples, Prometheus' ``max_samples_per_send`` is 2,000 since 2.43; 500 before).
@@ -121,6 +124,69 @@ def put_metric_data_bodies(n: int) -> list[bytes]:
     return out
 
 
+def cbor_put_metric_data_bodies(n: int) -> list[bytes]:
+    """The same 1,000-item PutMetricData calls in smithy-rpc-v2-cbor, the protocol boto3 and the AWS CLI
+    send to CloudWatch today (botocore's own serializer builds them)."""
+    import botocore.session
+    from botocore.serialize import create_serializer
+
+    op = botocore.session.get_session().get_service_model("cloudwatch").operation_model("PutMetricData")
+    ser = create_serializer("smithy-rpc-v2-cbor")
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
+    out = []
+    for r in range(n):
+        data = [{"MetricName": f"bench_metric{i % 20}", "Unit": "Milliseconds", "Value": float(i + r),
+                 "Timestamp": now + dt.timedelta(seconds=r),
+                 "Dimensions": [{"Name": "InstanceId", "Value": f"i-{i // 20:04d}"}, {"Name": "Env", "Value": "prod"}]}
+                for i in range(1000)]
+        out.append(ser.serialize_to_request({"Namespace": "BenchCbor", "MetricData": data}, op)["body"])
+    return out
+
+
+CBOR_PATH = "/service/GraniteServiceVersion20100801/operation/PutMetricData"
+CBOR_HEADERS = {"content-type": "application/cbor", "smithy-protocol": "rpc-v2-cbor", "accept": "application/cbor"}
+
+
+def log_messages(n: int, per: int) -> list[list[tuple[int, str]]]:
+    """Batches of (epoch ms, message): JSON API log lines, the same for both log paths."""
+    now = int(time.time() * 1000) - 600_000
+    line = '{{"level":"info","route":"/tenants/{{id}}","status":200,"duration_ms":{},"tenant":"t{}","request_id":"r{:08d}"}}'
+    return [[(now + r * per + i, line.format(i % 500, i % 50, r * per + i)) for i in range(per)] for r in range(n)]
+
+
+def otlp_log_bodies(batches: list[list[tuple[int, str]]]) -> list[bytes]:
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+    out = []
+    for batch in batches:
+        req = ExportLogsServiceRequest()
+        rl = req.resource_logs.add()
+        rl.resource.attributes.add(key="service.name").value.string_value = "bench"
+        sl = rl.scope_logs.add()
+        for t, msg in batch:
+            sl.log_records.add(time_unix_nano=t * 1_000_000).body.string_value = msg
+        out.append(req.SerializeToString())
+    return out
+
+
+def put_log_events_bodies(batches: list[list[tuple[int, str]]]) -> list[bytes]:
+    import orjson
+
+    return [orjson.dumps({"logGroupName": "/bench/logs", "logStreamName": "s",
+                          "logEvents": [{"timestamp": t, "message": m} for t, m in batch]}) for batch in batches]
+
+
+LOGS_HEADERS = {"content-type": "application/x-amz-json-1.1", "x-amz-target": "Logs_20140328.PutLogEvents"}
+
+
+def create_log_stream(url: str) -> None:
+    for target, body in (("CreateLogGroup", b'{"logGroupName": "/bench/logs"}'),
+                         ("CreateLogStream", b'{"logGroupName": "/bench/logs", "logStreamName": "s"}')):
+        r = httpx.post(url, content=body, headers={**LOGS_HEADERS, "x-amz-target": f"Logs_20140328.{target}"})
+        if r.status_code != 200 and "ResourceAlreadyExists" not in r.text:
+            raise SystemExit(f"{target}: {r.status_code} {r.text[:200]}")
+
+
 def remote_write_bodies(n: int) -> list[bytes]:
     now = int(time.time() * 1000) - 600_000
     out = []
@@ -177,7 +243,7 @@ def read_back(url: str, namespace: str, metric: str) -> None:
 
 
 def measure(src: str | None, otlp: list[bytes], rw: list[bytes], spans: list[bytes], pmd: list[bytes],
-            otlp_points: int, threads: int) -> list:
+            otlp_points: int, threads: int, cbor: list[bytes] = (), logs: tuple = ((), ())) -> list:
     """Rows (path, points per request, points, ack/s, readable/s) against a server run from ``src``;
     a path the server does not have (404) gets no row."""
     port = free_port()
@@ -213,13 +279,28 @@ def measure(src: str | None, otlp: list[bytes], rw: list[bytes], spans: list[byt
                  "bench_metric0"),
                 ("PutMetricData, 1,000 items per call (AWS query)", "/", pmd, 1000,
                  {"content-type": "application/x-www-form-urlencoded; charset=utf-8"}, "Bench", "bench_metric0"),
+                ("PutMetricData, 1,000 items per call (CBOR, as boto3 sends)", CBOR_PATH, list(cbor), 1000,
+                 CBOR_HEADERS, "BenchCbor", "bench_metric0"),
             ):
+                if not bodies:
+                    continue
                 elapsed, n = send_all(url, path, bodies, headers, threads)
                 t0 = time.perf_counter()
                 read_back(url, ns, metric)
                 readable = elapsed + time.perf_counter() - t0
                 points = n * per
                 rows.append((name, per, points, points / elapsed, points / readable))
+            otlp_logs, ple = logs
+            if ple:
+                create_log_stream(url)
+                per = len(orjson_loads(ple[0])["logEvents"])
+                for name, path, bodies, headers in (
+                    ("PutLogEvents (JSON 1.1; events)", "/", ple, LOGS_HEADERS),
+                    ("OTLP/HTTP logs (protobuf; the same events)", "/v1/logs", otlp_logs,
+                     {"content-type": "application/x-protobuf"}),
+                ):
+                    elapsed, n = send_all(url, path, bodies, headers, threads)
+                    rows.append((name, per, n * per, n * per / elapsed, n * per / elapsed))
             probe = httpx.post(f"{url}/v1/traces", content=spans[0], headers={"content-type": "application/x-protobuf"})
             if probe.status_code == 200:
                 elapsed, n = send_all(url, "/v1/traces", spans[1:], {"content-type": "application/x-protobuf"},
@@ -233,6 +314,12 @@ def measure(src: str | None, otlp: list[bytes], rw: list[bytes], spans: list[byt
             proc.terminate()
             proc.wait(60)
     return rows
+
+
+def orjson_loads(b: bytes):
+    import orjson
+
+    return orjson.loads(b)
 
 
 def main() -> None:
@@ -250,10 +337,13 @@ def main() -> None:
     rw = remote_write_bodies(args.requests)
     spans = span_bodies(args.requests)
     pmd = put_metric_data_bodies(args.requests)
+    cbor = cbor_put_metric_data_bodies(args.requests)
+    batches = log_messages(args.requests, 1000)
+    logs = (otlp_log_bodies(batches), put_log_events_bodies(batches))
     runs = [("this revision", None)] + ([("baseline", args.baseline)] if args.baseline else [])
     results: dict[str, list] = {}
     for label, src in runs:
-        results[label] = measure(src, otlp, rw, spans, pmd, otlp_points, args.threads)
+        results[label] = measure(src, otlp, rw, spans, pmd, otlp_points, args.threads, cbor, logs)
     print(f"\n{dt.date.today()}, {machine()}; {args.threads} client threads, server with workers off; "
           f"1-minute load average before: {load[0]:.1f}\n")
     for label, rows in results.items():

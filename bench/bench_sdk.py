@@ -8,11 +8,13 @@ and posts batches on the app's interpreter; the sink's own work is not counted.
 Throughput is requests per second of the process's CPU time (every thread, the
 sender's included), which a loaded machine disturbs less than wall time.
 
-Server down: the instrumented app serves ``--down-requests`` requests with the
-exporter pointed at a closed port; RSS is sampled along the way.
+Server down: the instrumented app serves ``--down-requests`` requests as fast as it
+can with the exporter pointed at a closed port, or, with ``--down-rate``, that many
+requests per second for ``--down-seconds`` (paced in 50 ms steps); RSS is sampled
+along the way.
 
 Usage: python bench/bench_sdk.py [--requests 20000] [--rounds 5] [--down-requests 600000]
-       [--append bench/RESULTS.md]
+       [--down-rate 1000 --down-seconds 600] [--append bench/RESULTS.md]
 """
 
 from __future__ import annotations
@@ -96,6 +98,8 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=20_000)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--down-requests", type=int, default=600_000)
+    ap.add_argument("--down-rate", type=float, default=0.0, help="requests/s with the server down (0: flat out)")
+    ap.add_argument("--down-seconds", type=float, default=600.0)
     ap.add_argument("--append", default=None)
     args = ap.parse_args()
 
@@ -144,13 +148,35 @@ def main() -> None:
                  logging_level=None)
     root.addHandler(handler)
     samples = []
-    chunk = max(1, args.down_requests // 20)
     down_start = time.perf_counter()
-    for i in range(20):
-        loop.run_until_complete(drive(inst, chunk, []))
+    if args.down_rate:
+        step = 0.05
+        per_step = max(1, round(args.down_rate * step))
+        served = 0
+        next_step = next_sample = down_start
+        baseline = 0
+        while time.perf_counter() - down_start < args.down_seconds:
+            loop.run_until_complete(drive(inst, per_step, []))
+            served += per_step
+            now = time.perf_counter()
+            if now >= next_sample:
+                samples.append(rss())
+                next_sample += args.down_seconds / 20
+                if len(samples) == 3:  # after 10 % of the time
+                    baseline = samples[-1]
+            next_step += step
+            if next_step > now:
+                time.sleep(next_step - now)  # pacing the offered load, not waiting for an event
         samples.append(rss())
-        if i == 1:
-            baseline = rss()
+        baseline = baseline or samples[0]
+    else:
+        chunk = max(1, args.down_requests // 20)
+        served = chunk * 20
+        for i in range(20):
+            loop.run_until_complete(drive(inst, chunk, []))
+            samples.append(rss())
+            if i == 1:
+                baseline = rss()
     down_wall = time.perf_counter() - down_start
     down_stats = rw.stats()
     rw.shutdown(2)
@@ -169,8 +195,9 @@ def main() -> None:
         f"| requests per CPU-second (all threads) | {thr_bare:,.0f} | {thr_sdk:,.0f} ({(1 - thr_sdk / thr_bare) * 100:.1f} % fewer) | < 5 % fewer |",
         f"| lines sent / dropped | — | {stats['logs_sent']:,} / {stats['logs_dropped']:,} | — |",
         "",
-        f"Server down (closed port): {chunk * 20:,} requests in {down_wall:.0f} s "
-        f"({chunk * 20 / down_wall:,.0f} req/s); RSS after 10 % of them {baseline / mib:.0f} MiB, "
+        f"Server down (closed port): {served:,} requests in {down_wall:.0f} s "
+        f"({served / down_wall:,.0f} req/s{f', paced at {args.down_rate:,.0f}' if args.down_rate else ''}); "
+        f"RSS after 10 % of them {baseline / mib:.0f} MiB, "
         f"at the end {samples[-1] / mib:.0f} MiB, highest {max(samples) / mib:.0f} MiB; "
         f"lines dropped {down_stats['logs_dropped']:,}, given up {down_stats['logs_failed']:,}, "
         f"send errors {down_stats['send_errors']:,}.",

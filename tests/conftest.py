@@ -118,3 +118,21 @@ def server_process(tmp_path: Path):
     for sp in started:
         if sp.proc and sp.proc.poll() is None:
             sp.stop(9)
+
+
+@pytest.fixture
+def app_factory():
+    """Start SDK-instrumented test apps (tests/sdk_apps) in subprocesses; stopped after the test."""
+    from sdk_helpers import App
+
+    started: list = []
+
+    def make(kind: str, endpoint: str, **env: str) -> App:
+        app = App(kind, endpoint, **env)
+        started.append(app)
+        app.wait_up()
+        return app
+
+    yield make
+    for app in started:
+        app.stop()

@@ -12,6 +12,7 @@ from aws_embedded_metrics.serializers.log_serializer import LogSerializer
 from aws_embedded_metrics.storage_resolution import StorageResolution
 
 from rexwatch.services.metrics.emf import EmfError, EmfExtractor, extract
+from rexwatch.testing import wait_until
 
 
 def _emf_events() -> list[str]:
@@ -48,9 +49,7 @@ def test_put_log_events_with_emf_publishes_metrics_and_keeps_the_logs(live):
 
     # The logs writer hands stored batches to the extractor after acknowledging them: poll for it.
     extractor = live.runtime.service(EmfExtractor)
-    deadline = time.monotonic() + 60
-    while extractor.events + extractor.errors < 2 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: extractor.events + extractor.errors >= 2, 60, what="the EMF extractor to see both events")
     assert extractor.wait_idle(60)
     assert extractor.events == 1 and extractor.errors == 1
 

@@ -23,6 +23,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
 from rexwatch.intake.cumulative import CumulativeTracker
+from rexwatch.testing import wait_until
 
 
 def _stat(cw, name, stat, dims, *, extended=False, namespace="otel"):
@@ -84,12 +85,8 @@ def test_sdk_logs_land_in_service_log_group_with_attributes_and_trace_ids(live):
     q = logs.start_query(logGroupName="/otel/utm-api", startTime=int(time.time()) - 3600,
                          endTime=int(time.time()) + 60,
                          queryString="stats count() as n by attributes.user_id | filter ispresent(attributes.user_id)")
-    deadline = time.monotonic() + 60
-    while True:
-        r = logs.get_query_results(queryId=q["queryId"])
-        if r["status"] in ("Complete", "Failed", "Cancelled") or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
+    r = wait_until(lambda: (res := logs.get_query_results(queryId=q["queryId"]))["status"]
+                   in ("Complete", "Failed", "Cancelled") and res, 60, what="the Insights query to finish")
     assert r["status"] == "Complete"
     assert [{f["field"]: f["value"] for f in row} for row in r["results"]] == [{"attributes.user_id": "u1", "n": "1"}]
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from rexwatch.intake.prom_remote_write import WriteRequest
-from rexwatch.testing import free_port
+from rexwatch.testing import free_port, wait_until
 
 HEADERS = {"content-type": "application/x-protobuf", "content-encoding": "snappy",
            "x-prometheus-remote-write-version": "0.1.0"}
@@ -95,14 +95,12 @@ remote_write:
     try:
         cw = live.boto3_client("cloudwatch")
         dims = [{"Name": "instance", "Value": target}, {"Name": "job", "Value": "rexwatch"}]
-        deadline = time.monotonic() + 180
-        points = []
-        while time.monotonic() < deadline and proc.poll() is None:
-            points = _stats(cw, "up", dims, "Maximum")
-            if points:
-                break
-            time.sleep(0.5)
-        assert points and points[0]["Maximum"] == 1.0
+        def up_points() -> list:
+            assert proc.poll() is None, "prometheus exited"
+            return _stats(cw, "up", dims, "Maximum")
+
+        points = wait_until(up_points, 180, interval=0.5, what="prometheus to remote-write up")
+        assert points[0]["Maximum"] == 1.0
         # rexwatch's own counters came through with their labels.
         names = {m["MetricName"] for m in cw.list_metrics(Namespace="prometheus")["Metrics"]}
         assert "rexwatch_http_requests_total" in names

@@ -46,6 +46,20 @@ def test_no_server_library_is_installed(lean):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip()
+    # Tracing and the OTLP exporter need the otlp extra: without it they say so, and the rest works.
+    code = ("import rexwatch.sdk as rw\n"
+            "for kw in ({'tracing': True}, {'exporter': 'otlp'}):\n"
+            "    try:\n"
+            "        rw.configure(logging_level=None, endpoint='http://127.0.0.1:9', **kw)\n"
+            "    except RuntimeError as e:\n"
+            "        print(e)\n"
+            "rw.configure(logging_level=None, endpoint='http://127.0.0.1:9', exporter='emf', aws_access_key_id='x',\n"
+            "             aws_secret_access_key='x')\n"
+            "rw.put_metric('X', 1, 'Count')\n"
+            "print('emf ok')\n")
+    r = subprocess.run([str(lean["bin"] / "python"), "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("pip install 'rexwatch[otlp]'") == 2 and "emf ok" in r.stdout, r.stdout
 
 
 def test_wheel_ships_the_vendored_browser_assets(lean):

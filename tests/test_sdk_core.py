@@ -162,7 +162,7 @@ def test_log_batches_respect_putlogevents_limits():
 
 
 def test_exporter_table_and_bad_settings():
-    assert set(EXPORTERS) == {"rexwatch", "aws"}
+    assert set(EXPORTERS) == {"rexwatch", "aws", "emf", "otlp"}
     with pytest.raises(ValueError, match="unknown exporter 'nope'"):
         rw.configure(logging_level=None, exporter="nope")
     with pytest.raises(ValueError, match="aws_access_key_id"):

@@ -7,74 +7,17 @@ request IDs, sampling and the ALB-named metrics.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import uuid
 from collections import Counter
-from pathlib import Path
 
 import httpx
 import pytest
 
-from rexwatch.testing import free_port
 from sdk_helpers import log_lines, metric_stats, wait_for
 
 pytestmark = pytest.mark.slow
-APPS = Path(__file__).parent / "sdk_apps"
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 ROUTES = {"fastapi": "/api/v1/tenants/{tenant_id}", "flask": "/api/v1/tenants/<tenant_id>",
           "django": "/api/v1/tenants/<str:tenant_id>"}
-
-
-class App:
-    def __init__(self, kind: str, endpoint: str, **env: str) -> None:
-        self.kind = kind
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.service = f"{kind}-{uuid.uuid4().hex[:6]}"
-        self.env = {**os.environ, "PYTHONPATH": f"{APPS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-                    "REXWATCH_ENDPOINT": endpoint, "REXWATCH_SERVICE": self.service,
-                    "REXWATCH_NAMESPACE": f"Test/{self.service}", "REXWATCH_FLUSH_INTERVAL": "0.3",
-                    "REXWATCH_SAMPLE": "/api/v1/noisy=0.5", "APP_CLOSED_PORT": str(free_port()),
-                    "APP_VERSION": "1.4.2", **env}
-        self.proc = subprocess.Popen([sys.executable, str(APPS / "serve.py"), kind, str(self.port)], env=self.env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-    def wait_up(self) -> None:
-        def up() -> bool:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"{self.kind} app exited: {self.proc.stderr.read()}")
-            try:
-                return httpx.get(f"{self.url}/debug/sdk", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                return False
-        wait_for(up, timeout=120, what=f"{self.kind} app")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stderr.close()
-
-
-@pytest.fixture
-def app_factory():
-    started: list[App] = []
-
-    def make(kind: str, endpoint: str, **env: str) -> App:
-        app = App(kind, endpoint, **env)
-        started.append(app)
-        app.wait_up()
-        return app
-
-    yield make
-    for app in started:
-        app.stop()
 
 
 @pytest.mark.parametrize("kind", ["fastapi", "flask", "django"])

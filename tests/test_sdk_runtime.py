@@ -48,8 +48,34 @@ def test_pool_metrics_use_the_runbook_names(live):
     assert metric_stats(live.url, "UTM/Pools", "DBOpenConnections", dims)["Maximum"] == 3
     rdims = {"Pool": "cache", "Service": "pools"}
     assert metric_stats(live.url, "UTM/Pools", "RedisInUse", rdims)["Maximum"] == 1
+    assert metric_stats(live.url, "UTM/Pools", "RedisOpenConnections", rdims)["Maximum"] == 1
+    assert metric_stats(live.url, "UTM/Pools", "RedisIdle", rdims)["Maximum"] == 0
     with pytest.raises(ValueError, match="cannot read pool statistics from object"):
         rw.track_pool(object())
+
+
+@pytest.mark.postgres
+def test_psycopg_pool_metrics_use_the_runbook_names(live):
+    from psycopg_pool import ConnectionPool
+
+    rw.configure(logging_level=None, service="pgpool", endpoint=live.url, namespace="UTM/Pools", flush_interval=60)
+    with ConnectionPool(PG.replace("+psycopg", ""), min_size=3, max_size=6, open=True) as pool:
+        pool.wait(30)  # the three minimum connections are open
+        held = [pool.getconn(timeout=30) for _ in range(2)]
+        try:
+            for conn in held:
+                conn.execute("SELECT 1")
+            stop = rw.track_pool(pool, "orders")
+            assert rw.flush(30), rw.stats()
+            stop()
+        finally:
+            for conn in held:
+                pool.putconn(conn)
+    dims = {"Pool": "orders", "Service": "pgpool"}
+    in_use = wait_for(lambda: metric_stats(live.url, "UTM/Pools", "DBInUse", dims), what="DBInUse")
+    assert in_use["Maximum"] == 2 and in_use["SampleCount"] == 1
+    assert metric_stats(live.url, "UTM/Pools", "DBIdle", dims)["Maximum"] == 1
+    assert metric_stats(live.url, "UTM/Pools", "DBOpenConnections", dims)["Maximum"] == 3
 
 
 def test_runtime_metrics_and_event_loop_lag(live):

@@ -210,7 +210,13 @@ def test_boto3_two_teams_logs_insights_and_alarms(runtime, live, org):
             call()
         assert e.value.response["Error"]["Code"] == "ResourceNotFoundException", e.value.response
         assert BLUE in e.value.response["Error"]["Message"]
-    # An admin deletes any group; an editor of another team cannot even find it.
+    # The CLI with alice's key: the same view.
+    key = org["alice"]["bearer"]["Authorization"].removeprefix("Bearer ")
+    r = run_cli("--endpoint", live.url, "--api-key", key, "logs", "describe-log-groups")
+    assert r.returncode == 0, r.stderr
+    assert {g["logGroupName"] for g in json.loads(r.stdout)["logGroups"]} == {RED, SHARED}
+    r = run_cli("--endpoint", live.url, "--api-key", key, "logs", "filter-log-events", "--log-group-name", BLUE)
+    assert r.returncode != 0 and "does not exist" in r.stderr
     events = alice_logs.filter_log_events(logGroupName=RED)["events"]
     assert [e["message"] for e in events] == ["secret of alice"]
     qid = bob_logs.start_query(logGroupName=BLUE, startTime=0, endTime=now // 1000 + 60,
@@ -366,3 +372,47 @@ def test_otlp_logs_land_in_the_senders_team(runtime, secured, org):
     assert "does not exist" in refused.partial_success.error_message
     r = secured.post("/api/v1/logs/filter", json={"groups": ["/otel/checkout"]}, headers=org["alice"]["bearer"])
     assert [json.loads(e["message"])["body"] for e in r.json()["events"]] == ["paid"]
+
+
+@pytest.mark.postgres
+def test_team_filters_on_postgresql(tmp_path, chdb_engine, pg_url):
+    """The same ownership and filters on the PostgreSQL control store, at the services."""
+    from rexwatch.errors import NotFound
+    from rexwatch.services.alarms import AlarmsService
+    from rexwatch.services.alarms.model import AlarmDefinition
+    from rexwatch.services.logs import LogsService
+    from rexwatch.testing import make_runtime
+
+    rt = make_runtime(tmp_path / "pg", chdb_engine, control_url=pg_url, workers="none")
+    try:
+        users, teams = rt.service(UserService), rt.service(TeamService)
+        logs, alarms = rt.service(LogsService), rt.service(AlarmsService)
+        for name in ("alice", "bob"):
+            users.create(name, PASSWORD, "editor")
+        teams.create("red")
+        teams.create("blue")
+        teams.add_member("red", "alice")
+        teams.add_member("blue", "bob")
+        alice, bob = (teams.with_teams(users.principal(n)) for n in ("alice", "bob"))
+        spec = dict(namespace="App", metric_name="cpu", statistic="Average", period=60, evaluation_periods=1,
+                    threshold=1.0, comparison_operator="GreaterThanThreshold")
+        for p, group, alarm in ((alice, RED, "red-cpu"), (bob, BLUE, "blue-cpu"), (None, SHARED, "shared")):
+            with access.acting_as(p):
+                logs.create_log_group(group)
+                alarms.put_metric_alarm(AlarmDefinition(name=alarm, **spec))
+        with access.acting_as(alice):
+            assert {g.name for g in logs.describe_log_groups()[0]} == {RED, SHARED}
+            assert {a.name for a in alarms.describe_alarms()[0]} == {"red-cpu", "shared"}
+            assert alarms.counts() == {"INSUFFICIENT_DATA": 2}
+            with pytest.raises(NotFound):
+                logs.describe_log_group(BLUE)
+            assert [h.alarm_name for h in alarms.describe_history()[0]] == ["shared", "red-cpu"]
+        listed = {t.name: (t.members, t.log_groups, t.alarms) for t in teams.list()}
+        assert listed == {"blue": (["bob"], 1, 1), "red": (["alice"], 1, 1)}
+        teams.delete("red")
+        with access.acting_as(bob):
+            assert {g.name for g in logs.describe_log_groups()[0]} == {RED, BLUE, SHARED}
+    finally:
+        rt.close(close_stores=False)
+        rt.telemetry.drop_database()
+        rt.control.dispose()

@@ -14,16 +14,64 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from rexwatch.errors import ConfigError
+from rexwatch.services.sso.config import SsoProvider, check_unique
 
 
 def default_data_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("rexwatch", appauthor=False))
+
+
+class ScrapeTarget(BaseModel):
+    """One Prometheus exporter the server scrapes (a ``[[scrape]]`` table of the config file)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=8, max_length=2048, description="The exporter's metrics URL (http or https).")
+    job: str = Field(min_length=1, max_length=1024, description="The `job` dimension, as Prometheus' job_name.")
+    interval_s: float = Field(60.0, ge=1, le=3600, description="Seconds between scrapes.")
+    timeout_s: float = Field(10.0, gt=0, le=3600, description="A scrape taking longer fails (up = 0).")
+    labels: dict[str, str] = Field(default_factory=dict, description="Further dimensions of every sample.")
+    namespace: str = Field("", max_length=255, description="Namespace; empty: the scrape_namespace setting.")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(v.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return v.strip()
+
+    @field_validator("timeout_s")
+    @classmethod
+    def _timeout(cls, v: float, info: Any) -> float:
+        interval = info.data.get("interval_s")
+        if interval is not None and v > interval:
+            raise ValueError("must not exceed interval_s (a scrape must end before the next one starts)")
+        return v
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, v: dict[str, str]) -> dict[str, str]:
+        for k in v:
+            if not k or len(k) > 255 or k.startswith("__") or k in ("job", "instance"):
+                raise ValueError(f"label {k!r}: names are 1-255 characters, not job, instance or __*")
+        return v
 
 
 class Settings(BaseSettings):
@@ -111,6 +159,21 @@ class Settings(BaseSettings):
         "prometheus", min_length=1, max_length=255, pattern=r"^[^:]",
         description="Namespace of samples received by Prometheus remote_write.",
     )
+    scrape: list[ScrapeTarget] = Field(
+        default_factory=list,
+        description="Prometheus exporters to scrape: [[scrape]] tables of the config file (url, job, interval_s, "
+        "timeout_s, labels, namespace), or a JSON list in the environment variable.",
+    )
+    scrape_namespace: str = Field(
+        "prometheus/scrape", min_length=1, max_length=255, pattern=r"^[^:]",
+        description="Namespace of scraped samples (a target's namespace overrides it).",
+    )
+    scrape_max_body_mb: float = Field(
+        16.0, gt=0, le=1024, description="A scrape answer larger than this (after decompression) fails (MiB).",
+    )
+    scrape_sample_limit: int = Field(
+        50_000, ge=1, le=10_000_000, description="A scrape exposing more samples than this fails, as in Prometheus.",
+    )
     otlp_port: int = Field(
         0, ge=0, le=65535,
         description="Also serve OTLP/HTTP (/v1/logs, /v1/metrics, /v1/traces only) on this port; OTLP's "
@@ -161,6 +224,24 @@ class Settings(BaseSettings):
     )
     login_lockout_minutes: int = Field(
         15, ge=1, le=24 * 60, description="How long logins stay refused after login_max_failures failures."
+    )
+    sso: list[SsoProvider] = Field(
+        default_factory=list,
+        description="Single sign-on providers offered on /login: one [[sso]] table each (docs/users.md).",
+    )
+    proxy_auth_header: str = Field(
+        "", max_length=100, pattern=r"^([A-Za-z0-9-]+)?$",
+        description="Header a trusted reverse proxy names the signed-in user in (e.g. X-Forwarded-User); "
+        "empty: off.",
+    )
+    proxy_auth_trusted: str = Field(
+        "", description="Comma-separated networks whose connections may use proxy_auth_header (the proxies)."
+    )
+    proxy_auth_create_users: bool = Field(
+        True, description="Create a user at the first request naming an unknown user in proxy_auth_header."
+    )
+    proxy_auth_role: Literal["viewer", "editor", "admin"] = Field(
+        "viewer", description="Role of users created by proxy_auth_header."
     )
     log_alarm_queries_per_tick: int = Field(
         50, ge=1, le=10_000,
@@ -227,6 +308,19 @@ class Settings(BaseSettings):
         "", description="Comma-separated networks outbound requests may always reach, whatever their class."
     )
 
+    @field_validator("sso")
+    @classmethod
+    def _sso_names(cls, v: list[SsoProvider]) -> list[SsoProvider]:
+        return check_unique(v)
+
+    @field_validator("proxy_auth_trusted")
+    @classmethod
+    def _proxy_cidrs(cls, v: str) -> str:
+        from rexwatch.netpolicy import parse_cidrs
+
+        parse_cidrs(v)  # ValueError names the bad network
+        return v
+
     @field_validator("outbound_allow_cidrs")
     @classmethod
     def _cidrs(cls, v: str) -> str:
@@ -234,6 +328,13 @@ class Settings(BaseSettings):
 
         parse_cidrs(v)  # ValueError names the bad network
         return v
+
+    @model_validator(mode="after")
+    def _proxy_needs_trusted(self) -> Settings:
+        if self.proxy_auth_header and not self.proxy_auth_trusted.strip():
+            raise ValueError("proxy_auth_header needs proxy_auth_trusted: the networks of the proxies "
+                             "allowed to name users (anyone else could send the header)")
+        return self
 
     @field_validator("host")
     @classmethod
@@ -291,10 +392,14 @@ class Settings(BaseSettings):
         out: dict[str, Any] = {}
         for name in type(self).model_fields:
             value = getattr(self, name)
-            if isinstance(value, SecretStr):
+            if name == "sso":
+                value = [p.masked() for p in value]
+            elif isinstance(value, SecretStr):
                 value = "********" if value.get_secret_value() else ""
             elif isinstance(value, Path):
                 value = str(value)
+            elif isinstance(value, list):
+                value = [v.model_dump() if isinstance(v, BaseModel) else v for v in value]
             elif name.endswith("_url") and isinstance(value, str):
                 value = mask_url_password(value)
             out[name] = value

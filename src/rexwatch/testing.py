@@ -63,7 +63,7 @@ def wait_for_tick(target: Runtime | str, worker: str, n: int = 1, deadline: floa
     ``target`` is a runtime (in-process workers) or a server's base URL (read from its /metrics). Worker
     names: alarms, notify, probes (a flush of results), probes_reload (a configuration re-read),
     retention, metric_filters (one batch of log events), selfwatch (a flush of the server's own request
-    log and metrics).
+    log and metrics), scrape (one scrape of one exporter).
     """
     if isinstance(target, Runtime):
         return target.metrics.ticks.wait(worker, n, deadline)

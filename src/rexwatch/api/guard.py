@@ -35,8 +35,12 @@ PUBLIC_GROUPS: dict[str, re.Pattern[str]] = {
 DEFAULT_PUBLIC = "status,health"
 # Open whatever the setting says: each carries its own proof or holds nothing private.
 # The login and first-run setup pages check their own credentials (a password, the setup token);
-# the password reset pages a single-use token mailed to the user or handed over by an admin.
-ALWAYS_OPEN = re.compile(r"^/(static/.*|push/[^/]+|sns/(confirm|unsubscribe)|login|login/2fa|setup|forgot|reset)$")
+# the password reset pages a single-use token mailed to the user or handed over by an admin;
+# single sign-on starts and callbacks carry their own proof (the provider's code and the state cookie).
+ALWAYS_OPEN = re.compile(
+    r"^/(static/.*|push/[^/]+|sns/(confirm|unsubscribe)|login|login/2fa|setup|forgot|reset"
+    r"|login/sso/[a-z0-9][a-z0-9_-]{0,39}(/callback)?)$"
+)
 SESSION_COOKIE = "rexwatch_session"
 
 # Sent with every HTML page: no inline script anywhere, no framing, no referrer leaking
@@ -217,6 +221,19 @@ def resolve_principal(runtime: Runtime, scope: Scope, headers: dict[bytes, bytes
         state["api_key"] = key
         state["principal"] = key.principal()
         return state["principal"]
+    proxy_header = runtime.settings.proxy_auth_header
+    if proxy_header:
+        named = headers.get(proxy_header.lower().encode())
+        if named:
+            from rexwatch.services.sso.proxy import ProxyAuth
+
+            peer = scope.get("rexwatch.peer") or scope.get("client")
+            principal = runtime.service(ProxyAuth).principal(
+                peer[0] if peer else None, named.decode("latin-1").strip(),
+                user_agent=headers.get(b"user-agent", b"").decode("latin-1"))
+            if principal is not None:
+                state["principal"] = principal
+                return principal
     raw = headers.get(b"cookie")
     if not raw:
         return None

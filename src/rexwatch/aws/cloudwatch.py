@@ -37,7 +37,7 @@ def _dims(items: list[dict[str, Any]] | None, prefix: FieldPath = ()) -> list[tu
     return out
 
 
-def _datum(item: dict[str, Any], i: int) -> MetricDatum:
+def _datum(item: dict[str, Any], i: int, shared: dict[tuple, list[tuple[str, str]]] | None = None) -> MetricDatum:
     sv = item.get("StatisticValues")
     stat = None
     if sv is not None:
@@ -47,9 +47,13 @@ def _datum(item: dict[str, Any], i: int) -> MetricDatum:
                     "The parameter {field} is required.", field=("MetricData", i, "StatisticValues", k)
                 )
         stat = StatisticSet(sv["SampleCount"], sv["Sum"], sv["Minimum"], sv["Maximum"])
+    dims = _dims(item.get("Dimensions"), ("MetricData", i))
+    if shared is not None:
+        # Items of one series share one list: the metrics service validates and encodes each list once.
+        dims = shared.setdefault(tuple(dims), dims)
     return MetricDatum(
         metric_name=item.get("MetricName"),
-        dimensions=_dims(item.get("Dimensions"), ("MetricData", i)),
+        dimensions=dims,
         timestamp=item.get("Timestamp"),
         value=item.get("Value"),
         values=item.get("Values"),
@@ -65,7 +69,8 @@ def put_metric_data(ctx: AwsContext, params: dict[str, Any]) -> dict[str, Any]:
     items = list(params.get("MetricData") or [])
     for ent in params.get("EntityMetricData") or []:
         items.extend(ent.get("MetricData") or [])
-    data = [_datum(item, i) for i, item in enumerate(items, 1)]
+    shared: dict[tuple, list[tuple[str, str]]] = {}
+    data = [_datum(item, i, shared) for i, item in enumerate(items, 1)]
     _svc(ctx).put_metric_data(params.get("Namespace"), data)
     return {}
 

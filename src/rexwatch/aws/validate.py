@@ -32,23 +32,61 @@ def check(value: Any, shape: Any, path: str = "") -> None:
     """Raise AwsError(SerializationException) naming the first member of the wrong type."""
     if shape is None or value is None:
         return
+    # Almost every request is well typed: check it without building member paths (a 1,000-item
+    # PutMetricData has some 10,000 members), and walk again with paths only to name a failure.
+    if _fine(value, shape):
+        return
+    _check(value, shape, path)
+
+
+def _fine(value: Any, shape: Any) -> bool:
+    kind = shape.type_name
+    if kind == "structure":
+        if not isinstance(value, dict):
+            return False
+        members = shape.members
+        for name, v in value.items():
+            if v is not None and (m := members.get(name)) is not None and not _fine(v, m):
+                return False
+        return True
+    if kind == "list":
+        if not isinstance(value, list):
+            return False
+        m = shape.member
+        return all(v is None or _fine(v, m) for v in value)
+    if kind == "map":
+        if not isinstance(value, dict):
+            return False
+        m = shape.value
+        return all(v is None or _fine(v, m) for v in value.values())
+    allowed = _SCALARS.get(kind)
+    if allowed is None:
+        return True
+    if isinstance(value, bool):
+        return bool in allowed
+    return isinstance(value, allowed) or (kind in ("float", "double") and value in _SPECIAL_FLOATS)
+
+
+def _check(value: Any, shape: Any, path: str = "") -> None:
+    if shape is None or value is None:
+        return
     kind = shape.type_name
     if kind == "structure":
         if not isinstance(value, dict):
             _wrong(path or "request body", "an object", value)
         for name, member in shape.members.items():
             if name in value:
-                check(value[name], member, f"{path}.{name}" if path else name)
+                _check(value[name], member, f"{path}.{name}" if path else name)
     elif kind == "list":
         if not isinstance(value, list):
             _wrong(path, "a list", value)
         for i, item in enumerate(value):
-            check(item, shape.member, f"{path}[{i}]")
+            _check(item, shape.member, f"{path}[{i}]")
     elif kind == "map":
         if not isinstance(value, dict):
             _wrong(path, "an object", value)
         for k, v in value.items():
-            check(v, shape.value, f"{path}.{k}")
+            _check(v, shape.value, f"{path}.{k}")
     else:
         allowed = _SCALARS.get(kind)
         if allowed is None:

@@ -75,3 +75,34 @@ def default_endpoint() -> str:
 
 
 pass_ctx = click.make_pass_decorator(CliContext)
+
+
+def open_local_control(obj: CliContext, data_dir: str | None) -> tuple[Any, Any]:
+    """The control store and settings of the server whose data dir this machine holds, migrated: for
+    the commands that manage accounts without a running server (keys, users, teams)."""
+    from rexwatch.errors import ConfigError
+    from rexwatch.server.run import private_files
+    from rexwatch.settings import load_settings
+    from rexwatch.stores.control import connect_control, upgrade
+
+    try:
+        settings = load_settings(obj.config, data_dir=data_dir)
+        private_files()
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        engine = connect_control(settings.effective_control_url)
+        upgrade(engine)
+    except ConfigError as e:
+        fail(str(e))
+    except OSError as e:
+        fail(f"data dir is not usable: {e}")
+    return engine, settings
+
+
+def run_or_fail(fn: Any, *args: Any) -> Any:
+    """Call ``fn``; a rexwatch error becomes the command's one-line failure."""
+    from rexwatch.errors import RexwatchError
+
+    try:
+        return fn(*args)
+    except RexwatchError as e:
+        fail(e.message)

@@ -9,31 +9,17 @@ from __future__ import annotations
 
 import click
 
-from rexwatch.cli.context import CliContext, fail, pass_ctx
+from rexwatch.cli.context import CliContext, fail, open_local_control, pass_ctx
 from rexwatch.cli.output import print_json, print_table, want_json
-from rexwatch.errors import ConfigError, RexwatchError
+from rexwatch.errors import RexwatchError
 
 
 def _service(obj: CliContext, data_dir: str | None):
     from rexwatch.secrets import SecretBox
-    from rexwatch.server.run import private_files
     from rexwatch.services.keys import KeyService
-    from rexwatch.settings import load_settings
-    from rexwatch.stores.control import connect_control, upgrade
 
-    try:
-        settings = load_settings(obj.config, data_dir=data_dir)
-        private_files()
-        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        engine = connect_control(settings.effective_control_url)
-        upgrade(engine)
-        return KeyService(
-            engine, SecretBox.from_settings(settings.secret_key.get_secret_value(), settings.data_dir)
-        )
-    except ConfigError as e:
-        fail(str(e))
-    except OSError as e:
-        fail(f"data dir is not usable: {e}")
+    engine, settings = open_local_control(obj, data_dir)
+    return KeyService(engine, SecretBox.from_settings(settings.secret_key.get_secret_value(), settings.data_dir))
 
 
 data_dir_option = click.option(

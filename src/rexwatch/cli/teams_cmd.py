@@ -10,36 +10,16 @@ from types import SimpleNamespace
 
 import click
 
-from rexwatch.cli.context import CliContext, fail, pass_ctx
+from rexwatch.cli.context import CliContext, fail, open_local_control, pass_ctx, run_or_fail
 from rexwatch.cli.keys_cmd import data_dir_option
 from rexwatch.cli.output import print_json, print_table, want_json
-from rexwatch.errors import ConfigError, RexwatchError
 
 
 def _service(obj: CliContext, data_dir: str | None):
-    from rexwatch.server.run import private_files
     from rexwatch.services.teams import TeamService
-    from rexwatch.settings import load_settings
-    from rexwatch.stores.control import connect_control, upgrade
 
-    try:
-        settings = load_settings(obj.config, data_dir=data_dir)
-        private_files()
-        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        engine = connect_control(settings.effective_control_url)
-        upgrade(engine)
-    except ConfigError as e:
-        fail(str(e))
-    except OSError as e:
-        fail(f"data dir is not usable: {e}")
+    engine, settings = open_local_control(obj, data_dir)
     return TeamService(SimpleNamespace(control=engine, settings=settings))
-
-
-def _run(fn, *args):
-    try:
-        return fn(*args)
-    except RexwatchError as e:
-        fail(e.message)
 
 
 @click.group()
@@ -53,7 +33,7 @@ def teams() -> None:
 @pass_ctx
 def create(obj: CliContext, name: str, data_dir: str | None) -> None:
     """Create a team."""
-    team = _run(_service(obj, data_dir).create, name)
+    team = run_or_fail(_service(obj, data_dir).create, name)
     if want_json(obj.output):
         print_json(team.view())
         return
@@ -76,7 +56,7 @@ def list_(obj: CliContext, data_dir: str | None) -> None:
 @pass_ctx
 def delete(obj: CliContext, name: str, data_dir: str | None) -> None:
     """Delete a team: what it owned becomes visible to everyone."""
-    team = _run(_service(obj, data_dir).delete, name)
+    team = run_or_fail(_service(obj, data_dir).delete, name)
     click.echo(f"Deleted team {team.name}; its {team.log_groups} log groups and {team.alarms} alarms "
                "belong to no team now.")
 
@@ -88,7 +68,7 @@ def delete(obj: CliContext, name: str, data_dir: str | None) -> None:
 @pass_ctx
 def add_member(obj: CliContext, team: str, username: str, data_dir: str | None) -> None:
     """Add a user to a team (its keys follow)."""
-    added = _run(_service(obj, data_dir).add_member, team, username)
+    added = run_or_fail(_service(obj, data_dir).add_member, team, username)
     click.echo(f"{username} is {'now' if added else 'already'} a member of {team}.")
 
 
@@ -99,7 +79,7 @@ def add_member(obj: CliContext, team: str, username: str, data_dir: str | None) 
 @pass_ctx
 def remove_member(obj: CliContext, team: str, username: str, data_dir: str | None) -> None:
     """Take a user out of a team."""
-    _run(_service(obj, data_dir).remove_member, team, username)
+    run_or_fail(_service(obj, data_dir).remove_member, team, username)
     click.echo(f"{username} is no longer a member of {team}.")
 
 
@@ -118,6 +98,6 @@ def assign(obj: CliContext, log_group: str | None, alarm: str | None, team: str 
     if (team is None) == (not to_none):
         fail("name a --team, or give --none")
     kind, name = ("log_group", log_group) if log_group is not None else ("alarm", alarm)
-    _run(_service(obj, data_dir).assign, kind, name, team)
+    run_or_fail(_service(obj, data_dir).assign, kind, name, team)
     what = "log group" if kind == "log_group" else "alarm"
     click.echo(f"{what} {name} belongs to {'team ' + team if team else 'no team'}.")

@@ -45,9 +45,15 @@ class CumulativeTracker:
 
     def delta(self, key: Hashable, start_ns: int, total: float) -> float:
         """The increase of a cumulative sum since its previous point."""
+        inc = self.increase(key, start_ns, total, whole_if_new=bool(start_ns))
+        return 0.0 if inc is None else inc
+
+    def increase(self, key: Hashable, start_ns: int, total: float, *, whole_if_new: bool) -> float | None:
+        """``delta``, with the caller deciding what a series' first point means: its whole value
+        (``whole_if_new``, the counter started recently) or only a baseline (None)."""
         prev = self._swap(key, start_ns, total)
         if prev is None:
-            return total if start_ns else 0.0
+            return total if whole_if_new else None
         p_start, p_total = prev
         assert isinstance(p_total, float | int)
         if start_ns != p_start or total < p_total:
@@ -55,11 +61,13 @@ class CumulativeTracker:
             return total
         return total - p_total
 
-    def bucket_delta(self, key: Hashable, start_ns: int, counts: dict[Hashable, float]) -> dict[Hashable, float]:
-        """Per-bucket increases of a cumulative histogram since its previous point."""
+    def bucket_delta(self, key: Hashable, start_ns: int, counts: dict[Hashable, float], *,
+                     whole_if_new: bool | None = None) -> dict[Hashable, float]:
+        """Per-bucket increases of a cumulative histogram since its previous point (a first point counts
+        whole when ``whole_if_new``, by default when it has a start time; else it is a baseline)."""
         prev = self._swap(key, start_ns, counts)
         if prev is None:
-            return counts if start_ns else {}
+            return counts if (bool(start_ns) if whole_if_new is None else whole_if_new) else {}
         p_start, p_counts = prev
         assert isinstance(p_counts, dict)
         if start_ns != p_start or any(c < p_counts.get(b, 0) for b, c in counts.items()) or any(

@@ -178,7 +178,7 @@ class _Columns:
         c.offsets.append(len(c.values))  # type: ignore[union-attr]
 
 
-class _Batch:
+class PointBatch:
     """Columns by namespace, one dimension list per attribute set, and what was refused."""
 
     def __init__(self, now: dt.datetime) -> None:
@@ -231,7 +231,7 @@ class _Batch:
             self.by_ns[namespace].add(name, dims, t, unit, [v for v, _ in part], [c for _, c in part])
 
 
-def _map_metric(m: Any, namespace: str, base: list, tracker: CumulativeTracker, out: _Batch) -> None:
+def _map_metric(m: Any, namespace: str, base: list, tracker: CumulativeTracker, out: PointBatch) -> None:
     name = m.name
     if not name or len(name) > 255:
         out.refuse(1, f"metric name {name[:40]!r} must have 1 to 255 characters")
@@ -294,7 +294,7 @@ def export(runtime: Runtime, req: ExportMetricsServiceRequest) -> ExportMetricsS
     s = runtime.settings
     keep = tuple(k.strip() for k in s.otlp_resource_dimensions.split(",") if k.strip())
     tracker = runtime.service(CumulativeTracker)
-    out = _Batch(dt.datetime.now(dt.UTC))
+    out = PointBatch(dt.datetime.now(dt.UTC))
     for rm in req.resource_metrics:
         resource = attributes(rm.resource.attributes)
         namespace = group_name(s.otlp_metrics_namespace, resource)[:255]
@@ -313,7 +313,7 @@ def export(runtime: Runtime, req: ExportMetricsServiceRequest) -> ExportMetricsS
 PUT_CHUNK = 20_000
 
 
-def put(metrics: MetricsService, out: _Batch) -> None:
+def put(metrics: MetricsService, out: PointBatch) -> None:
     for namespace, columns in out.by_ns.items():
         for chunk in _chunked(columns.cols):
             try:

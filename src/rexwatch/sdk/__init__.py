@@ -42,10 +42,28 @@ def timer(name: str, dimensions: Mapping[str, Any] | None = None, namespace: str
     return sdk.metrics.timer(name, dimensions, namespace)
 
 
+def traceparent() -> str | None:
+    """The current request's W3C ``traceparent`` (its span while tracing is on), to pass to other services."""
+    sdk = get()
+    if sdk is not None and sdk.tracing is not None:
+        return sdk.tracing.traceparent()
+    from rexwatch.sdk.context import current
+
+    ctx = current()
+    if ctx is not None and ctx.trace_id and ctx.span_id:
+        return f"00-{ctx.trace_id}-{ctx.span_id}-01"
+    return None
+
+
 def flush(timeout: float = 5.0) -> bool:
     """Send what is buffered now, waiting up to ``timeout`` seconds; True when everything went out."""
     sdk = get()
-    return sdk.sender.flush(timeout) if sdk is not None else True
+    if sdk is None:
+        return True
+    spans_ok = True
+    if sdk.tracing is not None:
+        spans_ok = bool(sdk.tracing.provider.force_flush(int(timeout * 1000)))
+    return sdk.sender.flush(timeout) and spans_ok
 
 
 def stats() -> dict[str, Any]:
@@ -62,4 +80,5 @@ def _need() -> SDK:
 
 
 __all__ = ["SDK", "Config", "Counter", "JsonFormatter", "RexwatchHandler", "Timer", "audit", "configure", "counter",
-           "flush", "get", "put_metric", "request_id", "shutdown", "stats", "structlog_processor", "timer", "track_pool"]
+           "flush", "get", "put_metric", "request_id", "shutdown", "stats", "structlog_processor", "timer",
+           "traceparent", "track_pool"]

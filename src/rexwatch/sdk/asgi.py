@@ -61,14 +61,16 @@ class RexwatchMiddleware:
             return
         if not self._loop_watched:
             self._watch_loop()
-        incoming = traceparent = None
+        incoming = traceparent = tracestate = None
         for name, value in scope.get("headers", ()):
             if name == b"x-request-id":
                 incoming = value.decode("latin-1")
             elif name == b"traceparent":
                 traceparent = value.decode("latin-1")
+            elif name == b"tracestate":
+                tracestate = value.decode("latin-1")
         path = scope.get("path", "")
-        ctx = start(scope.get("method", "GET"), path, incoming, _route_of(scope), traceparent)
+        ctx = start(scope.get("method", "GET"), path, incoming, _route_of(scope), traceparent, tracestate)
         rid = ctx.request_id.encode()
         status = 500
         started = time.perf_counter()

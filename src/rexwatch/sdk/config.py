@@ -60,6 +60,8 @@ class Config:
     # Where rexwatch.sdk.audit() sends audit events (default /app/<service>/audit).
     audit_log_group: str | None = None
     namespace: str = "Application"
+    # The emf exporter's metric events go here (None: log_group).
+    emf_log_group: str | None = None
     version: str = ""
     # Sending: a bounded buffer per kind, flushed every interval or when a batch fills.
     flush_interval: float = 5.0
@@ -74,6 +76,10 @@ class Config:
     request_dimensions: tuple[tuple[str, ...], ...] = ((), ("Service",), ("Service", "Route"))
     # One JSON line per request (method, path, route, status, duration), sampled with its other lines.
     access_log: bool = True
+    # Tracing: a SERVER span per request through the OpenTelemetry SDK (optional dependency).
+    tracing: bool = False
+    # None: <endpoint>/v1/traces (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT when set).
+    traces_endpoint: str | None = None
 
     def __post_init__(self) -> None:
         if self.log_group is None:
@@ -100,7 +106,8 @@ class Config:
             "audit_log_group": "REXWATCH_AUDIT_LOG_GROUP",
             "namespace": "REXWATCH_NAMESPACE", "version": "APP_VERSION",
             "aws_access_key_id": "AWS_ACCESS_KEY_ID", "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
-            "aws_session_token": "AWS_SESSION_TOKEN",
+            "aws_session_token": "AWS_SESSION_TOKEN", "traces_endpoint": "REXWATCH_TRACES_ENDPOINT",
+            "emf_log_group": "REXWATCH_EMF_LOG_GROUP",
         }
         for attr, name in text.items():
             if env.get(name):
@@ -115,6 +122,8 @@ class Config:
         for attr, name in (("max_queue", "REXWATCH_MAX_QUEUE"), ("batch_size", "REXWATCH_BATCH_SIZE")):
             if env.get(name):
                 values[attr] = int(_env_float(name, 0))
+        if env.get("REXWATCH_TRACING"):
+            values["tracing"] = env["REXWATCH_TRACING"].strip().lower() in ("1", "true", "yes", "on")
         if env.get("REXWATCH_SAMPLE"):
             values["sample_rates"] = parse_sample_rules(env["REXWATCH_SAMPLE"])
         known = {f.name for f in fields(cls)}

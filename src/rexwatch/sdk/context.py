@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import random
 import re
-import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
@@ -28,8 +27,10 @@ _current: ContextVar[RequestContext | None] = ContextVar("rexwatch_request", def
 
 def new_request_id() -> str:
     """A version-4 UUID from ``random`` (reseeded in forked children): IDs must be unique, not secret,
-    and ``uuid4()`` costs a system call per request."""
-    return str(uuid.UUID(int=_getrandbits(128) & _V4_CLEAR | _V4_SET))
+    and ``uuid4()`` costs a system call per request. Formatted directly: a ``uuid.UUID`` object and its
+    ``str()`` cost more than the random bits."""
+    h = f"{_getrandbits(128) & _V4_CLEAR | _V4_SET:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 _getrandbits = random.getrandbits
@@ -59,8 +60,8 @@ class Sampler:
 
 
 class RequestContext:
-    __slots__ = ("decided", "held", "kept", "method", "path", "request_id", "route", "route_of", "sample_rate",
-                 "sampler", "status", "token", "trace_id")
+    __slots__ = ("decided", "held", "kept", "method", "otel_token", "path", "request_id", "route", "route_of",
+                 "sample_rate", "sampler", "span", "span_id", "status", "token", "trace_id", "tracing")
 
     def __init__(self, request_id: str, method: str, path: str, sampler: Sampler | None,
                  route_of: Callable[[], str | None] | None = None) -> None:
@@ -77,6 +78,10 @@ class RequestContext:
         self.held: list[tuple[str, int, str]] | None = None
         self.token: Any = None
         self.trace_id: str | None = None
+        self.span_id: str | None = None
+        self.span: Any = None  # the request's OpenTelemetry span while tracing is on
+        self.otel_token: Any = None
+        self.tracing: Any = None  # the Tracing that opened the span: it closes it, even after a reconfigure
 
     def resolve_route(self) -> str | None:
         if self.route is None and self.route_of is not None:

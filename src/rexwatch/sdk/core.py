@@ -26,6 +26,7 @@ class SDK:
         self.request_metrics = RequestMetrics(config)
         self.sender.aggregator.sources.append(self.request_metrics.drain)
         self.handler: RexwatchHandler | None = None
+        self.tracing: Any = None  # rexwatch.sdk.tracing.Tracing while tracing is on
         self.extras: list[Any] = []  # runtime collectors, profiling server: stopped on shutdown
 
     def shutdown(self, timeout: float | None = None) -> bool:
@@ -36,6 +37,11 @@ class SDK:
                 pass
         if self.handler is not None:
             logging.getLogger().removeHandler(self.handler)
+        if self.tracing is not None:
+            try:
+                self.tracing.shutdown()
+            except Exception:
+                pass
         return self.sender.shutdown(timeout)
 
 
@@ -48,7 +54,7 @@ def get() -> SDK | None:
 
 def configure(*, logging_level: int | str | None = logging.INFO, runtime_metrics: float | None = None,
               profiling_port: int | None = None, profiling_host: str = "127.0.0.1",
-              profiling_token: str | None = None, **settings: Any) -> SDK:
+              profiling_token: str | None = None, tracer_provider: Any = None, **settings: Any) -> SDK:
     """Set up the SDK for this process; settings not given come from ``REXWATCH_*`` variables.
 
     ``logging_level``: attach the shipping handler to the root logger at this level (None: don't).
@@ -56,6 +62,8 @@ def configure(*, logging_level: int | str | None = logging.INFO, runtime_metrics
     ``REXWATCH_RUNTIME_METRICS``).
     ``profiling_port``: serve on-demand profiles there (None: off; ``REXWATCH_PROFILING_PORT``,
     ``REXWATCH_PROFILING_TOKEN``).
+    ``tracing=True`` (``REXWATCH_TRACING=1``): a span per request through the OpenTelemetry SDK, sent
+    over OTLP/HTTP to ``<endpoint>/v1/traces``; ``tracer_provider=`` uses the app's own provider instead.
     Calling it again replaces the previous setup (after flushing it).
     """
     config = Config.from_env(**settings)
@@ -70,6 +78,10 @@ def configure(*, logging_level: int | str | None = logging.INFO, runtime_metrics
         if old is not None:
             old.shutdown()
         sdk = SDK(config)
+        if config.tracing or tracer_provider is not None:
+            from rexwatch.sdk.tracing import Tracing
+
+            sdk.tracing = Tracing(config, tracer_provider)
         if logging_level is not None:
             sdk.handler = RexwatchHandler()
             root = logging.getLogger()

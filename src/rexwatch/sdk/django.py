@@ -32,7 +32,7 @@ class RexwatchMiddleware:
 
     def __call__(self, request: Any) -> Any:
         ctx = start(request.method, request.path, request.headers.get("X-Request-ID"), _route_of(request),
-                    request.headers.get("traceparent"))
+                    request.headers.get("traceparent"), request.headers.get("tracestate"))
         started = time.perf_counter()
         status = 500
         try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from itertools import islice
 from typing import Any
 
 from rexwatch.sdk import context, state
@@ -22,53 +23,78 @@ try:  # orjson is a base dependency; plain json keeps the SDK working if it is m
 
     def dumps(doc: dict[str, Any]) -> str:
         return orjson.dumps(doc, default=str).decode()
+
+    loads = orjson.loads
 except ImportError:  # pragma: no cover - exercised only without orjson
     import json
 
     def dumps(doc: dict[str, Any]) -> str:
         return json.dumps(doc, default=str, separators=(",", ":"))
 
+    loads = json.loads
+
 
 # Attributes every LogRecord has: anything else on a record came from ``extra=``.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
+_N_STANDARD = len(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
+_current = context.current
 SENDER_THREAD = "rexwatch-sdk-sender"
 
 
-_second: list = [-1, ""]  # the last whole second formatted: most lines share it
+# The last millisecond and whole second formatted: a request's lines mostly share both.
+_milli: list = [-1, ""]
+_second: list = [-1, ""]
 
 
 def iso(ts: float) -> str:
-    whole = int(ts)
-    cached = _second
-    if cached[0] != whole:
-        cached[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
-        cached[0] = whole
-    return f"{cached[1]}.{int(ts * 1000) % 1000:03d}Z"
+    return iso_ms(int(ts * 1000))
 
 
-def record_doc(record: logging.LogRecord) -> dict[str, Any]:
+def iso_ms(ms: int) -> str:
+    cached = _milli
+    if cached[0] == ms:
+        return cached[1]
+    whole = ms // 1000
+    sec = _second
+    if sec[0] != whole:
+        sec[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        sec[0] = whole
+    text = f"{sec[1]}.{ms % 1000:03d}Z"
+    cached[0], cached[1] = ms, text  # two stores: a racing reader sees an old pair or the new one's ms first
+    return text
+
+
+def record_doc(record: logging.LogRecord, ctx: context.RequestContext | None = None,
+               ms: int | None = None) -> dict[str, Any]:
     doc: dict[str, Any] = {
-        "timestamp": iso(record.created),
+        "timestamp": iso_ms(int(record.created * 1000) if ms is None else ms),
         "level": record.levelname,
         "message": record.getMessage(),
         "logger": record.name,
     }
-    ctx = context.current()
+    if ctx is None:
+        ctx = _current()
     if ctx is not None:
         doc["request_id"] = ctx.request_id
         doc["method"] = ctx.method
         doc["path"] = ctx.path
         if ctx.trace_id:
             doc["trace_id"] = ctx.trace_id
+            if ctx.span_id:
+                doc["span_id"] = ctx.span_id
     if record.exc_info and record.exc_info[0] is not None:
         doc["exception"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
     elif record.exc_text:
         doc["exception"] = record.exc_text
     if record.stack_info:
         doc["stack"] = record.stack_info
-    for key, value in record.__dict__.items():
-        if key not in _STANDARD and key not in doc and not key.startswith("_"):
-            doc[key] = value
+    attrs = record.__dict__
+    if len(attrs) > _N_STANDARD:
+        # Only records given extra= fields (or touched by a formatter) have more than the standard
+        # attributes, and those come after them: LogRecord sets its own first, makeRecord adds the rest.
+        for key, value in islice(attrs.items(), _N_STANDARD, None):
+            if key not in _STANDARD and key not in doc and not key.startswith("_"):
+                doc[key] = value
     return doc
 
 
@@ -82,12 +108,16 @@ class JsonFormatter(logging.Formatter):
 def ship(doc: dict[str, Any], levelno: int, group: str | None = None) -> None:
     """Send one line through the request's sampling decision. Never raises."""
     sdk = state.sdk
-    if sdk is None:
-        return
+    if sdk is not None:
+        ship_in(sdk, _current(), doc, levelno, group, int(time.time() * 1000))
+
+
+def ship_in(sdk: Any, ctx: context.RequestContext | None, doc: dict[str, Any], levelno: int, group: str | None,
+            ms: int) -> None:
+    """``ship`` for callers that already hold the SDK, the request and the time."""
     group = group or sdk.config.log_group or "/app/app"
-    ctx = context.current()
     if ctx is None:
-        sdk.sender.emit_log(group, int(time.time() * 1000), dumps(doc))
+        sdk.sender.emit_log(group, ms, dumps(doc))
         return
     if not ctx.decided:
         if levelno >= logging.WARNING:
@@ -97,7 +127,7 @@ def ship(doc: dict[str, Any], levelno: int, group: str | None = None) -> None:
         else:
             if ctx.held is None:
                 ctx.held = []
-            ctx.held.append((group, int(time.time() * 1000), doc))  # type: ignore[arg-type]
+            ctx.held.append((group, ms, doc))  # type: ignore[arg-type]
             if len(ctx.held) >= context.MAX_HELD_LINES:  # a long request: decide now rather than hold more
                 settle(ctx, 0)
             return
@@ -105,7 +135,7 @@ def ship(doc: dict[str, Any], levelno: int, group: str | None = None) -> None:
         return
     if ctx.sample_rate < 1.0:
         doc["sample_rate"] = ctx.sample_rate
-    sdk.sender.emit_log(group, int(time.time() * 1000), dumps(doc))
+    sdk.sender.emit_log(group, ms, dumps(doc))
 
 
 def keep_request(ctx: context.RequestContext) -> None:
@@ -152,12 +182,24 @@ class RexwatchHandler(logging.Handler):
         super().__init__(level)
         self.log_group = log_group
 
+    def handle(self, record: logging.LogRecord) -> bool:
+        # No handler lock: emit only appends to the sender's buffer, which has a lock of its own.
+        rv = self.filter(record)
+        if rv:
+            self.emit(record)
+        return bool(rv)
+
     def emit(self, record: logging.LogRecord) -> None:
         # The sender's own HTTP client logs each request: shipping those would feed back forever.
         if record.threadName == SENDER_THREAD or record.name.startswith("rexwatch.sdk"):
             return
+        sdk = state.sdk
+        if sdk is None:
+            return
         try:
-            ship(record_doc(record), record.levelno, self.log_group)
+            ctx = _current()
+            ms = int(record.created * 1000)
+            ship_in(sdk, ctx, record_doc(record, ctx, ms), record.levelno, self.log_group, ms)
         except Exception:
             self.handleError(record)
 
@@ -188,6 +230,8 @@ def structlog_processor(logger: Any, method_name: str, event_dict: dict[str, Any
             doc.update(request_id=ctx.request_id, method=ctx.method, path=ctx.path)
             if ctx.trace_id:
                 doc["trace_id"] = ctx.trace_id
+                if ctx.span_id:
+                    doc["span_id"] = ctx.span_id
         exc = event_dict.get("exception") or event_dict.get("exc_info")
         if isinstance(exc, BaseException):
             doc["exception"] = "".join(traceback.format_exception(exc)).rstrip()

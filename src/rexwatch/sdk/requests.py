@@ -14,6 +14,7 @@ paths; a request no route matched counts under ``Route=UNMATCHED``.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import traceback
@@ -22,12 +23,27 @@ from collections.abc import Callable
 from rexwatch.sdk import context, state
 from rexwatch.sdk.config import Config
 from rexwatch.sdk.exporters.base import MetricDatum
-from rexwatch.sdk.logs import settle, ship
+from rexwatch.sdk.logs import iso_ms, settle, ship_in
 
 UNMATCHED = "UNMATCHED"
+_ERROR, _WARNING, _INFO = (logging.ERROR, "ERROR"), (logging.WARNING, "WARNING"), (logging.INFO, "INFO")
 # Distinct routes tracked per interval; more than this (a framework reporting raw paths) fold into one.
 MAX_ROUTES = 1_000
 OTHER_ROUTE = "OTHER"
+
+
+# TargetResponseTime is also kept as a histogram, so p99 alarms work as on an ALB: buckets 10 % wide
+# (log base 1.1), each sent as the mean of its values, so a percentile is off by at most 10 %
+# and Sum and Average stay exact.
+_LOG_BASE = math.log(1.1)
+_FLOOR_SECONDS = 1e-6
+
+
+_floor, _log = math.floor, math.log
+
+
+def bucket_of(seconds: float) -> int:
+    return math.floor(math.log(seconds if seconds > _FLOOR_SECONDS else _FLOOR_SECONDS) / _LOG_BASE)
 
 
 class RequestMetrics:
@@ -36,10 +52,11 @@ class RequestMetrics:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.lock = threading.Lock()
-        # route -> [count, n4xx, n5xx, sum seconds, min seconds, max seconds]
-        self.routes: dict[str, list[float]] = {}
+        # route -> [count, n4xx, n5xx, sum seconds, min seconds, max seconds, {bucket: [count, sum]}]
+        self.routes: dict[str, list] = {}
 
     def record(self, route: str, status: int, seconds: float) -> None:
+        b = _floor(_log(seconds if seconds > _FLOOR_SECONDS else _FLOOR_SECONDS) / _LOG_BASE)
         with self.lock:
             t = self.routes.get(route)
             if t is None:
@@ -47,7 +64,14 @@ class RequestMetrics:
                     route = OTHER_ROUTE
                     t = self.routes.get(route)
                 if t is None:
-                    t = self.routes[route] = [0, 0, 0, 0.0, seconds, seconds]
+                    t = self.routes[route] = [0, 0, 0, 0.0, seconds, seconds, {}]
+            hist = t[6]
+            h = hist.get(b)
+            if h is None:
+                hist[b] = [1, seconds]
+            else:
+                h[0] += 1
+                h[1] += seconds
             t[0] += 1
             if status >= 500:
                 t[2] += 1
@@ -70,14 +94,14 @@ class RequestMetrics:
             return []
         ns = self.config.namespace
         service = self.config.service
-        groups: dict[tuple[tuple[str, str], ...], list[float]] = {}
+        groups: dict[tuple[tuple[str, str], ...], list] = {}
         for route, t in routes.items():
             for dset in self.config.request_dimensions:
                 values = {"Service": service, "Route": route}
                 dims = tuple((d, values.get(d, "")) for d in dset)
                 g = groups.get(dims)
                 if g is None:
-                    groups[dims] = list(t)
+                    groups[dims] = [*t[:6], {b: list(h) for b, h in t[6].items()}]
                 else:
                     g[0] += t[0]
                     g[1] += t[1]
@@ -85,21 +109,36 @@ class RequestMetrics:
                     g[3] += t[3]
                     g[4] = min(g[4], t[4])
                     g[5] = max(g[5], t[5])
+                    for b, (c, total) in t[6].items():
+                        h = g[6].get(b)
+                        if h is None:
+                            g[6][b] = [c, total]
+                        else:
+                            h[0] += c
+                            h[1] += total
         out: list[tuple[str, MetricDatum]] = []
-        for dims, (n, n4, n5, total, lo, hi) in groups.items():
+        for dims, (n, n4, n5, total, lo, hi, hist) in groups.items():
             out.append((ns, MetricDatum("RequestCount", dims, "Count", now, n, n, 1, 1)))
-            out.append((ns, MetricDatum("TargetResponseTime", dims, "Seconds", now, n, total, lo, hi)))
+            dist = tuple((hsum / c, float(c)) for _, (c, hsum) in sorted(hist.items()))
+            out.append((ns, MetricDatum("TargetResponseTime", dims, "Seconds", now, n, total, lo, hi, dist)))
             for name, k in (("HTTPCode_Target_4XX_Count", n4), ("HTTPCode_Target_5XX_Count", n5)):
                 out.append((ns, MetricDatum(name, dims, "Count", now, n, k, 0 if k < n else 1, 1 if k else 0)))
         return out
 
 
 def start(method: str, path: str, incoming_id: str | None,
-          route_of: Callable[[], str | None] | None = None, traceparent: str | None = None) -> context.RequestContext:
+          route_of: Callable[[], str | None] | None = None, traceparent: str | None = None,
+          tracestate: str | None = None) -> context.RequestContext:
     sdk = state.sdk
     ctx = context.RequestContext(context.clean_request_id(incoming_id), method, path,
                                  sdk.sampler if sdk is not None else None, route_of)
-    if traceparent:
+    tracing = sdk.tracing if sdk is not None else None
+    if tracing is not None:
+        try:
+            tracing.begin(ctx, traceparent, tracestate)
+        except Exception:  # tracing must never fail a request
+            ctx.span = ctx.otel_token = None
+    elif traceparent:
         ctx.trace_id = context.trace_id_of(traceparent)
     context.enter(ctx)
     return ctx
@@ -116,25 +155,32 @@ def finish(ctx: context.RequestContext, status: int, seconds: float, exc: BaseEx
         ctx.status = status
         settle(ctx, status)
         if sdk.config.access_log:
-            level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
+            level, level_name = (_ERROR if status >= 500 else _WARNING if status >= 400 else _INFO)
+            ms = int(time.time() * 1000)
             doc = {
-                "timestamp": _iso_now(), "level": logging.getLevelName(level),
+                "timestamp": iso_ms(ms), "level": level_name,
                 "message": f"{ctx.method} {ctx.path} {status}", "logger": "rexwatch.sdk.access",
                 "request_id": ctx.request_id, "method": ctx.method, "path": ctx.path, "route": route,
                 "status": status, "duration": round(seconds * 1000, 3),
             }
             if ctx.trace_id:
                 doc["trace_id"] = ctx.trace_id
+                if ctx.span_id:
+                    doc["span_id"] = ctx.span_id
             if exc is not None:  # the framework logs it outside the request: keep it on the request's line
                 doc["exception"] = "".join(traceback.format_exception(exc)).rstrip()
-            ship(doc, level)
+            ship_in(sdk, ctx, doc, level, None, ms)
     except Exception:
         pass
     finally:
+        if ctx.span is not None or ctx.otel_token is not None:
+            _end_span(ctx, status, exc)
         context.leave(ctx)
 
 
-def _iso_now() -> str:
-    from rexwatch.sdk.logs import iso
-
-    return iso(time.time())
+def _end_span(ctx: context.RequestContext, status: int, exc: BaseException | None) -> None:
+    try:
+        if ctx.tracing is not None:
+            ctx.tracing.end(ctx, ctx.route, status, exc)
+    except Exception:
+        pass

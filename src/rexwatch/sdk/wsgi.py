@@ -52,7 +52,7 @@ class RexwatchWSGIMiddleware:
         path = environ.get("PATH_INFO", "")
         route_of = (lambda: self.route_of(environ)) if self.route_of else None
         ctx = start(environ.get("REQUEST_METHOD", "GET"), path, environ.get("HTTP_X_REQUEST_ID"), route_of,
-                    environ.get("HTTP_TRACEPARENT"))
+                    environ.get("HTTP_TRACEPARENT"), environ.get("HTTP_TRACESTATE"))
         started = time.perf_counter()
         status = [500]
 

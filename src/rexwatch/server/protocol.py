@@ -70,6 +70,9 @@ class _Bounded(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        # The TCP peer, kept before uvicorn's proxy-header handling replaces "client" with the address
+        # an X-Forwarded-For names: trusting a proxy's X-Forwarded-User needs the proxy's own address.
+        self.scope["rexwatch.peer"] = self.client  # type: ignore[typeddict-unknown-key]
         self._headers_done = False
         if self._deadline is None:
             self._arm()

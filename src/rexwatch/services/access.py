@@ -187,7 +187,7 @@ def _needs(action: str) -> str:
 REST_RULES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
     (m, re.compile(p), a)
     for m, p, a in (
-        ("*", r"^/api/v1/(keys|users|audit|teams)(/.*)?$", "admin"),
+        ("*", r"^/api/v1/(keys|users|audit|teams|sso)(/.*)?$", "admin"),
         ("*", r"^/api/v1/settings(/.*)?$", "admin"),
         ("DELETE", r"^/api/v1/logs/(groups|streams|retention)$", "admin"),
         ("PUT", r"^/api/v1/logs/retention$", "admin"),

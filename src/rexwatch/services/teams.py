@@ -73,7 +73,10 @@ class TeamService:
         return row
 
     def get(self, name: str) -> Team:
-        return next(t for t in self.list() if t.id == self._row(name).id)
+        # Looked up first: inside the generator a missing team would surface as StopIteration (a 500)
+        # whenever no team exists at all.
+        row = self._row(name)
+        return next(t for t in self.list() if t.id == row.id)
 
     def list(self) -> list[Team]:
         members = self.repo.members()

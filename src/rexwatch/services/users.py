@@ -38,6 +38,9 @@ IP_WINDOW_S = 300.0
 # A hash to verify against when the user does not exist, so both cases take the same time.
 _hasher = PasswordHasher()
 _DUMMY = _hasher.hash("no such user: compare anyway")
+# The password hash of users who sign in through a single sign-on provider: not an argon2 hash, so
+# no password ever matches it (verify raises InvalidHashError) until an admin sets one.
+EXTERNAL_HASH = "!external"
 
 
 @dataclass(frozen=True)
@@ -246,3 +249,11 @@ class UserService:
     def principal(self, username: str) -> Principal:
         u = self.get(username)
         return Principal("user", u.username, u.role, user_id=u.id)
+
+    # Users of single sign-on providers ---------------------------------------------
+
+    def create_external(self, username: str, role: str) -> User:
+        """A user without a password, who signs in through a single sign-on provider."""
+        username, role = check_username(username), check_role(role)
+        self.repo.insert(username, EXTERNAL_HASH, role, datetime.now(UTC))
+        return self.get(username)

@@ -36,6 +36,7 @@ PAGES: tuple[str, ...] = (
     "rexwatch.web.status_pages",
     "rexwatch.web.apidocs",
     "rexwatch.web.account",
+    "rexwatch.web.sso",
     "rexwatch.web.recovery",
     "rexwatch.web.twofactor",
     "rexwatch.web.audit",

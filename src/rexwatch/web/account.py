@@ -39,6 +39,10 @@ def _secure(request: Request) -> bool:
 
 def _page(request: Request, name: str, ctx: dict, status: int = 200) -> Response:
     ctx = {**ctx, "csrf": csrf_token(request)}
+    if name == "login.html":
+        from rexwatch.web.sso import buttons
+
+        ctx["sso"] = buttons(request.app.state.runtime)
     return set_csrf_cookie(request, templates.TemplateResponse(request, name, ctx, status_code=status))
 
 
@@ -115,7 +119,11 @@ async def logout(request: Request) -> Response:
                    door="console", ip=client_ip(request), user_agent=request.headers.get("user-agent", ""),
                    details={"sessions_ended": ended})
         request.scope["state"]["audited"] = True
-    response = RedirectResponse("/login", status_code=303)
+    response: Response = RedirectResponse("/login", status_code=303)
+    if principal is not None and principal.kind == "user" and principal.user_id is not None:
+        from rexwatch.web.sso import provider_logout_page
+
+        response = await provider_logout_page(request, principal.user_id) or response
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 

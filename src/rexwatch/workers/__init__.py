@@ -11,4 +11,5 @@ WORKERS: dict[str, str] = {
     "probes": "rexwatch.workers.probes.ProbeWorker",
     "blocklist": "rexwatch.workers.blocklist.BlocklistWorker",
     "selfwatch": "rexwatch.workers.selfwatch.SelfWatchWorker",
+    "scrape": "rexwatch.workers.scrape.ScrapeWorker",
 }

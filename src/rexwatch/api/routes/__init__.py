@@ -3,6 +3,7 @@
 ROUTERS: tuple[str, ...] = (
     "rexwatch.api.routes.keys",
     "rexwatch.api.routes.users",
+    "rexwatch.api.routes.sso",
     "rexwatch.api.routes.teams",
     "rexwatch.api.routes.recovery",
     "rexwatch.api.routes.audit",

@@ -39,19 +39,47 @@ def decode(body: bytes, headers: dict[str, str], op_model: Any) -> dict[str, Any
     return params
 
 
+# Per shape: whether its value may need converting: a timestamp or a float, or a structure (its null
+# members are dropped) anywhere under it.
+_CONVERTS: dict[int, tuple[Any, bool]] = {}
+
+
+def _converts(shape: Any, depth: int = 0) -> bool:
+    hit = _CONVERTS.get(id(shape))
+    if hit is not None and hit[0] is shape:
+        return hit[1]
+    t = shape.type_name
+    if depth > 20:  # recursive shapes: assume the worst
+        return True
+    if t == "structure":
+        out = True
+    elif t == "list":
+        out = _converts(shape.member, depth + 1)
+    elif t == "map":
+        out = _converts(shape.value, depth + 1)
+    else:
+        out = t in ("timestamp", "double", "float")
+    if len(_CONVERTS) < 10_000:
+        _CONVERTS[id(shape)] = (shape, out)
+    return out
+
+
 def _inbound(value: Any, shape: Any) -> Any:
     """Timestamps may arrive as tag 1 (decoded to datetime) or bare numbers; hand services datetimes."""
     t = shape.type_name
     if t == "structure" and isinstance(value, dict):
         out = {}
+        members = shape.members
         for k, v in value.items():
             if v is None:
                 continue
-            member = shape.members.get(k)
-            out[k] = _inbound(v, member) if member is not None else v
+            member = members.get(k)
+            # Strings, integers and lists of them (most members) are taken as they are.
+            out[k] = _inbound(v, member) if member is not None and _converts(member) else v
         return out
     if t == "list" and isinstance(value, list):
-        return [_inbound(v, shape.member) for v in value]
+        member = shape.member
+        return [_inbound(v, member) for v in value] if _converts(member) else value
     if t == "map" and isinstance(value, dict):
         return {k: _inbound(v, shape.value) for k, v in value.items()}
     if t == "timestamp":

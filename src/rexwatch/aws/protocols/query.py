@@ -14,7 +14,7 @@ import datetime as dt
 import math
 import re
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 from xml.sax.saxutils import escape
 
 from rexwatch.aws.errors import AwsError
@@ -27,20 +27,53 @@ _MISSING_ERROR = {"sns": "InvalidParameter", "monitoring": "MissingParameter",
                   "elasticloadbalancing": "ValidationError"}
 
 
-class _Form:
-    """Flat form parameters with an index of every dotted prefix, for O(1) presence checks."""
+class _Leaf:
+    """Key of a value in a tree node that is also a prefix of longer keys (``A=`` beside ``A.member.1=``)."""
 
-    def __init__(self, pairs: list[tuple[str, str]]) -> None:
-        self.values: dict[str, str] = {}
-        self.prefixes: set[str] = set()
-        for k, v in pairs:
-            self.values[k] = v
-            parts = k.split(".")
-            for i in range(1, len(parts)):
-                self.prefixes.add(".".join(parts[:i]))
 
-    def has(self, key: str) -> bool:
-        return key in self.values or key in self.prefixes
+_VALUE = _Leaf()
+_Node = dict  # a tree node: dotted segment -> sub-node or value text
+
+
+def _unquote(text: str) -> str:
+    # Most keys and many values hold nothing to unquote: skip the call for them.
+    return unquote_plus(text) if ("%" in text or "+" in text) else text
+
+
+def form_tree(text: str) -> dict:
+    """Form parameters as a tree of their dotted segments (``A.member.1.B=x`` ->
+    ``{"A": {"member": {"1": {"B": "x"}}}}``), read in one pass as ``parse_qsl`` would
+    (``&``-separated, blank values kept, the last of repeated keys wins)."""
+    root: dict = {}
+    # Values repeat within a request (one timestamp or unit for every item): unquote each once.
+    seen: dict[str, str] = {}
+    for part in text.split("&"):
+        if not part:
+            continue
+        k, _, v = part.partition("=")
+        parts = _unquote(k).split(".")
+        if "%" in v or "+" in v:
+            u = seen.get(v)
+            if u is None:
+                u = unquote_plus(v)
+                if len(seen) < 4096:  # bounded: a hostile body of distinct values gains nothing
+                    seen[v] = u
+            v = u
+        node = root
+        for seg in parts[:-1]:
+            nxt = node.get(seg)
+            if nxt is None:
+                nxt = node[seg] = {}
+            elif not isinstance(nxt, dict):
+                nxt = node[seg] = {_VALUE: nxt}
+            node = nxt
+        last = parts[-1]
+        cur = node.get(last)
+        if isinstance(cur, dict):
+            cur[_VALUE] = v
+        else:
+            node[last] = v
+    return root
 
 
 def decode(body: bytes, headers: dict[str, str], op_model: Any) -> dict[str, Any]:
@@ -48,42 +81,67 @@ def decode(body: bytes, headers: dict[str, str], op_model: Any) -> dict[str, Any
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise AwsError("MalformedQueryString", "request body is not UTF-8")
-    form = _Form(parse_qsl(text, keep_blank_values=True))
+    tree = form_tree(text)
     shape = op_model.input_shape if op_model is not None else None
     if shape is None:
         return {}
     svc = op_model.metadata.get("endpointPrefix", "")
-    out = _decode_structure(shape, "", form, svc)
-    return out
+    return _decode_structure(shape, "", tree, svc)
 
 
 def _name(shape: Any, default: str) -> str:
     return shape.serialization.get("name") or default
 
 
-def _decode(shape: Any, key: str, form: _Form, svc: str) -> Any:
-    t = shape.type_name
-    if t == "structure":
-        return _decode_structure(shape, key, form, svc)
-    if t == "list":
-        return _decode_list(shape, key, form, svc)
-    if t == "map":
-        return _decode_map(shape, key, form, svc)
-    return _scalar(shape, key, form.values[key], svc)
+# Per structure shape: (member, its shape, its key segment, its type); botocore computes
+# ``serialization`` and ``members`` on access, and a 1,000-item PutMetricData asks 8,000 times.
+_PLANS: dict[int, tuple[Any, list[tuple[str, Any, str, str]]]] = {}
 
 
-def _decode_structure(shape: Any, prefix: str, form: _Form, svc: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _plan(shape: Any) -> list[tuple[str, Any, str, str]]:
+    hit = _PLANS.get(id(shape))
+    if hit is not None and hit[0] is shape:
+        return hit[1]
+    plan = []
     for member, mshape in shape.members.items():
-        name = _name(mshape, member)
-        key = f"{prefix}.{name}" if prefix else name
+        seg = _name(mshape, member)
         if mshape.type_name == "list" and mshape.serialization.get("flattened"):
             # botocore replaces the last segment with the member's name for flattened lists.
-            mname = mshape.member.serialization.get("name")
-            if mname:
-                key = f"{prefix}.{mname}" if prefix else mname
-        if form.has(key):
-            out[member] = _decode(mshape, key, form, svc)
+            seg = mshape.member.serialization.get("name") or seg
+        plan.append((member, mshape, seg, mshape.type_name))
+    if len(_PLANS) < 10_000:  # shapes are few and live as long as their models
+        _PLANS[id(shape)] = (shape, plan)
+    return plan
+
+
+def _leaf(node: Any) -> str | None:
+    if isinstance(node, dict):
+        return node.get(_VALUE)
+    return node
+
+
+def _decode(shape: Any, t: str, key: str, node: Any, svc: str) -> Any:
+    if t == "structure":
+        return _decode_structure(shape, key, node if isinstance(node, dict) else {}, svc)
+    if t == "list":
+        return _decode_list(shape, key, node, svc)
+    if t == "map":
+        return _decode_map(shape, key, node, svc)
+    raw = _leaf(node)
+    if raw is None:
+        raise AwsError(_PARAM_ERROR.get(svc, "InvalidParameterValue"),
+                       f"Invalid parameter: {key} must be a value, not a list or structure")
+    if t == "string":
+        return raw
+    return _scalar(shape, key, raw, svc)
+
+
+def _decode_structure(shape: Any, prefix: str, node: dict, svc: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for member, mshape, seg, t in _plan(shape):
+        sub = node.get(seg)
+        if sub is not None:
+            out[member] = _decode(mshape, t, f"{prefix}.{seg}" if prefix else seg, sub, svc)
     missing = [m for m in shape.required_members if m not in out]
     if missing:
         where = f" in {prefix}" if prefix else ""
@@ -92,36 +150,49 @@ def _decode_structure(shape: Any, prefix: str, form: _Form, svc: str) -> dict[st
     return out
 
 
-def _indices(prefix: str, form: _Form) -> list[int]:
-    found = []
-    i = 1
-    # Members are numbered from 1 without gaps in what SDKs send; stop at the first gap.
-    while form.has(f"{prefix}.{i}"):
-        found.append(i)
-        i += 1
-    return found
-
-
-def _decode_list(shape: Any, key: str, form: _Form, svc: str) -> list[Any]:
-    if form.values.get(key) == "":
+def _items(node: Any) -> list[tuple[str, Any]]:
+    """(index text, sub-node) of members numbered 1, 2, ... (SDKs send no gaps; stop at the first)."""
+    if not isinstance(node, dict):
         return []
-    list_prefix = key if shape.serialization.get("flattened") else f"{key}.{_name(shape.member, 'member')}"
-    return [_decode(shape.member, f"{list_prefix}.{i}", form, svc) for i in _indices(list_prefix, form)]
+    out = []
+    i = 1
+    while (sub := node.get(str(i))) is not None:
+        out.append((str(i), sub))
+        i += 1
+    return out
 
 
-def _decode_map(shape: Any, key: str, form: _Form, svc: str) -> dict[str, Any]:
-    if form.values.get(key) == "":
+def _decode_list(shape: Any, key: str, node: Any, svc: str) -> list[Any]:
+    if _leaf(node) == "" and (not isinstance(node, dict) or len(node) == 1):
+        return []
+    mshape = shape.member
+    if shape.serialization.get("flattened"):
+        base, items = key, node
+    else:
+        seg = _name(mshape, "member")
+        base, items = f"{key}.{seg}", node.get(seg) if isinstance(node, dict) else None
+    t = mshape.type_name
+    return [_decode(mshape, t, f"{base}.{i}", sub, svc) for i, sub in _items(items)]
+
+
+def _decode_map(shape: Any, key: str, node: Any, svc: str) -> dict[str, Any]:
+    if _leaf(node) == "" and (not isinstance(node, dict) or len(node) == 1):
         return {}
-    base = key if shape.serialization.get("flattened") else f"{key}.entry"
+    if shape.serialization.get("flattened"):
+        base, entries = key, node
+    else:
+        base, entries = f"{key}.entry", node.get("entry") if isinstance(node, dict) else None
     ksuffix, vsuffix = _name(shape.key, "key"), _name(shape.value, "value")
     out: dict[str, Any] = {}
-    for i in _indices(base, form):
+    for i, entry in _items(entries):
         kkey = f"{base}.{i}.{ksuffix}"
-        if kkey not in form.values:
+        raw = _leaf(entry.get(ksuffix)) if isinstance(entry, dict) else None
+        if raw is None:
             raise AwsError(_PARAM_ERROR.get(svc, "InvalidParameterValue"), f"{kkey} is missing")
-        k = _scalar(shape.key, kkey, form.values[kkey], svc)
-        vkey = f"{base}.{i}.{vsuffix}"
-        out[k] = _decode(shape.value, vkey, form, svc) if form.has(vkey) else None
+        k = _scalar(shape.key, kkey, raw, svc)
+        vnode = entry.get(vsuffix)
+        out[k] = _decode(shape.value, shape.value.type_name, f"{base}.{i}.{vsuffix}", vnode, svc) \
+            if vnode is not None else None
     return out
 
 

@@ -17,6 +17,12 @@ EXPORTERS: dict[str, tuple[str, str]] = {
                  "rexwatch's native REST API (/api/v1), bearer API key"),
     "aws": ("rexwatch.sdk.exporters.aws:AwsExporter",
             "PutLogEvents and PutMetricData over the AWS JSON protocols with SigV4: rexwatch's AWS door or CloudWatch"),
+    "emf": ("rexwatch.sdk.exporters.emf:EmfExporter",
+            "logs with PutLogEvents, metrics as Embedded Metric Format events in the log group (SigV4): "
+            "rexwatch's AWS door or CloudWatch Logs"),
+    "otlp": ("rexwatch.sdk.exporters.otlp:OtlpExporter",
+             "OTLP/HTTP protobuf logs and metrics: rexwatch's /v1/logs and /v1/metrics, or any OpenTelemetry "
+             "collector (needs the otlp extra)"),
 }
 
 

@@ -22,6 +22,7 @@ from rexwatch.sdk.exporters.base import (
     chunks,
     dumps,
     rejected_count,
+    split_values,
 )
 from rexwatch.sdk.exporters.sigv4 import sign
 
@@ -44,10 +45,11 @@ class AwsExporter(Exporter):
         self.client = httpx.Client(timeout=self.timeout, trust_env=False)
         self.known: set[tuple[str, str]] = set()
 
-    def _call(self, url: str, service: str, target: str, version: str, body: dict[str, Any]) -> tuple[int, dict]:
+    def _call(self, url: str, service: str, target: str, version: str, body: dict[str, Any],
+              extra: dict[str, str] | None = None) -> tuple[int, dict]:
         data = dumps(body)
-        headers = sign("POST", url, {"Content-Type": f"application/x-amz-json-{version}", "X-Amz-Target": target},
-                       data, service=service, **self.creds)
+        headers = sign("POST", url, {"Content-Type": f"application/x-amz-json-{version}", "X-Amz-Target": target,
+                                     **(extra or {})}, data, service=service, **self.creds)
         try:
             resp = self.client.post(url, content=data, headers=headers)
         except httpx.HTTPError as e:
@@ -69,8 +71,8 @@ class AwsExporter(Exporter):
                                                                                         "Throttling")
         raise ExportError(f"{target}: HTTP {status} {json.dumps(payload)[:300]}", retryable=retryable)
 
-    def _logs(self, op: str, body: dict[str, Any]) -> tuple[int, dict]:
-        return self._call(self.logs_url, "logs", f"{LOGS_TARGET}.{op}", "1.1", body)
+    def _logs(self, op: str, body: dict[str, Any], extra: dict[str, str] | None = None) -> tuple[int, dict]:
+        return self._call(self.logs_url, "logs", f"{LOGS_TARGET}.{op}", "1.1", body, extra)
 
     def _ensure_stream(self, group: str, stream: str) -> None:
         st, p = self._logs("CreateLogGroup", {"logGroupName": group})
@@ -79,28 +81,31 @@ class AwsExporter(Exporter):
         self._check("CreateLogStream", st, p, ("ResourceAlreadyExistsException",))
         self.known.add((group, stream))
 
-    def send_logs(self, group: str, stream: str, events: list[tuple[int, str]]) -> int:
+    def send_logs(self, group: str, stream: str, events: list[tuple[int, str]],
+                  extra: dict[str, str] | None = None) -> int:
         if (group, stream) not in self.known:
             self._ensure_stream(group, stream)
         body = {"logGroupName": group, "logStreamName": stream,
                 "logEvents": [{"timestamp": ts, "message": m} for ts, m in events]}
-        status, payload = self._logs("PutLogEvents", body)
+        status, payload = self._logs("PutLogEvents", body, extra)
         if self._error(status, payload) == "ResourceNotFoundException":
             self._ensure_stream(group, stream)
-            status, payload = self._logs("PutLogEvents", body)
+            status, payload = self._logs("PutLogEvents", body, extra)
         self._check("PutLogEvents", status, payload)
         return rejected_count(payload.get("rejectedLogEventsInfo"), len(events))
 
     def send_metrics(self, namespace: str, data: list[MetricDatum]) -> None:
-        for part in chunks(data, MAX_METRIC_DATUMS):
-            body = {"Namespace": namespace, "MetricData": [{
-                "MetricName": d.name,
-                "Dimensions": [{"Name": n, "Value": v} for n, v in d.dimensions],
-                "Timestamp": d.timestamp,
-                "Unit": d.unit,
-                "StatisticValues": {"SampleCount": d.count, "Sum": d.sum, "Minimum": d.minimum,
-                                    "Maximum": d.maximum},
-            } for d in part]}
+        items: list[dict[str, Any]] = []
+        for d in data:
+            head = {"MetricName": d.name, "Dimensions": [{"Name": n, "Value": v} for n, v in d.dimensions],
+                    "Timestamp": d.timestamp, "Unit": d.unit}
+            if d.distribution:  # Values/Counts: CloudWatch computes percentiles (p99) from them
+                items.extend({**head, "Values": values, "Counts": counts} for values, counts in split_values(d))
+            else:
+                items.append({**head, "StatisticValues": {"SampleCount": d.count, "Sum": d.sum,
+                                                          "Minimum": d.minimum, "Maximum": d.maximum}})
+        for part in chunks(items, MAX_METRIC_DATUMS):
+            body = {"Namespace": namespace, "MetricData": part}
             status, payload = self._call(self.metrics_url, "monitoring", f"{METRICS_TARGET}.PutMetricData",
                                          "1.0", body)
             self._check("PutMetricData", status, payload)

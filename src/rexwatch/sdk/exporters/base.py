@@ -26,8 +26,9 @@ MAX_BATCH_BYTES = 1_048_576
 EVENT_OVERHEAD = 26
 MAX_EVENT_BYTES = 262_144 - EVENT_OVERHEAD
 MAX_BATCH_SPAN_MS = 24 * 3600 * 1000
-# PutMetricData accepts up to 1,000 datums per call.
+# PutMetricData accepts up to 1,000 datums per call, and up to 150 distinct values in one datum.
 MAX_METRIC_DATUMS = 1_000
+MAX_DATUM_VALUES = 150
 
 
 class ExportError(Exception):
@@ -50,6 +51,9 @@ class MetricDatum:
     sum: float
     minimum: float
     maximum: float
+    # When known: the values as (value, count) pairs, so the backend can compute percentiles
+    # (PutMetricData's Values/Counts). count and sum above stay the exact totals.
+    distribution: tuple[tuple[float, float], ...] | None = None
 
 
 class Exporter:
@@ -75,7 +79,8 @@ def log_batches(events: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
     current: list[tuple[int, str]] = []
     size = 0
     for ts, message in events:
-        encoded = len(message.encode("utf-8", "replace"))
+        # str.isascii() reads a flag: most lines are ASCII and their length is their size, without encoding.
+        encoded = len(message) if message.isascii() else len(message.encode("utf-8", "replace"))
         if encoded > MAX_EVENT_BYTES:
             # Cut on bytes and drop a split multibyte character rather than send an event AWS rejects.
             message = message.encode("utf-8", "replace")[:MAX_EVENT_BYTES].decode("utf-8", "ignore")
@@ -108,3 +113,9 @@ def rejected_count(info: object, n: int) -> int:
 
 def chunks(items: list, n: int) -> list[list]:
     return [items[i:i + n] for i in range(0, len(items), n)]
+
+
+def split_values(d: MetricDatum) -> list[tuple[list[float], list[float]]]:
+    """A datum's distribution as Values/Counts lists of at most ``MAX_DATUM_VALUES`` each."""
+    pairs = list(d.distribution or ())
+    return [([v for v, _ in part], [c for _, c in part]) for part in chunks(pairs, MAX_DATUM_VALUES)]

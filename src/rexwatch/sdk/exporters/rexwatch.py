@@ -15,6 +15,7 @@ from rexwatch.sdk.exporters.base import (
     chunks,
     dumps,
     rejected_count,
+    split_values,
 )
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:9099"
@@ -69,15 +70,17 @@ class RexwatchExporter(Exporter):
         return rejected_count(resp.json().get("rejectedLogEventsInfo"), len(events))
 
     def send_metrics(self, namespace: str, data: list[MetricDatum]) -> None:
-        for part in chunks(data, MAX_METRIC_DATUMS):
-            body = {"namespace": namespace, "metric_data": [{
-                "metric_name": d.name,
-                "dimensions": [{"name": n, "value": v} for n, v in d.dimensions],
-                "timestamp": d.timestamp,
-                "unit": d.unit,
-                "statistic_values": {"sample_count": d.count, "sum": d.sum,
-                                     "minimum": d.minimum, "maximum": d.maximum},
-            } for d in part]}
+        items: list[dict[str, Any]] = []
+        for d in data:
+            head = {"metric_name": d.name, "dimensions": [{"name": n, "value": v} for n, v in d.dimensions],
+                    "timestamp": d.timestamp, "unit": d.unit}
+            if d.distribution:
+                items.extend({**head, "values": values, "counts": counts} for values, counts in split_values(d))
+            else:
+                items.append({**head, "statistic_values": {"sample_count": d.count, "sum": d.sum,
+                                                           "minimum": d.minimum, "maximum": d.maximum}})
+        for part in chunks(items, MAX_METRIC_DATUMS):
+            body = {"namespace": namespace, "metric_data": part}
             raise_for(self._post("/api/v1/metrics/data", body, "PutMetricData"), "PutMetricData")
 
     def after_fork(self) -> None:

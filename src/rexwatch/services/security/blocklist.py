@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from rexwatch.errors import Conflict, Invalid, NotFound, RexwatchError
+from rexwatch.services.access import acting_as
 from rexwatch.stores.control.blocklist_repo import AllowRow, BlocklistRepo, BlockRow
 
 log = logging.getLogger("rexwatch.security")
@@ -229,6 +230,12 @@ class BlocklistService:
         logs = self.runtime.service(LogsService)
         stamp = int(self.clock() * 1000)
         batch = LogEventBatch.of([(stamp, json.dumps(e, separators=(",", ":"))) for e in events])
+        # Written as the server: the group belongs to no team, whoever's request caused the block.
+        with acting_as(None):
+            self._emit(logs, batch)
+        self._audit(events)
+
+    def _emit(self, logs, batch) -> None:
         try:
             try:
                 logs.put_log_events(self.group, EVENT_STREAM, batch)
@@ -244,7 +251,6 @@ class BlocklistService:
                 logs.put_log_events(self.group, EVENT_STREAM, batch)
         except RexwatchError as e:
             log.warning("security events not written to %s: %s", self.group, e.message)
-        self._audit(events)
 
     def _audit(self, events: list[dict[str, Any]]) -> None:
         """Blocks made by alarms and lifted by expiry go to the audit trail too. Changes by a

@@ -31,6 +31,7 @@ AREAS: tuple[str, ...] = (
     "users",
     "teams",
     "recovery",
+    "sso",
 )
 
 for _area in AREAS:

@@ -1,0 +1,92 @@
+"""Where one 1,000-item PutMetricData call spends its CPU, stage by stage, in process (no HTTP).
+
+With ``--baseline DIR`` (a source tree of another revision, e.g. from ``git archive``), that
+revision's query and CBOR codecs and type check are loaded beside this one's and timed
+alternately in the same process, so the ratios are measured under the same load.
+
+Usage: python bench/bench_putmetricdata_stages.py [--baseline DIR] [--rounds 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import pathlib
+import sys
+import tempfile
+import time
+from urllib.parse import parse_qs
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+import bench_intake as bench
+from rexwatch.aws import cloudwatch as cw_handlers
+from rexwatch.aws import door, validate
+from rexwatch.aws.protocols import cbor, query
+from rexwatch.aws.registry import AwsContext
+from rexwatch.stores.telemetry.chdb import engine_for
+from rexwatch.testing import make_runtime
+
+
+def load(name: str, path: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--baseline")
+    ap.add_argument("--rounds", type=int, default=7)
+    args = ap.parse_args()
+    op = door.service_model("cloudwatch").operation_model("PutMetricData")
+    qb = bench.put_metric_data_bodies(6)
+    cb = bench.cbor_put_metric_data_bodies(6)
+    old = {}
+    if args.baseline:
+        base = os.path.join(args.baseline, "src", "rexwatch", "aws")
+        old = {"query": load("base_query", os.path.join(base, "protocols", "query.py")),
+               "cbor": load("base_cbor", os.path.join(base, "protocols", "cbor.py")),
+               "validate": load("base_validate", os.path.join(base, "validate.py"))}
+    with tempfile.TemporaryDirectory() as tmp:
+        d = pathlib.Path(tmp)
+        rt = make_runtime(d / "data", engine_for(str(d / "chdb")), workers="none")
+        ctx = AwsContext(rt, "cloudwatch", "PutMetricData", "bench", "us-east-1", "000000000000", "query")
+        decoded = [cbor.decode(b, {}, op) for b in cb]
+        stages = {
+            "query: find Action and Version": (
+                old and (lambda b: parse_qs(b.decode(), keep_blank_values=True)),
+                lambda b: (door._form_value(b.decode(), "Action"), door._form_value(b.decode(), "Version")), qb),
+            "query: decode the form": (old and (lambda b: old["query"].decode(b, {}, op)),
+                                       lambda b: query.decode(b, {}, op), qb),
+            "CBOR: decode": (old and (lambda b: old["cbor"].decode(b, {}, op)), lambda b: cbor.decode(b, {}, op), cb),
+            "CBOR: type check": (old and (lambda p: old["validate"].check(p, op.input_shape)),
+                                 lambda p: validate.check(p, op.input_shape), decoded),
+            "handler and metrics service": (None, lambda p: cw_handlers.put_metric_data(ctx, p),
+                                            [query.decode(b, {}, op) for b in qb]),
+        }
+        best = {k: [float("inf"), float("inf")] for k in stages}
+        for _ in range(args.rounds):
+            for k, (before, after, inputs) in stages.items():
+                for j, f in enumerate((before, after)):
+                    if not f:
+                        continue
+                    for a in inputs:
+                        t = time.perf_counter()
+                        f(a)
+                        best[k][j] = min(best[k][j], time.perf_counter() - t)
+        rt.close(close_stores=False)
+    print(f"| stage (one 1,000-item call, best of {args.rounds * 6}) | baseline ms | this revision ms | ratio |")
+    print("|---|---|---|---|")
+    for k, (b, a) in best.items():
+        if b == float("inf"):
+            print(f"| {k} | | {a * 1000:.1f} | |")
+        else:
+            print(f"| {k} | {b * 1000:.1f} | {a * 1000:.1f} | {b / a:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
