@@ -31,9 +31,6 @@ def browser():
         b.close()
 
 
-@pytest.mark.xfail(strict=True, reason="known regression since team routes landed: Swagger UI stops rendering "
-                   "after the first 11 operations of the full spec (each part of the spec alone renders); "
-                   "the spec itself is valid and served, see /api/v1/openapi.json")
 def test_docs_page_renders_operations_with_no_outside_request(browser, live):
     context = browser.new_context()
     outside: list[str] = []
@@ -53,11 +50,22 @@ def test_docs_page_renders_operations_with_no_outside_request(browser, live):
     page.on("console", lambda m: csp_refusals.append(m.text) if "Content Security Policy" in m.text else None)
     page.on("response", lambda resp: served.__setitem__(urlsplit(resp.url).path, resp.status))
     page.goto(live.url + "/api/v1/docs")
-    # Swagger UI renders the tags one after another: wait for every path of the spec, not the first.
-    want = len(httpx.get(live.url + "/api/v1/openapi.json").json()["paths"])
     page.wait_for_selector(".opblock", timeout=30_000)
-    wait_until(lambda: page.locator(".opblock-summary-path").count() >= want, 30, what="every path rendered")
-    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    # Past a hundred-odd operations Swagger UI renders only what is near the viewport: scroll through
+    # the whole page, collecting every operation rendered on the way, until all the spec's paths were
+    # seen (passes repeat while the renderer lags, up to the deadline).
+    spec_paths = set(httpx.get(live.url + "/api/v1/openapi.json").json()["paths"])
+    seen: set[str] = set()
+
+    def one_pass() -> bool:
+        y = 0
+        while y <= page.evaluate("() => document.body.scrollHeight"):
+            page.evaluate(f"() => window.scrollTo(0, {y})")
+            seen.update(p.replace("\u200b", "") for p in page.locator(".opblock-summary-path").all_inner_texts())
+            y += 400
+        return seen >= spec_paths
+
+    wait_until(one_pass, 90, interval=0.2, what="every path of the spec rendered")
     title = page.locator(".info .title").first.inner_text()
     context.close()
 
@@ -69,9 +77,8 @@ def test_docs_page_renders_operations_with_no_outside_request(browser, live):
     assert served["/static/vendor/swagger-ui-dist/swagger-ui.css"] == 200
     assert served["/api/v1/openapi.json"] == 200
     assert "rexwatch" in title
-    spec_paths = set(httpx.get(live.url + "/api/v1/openapi.json").json()["paths"])
-    assert "/api/v1/info" in {p.replace("\u200b", "") for p in paths}
-    assert len(paths) >= len(spec_paths)
+    assert "/api/v1/info" in seen
+    assert seen >= set(spec_paths), sorted(set(spec_paths) - seen)[:10]
 
 
 def test_docs_html_names_no_outside_url(client):
