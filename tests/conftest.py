@@ -106,6 +106,17 @@ def browser():
 
 
 @pytest.fixture
+def page(browser):
+    """A browser page that fails the test on any uncaught script error."""
+    p = browser.new_page()
+    errors: list[str] = []
+    p.on("pageerror", lambda e: errors.append(str(e)))
+    yield p
+    p.close()
+    assert errors == [], errors
+
+
+@pytest.fixture
 def server_process(tmp_path: Path):
     started: list[ServerProcess] = []
 

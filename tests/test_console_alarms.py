@@ -27,16 +27,6 @@ def alarms(runtime) -> AlarmsService:
     return svc
 
 
-@pytest.fixture
-def page(browser):
-    p = browser.new_page()
-    errors: list[str] = []
-    p.on("pageerror", lambda e: errors.append(str(e)))
-    yield p
-    p.close()
-    assert errors == [], errors
-
-
 def test_acknowledge_mute_unmute_and_disable_from_the_page(page, live, alarms):
     page.goto(live.url + "/alarms/utm-high-cpu")
     page.get_by_label("Who").fill("ops@utm")

@@ -35,16 +35,6 @@ def data(runtime) -> LogsService:
     return svc
 
 
-@pytest.fixture
-def page(browser):
-    p = browser.new_page()
-    errors: list[str] = []
-    p.on("pageerror", lambda e: errors.append(str(e)))
-    yield p
-    p.close()
-    assert errors == [], errors
-
-
 def run_sample(page, base: str, label: str) -> tuple[list[str], list[list[str]]]:
     page.goto(base + "/insights")
     page.get_by_label("Log groups").select_option([API])

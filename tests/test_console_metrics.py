@@ -35,16 +35,6 @@ def metrics(runtime) -> MetricsService:
     return svc
 
 
-@pytest.fixture
-def page(browser):
-    p = browser.new_page()
-    errors: list[str] = []
-    p.on("pageerror", lambda e: errors.append(str(e)))
-    yield p
-    p.close()
-    assert errors == [], errors
-
-
 def chart_points(page) -> int:
     page.wait_for_selector("#metric-chart[data-points] .u-over")
     return int(page.get_attribute("#metric-chart", "data-points"))

@@ -22,16 +22,6 @@ def flip():
     s.close()
 
 
-@pytest.fixture
-def page(browser):
-    p = browser.new_page()
-    errors: list[str] = []
-    p.on("pageerror", lambda e: errors.append(str(e)))
-    yield p
-    p.close()
-    assert errors == [], errors
-
-
 def test_create_a_monitor_see_it_go_up_then_down_pause_resume_delete(page, live, runtime, flip):
     svc = runtime.service(MonitorService)
     page.goto(live.url + "/")

@@ -25,16 +25,6 @@ def receivers():
         r.close()
 
 
-@pytest.fixture
-def page(browser):
-    p = browser.new_page()
-    errors: list[str] = []
-    p.on("pageerror", lambda e: errors.append(str(e)))
-    yield p
-    p.close()
-    assert errors == [], errors
-
-
 def test_topic_subscriptions_send_test_and_replay_a_dead_letter(page, live, runtime, receivers):
     runtime.settings.notify_backoff_scale = 0.001
     svc = runtime.service(NotifyService)

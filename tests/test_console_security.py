@@ -69,16 +69,6 @@ def data(runtime):
     return runtime
 
 
-@pytest.fixture
-def page(browser):
-    p = browser.new_page()
-    errors: list[str] = []
-    p.on("pageerror", lambda e: errors.append(str(e)))
-    yield p
-    p.close()
-    assert errors == [], errors
-
-
 def test_detections_charts_unblock_and_timeline(page, live, data):
     runtime = data
     page.goto(live.url + "/")

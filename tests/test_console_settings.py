@@ -4,21 +4,10 @@ shown once (and working), revoked; log-group retention set and cleared; hostile 
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from rexwatch.services.logs import LogsService
 
 HOSTILE = 'ci <img src=x onerror="document.body.dataset.pwned=1">'
-
-
-@pytest.fixture
-def page(browser):
-    p = browser.new_page()
-    errors: list[str] = []
-    p.on("pageerror", lambda e: errors.append(str(e)))
-    yield p
-    p.close()
-    assert errors == [], errors
 
 
 def test_create_a_key_shown_once_then_revoke_it(page, live, runtime):

@@ -15,16 +15,6 @@ def monitors(runtime) -> list[dict]:
     return [svc.create({"name": name, "type": "push", "interval": 60}) for name in ("api", "worker <b>", "db")]
 
 
-@pytest.fixture
-def page(browser):
-    p = browser.new_page()
-    errors: list[str] = []
-    p.on("pageerror", lambda e: errors.append(str(e)))
-    yield p
-    p.close()
-    assert errors == [], errors
-
-
 def test_create_preview_edit_and_delete_a_status_page(page, live, runtime, monitors):
     svc = runtime.service(MonitorService)
     page.goto(live.url + "/monitors")

@@ -19,16 +19,6 @@ HOSTILE = 'q <img src=x onerror="document.body.dataset.pwned=1">'
 
 
 @pytest.fixture
-def page(browser):
-    p = browser.new_page()
-    errors: list[str] = []
-    p.on("pageerror", lambda e: errors.append(str(e)))
-    yield p
-    p.close()
-    assert errors == [], errors
-
-
-@pytest.fixture
 def trace_id(live) -> str:
     resource = Resource.create({"service.name": "utm-api"})
     provider = TracerProvider(resource=resource)
