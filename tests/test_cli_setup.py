@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import boto3
+import httpx
 import pytest
 
 from helpers import run_cli
@@ -93,8 +94,13 @@ def test_setup_aws_with_auth_on_creates_a_real_key(auth_on, tmp_path, monkeypatc
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
     logs = boto3.Session(profile_name="rexwatch").client("logs")
     logs.create_log_group(logGroupName="/signed")
-    # Making the key was an audited change: the audit trail's group is there too.
-    assert [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]] == ["/rexwatch/audit", "/signed"]
+    # Making the key was an audited change. The trail is for admins only: the new key does not list it,
+    # the admin token reads the key's creation from it.
+    assert [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]] == ["/signed"]
+    trail = httpx.get(server.url + "/api/v1/audit", params={"since": "1h"},
+                      headers={"Authorization": f"Bearer {token}"}).json()
+    assert trail["log_group"] == "/rexwatch/audit"
+    assert any(e.get("action") == "CREATE" and (e.get("after") or {}).get("name") == "aws-profile-rexwatch" for e in trail["events"])
     # Running it again keeps the key; --new-key makes another.
     assert run_cli("--endpoint", server.url, "--api-key", token, "setup", "aws", env=_env(home)).returncode == 0
     assert read_section(creds, "rexwatch")["aws_access_key_id"] == key

@@ -57,7 +57,7 @@ def test_fresh_server_shows_its_own_logs_metrics_and_health(server_process):
     wait_until(lambda: _sum(cw, "ClientErrors") >= 1, 120, what="ClientErrors in Rexwatch/Server")
     # Requests arrive in the next flush if the one with the 404 was cut before them.
     wait_until(lambda: _sum(cw, "Requests") >= 5, 120, what="Requests in Rexwatch/Server")
-    assert _sum(cw, "Requests", [("Door", "aws")]) >= 3
+    wait_until(lambda: _sum(cw, "Requests", [("Door", "aws")]) >= 3, 120, what="the AWS door's Requests")
     assert _sum(cw, "ServerErrors") == 0
     wait_until(lambda: _sum(cw, "LogEventsIngested") >= 3, 120, what="LogEventsIngested")
     now = dt.datetime.now(dt.UTC)
