@@ -34,6 +34,7 @@ from rexwatch.api.schemas.logs import (
 from rexwatch.errors import Invalid
 from rexwatch.runtime import Runtime
 from rexwatch.services.logs import LogsService
+from rexwatch.services.logs.export import ChunkSink
 from rexwatch.services.logs.model import LogEventBatch
 from rexwatch.services.logs.rules import MAX_LONG
 from rexwatch.timeparse import parse_time, to_millis
@@ -178,27 +179,6 @@ def put_index_policy(body: IndexPolicyIn, rt: Runtime = Depends(get_runtime)) ->
     return IndexPolicyOut.of(_svc(rt).put_index_policy(body.group, orjson.dumps({"Fields": body.fields}).decode()))
 
 
-class _Collector:
-    """A write-only file for the Arrow IPC writer whose bytes the response streams out."""
-
-    closed = False
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-
-    def write(self, b: Any) -> int:
-        self.parts.append(bytes(b))
-        return len(b)
-
-    def flush(self) -> None:
-        pass
-
-    def take(self) -> bytes:
-        out = b"".join(self.parts)
-        self.parts = []
-        return out
-
-
 @router.get("/export")
 def export(group: str, start: str, end: str, pattern: str | None = None,
            rt: Runtime = Depends(get_runtime)) -> StreamingResponse:
@@ -209,7 +189,7 @@ def export(group: str, start: str, end: str, pattern: str | None = None,
     chunks = svc.export_batches(group, start_ms, end_ms, pattern)
 
     def body():
-        out = _Collector()
+        out = ChunkSink()
         writer = pa.ipc.new_stream(pa.PythonFile(out, mode="w"), svc.EXPORT_SCHEMA)
         for table in chunks:
             writer.write_table(table)

@@ -4,6 +4,7 @@ schema, and those tables as one Parquet file streamed in pieces (the console's d
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -34,14 +35,15 @@ def day_batches(store: LogsStore, source: tuple[str, dict], psql: tuple[str, dic
         at += chunk_ms
 
 
-class _Sink:
-    """A write-only file that hands out what was written since the last ``take``."""
+class ChunkSink:
+    """A write-only file that hands out what was written since the last ``take``: what the Arrow and
+    Parquet writers write into while a response streams the chunks out."""
 
     def __init__(self) -> None:
         self.parts: list[bytes] = []
         self.closed = False
 
-    def write(self, b: bytes) -> int:
+    def write(self, b: Any) -> int:
         self.parts.append(bytes(b))
         return len(b)
 
@@ -60,7 +62,7 @@ PARQUET_ROW_GROUP = 65_536
 def parquet_stream(tables: Iterator[pa.Table]) -> Iterator[bytes]:
     """The tables as one zstd Parquet file, yielded a row group at a time: memory holds one input
     table and one row group, whatever the file's size."""
-    sink = _Sink()
+    sink = ChunkSink()
     writer = pq.ParquetWriter(pa.PythonFile(sink, mode="w"), EXPORT_SCHEMA, compression="zstd")
     try:
         for table in tables:
