@@ -31,12 +31,14 @@ def events(table: pa.Table, with_group: bool = False) -> list[LogEvent]:
 
 
 def filter_page(store: LogsStore, source: tuple[str, dict], psql: tuple[str, dict], limit: int,
-                token: str | None, with_group: bool = False) -> FilteredEvents:
+                token: str | None, with_group: bool = False, snapshot: int | None = None) -> FilteredEvents:
+    """One page of matching events. A first page's snapshot is ``snapshot`` when the caller knows
+    the highest committed seq (no read), else the highest seq visible in the source (a read)."""
     if token is not None:
         t = tokens.decode(token, "f", s="uint64", t="int64", q="uint64")
         snap, after = t["s"], (t["t"], t["q"])
     else:
-        snap, after = store.max_visible_seq(source), None
+        snap, after = (store.max_visible_seq(source) if snapshot is None else snapshot), None
     table = store.page(source, psql, limit=limit + 1, after=after, max_seq=snap)
     more = table.num_rows > limit
     n = min(limit, table.num_rows)

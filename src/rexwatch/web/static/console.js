@@ -97,6 +97,26 @@
     });
   }
 
+  // A JSON message is sent as its text, with its pretty-printed form (clickable values) in the
+  // <template> after it: the form goes in after the first paint, so it never delays the page.
+  function initPrettyJson() {
+    var pres = $all("pre[data-pretty]");
+    if (!pres.length) return;
+    requestAnimationFrame(function () {
+      setTimeout(function () {
+        pres.forEach(function (pre) {
+          var t = pre.nextElementSibling;
+          if (!t || t.tagName !== "TEMPLATE") return;
+          pre.textContent = "";
+          pre.appendChild(t.content.cloneNode(true));
+          pre.removeAttribute("data-pretty");
+          t.parentNode.removeChild(t);
+        });
+        document.body.setAttribute("data-json-ready", "1");
+      }, 0);
+    });
+  }
+
   // Charts -------------------------------------------------------------------------------------
   function chartWidth(el) { return Math.max(280, el.clientWidth || 600); }
 
@@ -467,6 +487,7 @@
     initAutoRefresh();
     initPatternError();
     initClickToFilter();
+    initPrettyJson();
     initHistogram();
     initInsightsChart();
     initMetricCharts();
