@@ -14,9 +14,10 @@ query never holds up ingest.
 from __future__ import annotations
 
 import queue
+import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ import orjson
 import pyarrow as pa
 
 from rexwatch.errors import ConfigError, Unavailable
-from rexwatch.stores.telemetry.executor import QueryLimits, limit_error, settings_clause
+from rexwatch.stores.telemetry.executor import Progress, QueryLimits, limit_error, settings_clause
 
 _engines: dict[str, ChdbEngine] = {}
 
@@ -53,6 +54,16 @@ def encode_param(v: Any) -> Any:
 
 
 _engines_lock = threading.Lock()
+
+# chdb runs statements with ids of its own: a statement is named by a comment at its head, which
+# system.processes shows in its ``query`` text (KILL QUERY and the check for it match on that).
+_QUERY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def _marker(query_id: str) -> str:
+    if not _QUERY_ID.match(query_id):
+        raise ValueError(f"not a query id: {query_id!r}")
+    return f"/* rexwatch-query:{query_id} */"
 
 
 class ChdbEngine:
@@ -91,10 +102,19 @@ class ChdbEngine:
         finally:
             self._free.put(conn)
 
-    def run(self, sql: str, fmt: str = "CSV", params: dict[str, Any] | None = None) -> Any:
+    def run(self, sql: str, fmt: str = "CSV", params: dict[str, Any] | None = None,
+            progress: Callable[[dict[str, int]], None] | None = None) -> Any:
+        """Run one statement; ``progress`` is called with chdb's progress payloads (accumulated
+        ``read_rows``, ``read_bytes``, ``total_rows_to_read``…) while it runs."""
         encoded = {k: encode_param(v) for k, v in params.items()} if params else None
         with self._connection() as conn:
-            return conn.query(sql, fmt, params=encoded)
+            if progress is None:
+                return conn.query(sql, fmt, params=encoded)
+            conn.set_progress_callback(progress)
+            try:
+                return conn.query(sql, fmt, params=encoded)
+            finally:
+                conn.set_progress_callback(None)
 
     def insert_arrow(self, target: str, columns: str, arrow_batch: pa.Table, settings: str = "") -> None:
         """Insert from an Arrow table without copying it through Python rows."""
@@ -159,11 +179,17 @@ class ChdbExecutor:
         return sql, {"db": self.database, **(params or {})}
 
     def _run(self, sql: str, fmt: str, params: dict[str, Any] | None, settings: dict[str, Any] | None,
-             limited: bool) -> Any:
+             limited: bool, query_id: str | None = None, progress: Progress | None = None) -> Any:
         sql, params = self._prepare(sql, params)
         effective = {**self.limits.settings(), **(settings or {})} if limited else dict(settings or {})
+        if query_id is not None:
+            sql = f"{_marker(query_id)}\n{sql}"
+        callback = None
+        if progress is not None:
+            def callback(p: dict[str, int]) -> None:
+                progress(int(p.get("read_rows", 0)), int(p.get("read_bytes", 0)))
         try:
-            return self.engine.run(sql + settings_clause(effective), fmt, params)
+            return self.engine.run(sql + settings_clause(effective), fmt, params, progress=callback)
         except RuntimeError as e:  # chdb raises ClickHouse errors as plain RuntimeError
             err = limit_error(e, effective)
             if err is not None:
@@ -175,19 +201,22 @@ class ChdbExecutor:
         self._run(sql, "CSV", params, settings, limited=False)
 
     def query_arrow(self, sql: str, params: dict[str, Any] | None = None, *,
-                    settings: dict[str, Any] | None = None) -> pa.Table:
-        res = self._run(sql, "ArrowTable", params, settings, limited=True)
+                    settings: dict[str, Any] | None = None, query_id: str | None = None,
+                    progress: Progress | None = None) -> pa.Table:
+        res = self._run(sql, "ArrowTable", params, settings, limited=True, query_id=query_id, progress=progress)
         return res if isinstance(res, pa.Table) else pa.table({})
 
     def query_rows(self, sql: str, params: dict[str, Any] | None = None, *,
-                   settings: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        table = self.query_arrow(sql, params, settings=settings)
+                   settings: dict[str, Any] | None = None, query_id: str | None = None,
+                   progress: Progress | None = None) -> list[tuple[Any, ...]]:
+        table = self.query_arrow(sql, params, settings=settings, query_id=query_id, progress=progress)
         cols = [c.to_pylist() for c in table.columns]
         return list(zip(*cols, strict=True)) if cols else []
 
     def query_text_rows(self, sql: str, params: dict[str, Any] | None = None, *,
-                        settings: dict[str, Any] | None = None) -> tuple[list[tuple[Any, ...]], int]:
-        res = self._run(sql, "JSONCompact", params, settings, limited=True)
+                        settings: dict[str, Any] | None = None, query_id: str | None = None,
+                        progress: Progress | None = None) -> tuple[list[tuple[Any, ...]], int]:
+        res = self._run(sql, "JSONCompact", params, settings, limited=True, query_id=query_id, progress=progress)
         raw = res.bytes() if res is not None else b""
         data = orjson.loads(raw) if raw else {"data": []}
         rows = [tuple(r) for r in data.get("data", [])]
@@ -223,6 +252,22 @@ class ChdbExecutor:
                 raise err from None
             raise
         return res.column("__pos").to_pylist() if isinstance(res, pa.Table) and res.num_rows else []
+
+    # The statement itself is excluded by its own id (its text holds the marker only as a parameter).
+    _MATCH = "position(query, {marker:String}) > 0 AND query_id != queryID()"
+
+    def kill_query(self, query_id: str) -> int:
+        """Stop the running statements named ``query_id`` (KILL QUERY … SYNC: it returns once they
+        have stopped); how many there were."""
+        res = self.engine.run(f"KILL QUERY WHERE {self._MATCH} SYNC", "CSV", {"marker": _marker(query_id)})
+        lines = bytes(res.bytes() if res is not None else b"").decode().splitlines()
+        return len({line.split(",")[1] for line in lines if line.count(",") >= 2})  # (kill_status, query_id, …)
+
+    def running(self, query_id: str) -> int:
+        """How many statements named ``query_id`` are running now (system.processes)."""
+        res = self.engine.run(f"SELECT count() FROM system.processes WHERE {self._MATCH}", "CSV",
+                              {"marker": _marker(query_id)})
+        return int(bytes(res.bytes()).decode().strip() or 0)
 
     def ping(self) -> None:
         started = time.monotonic()
