@@ -120,6 +120,15 @@
   // Charts -------------------------------------------------------------------------------------
   function chartWidth(el) { return Math.max(280, el.clientWidth || 600); }
 
+  // The server draws long series at the chart's pixel width (web/downsample.py): tell it how wide
+  // this browser's charts are (a chart's box, else the main column they fill), for the next page
+  // and for the fragments htmx fetches (a request's w= wins over it).
+  function rememberChartWidth() {
+    var el = $(".chart") || document.getElementById("main");
+    if (!el || !el.clientWidth) return;
+    document.cookie = "rexwatch_chart_w=" + Math.round(chartWidth(el)) + "; path=/; max-age=34560000; SameSite=Lax";
+  }
+
   // Drag across a chart to zoom: the selection becomes the page's absolute time range.
   function dragZoomHook(formId) {
     return function (u) {
@@ -488,6 +497,7 @@
     initPatternError();
     initClickToFilter();
     initPrettyJson();
+    rememberChartWidth();
     initHistogram();
     initInsightsChart();
     initMetricCharts();
