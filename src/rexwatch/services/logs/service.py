@@ -267,7 +267,8 @@ class LogsService:
         # The snapshot of a first page is the writer's committed high-water mark: every event at or
         # below it is visible, so no read of max(seq) over the range is needed.
         return reading.filter_page(self.store, source, pattern_sql(pattern, groups), limit, next_token,
-                                   with_group=len(group_names) > 1, snapshot=self.buffer.committed_seq)
+                                   with_group=len(group_names) > 1, snapshot=self.buffer.committed_seq,
+                                   span=(start_ms, end_ms) if start_ms is not None and end_ms is not None else None)
 
     def events_containing(self, text: str, start_ms: int, end_ms: int, *, limit: int = 1000,
                           max_groups: int = 1000) -> list[LogEvent]:
