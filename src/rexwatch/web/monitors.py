@@ -275,7 +275,7 @@ async def target_group_page(request: Request, name: str) -> HTMLResponse:
     try:
         ctx = await call(_tg_detail, svc, name, tr.start_ms, tr.end_ms)
     except NotFound as e:
-        return templates.TemplateResponse(request, "monitor_missing.html", {"ident": name, "message": e.message},
+        return templates.TemplateResponse(request, "monitor_missing.html", {"what": "Target group", "message": e.message},
                                           status_code=404)
     ctx.update({"tr": tr, "relative": RELATIVE, "range_error": range_error, "when": _when, "protocols": PROTOCOLS,
                 "csrf": csrf_token(request), "done": request.query_params.get("done"),
