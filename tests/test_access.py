@@ -164,6 +164,7 @@ def test_console_create_forms_need_editor(runtime, secured, path):
     r = secured.post(path, data=form, headers=keys[("editor", None)])
     assert r.status_code == 403 and "CSRF" in r.text
     assert secured.get("/alarms", headers=keys[("viewer", None)]).status_code == 200
+    assert console_action("GET", "/monitors/target-groups/utm-api") == "read"
     assert secured.get("/monitors/target-groups/a", headers=keys[("viewer", None)]).status_code == 404
 
 

@@ -253,7 +253,8 @@ CONSOLE_RULES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("*", r"^/account/", "read"),
         # Creating alarms (the alarms page's form, and from a graph in the metrics explorer).
         ("POST", r"^/(alarms-create|metrics/explorer/create-alarm)$", "edit"),
-        # Target groups: create, edit, delete, register and deregister targets.
+        # Target groups: one group's page reads; its forms create, edit, delete, (de)register targets.
+        ("GET", r"^/monitors/target-groups/[^/]+$", "read"),
         ("POST", r"^/target-groups-action$", "edit"),
     )
 )
