@@ -7,8 +7,18 @@ import pytest
 
 from rexwatch import sample_data
 
-PAGES = ("overview", "logs", "log-group", "insights", "metrics", "alarms", "alarm", "monitors", "notifications",
-         "settings")
+PAGES = (
+    "overview",
+    "logs",
+    "log-group",
+    "insights",
+    "metrics",
+    "alarms",
+    "alarm",
+    "monitors",
+    "notifications",
+    "settings",
+)
 OVERFLOW = "() => [document.scrollingElement.scrollWidth, window.innerWidth]"
 
 
