@@ -255,6 +255,7 @@ def test_cancel_stops_a_running_query_in_the_store_and_frees_the_worker(runtime)
             break
         time.sleep(0.002)
     assert r.status == "Running" and 0 < r.statistics.records_scanned <= 100_000  # progress, live
+    assert svc.running_statements(qid) == 1  # the store lists the query's statement (by its id)
     assert svc.stop_query(qid) is True
     # KILL QUERY … SYNC: the statement is gone from the store when StopQuery returns.
     assert svc.running_statements(qid) == 0

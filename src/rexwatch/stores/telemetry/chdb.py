@@ -13,6 +13,8 @@ query never holds up ingest.
 
 from __future__ import annotations
 
+import csv
+import io
 import queue
 import re
 import threading
@@ -55,15 +57,16 @@ def encode_param(v: Any) -> Any:
 
 _engines_lock = threading.Lock()
 
-# chdb runs statements with ids of its own: a statement is named by a comment at its head, which
-# system.processes shows in its ``query`` text (KILL QUERY and the check for it match on that).
+# chdb runs statements with ids of its own: a statement is named by its ``log_comment`` setting,
+# which system.processes shows in its ``Settings`` map (KILL QUERY and the check for it match on
+# that). A comment in the SQL would not do: a statement with parameters is listed re-formatted.
 _QUERY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def _marker(query_id: str) -> str:
     if not _QUERY_ID.match(query_id):
         raise ValueError(f"not a query id: {query_id!r}")
-    return f"/* rexwatch-query:{query_id} */"
+    return f"rexwatch-query:{query_id}"
 
 
 class ChdbEngine:
@@ -183,7 +186,7 @@ class ChdbExecutor:
         sql, params = self._prepare(sql, params)
         effective = {**self.limits.settings(), **(settings or {})} if limited else dict(settings or {})
         if query_id is not None:
-            sql = f"{_marker(query_id)}\n{sql}"
+            effective["log_comment"] = _marker(query_id)
         callback = None
         if progress is not None:
             def callback(p: dict[str, int]) -> None:
@@ -253,15 +256,14 @@ class ChdbExecutor:
             raise
         return res.column("__pos").to_pylist() if isinstance(res, pa.Table) and res.num_rows else []
 
-    # The statement itself is excluded by its own id (its text holds the marker only as a parameter).
-    _MATCH = "position(query, {marker:String}) > 0 AND query_id != queryID()"
+    _MATCH = "Settings['log_comment'] = {marker:String}"
 
     def kill_query(self, query_id: str) -> int:
         """Stop the running statements named ``query_id`` (KILL QUERY … SYNC: it returns once they
         have stopped); how many there were."""
         res = self.engine.run(f"KILL QUERY WHERE {self._MATCH} SYNC", "CSV", {"marker": _marker(query_id)})
-        lines = bytes(res.bytes() if res is not None else b"").decode().splitlines()
-        return len({line.split(",")[1] for line in lines if line.count(",") >= 2})  # (kill_status, query_id, …)
+        text = bytes(res.bytes() if res is not None else b"").decode()
+        return len({row[1] for row in csv.reader(io.StringIO(text)) if len(row) > 1})  # (kill_status, query_id, …)
 
     def running(self, query_id: str) -> int:
         """How many statements named ``query_id`` are running now (system.processes)."""
