@@ -79,7 +79,7 @@ class QueryRun:
     error: str | None = None
     duration_ms: int = 0
     cancelled: bool = False
-    killing: bool = False  # StopQuery asked the store to stop the run's statements
+    killing: bool = False  # the progress callback asked the store to stop the run's statement
     # Teams owning the queried groups: only callers who may see them all see the run.
     teams: frozenset[int | None] = frozenset()
 
@@ -328,7 +328,7 @@ class QueriesService:
             running = run.status == "Running"
             run.cancelled = True
             run.status = "Cancelled"
-            run.killing = running
+        # A statement that had not started yet is stopped by the progress callback once it reports.
         if running:
             self._kill(run)
         return True
