@@ -198,7 +198,8 @@ def part_asgi(args, port: int, tmp: str) -> tuple[list[str], dict]:
     rows = [(name, statistics.median(times[name]) / 1000, p99(times[name]), n / cpu[name]) for name, *_ in VARIANTS]
     lines = ["| app (ASGI calls in process) | p50 | p99 | requests per CPU-second | vs. its baseline |",
              "|---|---|---|---|---|"]
-    base = {False: rows[0], True: rows[3]}
+    base = {access: next(r for r, v in zip(rows, VARIANTS, strict=True) if v[2] == access and v[3] is None)
+            for access in (False, True)}
     for (name, _, access, _), (_, p50, q99, thr) in zip(VARIANTS, rows, strict=True):
         b = base[access]
         vs = "baseline" if b[0] == name else (f"+{p50 - b[1]:.1f} µs p50, {(1 - thr / b[3]) * 100:.1f} % fewer")
@@ -273,12 +274,16 @@ def part_uvicorn(args, port: int, tmp: str) -> list[str]:
     with open(os.path.join(tmp, "bench_sdk_app.py"), "w") as f:
         f.write(textwrap.dedent(APP_MODULE))
     servers = {}
-    modes = {"stdlib logging to stdout (a file)": ("stdlib", False), "SDK, JSON lines to stdout (a file)": ("stdout", False),
+    modes = {"stdlib logging to stdout (a file)": ("stdlib", False),
+             "SDK, JSON lines to stdout (a file)": ("stdout", False),
              "SDK, batches posted to an HTTP sink": ("http", False)}
+    if args.no_stdout:
+        del modes["SDK, JSON lines to stdout (a file)"]
     try:
         for name, (mode, access) in modes.items():
             p = free_port()
-            env = {**os.environ, "PYTHONPATH": tmp, "BENCH_MODE": mode, "BENCH_ACCESS": "1" if access else "0",
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [tmp, os.environ.get("PYTHONPATH")])),
+                   "BENCH_MODE": mode, "BENCH_ACCESS": "1" if access else "0",
                    "BENCH_SINK": f"http://127.0.0.1:{port}"}
             out = open(os.path.join(tmp, f"uvicorn-{mode}.log"), "w")  # noqa: SIM115
             proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench_sdk_app:app", "--port", str(p),
@@ -391,8 +396,12 @@ def main() -> None:
     ap.add_argument("--down-requests", type=int, default=600_000)
     ap.add_argument("--down-rate", type=float, default=0.0, help="requests/s with the server down (0: flat out)")
     ap.add_argument("--down-seconds", type=float, default=600.0)
+    ap.add_argument("--no-stdout", action="store_true",
+                    help="leave out the stdout rows (to measure a tree whose SDK has no stdout destination)")
     ap.add_argument("--append", default=None)
     args = ap.parse_args()
+    if args.no_stdout:
+        VARIANTS[:] = [v for v in VARIANTS if v[3] != "stdout"]
     parts = set(args.part.split(","))
 
     port = free_port()
