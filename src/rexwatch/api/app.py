@@ -71,9 +71,12 @@ def create_app(runtime: Runtime, *, run_workers: bool = True, close_runtime: boo
     )
     app.state.runtime = runtime
     errors.install(app)
-    from rexwatch.intake import paths as intake_paths
+    from rexwatch.intake import IntakeRoutes
+    from rexwatch.intake import endpoints as intake_endpoints
 
-    app.add_middleware(GuardMiddleware, runtime=runtime, own_doors=intake_paths())
+    intake = intake_endpoints(runtime)
+    app.add_middleware(GuardMiddleware, runtime=runtime, own_doors=frozenset(intake))
+    app.add_middleware(IntakeRoutes, endpoints=intake)
     # Outermost, so refusals by the guard are counted and logged too.
     app.add_middleware(RequestContextMiddleware, metrics=runtime.metrics)
     if runtime.settings.otlp_port:
@@ -124,6 +127,6 @@ def create_app(runtime: Runtime, *, run_workers: bool = True, close_runtime: boo
     from rexwatch.web import install as install_web
 
     install_aws(app, runtime)
-    install_intake(app, runtime)
+    install_intake(app, intake)
     install_web(app, runtime)
     return app

@@ -118,8 +118,11 @@ def attributes(kvs: Any) -> dict[str, Any]:
     """OTLP ``repeated KeyValue`` as a dict (the first of duplicate keys wins, as the spec asks)."""
     out: dict[str, Any] = {}
     for kv in kvs:
-        if kv.key not in out:
-            out[kv.key] = any_value(kv.value)
+        key = kv.key
+        if key not in out:
+            value = kv.value
+            # Most values are strings: a non-empty string_value settles the oneof without WhichOneof.
+            out[key] = value.string_value or any_value(value)
     return out
 
 
