@@ -12,6 +12,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rexwatch.columns import hex_column, utf8_column
 from rexwatch.errors import Invalid, NotFound
 from rexwatch.services.logs.model import LogEvent
 from rexwatch.services.logs.service import LogsService
@@ -75,9 +76,9 @@ class TracesService:
         now = _ns(self.clock())
         oldest = now - self.retention_days * 86_400 * 1_000_000_000
         newest = now + int(FUTURE_LIMIT.total_seconds()) * 1_000_000_000
-        trace_id, trace_len = _hex_column(cols.trace_id)
-        span_id, span_len = _hex_column(cols.span_id)
-        parent, parent_len = _hex_column(cols.parent_span_id)
+        trace_id, trace_len = hex_column(cols.trace_id)
+        span_id, span_len = hex_column(cols.span_id)
+        parent, parent_len = hex_column(cols.parent_span_id)
         start = np.fromiter(cols.start_ns, np.uint64, n)
         end = np.fromiter(cols.end_ns, np.uint64, n)
         kind = np.fromiter(cols.kind, np.int64, n)
@@ -117,10 +118,10 @@ class TracesService:
                 pa.array(_STATUS_NAMES[np.clip(status, 0, len(STATUSES) - 1)], pa.string()),
                 pa.array(cols.status_message, pa.string()),
                 pa.array(cols.scope, pa.string()),
-                _utf8_column(cols.attributes),
-                _utf8_column(cols.resource),
-                _utf8_column(cols.events),
-                _utf8_column(cols.links),
+                utf8_column(cols.attributes),
+                utf8_column(cols.resource),
+                utf8_column(cols.events),
+                utf8_column(cols.links),
             ], schema=SPANS_SCHEMA)
             if rejected:
                 table = table.filter(pa.array(~refused))
@@ -185,27 +186,6 @@ class TracesService:
 
 _KIND_NAMES = np.array(KINDS, dtype=object)
 _STATUS_NAMES = np.array(STATUSES, dtype=object)
-
-
-def _offsets(lengths: np.ndarray) -> pa.Buffer:
-    out = np.zeros(len(lengths) + 1, np.int32)
-    np.cumsum(lengths, out=out[1:])
-    return pa.py_buffer(out)
-
-
-def _hex_column(ids: list[bytes]) -> tuple[pa.StringArray, np.ndarray]:
-    """Raw ids as a column of lowercase hex text (one ``hex()`` of them all), and their byte lengths."""
-    n = len(ids)
-    lengths = np.fromiter(map(len, ids), np.int64, n)
-    data = b"".join(ids).hex().encode("ascii")
-    return pa.StringArray.from_buffers(n, _offsets(lengths * 2), pa.py_buffer(data)), lengths
-
-
-def _utf8_column(texts: list[bytes]) -> pa.StringArray:
-    """UTF-8 texts (orjson's output, always valid) as a string column, without decoding each."""
-    n = len(texts)
-    return pa.StringArray.from_buffers(n, _offsets(np.fromiter(map(len, texts), np.int64, n)),
-                                       pa.py_buffer(b"".join(texts)))
 
 
 def _names(texts: list[str]) -> pa.Array:
