@@ -50,9 +50,18 @@ def create_app(runtime: Runtime, *, run_workers: bool = True, close_runtime: boo
             emf_agent = EmfAgentListener(runtime, runtime.settings.host, runtime.settings.emf_agent_port)
             await emf_agent.start()
         app.state.emf_agent = emf_agent
+        otlp_grpc = None
+        if runtime.settings.otlp_grpc_port:
+            from rexwatch.intake.otlp_grpc import OtlpGrpcServer
+
+            otlp_grpc = OtlpGrpcServer(runtime, runtime.settings.host, runtime.settings.otlp_grpc_port)
+            await otlp_grpc.start()
+        app.state.otlp_grpc = otlp_grpc
         try:
             yield
         finally:
+            if otlp_grpc is not None:
+                await otlp_grpc.stop()
             if emf_agent is not None:
                 await emf_agent.stop()
             stop.set()
