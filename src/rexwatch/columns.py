@@ -11,22 +11,24 @@ import numpy as np
 import pyarrow as pa
 
 
-def _offsets(lengths: np.ndarray) -> pa.Buffer:
-    out = np.zeros(len(lengths) + 1, np.int64)
-    np.cumsum(lengths, out=out[1:])
-    return pa.py_buffer(out)
+def _column(n: int, lengths: np.ndarray, data: bytes) -> pa.Array:
+    """A string column over ``data`` cut at ``lengths`` (int32 offsets, as ``pa.string()`` has, when
+    they fit; past 2 GiB a large string column cast down, which refuses what cannot fit)."""
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    if offsets[-1] < 2**31:
+        return pa.StringArray.from_buffers(n, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data))
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data)).cast(pa.string())
 
 
 def utf8_column(texts: list[bytes]) -> pa.Array:
     """UTF-8 texts (orjson's output and protobuf strings are always valid) as a string column."""
     n = len(texts)
-    lengths = np.fromiter(map(len, texts), np.int64, n)
-    return pa.LargeStringArray.from_buffers(n, _offsets(lengths), pa.py_buffer(b"".join(texts))).cast(pa.string())
+    return _column(n, np.fromiter(map(len, texts), np.int64, n), b"".join(texts))
 
 
 def hex_column(ids: list[bytes]) -> tuple[pa.Array, np.ndarray]:
     """Raw ids as a column of lowercase hex text (one ``hex()`` of them all), and their lengths in bytes."""
     n = len(ids)
     lengths = np.fromiter(map(len, ids), np.int64, n)
-    data = b"".join(ids).hex().encode("ascii")
-    return pa.LargeStringArray.from_buffers(n, _offsets(lengths * 2), pa.py_buffer(data)).cast(pa.string()), lengths
+    return _column(n, lengths * 2, b"".join(ids).hex().encode("ascii")), lengths

@@ -17,6 +17,7 @@ MAX_SEARCH = 1000
 MAX_TRACE_SPANS = 10_000
 FUTURE_LIMIT = dt.timedelta(hours=2)
 _HEX = re.compile(r"[0-9a-f]*")
+_U64 = 2**64 - 1
 
 
 @dataclass(slots=True)
@@ -92,8 +93,8 @@ class SpanColumns:
             out.service.append(s.service)
             out.name.append(s.name)
             out.kind.append(KINDS.index(s.kind) if s.kind in KINDS else -1)
-            out.start_ns.append(max(0, s.start_ns))
-            out.end_ns.append(max(0, s.end_ns))
+            out.start_ns.append(min(max(0, s.start_ns), _U64))
+            out.end_ns.append(min(max(0, s.end_ns), _U64))
             out.status.append(STATUSES.index(s.status) if s.status in STATUSES else -1)
             out.status_message.append(s.status_message)
             out.scope.append(s.scope)
