@@ -10,7 +10,8 @@ sends prebuilt request bodies from several client threads:
   smithy-rpc-v2-cbor (what boto3 and the AWS CLI send to CloudWatch today);
 - logs: the same 1,000-event batches of JSON lines through PutLogEvents and OTLP/HTTP logs
   (events per second; "to readable" is not measured for them);
-- traces (when the server has ``/v1/traces``): ``ExportTraceServiceRequest`` of 512 spans;
+- traces (when the server has ``/v1/traces``): ``ExportTraceServiceRequest`` of 512 spans, over
+  OTLP/HTTP and, when the server answers OTLP/gRPC (``otlp_grpc_port``), over gRPC;
 - remote_write: snappy ``WriteRequest`` bodies of 2,000 samples (500 series x
   4 samples, Prometheus' ``max_samples_per_send`` is 2,000 since 2.43; 500 before).
 
@@ -259,6 +260,8 @@ def measure(src: str | None, otlp: list[bytes], rw: list[bytes], spans: list[byt
     env = dict(os.environ)
     if src:
         env["PYTHONPATH"] = os.path.join(src, "src")
+    grpc_port = free_port()
+    env["REXWATCH_OTLP_GRPC_PORT"] = str(grpc_port)  # a revision without OTLP/gRPC ignores it
     with tempfile.TemporaryDirectory() as data_dir:
         proc = subprocess.Popen([sys.executable, "-m", "rexwatch", "server", "--data-dir", data_dir, "--port",
                                  str(port), "--workers", "none"], stdout=subprocess.DEVNULL,
@@ -341,10 +344,53 @@ def measure(src: str | None, otlp: list[bytes], rw: list[bytes], spans: list[byt
                 cpu = cpu_seconds(server) - cpu0
                 rows.append(("OTLP/HTTP traces (protobuf; spans)", 512, n * 512, n * 512 / elapsed,
                              n * 512 / readable, cpu / (n * 512) * 100_000))
+                grpc_row = send_grpc_spans(grpc_port, spans[1:], threads, server)
+                if grpc_row:
+                    rows.append(grpc_row)
         finally:
             proc.terminate()
             proc.wait(60)
     return rows
+
+
+def send_grpc_spans(port: int, bodies: list[bytes], threads: int, server: psutil.Process) -> tuple | None:
+    """The span bodies as OTLP/gRPC ``TraceService/Export`` calls (one channel per client thread);
+    None when the server does not answer gRPC there."""
+    import grpc
+
+    method = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        try:
+            channel.unary_unary(method)(bodies[0], timeout=5)
+        except grpc.RpcError:
+            return None
+    queue, lock, errors = list(bodies), threading.Lock(), []
+
+    def worker() -> None:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            export = channel.unary_unary(method)
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    body = queue.pop()
+                try:
+                    export(body, timeout=120)
+                except grpc.RpcError as e:
+                    errors.append(str(e))
+
+    cpu0 = cpu_seconds(server)
+    started = time.perf_counter()
+    ts = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise SystemExit(f"{len(errors)} gRPC calls failed, first: {errors[0]}")
+    n = len(bodies) * 512
+    return ("OTLP/gRPC traces (spans)", 512, n, n / elapsed, n / elapsed, (cpu_seconds(server) - cpu0) / n * 100_000)
 
 
 def orjson_loads(b: bytes):
