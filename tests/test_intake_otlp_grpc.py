@@ -37,6 +37,7 @@ def _export_call(port: int):
 
 def test_grpc_exporters_send_spans_logs_and_metrics(runtime):
     port = runtime.settings.otlp_grpc_port = free_port()
+    runtime.settings.max_body_mb = 1
     endpoint = f"http://127.0.0.1:{port}"
     resource = Resource.create({"service.name": "utm-worker", "service.instance.id": "w-1"})
     with LiveServer(runtime, run_workers=False) as live:
@@ -94,6 +95,12 @@ def test_grpc_exporters_send_spans_logs_and_metrics(runtime):
             except grpc.RpcError as e:
                 assert e.code() == grpc.StatusCode.INVALID_ARGUMENT and "protobuf" in e.details()
             assert export(b"", timeout=30) == ExportTraceServiceResponse()
+            # Past max_body_mb gRPC refuses the message itself, before it is decoded.
+            try:
+                export(b"\x00" * (2 * 2**20), timeout=30)
+                raise AssertionError("an oversized message was accepted")
+            except grpc.RpcError as e:
+                assert e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
 def test_grpc_auth_is_the_api_key_in_call_metadata(tmp_path, chdb_engine):
