@@ -80,17 +80,44 @@ def main() -> None:
         table = tables[0]
         big = pa.concat_tables([table] * 100)
         rows = [
-            ("traces", "gzip inflate (a level-9 body)", best(lambda: inflate(span_gz, "gzip", limit), rounds), 512),
-            ("traces", "protobuf decode", best(lambda: parsed(ExportTraceServiceRequest, span_body), rounds), 512),
-            ("traces", "door: spans into columns (fresh message each round)",
-             best(lambda: otlp_traces.columns(parsed(ExportTraceServiceRequest, span_body)), rounds)
-             - best(lambda: parsed(ExportTraceServiceRequest, span_body), rounds), 512),
-            ("traces", "  of which attributes as JSON",
-             best(lambda: [orjson.dumps(attributes(sp.attributes)) for sp in spans], rounds), 512),
-            ("traces", "service: checks and Arrow table", best(lambda: traces.put_span_columns(cols), rounds), 512),
+            (
+                "traces",
+                "gzip inflate (a level-9 body)",
+                best(lambda: inflate(span_gz, "gzip", limit), rounds),
+                512,
+            ),
+            (
+                "traces",
+                "protobuf decode",
+                best(lambda: parsed(ExportTraceServiceRequest, span_body), rounds),
+                512,
+            ),
+            (
+                "traces",
+                "door: spans into columns (fresh message each round)",
+                best(lambda: otlp_traces.columns(parsed(ExportTraceServiceRequest, span_body)), rounds)
+                - best(lambda: parsed(ExportTraceServiceRequest, span_body), rounds),
+                512,
+            ),
+            (
+                "traces",
+                "  of which attributes as JSON",
+                best(lambda: [orjson.dumps(attributes(sp.attributes)) for sp in spans], rounds),
+                512,
+            ),
+            (
+                "traces",
+                "service: checks and Arrow table",
+                best(lambda: traces.put_span_columns(cols), rounds),
+                512,
+            ),
             ("traces", "write-ahead log frame (Arrow IPC)", best(lambda: _frame(table), rounds), 512),
-            ("traces", "ClickHouse insert, 51,200 spans (the flusher's batch)",
-             best(lambda: traces.store.insert(big), 3, time.process_time), 51_200),
+            (
+                "traces",
+                "ClickHouse insert, 51,200 spans (the flusher's batch)",
+                best(lambda: traces.store.insert(big), 3, time.process_time),
+                51_200,
+            ),
         ]
         traces.ingest.submit = submit
         logs = rt.service(LogsService)
@@ -100,19 +127,46 @@ def main() -> None:
         records = [r for rl in lreq.resource_logs for sl in rl.scope_logs for r in sl.log_records]
         tail = otlp_logs._tail({"service.name": "bench"}, {})
         rows += [
-            ("logs", "OTLP: protobuf decode", best(lambda: parsed(ExportLogsServiceRequest, log_body), rounds), 1000),
-            ("logs", "OTLP: records as JSON messages",
-             best(lambda: [otlp_logs.record_bytes(r, tail) for r in records], rounds), 1000),
-            ("logs", "OTLP: whole export (decode excluded; group cached)",
-             best(lambda: otlp_logs.export(rt, lreq), rounds), 1000),
-            ("logs", "PutLogEvents: JSON decode and batch",
-             best(lambda: LogEventBatch.from_records(orjson.loads(ple_body)["logEvents"]), rounds), 1000),
-            ("logs", "PutLogEvents: logs service put",
-             best(lambda: logs.put_log_events("/bench/logs", "s", LogEventBatch.from_records(
-                 orjson.loads(ple_body)["logEvents"])), rounds), 1000),
+            (
+                "logs",
+                "OTLP: protobuf decode",
+                best(lambda: parsed(ExportLogsServiceRequest, log_body), rounds),
+                1000,
+            ),
+            (
+                "logs",
+                "OTLP: records as JSON messages",
+                best(lambda: [otlp_logs.record_bytes(r, tail) for r in records], rounds),
+                1000,
+            ),
+            (
+                "logs",
+                "OTLP: whole export (decode excluded; group cached)",
+                best(lambda: otlp_logs.export(rt, lreq), rounds),
+                1000,
+            ),
+            (
+                "logs",
+                "PutLogEvents: JSON decode and batch",
+                best(lambda: LogEventBatch.from_records(orjson.loads(ple_body)["logEvents"]), rounds),
+                1000,
+            ),
+            (
+                "logs",
+                "PutLogEvents: logs service put",
+                best(
+                    lambda: logs.put_log_events(
+                        "/bench/logs", "s", LogEventBatch.from_records(orjson.loads(ple_body)["logEvents"])
+                    ),
+                    rounds,
+                ),
+                1000,
+            ),
         ]
         rt.close()
-    print(f"\nthread CPU, best of {rounds} (the insert: process CPU, best of 3); load average {os.getloadavg()[0]:.1f}\n")
+    print(
+        f"\nthread CPU, best of {rounds} (the insert: process CPU, best of 3); load average {os.getloadavg()[0]:.1f}\n"
+    )
     print("| path | stage | per request ms | per item µs |")
     print("|---|---|---|---|")
     for path, name, seconds, items in rows:

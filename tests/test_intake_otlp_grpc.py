@@ -31,8 +31,9 @@ TRACE_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 def _export_call(port: int):
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    return channel, channel.unary_unary(TRACE_EXPORT, request_serializer=None,
-                                        response_deserializer=ExportTraceServiceResponse.FromString)
+    return channel, channel.unary_unary(
+        TRACE_EXPORT, request_serializer=None, response_deserializer=ExportTraceServiceResponse.FromString
+    )
 
 
 def test_grpc_exporters_send_spans_logs_and_metrics(runtime):
@@ -42,20 +43,24 @@ def test_grpc_exporters_send_spans_logs_and_metrics(runtime):
     resource = Resource.create({"service.name": "utm-worker", "service.instance.id": "w-1"})
     with LiveServer(runtime, run_workers=False) as live:
         tracer_provider = TracerProvider(resource=resource)
-        tracer_provider.add_span_processor(SimpleSpanProcessor(
-            OTLPSpanExporter(endpoint=endpoint, compression=grpc.Compression.Gzip)))
+        tracer_provider.add_span_processor(
+            SimpleSpanProcessor(OTLPSpanExporter(endpoint=endpoint, compression=grpc.Compression.Gzip))
+        )
         logs = LoggerProvider(resource=resource)
         logs.add_log_record_processor(SimpleLogRecordProcessor(OTLPLogExporter(endpoint=endpoint)))
         logger = logging.getLogger("test.otlp.grpc")
         logger.propagate = False
         handler = LoggingHandler(logger_provider=logs)
         logger.addHandler(handler)
-        reader = PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=endpoint), export_interval_millis=3_600_000)
+        reader = PeriodicExportingMetricReader(
+            OTLPMetricExporter(endpoint=endpoint), export_interval_millis=3_600_000
+        )
         meters = MeterProvider(resource=resource, metric_readers=[reader])
         try:
             tracer = tracer_provider.get_tracer("jobs")
-            with tracer.start_as_current_span("send invitation", kind=SpanKind.CONSUMER,
-                                              attributes={"messaging.system": "redis"}) as span:
+            with tracer.start_as_current_span(
+                "send invitation", kind=SpanKind.CONSUMER, attributes={"messaging.system": "redis"}
+            ) as span:
                 logger.warning("invitation bounced", extra={"tenant_id": "t-9"})
                 trace_id = format(span.get_span_context().trace_id, "032x")
             meters.get_meter("jobs").create_counter("invitations.sent").add(3, {"tenant": "t-9"})
@@ -74,16 +79,21 @@ def test_grpc_exporters_send_spans_logs_and_metrics(runtime):
         assert stored["attributes"] == {"messaging.system": "redis"}
 
         events = live.boto3_client("logs").filter_log_events(
-            logGroupName="/otel/utm-worker", filterPattern='{ $.attributes.tenant_id = "t-9" }')["events"]
+            logGroupName="/otel/utm-worker", filterPattern='{ $.attributes.tenant_id = "t-9" }'
+        )["events"]
         assert [json.loads(e["message"])["body"] for e in events] == ["invitation bounced"]
         assert json.loads(events[0]["message"])["traceId"] == trace_id
 
         now = dt.datetime.now(dt.UTC)
         points = live.boto3_client("cloudwatch").get_metric_statistics(
-            Namespace="otel", MetricName="invitations.sent",
+            Namespace="otel",
+            MetricName="invitations.sent",
             Dimensions=[{"Name": "service.name", "Value": "utm-worker"}, {"Name": "tenant", "Value": "t-9"}],
-            StartTime=now - dt.timedelta(hours=1), EndTime=now + dt.timedelta(minutes=5), Period=3600,
-            Statistics=["Sum"])["Datapoints"]
+            StartTime=now - dt.timedelta(hours=1),
+            EndTime=now + dt.timedelta(minutes=5),
+            Period=3600,
+            Statistics=["Sum"],
+        )["Datapoints"]
         assert [p["Sum"] for p in points] == [3.0]
 
         # A body that is not an ExportTraceServiceRequest is the sender's error: not retried.
@@ -110,6 +120,7 @@ def test_grpc_auth_is_the_api_key_in_call_metadata(tmp_path, chdb_engine):
         ingest = rt.keys.create("collector", role="editor", scope="ingest").token
         read_only = rt.keys.create("grafana", role="admin", scope="read").token
         with LiveServer(rt, run_workers=False):
+
             def send(headers):
                 provider = TracerProvider(resource=Resource.create({"service.name": "authd"}))
                 exporter = OTLPSpanExporter(endpoint=f"http://127.0.0.1:{port}", headers=headers, timeout=30)
@@ -123,15 +134,20 @@ def test_grpc_auth_is_the_api_key_in_call_metadata(tmp_path, chdb_engine):
             channel, export = _export_call(port)
             with channel:
                 body = ExportTraceServiceRequest().SerializeToString()
-                for metadata, code in ((None, grpc.StatusCode.UNAUTHENTICATED),
-                                       ((("authorization", "Bearer nope"),), grpc.StatusCode.UNAUTHENTICATED),
-                                       ((("authorization", f"Bearer {read_only}"),), grpc.StatusCode.PERMISSION_DENIED)):
+                for metadata, code in (
+                    (None, grpc.StatusCode.UNAUTHENTICATED),
+                    ((("authorization", "Bearer nope"),), grpc.StatusCode.UNAUTHENTICATED),
+                    ((("authorization", f"Bearer {read_only}"),), grpc.StatusCode.PERMISSION_DENIED),
+                ):
                     try:
                         export(body, metadata=metadata, timeout=30)
                         raise AssertionError(f"{metadata} was let in")
                     except grpc.RpcError as e:
                         assert e.code() == code, (metadata, e.details())
-                assert export(body, metadata=(("x-api-key", ingest),), timeout=30) == ExportTraceServiceResponse()
+                assert (
+                    export(body, metadata=(("x-api-key", ingest),), timeout=30)
+                    == ExportTraceServiceResponse()
+                )
     finally:
         rt.close(close_stores=False)
         rt.telemetry.drop_database()

@@ -39,12 +39,21 @@ log = logging.getLogger("rexwatch.intake")
 
 # (service in the official .proto, its Export request, the door module whose ``export`` answers it)
 SERVICES: tuple[tuple[str, type[Message], str], ...] = (
-    (logs_service_pb2.DESCRIPTOR.services_by_name["LogsService"].full_name,
-     logs_service_pb2.ExportLogsServiceRequest, "rexwatch.intake.otlp_logs"),
-    (metrics_service_pb2.DESCRIPTOR.services_by_name["MetricsService"].full_name,
-     metrics_service_pb2.ExportMetricsServiceRequest, "rexwatch.intake.otlp_metrics"),
-    (trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"].full_name,
-     trace_service_pb2.ExportTraceServiceRequest, "rexwatch.intake.otlp_traces"),
+    (
+        logs_service_pb2.DESCRIPTOR.services_by_name["LogsService"].full_name,
+        logs_service_pb2.ExportLogsServiceRequest,
+        "rexwatch.intake.otlp_logs",
+    ),
+    (
+        metrics_service_pb2.DESCRIPTOR.services_by_name["MetricsService"].full_name,
+        metrics_service_pb2.ExportMetricsServiceRequest,
+        "rexwatch.intake.otlp_metrics",
+    ),
+    (
+        trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"].full_name,
+        trace_service_pb2.ExportTraceServiceRequest,
+        "rexwatch.intake.otlp_traces",
+    ),
 )
 
 _STATUS = {code.value[0]: code for code in grpc.StatusCode}
@@ -55,8 +64,9 @@ def _code(http_status: int) -> grpc.StatusCode:
     return _STATUS[otlp.GRPC_CODES.get(http_status, 2)]
 
 
-def export_handler(runtime: Runtime, service: str, request_cls: type[Message],
-                   export: Callable[[Runtime, Any], Message]) -> Callable[..., Any]:
+def export_handler(
+    runtime: Runtime, service: str, request_cls: type[Message], export: Callable[[Runtime, Any], Message]
+) -> Callable[..., Any]:
     """The ``Export`` method of one service: bytes in (decoded here, so a malformed body is
     ``INVALID_ARGUMENT``), the door's response out."""
     what = f"gRPC /{service}/Export"
@@ -64,7 +74,9 @@ def export_handler(runtime: Runtime, service: str, request_cls: type[Message],
     async def handle(body: bytes, context: grpc.aio.ServicerContext) -> Message:
         metadata = {k.lower(): v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
         try:
-            await authenticate_key(runtime, metadata.get("authorization", ""), metadata.get("x-api-key", ""), what)
+            await authenticate_key(
+                runtime, metadata.get("authorization", ""), metadata.get("x-api-key", ""), what
+            )
             msg, _ = otlp.decode(body, otlp.PROTOBUF, request_cls)
             return await anyio.to_thread.run_sync(export, runtime, msg)
         except IntakeError as e:
@@ -96,8 +108,9 @@ class OtlpGrpcServer:
         import importlib
 
         limit = self.runtime.settings.max_body_bytes
-        server = grpc.aio.server(options=[("grpc.max_receive_message_length", limit),
-                                          ("grpc.max_send_message_length", limit)])
+        server = grpc.aio.server(
+            options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)]
+        )
         for service, request_cls, module in SERVICES:
             export = importlib.import_module(module).export
             handler = grpc.unary_unary_rpc_method_handler(
@@ -105,7 +118,9 @@ class OtlpGrpcServer:
                 request_deserializer=None,  # raw bytes: decoded by the door, refused in its terms
                 response_serializer=lambda m: m.SerializeToString(),
             )
-            server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, {"Export": handler}),))
+            server.add_generic_rpc_handlers(
+                (grpc.method_handlers_generic_handler(service, {"Export": handler}),)
+            )
         try:
             bound = server.add_insecure_port(f"{self.host}:{self.port}")
         except RuntimeError:
