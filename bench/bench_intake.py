@@ -19,6 +19,11 @@ the last answer, then one GetMetricStatistics read (which waits for the
 ingest buffer's flush) checks the last points are readable; "to readable"
 includes that wait. Bounded: a fixed number of requests.
 
+Beside the rates, the server process's CPU seconds (user + system, psutil) per
+100,000 points, from the first request to the end of the read: the cost of
+storing them, less sensitive than a rate to other load on a shared machine
+(1.0 s or less is 100 k points/s on one core).
+
 With ``--baseline DIR`` (a checkout of another revision, e.g. from ``git archive``),
 the same bodies are sent to a server run from ``DIR/src`` too, and the table shows
 both and their ratio: a before/after comparison taken in one run.
@@ -242,10 +247,15 @@ def read_back(url: str, namespace: str, metric: str) -> None:
     assert r["Datapoints"] is not None
 
 
+def cpu_seconds(proc: psutil.Process) -> float:
+    t = proc.cpu_times()
+    return t.user + t.system
+
+
 def measure(src: str | None, otlp: list[bytes], rw: list[bytes], spans: list[bytes], pmd: list[bytes],
             otlp_points: int, threads: int, cbor: list[bytes] = (), logs: tuple = ((), ())) -> list:
-    """Rows (path, points per request, points, ack/s, readable/s) against a server run from ``src``;
-    a path the server does not have (404) gets no row."""
+    """Rows (path, points per request, points, ack/s, readable/s, server CPU s per 100 k points) against
+    a server run from ``src``; a path the server does not have (404) gets no row."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ)
@@ -255,6 +265,7 @@ def measure(src: str | None, otlp: list[bytes], rw: list[bytes], spans: list[byt
         proc = subprocess.Popen([sys.executable, "-m", "rexwatch", "server", "--data-dir", data_dir, "--port",
                                  str(port), "--workers", "none"], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, env=env, cwd=src or None)
+        server = psutil.Process(proc.pid)
         try:
             deadline = time.monotonic() + 180
             while True:
@@ -284,12 +295,14 @@ def measure(src: str | None, otlp: list[bytes], rw: list[bytes], spans: list[byt
             ):
                 if not bodies:
                     continue
+                cpu0 = cpu_seconds(server)
                 elapsed, n = send_all(url, path, bodies, headers, threads)
                 t0 = time.perf_counter()
                 read_back(url, ns, metric)
                 readable = elapsed + time.perf_counter() - t0
                 points = n * per
-                rows.append((name, per, points, points / elapsed, points / readable))
+                cpu = (cpu_seconds(server) - cpu0) / points * 100_000
+                rows.append((name, per, points, points / elapsed, points / readable, cpu))
             otlp_logs, ple = logs
             if ple:
                 create_log_stream(url)
@@ -299,17 +312,21 @@ def measure(src: str | None, otlp: list[bytes], rw: list[bytes], spans: list[byt
                     ("OTLP/HTTP logs (protobuf; the same events)", "/v1/logs", otlp_logs,
                      {"content-type": "application/x-protobuf"}),
                 ):
+                    cpu0 = cpu_seconds(server)
                     elapsed, n = send_all(url, path, bodies, headers, threads)
-                    rows.append((name, per, n * per, n * per / elapsed, n * per / elapsed))
+                    cpu = (cpu_seconds(server) - cpu0) / (n * per) * 100_000
+                    rows.append((name, per, n * per, n * per / elapsed, n * per / elapsed, cpu))
             probe = httpx.post(f"{url}/v1/traces", content=spans[0], headers={"content-type": "application/x-protobuf"})
-            if probe.status_code == 200:
+            if probe.status_code == 200 and len(spans) > 1:
+                cpu0 = cpu_seconds(server)
                 elapsed, n = send_all(url, "/v1/traces", spans[1:], {"content-type": "application/x-protobuf"},
                                       threads)
                 t0 = time.perf_counter()
                 httpx.get(f"{url}/api/v1/traces/{(1).to_bytes(16, 'big').hex()}", timeout=120).raise_for_status()
                 readable = elapsed + time.perf_counter() - t0
+                cpu = (cpu_seconds(server) - cpu0) / (n * 512) * 100_000
                 rows.append(("OTLP/HTTP traces (protobuf; spans)", 512, n * 512, n * 512 / elapsed,
-                             n * 512 / readable))
+                             n * 512 / readable, cpu))
         finally:
             proc.terminate()
             proc.wait(60)
@@ -329,16 +346,23 @@ def main() -> None:
     ap.add_argument("--series", type=int, default=1000)
     ap.add_argument("--points", type=int, default=5)
     ap.add_argument("--baseline", help="a source tree of another revision to compare against, in the same run")
+    ap.add_argument("--only", default="", help="comma-separated paths to run: otlp,rw,query,cbor,logs,traces")
     args = ap.parse_args()
+    only = set(filter(None, args.only.split(",")))
+
+    def want(part: str) -> bool:
+        return not only or part in only
+
     load = psutil.getloadavg()
     print("building request bodies…", file=sys.stderr)
-    otlp = otlp_bodies(args.requests, args.series, args.points)
+    # Two of each OTLP and remote_write body warm the server up, whatever runs.
+    otlp = otlp_bodies(args.requests if want("otlp") else 2, args.series, args.points)
     otlp_points = (args.series // 20) * 20 * args.points
-    rw = remote_write_bodies(args.requests)
-    spans = span_bodies(args.requests)
-    pmd = put_metric_data_bodies(args.requests)
-    cbor = cbor_put_metric_data_bodies(args.requests)
-    batches = log_messages(args.requests, 1000)
+    rw = remote_write_bodies(args.requests if want("rw") else 2)
+    spans = span_bodies(args.requests if want("traces") else 1)
+    pmd = put_metric_data_bodies(args.requests) if want("query") else []
+    cbor = cbor_put_metric_data_bodies(args.requests) if want("cbor") else []
+    batches = log_messages(args.requests, 1000) if want("logs") else []
     logs = (otlp_log_bodies(batches), put_log_events_bodies(batches))
     runs = [("this revision", None)] + ([("baseline", args.baseline)] if args.baseline else [])
     results: dict[str, list] = {}
@@ -348,16 +372,17 @@ def main() -> None:
           f"1-minute load average before: {load[0]:.1f}\n")
     for label, rows in results.items():
         print(f"{label}:\n")
-        print("| path | points per request | points | acknowledged points/s | to readable points/s |")
-        print("|---|---|---|---|---|")
-        for name, per, points, ack, readable in rows:
-            print(f"| {name} | {per:,} | {points:,} | {ack:,.0f} | {readable:,.0f} |")
+        print("| path | points per request | points | acknowledged points/s | to readable points/s "
+              "| server CPU s per 100 k points |")
+        print("|---|---|---|---|---|---|")
+        for name, per, points, ack, readable, cpu in rows:
+            print(f"| {name} | {per:,} | {points:,} | {ack:,.0f} | {readable:,.0f} | {cpu:.2f} |")
         print()
     if "baseline" in results:
-        print("| path | this revision / baseline, acknowledged | to readable |")
-        print("|---|---|---|")
+        print("| path | this revision / baseline, acknowledged | to readable | server CPU per point, baseline / this |")
+        print("|---|---|---|---|")
         for new, old in zip(results["this revision"], results["baseline"], strict=False):
-            print(f"| {new[0]} | {new[3] / old[3]:.2f}x | {new[4] / old[4]:.2f}x |")
+            print(f"| {new[0]} | {new[3] / old[3]:.2f}x | {new[4] / old[4]:.2f}x | {old[5] / new[5]:.2f}x |")
 
 
 if __name__ == "__main__":
