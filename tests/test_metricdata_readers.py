@@ -242,3 +242,77 @@ def test_cbor_top_level_as_the_generic_walk(top):
 
     body = cbor2.dumps(top)
     assert cbor_door(body) == cbor_generic(body)
+
+
+# ---- the handler's columns ----------------------------------------------------------------------
+
+
+def _put(build, *args):
+    from rexwatch.errors import RexwatchError
+
+    try:
+        return build(*args).to_pylist()
+    except RexwatchError as e:
+        return (type(e).__name__, e.render())
+
+
+GOOD = {
+    "MetricName": "Latency",
+    "Dimensions": [{"Name": "svc", "Value": "a"}],
+    "Timestamp": NOW,
+    "Value": 1.5,
+    "Unit": "Milliseconds",
+}
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        GOOD,
+        {"MetricName": "m", "Values": [1.0, 2, 3.5], "Counts": [1, 0, 2.0], "StorageResolution": 1},
+        {"MetricName": "m", "Values": [1.0, 2.0]},
+        {"MetricName": "m", "Value": 2},
+        {"MetricName": "", "Value": 1.0},
+        {"MetricName": "x" * 300, "Value": 1.0},
+        {"MetricName": "m", "Value": 1.0, "Unit": "Parsecs"},
+        {"MetricName": "m", "Value": 1.0, "StorageResolution": 5},
+        {"MetricName": "m", "Value": float("nan")},
+        {"MetricName": "m", "Value": 1e200},
+        {"MetricName": "m", "Value": 1.0, "Values": [1.0]},
+        {"MetricName": "m", "Counts": [1.0]},
+        {"MetricName": "m"},
+        {"MetricName": "m", "Values": [1.0], "Counts": [1.0, 2.0]},
+        {"MetricName": "m", "Values": [1.0], "Counts": [-1.0]},
+        {"MetricName": "m", "Values": []},
+        {"MetricName": "m", "Value": 1.0, "Timestamp": NOW - dt.timedelta(days=15)},
+        {"MetricName": "m", "Value": 1.0, "Timestamp": NOW + dt.timedelta(hours=3, microseconds=7)},
+        {"MetricName": "m", "Value": 1.0, "Dimensions": [{"Name": "a", "Value": ""}]},
+        {"MetricName": "m", "Value": 1.0, "Dimensions": [{"Name": "a"}]},
+        {"MetricName": "m", "Value": 1.0, "Dimensions": [{"Value": "a"}]},
+        {
+            "MetricName": "m",
+            "Value": 1.0,
+            "Dimensions": [{"Name": "a", "Value": "1"}, {"Name": "a", "Value": "2"}],
+        },
+        {"MetricName": "m", "Value": 1.0, "Dimensions": [{"Name": f"d{i}", "Value": "v"} for i in range(31)]},
+        {
+            "MetricName": "m",
+            "StatisticValues": {"SampleCount": 2.0, "Sum": 3.0, "Minimum": 1.0, "Maximum": 2.0},
+        },
+        {"MetricName": "m", "StatisticValues": {"SampleCount": 2.0, "Sum": 3.0, "Minimum": 1.0}},
+    ],
+)
+def test_handler_columns_store_and_fail_as_per_item(item):
+    from rexwatch.aws.cloudwatch import _columns, _datum
+    from rexwatch.services.metrics.put import build_columns, build_points
+
+    items = [GOOD, item, GOOD]
+    try:
+        data = [_datum(it, i, {}) for i, it in enumerate(items, 1)]
+    except Exception as e:  # the handler's own checks (a dimension without its name or value)
+        assert _columns(items, NOW) is None, e
+        return
+    want = _put(build_points, "App", data, NOW)
+    cols = _columns(items, NOW)
+    if cols is not None:
+        assert _put(build_columns, "App", cols, NOW) == want
