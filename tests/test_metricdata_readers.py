@@ -316,3 +316,13 @@ def test_handler_columns_store_and_fail_as_per_item(item):
     cols = _columns(items, NOW)
     if cols is not None:
         assert _put(build_columns, "App", cols, NOW) == want
+
+
+def test_a_hostile_layout_costs_in_proportion_to_the_form():
+    """One item with 20,000 fields is read against 20,000 expected keys, not 1,000 items' worth."""
+    fields = "&".join(f"MetricData.member.1.Values.member.{j}=1" for j in range(1, 20_001))
+    text = f"Action=PutMetricData&Version=2010-08-01&Namespace=App&MetricData.member.1.MetricName=m&{fields}"
+    params = query_metricdata.read(text)
+    assert params is not None and len(params["MetricData"][0]["Values"]) == 20_000
+    assert params == generic(text)
+    assert all(len(keys) <= 16 * 1000 for keys in query_metricdata._LAYOUTS.values())
