@@ -22,7 +22,9 @@ includes that wait. Bounded: a fixed number of requests.
 Beside the rates, the server process's CPU seconds (user + system, psutil) per
 100,000 points, from the first request to the end of the read: the cost of
 storing them, less sensitive than a rate to other load on a shared machine
-(1.0 s or less is 100 k points/s on one core).
+(1.0 s or less is 100 k points/s on one core). Before each path the server is
+left to go idle (bounded wait), so ClickHouse's background merges of one path's
+parts are not counted against the next.
 
 With ``--baseline DIR`` (a checkout of another revision, e.g. from ``git archive``),
 the same bodies are sent to a server run from ``DIR/src`` too, and the table shows
@@ -252,6 +254,17 @@ def cpu_seconds(proc: psutil.Process) -> float:
     return t.user + t.system
 
 
+def settle(proc: psutil.Process, deadline_s: float = 30.0) -> None:
+    """Wait (bounded) until the server is idle: ClickHouse merges the parts of the previous path's
+    inserts in the background, and that CPU belongs to that path, not to the next one measured."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        c0 = cpu_seconds(proc)
+        time.sleep(0.5)
+        if cpu_seconds(proc) - c0 < 0.05:
+            return
+
+
 def measure(src: str | None, otlp: list[bytes], rw: list[bytes], spans: list[bytes], pmd: list[bytes],
             otlp_points: int, threads: int, cbor: list[bytes] = (), logs: tuple = ((), ())) -> list:
     """Rows (path, points per request, points, ack/s, readable/s, server CPU s per 100 k points) against
@@ -295,6 +308,7 @@ def measure(src: str | None, otlp: list[bytes], rw: list[bytes], spans: list[byt
             ):
                 if not bodies:
                     continue
+                settle(server)
                 cpu0 = cpu_seconds(server)
                 elapsed, n = send_all(url, path, bodies, headers, threads)
                 t0 = time.perf_counter()
@@ -312,12 +326,14 @@ def measure(src: str | None, otlp: list[bytes], rw: list[bytes], spans: list[byt
                     ("OTLP/HTTP logs (protobuf; the same events)", "/v1/logs", otlp_logs,
                      {"content-type": "application/x-protobuf"}),
                 ):
+                    settle(server)
                     cpu0 = cpu_seconds(server)
                     elapsed, n = send_all(url, path, bodies, headers, threads)
                     cpu = (cpu_seconds(server) - cpu0) / (n * per) * 100_000
                     rows.append((name, per, n * per, n * per / elapsed, n * per / elapsed, cpu))
             probe = httpx.post(f"{url}/v1/traces", content=spans[0], headers={"content-type": "application/x-protobuf"})
             if probe.status_code == 200 and len(spans) > 1:
+                settle(server)
                 cpu0 = cpu_seconds(server)
                 elapsed, n = send_all(url, "/v1/traces", spans[1:], {"content-type": "application/x-protobuf"},
                                       threads)
