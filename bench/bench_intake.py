@@ -31,6 +31,7 @@ the same bodies are sent to a server run from ``DIR/src`` too, and the table sho
 both and their ratio: a before/after comparison taken in one run.
 
 Usage: python bench/bench_intake.py [--requests 60] [--threads 4] [--series 1000] [--points 5] [--baseline DIR]
+       [--only otlp,rw,query,cbor,logs,traces]
 """
 
 from __future__ import annotations
