@@ -204,6 +204,17 @@ def remote_write_bodies(n: int) -> list[bytes]:
     return out
 
 
+def settle(proc: psutil.Process, deadline_s: float = 30.0) -> None:
+    """Wait (bounded) until the server is idle: ClickHouse merges the parts of the previous path's
+    inserts in the background, and that CPU belongs to that path, not to the next one measured."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        c0 = cpu_seconds(proc)
+        time.sleep(0.5)
+        if cpu_seconds(proc) - c0 < 0.05:
+            return
+
+
 def cpu_seconds(server: psutil.Process) -> float:
     """CPU time of the server process so far (all its threads), user and system."""
     t = server.cpu_times()
@@ -298,6 +309,7 @@ def measure(src: str | None, otlp: list[bytes], rw: list[bytes], spans: list[byt
             ):
                 if not bodies:
                     continue
+                settle(server)
                 cpu0 = cpu_seconds(server)
                 elapsed, n = send_all(url, path, bodies, headers, threads)
                 t0 = time.perf_counter()
@@ -335,6 +347,7 @@ def measure(src: str | None, otlp: list[bytes], rw: list[bytes], spans: list[byt
             probe = spans and httpx.post(f"{url}/v1/traces", content=spans[0],
                                          headers={"content-type": "application/x-protobuf"})
             if probe and probe.status_code == 200:
+                settle(server)
                 cpu0 = cpu_seconds(server)
                 elapsed, n = send_all(url, "/v1/traces", spans[1:], {"content-type": "application/x-protobuf"},
                                       threads)
@@ -407,18 +420,20 @@ def main() -> None:
     ap.add_argument("--points", type=int, default=5)
     ap.add_argument("--baseline", help="a source tree of another revision to compare against, in the same run")
     ap.add_argument("--only", default="metrics,logs,traces",
-                    help="comma-separated paths to measure: metrics (OTLP, remote_write, PutMetricData), logs, traces")
+                    help="comma-separated paths to measure: otlp, rw, query, cbor (or metrics for all four), "
+                         "logs, traces")
     args = ap.parse_args()
-    only = set(args.only.split(","))
+    only = set(filter(None, args.only.split(",")))
+    if "metrics" in only:
+        only |= {"otlp", "rw", "query", "cbor"}
     load = psutil.getloadavg()
     print("building request bodies…", file=sys.stderr)
-    metrics = "metrics" in only
-    otlp = otlp_bodies(args.requests, args.series, args.points) if metrics else []
+    otlp = otlp_bodies(args.requests, args.series, args.points) if "otlp" in only else []
     otlp_points = (args.series // 20) * 20 * args.points
-    rw = remote_write_bodies(args.requests) if metrics else []
+    rw = remote_write_bodies(args.requests) if "rw" in only else []
     spans = span_bodies(args.requests) if "traces" in only else []
-    pmd = put_metric_data_bodies(args.requests) if metrics else []
-    cbor = cbor_put_metric_data_bodies(args.requests) if metrics else []
+    pmd = put_metric_data_bodies(args.requests) if "query" in only else []
+    cbor = cbor_put_metric_data_bodies(args.requests) if "cbor" in only else []
     batches = log_messages(args.requests, 1000) if "logs" in only else []
     logs = (otlp_log_bodies(batches), put_log_events_bodies(batches))
     runs = [("this revision", None)] + ([("baseline", args.baseline)] if args.baseline else [])
