@@ -48,8 +48,10 @@ METRICS = 20
 
 
 def machine() -> str:
-    return (f"{platform.machine()}, {psutil.cpu_count()} cores, {psutil.virtual_memory().total // 2**30} GiB, "
-            f"Python {platform.python_version()}")
+    return (
+        f"{platform.machine()}, {psutil.cpu_count()} cores, {psutil.virtual_memory().total // 2**30} GiB, "
+        f"Python {platform.python_version()}"
+    )
 
 
 def exposition_bodies(series: int, variants: int = 4) -> list[bytes]:
@@ -62,8 +64,10 @@ def exposition_bodies(series: int, variants: int = 4) -> list[bytes]:
             kind = "counter" if m % 2 else "gauge"
             name = f"bench_metric{m}_total" if kind == "counter" else f"bench_metric{m}"
             lines.append(f"# HELP {name} A bench series.\n# TYPE {name} {kind}")
-            lines.extend(f'{name}{{pod="pod-{s // 50:04d}",route="/r{s % 50}"}} {s * 7 + m + v * 13}'
-                         for s in range(per))
+            lines.extend(
+                f'{name}{{pod="pod-{s // 50:04d}",route="/r{s % 50}"}} {s * 7 + m + v * 13}'
+                for s in range(per)
+            )
         out.append(("\n".join(lines) + "\n").encode())
     return out
 
@@ -73,7 +77,7 @@ def start_exporter(bodies: list[bytes]) -> tuple[http.server.ThreadingHTTPServer
     lock = threading.Lock()
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+        def do_GET(self) -> None:
             with lock:
                 body = next(turn)
             self.send_response(200)
@@ -169,20 +173,50 @@ def measure(src: str | None, exporter_port: int, args: argparse.Namespace) -> di
         data_dir.mkdir()
         (Path(tmp) / "prometheus.yml").write_text(prometheus_config(exporter_port, url, args))
         try:
-            server_proc = subprocess.Popen([sys.executable, "-m", "rexwatch", "server", "--data-dir", str(data_dir),
-                                            "--port", str(port), "--workers", "none"], stdout=subprocess.DEVNULL,
-                                           stderr=subprocess.DEVNULL, env=env, cwd=src or None)
+            server_proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "rexwatch",
+                    "server",
+                    "--data-dir",
+                    str(data_dir),
+                    "--port",
+                    str(port),
+                    "--workers",
+                    "none",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=env,
+                cwd=src or None,
+            )
             procs.append(server_proc)
             server = psutil.Process(server_proc.pid)
-            wait_for("rexwatch to answer /health", lambda: httpx.get(f"{url}/health", timeout=1).status_code == 200,
-                     180, server_proc)
-            prom = subprocess.Popen(["prometheus", f"--config.file={Path(tmp) / 'prometheus.yml'}",
-                                     f"--storage.tsdb.path={Path(tmp) / 'tsdb'}",
-                                     f"--web.listen-address=127.0.0.1:{prom_port}"],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wait_for(
+                "rexwatch to answer /health",
+                lambda: httpx.get(f"{url}/health", timeout=1).status_code == 200,
+                180,
+                server_proc,
+            )
+            prom = subprocess.Popen(
+                [
+                    "prometheus",
+                    f"--config.file={Path(tmp) / 'prometheus.yml'}",
+                    f"--storage.tsdb.path={Path(tmp) / 'tsdb'}",
+                    f"--web.listen-address=127.0.0.1:{prom_port}",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             procs.append(prom)
-            wait_for("prometheus to send its first samples", lambda: prom_metrics(prom_url).get(SENT, 0) > 0, 180,
-                     server_proc, prom)
+            wait_for(
+                "prometheus to send its first samples",
+                lambda: prom_metrics(prom_url).get(SENT, 0) > 0,
+                180,
+                server_proc,
+                prom,
+            )
             time.sleep(args.warmup)  # shards scale up, the series are created: outside the measurement
             m0, cpu0, t0 = prom_metrics(prom_url), cpu_seconds(server), time.monotonic()
             most_pending, most_lag, shards = 0.0, 0.0, 0.0
@@ -200,14 +234,21 @@ def measure(src: str | None, exporter_port: int, args: argparse.Namespace) -> di
             m1, cpu1, t1 = prom_metrics(prom_url), cpu_seconds(server), time.monotonic()
             sent = m1.get(SENT, 0) - m0.get(SENT, 0)
             cpu = cpu1 - cpu0
-            return {"sent": sent, "seconds": t1 - t0, "rate": sent / (t1 - t0),
-                    "offered": args.series // METRICS * METRICS / args.interval,
-                    "failed": m1.get(FAILED, 0) - m0.get(FAILED, 0),
-                    "retried": m1.get(RETRIED, 0) - m0.get(RETRIED, 0),
-                    "dropped": m1.get(DROPPED, 0) - m0.get(DROPPED, 0),
-                    "pending_end": m1.get(PENDING, 0), "most_pending": most_pending, "most_lag": most_lag,
-                    "shards": shards, "cpu_per_100k": cpu / sent * 100_000 if sent else float("nan"),
-                    "server_cores": cpu / (t1 - t0)}
+            return {
+                "sent": sent,
+                "seconds": t1 - t0,
+                "rate": sent / (t1 - t0),
+                "offered": args.series // METRICS * METRICS / args.interval,
+                "failed": m1.get(FAILED, 0) - m0.get(FAILED, 0),
+                "retried": m1.get(RETRIED, 0) - m0.get(RETRIED, 0),
+                "dropped": m1.get(DROPPED, 0) - m0.get(DROPPED, 0),
+                "pending_end": m1.get(PENDING, 0),
+                "most_pending": most_pending,
+                "most_lag": most_lag,
+                "shards": shards,
+                "cpu_per_100k": cpu / sent * 100_000 if sent else float("nan"),
+                "server_cores": cpu / (t1 - t0),
+            }
         finally:
             for p in reversed(procs):
                 p.terminate()
@@ -228,7 +269,9 @@ def main() -> None:
     ap.add_argument("--max-samples-per-send", type=int, default=5000)
     ap.add_argument("--capacity", type=int, default=20_000)
     ap.add_argument("--max-shards", type=int, default=8)
-    ap.add_argument("--baseline", help="a source tree of another revision to compare against, in the same run")
+    ap.add_argument(
+        "--baseline", help="a source tree of another revision to compare against, in the same run"
+    )
     args = ap.parse_args()
     load = psutil.getloadavg()
     version = subprocess.run(["prometheus", "--version"], capture_output=True, text=True, timeout=30)
@@ -242,18 +285,26 @@ def main() -> None:
             results[label] = measure(src, exporter_port, args)
     finally:
         httpd.shutdown()
-    print(f"\n{dt.date.today()}, {machine()}; {(version.stdout + version.stderr).splitlines()[0]}; "
-          f"1-minute load average before: {load[0]:.1f}")
-    print(f"{args.series // METRICS * METRICS:,} series scraped every {args.interval:g} s; queue_config: capacity "
-          f"{args.capacity:,}, max_samples_per_send {args.max_samples_per_send:,}, max_shards {args.max_shards}; "
-          f"{args.duration:g} s measured after {args.warmup:g} s of warm-up; server with workers off\n")
-    print("| run | samples acknowledged | samples/s acknowledged | offered samples/s | failed | retried | dropped "
-          "| most pending | most lag s | shards | server CPU s per 100 k samples | server cores busy |")
+    print(
+        f"\n{dt.date.today()}, {machine()}; {(version.stdout + version.stderr).splitlines()[0]}; "
+        f"1-minute load average before: {load[0]:.1f}"
+    )
+    print(
+        f"{args.series // METRICS * METRICS:,} series scraped every {args.interval:g} s; queue_config: capacity "
+        f"{args.capacity:,}, max_samples_per_send {args.max_samples_per_send:,}, max_shards {args.max_shards}; "
+        f"{args.duration:g} s measured after {args.warmup:g} s of warm-up; server with workers off\n"
+    )
+    print(
+        "| run | samples acknowledged | samples/s acknowledged | offered samples/s | failed | retried | dropped "
+        "| most pending | most lag s | shards | server CPU s per 100 k samples | server cores busy |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for label, r in results.items():
-        print(f"| {label} | {r['sent']:,.0f} | {r['rate']:,.0f} | {r['offered']:,.0f} | {r['failed']:,.0f} "
-              f"| {r['retried']:,.0f} | {r['dropped']:,.0f} | {r['most_pending']:,.0f} | {r['most_lag']:.1f} "
-              f"| {r['shards']:.0f} | {r['cpu_per_100k']:.2f} | {r['server_cores']:.2f} |")
+        print(
+            f"| {label} | {r['sent']:,.0f} | {r['rate']:,.0f} | {r['offered']:,.0f} | {r['failed']:,.0f} "
+            f"| {r['retried']:,.0f} | {r['dropped']:,.0f} | {r['most_pending']:,.0f} | {r['most_lag']:.1f} "
+            f"| {r['shards']:.0f} | {r['cpu_per_100k']:.2f} | {r['server_cores']:.2f} |"
+        )
 
 
 if __name__ == "__main__":
