@@ -107,3 +107,18 @@ remote_write:
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_label_sets_are_read_once_and_the_cache_stays_bounded(monkeypatch):
+    from rexwatch.intake import prom_remote_write as rw
+
+    monkeypatch.setattr(rw, "SERIES_CACHE", 3)
+    monkeypatch.setattr(rw, "_SERIES", {})
+    monkeypatch.setattr(rw, "_DIMS", {})
+    a = rw._series((("__name__", "a"), ("job", "x"), ("instance", "h:1")))
+    b = rw._series((("instance", "h:1"), ("__name__", "b"), ("job", "x")))
+    assert a == ("a", [("instance", "h:1"), ("job", "x")])
+    assert b[1] is a[1]  # one dimensions list for the same labels besides __name__
+    assert rw._series((("job", "x"), ("job", "y"), ("__name__", "c" * 256))) == ("", [("job", "x")])
+    rw._series((("__name__", "d"),))
+    assert len(rw._SERIES) == 1 and len(rw._DIMS) == 1  # cleared at the bound, then refilled

@@ -97,6 +97,39 @@ def decode(body: bytes, limit: int) -> object:
     return req
 
 
+# Label sets seen lately -> (metric name, dimensions): Prometheus sends the same series at every
+# scrape, so each is read once; sharing one dimensions list between the series that have the same
+# labels besides __name__ lets the batch put validate and encode it once per request. Bounded.
+_SERIES: dict[tuple[tuple[str, str], ...], tuple[str, list[tuple[str, str]]]] = {}
+_DIMS: dict[tuple[tuple[str, str], ...], list[tuple[str, str]]] = {}
+SERIES_CACHE = 100_000
+
+
+def _series(labels: tuple[tuple[str, str], ...]) -> tuple[str, list[tuple[str, str]]]:
+    """The metric name ("" when missing or over 255 characters) and the dimensions of a label set."""
+    name = ""
+    dims = []
+    for k, v in labels:
+        if k == "__name__":
+            name = v
+        elif v and k and k[0] != ":":
+            dims.append((k[:255], v[:1024]))
+    if len(name) > 255:
+        name = ""
+    dims.sort()
+    del dims[MAX_DIMENSIONS:]
+    # Duplicate label names (invalid in Prometheus) would fail the whole batch: keep the first.
+    if len({k for k, _ in dims}) < len(dims):
+        dims = list(dict(reversed(dims)).items())
+        dims.sort()
+    if len(_SERIES) >= SERIES_CACHE:
+        _SERIES.clear()
+        _DIMS.clear()
+    dims = _DIMS.setdefault(tuple(dims), dims)
+    _SERIES[labels] = series = (name, dims)
+    return series
+
+
 def write(runtime: Runtime, req) -> tuple[int, int, str]:
     """Store the samples; return (stored, refused, first reason)."""
     namespace = runtime.settings.prometheus_namespace
@@ -110,23 +143,15 @@ def write(runtime: Runtime, req) -> tuple[int, int, str]:
     values: list[float] = []
     refused, reason = 0, ""
     for ts in req.timeseries:
-        name = ""
-        dims = []
-        for label in ts.labels:
-            if label.name == "__name__":
-                name = label.value
-            elif label.value and label.name and label.name[0] != ":":
-                dims.append((label.name[:255], label.value[:1024]))
-        if not name or len(name) > 255:
+        labels = tuple([(label.name, label.value) for label in ts.labels])
+        series = _SERIES.get(labels)
+        if series is None:
+            series = _series(labels)
+        name, dims = series
+        if not name:
             refused += len(ts.samples)
             reason = reason or "a series has no __name__ label (or one over 255 characters)"
             continue
-        dims.sort()
-        del dims[MAX_DIMENSIONS:]
-        # Duplicate label names (invalid in Prometheus) would fail the whole batch: keep the first.
-        if len({k for k, _ in dims}) < len(dims):
-            dims = list(dict(reversed(dims)).items())
-            dims.sort()
         for s in ts.samples:
             v = s.value
             if math.isnan(v):
@@ -135,7 +160,7 @@ def write(runtime: Runtime, req) -> tuple[int, int, str]:
                 refused += 1
                 reason = reason or f"{name}: a sample is infinite or its time is outside the last two weeks"
                 continue
-            # One list object per series: the batch put validates and encodes it once.
+            # Series with the same dimensions share one list: the batch put validates and encodes it once.
             names.append(name)
             dimensions.append(dims)
             times.append(s.timestamp)
