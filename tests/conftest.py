@@ -24,6 +24,11 @@ for _name in [n for n in os.environ if n.startswith("REXWATCH_") and n not in TE
 # Servers the tests start do not watch themselves (their own log group, metrics and monitor would show up
 # in the listings tests compare); tests/test_selfwatch.py turns it on.
 os.environ["REXWATCH_SELF_MONITOR"] = "false"
+# Test data (tmp_path: chdb parts, SQLite stores, the data dirs of server subprocesses) lives in memory
+# where the machine has it: a test makes fresh stores, and on a disk busy with other work their DDL and
+# fsyncs cost seconds per test. pytest's numbered, self-cleaning temp dirs are kept; only their root moves.
+if "PYTEST_DEBUG_TEMPROOT" not in os.environ and os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+    os.environ["PYTEST_DEBUG_TEMPROOT"] = "/dev/shm"
 
 PG_ADMIN_URL = os.environ.get("REXWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
