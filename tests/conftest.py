@@ -152,3 +152,33 @@ def app_factory():
     yield make
     for app in started:
         app.stop()
+
+
+# `make test` spreads the suite over two xdist workers file by file (--dist loadfile), so a module's
+# fixtures start once. The documents' runs in tests/test_docs.py are the longest tests and independent
+# (each starts its own server): as one file they kept one worker busy for minutes after the other had
+# finished. Each is its own unit of work, and those units are handed out first.
+SPREAD_FILES = {"tests/test_docs.py"}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SpreadLongFiles(LoadFileScheduling):
+        first = True
+
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return nodeid if scope in SPREAD_FILES else scope
+
+        def _assign_work_unit(self, node) -> None:
+            if self.first:
+                self.first = False
+                for scope in reversed([s for s in self.workqueue if s.split("::", 1)[0] in SPREAD_FILES]):
+                    self.workqueue.move_to_end(scope, last=False)
+            super()._assign_work_unit(node)
+
+    return SpreadLongFiles(config, log)

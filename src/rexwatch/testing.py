@@ -13,6 +13,7 @@ machine is slow; a passing test returns as soon as its condition holds.
 
 from __future__ import annotations
 
+import atexit
 import socket
 import threading
 import time
@@ -102,7 +103,6 @@ def _migrated_sqlite_copy(dest: Path) -> None:
     backup API, so the copy is consistent whatever the template's journal holds). The copy is the
     store ``upgrade`` would have made, at a fraction of the cost of running alembic for every test.
     """
-    import atexit
     import shutil
     import sqlite3
     import tempfile
@@ -145,6 +145,15 @@ def _prepare_database(engine: Any, done: Future[str]) -> None:
         done.set_exception(e)
 
 
+def _settle_spares() -> None:
+    # At exit, before the interpreter goes: chdb crashes the process if a statement is still running then.
+    for _, done in list(_spares.values()):
+        try:
+            done.result(timeout=10)
+        except Exception:
+            pass
+
+
 def _fresh_database(engine: Any) -> str | None:
     """A new telemetry database in ``engine`` with the schema applied, made while the previous test ran.
 
@@ -153,6 +162,8 @@ def _fresh_database(engine: Any) -> str | None:
     """
     following: Future[str] = Future()
     with _spares_lock:
+        if not _spares:
+            atexit.register(_settle_spares)
         previous = _spares.get(id(engine))
         _spares[id(engine)] = (engine, following)
     threading.Thread(
