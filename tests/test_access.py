@@ -17,7 +17,7 @@ from rexwatch.api.app import create_app
 from rexwatch.aws import SERVICE_MODULES
 from rexwatch.aws.door import EC2_VERSION, QUERY_VERSIONS, REST_PATHS, TARGET_PREFIXES
 from rexwatch.aws.registry import HANDLERS
-from rexwatch.services.access import ACTIONS, ROLE_ACTIONS, Principal, aws_action, rest_action
+from rexwatch.services.access import ACTIONS, ROLE_ACTIONS, Principal, aws_action, console_action, rest_action
 
 # Who is asked, as (role, scope).
 CALLERS = [("viewer", None), ("editor", None), ("admin", None), ("editor", "ingest"), ("admin", "read")]
@@ -151,6 +151,21 @@ def test_console_forms_need_editor(runtime, secured):
     viewer = {"Authorization": "Bearer " + runtime.keys.create("v", role="viewer").token}
     r = secured.post("/alarms-action", data={"csrf": "x", "name": "a", "action": "ack"}, headers=viewer)
     assert r.status_code == 403 and "role 'viewer'" in r.text
+
+
+@pytest.mark.parametrize("path", ["/alarms-create", "/metrics/explorer/create-alarm", "/target-groups-action"])
+def test_console_create_forms_need_editor(runtime, secured, path):
+    """Creating alarms and target groups: a viewer is refused by role, an editor reaches the CSRF check."""
+    keys = _keys(runtime)
+    form = {"csrf": "x", "name": "a", "action": "create", "threshold": "1"}
+    assert console_action("POST", path) == "edit"
+    r = secured.post(path, data=form, headers=keys[("viewer", None)])
+    assert r.status_code == 403 and "role 'viewer'" in r.text
+    r = secured.post(path, data=form, headers=keys[("editor", None)])
+    assert r.status_code == 403 and "CSRF" in r.text
+    assert secured.get("/alarms", headers=keys[("viewer", None)]).status_code == 200
+    assert console_action("GET", "/monitors/target-groups/utm-api") == "read"
+    assert secured.get("/monitors/target-groups/a", headers=keys[("viewer", None)]).status_code == 404
 
 
 def test_old_user_keys_became_editors(tmp_path):

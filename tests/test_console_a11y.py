@@ -64,6 +64,65 @@ def test_every_page_passes_axe(browser, live, sample, scheme):
     assert problems == [], "\n".join(problems)
 
 
+BACKGROUND = {"dark": "rgb(15, 20, 25)", "light": "rgb(255, 255, 255)"}
+THEMED = ("overview", "metrics", "alarms", "monitors", "target-group", "notifications")
+
+
+@pytest.mark.parametrize(("system", "chosen"), [("dark", "light"), ("light", "dark")])
+def test_a_chosen_theme_overrides_the_system_and_passes_axe(browser, live, sample, system, chosen):
+    """The theme cookie wins over the system's preference, rendered by the server (the first paint
+    has it), and a few pages pass axe in it; the rest of the pages run in both themes above."""
+    ctx = browser.new_context(color_scheme=system, viewport={"width": 1280, "height": 900})
+    ctx.add_cookies([{"name": "rexwatch_theme", "value": chosen, "url": live.url}])
+    page = ctx.new_page()
+    problems: list[str] = []
+    try:
+        for name, path in sample_data.pages(sample):
+            if name not in THEMED:
+                continue
+            resp = page.goto(live.url + path)
+            assert resp is not None and resp.status == 200
+            assert f'data-theme="{chosen}"' in resp.text()  # in the HTML itself, before any script runs
+            settle(page, name)
+            assert page.evaluate("getComputedStyle(document.body).backgroundColor") == BACKGROUND[chosen]
+            problems += describe(f"{name} ({chosen} on a {system} system)", audit(page))
+    finally:
+        ctx.close()
+    assert problems == [], "\n".join(problems)
+
+
+def test_the_theme_switch_applies_at_once_and_is_remembered(browser, live, sample):
+    ctx = browser.new_context(color_scheme="dark")
+    page = ctx.new_page()
+    try:
+        page.goto(live.url + "/alarms")
+        body = "getComputedStyle(document.body).backgroundColor"
+        assert page.locator("html").get_attribute("data-theme") == "system"
+        assert page.evaluate(body) == BACKGROUND["dark"]
+        page.get_by_label("Theme").select_option("light")
+        page.wait_for_function("getComputedStyle(document.body).backgroundColor === 'rgb(255, 255, 255)'")
+        assert page.url == live.url + "/alarms"  # no reload, nothing in the address
+        assert {c["name"]: c["value"] for c in ctx.cookies()}["rexwatch_theme"] == "light"
+        page.get_by_role("link", name="Monitors", exact=True).click()
+        assert page.locator("html").get_attribute("data-theme") == "light"
+        assert page.evaluate(body) == BACKGROUND["light"]
+        page.get_by_label("Theme").select_option("system")
+        page.wait_for_function("getComputedStyle(document.body).backgroundColor === 'rgb(15, 20, 25)'")
+    finally:
+        ctx.close()
+    # Without scripts the switch is a form: ?theme= is remembered in the same cookie.
+    ctx = browser.new_context(color_scheme="dark", java_script_enabled=False)
+    try:
+        page = ctx.new_page()
+        page.goto(live.url + "/logs?theme=light")
+        page.goto(live.url + "/alarms")
+        assert page.locator("html").get_attribute("data-theme") == "light"
+        page.goto(live.url + "/alarms?theme=bogus")
+        assert page.locator("html").get_attribute("data-theme") == "light"
+    finally:
+        ctx.close()
+
+
 def test_keyboard_reaches_the_navigation_with_a_visible_focus(browser, live, sample):
     page = browser.new_page()
     page.goto(live.url + "/logs")

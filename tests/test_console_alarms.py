@@ -163,7 +163,7 @@ def test_edit_an_alarm_from_its_page(page, live, alarms):
     page.get_by_text("Edit alarm").click()
     form = page.locator("#edit-alarm")
     assert form.get_by_label("Threshold", exact=True).input_value() == "80.0"
-    form.get_by_label("Statistic").fill("p99")
+    form.get_by_label("Statistic", exact=True).fill("p99")
     form.get_by_label("Threshold", exact=True).fill("90")
     form.get_by_label("When").select_option("GreaterThanOrEqualToThreshold")
     form.get_by_label("Datapoints to alarm").fill("2")
@@ -182,3 +182,71 @@ def test_edit_an_alarm_from_its_page(page, live, alarms):
     page.locator("#edit-alarm").get_by_role("button", name="Save alarm").click()
     assert "datapoints" in page.locator("[role=alert]").inner_text().lower()
     assert alarms.get("utm-high-cpu").config["datapoints_to_alarm"] == 2
+
+
+def test_create_metric_and_composite_alarms_from_the_alarms_page(page, live, alarms):
+    page.goto(live.url + "/alarms")
+    page.get_by_text("Metric alarm", exact=True).click()
+    form = page.locator("#new-alarm")
+    form.get_by_label("Alarm name").fill("utm-api-latency")
+    form.get_by_label("Namespace").fill("UTM/Application")
+    form.get_by_label("Metric", exact=True).fill("APILatency")
+    form.get_by_label("Dimensions").fill("Service=api, Stage=prod")
+    form.get_by_label("Statistic", exact=True).fill("p99")
+    form.get_by_label("Period (s)").fill("300")
+    form.get_by_label("When the statistic is").select_option(">")
+    form.get_by_label("Threshold").fill("1000")
+    form.get_by_label("Evaluation periods").fill("3")
+    form.get_by_label("Datapoints to alarm").fill("2")
+    form.get_by_label("Missing data").select_option("notBreaching")
+    form.get_by_role("button", name="Create alarm").click()
+    assert page.locator("[role=status]").inner_text() == "Alarm utm-api-latency created."
+    a = alarms.get("utm-api-latency")
+    assert (a.namespace, a.metric_name, [(d.name, d.value) for d in a.dimensions]) == \
+        ("UTM/Application", "APILatency", [("Service", "api"), ("Stage", "prod")])
+    c = a.config
+    assert (c["extended_statistic"], c["period"], c["threshold"], c["comparison_operator"], c["evaluation_periods"],
+            c["datapoints_to_alarm"], c["treat_missing_data"]) == \
+        ("p99", 300, 1000.0, "GreaterThanThreshold", 3, 2, "notBreaching")
+    page.get_by_role("link", name="Alarms", exact=True).click()
+    assert page.get_by_role("link", name="utm-api-latency").count() == 1
+
+    # The service's rules, each shown beside the field it names, with what was typed kept.
+    page.get_by_text("Metric alarm", exact=True).click()
+    form.get_by_label("Alarm name").fill("utm-bad")
+    form.get_by_label("Namespace").fill("UTM/Application")
+    form.get_by_label("Metric", exact=True).fill("APILatency")
+    form.get_by_label("Period (s)").fill("45")
+    form.get_by_label("Threshold").fill("5")
+    form.get_by_role("button", name="Create alarm").click()
+    period = form.get_by_label("Period (s)")
+    assert period.get_attribute("aria-invalid") == "true" and period.input_value() == "45"
+    assert page.locator("#new-alarm-period-error").inner_text() == "Period must be 10, 20, 30 or a multiple of 60"
+    assert form.get_by_label("Alarm name").input_value() == "utm-bad"
+    form.get_by_label("Period (s)").fill("60")
+    form.get_by_label("Threshold").fill("lots")
+    form.get_by_role("button", name="Create alarm").click()
+    assert page.locator("#new-alarm-threshold-error").inner_text() == "Threshold must be a number"
+    assert form.get_by_label("Period (s)").get_attribute("aria-invalid") is None
+    form.get_by_label("Threshold").fill("5")
+    form.get_by_label("Alarm name").fill("utm-high-cpu")
+    form.get_by_role("button", name="Create alarm").click()
+    assert "exists already" in page.locator("#new-alarm-name-error").inner_text()
+    assert [a.name for a in alarms.describe_alarms()[0]] == sorted([HOSTILE, "utm-api-latency", "utm-high-cpu"])
+
+    page.get_by_text("Composite alarm", exact=True).click()
+    comp = page.locator("#new-composite")
+    comp.get_by_label("Alarm name").fill("utm-api-down")
+    comp.get_by_label("Rule").fill('ALARM("utm-high-cpu") AND ALARM("no-such-alarm")')
+    comp.get_by_role("button", name="Create composite alarm").click()
+    assert "no-such-alarm" in page.locator("#new-composite-rule-error").inner_text()
+    comp.get_by_label("Rule").fill('ALARM("utm-high-cpu") OR ALARM("utm-api-latency")')
+    comp.get_by_role("button", name="Create composite alarm").click()
+    assert page.locator("[role=status]").inner_text() == "Alarm utm-api-down created."
+    assert alarms.get("utm-api-down").kind == "composite"
+
+
+def test_create_alarm_needs_the_csrf_token(live, alarms):
+    r = httpx.post(live.url + "/alarms-create", data={"name": "x", "namespace": "n", "metric": "m", "threshold": "1"})
+    assert r.status_code == 403
+    assert [a.name for a in alarms.describe_alarms()[0]] == sorted([HOSTILE, "utm-high-cpu"])

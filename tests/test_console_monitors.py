@@ -28,11 +28,11 @@ def test_create_a_monitor_see_it_go_up_then_down_pause_resume_delete(page, live,
     page.get_by_role("link", name="Monitors", exact=True).click()
     assert "No monitors yet" in page.locator("main").inner_text()
     with ProberThread(runtime):
-        page.get_by_label("Name").fill(HOSTILE)
-        page.get_by_label("Type").select_option("http")
-        page.get_by_label("Target").fill(f"{flip.url}/health")
-        page.get_by_label("Every").fill("0.2")
-        page.get_by_label("Timeout").fill("0.15")
+        page.locator("form.create-monitor").get_by_label("Name").fill(HOSTILE)
+        page.locator("form.create-monitor").get_by_label("Type").select_option("http")
+        page.locator("form.create-monitor").get_by_label("Target").fill(f"{flip.url}/health")
+        page.locator("form.create-monitor").get_by_label("Every").fill("0.2")
+        page.locator("form.create-monitor").get_by_label("Timeout").fill("0.15")
         page.get_by_role("button", name="Create monitor").click()
         assert page.locator("[role=status]").inner_text() == f"Created {HOSTILE}."
         assert page.locator("h1").inner_text().startswith(HOSTILE)
@@ -81,15 +81,15 @@ def test_create_a_monitor_see_it_go_up_then_down_pause_resume_delete(page, live,
 
 def test_form_errors_keep_what_was_typed(page, live):
     page.goto(live.url + "/monitors")
-    page.get_by_label("Name").fill("db port")
-    page.get_by_label("Type").select_option("tcp")
-    page.get_by_label("Target").fill("db.internal")
+    page.locator("form.create-monitor").get_by_label("Name").fill("db port")
+    page.locator("form.create-monitor").get_by_label("Type").select_option("tcp")
+    page.locator("form.create-monitor").get_by_label("Target").fill("db.internal")
     page.get_by_role("button", name="Create monitor").click()
     assert "a tcp target is host:port" in page.locator("[role=alert]").inner_text()
-    assert page.get_by_label("Name").input_value() == "db port"
-    assert page.get_by_label("Type").input_value() == "tcp"
-    page.get_by_label("Type").select_option("http")
-    page.get_by_label("Target").fill("ftp://example.invalid/")
+    assert page.locator("form.create-monitor").get_by_label("Name").input_value() == "db port"
+    assert page.locator("form.create-monitor").get_by_label("Type").input_value() == "tcp"
+    page.locator("form.create-monitor").get_by_label("Type").select_option("http")
+    page.locator("form.create-monitor").get_by_label("Target").fill("ftp://example.invalid/")
     page.get_by_role("button", name="Create monitor").click()
     assert "must be an absolute http:// or https:// URL" in page.locator("[role=alert]").inner_text()
 
@@ -151,3 +151,82 @@ def test_monitor_list_draws_a_response_time_sparkline(page, live, runtime):
     assert len(spark.locator("polyline").get_attribute("points").split()) == 10
     assert page.locator("tr", has_text="never checked").locator("svg.spark").count() == 0
     assert "no data" in page.locator("tr", has_text="never checked").inner_text()
+
+
+def test_target_group_create_see_health_edit_register_deregister_delete(page, live, runtime, flip):
+    """A target group from the form against a real HTTP target: healthy, then unhealthy with an
+    incident, its state and sparkline in the list, editing, (de)registering targets, deleting."""
+    from rexwatch.services.monitors import TargetGroupService
+
+    svc = runtime.service(TargetGroupService)
+
+    def state() -> str | None:
+        got = svc.describe_health("utm-api")["TargetHealthDescriptions"]
+        return got[0]["TargetHealth"]["State"] if got else None
+
+    page.goto(live.url + "/monitors")
+    assert "No target groups" in page.locator("section.target-groups").inner_text()
+    page.get_by_text("Create a target group").click()
+    form = page.locator("form.create-target-group")
+    form.get_by_label("Group name").fill("utm-api")
+    form.get_by_label("Port").fill(str(flip.port))
+    form.get_by_label("Health check path").fill("/health")
+    form.get_by_label("Interval (s)").fill("0.2")
+    form.get_by_label("Timeout (s)").fill("0.5")  # not below the interval: refused, the form kept
+    form.get_by_label("Healthy after", exact=True).fill("2")
+    form.get_by_label("Unhealthy after").fill("2")
+    form.get_by_label("Targets").fill("127.0.0.1")
+    form.get_by_role("button", name="Create target group").click()
+    assert "health_check_timeout must be smaller than health_check_interval" in \
+        page.locator("section.target-groups [role=alert]").inner_text()
+    assert form.get_by_label("Group name").input_value() == "utm-api" and svc.list() == []
+    with ProberThread(runtime):
+        form.get_by_label("Timeout (s)").fill("0.15")
+        form.get_by_role("button", name="Create target group").click()
+        assert page.locator("[role=status]").inner_text() == "Created utm-api with 1 targets."
+        assert page.locator("h1").inner_text().startswith("utm-api")
+        wait_for(lambda: state() == "healthy", 10)
+        page.reload()
+        row = page.locator("table.tg-targets tr", has_text="127.0.0.1")
+        assert row.locator(".pill").inner_text() == "healthy"
+        page.wait_for_selector("#tg-chart[data-points] .u-over")
+        data = json.loads(page.locator("#tg-chart-data").text_content())
+        assert data["series"][0]["label"].startswith("127.0.0.1") and any(v for v in data["series"][0]["values"])
+
+        page.get_by_role("link", name="Monitors", exact=True).click()
+        listed = page.locator("table.target-groups tr", has_text="utm-api")
+        assert listed.locator(".pill").inner_text() == "healthy" and "1 of 1 healthy" in listed.inner_text()
+        assert listed.locator("svg.spark").get_attribute("aria-label").startswith("response time of utm-api")
+
+        flip.mode = "failing"
+        wait_for(lambda: state() == "unhealthy", 10)
+        listed.get_by_role("link", name="utm-api").click()
+        row = page.locator("table.tg-targets tr", has_text="127.0.0.1")
+        assert row.locator(".pill").inner_text() == "unhealthy" and "503" in row.inner_text()
+        assert page.locator("table.incidents tr:has(td)").count() >= 1
+        assert "fail" in page.locator("table.checks").inner_text()
+
+    page.get_by_text("Edit", exact=True).click()
+    page.get_by_label("Unhealthy after").fill("3")
+    page.get_by_role("button", name="Save").click()
+    assert page.locator("[role=status]").inner_text() == "Saved."
+    assert svc.get("utm-api")["UnhealthyThresholdCount"] == 3
+    page.get_by_text("Edit", exact=True).click()
+    page.get_by_label("Unhealthy after").fill("11")
+    page.get_by_role("button", name="Save").click()
+    assert "unhealthy_threshold must be between 2 and 10" in page.locator("[role=alert]").inner_text()
+
+    page.get_by_label("Register targets").fill("127.0.0.2:9 http://127.0.0.3/health")
+    page.get_by_role("button", name="Register", exact=True).click()
+    assert page.locator("[role=status]").inner_text() == "Registered 2 targets."
+    assert page.locator("table.tg-targets tr:has(td)").count() == 3
+    page.get_by_role("button", name="Deregister 127.0.0.2").click()
+    assert page.locator("table.tg-targets tr:has(td)").count() == 2
+    ids = {h["Target"]["Id"] for h in svc.describe_health("utm-api")["TargetHealthDescriptions"]}
+    assert ids == {"127.0.0.1", "http://127.0.0.3/health"}
+
+    page.get_by_label("I mean it").check()
+    page.get_by_role("button", name="Delete target group").click()
+    assert page.locator("[role=status]").inner_text() == "Deleted utm-api."
+    assert svc.list() == [] and "No target groups" in page.locator("section.target-groups").inner_text()
+    assert httpx.get(live.url + "/monitors/target-groups/utm-api").status_code == 404

@@ -241,3 +241,39 @@ def test_monitor_store_on_postgresql(tmp_path, chdb_engine, pg_url):
         rt.close(close_stores=False)
         rt.telemetry.drop_database()
         rt.control.dispose()
+
+
+def test_target_group_overview_states_and_sparklines(runtime):
+    """The console's list: each group's state from its targets, and its response times in one query."""
+    from collections import Counter
+
+    from rexwatch.services.monitors import TargetGroupService
+    from rexwatch.services.monitors.target_groups import group_state
+
+    assert group_state(True, Counter()) == "empty"
+    assert group_state(False, Counter(healthy=2)) == "unused"
+    assert group_state(True, Counter(healthy=2)) == "healthy"
+    assert group_state(True, Counter(healthy=1, initial=1)) == "initial"
+    assert group_state(True, Counter(healthy=1, unhealthy=1)) == "degraded"
+    assert group_state(True, Counter(unhealthy=1, initial=1)) == "unhealthy"
+
+    svc = runtime.service(TargetGroupService)
+    svc.create({"name": "utm-api", "port": 8080})
+    svc.create({"name": "utm-worker", "port": 9000})
+    svc.register("utm-api", [{"Id": "10.0.0.1"}, {"Id": "10.0.0.2"}])
+    gid = next(g["id"] for g in MonitorService(runtime).repo.list_target_groups() if g["name"] == "utm-api")
+    now = time.time()
+    ProbeResults(runtime.telemetry).insert([
+        {"kind": "target", "check_id": str(gid), "target": "10.0.0.1:8080", "ts": now - 600, "status": 1, "ok": 1,
+         "latency_ms": 20.0},
+        {"kind": "target", "check_id": str(gid), "target": "10.0.0.2:8080", "ts": now - 600, "status": 1, "ok": 1,
+         "latency_ms": 40.0},
+        {"kind": "target", "check_id": str(gid), "target": "10.0.0.2:8080", "ts": now - 60, "status": 0, "ok": 0,
+         "latency_ms": 5000.0},  # a failed check's time is not a response time
+    ])
+    got = {g["TargetGroupName"]: g for g in svc.overview(hours=1, points=6)}
+    api, worker = got["utm-api"], got["utm-worker"]
+    assert (api["State"], api["Targets"], api["TargetStates"]) == ("initial", 2, {"initial": 2})
+    assert (worker["State"], worker["Targets"]) == ("empty", 0)
+    assert [v for v in api["ResponseTimes"] if v is not None] == [30.0]
+    assert worker["ResponseTimes"] == [None] * 6

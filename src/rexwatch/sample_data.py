@@ -19,6 +19,7 @@ ALARM = "utm-api-errors"
 TOPIC = "utm-alerts"
 DASHBOARD = "utm-overview"
 STATUS_PAGE = "utm"
+TARGET_GROUP = "utm-api"
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def seed(runtime: Any, *, seed_value: int = 7) -> Sample:
     from rexwatch.services.alarms.model import Actions, AlarmDefinition, Dimension
     from rexwatch.services.dashboards import DashboardsService
     from rexwatch.services.insights.service import QueriesService
-    from rexwatch.services.monitors import MonitorService
+    from rexwatch.services.monitors import MonitorService, TargetGroupService
     from rexwatch.services.notify import NotifyService
 
     rng = random.Random(seed_value)
@@ -132,6 +133,10 @@ def seed(runtime: Any, *, seed_value: int = 7) -> Sample:
     monitors.create_page({"slug": STATUS_PAGE, "title": "UTM status", "description": "Our public services.",
                           "monitors": [mon["id"]]})
 
+    groups = runtime.service(TargetGroupService)
+    groups.create({"name": TARGET_GROUP, "port": 8080, "health_check_path": "/health", "topics": [topic_arn]})
+    groups.register(TARGET_GROUP, [{"Id": "10.0.1.5"}, {"Id": "10.0.1.6"}])
+
     queries = runtime.service(QueriesService)
     queries.put_query_definition("errors by path", "filter @message like /ERROR/\n| stats count() by bin(15m)",
                                  group_names=[API_GROUP])
@@ -159,6 +164,7 @@ def pages(s: Sample) -> list[tuple[str, str]]:
         ("dashboard", f"/dashboards/{quote(s.dashboard)}"),
         ("monitors", "/monitors"),
         ("monitor", f"/monitors/{s.monitor_id}"),
+        ("target-group", f"/monitors/target-groups/{TARGET_GROUP}"),
         ("status-pages", "/status-pages"),
         ("status-page-edit", f"/status-pages/edit?existing={s.status_page}"),
         ("status-page", f"/status/{s.status_page}"),

@@ -242,10 +242,28 @@ def aws_action(service: str, operation: str) -> str:
     return "edit"
 
 
+# The console: (method, path regex) -> action; the first match wins. Pages (GET) read and any other
+# form edits; the rows name the exceptions and the forms that create or change monitoring config.
+CONSOLE_RULES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
+    (m, re.compile(p), a)
+    for m, p, a in (
+        ("*", r"^/(users|audit|settings)", "admin"),
+        # Everyone ends their own session and turns their own second factor on or off.
+        ("*", r"^/logout$", "read"),
+        ("*", r"^/account/", "read"),
+        # Creating alarms (the alarms page's form, and from a graph in the metrics explorer).
+        ("POST", r"^/(alarms-create|metrics/explorer/create-alarm)$", "edit"),
+        # Target groups: one group's page reads; its forms create, edit, delete, (de)register targets.
+        ("GET", r"^/monitors/target-groups/[^/]+$", "read"),
+        ("POST", r"^/target-groups-action$", "edit"),
+    )
+)
+
+
 def console_action(method: str, path: str) -> str:
     """Console pages read; its forms edit (alarm mutes and acks, saved queries, ...)."""
-    if path.startswith(("/users", "/audit", "/settings")):
-        return "admin"
-    if path == "/logout" or path.startswith("/account/"):  # everyone ends their own session, and
-        return "read"  # turns their own second factor on or off
-    return "read" if method.upper() in ("GET", "HEAD") else "edit"
+    method = method.upper()
+    for m, pattern, action in CONSOLE_RULES:
+        if (m == "*" or m == method) and pattern.match(path):
+            return action
+    return "read" if method in ("GET", "HEAD") else "edit"

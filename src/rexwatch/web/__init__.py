@@ -11,6 +11,7 @@ from fastapi.templating import Jinja2Templates
 
 from rexwatch import __version__
 from rexwatch.runtime import Runtime
+from rexwatch.web import theme as _theme
 from rexwatch.web import timezone as _tz
 
 HERE = Path(__file__).parent
@@ -19,6 +20,8 @@ templates.env.globals["version"] = __version__
 templates.env.filters["when"] = _tz.when
 templates.env.globals["tz"] = _tz.current
 templates.env.globals["tz_label"] = _tz.label
+templates.env.globals["theme"] = _theme.chosen
+templates.env.globals["themes"] = _theme.THEMES
 
 PAGES: tuple[str, ...] = (
     "rexwatch.web.overview",
@@ -49,6 +52,7 @@ def install(app: FastAPI, runtime: Runtime) -> None:
     from rexwatch.web.timezone import TimezoneMiddleware
 
     app.add_middleware(TimezoneMiddleware)
+    app.add_middleware(_theme.ThemeMiddleware)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     for dotted in PAGES:
         app.include_router(importlib.import_module(dotted).router)

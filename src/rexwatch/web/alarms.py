@@ -24,6 +24,14 @@ from rexwatch.services.alarms.model import Actions, Alarm, AlarmDefinition
 from rexwatch.services.metrics import MetricsService
 from rexwatch.services.metrics.model import MetricDataQuery, MetricId, MetricStatSpec
 from rexwatch.web import templates
+from rexwatch.web.alarm_form import OPERATORS as FORM_OPERATORS
+from rexwatch.web.alarm_form import STATISTICS as FORM_STATISTICS
+from rexwatch.web.alarm_form import (
+    create_composite_alarm,
+    create_metric_alarm,
+    empty_form,
+    failed_form,
+)
 from rexwatch.web.common import (
     RELATIVE,
     TimeRange,
@@ -41,9 +49,7 @@ router = APIRouter(include_in_schema=False)
 ORDER = {"ALARM": 0, "INSUFFICIENT_DATA": 1, "OK": 2}
 
 
-@router.get("/alarms", response_class=HTMLResponse)
-def alarms_page(request: Request, state: str | None = None) -> HTMLResponse:
-    svc = request.app.state.runtime.service(AlarmsService)
+def _list_ctx(svc: AlarmsService, state: str | None) -> dict[str, Any]:
     everything = []
     token = None
     for _ in range(100):  # bounded: 10,000 alarms
@@ -54,9 +60,38 @@ def alarms_page(request: Request, state: str | None = None) -> HTMLResponse:
     counts = {s: sum(1 for a in everything if a.state_value == s) for s in ORDER}
     shown = [a for a in everything if not state or a.state_value == state]
     shown.sort(key=lambda a: (ORDER.get(a.state_value, 9), a.name))
-    return templates.TemplateResponse(
-        request, "alarms.html", {"alarms": shown, "counts": counts, "state": state}
-    )
+    return {"alarms": shown, "counts": counts, "state": state}
+
+
+def _render_list(request: Request, state: str | None, form: dict[str, Any] | None = None,
+                 status_code: int = 200) -> HTMLResponse:
+    svc = request.app.state.runtime.service(AlarmsService)
+    ctx = _list_ctx(svc, state)
+    ctx.update({"metric_form": form if form and form["kind"] == "metric" else empty_form("metric"),
+                "composite_form": form if form and form["kind"] == "composite" else empty_form("composite"),
+                "open_kind": form["kind"] if form else None, "csrf": csrf_token(request),
+                "form_operators": FORM_OPERATORS, "form_statistics": FORM_STATISTICS, "missing_choices": MISSING})
+    response = templates.TemplateResponse(request, "alarms.html", ctx, status_code=status_code)
+    return set_csrf_cookie(request, response)
+
+
+@router.get("/alarms", response_class=HTMLResponse)
+def alarms_page(request: Request, state: str | None = None) -> HTMLResponse:
+    return _render_list(request, state)
+
+
+@router.post("/alarms-create", response_model=None)
+async def create_alarm(request: Request) -> HTMLResponse | RedirectResponse:
+    """"Create alarm" on the alarms page: a metric alarm or a composite one, validated by the service.
+    A refusal shows the page again with the form as typed and the message beside its field."""
+    fields = await check_csrf(request)
+    kind = "composite" if fields.get("kind") == "composite" else "metric"
+    svc = request.app.state.runtime.service(AlarmsService)
+    try:
+        name = await call(create_composite_alarm if kind == "composite" else create_metric_alarm, svc, fields)
+    except RexwatchError as e:
+        return await call(_render_list, request, None, failed_form(kind, fields, e), 400)
+    return RedirectResponse(url(f"/alarms/{quote(name, safe='')}", done=f"Alarm {name} created."), status_code=303)
 
 
 def _queries(a: Alarm) -> list[MetricDataQuery]:

@@ -17,12 +17,13 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from rexwatch.errors import Invalid, NotFound, QueryError, RexwatchError
+from rexwatch.errors import Invalid, QueryError, RexwatchError
 from rexwatch.services.alarms import AlarmsService
-from rexwatch.services.alarms.model import Actions, AlarmDefinition, Dimension
 from rexwatch.services.metrics import MetricsService
 from rexwatch.services.metrics.model import MetricDataQuery, MetricId, MetricStatSpec
 from rexwatch.web import templates
+from rexwatch.web.alarm_form import MISSING, OPERATORS, create_metric_alarm, empty_form, failed_form
+from rexwatch.web.alarm_form import STATISTICS as FORM_STATISTICS
 from rexwatch.web.common import (
     RELATIVE,
     TimeRange,
@@ -38,9 +39,7 @@ from rexwatch.web.common import (
 # With auth on, the gate (api/guard.py) lets only keys through unless `public` names ui.
 router = APIRouter(include_in_schema=False)
 
-OPERATORS = (("GreaterThanThreshold", ">"), ("GreaterThanOrEqualToThreshold", ">="),
-             ("LessThanThreshold", "<"), ("LessThanOrEqualToThreshold", "<="))
-STATISTICS = ("Average", "Sum", "Minimum", "Maximum", "SampleCount", "p50", "p90", "p95", "p99")
+STATISTICS = FORM_STATISTICS
 PERIODS = (60, 300, 900, 3600, 21600, 86400)
 MAX_SERIES = 10
 # A graph is drawn about this many pixels wide; the automatic period keeps the points per series
@@ -193,6 +192,12 @@ def chart_json(data: dict[str, Any]) -> str:
 async def metrics_page(request: Request, ns: str = "", metric: str = "", find: str = "",
                        m: list[str] | None = Query(None), stat: str = "Average", period: str = "",
                        expr: str = "", only: str = "") -> HTMLResponse:
+    return await _explorer(request, ns, metric, find, m, stat, period, expr, only)
+
+
+async def _explorer(request: Request, ns: str = "", metric: str = "", find: str = "", m: list[str] | None = None,
+                    stat: str = "Average", period: str = "", expr: str = "", only: str = "",
+                    alarm_form: dict[str, Any] | None = None) -> HTMLResponse:
     runtime = request.app.state.runtime
     svc = runtime.service(MetricsService)
     tr, range_error = time_range(request, default="3h")
@@ -237,49 +242,31 @@ async def metrics_page(request: Request, ns: str = "", metric: str = "", find: s
     ctx["pick_url"] = lambda **kw: url("/metrics/explorer", **{"ns": ns, "metric": metric, "find": find, "m": raw,
                                                       **keep, **kw})
     ctx["operators"] = OPERATORS
+    ctx["form_statistics"] = FORM_STATISTICS
+    ctx["missing_choices"] = MISSING
     ctx["csrf"] = csrf_token(request)
     ctx["this_view"] = str(request.url.path) + ("?" + request.url.query if request.url.query else "")
-    ctx["alarm_problem"] = request.query_params.get("alarm_problem")
-    status = 400 if ctx["error"] or ctx["expr_error"] else 200
+    ctx["alarm_form"] = alarm_form or empty_form("metric", stat=stat, period=str(ctx.get("period_used") or ""))
+    status = 400 if ctx["error"] or ctx["expr_error"] or alarm_form else 200
     return set_csrf_cookie(request, templates.TemplateResponse(request, "metrics.html", ctx, status_code=status))
 
 
-def _create_alarm(alarms: AlarmsService, fields: dict[str, str]) -> str:
-    """PutMetricAlarm for the graph's one series, refusing to replace an alarm of the same name."""
-    ns, metric, dims = _parse_series(fields.get("m", ""))
-    name = fields.get("name", "").strip()
-    try:
-        alarms.get(name)
-        raise Invalid(f"an alarm named {name!r} exists already: choose another name", field="name")
-    except NotFound:
-        pass
-    stat = fields.get("stat", "Average").strip()
-    try:
-        threshold = float(fields.get("threshold", ""))
-        periods = int(fields.get("periods", "") or 1)
-        period = int(fields.get("period", "") or 60)
-    except ValueError:
-        raise Invalid("threshold, evaluation periods and period must be numbers", field="threshold")
-    topic = fields.get("topic", "").strip()
-    alarms.put_metric_alarm(AlarmDefinition(
-        name=name, namespace=ns, metric_name=metric, dimensions=tuple(Dimension(k, v) for k, v in dims),
-        statistic=None if stat.startswith("p") else stat, extended_statistic=stat if stat.startswith("p") else None,
-        period=period, evaluation_periods=periods, threshold=threshold,
-        comparison_operator=fields.get("op", ""), description=fields.get("description", "").strip() or None,
-        actions=Actions(alarm=(topic,), ok=(topic,)) if topic else Actions()))
-    return name
-
-
-@router.post("/metrics/explorer/create-alarm")
-async def create_alarm(request: Request) -> RedirectResponse:
-    """"Create alarm from this graph": the graph's series, statistic and period, a condition and a name."""
+@router.post("/metrics/explorer/create-alarm", response_model=None)
+async def create_alarm(request: Request) -> HTMLResponse | RedirectResponse:
+    """"Create alarm from this graph": the alarms page's form with the graph's series fixed. A refusal
+    shows the graph again (the view is in ``back``) with the form as typed and the message beside
+    its field."""
     fields = await check_csrf(request)
     back = fields.get("back", "")
-    if not back.startswith("/metrics/explorer"):  # never redirect anywhere else
-        back = "/metrics/explorer"
+    if not back.startswith("/metrics/explorer?"):  # only ever the explorer's own view
+        back = "/metrics/explorer?"
     try:
-        name = await call(_create_alarm, request.app.state.runtime.service(AlarmsService), fields)
+        name = await call(create_metric_alarm, request.app.state.runtime.service(AlarmsService), fields)
     except RexwatchError as e:
-        sep = "&" if "?" in back else "?"
-        return RedirectResponse(back + sep + url("", alarm_problem=e.message)[1:], status_code=303)
+        view = Request({**request.scope, "method": "GET", "path": "/metrics/explorer", "raw_path": b"/metrics/explorer",
+                        "query_string": back.split("?", 1)[1].encode("latin-1", "replace")})
+        q = view.query_params
+        return await _explorer(view, q.get("ns", ""), q.get("metric", ""), q.get("find", ""), q.getlist("m"),
+                               q.get("stat", "Average"), q.get("period", ""), q.get("expr", ""), q.get("only", ""),
+                               alarm_form=failed_form("metric", fields, e))
     return RedirectResponse(url(f"/alarms/{quote(name, safe='')}", done=f"Alarm {name} created."), status_code=303)

@@ -7,12 +7,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from rexwatch.errors import Invalid, NotFound, RexwatchError
-from rexwatch.services.monitors import MonitorService
+from rexwatch.services.monitors import MonitorService, TargetGroupService
 from rexwatch.services.monitors import types as monitor_types
 from rexwatch.web import templates
 from rexwatch.web.common import (
@@ -31,6 +32,7 @@ from rexwatch.web.timezone import when
 router = APIRouter(include_in_schema=False)
 
 TYPES = ("http", "tcp", "dns", "push")
+PROTOCOLS = ("HTTP", "HTTPS", "TCP")
 MAX_CHECKS_READ = 10_000  # results read for one chart (the service's own limit)
 CHART_POINTS = 600  # the chart gets at most this many points: one per pixel column or so
 RECENT = 50
@@ -73,6 +75,16 @@ def spark_points(values: list[float | None]) -> str:
                     for i, v in enumerate(values) if v is not None)
 
 
+def _groups(svc: TargetGroupService) -> list[dict[str, Any]]:
+    groups = svc.overview()
+    for g in groups:
+        values = g["ResponseTimes"]
+        got = [v for v in values if v is not None]
+        g["spark"] = {"points": spark_points(values), "min": min(got) if got else None,
+                      "max": max(got) if got else None}
+    return groups
+
+
 def _list(svc: MonitorService) -> list[dict[str, Any]]:
     monitors = svc.list()
     ids = [m["id"] for m in monitors]
@@ -96,6 +108,11 @@ async def monitors_page(request: Request, q: str = "") -> HTMLResponse:
         monitors = await call(_list, svc)
     except RexwatchError as e:
         error = e.message
+    groups: list[dict[str, Any]] = []
+    try:
+        groups = await call(_groups, request.app.state.runtime.service(TargetGroupService))
+    except RexwatchError as e:
+        error = e.message
     needle = q.strip().lower()[:200]
     shown = [m for m in monitors if not needle or needle in m["name"].lower() or needle in str(m["target"]).lower()]
     order = {"down": 0, "pending": 1, "up": 2, "maintenance": 3, "paused": 4}
@@ -104,6 +121,8 @@ async def monitors_page(request: Request, q: str = "") -> HTMLResponse:
         "monitors": shown, "total": len(monitors), "q": q, "error": error, "types": TYPES, "when": _when,
         "pct": _pct, "csrf": csrf_token(request), "done": request.query_params.get("done"),
         "problem": request.query_params.get("problem"), "form": request.query_params,
+        "groups": [g for g in groups if not needle or needle in g["TargetGroupName"].lower()],
+        "protocols": PROTOCOLS, "tg_problem": request.query_params.get("tg_problem"),
     })
     return set_csrf_cookie(request, response)
 
@@ -218,3 +237,126 @@ async def monitor_action(request: Request) -> RedirectResponse:
                                                     "keyword")}
             return RedirectResponse(url("/monitors", problem=e.message, **keep), status_code=303)
         return RedirectResponse(url(f"/monitors/{ident}", problem=e.message), status_code=303)
+
+
+# Target groups ----------------------------------------------------------------------------------------
+
+
+def _tg_detail(svc: TargetGroupService, name: str, start_ms: int, end_ms: int) -> dict[str, Any]:
+    g = svc.get(name)
+    health = svc.describe_health(name)["TargetHealthDescriptions"]
+    hist = svc.history(name, since=start_ms / 1000, now=end_ms / 1000, limit=MAX_CHECKS_READ)
+    results = hist["results"]
+    oldest_first = list(reversed(results))
+    # One series per target (the first ten by name), each thinned to the chart's width.
+    names = sorted({r["target"] for r in oldest_first})[:10]
+    xs_all: set[float] = set()
+    per: dict[str, dict[float, float | None]] = {}
+    for t in names:
+        rows = [r for r in oldest_first if r["target"] == t]
+        ts = [r["ts"].timestamp() for r in rows]
+        lat = [None if r["latency_ms"] is None or not r["ok"] else round(float(r["latency_ms"]), 2) for r in rows]
+        xs, ys = downsample(ts, lat, CHART_POINTS // max(1, len(names)))
+        per[t] = dict(zip(xs, ys, strict=True))
+        xs_all.update(xs)
+    x = sorted(xs_all)
+    chart = {"x": x, "series": [{"label": f"{t} (ms)", "values": [per[t].get(v) for v in x]} for t in names],
+             "range": [start_ms / 1000, end_ms / 1000],
+             "bands": [{"from": r["ts"].timestamp(), "to": r["ts"].timestamp() + g["HealthCheckIntervalSeconds"],
+                        "state": "ALARM"} for r in oldest_first if not r["ok"]][:2000]}
+    return {"g": g, "health": health, "incidents": hist["incidents"], "recent": results[:RECENT],
+            "checks": len(results), "points": len(x), "chart_json": json.dumps(chart).replace("</", "<\\/")}
+
+
+@router.get("/monitors/target-groups/{name}", response_class=HTMLResponse)
+async def target_group_page(request: Request, name: str) -> HTMLResponse:
+    svc = request.app.state.runtime.service(TargetGroupService)
+    tr, range_error = time_range(request, default="1d")
+    try:
+        ctx = await call(_tg_detail, svc, name, tr.start_ms, tr.end_ms)
+    except NotFound as e:
+        return templates.TemplateResponse(request, "monitor_missing.html", {"what": "Target group", "message": e.message},
+                                          status_code=404)
+    ctx.update({"tr": tr, "relative": RELATIVE, "range_error": range_error, "when": _when, "protocols": PROTOCOLS,
+                "csrf": csrf_token(request), "done": request.query_params.get("done"),
+                "problem": request.query_params.get("problem")})
+    return set_csrf_cookie(request, templates.TemplateResponse(request, "target_group.html", ctx))
+
+
+TG_FIELDS = ("name", "protocol", "port", "health_check_path", "matcher", "health_check_interval",
+             "health_check_timeout", "healthy_threshold", "unhealthy_threshold", "topic", "targets")
+
+
+def _tg_spec(fields: dict[str, str]) -> dict[str, Any]:
+    """The service's input from a target group form; empty boxes take the service's defaults."""
+    data: dict[str, Any] = {k: fields[k].strip() for k in TG_FIELDS[:-2] if fields.get(k, "").strip()}
+    if "topic" in fields:
+        data["topics"] = [fields["topic"].strip()] if fields["topic"].strip() else []
+    if "enabled" in fields:
+        data["health_check_enabled"] = fields["enabled"] == "on"
+    return data
+
+
+def _targets(text: str) -> list[dict[str, Any]]:
+    """``host``, ``host:port``, ``[v6]:port`` or a URL, separated by commas, spaces or lines."""
+    out: list[dict[str, Any]] = []
+    for item in text.replace(",", " ").split():
+        if "://" in item:
+            out.append({"Id": item})
+            continue
+        host, sep, port = item.rpartition(":")
+        if sep and port.isdigit() and host and (host.startswith("[") or ":" not in host):
+            out.append({"Id": host.strip("[]"), "Port": int(port)})
+        else:
+            out.append({"Id": item.strip("[]")})
+    return out
+
+
+def _tg_act(svc: TargetGroupService, action: str, fields: dict[str, str]) -> tuple[str, str]:
+    """Do one action; returns (where to go, what to say)."""
+    name = fields.get("name", "").strip()
+    if action == "create":
+        g = svc.create(_tg_spec(fields))
+        name = g["TargetGroupName"]
+        targets = _targets(fields.get("targets", ""))
+        if not targets:
+            return name, f"Created {name}."
+        try:
+            svc.register(name, targets)
+        except RexwatchError as e:
+            return name, f"Created {name}, but its targets were not registered: {e.message}"
+        return name, f"Created {name} with {len(targets)} targets."
+    if action == "edit":
+        svc.modify(name, _tg_spec({**fields, "name": ""}))
+        return name, "Saved."
+    if action == "register":
+        got = svc.register(name, _targets(fields.get("targets", "")))
+        return name, f"Registered {got['registered']} targets."
+    if action == "deregister":
+        svc.deregister(name, _targets(fields.get("target", "")))
+        return name, f"Deregistered {fields.get('target', '')}."
+    if action == "delete":
+        svc.delete(name)
+        return "", f"Deleted {name}."
+    raise Invalid("action must be one of create, edit, register, deregister, delete", field="action")
+
+
+@router.post("/target-groups-action")
+async def target_group_action(request: Request) -> RedirectResponse:
+    fields = await check_csrf(request)
+    action = fields.get("action", "")
+    svc = request.app.state.runtime.service(TargetGroupService)
+    try:
+        name, done = await call(_tg_act, svc, action, fields)
+    except NotFound:
+        raise
+    except RexwatchError as e:
+        if action == "create":
+            keep = {k: fields.get(k, "")[:2000] for k in TG_FIELDS}
+            return RedirectResponse(url("/monitors", tg_problem=e.message, **{f"tg_{k}": v for k, v in keep.items()})
+                                    + "#create-target-group", status_code=303)
+        return RedirectResponse(url(f"/monitors/target-groups/{quote(fields.get('name', ''), safe='')}", problem=e.message),
+                                status_code=303)
+    if not name:
+        return RedirectResponse(url("/monitors", done=done), status_code=303)
+    return RedirectResponse(url(f"/monitors/target-groups/{quote(name, safe='')}", done=done), status_code=303)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
+from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -116,6 +118,21 @@ def check_url(group: dict[str, Any], target: dict[str, Any]) -> tuple[str, str, 
     return f"{group['hc_protocol'].lower()}://{shown}:{port}{group['hc_path']}", host, int(port)
 
 
+def group_state(enabled: bool, counts: Counter[str]) -> str:
+    """One word for a whole group: ``unhealthy`` when no target passes and one fails, ``degraded``
+    when some pass and some fail, ``initial`` while targets are still being checked, ``healthy``
+    when every target passes; ``empty`` with no targets, ``unused`` with health checks off."""
+    if not enabled:
+        return "unused"
+    if not sum(counts.values()):
+        return "empty"
+    if counts["unhealthy"]:
+        return "degraded" if counts["healthy"] else "unhealthy"
+    if counts["initial"]:
+        return "initial"
+    return "healthy"
+
+
 class TargetGroupService:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -172,6 +189,23 @@ class TargetGroupService:
 
     def get(self, ident: str) -> dict[str, Any]:
         return self.public(self._find(ident))
+
+    def overview(self, hours: int = 24, points: int = 48) -> list[dict[str, Any]]:
+        """Every group with its targets' states, the group's state and the mean response time of its
+        successful checks in ``points`` slices of the last ``hours`` (one query for every group)."""
+        groups = self.repo.list_target_groups()
+        members: dict[int, Counter[str]] = {g["id"]: Counter() for g in groups}
+        for t in self.repo.list_targets():
+            members.setdefault(t["target_group_id"], Counter())[t["state"] or "initial"] += 1
+        now = time.time()
+        sparks = self.results.sparklines("target", [str(g["id"]) for g in groups], now - hours * 3600, now, points)
+        out = []
+        for g in groups:
+            counts = members[g["id"]]
+            out.append({**self.public(g), "State": group_state(g["hc_enabled"], counts),
+                        "Targets": sum(counts.values()), "TargetStates": dict(counts),
+                        "ResponseTimes": sparks.get(str(g["id"]), [None] * points)})
+        return out
 
     def modify(self, ident: str, data: dict[str, Any]) -> dict[str, Any]:
         g = self._find(ident)

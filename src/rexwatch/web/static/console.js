@@ -25,6 +25,33 @@
       location.reload();
     }
   }
+  // Theme: the switch stores the choice in a cookie and applies it at once (the server renders the
+  // same attribute on every later page, so none of them flashes the other theme). Charts take their
+  // colours when drawn, so a page with charts is drawn again.
+  function initTheme() {
+    $all("select[data-theme-switch]").forEach(function (sel) {
+      sel.addEventListener("change", function () {
+        var v = sel.value;
+        if (["system", "dark", "light"].indexOf(v) < 0) return;
+        document.cookie = "rexwatch_theme=" + v + "; path=/; max-age=34560000; SameSite=Lax";
+        document.documentElement.setAttribute("data-theme", v);
+        if ($(".chart canvas, .widget canvas")) location.reload();
+      });
+    });
+  }
+  // Phone width: the Menu link opens and closes the navigation.
+  function initMenu() {
+    var toggle = $(".menu-toggle"), header = $("header.top");
+    if (!toggle || !header) return;
+    toggle.setAttribute("role", "button");
+    toggle.addEventListener("click", function (e) {
+      e.preventDefault();
+      var open = !header.classList.contains("nav-open");
+      header.classList.toggle("nav-open", open);
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      if (open) { var first = $("#nav a"); if (first) first.focus(); }
+    });
+  }
   function jsonData(id) {
     var el = document.getElementById(id);
     return el ? JSON.parse(el.textContent) : null;
@@ -463,6 +490,8 @@
 
   function init() {
     initTimezone();
+    initTheme();
+    initMenu();
     initTimeRange();
     initAutoRefresh();
     initPatternError();
