@@ -31,8 +31,10 @@ import psutil
 
 
 def machine() -> str:
-    return (f"{platform.machine()}, {psutil.cpu_count()} cores, {psutil.virtual_memory().total // 2**30} GiB, "
-            f"Python {platform.python_version()}")
+    return (
+        f"{platform.machine()}, {psutil.cpu_count()} cores, {psutil.virtual_memory().total // 2**30} GiB, "
+        f"Python {platform.python_version()}"
+    )
 
 
 def one_way(way: str, root: Path, stores: int, test_s: float) -> dict[str, float]:
@@ -84,9 +86,24 @@ def main() -> None:
         for way, parent in (("before", None), ("now", shm)):
             root = Path(tempfile.mkdtemp(prefix="rexwatch-bench-fixtures-", dir=parent))
             try:
-                out = subprocess.run([sys.executable, __file__, "--way", way, "--root", str(root),
-                                      "--stores", str(args.stores), "--test-s", str(args.test_s)],
-                                     capture_output=True, text=True, timeout=600, check=True)
+                out = subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--way",
+                        way,
+                        "--root",
+                        str(root),
+                        "--stores",
+                        str(args.stores),
+                        "--test-s",
+                        str(args.test_s),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
+                    check=True,
+                )
                 results[way].append(json.loads(out.stdout.strip().splitlines()[-1]))
             finally:
                 shutil.rmtree(root, ignore_errors=True)
@@ -97,9 +114,13 @@ def main() -> None:
         walls = sorted(r["wall_ms"] for r in rows)
         cpus = sorted(r["cpu_ms"] for r in rows)
         med[way] = (walls[len(walls) // 2], cpus[len(cpus) // 2])
-        print(f"{way:>6}: per store median wall {med[way][0]:.0f} ms (rounds {', '.join(f'{w:.0f}' for w in walls)}), "
-              f"CPU {med[way][1]:.0f} ms")
-    print(f"ratio now/before: wall {med['now'][0] / med['before'][0]:.2f}, CPU {med['now'][1] / med['before'][1]:.2f}")
+        print(
+            f"{way:>6}: per store median wall {med[way][0]:.0f} ms (rounds {', '.join(f'{w:.0f}' for w in walls)}), "
+            f"CPU {med[way][1]:.0f} ms"
+        )
+    print(
+        f"ratio now/before: wall {med['now'][0] / med['before'][0]:.2f}, CPU {med['now'][1] / med['before'][1]:.2f}"
+    )
 
 
 if __name__ == "__main__":
