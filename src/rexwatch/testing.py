@@ -189,7 +189,8 @@ def make_runtime(data_dir: Path, engine: Any, control_url: str | None = None, **
     from rexwatch.stores.telemetry.executor import QueryLimits
     from rexwatch.stores.telemetry.schema import apply
 
-    settings.setdefault("telemetry_database", _fresh_database(engine) or f"t_{uuid.uuid4().hex[:12]}")
+    if "telemetry_database" not in settings:
+        settings["telemetry_database"] = _fresh_database(engine) or f"t_{uuid.uuid4().hex[:12]}"
     s: Settings = load_settings(
         data_dir=str(data_dir),
         control_url=control_url or f"sqlite:///{data_dir / 'control.db'}",
