@@ -230,3 +230,43 @@ def test_target_group_create_see_health_edit_register_deregister_delete(page, li
     assert page.locator("[role=status]").inner_text() == "Deleted utm-api."
     assert svc.list() == [] and "No target groups" in page.locator("section.target-groups").inner_text()
     assert httpx.get(live.url + "/monitors/target-groups/utm-api").status_code == 404
+
+
+def test_target_group_topics_are_all_kept_and_edited(page, live, runtime):
+    """Every topic of a group shows in the edit form and survives a save; the form edits the list."""
+    from rexwatch.services.monitors import TargetGroupService
+
+    svc = runtime.service(TargetGroupService)
+    a, b, c = (f"arn:aws:sns:us-east-1:000000000000:utm-{x}" for x in ("alerts", "pager", "slack"))
+    svc.create({"name": "utm-api", "topics": [a, b]})
+    page.goto(live.url + "/monitors/target-groups/utm-api")
+    assert f"notifies {a}, {b}" in page.locator("main").inner_text()
+    page.get_by_text("Edit", exact=True).click()
+    topics = page.get_by_label("Notify topics")
+    assert topics.input_value() == f"{a} {b}"
+    page.get_by_label("Unhealthy after").fill("3")  # a change elsewhere keeps both topics
+    page.get_by_role("button", name="Save").click()
+    assert page.locator("[role=status]").inner_text() == "Saved."
+    assert svc.get("utm-api")["Topics"] == [a, b] and svc.get("utm-api")["UnhealthyThresholdCount"] == 3
+    page.get_by_text("Edit", exact=True).click()
+    topics.fill(f"{b}, {c}\t{b}")
+    page.get_by_role("button", name="Save").click()
+    assert svc.get("utm-api")["Topics"] == [b, c]
+    page.get_by_text("Edit", exact=True).click()
+    topics.fill("")
+    page.get_by_role("button", name="Save").click()
+    assert svc.get("utm-api")["Topics"] == [] and "notifies no topic" in page.locator("main").inner_text()
+
+    # Created with several topics from the monitors page; too many are refused with the form kept.
+    page.goto(live.url + "/monitors")
+    page.get_by_text("Create a target group").click()
+    form = page.locator("form.create-target-group")
+    form.get_by_label("Group name").fill("utm-web")
+    many = " ".join(f"{a}-{i}" for i in range(21))
+    form.get_by_label("Notify topics").fill(many)
+    form.get_by_role("button", name="Create target group").click()
+    assert "at most 20 topic ARNs" in page.locator("section.target-groups [role=alert]").inner_text()
+    assert form.get_by_label("Notify topics").input_value() == many
+    form.get_by_label("Notify topics").fill(f"{a} {c}")
+    form.get_by_role("button", name="Create target group").click()
+    assert svc.get("utm-web")["Topics"] == [a, c]

@@ -284,14 +284,15 @@ async def target_group_page(request: Request, name: str) -> HTMLResponse:
 
 
 TG_FIELDS = ("name", "protocol", "port", "health_check_path", "matcher", "health_check_interval",
-             "health_check_timeout", "healthy_threshold", "unhealthy_threshold", "topic", "targets")
+             "health_check_timeout", "healthy_threshold", "unhealthy_threshold", "topics", "targets")
 
 
 def _tg_spec(fields: dict[str, str]) -> dict[str, Any]:
-    """The service's input from a target group form; empty boxes take the service's defaults."""
+    """The service's input from a target group form; empty boxes take the service's defaults.
+    ``topics`` holds every topic ARN, separated by spaces, commas or lines (an ARN has none)."""
     data: dict[str, Any] = {k: fields[k].strip() for k in TG_FIELDS[:-2] if fields.get(k, "").strip()}
-    if "topic" in fields:
-        data["topics"] = [fields["topic"].strip()] if fields["topic"].strip() else []
+    if "topics" in fields:
+        data["topics"] = list(dict.fromkeys(fields["topics"].replace(",", " ").split()))
     if "enabled" in fields:
         data["health_check_enabled"] = fields["enabled"] == "on"
     return data
