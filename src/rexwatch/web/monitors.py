@@ -235,8 +235,10 @@ async def monitor_action(request: Request) -> RedirectResponse:
         if action == "create":
             keep = {k: fields.get(k, "") for k in ("name", "type", "target", "interval", "timeout", "retries",
                                                     "keyword")}
-            return RedirectResponse(url("/monitors", problem=e.message, **keep), status_code=303)
-        return RedirectResponse(url(f"/monitors/{ident}", problem=e.message), status_code=303)
+            return RedirectResponse(url("/monitors", problem=f"Not created: {e.message}", **keep), status_code=303)
+        # Back to the monitor's page, or to the list when the form named none (its id is a number).
+        back = f"/monitors/{ident}" if ident.isascii() and ident.isdigit() else "/monitors"
+        return RedirectResponse(url(back, problem=e.message), status_code=303)
 
 
 # Target groups ----------------------------------------------------------------------------------------
@@ -356,8 +358,9 @@ async def target_group_action(request: Request) -> RedirectResponse:
             keep = {k: fields.get(k, "")[:2000] for k in TG_FIELDS}
             return RedirectResponse(url("/monitors", tg_problem=e.message, **{f"tg_{k}": v for k, v in keep.items()})
                                     + "#create-target-group", status_code=303)
-        return RedirectResponse(url(f"/monitors/target-groups/{quote(fields.get('name', ''), safe='')}", problem=e.message),
-                                status_code=303)
+        name = fields.get("name", "").strip()
+        back = f"/monitors/target-groups/{quote(name, safe='')}" if name else "/monitors"
+        return RedirectResponse(url(back, problem=e.message), status_code=303)
     if not name:
         return RedirectResponse(url("/monitors", done=done), status_code=303)
     return RedirectResponse(url(f"/monitors/target-groups/{quote(name, safe='')}", done=done), status_code=303)
