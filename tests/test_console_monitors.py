@@ -5,6 +5,7 @@ fails, pause, resume and delete; form errors and hostile names."""
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -92,6 +93,29 @@ def test_form_errors_keep_what_was_typed(page, live):
     page.locator("form.create-monitor").get_by_label("Target").fill("ftp://example.invalid/")
     page.get_by_role("button", name="Create monitor").click()
     assert "must be an absolute http:// or https:// URL" in page.locator("[role=alert]").inner_text()
+    assert page.locator("[role=alert]").inner_text().startswith("Not created: ")
+
+
+def test_forms_sent_without_a_monitor_or_group_are_explained(page, live, runtime):
+    """A form whose hidden id or group name was lost or altered: a refusal comes back to the list
+    with the message, a monitor or group that does not exist is a page that says so."""
+    page.goto(live.url + "/monitors")
+    csrf = page.locator("input[name=csrf]").first.input_value()
+    html = {"accept": "text/html"}
+    r = page.request.post(live.url + "/target-groups-action", form={"csrf": csrf, "action": "bogus", "name": ""},
+                          headers=html)
+    assert r.status == 200 and urlsplit(r.url).path == "/monitors"
+    page.goto(r.url)
+    alert = page.locator("[role=alert]").inner_text()
+    assert alert.startswith("action must be one of") and not alert.startswith("Not created")
+    r = page.request.post(live.url + "/monitors-action", form={"csrf": csrf, "action": "bogus", "id": "<b>x</b>"},
+                          headers=html)
+    assert r.status == 200 and urlsplit(r.url).path == "/monitors"
+    for path, form in (("/monitors-action", {"action": "pause", "id": "../<b>x</b>"}),
+                       ("/target-groups-action", {"action": "edit", "name": "<b>nope</b>"})):
+        r = page.request.post(live.url + path, form={"csrf": csrf, **form}, headers=html)
+        assert r.status == 404 and r.headers["content-type"].startswith("text/html")
+        assert "does not exist" in r.text() and "<b>" not in r.text().split("<main", 1)[1]
 
 
 def test_missing_monitor_and_csrf(live, runtime):
