@@ -10,9 +10,15 @@ the whole HTML answer (the page's first useful content: it is server-rendered) a
 With ``--part logs``: every console page on the embedded store holding a million log events (one
 group, 10 streams, 24 hours), timed to the whole HTML answer and, in headless Chromium (Debian's
 chromium), to the first contentful paint; the runbook's Insights queries from the page's start to
-their results; and the Insights chart of a week of bin(1m) thinned to the chart's width.
+their results; and the Insights chart of a week of bin(1m) drawn at the chart's width.
 
-Usage: python bench/bench_console.py [--repeat 7] [--part metrics|logs|all] [--events 1000000]
+With ``--part speed``: the console's speed goals alone, runnable against older code too (put its
+``src`` first on PYTHONPATH) so one session compares before and after: the log group page over a
+million events (HTML, server CPU per page, first paint), the explorer and alarm page over a week of
+minutes at a 600 px chart (points sent, the spike kept), and an Insights query's live progress and
+what Cancel frees.
+
+Usage: python bench/bench_console.py [--repeat 7] [--part metrics|logs|speed|all] [--events 1000000]
 """
 
 from __future__ import annotations
@@ -83,7 +89,9 @@ def fill_logs(rt, group: str, events: int) -> float:
 
 
 def first_paint(page, url: str, repeat: int) -> float:
-    """Median ms from navigation start to the first contentful paint, over ``repeat`` loads."""
+    """Median ms from navigation start to the first contentful paint, over ``repeat`` loads. Each
+    load's own later requests (htmx fragments) finish before the next load starts, so one load's
+    histogram never runs beside the next one's page."""
     out = []
     for _ in range(repeat):
         page.goto(url)
@@ -94,7 +102,134 @@ def first_paint(page, url: str, repeat: int) -> float:
             new PerformanceObserver(l => resolve(l.getEntries()[0].startTime)).observe({type: 'paint', buffered: true});
         })""")
         out.append(fcp)
+        page.wait_for_load_state("networkidle")
     return statistics.median(out)
+
+
+def server_timed(client: httpx.Client, path: str, repeat: int) -> tuple[float, float, int]:
+    """(median ms to the whole answer, CPU ms of this process per request, bytes): the server runs
+    in this process, so its CPU time (threads and the embedded store included) is the process's."""
+    me = psutil.Process()
+    r = client.get(path)
+    assert r.status_code == 200, (path, r.status_code, r.text[:300])
+    times = []
+    cpu0 = me.cpu_times()
+    for _ in range(repeat):
+        t = time.perf_counter()
+        r = client.get(path)
+        times.append((time.perf_counter() - t) * 1000)
+    cpu1 = me.cpu_times()
+    cpu = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) * 1000 / repeat
+    return statistics.median(times), cpu, len(r.content)
+
+
+def speed_part(args) -> None:
+    """The console's speed goals, in a form that runs against older code too (for before/after in
+    one session): the log group page over the big group (HTML, server CPU, first paint), charts of
+    a week of minutes at a 600 px chart, and an Insights query's progress and cancel."""
+    import json
+    import shutil
+    from urllib.parse import quote
+
+    from rexwatch.services.insights.service import QueriesService
+    from rexwatch.stores.telemetry.chdb import engine_for
+    from rexwatch.testing import LiveServer, make_runtime
+
+    group = "/aws/ecs/bench-api"
+    with tempfile.TemporaryDirectory() as d:
+        rt = make_runtime(Path(d) / "data", engine_for(str(Path(d) / "chdb")), workers="none")
+        took = fill_logs(rt, group, args.events)
+        print(f"ingested {args.events:,} events in {took:.1f} s ({args.events / took:,.0f} events/s)")
+        metrics = rt.service(MetricsService)
+        now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+        week = [now - dt.timedelta(minutes=i) for i in range(1, 7 * 24 * 60 + 1)]
+        for i in range(0, len(week), 1000):
+            metrics.put_metric_data("UTM/Api", [MetricDatum("Latency", [("Service", "api")], t,
+                                                            900.0 if i + j == 5000 else 100.0 + (i + j) % 50)
+                                                for j, t in enumerate(week[i:i + 1000])])
+        metrics.flush()
+        rt.service(AlarmsService).put_metric_alarm(AlarmDefinition(
+            name="utm-latency", metric_name="Latency", namespace="UTM/Api", statistic="Average", period=60,
+            threshold=500, comparison_operator="GreaterThanThreshold", evaluation_periods=1,
+            dimensions=(Dimension("Service", "api"),)))
+        g = quote(group)
+        pages = [("last 1 h", f"/logs/group?name={g}&since=1h"), ("last 24 h", f"/logs/group?name={g}&since=1d"),
+                 ("24 h, pattern `{ $.status = 500 }`",
+                  f"/logs/group?name={g}&since=1d&pattern={quote('{ $.status = 500 }')}")]
+        chromium = shutil.which("chromium")
+        with LiveServer(rt, run_workers=False) as server, httpx.Client(base_url=server.url, timeout=120) as client:
+            page = None
+            if chromium:
+                from playwright.sync_api import sync_playwright
+
+                pw = sync_playwright().start()
+                browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+                page = browser.new_page()
+            print(f"load average {psutil.getloadavg()[0]:.1f}")
+            print(f"| log group of {args.events:,} events | HTML answer | server CPU per page | first contentful paint | HTML size |")
+            print("|---|---|---|---|---|")
+            for label, path in pages:
+                ms, cpu, size = server_timed(client, path, args.repeat)
+                fcp = first_paint(page, server.url + path, args.repeat) if page else None
+                print(f"| {label} | {ms:,.0f} ms | {cpu:,.0f} ms | {'—' if fcp is None else f'{fcp:,.0f} ms'} | "
+                      f"{size / 1024:,.0f} KiB |")
+            print("\n| a week of 1-minute datapoints (10,080), chart 600 px wide | points sent | HTML answer | server CPU | HTML size |")
+            print("|---|---|---|---|---|")
+            explorer = explorer_url("UTM/Api", "Latency", [("Service", "api")], period=60, since="7d") + "&w=600"
+            for label, path, block in (("metrics explorer", explorer, "metric-chart-data"),
+                                       ("alarm page", "/alarms/utm-latency?since=7d&w=600", "alarm-chart-data")):
+                ms, cpu, size = server_timed(client, path, args.repeat)
+                html = client.get(path).text
+                start = html.index(f'id="{block}">') + len(f'id="{block}">')
+                chart = json.loads(html[start:html.index("</script>", start)])
+                spike = max(v for v in chart["series"][0]["values"] if v is not None)
+                print(f"| {label} | {len(chart['x']):,} (spike {spike:g} kept) | {ms:,.0f} ms | {cpu:,.0f} ms | "
+                      f"{size / 1024:,.0f} KiB |")
+            if page:
+                browser.close()
+                pw.stop()
+        # Insights: what the page sees while a long query runs, and what Cancel frees.
+        svc = rt.service(QueriesService)
+        end = int(time.time())
+        # About 8 s over the million events on this machine: long enough to cancel in the middle.
+        heavy = ("fields concat(@message, @message, @message) as m | parse m /(?<a>.*)(?<b>u.*)(?<c>p.*)(?<d>s.*)/ "
+                 "| stats count() by a, b, c, d")
+        qid = svc.start_query(heavy, group_names=[group], start_s=end - 86400, end_s=end)
+        seen, t0 = [], time.perf_counter()
+        while True:
+            r = svc.get_query_results(qid)
+            if r.status == "Running":
+                seen.append(r.statistics.records_scanned)
+            if r.status in ("Complete", "Failed", "Cancelled", "Timeout"):
+                break
+            time.sleep(0.02)
+        full = (time.perf_counter() - t0) * 1000
+        print(f"\ninsights query over {args.events:,} events: {full:,.0f} ms; while running (polled every 20 ms) "
+              f"records scanned took {len(set(seen))} distinct values: {sorted(set(int(v) for v in seen))[:6]}…")
+        me = psutil.Process()
+        freed, cpus, ran = [], [], []
+        for _ in range(3):
+            qid = svc.start_query(heavy, group_names=[group], start_s=end - 86400, end_s=end)
+            deadline = time.monotonic() + 60
+            # Records show once the main statement runs (the older code counted them in a statement
+            # before it); half a second later the query is in the middle of its statement.
+            while svc.get_query_results(qid).statistics.records_scanned == 0 and time.monotonic() < deadline:
+                time.sleep(0.005)
+            time.sleep(0.5)
+            cpu0, t0 = me.cpu_times(), time.perf_counter()
+            svc.stop_query(qid)
+            nxt = svc.start_query("stats count()", group_names=[group], start_s=end - 86400, end_s=end)
+            while svc.get_query_results(nxt).status == "Scheduled" and time.monotonic() < deadline:
+                time.sleep(0.002)  # the one query worker is still busy with the cancelled query
+            freed.append((time.perf_counter() - t0) * 1000)
+            cpu1 = me.cpu_times()
+            cpus.append((cpu1.user + cpu1.system - cpu0.user - cpu0.system) * 1000)
+            svc.wait(nxt, 120)
+            ran.append(svc._runs[qid].duration_ms)
+        print(f"cancel 0.5 s into its statement (median of 3): the worker took the next query {statistics.median(freed):,.0f} ms "
+              f"after StopQuery, the process spent {statistics.median(cpus):,.0f} ms CPU meanwhile, and the "
+              f"cancelled query ran {statistics.median(ran):,.0f} ms in all (a whole run: {full:,.0f} ms)")
+        rt.close(close_stores=False)
 
 
 def logs_part(args) -> None:
@@ -163,23 +298,25 @@ def logs_part(args) -> None:
         rows_week = [(time.strftime("%Y-%m-%d %H:%M:%S.000", time.gmtime(1_700_000_000 + 60 * i)), str(i % 7))
                      for i in range(10_080)]
         t = time.perf_counter()
-        chart = chart_of(["bin(1m)", "count()"], rows_week)
+        chart = chart_of(["bin(1m)", "count()"], rows_week, 600)
         ms = (time.perf_counter() - t) * 1000
-        print(f"\ninsights chart of 10,080 bins: {len(chart['x'])} points drawn (runs of {chart['thinned']}), "
-              f"{ms:.1f} ms to build")
+        print(f"\ninsights chart of 10,080 bins at 600 px: {len(chart['x'])} points drawn ({chart['columns']} "
+              f"columns), {ms:.1f} ms to build")
         rt.close(close_stores=False)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=7)
-    ap.add_argument("--part", choices=("metrics", "logs", "all"), default="metrics")
+    ap.add_argument("--part", choices=("metrics", "logs", "speed", "all"), default="metrics")
     ap.add_argument("--events", type=int, default=1_000_000)
     args = ap.parse_args()
     print(f"date: {dt.date.today()}  machine: {platform.machine()}, {psutil.cpu_count()} cores, "
           f"Python {platform.python_version()}  load: {psutil.getloadavg()[0]:.1f}")
     if args.part in ("logs", "all"):
         logs_part(args)
+    if args.part in ("speed", "all"):
+        speed_part(args)
     if args.part in ("metrics", "all"):
         metrics_part(args)
 

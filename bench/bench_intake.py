@@ -10,7 +10,8 @@ sends prebuilt request bodies from several client threads:
   smithy-rpc-v2-cbor (what boto3 and the AWS CLI send to CloudWatch today);
 - logs: the same 1,000-event batches of JSON lines through PutLogEvents and OTLP/HTTP logs
   (events per second; "to readable" is not measured for them);
-- traces (when the server has ``/v1/traces``): ``ExportTraceServiceRequest`` of 512 spans;
+- traces (when the server has ``/v1/traces``): ``ExportTraceServiceRequest`` of 512 spans, over
+  OTLP/HTTP and, when the server answers OTLP/gRPC (``otlp_grpc_port``), over gRPC;
 - remote_write: snappy ``WriteRequest`` bodies of 2,000 samples (500 series x
   4 samples, Prometheus' ``max_samples_per_send`` is 2,000 since 2.43; 500 before).
 
@@ -203,6 +204,23 @@ def remote_write_bodies(n: int) -> list[bytes]:
     return out
 
 
+def settle(proc: psutil.Process, deadline_s: float = 30.0) -> None:
+    """Wait (bounded) until the server is idle: ClickHouse merges the parts of the previous path's
+    inserts in the background, and that CPU belongs to that path, not to the next one measured."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        c0 = cpu_seconds(proc)
+        time.sleep(0.5)
+        if cpu_seconds(proc) - c0 < 0.05:
+            return
+
+
+def cpu_seconds(server: psutil.Process) -> float:
+    """CPU time of the server process so far (all its threads), user and system."""
+    t = server.cpu_times()
+    return t.user + t.system
+
+
 def send_all(url: str, path: str, bodies: list[bytes], headers: dict, threads: int) -> tuple[float, int]:
     errors = []
     lock = threading.Lock()
@@ -244,18 +262,23 @@ def read_back(url: str, namespace: str, metric: str) -> None:
 
 def measure(src: str | None, otlp: list[bytes], rw: list[bytes], spans: list[bytes], pmd: list[bytes],
             otlp_points: int, threads: int, cbor: list[bytes] = (), logs: tuple = ((), ())) -> list:
-    """Rows (path, points per request, points, ack/s, readable/s) against a server run from ``src``;
-    a path the server does not have (404) gets no row."""
+    """Rows (path, points per request, points, ack/s, readable/s, server CPU seconds per 100 k points)
+    against a server run from ``src``; a path the server does not have (404) gets no row. The CPU
+    column counts every thread of the server process from the first request to the last answer
+    (to readable, for the metrics and traces paths), so it holds on a machine shared with other load."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ)
     if src:
         env["PYTHONPATH"] = os.path.join(src, "src")
+    grpc_port = free_port()
+    env["REXWATCH_OTLP_GRPC_PORT"] = str(grpc_port)  # a revision without OTLP/gRPC ignores it
     with tempfile.TemporaryDirectory() as data_dir:
         proc = subprocess.Popen([sys.executable, "-m", "rexwatch", "server", "--data-dir", data_dir, "--port",
                                  str(port), "--workers", "none"], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, env=env, cwd=src or None)
         try:
+            server = psutil.Process(proc.pid)
             deadline = time.monotonic() + 180
             while True:
                 try:
@@ -267,9 +290,11 @@ def measure(src: str | None, otlp: list[bytes], rw: list[bytes], spans: list[byt
                     raise SystemExit("server did not start")
                 time.sleep(0.2)
             # Warm up both paths (imports, first inserts) outside the measurement.
-            send_all(url, "/v1/metrics", otlp[:2], {"content-type": "application/x-protobuf"}, 1)
-            send_all(url, "/api/v1/write", rw[:2], {"content-type": "application/x-protobuf",
-                                                    "content-encoding": "snappy"}, 1)
+            if otlp:
+                send_all(url, "/v1/metrics", otlp[:2], {"content-type": "application/x-protobuf"}, 1)
+            if rw:
+                send_all(url, "/api/v1/write", rw[:2], {"content-type": "application/x-protobuf",
+                                                        "content-encoding": "snappy"}, 1)
             rows = []
             for name, path, bodies, per, headers, ns, metric in (
                 ("OTLP/HTTP metrics (protobuf)", "/v1/metrics", otlp[2:], otlp_points,
@@ -284,36 +309,101 @@ def measure(src: str | None, otlp: list[bytes], rw: list[bytes], spans: list[byt
             ):
                 if not bodies:
                     continue
+                settle(server)
+                cpu0 = cpu_seconds(server)
                 elapsed, n = send_all(url, path, bodies, headers, threads)
                 t0 = time.perf_counter()
                 read_back(url, ns, metric)
                 readable = elapsed + time.perf_counter() - t0
                 points = n * per
-                rows.append((name, per, points, points / elapsed, points / readable))
+                cpu = cpu_seconds(server) - cpu0
+                rows.append((name, per, points, points / elapsed, points / readable, cpu / points * 100_000))
             otlp_logs, ple = logs
             if ple:
                 create_log_stream(url)
                 per = len(orjson_loads(ple[0])["logEvents"])
-                for name, path, bodies, headers in (
-                    ("PutLogEvents (JSON 1.1; events)", "/", ple, LOGS_HEADERS),
-                    ("OTLP/HTTP logs (protobuf; the same events)", "/v1/logs", otlp_logs,
-                     {"content-type": "application/x-protobuf"}),
-                ):
-                    elapsed, n = send_all(url, path, bodies, headers, threads)
-                    rows.append((name, per, n * per, n * per / elapsed, n * per / elapsed))
-            probe = httpx.post(f"{url}/v1/traces", content=spans[0], headers={"content-type": "application/x-protobuf"})
-            if probe.status_code == 200:
+                # Each log path is warmed up (its first body), then the two take turns, a quarter of
+                # the bodies at a time, so both meet the machine's load and the store's background
+                # merges alike; a row sums its four turns.
+                paths = (("PutLogEvents (JSON 1.1; events)", "/", ple, LOGS_HEADERS),
+                         ("OTLP/HTTP logs (protobuf; the same events)", "/v1/logs", otlp_logs,
+                          {"content-type": "application/x-protobuf"}))
+                for _, path, bodies, headers in paths:
+                    send_all(url, path, bodies[:1], headers, 1)
+                totals = {name: [0.0, 0, 0.0] for name, *_ in paths}  # seconds, events, CPU seconds
+                turns = 4
+                for turn in range(turns):
+                    for name, path, bodies, headers in paths:
+                        part = bodies[1:][turn::turns]
+                        cpu0 = cpu_seconds(server)
+                        elapsed, n = send_all(url, path, part, headers, threads)
+                        t = totals[name]
+                        t[0] += elapsed
+                        t[1] += n * per
+                        t[2] += cpu_seconds(server) - cpu0
+                best = {name: (name, per, n, n / secs, n / secs, cpu / n * 100_000)
+                        for name, (secs, n, cpu) in totals.items()}
+                rows.extend(best.values())
+            probe = spans and httpx.post(f"{url}/v1/traces", content=spans[0],
+                                         headers={"content-type": "application/x-protobuf"})
+            if probe and probe.status_code == 200:
+                settle(server)
+                cpu0 = cpu_seconds(server)
                 elapsed, n = send_all(url, "/v1/traces", spans[1:], {"content-type": "application/x-protobuf"},
                                       threads)
                 t0 = time.perf_counter()
                 httpx.get(f"{url}/api/v1/traces/{(1).to_bytes(16, 'big').hex()}", timeout=120).raise_for_status()
                 readable = elapsed + time.perf_counter() - t0
+                cpu = cpu_seconds(server) - cpu0
                 rows.append(("OTLP/HTTP traces (protobuf; spans)", 512, n * 512, n * 512 / elapsed,
-                             n * 512 / readable))
+                             n * 512 / readable, cpu / (n * 512) * 100_000))
+                grpc_row = send_grpc_spans(grpc_port, spans[1:], threads, server)
+                if grpc_row:
+                    rows.append(grpc_row)
         finally:
             proc.terminate()
             proc.wait(60)
     return rows
+
+
+def send_grpc_spans(port: int, bodies: list[bytes], threads: int, server: psutil.Process) -> tuple | None:
+    """The span bodies as OTLP/gRPC ``TraceService/Export`` calls (one channel per client thread);
+    None when the server does not answer gRPC there."""
+    import grpc
+
+    method = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        try:
+            channel.unary_unary(method)(bodies[0], timeout=5)
+        except grpc.RpcError:
+            return None
+    queue, lock, errors = list(bodies), threading.Lock(), []
+
+    def worker() -> None:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            export = channel.unary_unary(method)
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    body = queue.pop()
+                try:
+                    export(body, timeout=120)
+                except grpc.RpcError as e:
+                    errors.append(str(e))
+
+    cpu0 = cpu_seconds(server)
+    started = time.perf_counter()
+    ts = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise SystemExit(f"{len(errors)} gRPC calls failed, first: {errors[0]}")
+    n = len(bodies) * 512
+    return ("OTLP/gRPC traces (spans)", 512, n, n / elapsed, n / elapsed, (cpu_seconds(server) - cpu0) / n * 100_000)
 
 
 def orjson_loads(b: bytes):
@@ -329,16 +419,22 @@ def main() -> None:
     ap.add_argument("--series", type=int, default=1000)
     ap.add_argument("--points", type=int, default=5)
     ap.add_argument("--baseline", help="a source tree of another revision to compare against, in the same run")
+    ap.add_argument("--only", default="metrics,logs,traces",
+                    help="comma-separated paths to measure: otlp, rw, query, cbor (or metrics for all four), "
+                         "logs, traces")
     args = ap.parse_args()
+    only = set(filter(None, args.only.split(",")))
+    if "metrics" in only:
+        only |= {"otlp", "rw", "query", "cbor"}
     load = psutil.getloadavg()
     print("building request bodies…", file=sys.stderr)
-    otlp = otlp_bodies(args.requests, args.series, args.points)
+    otlp = otlp_bodies(args.requests, args.series, args.points) if "otlp" in only else []
     otlp_points = (args.series // 20) * 20 * args.points
-    rw = remote_write_bodies(args.requests)
-    spans = span_bodies(args.requests)
-    pmd = put_metric_data_bodies(args.requests)
-    cbor = cbor_put_metric_data_bodies(args.requests)
-    batches = log_messages(args.requests, 1000)
+    rw = remote_write_bodies(args.requests) if "rw" in only else []
+    spans = span_bodies(args.requests) if "traces" in only else []
+    pmd = put_metric_data_bodies(args.requests) if "query" in only else []
+    cbor = cbor_put_metric_data_bodies(args.requests) if "cbor" in only else []
+    batches = log_messages(args.requests, 1000) if "logs" in only else []
     logs = (otlp_log_bodies(batches), put_log_events_bodies(batches))
     runs = [("this revision", None)] + ([("baseline", args.baseline)] if args.baseline else [])
     results: dict[str, list] = {}
@@ -348,16 +444,17 @@ def main() -> None:
           f"1-minute load average before: {load[0]:.1f}\n")
     for label, rows in results.items():
         print(f"{label}:\n")
-        print("| path | points per request | points | acknowledged points/s | to readable points/s |")
-        print("|---|---|---|---|---|")
-        for name, per, points, ack, readable in rows:
-            print(f"| {name} | {per:,} | {points:,} | {ack:,.0f} | {readable:,.0f} |")
+        print("| path | points per request | points | acknowledged points/s | to readable points/s "
+              "| server CPU s per 100 k points |")
+        print("|---|---|---|---|---|---|")
+        for name, per, points, ack, readable, cpu in rows:
+            print(f"| {name} | {per:,} | {points:,} | {ack:,.0f} | {readable:,.0f} | {cpu:.2f} |")
         print()
     if "baseline" in results:
-        print("| path | this revision / baseline, acknowledged | to readable |")
-        print("|---|---|---|")
+        print("| path | this revision / baseline, acknowledged | to readable | server CPU per point |")
+        print("|---|---|---|---|")
         for new, old in zip(results["this revision"], results["baseline"], strict=False):
-            print(f"| {new[0]} | {new[3] / old[3]:.2f}x | {new[4] / old[4]:.2f}x |")
+            print(f"| {new[0]} | {new[3] / old[3]:.2f}x | {new[4] / old[4]:.2f}x | {new[5] / old[5]:.2f}x |")
 
 
 if __name__ == "__main__":

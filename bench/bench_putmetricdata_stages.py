@@ -55,16 +55,17 @@ def main() -> None:
         d = pathlib.Path(tmp)
         rt = make_runtime(d / "data", engine_for(str(d / "chdb")), workers="none")
         ctx = AwsContext(rt, "cloudwatch", "PutMetricData", "bench", "us-east-1", "000000000000", "query")
-        decoded = [cbor.decode(b, {}, op) for b in cb]
         stages = {
             "query: find Action and Version": (
                 old and (lambda b: parse_qs(b.decode(), keep_blank_values=True)),
                 lambda b: (door._form_value(b.decode(), "Action"), door._form_value(b.decode(), "Version")), qb),
             "query: decode the form": (old and (lambda b: old["query"].decode(b, {}, op)),
                                        lambda b: query.decode(b, {}, op), qb),
-            "CBOR: decode": (old and (lambda b: old["cbor"].decode(b, {}, op)), lambda b: cbor.decode(b, {}, op), cb),
-            "CBOR: type check": (old and (lambda p: old["validate"].check(p, op.input_shape)),
-                                 lambda p: validate.check(p, op.input_shape), decoded),
+            # A plain PutMetricData body is type-checked while it is decoded (the door's check then
+            # returns at once): the two stages are timed together.
+            "CBOR: decode and type check": (
+                old and (lambda b: old["validate"].check(old["cbor"].decode(b, {}, op), op.input_shape)),
+                lambda b: validate.check(cbor.decode(b, {}, op), op.input_shape), cb),
             "handler and metrics service": (None, lambda p: cw_handlers.put_metric_data(ctx, p),
                                             [query.decode(b, {}, op) for b in qb]),
         }

@@ -1,20 +1,33 @@
 """Per-request cost of the SDK on a minimal FastAPI app, and its memory with the server down.
 
-Overhead: the same async FastAPI route (it logs one line) is called through its ASGI
-interface in one process, without the SDK and with it (the ASGI middleware, the root
-log handler shipping JSON, request metrics), in interleaved rounds. The SDK sends to
-a sink process that answers every request, so the background sender really encodes
-and posts batches on the app's interpreter; the sink's own work is not counted.
-Throughput is requests per second of the process's CPU time (every thread, the
-sender's included), which a loaded machine disturbs less than wall time.
+Overhead, in two settings, each comparing the same app doing the same work: its route
+logs one line per request through stdlib ``logging``. Without the SDK that line goes to
+a ``logging.StreamHandler`` with a plain ``Formatter`` writing to a file (what an app
+logging to stdout does); with it, the SDK's middleware runs and the root handler ships
+the line as JSON, either to an HTTP sink process (the ``rexwatch`` exporter: the
+background sender really encodes and posts batches) or to stdout redirected to a file
+(the ``emf`` exporter with ``emf_destination=stdout``: the same kind of sink as without).
+The SDK's own access line is off in those rows; the ``+ access line`` rows compare the
+SDK with its access line against the app with a uvicorn-style access logger (two lines
+per request in both).
+
+- ``asgi``: the app is called through its ASGI interface in this process, in
+  interleaved rounds; throughput is requests per second of the process's CPU time
+  (every thread, the sender's included), which a loaded machine disturbs less than wall
+  time. p50/p99 are per call.
+- ``uvicorn``: each variant is a uvicorn process (httptools, one worker) and an HTTP/1.1
+  keep-alive load client in this process sends a bounded number of requests per round
+  over a few connections, rounds interleaved across the variants; the figure is the
+  server process's CPU time per request (psutil), the sender thread's included.
 
 Server down: the instrumented app serves ``--down-requests`` requests as fast as it
 can with the exporter pointed at a closed port, or, with ``--down-rate``, that many
 requests per second for ``--down-seconds`` (paced in 50 ms steps); RSS is sampled
 along the way.
 
-Usage: python bench/bench_sdk.py [--requests 20000] [--rounds 5] [--down-requests 600000]
-       [--down-rate 1000 --down-seconds 600] [--append bench/RESULTS.md]
+Usage: python bench/bench_sdk.py [--part asgi,uvicorn,down] [--requests 20000] [--rounds 5]
+       [--http-requests 20000] [--down-requests 600000] [--down-rate 1000 --down-seconds 600]
+       [--append bench/RESULTS.md]
 """
 
 from __future__ import annotations
@@ -29,6 +42,8 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
+import textwrap
 import time
 
 SINK = """
@@ -55,7 +70,31 @@ def rss() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def make_app(instrumented: bool):
+PLAIN = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+class AccessLog:
+    """What uvicorn's access log does: one stdlib line per request (for the rows with an access line)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.log = logging.getLogger("uvicorn.access")
+
+    async def __call__(self, scope, receive, send) -> None:
+        status = 500
+
+        async def send_status(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, send_status)
+        self.log.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", scope["method"], scope["path"],
+                      scope["http_version"], status)
+
+
+def make_app(instrumented: bool, access: bool = False):
     from fastapi import FastAPI
 
     from rexwatch.sdk.asgi import RexwatchMiddleware
@@ -70,6 +109,8 @@ def make_app(instrumented: bool):
 
     if instrumented:
         app.add_middleware(RexwatchMiddleware)
+    elif access:
+        app.add_middleware(AccessLog)
     return app
 
 
@@ -93,57 +134,210 @@ async def drive(app, n: int, times: list[int]) -> None:
         times.append(clock() - t)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--requests", type=int, default=20_000)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--down-requests", type=int, default=600_000)
-    ap.add_argument("--down-rate", type=float, default=0.0, help="requests/s with the server down (0: flat out)")
-    ap.add_argument("--down-seconds", type=float, default=600.0)
-    ap.add_argument("--append", default=None)
-    args = ap.parse_args()
+# Variants: (name, instrumented, access line, SDK exporter or None for stdlib logging)
+VARIANTS = [
+    ("stdlib logging to a file", False, False, None),
+    ("SDK, JSON lines to stdout (a file)", True, False, "stdout"),
+    ("SDK, batches posted to an HTTP sink", True, False, "http"),
+    ("stdlib logging + uvicorn-style access line", False, True, None),
+    ("SDK + its access line, HTTP sink", True, True, "http"),
+]
 
+
+def sdk_settings(kind: str, port: int, access: bool) -> dict:
+    common = {"service": "bench", "flush_interval": 1.0, "access_log": access}
+    if kind == "stdout":
+        return {**common, "exporter": "emf", "emf_destination": "stdout"}
+    return {**common, "endpoint": f"http://127.0.0.1:{port}"}
+
+
+def part_asgi(args, port: int, tmp: str) -> tuple[list[str], dict]:
     import rexwatch.sdk as rw
 
-    port = free_port()
-    sink = subprocess.Popen([sys.executable, "-c", SINK, str(port)])
-    try:
-        bare, inst = make_app(False), make_app(True)
-        logging.getLogger().setLevel(logging.INFO)  # the bare run logs at INFO too, to no handler
-        loop = asyncio.new_event_loop()
-        loop.run_until_complete(drive(bare, 2000, []))  # warm up both
-        rw.configure(service="bench", endpoint=f"http://127.0.0.1:{port}", flush_interval=1.0, logging_level=None)
-        handler = rw.RexwatchHandler()
-        loop.run_until_complete(drive(inst, 2000, []))
-        t_bare: list[int] = []
-        t_sdk: list[int] = []
-        wall = {"bare": 0.0, "sdk": 0.0}
-        root = logging.getLogger()
-        for _ in range(args.rounds):
-            for name, app, out in (("bare", bare, t_bare), ("sdk", inst, t_sdk)):
-                if name == "sdk":
-                    root.addHandler(handler)
-                start = time.process_time()  # CPU of every thread: the sender's work counts
-                loop.run_until_complete(drive(app, args.requests, out))
-                if name == "sdk":
-                    rw.flush(30)  # this round's lines leave inside its own measurement
-                wall[name] += time.process_time() - start
-                if name == "sdk":
-                    root.removeHandler(handler)
-        rw.flush(30)
-        stats = rw.stats()
-        rw.shutdown(10)
-    finally:
-        sink.terminate()
-        sink.wait()
-
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    plain = logging.StreamHandler(open(os.path.join(tmp, "stdlib.log"), "a"))  # noqa: SIM115
+    plain.setFormatter(logging.Formatter(PLAIN))
+    sdk_out = open(os.path.join(tmp, "sdk-stdout.log"), "a")  # noqa: SIM115
+    real_stdout = sys.stdout
+    handler = rw.RexwatchHandler()
+    apps = {(inst, access): make_app(inst, access) for _, inst, access, _ in VARIANTS}
+    loop = asyncio.new_event_loop()
+    times: dict[str, list[int]] = {v[0]: [] for v in VARIANTS}
+    cpu: dict[str, float] = {v[0]: 0.0 for v in VARIANTS}
+    sent = dropped = 0
+    for r in range(args.rounds + 1):  # the first round warms up and is not counted
+        for name, inst, access, kind in VARIANTS:
+            app = apps[(inst, access)]
+            if kind is not None:
+                sys.stdout = sdk_out if kind == "stdout" else real_stdout
+                rw.configure(logging_level=None, **sdk_settings(kind, port, access))
+                root.addHandler(handler)
+            else:
+                root.addHandler(plain)
+            out: list[int] = [] if r == 0 else times[name]
+            start = time.process_time()  # CPU of every thread: the sender's work counts
+            loop.run_until_complete(drive(app, args.requests, out))
+            if kind is not None:
+                rw.flush(30)  # this round's lines leave inside its own measurement
+            used = time.process_time() - start
+            if r:
+                cpu[name] += used
+            if kind is not None:
+                root.removeHandler(handler)
+                st = rw.stats()
+                if r:
+                    sent += st["logs_sent"]
+                    dropped += st["logs_dropped"]
+                rw.shutdown(10)
+                sys.stdout = real_stdout
+            else:
+                root.removeHandler(plain)
     n = args.requests * args.rounds
-    p50_bare = statistics.median(t_bare) / 1000
-    p50_sdk = statistics.median(t_sdk) / 1000
     p99 = lambda xs: sorted(xs)[int(len(xs) * 0.99)] / 1000  # noqa: E731
-    thr_bare, thr_sdk = n / wall["bare"], n / wall["sdk"]
+    rows = [(name, statistics.median(times[name]) / 1000, p99(times[name]), n / cpu[name]) for name, *_ in VARIANTS]
+    lines = ["| app (ASGI calls in process) | p50 | p99 | requests per CPU-second | vs. its baseline |",
+             "|---|---|---|---|---|"]
+    base = {access: next(r for r, v in zip(rows, VARIANTS, strict=True) if v[2] == access and v[3] is None)
+            for access in (False, True)}
+    for (name, _, access, _), (_, p50, q99, thr) in zip(VARIANTS, rows, strict=True):
+        b = base[access]
+        vs = "baseline" if b[0] == name else (f"+{p50 - b[1]:.1f} µs p50, {(1 - thr / b[3]) * 100:.1f} % fewer")
+        lines.append(f"| {name} | {p50:.1f} µs | {q99:.1f} µs | {thr:,.0f} | {vs} |")
+    lines.append("")
+    lines.append(f"Lines sent by the SDK rounds {sent:,}, dropped {dropped:,}.")
+    return lines, {"rows": rows}
 
-    # Server down: a closed port, a long run, RSS sampled.
+
+APP_MODULE = """
+import logging, os, sys
+from fastapi import FastAPI
+
+mode, access = os.environ["BENCH_MODE"], os.environ.get("BENCH_ACCESS") == "1"
+app = FastAPI()
+log = logging.getLogger("bench.api")
+
+
+@app.get("/api/v1/tenants/{tenant_id}")
+async def tenant(tenant_id: str) -> dict:
+    log.info("tenant fetched", extra={"tenant_id": tenant_id})
+    return {"id": tenant_id}
+
+
+root = logging.getLogger()
+root.setLevel(logging.INFO)
+if mode == "stdlib":
+    h = logging.StreamHandler(sys.stdout)
+    h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root.addHandler(h)
+else:
+    import rexwatch.sdk as rw
+    from rexwatch.sdk.asgi import RexwatchMiddleware
+
+    settings = {"exporter": "emf", "emf_destination": "stdout"} if mode == "stdout" else {
+        "endpoint": os.environ["BENCH_SINK"]}
+    rw.configure(service="bench", flush_interval=1.0, access_log=access, **settings)
+    app.add_middleware(RexwatchMiddleware)
+"""
+
+
+async def _client(port: int, n: int, conns: int) -> list[float]:
+    """n GET requests over ``conns`` keep-alive connections; returns each one's latency (s)."""
+    lat: list[float] = []
+    per = [n // conns + (1 if i < n % conns else 0) for i in range(conns)]
+
+    async def one(k: int, count: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for i in range(count):
+                req = f"GET /api/v1/tenants/{(k * 7919 + i) % 500} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
+                t = time.perf_counter()
+                writer.write(req)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                await reader.readexactly(length)
+                lat.append(time.perf_counter() - t)
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(one(k, c) for k, c in enumerate(per)))
+    return lat
+
+
+def part_uvicorn(args, port: int, tmp: str) -> list[str]:
+    import httpx
+    import psutil
+
+    with open(os.path.join(tmp, "bench_sdk_app.py"), "w") as f:
+        f.write(textwrap.dedent(APP_MODULE))
+    servers = {}
+    modes = {"stdlib logging to stdout (a file)": ("stdlib", False),
+             "SDK, JSON lines to stdout (a file)": ("stdout", False),
+             "SDK, batches posted to an HTTP sink": ("http", False)}
+    if args.no_stdout:
+        del modes["SDK, JSON lines to stdout (a file)"]
+    try:
+        for name, (mode, access) in modes.items():
+            p = free_port()
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [tmp, os.environ.get("PYTHONPATH")])),
+                   "BENCH_MODE": mode, "BENCH_ACCESS": "1" if access else "0",
+                   "BENCH_SINK": f"http://127.0.0.1:{port}"}
+            out = open(os.path.join(tmp, f"uvicorn-{mode}.log"), "w")  # noqa: SIM115
+            proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench_sdk_app:app", "--port", str(p),
+                                     "--no-access-log", "--log-level", "warning", "--http", "httptools"],
+                                    env=env, stdout=out, stderr=subprocess.STDOUT, cwd=tmp)
+            servers[name] = (proc, p, out)
+        for name, (proc, p, _) in servers.items():
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{p}/api/v1/tenants/1", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"{name}: uvicorn did not start")
+                time.sleep(0.1)  # polling a starting server, bounded by the deadline
+        cpu = {name: 0.0 for name in servers}
+        lat: dict[str, list[float]] = {name: [] for name in servers}
+        loop = asyncio.new_event_loop()
+        for r in range(args.rounds + 1):
+            for name, (proc, p, _) in servers.items():
+                ps = psutil.Process(proc.pid)
+                before = ps.cpu_times()
+                got = loop.run_until_complete(_client(p, args.http_requests, args.connections))
+                time.sleep(1.2)  # lets the SDK's 1 s flush of this round's lines land inside the round
+                after = ps.cpu_times()
+                if r:
+                    cpu[name] += (after.user + after.system) - (before.user + before.system)
+                    lat[name].extend(got)
+    finally:
+        for proc, _, out in servers.values():
+            proc.terminate()
+            proc.wait(10)
+            out.close()
+    n = args.http_requests * args.rounds
+    lines = ["| app (uvicorn process, HTTP client) | server CPU per request | requests per CPU-second | "
+             "client p50 | vs. stdlib logging |", "|---|---|---|---|---|"]
+    first = next(iter(servers))
+    base = n / cpu[first]
+    for name in servers:
+        thr = n / cpu[name]
+        vs = "baseline" if name == first else f"{(1 - thr / base) * 100:.1f} % fewer"
+        lines.append(f"| {name} | {cpu[name] / n * 1e6:.0f} µs | {thr:,.0f} | "
+                     f"{statistics.median(lat[name]) * 1e6:.0f} µs | {vs} |")
+    return lines
+
+
+def part_down(args, root: logging.Logger) -> list[str]:
+    import rexwatch.sdk as rw
+
+    inst = make_app(True)
+    loop = asyncio.new_event_loop()
+    handler = rw.RexwatchHandler()
     rw.configure(service="bench", endpoint=f"http://127.0.0.1:{free_port()}", flush_interval=1.0,
                  logging_level=None)
     root.addHandler(handler)
@@ -181,27 +375,58 @@ def main() -> None:
     down_stats = rw.stats()
     rw.shutdown(2)
     root.removeHandler(handler)
-
     mib = 1024 * 1024
-    lines = [
-        "\n## SDK overhead (`bench/bench_sdk.py`)\n",
-        f"{dt.date.today()}, {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"load average {os.getloadavg()[0]:.1f}; {args.rounds} interleaved rounds of {args.requests:,} requests "
-        "through the ASGI interface of an async FastAPI route that logs one line\n",
-        "| figure | without SDK | with SDK | goal |",
-        "|---|---|---|---|",
-        f"| p50 per request | {p50_bare:.1f} µs | {p50_sdk:.1f} µs (+{p50_sdk - p50_bare:.1f} µs) | < +50 µs |",
-        f"| p99 per request | {p99(t_bare):.1f} µs | {p99(t_sdk):.1f} µs | — |",
-        f"| requests per CPU-second (all threads) | {thr_bare:,.0f} | {thr_sdk:,.0f} ({(1 - thr_sdk / thr_bare) * 100:.1f} % fewer) | < 5 % fewer |",
-        f"| lines sent / dropped | — | {stats['logs_sent']:,} / {stats['logs_dropped']:,} | — |",
-        "",
+    return [
         f"Server down (closed port): {served:,} requests in {down_wall:.0f} s "
         f"({served / down_wall:,.0f} req/s{f', paced at {args.down_rate:,.0f}' if args.down_rate else ''}); "
         f"RSS after 10 % of them {baseline / mib:.0f} MiB, "
         f"at the end {samples[-1] / mib:.0f} MiB, highest {max(samples) / mib:.0f} MiB; "
         f"lines dropped {down_stats['logs_dropped']:,}, given up {down_stats['logs_failed']:,}, "
-        f"send errors {down_stats['send_errors']:,}.",
+        f"send errors {down_stats['send_errors']:,}."
     ]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--part", default="asgi,uvicorn,down")
+    ap.add_argument("--requests", type=int, default=20_000)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--http-requests", type=int, default=20_000, help="per variant and round (uvicorn part)")
+    ap.add_argument("--connections", type=int, default=4)
+    ap.add_argument("--down-requests", type=int, default=600_000)
+    ap.add_argument("--down-rate", type=float, default=0.0, help="requests/s with the server down (0: flat out)")
+    ap.add_argument("--down-seconds", type=float, default=600.0)
+    ap.add_argument("--no-stdout", action="store_true",
+                    help="leave out the stdout rows (to measure a tree whose SDK has no stdout destination)")
+    ap.add_argument("--append", default=None)
+    args = ap.parse_args()
+    if args.no_stdout:
+        VARIANTS[:] = [v for v in VARIANTS if v[3] != "stdout"]
+    parts = set(args.part.split(","))
+
+    port = free_port()
+    sink = subprocess.Popen([sys.executable, "-c", SINK, str(port)])
+    lines = [
+        "\n## SDK overhead (`bench/bench_sdk.py`)\n",
+        f"{dt.date.today()}, {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"load average {os.getloadavg()[0]:.1f} at the start; {args.rounds} interleaved rounds "
+        f"(after one warm-up round) per variant\n",
+    ]
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            if "asgi" in parts:
+                got, _ = part_asgi(args, port, tmp)
+                lines += [f"In process, {args.requests:,} requests per round:\n", *got, ""]
+            if "uvicorn" in parts:
+                got = part_uvicorn(args, port, tmp)
+                lines += [f"uvicorn, {args.http_requests:,} requests per round over {args.connections} "
+                          "keep-alive connections:\n", *got, ""]
+            if "down" in parts:
+                lines += part_down(args, logging.getLogger())
+    finally:
+        sink.terminate()
+        sink.wait()
+    lines.append(f"\nLoad average at the end {os.getloadavg()[0]:.1f}.")
     text = "\n".join(lines) + "\n"
     print(text)
     if args.append:

@@ -166,6 +166,9 @@ def test_console_create_forms_need_editor(runtime, secured, path):
     assert r.status_code == 403 and "CSRF" in r.text
     assert secured.get("/alarms", headers=keys[("viewer", None)]).status_code == 200
     assert console_action("GET", "/monitors/target-groups/utm-api") == "read"
+    assert console_action("GET", "/logs/group/streams") == "read"
+    assert secured.get("/logs/group/streams", params={"name": "/nope"}, headers=keys[("viewer", None)]).status_code == 200
+    assert secured.get("/logs/group/streams", params={"name": "/nope"}).status_code in (401, 403)
     assert secured.get("/monitors/target-groups/a", headers=keys[("viewer", None)]).status_code == 404
 
 

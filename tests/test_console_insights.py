@@ -201,8 +201,70 @@ def test_running_query_reports_the_records_it_scans(data, runtime):
             break
         time.sleep(0.001)
     assert seen[-1] == ("Complete", 50.0)
-    # Whenever the statistics showed records while running, they were the range's whole count.
-    assert all(n in (0.0, 50.0) for _, n in seen)
+    # While it ran, the records it had read so far (the store's progress) only grew.
+    counts = [n for _, n in seen]
+    assert counts == sorted(counts)
+
+
+def test_a_statement_named_by_a_query_id_reports_progress_and_is_killed(runtime):
+    """The store's side of Cancel: a statement that would run for days is seen in system.processes,
+    reports the rows it reads, and KILL QUERY stops it."""
+    import threading
+
+    x = runtime.telemetry
+    reads: list[int] = []
+    out: dict[str, str] = {}
+
+    def endless() -> None:
+        try:
+            x.query_rows("SELECT count() FROM numbers(1000000000000) WHERE sipHash64(number) % 7 = 1",
+                         settings={"max_execution_time": 0}, query_id="endless-1",
+                         progress=lambda rows, _bytes: reads.append(rows))
+        except Exception as e:
+            out["error"] = str(e)
+
+    worker = threading.Thread(target=endless)
+    worker.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (reads and x.running("endless-1")):
+        time.sleep(0.005)
+    assert reads and x.running("endless-1") == 1
+    assert x.kill_query("endless-1") == 1
+    worker.join(60)
+    assert not worker.is_alive() and "QUERY_WAS_CANCELLED" in out["error"]
+    assert x.running("endless-1") == 0
+    assert x.query_rows("SELECT 1") == [(1,)]  # the connection serves the next statement
+
+
+def test_cancel_stops_a_running_query_in_the_store_and_frees_the_worker(runtime):
+    from rexwatch.services.insights.service import QueriesService
+
+    logs = runtime.service(LogsService)
+    logs.create_log_group("/big")
+    logs.create_log_stream("/big", "s")
+    t0 = int(time.time() * 1000) - 3_600_000
+    for b in range(0, 100_000, 10_000):
+        logs.put_log_events("/big", "s", LogEventBatch.of(
+            [(t0 + i, f'{{"user":"u{i % 977}","path":"/api/{i % 13}","n":{i}}}') for i in range(b, b + 10_000)]))
+    svc = runtime.service(QueriesService)
+    now = int(time.time())
+    qid = svc.start_query("parse @message /(?<a>.*)(?<b>u.*)(?<c>p.*)/ | stats count() by a, b, c",
+                          group_names=["/big"], start_s=now - 7200, end_s=now)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        r = svc.get_query_results(qid)
+        if r.status == "Running" and r.statistics.records_scanned > 0:
+            break
+        time.sleep(0.002)
+    assert r.status == "Running" and 0 < r.statistics.records_scanned <= 100_000  # progress, live
+    assert svc.running_statements(qid) == 1  # the store lists the query's statement (by its id)
+    assert svc.stop_query(qid) is True
+    # KILL QUERY … SYNC: the statement is gone from the store when StopQuery returns.
+    assert svc.running_statements(qid) == 0
+    assert svc.get_query_results(qid).status == "Cancelled"
+    # The (single) query worker is free: the next query runs to the end.
+    assert svc.wait(svc.start_query("stats count()", group_names=["/big"], start_s=now - 7200, end_s=now),
+                    timeout_s=60).status == "Complete"
 
 
 def test_history_is_kept_per_browser_and_reruns(page, live, data, browser):
@@ -283,11 +345,10 @@ def test_stop_without_csrf_token_is_refused(live, data):
 
 def test_a_chart_of_many_bins_is_thinned_to_the_width_but_keeps_its_spike():
     from rexwatch.web.insights import chart_of
-    from rexwatch.web.metrics import MAX_DRAWN
 
     base = 1_700_000_000
     rows = [(time.strftime("%Y-%m-%d %H:%M:%S.000", time.gmtime(base + 60 * i)), "500" if i == 7_777 else "1")
             for i in range(10_080)]  # a week of bin(1m)
-    chart = chart_of(["bin(1m)", "count()"], rows)
-    assert len(chart["x"]) <= MAX_DRAWN and chart["thinned"] == 9
+    chart = chart_of(["bin(1m)", "count()"], rows, 560)
+    assert 560 < len(chart["x"]) <= 2 * 560 and chart["columns"] == 560 and chart["points_in"] == 10_080
     assert max(chart["series"][0]["values"]) == 500 and min(chart["series"][0]["values"]) == 1

@@ -139,22 +139,59 @@ def test_an_unknown_statistic_is_named_as_a_statistic(page, live, metrics):
     assert "MetricDataQueries" not in alert and page.locator("main b").count() == 0
 
 
-def test_long_series_are_thinned_for_drawing_keeping_the_extremes_asked_for():
-    from rexwatch.web.metrics import thin
+def test_long_series_are_drawn_at_the_chart_width_keeping_each_columns_extremes():
+    from rexwatch.web.downsample import to_width
 
     def data():
-        return {"x": list(range(3000)), "series": [{"values": [float(i % 100) if i % 7 else None
-                                                               for i in range(3000)]}]}
+        return {"x": list(range(10_080)),
+                "series": [{"values": [float(i % 100) if i % 7 else None for i in range(10_080)]},
+                           {"values": [500.0 if i == 7_777 else (None if i < 100 else 1.0) for i in range(10_080)]}]}
 
-    mean = thin(data(), "mean", max_points=1000)
-    assert mean["thinned"] == 3 and len(mean["x"]) == 1000 and mean["x"][:2] == [0, 3]
-    assert mean["series"][0]["values"][:2] == [1.5, 4.0]  # [None, 1, 2] and [3, 4, 5]
-    high = thin(data(), "max", max_points=1000)
-    assert max(v for v in high["series"][0]["values"] if v is not None) == 99.0
-    low = thin(data(), "min", max_points=1000)
-    assert low["series"][0]["values"][:2] == [1.0, 3.0]
+    out = to_width(data(), 400)
+    assert out["columns"] == 400 and out["points_in"] == 10_080 and len(out["x"]) == 800  # two per column
+    assert out["x"] == sorted(out["x"]) and out["x"][:2] == [0, 25]  # each column's first and last time
+    first, second = (s["values"] for s in out["series"])
+    assert len(first) == len(second) == 800
+    assert (min(v for v in first if v is not None), max(v for v in first if v is not None)) == (0.0, 99.0)
+    assert max(v for v in second if v is not None) == 500.0  # the one spike survives
+    assert second[:6] == [None] * 6 and second[6] == 1.0  # columns holding only gaps stay gaps
     small = {"x": [1, 2], "series": [{"values": [1.0, None]}]}
-    assert thin(small) is small and "thinned" not in small
+    assert to_width(small, 400) is small and "columns" not in small
+
+
+def chart_data(html: str, block: str) -> dict:
+    start = html.index(f'<script type="application/json" id="{block}">') + len(f'<script type="application/json" id="{block}">')
+    return json.loads(html[start:html.index("</script>", start)])
+
+
+def test_a_week_of_minutes_is_drawn_at_the_width_the_page_sends(live, runtime):
+    """10,080 points: the explorer and the alarm page send two points per pixel column of the width
+    the page asked for (w=, else the cookie console.js sets), and the one spike above the alarm's
+    threshold is among them."""
+    svc = runtime.service(MetricsService)
+    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    week = [now - dt.timedelta(minutes=i) for i in range(1, 10_081)]
+    for k in range(0, len(week), 1000):
+        svc.put_metric_data("UTM/Api", [MetricDatum("Latency", [("Service", "api")], t, 900.0 if k + j == 5_000
+                                                    else 100.0 + (k + j) % 50) for j, t in enumerate(week[k:k + 1000])])
+    svc.flush()
+    runtime.service(AlarmsService).put_metric_alarm(AlarmDefinition(
+        name="slow", metric_name="Latency", namespace="UTM/Api", statistic="Average", period=60, threshold=500,
+        comparison_operator="GreaterThanThreshold", evaluation_periods=1, dimensions=(Dimension("Service", "api"),)))
+    view = explorer_url("UTM/Api", "Latency", [("Service", "api")], period=60, since="7d")
+    for width in (300, 1000):
+        html = httpx.get(live.url + view + f"&w={width}", timeout=60).text
+        chart = chart_data(html, "metric-chart-data")
+        assert width < len(chart["x"]) <= 2 * width and 'id="thinned"' in html
+        assert max(v for v in chart["series"][0]["values"] if v is not None) == 900.0
+        alarm = httpx.get(live.url + f"/alarms/slow?since=7d&w={width}", timeout=60).text
+        drawn = chart_data(alarm, "alarm-chart-data")
+        assert width < len(drawn["x"]) <= 2 * width
+        assert max(v for v in drawn["series"][0]["values"] if v is not None) == 900.0
+    # The cookie the page keeps stands in for w=; nonsense falls back to the default width.
+    cookie = httpx.get(live.url + view, cookies={"rexwatch_chart_w": "200"}, timeout=60).text
+    assert len(chart_data(cookie, "metric-chart-data")["x"]) <= 400
+    assert httpx.get(live.url + view + "&w=banana", timeout=60).status_code == 200
 
 
 def test_create_an_alarm_from_the_graph(page, live, metrics, runtime):

@@ -132,3 +132,31 @@ def test_spans_past_the_retention_setting_are_refused(runtime):
     result = svc.put_spans([old, recent])
     assert (result.stored, result.rejected) == (1, 1) and "retention period (3 days)" in result.reason
     assert [s.name for s in svc.trace("1" * 32)] == ["recent"]
+
+
+def test_spans_are_checked_by_column_and_the_first_refused_span_is_named(runtime):
+    from rexwatch.services.traces import Span, TracesService
+
+    svc = runtime.service(TracesService)
+    now = time.time_ns()
+
+    def span(span_id: str, **kw) -> Span:
+        return Span(**{"trace_id": "ab" * 16, "span_id": span_id, "parent_span_id": "", "service": "svc",
+                       "name": "ok", "kind": "SERVER", "start_ns": now - 1000, "end_ns": now, **kw})
+
+    result = svc.put_spans([
+        span("01" * 8),
+        span("02" * 8, name="late", start_ns=now, end_ns=now - 1),  # the first refused: its reason is given
+        span("0" * 16),  # all zero
+        span("03" * 8, parent_span_id="abc"),  # not 16 hex digits
+        span("04" * 8, kind="WEIRD"),
+        span("05" * 8, trace_id="AB" * 16),  # hex ids are lowercase
+        span("06" * 8, name="n" * 2000, service="s" * 2000, parent_span_id="01" * 8),
+    ])
+    assert (result.stored, result.rejected) == (2, 5)
+    assert result.reason == "span 'late' ends before it starts"
+    stored = {s.span_id: s for s in svc.trace("ab" * 16)}
+    assert sorted(stored) == ["01" * 8, "06" * 8]
+    long = stored["06" * 8]
+    assert (len(long.name), len(long.service), long.parent_span_id) == (1024, 1024, "01" * 8)
+    assert svc.put_spans([]).stored == 0

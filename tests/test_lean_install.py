@@ -39,7 +39,7 @@ def run(lean: dict[str, Path], *args: str) -> subprocess.CompletedProcess:
 
 
 def test_no_server_library_is_installed(lean):
-    for module in ("chdb", "fastapi", "sqlalchemy", "pyarrow", "awscli", "botocore", "pydantic"):
+    for module in ("chdb", "fastapi", "sqlalchemy", "pyarrow", "awscli", "botocore", "pydantic", "grpc"):
         r = subprocess.run([str(lean["bin"] / "python"), "-c", f"import {module}"], capture_output=True, text=True)
         assert r.returncode != 0 and "ModuleNotFoundError" in r.stderr, module
     r = subprocess.run([str(lean["bin"] / "python"), "-c", "import rexwatch.sdk, rexwatch; print(rexwatch.__version__)"],

@@ -101,3 +101,32 @@ def Group_without_policy():
     from rexwatch.services.logs.model import Group
 
     return Group(99, "/other", 0, None, None, "STANDARD", False, None, None)
+
+
+def test_pattern_pages_read_in_growing_windows_equal_one_scan(runtime):
+    """A pattern with a time range is searched window by window (the first a 24th of the range or
+    15 minutes, each next four times wider): paging through dense, sparse and absent matches, with pages
+    ending inside and between windows, returns exactly the events one scan finds, in order."""
+    svc = runtime.service(LogsService)
+    svc.create_log_group("/w")
+    svc.create_log_stream("/w", "s")
+    end = int(time.time() * 1000) - 1000
+    start = end - 86_400_000
+    # Dense matches in the first hour, none for most of the day, a few near the end and at the very end.
+    times = [start + i * 1000 for i in range(3000)] + [end - 3_600_000 + i * 60_000 for i in range(50)] + [end]
+    svc.put_log_events("/w", "s", LogEventBatch.of(
+        [(t, f'{{"n": {k}, "hit": {"true" if k % 3 == 0 else "false"}}}') for k, t in enumerate(times)]))
+    for pattern in ("{ $.hit IS TRUE }", "{ $.n > 2990 }", "{ $.n = 3050 }", "{ $.n < 0 }"):
+        compiled = compile_pattern(pattern)
+        want = [e.message for e in svc.filter_log_events(["/w"], pattern=pattern, limit=10_000).events
+                if compiled.match(e.message)]
+        for size in (7, 100, 10_000):
+            got, token = [], None
+            while True:
+                page = svc.filter_log_events(["/w"], start_ms=start, end_ms=end, pattern=pattern, limit=size,
+                                             next_token=token)
+                got += [e.message for e in page.events]
+                token = page.next_token
+                if token is None:
+                    break
+            assert got == want, (pattern, size)

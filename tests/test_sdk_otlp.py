@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import math
+import random
 
 import pytest
 
 import rexwatch.sdk as rw
-from rexwatch.sdk.exporters.otlp import env_headers
+from rexwatch.sdk.exporters.otlp import MAX_BUCKETS, MAX_SCALE, env_headers, exponential_buckets
 from rexwatch.sdk.requests import finish, start
 from sdk_helpers import log_lines, metric_stats, wait_for
 
@@ -74,3 +77,56 @@ def test_otlp_refusals_are_counted_not_raised(live):
 def test_otel_headers_variable_is_parsed():
     assert env_headers("Authorization=Bearer%20k1, x-team = ops ,broken") == {"Authorization": "Bearer k1",
                                                                              "x-team": "ops"}
+
+
+def _percentiles(cw, dims: dict[str, str], stats: list[str]) -> dict[str, float]:
+    now = dt.datetime.now(dt.UTC)
+    metric = {"Namespace": "otel", "MetricName": "TargetResponseTime",
+              "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()]}
+    r = cw.get_metric_data(StartTime=now - dt.timedelta(hours=1), EndTime=now + dt.timedelta(minutes=5),
+                           MetricDataQueries=[{"Id": f"q{i}", "Label": s, "MetricStat": {
+                               "Metric": metric, "Period": 3600, "Stat": s}} for i, s in enumerate(stats)])
+    return {x["Label"]: x["Values"][0] for x in r["MetricDataResults"] if x["Values"]}
+
+
+def test_response_time_percentiles_over_otlp_match_the_distribution(live):
+    """TargetResponseTime leaves as an exponential histogram: the server's p50/p99 are the true ones
+    within a bucket (the SDK's own buckets are 10 % wide, the exponential ones a few per cent)."""
+    rw.configure(logging_level=None, exporter="otlp", endpoint=live.url, service="otlp-pct", flush_interval=60,
+                 access_log=False)
+    rng = random.Random(17)
+    # Log-normal around 40 ms with a slow tail: 0.5 ms to several seconds.
+    durations = [min(20.0, rng.lognormvariate(math.log(0.040), 1.1)) for _ in range(5000)]
+    durations += [0.0, 0.0]  # a zero lands in the zero bucket, not in a log bucket
+    for seconds in durations:
+        finish(start("GET", "/items/1", None, lambda: "/items/{id}"), 200, seconds)
+    assert rw.flush(30), rw.stats()
+
+    dims = {"service.name": "otlp-pct", "Service": "otlp-pct", "Route": "/items/{id}"}
+    cw = live.boto3_client("cloudwatch")
+    got = wait_for(lambda: _percentiles(cw, dims, ["p50", "p90", "p99", "SampleCount", "Maximum", "Minimum"]),
+                   what="TargetResponseTime percentiles")
+    assert got["SampleCount"] == len(durations)
+    ordered = sorted(durations)
+    for name, q in (("p50", 0.50), ("p90", 0.90), ("p99", 0.99)):
+        true = ordered[math.ceil(q * len(ordered)) - 1]
+        assert abs(got[name] - true) <= 0.13 * true, (name, got[name], true)
+    assert math.isclose(got["Maximum"], max(durations), rel_tol=0.1) and got["Minimum"] == 0.0
+
+
+def test_exponential_buckets_fit_and_keep_every_count():
+    rng = random.Random(3)
+    values = [(rng.uniform(1e-4, 50.0) * rng.choice((1, 1, 1, -1)), float(rng.randint(1, 9))) for _ in range(400)]
+    values.append((0.0, 4.0))
+    scale, zero, buckets = exponential_buckets(values)
+    assert zero == 4 and sum(sum(c) for _, c in buckets.values()) + zero == sum(c for _, c in values)
+    assert all(len(c) <= MAX_BUCKETS for _, c in buckets.values())
+    base = 2.0 ** (2.0**-scale)
+    for v, _ in values[:50]:  # each value lies in the bucket it was counted in
+        if v:
+            offset, counts = buckets[1 if v > 0 else -1]
+            i = math.ceil(math.log(abs(v), base)) - 1
+            assert 0 <= i - offset < len(counts) and counts[i - offset] > 0
+            assert base**i < abs(v) * (1 + 1e-9) and abs(v) <= base ** (i + 1) * (1 + 1e-9)
+    narrow, _, _ = exponential_buckets([(0.010, 1), (0.0105, 1)])
+    assert narrow == MAX_SCALE  # a narrow spread keeps the finest buckets

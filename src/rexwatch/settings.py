@@ -179,6 +179,11 @@ class Settings(BaseSettings):
         description="Also serve OTLP/HTTP (/v1/logs, /v1/metrics, /v1/traces only) on this port; OTLP's "
         "standard is 4318. 0: only on the main port.",
     )
+    otlp_grpc_port: int = Field(
+        0, ge=0, le=65535,
+        description="Serve OTLP/gRPC (the logs, metrics and traces Export calls) on this port; OTLP's standard "
+        "is 4317. 0: off.",
+    )
     emf_agent_port: int = Field(
         0, ge=0, le=65535,
         description="Listen for embedded-metric-format events on this TCP and UDP port, as the CloudWatch "

@@ -50,9 +50,18 @@ def create_app(runtime: Runtime, *, run_workers: bool = True, close_runtime: boo
             emf_agent = EmfAgentListener(runtime, runtime.settings.host, runtime.settings.emf_agent_port)
             await emf_agent.start()
         app.state.emf_agent = emf_agent
+        otlp_grpc = None
+        if runtime.settings.otlp_grpc_port:
+            from rexwatch.intake.otlp_grpc import OtlpGrpcServer
+
+            otlp_grpc = OtlpGrpcServer(runtime, runtime.settings.host, runtime.settings.otlp_grpc_port)
+            await otlp_grpc.start()
+        app.state.otlp_grpc = otlp_grpc
         try:
             yield
         finally:
+            if otlp_grpc is not None:
+                await otlp_grpc.stop()
             if emf_agent is not None:
                 await emf_agent.stop()
             stop.set()
@@ -71,9 +80,12 @@ def create_app(runtime: Runtime, *, run_workers: bool = True, close_runtime: boo
     )
     app.state.runtime = runtime
     errors.install(app)
-    from rexwatch.intake import paths as intake_paths
+    from rexwatch.intake import IntakeRoutes
+    from rexwatch.intake import endpoints as intake_endpoints
 
-    app.add_middleware(GuardMiddleware, runtime=runtime, own_doors=intake_paths())
+    intake = intake_endpoints(runtime)
+    app.add_middleware(GuardMiddleware, runtime=runtime, own_doors=frozenset(intake))
+    app.add_middleware(IntakeRoutes, endpoints=intake)
     # Outermost, so refusals by the guard are counted and logged too.
     app.add_middleware(RequestContextMiddleware, metrics=runtime.metrics)
     if runtime.settings.otlp_port:
@@ -124,6 +136,6 @@ def create_app(runtime: Runtime, *, run_workers: bool = True, close_runtime: boo
     from rexwatch.web import install as install_web
 
     install_aws(app, runtime)
-    install_intake(app, runtime)
+    install_intake(app, intake)
     install_web(app, runtime)
     return app

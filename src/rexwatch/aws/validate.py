@@ -28,9 +28,13 @@ _JSON_NAMES = {list: "a list", dict: "an object", str: "a string", bool: "a bool
                float: "a number", type(None): "null"}
 
 
+class Checked(dict):
+    """Parameters a codec has type-checked against the input shape while decoding them."""
+
+
 def check(value: Any, shape: Any, path: str = "") -> None:
     """Raise AwsError(SerializationException) naming the first member of the wrong type."""
-    if shape is None or value is None:
+    if shape is None or value is None or type(value) is Checked:
         return
     # Almost every request is well typed: check it without building member paths (a 1,000-item
     # PutMetricData has some 10,000 members), and walk again with paths only to name a failure.

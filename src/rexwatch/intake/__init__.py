@@ -10,7 +10,12 @@ an ``ROUTES`` tuple of ``(path, handler factory)`` and one line below.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 DOORS: tuple[str, ...] = (
     "rexwatch.intake.otlp_logs",
@@ -20,18 +25,49 @@ DOORS: tuple[str, ...] = (
 )
 
 
-def paths() -> frozenset[str]:
-    """Every intake route: they authenticate (API key or X-Api-Key) and bound bodies themselves,
-    answering in their protocols' shapes, so the gate in api/guard.py lets them through."""
-    return frozenset(path for dotted in DOORS for path, _ in importlib.import_module(dotted).ROUTES)
-
-
-def install(app: Any, runtime: Any) -> None:
-    """Add every intake door's POST routes to ``app``."""
+def endpoints(runtime: Any) -> dict[str, Callable[[Request], Awaitable[Response]]]:
+    """Every intake path's endpoint, made once per app. They authenticate (API key or X-Api-Key)
+    and bound bodies themselves, answering in their protocols' shapes, so the gate in
+    api/guard.py lets them through."""
+    out = {}
     for dotted in DOORS:
-        module = importlib.import_module(dotted)
-        for path, make in module.ROUTES:
-            app.add_api_route(path, make(runtime), methods=["POST"], include_in_schema=False)
+        for path, make in importlib.import_module(dotted).ROUTES:
+            out[path] = make(runtime)
+    return out
+
+
+def install(app: Any, endpoints: dict[str, Callable[[Request], Awaitable[Response]]]) -> None:
+    """Add every intake door's POST routes to ``app`` (``IntakeRoutes`` answers them first; the
+    framework's routes give other methods their 405 and list the paths with the app's routes)."""
+    for path, endpoint in endpoints.items():
+        app.add_api_route(path, endpoint, methods=["POST"], include_in_schema=False)
+
+
+class IntakeRoutes:
+    """ASGI middleware: a POST to an intake path goes straight to its door.
+
+    Telemetry senders post hundreds of requests a second, and the framework's
+    route matching, dependency solving and exception middleware cost as much
+    per request as a small batch's decoding. The doors need none of them: each
+    reads and bounds its own body, authenticates, and answers every error in
+    its protocol's shape. The request still passes the middleware outside this
+    one (request ids, the access log and request metrics), which sees the
+    route as it would from the router.
+    """
+
+    def __init__(self, app: Any, endpoints: dict[str, Callable[[Request], Awaitable[Response]]]) -> None:
+        self.app = app
+        self.routes = {path: Route(path, endpoint, methods=["POST"]) for path, endpoint in endpoints.items()}
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            route = self.routes.get(scope["path"])
+            if route is not None:
+                scope["route"] = route
+                response = await route.endpoint(Request(scope, receive))
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 OTLP_PATHS = frozenset(("/v1/logs", "/v1/metrics", "/v1/traces"))

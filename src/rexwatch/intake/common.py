@@ -63,13 +63,21 @@ async def authenticate(runtime: Runtime, request: Request) -> None:
     OTel exporters send whatever ``OTEL_EXPORTER_OTLP_HEADERS`` says and Prometheus
     sends ``authorization`` from its config, so both forms are accepted.
     """
+    if runtime.settings.auth_enabled:
+        await authenticate_key(runtime, request.headers.get("authorization", ""),
+                               request.headers.get("x-api-key", ""), f"{request.method} {request.url.path}")
+
+
+async def authenticate_key(runtime: Runtime, authorization: str, api_key: str, what: str) -> None:
+    """Check the key of a request (its ``authorization`` and ``x-api-key`` headers or gRPC metadata)
+    may ingest, and bind its principal; ``what`` names the request in a refusal."""
     if not runtime.settings.auth_enabled:
         return
     token = ""
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    scheme, _, value = authorization.partition(" ")
     if scheme.lower() == "bearer":
         token = value.strip()
-    token = token or request.headers.get("x-api-key", "").strip()
+    token = token or api_key.strip()
     # One message for every failure, so responses never hint at which keys exist.
     # The key lookup reads (and once a minute writes last_used_at to) the control store: off the loop.
     key = await anyio.to_thread.run_sync(runtime.keys.verify_bearer, token) if token else None
@@ -79,7 +87,7 @@ async def authenticate(runtime: Runtime, request: Request) -> None:
     from rexwatch.services.access import authorize
 
     try:
-        authorize(key.principal(), "ingest", f"{request.method} {request.url.path}")
+        authorize(key.principal(), "ingest", what)
     except Forbidden as e:
         raise IntakeError(403, e.message)
     from rexwatch.services.access import bind
@@ -118,8 +126,11 @@ def attributes(kvs: Any) -> dict[str, Any]:
     """OTLP ``repeated KeyValue`` as a dict (the first of duplicate keys wins, as the spec asks)."""
     out: dict[str, Any] = {}
     for kv in kvs:
-        if kv.key not in out:
-            out[kv.key] = any_value(kv.value)
+        key = kv.key
+        if key not in out:
+            value = kv.value
+            # Most values are strings: a non-empty string_value settles the oneof without WhichOneof.
+            out[key] = value.string_value or any_value(value)
     return out
 
 

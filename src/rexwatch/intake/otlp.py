@@ -91,13 +91,13 @@ def encode(msg: Message, encoding: str) -> bytes:
 
 
 def status_response(status: int, message: str, encoding: str, retry_after: int | None = None) -> Response:
-    st = status_pb2.Status(code=_GRPC_CODES.get(status, 2), message=message)
+    st = status_pb2.Status(code=GRPC_CODES.get(status, 2), message=message)
     headers = {"Retry-After": str(retry_after)} if retry_after else None
     return Response(encode(st, encoding), status, headers=headers, media_type=encoding)
 
 
 # HTTP status -> google.rpc.Code, for the Status body.
-_GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 413: 3, 415: 3, 429: 8, 500: 13, 503: 14}
+GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 413: 3, 415: 3, 429: 8, 500: 13, 503: 14}
 
 
 def door(

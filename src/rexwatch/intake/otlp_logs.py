@@ -25,19 +25,22 @@ import time
 from collections import defaultdict
 from typing import Any
 
+import numpy as np
 import orjson
+import pyarrow as pa
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsPartialSuccess,
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
 )
 
+from rexwatch.columns import utf8_column
 from rexwatch.errors import Conflict, Invalid, NotFound
 from rexwatch.intake import otlp
 from rexwatch.intake.common import any_value, attributes
 from rexwatch.runtime import Runtime
 from rexwatch.services.logs import rules
-from rexwatch.services.logs.model import LogEventBatch, RejectedEvents
+from rexwatch.services.logs.model import INPUT_EVENT, LogEventBatch, RejectedEvents
 from rexwatch.services.logs.service import LogsService
 
 _TEMPLATE_KEY = re.compile(r"\{([^{}]+)\}")
@@ -82,7 +85,8 @@ def record_bytes(rec: Any, tail: bytes) -> bytes:
     """The record as one JSON object (UTF-8), ``tail`` (from ``_tail``) spliced in as its last members."""
     doc: dict[str, Any] = {}
     if rec.HasField("body"):
-        doc["body"] = any_value(rec.body)
+        body = rec.body
+        doc["body"] = body.string_value or any_value(body)  # a non-empty string settles the oneof
     if rec.severity_text:
         doc["severityText"] = rec.severity_text
     if rec.severity_number:
@@ -146,16 +150,34 @@ def put_creating(logs: LogsService, group: str, stream: str, batch: LogEventBatc
     raise AssertionError("unreachable")
 
 
+def bounds(ts: list[int], sizes: list[int]) -> list[tuple[int, int]]:
+    """``chunks`` for events given as columns: [start, end) of each PutLogEvents-sized batch."""
+    n = len(ts)
+    if n <= rules.MAX_BATCH_EVENTS and sum(sizes) + n * rules.EVENT_OVERHEAD <= rules.MAX_BATCH_BYTES and (
+            ts[-1] - ts[0] <= rules.MAX_BATCH_SPAN_MS):
+        return [(0, n)]  # one batch: the usual case, settled without a loop
+    out, start, size = [], 0, 0
+    for i in range(n):
+        k = sizes[i] + rules.EVENT_OVERHEAD
+        if i > start and (i - start >= rules.MAX_BATCH_EVENTS or size + k > rules.MAX_BATCH_BYTES
+                          or ts[i] - ts[start] > rules.MAX_BATCH_SPAN_MS):
+            out.append((start, i))
+            start, size = i, 0
+        size += k
+    out.append((start, n))
+    return out
+
+
 def export(runtime: Runtime, req: ExportLogsServiceRequest) -> ExportLogsServiceResponse:
     logs = runtime.service(LogsService)
     template = runtime.settings.otlp_log_group
     now_ms = int(time.time() * 1000)
-    by_stream: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
+    # Per (group, stream): timestamps and messages (UTF-8 JSON), turned into Arrow columns whole.
+    by_stream: dict[tuple[str, str], tuple[list[int], list[bytes]]] = defaultdict(lambda: ([], []))
     rejected, problems = 0, []
     for rl in req.resource_logs:
         resource = attributes(rl.resource.attributes)
-        key = (group_name(template, resource), stream_name(resource))
-        bucket = by_stream[key]
+        times, messages = by_stream[(group_name(template, resource), stream_name(resource))]
         for sl in rl.scope_logs:
             scope = {k: v for k, v in (("name", sl.scope.name), ("version", sl.scope.version)) if v}
             tail = _tail(resource, scope)
@@ -166,16 +188,25 @@ def export(runtime: Runtime, req: ExportLogsServiceRequest) -> ExportLogsService
                     rejected += 1
                     problems.append(f"a record of {len(raw)} bytes exceeds {rules.MAX_EVENT_BYTES} bytes")
                     continue
-                bucket.append((ns // 1_000_000 if ns else now_ms, raw.decode()))
-    for (group, stream), events in by_stream.items():
-        if not events:
+                times.append(ns // 1_000_000 if ns else now_ms)
+                messages.append(raw)
+    for (group, stream), (times, messages) in by_stream.items():
+        if not times:
             continue
-        events.sort(key=lambda e: e[0])
-        for chunk in chunks(events):
+        ts = np.array(times, np.int64)
+        column = utf8_column(messages)
+        sizes = [len(m) for m in messages]
+        if len(ts) > 1 and bool((ts[1:] < ts[:-1]).any()):  # out of order: a stable sort, as PutLogEvents needs
+            order = np.argsort(ts, kind="stable")
+            ts, column, sizes = ts[order], column.take(pa.array(order)), [sizes[i] for i in order.tolist()]
+        ts_list = ts.tolist()
+        for start, end in bounds(ts_list, sizes):
+            batch = LogEventBatch(pa.StructArray.from_arrays(
+                [pa.array(ts[start:end], pa.int64()), column.slice(start, end - start)], fields=list(INPUT_EVENT)))
             try:
-                rejected += _rejected_count(put_creating(logs, group, stream, LogEventBatch.of(chunk)), len(chunk))
+                rejected += _rejected_count(put_creating(logs, group, stream, batch), end - start)
             except (Invalid, NotFound) as e:  # NotFound: a group of a team the sender is not in
-                rejected += len(chunk)
+                rejected += end - start
                 problems.append(f"{group}: {e.message}")
     if rejected:
         reason = problems[0] if problems else "records too old, too new or past the log group's retention"

@@ -16,23 +16,46 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from rexwatch.sdk import state
+from rexwatch.sdk.context import RequestContext, _current, clean_request_id, trace_id_of
 from rexwatch.sdk.health import Health
 from rexwatch.sdk.requests import finish, start
 
 Scope = MutableMapping[str, Any]
+_set_current = _current.set
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
 
 
+# Route object (and mount prefix) -> its template: computed once per route, not per request.
+_TEMPLATES: dict[tuple[Any, str], str | None] = {}
+_MAX_TEMPLATES = 10_000
+
+
+def route_template(scope: Scope) -> str | None:
+    """The matched route's template (Starlette puts the route in ``scope["route"]``), mount prefix included."""
+    r = scope.get("route")
+    if r is None:
+        return None
+    # Under a Mount the route's path is relative to it: the mount's prefix is in root_path.
+    root = scope.get("root_path", "")
+    key = (r, root)
+    try:
+        return _TEMPLATES[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable route object: work it out each time
+        key = None  # type: ignore[assignment]
+    path = getattr(r, "path", None)
+    if path is not None:
+        mounted = root[len(scope.get("app_root_path", "")):]
+        path = mounted + path if mounted and not path.startswith(mounted) else path
+    if key is not None and len(_TEMPLATES) < _MAX_TEMPLATES:
+        _TEMPLATES[key] = path
+    return path
+
+
 def _route_of(scope: Scope) -> Callable[[], str | None]:
-    def route() -> str | None:
-        r = scope.get("route")
-        path = getattr(r, "path", None)
-        if path is None:
-            return None
-        # Under a Mount the route's path is relative to it: the mount's prefix is in root_path.
-        mounted = scope.get("root_path", "")[len(scope.get("app_root_path", "")):]
-        return mounted + path if mounted and not path.startswith(mounted) else path
-    return route
+    return lambda: route_template(scope)
 
 
 class RexwatchMiddleware:
@@ -70,10 +93,18 @@ class RexwatchMiddleware:
             elif name == b"tracestate":
                 tracestate = value.decode("latin-1")
         path = scope.get("path", "")
-        ctx = start(scope.get("method", "GET"), path, incoming, _route_of(scope), traceparent, tracestate)
+        sdk = state.sdk
+        if sdk is not None and sdk.tracing is None and sdk.sampler_off:
+            # The common case, inline: no span, no sampling rule that needs the route mid-request.
+            ctx = RequestContext(clean_request_id(incoming), scope.get("method", "GET"), path, None)
+            if traceparent:
+                ctx.trace_id = trace_id_of(traceparent)
+            ctx.token = _set_current(ctx)
+        else:
+            ctx = start(scope.get("method", "GET"), path, incoming, _route_of(scope), traceparent, tracestate)
         rid = ctx.request_id.encode()
         status = 500
-        started = time.perf_counter()
+        started = _clock()
 
         async def send_with_id(message: Any) -> None:
             nonlocal status
@@ -89,6 +120,13 @@ class RexwatchMiddleware:
             else:
                 await self.app(scope, receive, send_with_id)
         except BaseException as e:
-            finish(ctx, 500, time.perf_counter() - started, e)
+            if ctx.route is None:
+                ctx.route = route_template(scope)
+            finish(ctx, 500, _clock() - started, e)
             raise
-        finish(ctx, status, time.perf_counter() - started)
+        if ctx.route is None:
+            ctx.route = route_template(scope)
+        finish(ctx, status, _clock() - started)
+
+
+_clock = time.perf_counter

@@ -62,6 +62,8 @@ class Config:
     namespace: str = "Application"
     # The emf exporter's metric events go here (None: log_group).
     emf_log_group: str | None = None
+    # The emf exporter's destination: logs (PutLogEvents), stdout, tcp://host:25888 or udp://host:25888.
+    emf_destination: str | None = None
     version: str = ""
     # Sending: a bounded buffer per kind, flushed every interval or when a batch fills.
     flush_interval: float = 5.0
@@ -107,7 +109,7 @@ class Config:
             "namespace": "REXWATCH_NAMESPACE", "version": "APP_VERSION",
             "aws_access_key_id": "AWS_ACCESS_KEY_ID", "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
             "aws_session_token": "AWS_SESSION_TOKEN", "traces_endpoint": "REXWATCH_TRACES_ENDPOINT",
-            "emf_log_group": "REXWATCH_EMF_LOG_GROUP",
+            "emf_log_group": "REXWATCH_EMF_LOG_GROUP", "emf_destination": "REXWATCH_EMF_DESTINATION",
         }
         for attr, name in text.items():
             if env.get(name):

@@ -12,6 +12,8 @@ probability ``sample_rate``, each carrying ``sample_rate`` so counts scale back 
 
 from __future__ import annotations
 
+import itertools
+import os
 import random
 import re
 from collections.abc import Callable
@@ -26,16 +28,25 @@ _current: ContextVar[RequestContext | None] = ContextVar("rexwatch_request", def
 
 
 def new_request_id() -> str:
-    """A version-4 UUID from ``random`` (reseeded in forked children): IDs must be unique, not secret,
-    and ``uuid4()`` costs a system call per request. Formatted directly: a ``uuid.UUID`` object and its
-    ``str()`` cost more than the random bits."""
-    h = f"{_getrandbits(128) & _V4_CLEAR | _V4_SET:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    """A UUID-shaped ID: 80 random bits per process (drawn again in forked children) and a 48-bit
+    counter. IDs must be unique, not secret; drawing 128 random bits and formatting them per request
+    cost a microsecond, this costs a tenth of that."""
+    return f"{_id[0]}{next(_id[1]) & _COUNTER_MASK:012x}"
 
 
-_getrandbits = random.getrandbits
-_V4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
-_V4_SET = (0x4000 << 64) | (0x8000 << 48)
+_COUNTER_MASK = (1 << 48) - 1
+_id: list = ["", None]
+
+
+def _new_id_prefix() -> None:
+    """A fresh random prefix (version-4 and variant bits set) and a counter from a random start."""
+    h = f"{random.SystemRandom().getrandbits(80):020x}"
+    _id[0] = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-"
+    _id[1] = itertools.count(random.SystemRandom().getrandbits(40))
+
+
+_new_id_prefix()
+os.register_at_fork(after_in_child=_new_id_prefix)
 
 
 def clean_request_id(value: str | None) -> str:

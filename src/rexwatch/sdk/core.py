@@ -22,6 +22,8 @@ class SDK:
         self.config = config
         self.sender = Sender(config, make_exporter(config))
         self.sampler = Sampler(config.sample_rates, config.default_sample_rate)
+        # No rule and no default below 1: every request is kept, decided before it starts.
+        self.sampler_off = not config.sample_rates and config.default_sample_rate >= 1.0
         self.metrics = MetricsClient(self.sender.aggregator, config.namespace)
         self.request_metrics = RequestMetrics(config)
         self.sender.aggregator.sources.append(self.request_metrics.drain)

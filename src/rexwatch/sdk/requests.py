@@ -13,7 +13,6 @@ paths; a request no route matched counts under ``Route=UNMATCHED``.
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 import time
@@ -23,10 +22,9 @@ from collections.abc import Callable
 from rexwatch.sdk import context, state
 from rexwatch.sdk.config import Config
 from rexwatch.sdk.exporters.base import MetricDatum
-from rexwatch.sdk.logs import iso_ms, settle, ship_in
+from rexwatch.sdk.logs import dumps, iso_ms, settle
 
 UNMATCHED = "UNMATCHED"
-_ERROR, _WARNING, _INFO = (logging.ERROR, "ERROR"), (logging.WARNING, "WARNING"), (logging.INFO, "INFO")
 # Distinct routes tracked per interval; more than this (a framework reporting raw paths) fold into one.
 MAX_ROUTES = 1_000
 OTHER_ROUTE = "OTHER"
@@ -150,15 +148,17 @@ def finish(ctx: context.RequestContext, status: int, seconds: float, exc: BaseEx
         sdk = state.sdk
         if sdk is None:
             return
-        route = ctx.resolve_route() or UNMATCHED
+        route = ctx.route
+        if route is None:
+            route = ctx.resolve_route() or UNMATCHED
         sdk.request_metrics.record(route, status, seconds)
         ctx.status = status
-        settle(ctx, status)
-        if sdk.config.access_log:
-            level, level_name = (_ERROR if status >= 500 else _WARNING if status >= 400 else _INFO)
-            ms = int(time.time() * 1000)
+        if not ctx.decided:
+            settle(ctx, status)
+        if sdk.config.access_log and ctx.kept:
+            ms = int(_time() * 1000)
             doc = {
-                "timestamp": iso_ms(ms), "level": level_name,
+                "timestamp": iso_ms(ms), "level": "ERROR" if status >= 500 else "WARNING" if status >= 400 else "INFO",
                 "message": f"{ctx.method} {ctx.path} {status}", "logger": "rexwatch.sdk.access",
                 "request_id": ctx.request_id, "method": ctx.method, "path": ctx.path, "route": route,
                 "status": status, "duration": round(seconds * 1000, 3),
@@ -169,13 +169,18 @@ def finish(ctx: context.RequestContext, status: int, seconds: float, exc: BaseEx
                     doc["span_id"] = ctx.span_id
             if exc is not None:  # the framework logs it outside the request: keep it on the request's line
                 doc["exception"] = "".join(traceback.format_exception(exc)).rstrip()
-            ship_in(sdk, ctx, doc, level, None, ms)
+            if ctx.sample_rate < 1.0:
+                doc["sample_rate"] = ctx.sample_rate
+            sdk.sender.emit_log(sdk.config.log_group or "/app/app", ms, dumps(doc))
     except Exception:
         pass
     finally:
         if ctx.span is not None or ctx.otel_token is not None:
             _end_span(ctx, status, exc)
         context.leave(ctx)
+
+
+_time = time.time
 
 
 def _end_span(ctx: context.RequestContext, status: int, exc: BaseException | None) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import operator
 import os
 import threading
 import time
@@ -60,6 +61,20 @@ class _Pending:
 
 
 _SENDERS: weakref.WeakSet[Sender] = weakref.WeakSet()
+_first = operator.itemgetter(0)
+
+
+def _by_group(logs: list[tuple[str, int, str]]) -> dict[str, list[tuple[int, str]]]:
+    """(group, ms, line) entries as {group: [(ms, line)]}; most rounds hold one group, split in one pass."""
+    if not logs:
+        return {}
+    first = logs[0][0]
+    if all(e[0] == first for e in logs):
+        return {first: [(ts, m) for _, ts, m in logs]}
+    out: dict[str, list[tuple[int, str]]] = {}
+    for group, ts, message in logs:
+        out.setdefault(group, []).append((ts, message))
+    return out
 
 
 def _after_fork_in_child() -> None:
@@ -207,12 +222,9 @@ class Sender:
                 log.debug("collector failed: %r", e)
         with self._lock:
             logs, self._logs = self._logs, []
-        by_group: dict[str, list[tuple[int, str]]] = {}
-        for group, ts, message in logs:
-            by_group.setdefault(group, []).append((ts, message))
         work, self._pending = self._pending, []
-        for group, events in by_group.items():
-            events.sort(key=lambda e: e[0])
+        for group, events in _by_group(logs).items():
+            events.sort(key=_first)  # nearly sorted already: a linear pass
             work.extend(_Pending("logs", group, batch) for batch in log_batches(events))
         try:
             metrics = self.aggregator.drain()

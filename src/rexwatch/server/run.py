@@ -65,6 +65,8 @@ def listen_socket(host: str, port: int) -> socket.socket:
 
 def serve(settings: Settings) -> int:
     """Run until SIGINT/SIGTERM. Returns the exit code."""
+    import gc
+
     import uvicorn
 
     from rexwatch.api.app import create_app
@@ -106,6 +108,10 @@ def serve(settings: Settings) -> int:
         )
         server = _Server(config)
         _announce(settings)
+        # Everything loaded so far (botocore's models, the app, the settings) lives as long as the
+        # process: out of the collector's sight, so a full collection triggered by a large request's
+        # many small objects does not walk it all again (it cost a 1,000-item PutMetricData 5 ms).
+        gc.freeze()
         if settings.otlp_port:
             # Both ports in one server: the OTLP port answers only the OTLP paths (create_app).
             server.run(sockets=[listen_socket(settings.host, settings.port),

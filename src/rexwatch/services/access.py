@@ -257,6 +257,8 @@ CONSOLE_RULES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         # Target groups: one group's page reads; its forms create, edit, delete, (de)register targets.
         ("GET", r"^/monitors/target-groups/[^/]+$", "read"),
         ("POST", r"^/target-groups-action$", "edit"),
+        # A log group page's fragments (fetched once it shows): its streams and stored bytes, its histogram.
+        ("GET", r"^/logs/group/(streams|histogram)$", "read"),
     )
 )
 

@@ -48,7 +48,8 @@ from rexwatch.web.common import (
     time_range,
     url,
 )
-from rexwatch.web.metrics import chart_json, explorer_url, query_series, thin
+from rexwatch.web.downsample import chart_width, to_width
+from rexwatch.web.metrics import chart_json, explorer_url, query_series
 
 router = APIRouter(include_in_schema=False)
 ORDER = {"ALARM": 0, "INSUFFICIENT_DATA": 1, "OK": 2}
@@ -150,7 +151,7 @@ def _bands(svc: AlarmsService, a: Alarm, tr: TimeRange) -> list[dict[str, Any]]:
     return out
 
 
-def _graph(runtime: Any, a: Alarm, tr: TimeRange, backtest: bool) -> dict[str, Any]:
+def _graph(runtime: Any, a: Alarm, tr: TimeRange, backtest: bool, width: int) -> dict[str, Any]:
     """The alarm's metric over the range with its threshold and state bands, and a backtest's states."""
     svc = runtime.service(AlarmsService)
     out: dict[str, Any] = {"graph_error": None, "backtest": None, "chart": None}
@@ -162,10 +163,9 @@ def _graph(runtime: Any, a: Alarm, tr: TimeRange, backtest: bool) -> dict[str, A
     except RexwatchError as e:
         out["graph_error"] = e.message
         return out
-    # A long range is drawn thinned, keeping the extreme on the side the alarm watches, so every
-    # crossing of the threshold still shows.
-    op = a.config.get("comparison_operator") or ""
-    data = thin(data, "min" if op.startswith("Less") else "max")
+    # A long range is drawn at the chart's width with each pixel column's lowest and highest value,
+    # so every crossing of the threshold still shows.
+    data = to_width(data, width)
     threshold = a.config.get("threshold")
     data["thresholds"] = [{"label": "threshold", "value": threshold}] if threshold is not None else []
     data["bands"] = _bands(svc, a, tr)
@@ -200,7 +200,7 @@ async def _render_alarm(request: Request, name: str, backtest: bool = False, for
     except NotFound:
         return templates.TemplateResponse(request, "alarm_missing.html", {"name": name}, status_code=404)
     tr, range_error = time_range(request, default="1d")
-    graph = await call(_graph, runtime, alarm, tr, backtest)
+    graph = await call(_graph, runtime, alarm, tr, backtest, chart_width(request))
     explore = None
     if alarm.kind == "metric" and not alarm.config.get("math"):
         explore = explorer_url(alarm.namespace or "", alarm.metric_name or "",

@@ -39,7 +39,7 @@ from rexwatch.web.common import (
     time_range,
     url,
 )
-from rexwatch.web.metrics import thin
+from rexwatch.web.downsample import DEFAULT_WIDTH, chart_width, to_width
 
 # With auth on, the gate (api/guard.py) lets only keys through unless `public` names ui.
 router = APIRouter(include_in_schema=False)
@@ -168,7 +168,7 @@ def _number(text: str | None) -> float | None:
         return None
 
 
-def chart_of(columns: list[str], rows: list[tuple]) -> dict[str, Any] | None:
+def chart_of(columns: list[str], rows: list[tuple], width: int = DEFAULT_WIDTH) -> dict[str, Any] | None:
     """A time-series chart for a result grouped by ``bin()``: one series per numeric column and
     per combination of the other group-by columns. None when the result is not such a table."""
     bins = [i for i, c in enumerate(columns) if c.startswith("bin(")]
@@ -195,17 +195,17 @@ def chart_of(columns: list[str], rows: list[tuple]) -> dict[str, Any] | None:
                     continue
                 series[label] = [None] * len(xs)
             series[label][at[t]] = _number(r[i])
-    # Over 1,200 bins the chart gets the highest value of each run of bins (the table keeps every
-    # row): the browser draws no more points than the chart is wide, and a spike still shows.
-    return thin({"x": xs, "series": [{"label": k, "values": v} for k, v in series.items()]}, "max")
+    # Over two bins per pixel column the chart gets each column's lowest and highest value (the table
+    # keeps every row): the browser draws no more points than the chart is wide, and a spike shows.
+    return to_width({"x": xs, "series": [{"label": k, "values": v} for k, v in series.items()]}, width)
 
 
 def _results_fragment(request: Request, result: Any, query_id: str, t0: int) -> HTMLResponse:
-    chart = chart_of(result.columns, result.rows) if result.status == "Complete" else None
+    chart = chart_of(result.columns, result.rows, chart_width(request)) if result.status == "Complete" else None
     elapsed = max(0.0, (time.time() * 1000 - t0) / 1000) if t0 > 0 else None
     return templates.TemplateResponse(request, "insights_results.html", {
         "r": result, "id": query_id, "poll": POLL, "chart_json": json.dumps(chart) if chart else None,
-        "chart_thinned": (chart or {}).get("thinned"),
+        "chart_thinned": (chart or {}).get("columns"), "chart_points_in": (chart or {}).get("points_in"),
         "done": result.status in ("Complete", "Failed", "Cancelled", "Timeout"), "t0": t0, "elapsed": elapsed,
         "csrf": csrf_token(request), "url": url,
     })

@@ -31,7 +31,9 @@ from rexwatch.web.common import (
 router = APIRouter(include_in_schema=False)
 
 MAX_GROUPS_LISTED = 1000  # the list reads at most this many groups (20 pages of 50)
-PAGE_EVENTS = 100
+# A page of 50: the first events show at once (each JSON one is pretty-printed, which the browser
+# lays out only after the first paint); the pager reaches the rest.
+PAGE_EVENTS = 50
 HISTOGRAM_BUCKETS = 60
 SORTS = {"name", "retention", "bytes", "last"}
 # Live tail: how often the stream polls for new events, how many it sends a poll, and how long one
@@ -102,9 +104,9 @@ def _events_view(svc: LogsService, name: str, stream: str | None, pattern: str |
     return out
 
 
-def _streams(svc: LogsService, name: str) -> list[Any]:
+def _streams(svc: LogsService, name: str) -> dict[str, Any]:
     streams, _ = svc.describe_log_streams(name, order_by="LastEventTime", descending=True, limit=50)
-    return streams
+    return {"streams": streams, "stored": svc.describe_log_group(name).stored_bytes}
 
 
 def _own_group(request: Request, name: str) -> str | None:
@@ -119,21 +121,19 @@ def _own_group(request: Request, name: str) -> str | None:
 @router.get("/logs/group", response_class=HTMLResponse)
 async def group_page(request: Request, name: str = "", stream: str = "", pattern: str = "",
                      token: str = "") -> HTMLResponse:
-    """The events come first: the streams are read beside them, and the histogram (a count over the
-    whole range, the slowest read on a big group) is fetched by the page once it shows."""
+    """The controls and the first page of events come first; the group's stored bytes, its streams
+    and the histogram (counts over the whole range: the slowest reads on a big group) are fetched
+    by the page once it shows."""
     svc = _svc(request)
     tr, range_error = time_range(request)
     ctx: dict[str, Any] = {"name": name, "stream": stream, "pattern": pattern, "tr": tr, "relative": RELATIVE,
                            "range_error": range_error, "url": url, "fmt_ms": fmt_ms, "fmt_bytes": fmt_bytes,
-                           "token": token, "error": None, "group": None, "streams": [], "events": [],
-                           "next_token": None, "pattern_error": None}
+                           "token": token, "error": None, "group": None, "events": [],
+                           "next_token": None, "pattern_error": None, "page_events": PAGE_EVENTS}
     try:
-        ctx["group"] = await call(svc.describe_log_group, name)
-        streams, view = await asyncio.gather(
-            call(_streams, svc, name),
-            call(_events_view, svc, name, stream or None, pattern or None, tr.start_ms, tr.end_ms, token or None))
-        ctx["streams"] = streams
-        ctx.update(view)
+        ctx["group"] = await call(svc.group, name)
+        ctx.update(await call(_events_view, svc, name, stream or None, pattern or None, tr.start_ms, tr.end_ms,
+                              token or None))
     except NotFound as e:
         own = _own_group(request, name)  # not made yet: an empty state, not a missing page
         return templates.TemplateResponse(request, "logs_missing.html",
@@ -141,11 +141,27 @@ async def group_page(request: Request, name: str = "", stream: str = "", pattern
                                           status_code=200 if own else 404)
     except RexwatchError as e:
         ctx["error"] = e.message
+    if ctx["group"] is not None:
+        ctx["streams_url"] = url("/logs/group/streams", name=name, pattern=pattern, **tr.params())
     if ctx["group"] is not None and not ctx["pattern_error"] and not ctx["error"]:
         ctx["histogram_url"] = url("/logs/group/histogram", name=name, stream=stream, pattern=pattern,
                                    start=str(tr.start_ms), end=str(tr.end_ms), label=tr.label)
     status = 400 if ctx.get("pattern_error") or ctx["error"] else 200
     return templates.TemplateResponse(request, "logs_group.html", ctx, status_code=status)
+
+
+@router.get("/logs/group/streams", response_class=HTMLResponse)
+async def group_streams(request: Request, name: str = "", pattern: str = "") -> HTMLResponse:
+    """The group page's streams (newest event first) and the group's stored bytes: a fragment."""
+    svc = _svc(request)
+    tr, _ = time_range(request)
+    ctx: dict[str, Any] = {"name": name, "pattern": pattern, "tr": tr, "url": url, "fmt_ms": fmt_ms,
+                           "fmt_bytes": fmt_bytes, "problem": None, "streams": [], "stored": None}
+    try:
+        ctx.update(await call(_streams, svc, name))
+    except RexwatchError as e:
+        ctx["problem"] = e.message
+    return templates.TemplateResponse(request, "logs_streams.html", ctx)
 
 
 @router.get("/logs/group/histogram", response_class=HTMLResponse)

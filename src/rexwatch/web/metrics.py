@@ -36,6 +36,7 @@ from rexwatch.web.common import (
     time_range,
     url,
 )
+from rexwatch.web.downsample import chart_width, to_width
 
 # With auth on, the gate (api/guard.py) lets only keys through unless `public` names ui.
 router = APIRouter(include_in_schema=False)
@@ -154,30 +155,6 @@ def query_series(metrics: MetricsService, queries: Sequence[MetricDataQuery], st
     return {"x": xs, "series": out_series}
 
 
-MAX_DRAWN = 1200  # at most this many points per series reach the browser (two per pixel column or so)
-
-
-def thin(data: dict[str, Any], how: str = "mean", max_points: int = MAX_DRAWN) -> dict[str, Any]:
-    """Fewer points for drawing: runs of consecutive timestamps merged into one point at the run's
-    start, holding the mean of its values, or the max or min (so a spike that crossed a threshold
-    stays visible). ``data["thinned"]`` tells how many timestamps became one."""
-    n = len(data["x"])
-    if n <= max_points:
-        return data
-    step = -(-n // max_points)
-    agg = {"mean": lambda v: sum(v) / len(v), "max": max, "min": min}[how]
-    for s in data["series"]:
-        vals = s["values"]
-        out = []
-        for i in range(0, n, step):
-            got = [v for v in vals[i:i + step] if v is not None]
-            out.append(agg(got) if got else None)
-        s["values"] = out
-    data["x"] = data["x"][::step]
-    data["thinned"] = step
-    return data
-
-
 def chart_json(data: dict[str, Any]) -> str:
     """The chart's JSON for a ``<script type="application/json">`` block: threshold lines become
     dashed constant series. ``</`` is escaped so no value can end the block."""
@@ -226,7 +203,7 @@ async def _explorer(request: Request, ns: str = "", metric: str = "", find: str 
             percentile_level(stat)  # the statistic's own message, not GetMetricData's parameter path
             data = await call(graph_data, svc, runtime.service(AlarmsService), series, stat, p, tr.start_ms,
                               tr.end_ms, expr, bool(only))
-            ctx["chart"] = thin(data)
+            ctx["chart"] = to_width(data, chart_width(request))
             ctx["chart_json"] = chart_json(data)
     except RexwatchError as e:
         inner = e.__cause__

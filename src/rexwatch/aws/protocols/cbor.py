@@ -18,7 +18,8 @@ from typing import Any
 import cbor2
 
 from rexwatch.aws.errors import AwsError
-from rexwatch.aws.protocols import from_epoch
+from rexwatch.aws.protocols import cbor_metricdata, from_epoch
+from rexwatch.aws.validate import Checked
 
 CONTENT_TYPE = "application/cbor"
 # Smithy namespaces of the services this door serves over CBOR.
@@ -35,6 +36,11 @@ def decode(body: bytes, headers: dict[str, str], op_model: Any) -> dict[str, Any
     if not isinstance(params, dict):
         raise AwsError("SerializationException", "request body must be a CBOR map")
     if op_model is not None and op_model.input_shape is not None:
+        if op_model.name == "PutMetricData" and op_model.metadata.get("endpointPrefix") == "monitoring":
+            # Large batches of metric data: converted and type-checked in one pass when plain.
+            fast = cbor_metricdata.convert(params)
+            if fast is not None:
+                return Checked(fast)
         params = _inbound(params, op_model.input_shape)
     return params
 

@@ -18,7 +18,7 @@ from urllib.parse import unquote_plus
 from xml.sax.saxutils import escape
 
 from rexwatch.aws.errors import AwsError
-from rexwatch.aws.protocols import from_epoch
+from rexwatch.aws.protocols import from_epoch, query_metricdata
 
 # Error code for a malformed or missing parameter, per service (endpointPrefix).
 _PARAM_ERROR = {"sns": "InvalidParameter", "monitoring": "InvalidParameterValue",
@@ -81,12 +81,17 @@ def decode(body: bytes, headers: dict[str, str], op_model: Any) -> dict[str, Any
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise AwsError("MalformedQueryString", "request body is not UTF-8")
-    tree = form_tree(text)
     shape = op_model.input_shape if op_model is not None else None
     if shape is None:
         return {}
     svc = op_model.metadata.get("endpointPrefix", "")
-    return _decode_structure(shape, "", tree, svc)
+    if svc == "monitoring" and op_model.name == "PutMetricData":
+        # Large batches of metric data: a reader for this one form, which hands anything it
+        # cannot read exactly as below back to the generic walk.
+        params = query_metricdata.read(text)
+        if params is not None:
+            return params
+    return _decode_structure(shape, "", form_tree(text), svc)
 
 
 def _name(shape: Any, default: str) -> str:

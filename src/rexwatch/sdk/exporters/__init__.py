@@ -18,8 +18,8 @@ EXPORTERS: dict[str, tuple[str, str]] = {
     "aws": ("rexwatch.sdk.exporters.aws:AwsExporter",
             "PutLogEvents and PutMetricData over the AWS JSON protocols with SigV4: rexwatch's AWS door or CloudWatch"),
     "emf": ("rexwatch.sdk.exporters.emf:EmfExporter",
-            "logs with PutLogEvents, metrics as Embedded Metric Format events in the log group (SigV4): "
-            "rexwatch's AWS door or CloudWatch Logs"),
+            "metrics as Embedded Metric Format events: in the log group with PutLogEvents (SigV4), on stdout, "
+            "or to the CloudWatch agent's EMF port (emf_destination)"),
     "otlp": ("rexwatch.sdk.exporters.otlp:OtlpExporter",
              "OTLP/HTTP protobuf logs and metrics: rexwatch's /v1/logs and /v1/metrics, or any OpenTelemetry "
              "collector (needs the otlp extra)"),

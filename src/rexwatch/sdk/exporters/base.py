@@ -75,6 +75,12 @@ class Exporter:
 
 def log_batches(events: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
     """Split time-sorted events into batches within PutLogEvents' count, size and 24-hour limits."""
+    if events and len(events) <= MAX_BATCH_EVENTS and events[-1][0] - events[0][0] <= MAX_BATCH_SPAN_MS:
+        # The usual round: ASCII lines well under the limits fit one batch, checked without a loop in Python.
+        messages = [m for _, m in events]
+        if (all(map(str.isascii, messages)) and max(map(len, messages)) <= MAX_EVENT_BYTES
+                and sum(map(len, messages)) + EVENT_OVERHEAD * len(events) <= MAX_BATCH_BYTES):
+            return [events]
     batches: list[list[tuple[int, str]]] = []
     current: list[tuple[int, str]] = []
     size = 0

@@ -1,10 +1,20 @@
-"""CloudWatch Embedded Metric Format: metrics as JSON log events, sent with PutLogEvents.
+"""CloudWatch Embedded Metric Format: metrics as JSON log events.
 
-Logs go out as with the ``aws`` exporter; metrics, instead of PutMetricData, become
-EMF events in ``emf_log_group`` (the log group by default) and the same stream, with
-``x-amzn-logs-format: json/emf``. CloudWatch Logs (and rexwatch) extract the metrics
-from them, so the same instrumentation works where PutMetricData is not allowed
-or costs more than logs.
+``emf_destination`` (``REXWATCH_EMF_DESTINATION``) says where the events go:
+
+- ``logs`` (the default): with PutLogEvents (SigV4) into ``emf_log_group`` (the log
+  group by default) and the stream, with ``x-amzn-logs-format: json/emf``; the app's
+  log lines go out with PutLogEvents as with the ``aws`` exporter.
+- ``stdout``: one JSON document per line on the process's standard output, log lines
+  and EMF events alike, for Lambda and containers whose output a collector ships
+  (Lambda extracts the metrics itself); no credentials, no network.
+- ``tcp://host:port`` or ``udp://host:port``: the CloudWatch agent's EMF port
+  (25888; rexwatch's ``emf_agent_port``), one line each, with ``_aws.LogGroupName``
+  and ``_aws.LogStreamName`` naming where the agent files it; the app's log lines
+  go the same way. TCP keeps one connection; UDP packs lines into datagrams.
+
+CloudWatch Logs (and rexwatch) extract the metrics from the events, so the same
+instrumentation works where PutMetricData is not allowed or costs more than logs.
 
 EMF has no statistic sets: a value is one sample, or an array of up to 100. A
 statistic set (count n, sum, min, max) is written as n samples that keep all four
@@ -15,12 +25,14 @@ between them). One event carries every metric of a namespace and dimension set,
 
 from __future__ import annotations
 
+import socket
+import sys
 from typing import Any
+from urllib.parse import urlsplit
 
 from rexwatch.sdk.config import Config
-from rexwatch.sdk.exporters.aws import AwsExporter
-from rexwatch.sdk.exporters.base import MetricDatum
-from rexwatch.sdk.logs import dumps
+from rexwatch.sdk.exporters.base import Exporter, ExportError, MetricDatum
+from rexwatch.sdk.logs import dumps, loads
 
 MAX_VALUES = 100  # samples per metric per event (CloudWatch's limit)
 _EMF_HEADER = {"x-amzn-logs-format": "json/emf"}
@@ -41,8 +53,10 @@ def samples(d: MetricDatum) -> list[float]:
     return [d.minimum, d.maximum, *([rest] * (n - 2))]
 
 
-def emf_events(namespace: str, data: list[MetricDatum]) -> list[tuple[int, str]]:
-    """EMF events (epoch ms, JSON) for one namespace's statistic sets."""
+def emf_events(namespace: str, data: list[MetricDatum],
+               target: dict[str, str] | None = None) -> list[tuple[int, str]]:
+    """EMF events (epoch ms, JSON) for one namespace's statistic sets; ``target`` adds
+    ``LogGroupName``/``LogStreamName`` to ``_aws`` (for the agent)."""
     groups: dict[tuple[tuple[tuple[str, str], ...], int], list[MetricDatum]] = {}
     for d in data:
         groups.setdefault((d.dimensions, int(d.timestamp * 1000)), []).append(d)
@@ -63,21 +77,148 @@ def emf_events(namespace: str, data: list[MetricDatum]) -> list[tuple[int, str]]
                 continue
             for name, value in dims:
                 doc.setdefault(name, value)  # a dimension named like a metric cannot be both: the metric wins
-            doc["_aws"] = {"Timestamp": ts, "CloudWatchMetrics": [{
+            doc["_aws"] = {**(target or {}), "Timestamp": ts, "CloudWatchMetrics": [{
                 "Namespace": namespace, "Dimensions": [[name for name, _ in dims]], "Metrics": metrics}]}
             events.append((ts, dumps(doc)))
     events.sort(key=lambda e: e[0])
     return events
 
 
-class EmfExporter(AwsExporter):
+# A UDP datagram holds at most this many bytes of lines (IPv4's limit is 65,507).
+MAX_DATAGRAM = 65_000
+
+
+def parse_destination(text: str | None) -> tuple[str, str, int]:
+    """``logs``, ``stdout``, ``tcp://host:port`` or ``udp://host:port`` → (kind, host, port)."""
+    value = (text or "logs").strip()
+    if value.lower() in ("logs", "stdout"):
+        return value.lower(), "", 0
+    parts = urlsplit(value)
+    if parts.scheme not in ("tcp", "udp") or not parts.hostname:
+        raise ValueError(f"emf_destination {value!r}: use logs, stdout, tcp://host:port or udp://host:port")
+    try:
+        port = parts.port or 25888
+    except ValueError:
+        raise ValueError(f"emf_destination {value!r}: the port is not a number") from None
+    return parts.scheme, parts.hostname, port
+
+
+def with_target(message: str, ts: int, target: dict[str, str], target_json: bytes) -> bytes:
+    """A log line for the agent: a JSON object led by ``_aws`` with its group, stream and time."""
+    raw = message.encode("utf-8", "replace")
+    if raw.startswith(b'{"_aws"'):  # an EMF event the app wrote itself: fill in what it leaves out
+        try:
+            doc = loads(raw)
+            doc["_aws"] = {**target, "Timestamp": ts, **doc["_aws"]}
+            return dumps(doc).encode()
+        except (ValueError, TypeError):
+            pass
+    if not raw.startswith(b"{") or not raw.endswith(b"}"):
+        raw = dumps({"message": message}).encode()
+    rest = raw[1:].lstrip()
+    head = b'{"_aws":' + target_json[:-1] + b',"Timestamp":' + str(ts).encode() + b"}"
+    return head + (b"," if rest != b"}" else b"") + rest
+
+
+class EmfExporter(Exporter):
     def __init__(self, config: Config) -> None:
-        super().__init__(config)
         self.config = config
+        self.kind, self.host, self.port = parse_destination(config.emf_destination)
+        self.aws: Any = None
+        self.sock: socket.socket | None = None
+        if self.kind == "logs":
+            from rexwatch.sdk.exporters.aws import AwsExporter
+
+            self.aws = AwsExporter(config)
+
+    def _target(self, group: str, stream: str) -> dict[str, str]:
+        return {"LogGroupName": group, "LogStreamName": stream}
+
+    def send_logs(self, group: str, stream: str, events: list[tuple[int, str]]) -> int:
+        if self.aws is not None:
+            return int(self.aws.send_logs(group, stream, events))
+        if self.kind == "stdout":
+            self._write([m.encode("utf-8", "replace") for _, m in events])
+            return 0
+        target = self._target(group, stream)
+        target_json = dumps(target).encode()
+        return self._write([with_target(m, ts, target, target_json) for ts, m in events])
 
     def send_metrics(self, namespace: str, data: list[MetricDatum]) -> None:
-        events = emf_events(namespace, data)
         group = self.config.emf_log_group or self.config.log_group or "/app/app"
         stream = self.config.log_stream or "emf"
-        for i in range(0, len(events), 10_000):  # PutLogEvents' count limit; EMF events are small
-            self.send_logs(group, stream, events[i:i + 10_000], _EMF_HEADER)
+        if self.aws is not None:
+            events = emf_events(namespace, data)
+            for i in range(0, len(events), 10_000):  # PutLogEvents' count limit; EMF events are small
+                self.aws.send_logs(group, stream, events[i:i + 10_000], _EMF_HEADER)
+            return
+        target = None if self.kind == "stdout" else self._target(group, stream)
+        self._write([m.encode() for _, m in emf_events(namespace, data, target)])
+
+    def _write(self, lines: list[bytes]) -> int:
+        """Write lines; return how many were skipped (a line too long for one datagram)."""
+        if self.kind == "stdout":
+            out = sys.stdout  # looked up each time: the app (or a test) may have replaced it
+            try:
+                out.buffer.write(b"".join(line + b"\n" for line in lines))  # type: ignore[union-attr]
+            except AttributeError:  # a text-only stream
+                out.write("".join(line.decode() + "\n" for line in lines))
+            out.flush()
+            return 0
+        try:
+            if self.kind == "tcp":
+                self._connect().sendall(b"".join(line + b"\n" for line in lines))
+                return 0
+            return self._send_datagrams(lines)
+        except OSError as e:
+            self._close_socket()
+            raise ExportError(f"EMF agent {self.kind}://{self.host}:{self.port}: {e}", retryable=True) from None
+
+    def _connect(self) -> socket.socket:
+        if self.sock is None:
+            kind = socket.SOCK_STREAM if self.kind == "tcp" else socket.SOCK_DGRAM
+            if self.kind == "tcp":
+                self.sock = socket.create_connection((self.host, self.port), timeout=self.config.timeout)
+            else:
+                family, _, _, _, addr = socket.getaddrinfo(self.host, self.port, type=kind)[0]
+                self.sock = socket.socket(family, kind)
+                self.sock.connect(addr)
+            self.sock.settimeout(self.config.timeout)
+        return self.sock
+
+    def _send_datagrams(self, lines: list[bytes]) -> int:
+        sock = self._connect()
+        skipped = 0
+        packet: list[bytes] = []
+        size = 0
+        for line in lines:
+            n = len(line) + 1
+            if n > MAX_DATAGRAM:
+                skipped += 1
+                continue
+            if size + n > MAX_DATAGRAM:
+                sock.send(b"".join(packet))
+                packet, size = [], 0
+            packet.append(line + b"\n")
+            size += n
+        if packet:
+            sock.send(b"".join(packet))
+        return skipped
+
+    def _close_socket(self) -> None:
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+            self.sock = None
+
+    def after_fork(self) -> None:
+        self.sock = None  # the parent's socket stays the parent's
+        if self.aws is not None:
+            self.aws.after_fork()
+
+    def close(self) -> None:
+        self._close_socket()
+        if self.aws is not None:
+            self.aws.close()

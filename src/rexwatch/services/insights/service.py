@@ -9,7 +9,9 @@ the state. Each query runs as one ClickHouse statement over the logs engine's
 its memory as Failed, as CloudWatch reports them. The pool has few workers
 (``QUERY_WORKERS``) and a bounded queue (``MAX_ACTIVE``), so queries cannot
 take the store from ingest for long or pile up; StopQuery cancels a queued
-query and discards a running one's result.
+query and stops a running one's statement in the store (KILL QUERY by the
+statement's id). While a query runs, recordsScanned is the rows the store has
+read so far (its progress reports); at the end it is the range's count.
 
 Query state lives in this process's memory (the last ``KEEP`` queries, for
 ``KEEP_S``); saved query definitions live in the control store.
@@ -77,6 +79,7 @@ class QueryRun:
     error: str | None = None
     duration_ms: int = 0
     cancelled: bool = False
+    killing: bool = False  # the progress callback asked the store to stop the run's statement
     # Teams owning the queried groups: only callers who may see them all see the run.
     teams: frozenset[int | None] = frozenset()
 
@@ -215,17 +218,17 @@ class QueriesService:
             indexed = self._indexed(run)
             account = self.runtime.settings.account_id
             source = self.logs.event_source(run.groups, run.start_ms, run.end_ms)
-            # The query is one statement, so its progress is known only at the end; the records it
-            # is scanning (the range's totals) are counted first and shown while it runs.
-            totals = self.store.statistics(None, source, self.logs.scan_totals(run.groups, run.start_ms, run.end_ms),
-                                           indexed=indexed, account_id=account, timeout_s=timeout)
+            # The statements carry the run's id, so StopQuery can stop them in the store; while the
+            # query runs, the records it has read so far show as recordsScanned.
+            rows, matched = self.store.run(run.compiled, source, indexed=indexed, limit=run.limit,
+                                           account_id=account, timeout_s=timeout, query_id=run.id,
+                                           progress=lambda read_rows, _bytes: self._progress(run, read_rows))
             with self._lock:
                 if run.cancelled:
                     return
-                run.statistics = QueryStatistics(0.0, float(totals[0]), float(totals[1]), float(len(run.groups)))
-            rows, matched = self.store.run(run.compiled, source, indexed=indexed, limit=run.limit,
-                                           account_id=account, timeout_s=timeout)
             time.sleep(0.002)  # let a waiting ingest batch take the engine between our statements
+            totals = self.store.statistics(None, source, self.logs.scan_totals(run.groups, run.start_ms, run.end_ms),
+                                           indexed=indexed, account_id=account, timeout_s=timeout, query_id=run.id)
             if run.compiled.matched_strategy == "window":  # the last column counts the matched events
                 matched = int(rows[0][-1]) if rows else 0
                 rows = [r[:-1] for r in rows]
@@ -252,6 +255,24 @@ class QueriesService:
                         log.warning("insights query %s failed: %s", run.id, run.error)
         finally:
             run.duration_ms = int((time.monotonic() - started) * 1000)
+
+    def _progress(self, run: QueryRun, read_rows: int) -> None:
+        """The store's progress while the query runs: the records read so far. A run cancelled
+        before its statement was under way (so StopQuery found nothing to stop) is stopped now."""
+        with self._lock:
+            if run.cancelled:
+                if not run.killing:
+                    run.killing = True
+                    threading.Thread(target=self._kill, args=(run,), name="insights-kill", daemon=True).start()
+                return
+            if read_rows > run.statistics.records_scanned:
+                run.statistics = QueryStatistics(0.0, float(read_rows), 0.0, float(len(run.groups)))
+
+    def _kill(self, run: QueryRun) -> None:
+        try:
+            self.store.kill(run.id)
+        except Exception as e:  # the statement ends by itself at the latest at its time limit
+            log.warning("could not stop insights query %s: %s", run.id, str(e).split("\n")[0][:300])
 
     def _statistics(self, run: QueryRun, source: tuple[str, dict[str, Any]], matched: int | None,
                     indexed: frozenset[str], timeout: float, totals: tuple[int, int, int]) -> QueryStatistics:
@@ -298,13 +319,24 @@ class QueriesService:
             delay = min(delay * 2, 0.2)
 
     def stop_query(self, query_id: str) -> bool:
+        """Cancel a query: a queued one never runs, and a running one's statement is stopped in the
+        store (KILL QUERY), which frees the worker and the engine at once."""
         run = self._run(query_id)
         with self._lock:
             if run.status in DONE:
                 return False
+            running = run.status == "Running"
             run.cancelled = True
             run.status = "Cancelled"
-            return True
+        # A statement that had not started yet is stopped by the progress callback once it reports.
+        if running:
+            self._kill(run)
+        return True
+
+    def running_statements(self, query_id: str) -> int:
+        """How many of the query's statements the store is running now (0 once it has finished or
+        was stopped)."""
+        return self.store.running(self._run(query_id).id)
 
     def describe_queries(self, *, group_name: str | None = None, status: str | None = None,
                          max_results: int | None = None,

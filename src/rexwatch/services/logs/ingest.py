@@ -129,6 +129,7 @@ class IngestBuffer:
                  max_batch: int = 200_000, linger_s: float = 0.002, wait_s: float = 60.0) -> None:
         self._insert = insert
         self._last_seq = first_seq
+        self._committed_seq = first_seq
         self.max_pending = max_pending
         self.max_batch = max_batch
         self.linger_s = linger_s
@@ -146,6 +147,12 @@ class IngestBuffer:
     def last_seq(self) -> int:
         """The highest seq assigned so far."""
         return self._last_seq
+
+    @property
+    def committed_seq(self) -> int:
+        """The highest seq of an insert that has returned: every event up to it that will ever be
+        visible is visible now (one writer inserts in seq order), none after it is yet."""
+        return self._committed_seq
 
     def submit(self, table: pa.Table, group: Group) -> None:
         """Queue ``table`` and wait until it is durably inserted."""
@@ -217,6 +224,7 @@ class IngestBuffer:
             table = table.append_column(
                 "ingest_ts", pa.array(np.full(n, now, dtype=np.int64)).cast(pa.timestamp("ms", tz="UTC")))
             self._insert(table.combine_chunks())
+            self._committed_seq = self._last_seq
             if self.listeners:
                 written.append(IngestedBatch(after, self._last_seq, table.select(LISTENER_COLUMNS)))
         self.flushes += 1

@@ -30,14 +30,55 @@ def events(table: pa.Table, with_group: bool = False) -> list[LogEvent]:
     return [LogEvent(t, m, i, str(q), s, g) for t, m, i, q, s, g in zip(*cols, groups, strict=True)]
 
 
+# A pattern is searched in growing time windows: the first is this share of the range (at least
+# WINDOW_MIN_MS), and each next one is WINDOW_GROWTH times wider, until the page is full.
+# Measured over a million events a day (bench/RESULTS.md): a 24 h search with a 1% pattern takes
+# half the time of one scan; a window under 15 minutes costs more queries than it saves.
+WINDOW_SHARE = 24
+WINDOW_MIN_MS = 900_000
+WINDOW_GROWTH = 4
+
+
+def _windowed(store: LogsStore, source: tuple[str, dict], psql: tuple[str, dict], limit: int,
+              after: tuple[int, int] | None, snap: int, span: tuple[int, int]) -> pa.Table:
+    """The first ``limit`` matching events read window by window from the start of ``span`` (or the
+    cursor): a pattern that matches often fills the page from the first window, so the store
+    evaluates it over a slice of the range instead of over a block of every part of it."""
+    lo, hi = (after[0] if after else span[0]), span[1]
+    width = max(WINDOW_MIN_MS, (hi - lo) // WINDOW_SHARE)
+    if 2 * width >= hi - lo:  # a short range: one read
+        return store.page(source, psql, limit=limit, after=after, max_seq=snap)
+    got: list[pa.Table] = []
+    rows = 0
+    a = lo
+    while rows < limit:
+        b = a + width
+        last = b > hi  # the final window runs to the end of the source's own range
+        t = store.page(source, psql, limit=limit - rows, after=after, max_seq=snap,
+                       ts_from=a if got else None, ts_before=None if last else b)
+        got.append(t)
+        rows += t.num_rows
+        if last:
+            break
+        a, width = b, width * WINDOW_GROWTH
+    return pa.concat_tables(got) if len(got) > 1 else got[0]
+
+
 def filter_page(store: LogsStore, source: tuple[str, dict], psql: tuple[str, dict], limit: int,
-                token: str | None, with_group: bool = False) -> FilteredEvents:
+                token: str | None, with_group: bool = False, snapshot: int | None = None,
+                span: tuple[int, int] | None = None) -> FilteredEvents:
+    """One page of matching events. A first page's snapshot is ``snapshot`` when the caller knows
+    the highest committed seq (no read), else the highest seq visible in the source (a read).
+    With a pattern and the range's ``span`` (ms), the store reads it in growing windows."""
     if token is not None:
         t = tokens.decode(token, "f", s="uint64", t="int64", q="uint64")
         snap, after = t["s"], (t["t"], t["q"])
     else:
-        snap, after = store.max_visible_seq(source), None
-    table = store.page(source, psql, limit=limit + 1, after=after, max_seq=snap)
+        snap, after = (store.max_visible_seq(source) if snapshot is None else snapshot), None
+    if psql[0] and span is not None:
+        table = _windowed(store, source, psql, limit + 1, after, snap, span)
+    else:
+        table = store.page(source, psql, limit=limit + 1, after=after, max_seq=snap)
     more = table.num_rows > limit
     n = min(limit, table.num_rows)
     # AWS caps a response at 1 MB of events: cut the page there and continue with the token.

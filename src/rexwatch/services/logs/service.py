@@ -264,8 +264,11 @@ class LogsService:
         limit = rules.check_limit(limit, rules.EVENTS_LIMIT)
         compile_filter(pattern)  # errors before touching the stores
         groups, source = self._source(group_names, start_ms, end_ms, stream_names, stream_prefix=stream_prefix)
+        # The snapshot of a first page is the writer's committed high-water mark: every event at or
+        # below it is visible, so no read of max(seq) over the range is needed.
         return reading.filter_page(self.store, source, pattern_sql(pattern, groups), limit, next_token,
-                                   with_group=len(group_names) > 1)
+                                   with_group=len(group_names) > 1, snapshot=self.buffer.committed_seq,
+                                   span=(start_ms, end_ms) if start_ms is not None and end_ms is not None else None)
 
     def events_containing(self, text: str, start_ms: int, end_ms: int, *, limit: int = 1000,
                           max_groups: int = 1000) -> list[LogEvent]:

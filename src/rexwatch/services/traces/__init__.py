@@ -4,7 +4,7 @@
 typed objects of ``model``; the SQL lives in ``rexwatch.stores.telemetry.traces``.
 """
 
-from rexwatch.services.traces.model import PutSpansResult, ServiceSummary, Span, SpanSearch
+from rexwatch.services.traces.model import PutSpansResult, ServiceSummary, Span, SpanColumns, SpanSearch
 from rexwatch.services.traces.service import TracesService
 
-__all__ = ["PutSpansResult", "ServiceSummary", "Span", "SpanSearch", "TracesService"]
+__all__ = ["PutSpansResult", "ServiceSummary", "Span", "SpanColumns", "SpanSearch", "TracesService"]

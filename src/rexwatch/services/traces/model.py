@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 KINDS = ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
 STATUSES = ("UNSET", "OK", "ERROR")
@@ -12,6 +16,8 @@ MAX_NAME = 1024
 MAX_SEARCH = 1000
 MAX_TRACE_SPANS = 10_000
 FUTURE_LIMIT = dt.timedelta(hours=2)
+_HEX = re.compile(r"[0-9a-f]*")
+_U64 = 2**64 - 1
 
 
 @dataclass(slots=True)
@@ -43,6 +49,66 @@ class Span:
         """The server route the span handled (``http.route``), "" for other spans."""
         r = self.attributes.get("http.route")
         return r if isinstance(r, str) else ""
+
+
+@dataclass(slots=True)
+class SpanColumns:
+    """Spans column by column (every list the same length), as the OTLP doors decode them: the
+    traces service checks and stores them without a Python object per span.
+
+    Ids are the raw bytes (16 for a trace, 8 for a span; a root's parent is empty); ``kind`` and
+    ``status`` are OTLP's enum numbers (positions in ``KINDS`` and ``STATUSES``); ``attributes``,
+    ``resource``, ``events`` and ``links`` are JSON text in UTF-8; ``route`` is the span's
+    ``http.route`` attribute ("" when it has none).
+    """
+
+    trace_id: list[bytes] = field(default_factory=list)
+    span_id: list[bytes] = field(default_factory=list)
+    parent_span_id: list[bytes] = field(default_factory=list)
+    service: list[str] = field(default_factory=list)
+    name: list[str] = field(default_factory=list)
+    kind: list[int] = field(default_factory=list)
+    start_ns: list[int] = field(default_factory=list)
+    end_ns: list[int] = field(default_factory=list)
+    status: list[int] = field(default_factory=list)
+    status_message: list[str] = field(default_factory=list)
+    scope: list[str] = field(default_factory=list)
+    route: list[str] = field(default_factory=list)
+    attributes: list[bytes] = field(default_factory=list)
+    resource: list[bytes] = field(default_factory=list)
+    events: list[bytes] = field(default_factory=list)
+    links: list[bytes] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.trace_id)
+
+    @classmethod
+    def of(cls, spans: Sequence[Span]) -> SpanColumns:
+        """From ``Span`` objects (hex ids, kind and status by name), for Python callers."""
+        out = cls()
+        for s in spans:
+            out.trace_id.append(_unhex(s.trace_id))
+            out.span_id.append(_unhex(s.span_id))
+            out.parent_span_id.append(_unhex(s.parent_span_id) if s.parent_span_id else b"")
+            out.service.append(s.service)
+            out.name.append(s.name)
+            out.kind.append(KINDS.index(s.kind) if s.kind in KINDS else -1)
+            out.start_ns.append(min(max(0, s.start_ns), _U64))
+            out.end_ns.append(min(max(0, s.end_ns), _U64))
+            out.status.append(STATUSES.index(s.status) if s.status in STATUSES else -1)
+            out.status_message.append(s.status_message)
+            out.scope.append(s.scope)
+            out.route.append(s.route)
+            out.attributes.append(orjson.dumps(s.attributes))
+            out.resource.append(orjson.dumps(s.resource))
+            out.events.append(orjson.dumps(s.events))
+            out.links.append(orjson.dumps(s.links))
+        return out
+
+
+def _unhex(text: str) -> bytes:
+    """Lowercase hex id text as bytes; other text gives b"x", which no id check accepts."""
+    return bytes.fromhex(text) if _HEX.fullmatch(text) and len(text) % 2 == 0 else b"x"
 
 
 @dataclass

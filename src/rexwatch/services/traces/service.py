@@ -7,9 +7,12 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from rexwatch.columns import hex_column, utf8_column
 from rexwatch.errors import Invalid, NotFound
 from rexwatch.services.logs.model import LogEvent
 from rexwatch.services.logs.service import LogsService
@@ -24,14 +27,13 @@ from rexwatch.services.traces.model import (
     PutSpansResult,
     ServiceSummary,
     Span,
+    SpanColumns,
     SpanSearch,
 )
 from rexwatch.stores.telemetry.traces import SPANS_SCHEMA, TracesStore
 
 TRACE_ID = re.compile(r"[0-9a-f]{32}")
-SPAN_ID = re.compile(r"[0-9a-f]{16}")
 ZERO_TRACE = "0" * 32
-ZERO_SPAN = "0" * 16
 # Logs of a trace are looked for from this long before its first span to this long after its last.
 LOG_MARGIN_MS = 60_000
 MAX_TRACE_LOGS = 1000
@@ -63,52 +65,66 @@ class TracesService:
     def put_spans(self, spans: Sequence[Span]) -> PutSpansResult:
         """Store the spans that can be stored; durable once this returns. Refused spans are counted
         with the first reason (an exporter must not resend them)."""
+        return self.put_span_columns(SpanColumns.of(spans))
+
+    def put_span_columns(self, cols: SpanColumns) -> PutSpansResult:
+        """``put_spans`` for spans given column by column: every check and conversion runs on whole
+        columns (numpy and Arrow), never per span in Python."""
+        n = len(cols)
+        if n == 0:
+            return PutSpansResult(0)
         now = _ns(self.clock())
         oldest = now - self.retention_days * 86_400 * 1_000_000_000
         newest = now + int(FUTURE_LIMIT.total_seconds()) * 1_000_000_000
-        cols: dict[str, list] = {f.name: [] for f in SPANS_SCHEMA}
-        resources: dict[int, str] = {}  # one encoding per resource object (all spans of a resource share it)
-        rejected, reason = 0, ""
-        for s in spans:
-            why = ""
-            if not TRACE_ID.fullmatch(s.trace_id) or s.trace_id == ZERO_TRACE:
-                why = "a span's trace id is not 32 hex digits (or is all zero)"
-            elif not SPAN_ID.fullmatch(s.span_id) or s.span_id == ZERO_SPAN:
-                why = "a span's span id is not 16 hex digits (or is all zero)"
-            elif s.parent_span_id and not SPAN_ID.fullmatch(s.parent_span_id):
-                why = "a span's parent span id is not 16 hex digits"
-            elif s.end_ns < s.start_ns:
-                why = f"span {s.name[:40]!r} ends before it starts"
-            elif not oldest <= s.start_ns <= newest:
-                why = f"span {s.name[:40]!r} starts outside the retention period ({self.retention_days} days) or over two hours ahead"
-            elif s.kind not in KINDS or s.status not in STATUSES:
-                why = f"span {s.name[:40]!r} has an unknown kind or status"
-            if why:
-                rejected += 1
-                reason = reason or why
-                continue
-            cols["trace_id"].append(s.trace_id)
-            cols["span_id"].append(s.span_id)
-            cols["parent_span_id"].append(s.parent_span_id)
-            cols["service"].append(s.service[:MAX_NAME])
-            cols["name"].append(s.name[:MAX_NAME])
-            cols["kind"].append(s.kind)
-            cols["route"].append(s.route[:MAX_NAME])
-            cols["start"].append(s.start_ns)
-            cols["duration_ns"].append(s.end_ns - s.start_ns)
-            cols["status"].append(s.status)
-            cols["status_message"].append(s.status_message)
-            cols["scope"].append(s.scope)
-            cols["attributes"].append(orjson.dumps(s.attributes).decode() if s.attributes else "{}")
-            enc = resources.get(id(s.resource))
-            if enc is None:
-                enc = resources[id(s.resource)] = orjson.dumps(s.resource).decode()
-            cols["resource"].append(enc)
-            cols["events"].append(orjson.dumps(s.events).decode() if s.events else "[]")
-            cols["links"].append(orjson.dumps(s.links).decode() if s.links else "[]")
-        stored = len(cols["trace_id"])
+        trace_id, trace_len = hex_column(cols.trace_id)
+        span_id, span_len = hex_column(cols.span_id)
+        parent, parent_len = hex_column(cols.parent_span_id)
+        start = np.fromiter(cols.start_ns, np.uint64, n)
+        end = np.fromiter(cols.end_ns, np.uint64, n)
+        kind = np.fromiter(cols.kind, np.int64, n)
+        status = np.fromiter(cols.status, np.int64, n)
+        # One mask per check, in the order a refused span's reason is picked.
+        checks = (
+            ((trace_len != 16) | _is_zero(cols.trace_id, 16), "a span's trace id is not 32 hex digits (or is all zero)"),
+            ((span_len != 8) | _is_zero(cols.span_id, 8), "a span's span id is not 16 hex digits (or is all zero)"),
+            ((parent_len != 0) & (parent_len != 8), "a span's parent span id is not 16 hex digits"),
+            (end < start, "span {name} ends before it starts"),
+            ((start < max(oldest, 0)) | (start > newest),
+             "span {name} starts outside the retention period ({days} days) or over two hours ahead"),
+            ((kind < 0) | (kind >= len(KINDS)) | (status < 0) | (status >= len(STATUSES)),
+             "span {name} has an unknown kind or status"),
+        )
+        refused = np.zeros(n, bool)
+        for mask, _ in checks:
+            refused |= mask
+        reason = ""
+        if refused.any():
+            first = int(np.argmax(refused))  # the reason given is the first refused span's
+            why = next(why for mask, why in checks if mask[first])
+            reason = why.format(name=repr(cols.name[first][:40]), days=self.retention_days)
+        rejected = int(refused.sum())
+        stored = n - rejected
         if stored:
-            table = pa.Table.from_arrays([pa.array(cols[f.name], f.type) for f in SPANS_SCHEMA], schema=SPANS_SCHEMA)
+            table = pa.Table.from_arrays([
+                trace_id,
+                span_id,
+                parent,
+                _names(cols.service),
+                _names(cols.name),
+                pa.array(_KIND_NAMES[np.clip(kind, 0, len(KINDS) - 1)], pa.string()),
+                _names(cols.route),
+                pa.array(start.view(np.int64), pa.timestamp("ns", tz="UTC")),
+                pa.array(end - start, pa.uint64()),
+                pa.array(_STATUS_NAMES[np.clip(status, 0, len(STATUSES) - 1)], pa.string()),
+                pa.array(cols.status_message, pa.string()),
+                pa.array(cols.scope, pa.string()),
+                utf8_column(cols.attributes),
+                utf8_column(cols.resource),
+                utf8_column(cols.events),
+                utf8_column(cols.links),
+            ], schema=SPANS_SCHEMA)
+            if rejected:
+                table = table.filter(pa.array(~refused))
             self.ingest.submit(table)
             self.runtime.metrics.count_ingest("spans", stored)
         return PutSpansResult(stored, rejected, reason)
@@ -166,6 +182,26 @@ class TracesService:
         last = max(s.end_ns for s in spans) // 1_000_000 + LOG_MARGIN_MS
         return self.runtime.service(LogsService).events_containing(spans[0].trace_id, first, last,
                                                                    limit=min(limit, MAX_TRACE_LOGS))
+
+
+_KIND_NAMES = np.array(KINDS, dtype=object)
+_STATUS_NAMES = np.array(STATUSES, dtype=object)
+
+
+def _names(texts: list[str]) -> pa.Array:
+    """A name column cut to ``MAX_NAME`` characters."""
+    column = pa.array(texts, pa.string())
+    if max(map(len, texts), default=0) > MAX_NAME:
+        column = pc.utf8_slice_codeunits(column, 0, MAX_NAME)
+    return column
+
+
+def _is_zero(ids: list[bytes], width: int) -> np.ndarray:
+    """Which ids are all zero bytes (checked per id only when one is)."""
+    zero = bytes(width)
+    if zero not in ids:
+        return np.zeros(len(ids), bool)
+    return np.fromiter((i == zero for i in ids), bool, len(ids))
 
 
 def _span(r: tuple) -> Span:

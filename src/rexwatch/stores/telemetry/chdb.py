@@ -13,10 +13,13 @@ query never holds up ingest.
 
 from __future__ import annotations
 
+import csv
+import io
 import queue
+import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,7 @@ import orjson
 import pyarrow as pa
 
 from rexwatch.errors import ConfigError, Unavailable
-from rexwatch.stores.telemetry.executor import QueryLimits, limit_error, settings_clause
+from rexwatch.stores.telemetry.executor import Progress, QueryLimits, limit_error, settings_clause
 
 _engines: dict[str, ChdbEngine] = {}
 
@@ -53,6 +56,17 @@ def encode_param(v: Any) -> Any:
 
 
 _engines_lock = threading.Lock()
+
+# chdb runs statements with ids of its own: a statement is named by its ``log_comment`` setting,
+# which system.processes shows in its ``Settings`` map (KILL QUERY and the check for it match on
+# that). A comment in the SQL would not do: a statement with parameters is listed re-formatted.
+_QUERY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def _marker(query_id: str) -> str:
+    if not _QUERY_ID.match(query_id):
+        raise ValueError(f"not a query id: {query_id!r}")
+    return f"rexwatch-query:{query_id}"
 
 
 class ChdbEngine:
@@ -91,10 +105,19 @@ class ChdbEngine:
         finally:
             self._free.put(conn)
 
-    def run(self, sql: str, fmt: str = "CSV", params: dict[str, Any] | None = None) -> Any:
+    def run(self, sql: str, fmt: str = "CSV", params: dict[str, Any] | None = None,
+            progress: Callable[[dict[str, int]], None] | None = None) -> Any:
+        """Run one statement; ``progress`` is called with chdb's progress payloads (accumulated
+        ``read_rows``, ``read_bytes``, ``total_rows_to_read``…) while it runs."""
         encoded = {k: encode_param(v) for k, v in params.items()} if params else None
         with self._connection() as conn:
-            return conn.query(sql, fmt, params=encoded)
+            if progress is None:
+                return conn.query(sql, fmt, params=encoded)
+            conn.set_progress_callback(progress)
+            try:
+                return conn.query(sql, fmt, params=encoded)
+            finally:
+                conn.set_progress_callback(None)
 
     def insert_arrow(self, target: str, columns: str, arrow_batch: pa.Table, settings: str = "") -> None:
         """Insert from an Arrow table without copying it through Python rows."""
@@ -159,11 +182,17 @@ class ChdbExecutor:
         return sql, {"db": self.database, **(params or {})}
 
     def _run(self, sql: str, fmt: str, params: dict[str, Any] | None, settings: dict[str, Any] | None,
-             limited: bool) -> Any:
+             limited: bool, query_id: str | None = None, progress: Progress | None = None) -> Any:
         sql, params = self._prepare(sql, params)
         effective = {**self.limits.settings(), **(settings or {})} if limited else dict(settings or {})
+        if query_id is not None:
+            effective["log_comment"] = _marker(query_id)
+        callback = None
+        if progress is not None:
+            def callback(p: dict[str, int]) -> None:
+                progress(int(p.get("read_rows", 0)), int(p.get("read_bytes", 0)))
         try:
-            return self.engine.run(sql + settings_clause(effective), fmt, params)
+            return self.engine.run(sql + settings_clause(effective), fmt, params, progress=callback)
         except RuntimeError as e:  # chdb raises ClickHouse errors as plain RuntimeError
             err = limit_error(e, effective)
             if err is not None:
@@ -175,19 +204,22 @@ class ChdbExecutor:
         self._run(sql, "CSV", params, settings, limited=False)
 
     def query_arrow(self, sql: str, params: dict[str, Any] | None = None, *,
-                    settings: dict[str, Any] | None = None) -> pa.Table:
-        res = self._run(sql, "ArrowTable", params, settings, limited=True)
+                    settings: dict[str, Any] | None = None, query_id: str | None = None,
+                    progress: Progress | None = None) -> pa.Table:
+        res = self._run(sql, "ArrowTable", params, settings, limited=True, query_id=query_id, progress=progress)
         return res if isinstance(res, pa.Table) else pa.table({})
 
     def query_rows(self, sql: str, params: dict[str, Any] | None = None, *,
-                   settings: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        table = self.query_arrow(sql, params, settings=settings)
+                   settings: dict[str, Any] | None = None, query_id: str | None = None,
+                   progress: Progress | None = None) -> list[tuple[Any, ...]]:
+        table = self.query_arrow(sql, params, settings=settings, query_id=query_id, progress=progress)
         cols = [c.to_pylist() for c in table.columns]
         return list(zip(*cols, strict=True)) if cols else []
 
     def query_text_rows(self, sql: str, params: dict[str, Any] | None = None, *,
-                        settings: dict[str, Any] | None = None) -> tuple[list[tuple[Any, ...]], int]:
-        res = self._run(sql, "JSONCompact", params, settings, limited=True)
+                        settings: dict[str, Any] | None = None, query_id: str | None = None,
+                        progress: Progress | None = None) -> tuple[list[tuple[Any, ...]], int]:
+        res = self._run(sql, "JSONCompact", params, settings, limited=True, query_id=query_id, progress=progress)
         raw = res.bytes() if res is not None else b""
         data = orjson.loads(raw) if raw else {"data": []}
         rows = [tuple(r) for r in data.get("data", [])]
@@ -223,6 +255,21 @@ class ChdbExecutor:
                 raise err from None
             raise
         return res.column("__pos").to_pylist() if isinstance(res, pa.Table) and res.num_rows else []
+
+    _MATCH = "Settings['log_comment'] = {marker:String}"
+
+    def kill_query(self, query_id: str) -> int:
+        """Stop the running statements named ``query_id`` (KILL QUERY … SYNC: it returns once they
+        have stopped); how many there were."""
+        res = self.engine.run(f"KILL QUERY WHERE {self._MATCH} SYNC", "CSV", {"marker": _marker(query_id)})
+        text = bytes(res.bytes() if res is not None else b"").decode()
+        return len({row[1] for row in csv.reader(io.StringIO(text)) if len(row) > 1})  # (kill_status, query_id, …)
+
+    def running(self, query_id: str) -> int:
+        """How many statements named ``query_id`` are running now (system.processes)."""
+        res = self.engine.run(f"SELECT count() FROM system.processes WHERE {self._MATCH}", "CSV",
+                              {"marker": _marker(query_id)})
+        return int(bytes(res.bytes()).decode().strip() or 0)
 
     def ping(self) -> None:
         started = time.monotonic()

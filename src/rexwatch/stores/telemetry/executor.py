@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -14,6 +15,10 @@ _SETTING_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 _CODE = re.compile(r"Code: (\d+)\.")
 TIMEOUT_EXCEEDED = 159
 MEMORY_LIMIT_EXCEEDED = 241
+
+
+# Called while a statement runs with the rows and bytes it has read so far (accumulated).
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -95,17 +100,29 @@ class Executor(Protocol):
         """Run a statement that returns nothing (DDL, ALTER, INSERT … SELECT); no query limits."""
 
     def query_arrow(self, sql: str, params: dict[str, Any] | None = None, *,
-                    settings: dict[str, Any] | None = None) -> pa.Table:
-        """Run a query and return its result as an Arrow table."""
+                    settings: dict[str, Any] | None = None, query_id: str | None = None,
+                    progress: Progress | None = None) -> pa.Table:
+        """Run a query and return its result as an Arrow table. ``query_id`` (letters, digits,
+        ``-`` and ``_``) names the statement for ``kill_query`` and ``running``; ``progress`` is
+        called with the rows and bytes read so far while it runs."""
 
     def query_rows(self, sql: str, params: dict[str, Any] | None = None, *,
-                   settings: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+                   settings: dict[str, Any] | None = None, query_id: str | None = None,
+                   progress: Progress | None = None) -> list[tuple[Any, ...]]:
         """Run a query and return rows as tuples (small results only)."""
 
     def query_text_rows(self, sql: str, params: dict[str, Any] | None = None, *,
-                        settings: dict[str, Any] | None = None) -> tuple[list[tuple[Any, ...]], int]:
+                        settings: dict[str, Any] | None = None, query_id: str | None = None,
+                        progress: Progress | None = None) -> tuple[list[tuple[Any, ...]], int]:
         """Rows as JSON values, and how many rows the query had before its outer LIMIT
         (ClickHouse's ``rows_before_limit_at_least``)."""
+
+    def kill_query(self, query_id: str) -> int:
+        """Stop the running statements named ``query_id`` and wait until they have stopped (KILL
+        QUERY … SYNC); how many were stopped. The stopped statement fails (QUERY_WAS_CANCELLED)."""
+
+    def running(self, query_id: str) -> int:
+        """How many statements named ``query_id`` are running (system.processes)."""
 
     def insert_arrow(self, table: str, data: pa.Table, *, dedup_token: str | None = None) -> int:
         """Append an Arrow table to ``table`` in the database; columns are matched by name. A retry

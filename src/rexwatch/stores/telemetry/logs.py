@@ -161,8 +161,11 @@ class LogsStore:
         after_seq: int | None = None,
         descending: bool = False,
         order_by_seq: bool = False,
+        ts_from: int | None = None,
+        ts_before: int | None = None,
     ) -> pa.Table:
-        """Events of ``source`` matching ``pattern`` after/before a (ts, seq) cursor, in (ts, seq) order."""
+        """Events of ``source`` matching ``pattern`` after/before a (ts, seq) cursor, in (ts, seq) order,
+        optionally only those with ``ts_from <= ts < ts_before`` (ms)."""
         sql, params = source
         params = dict(params)
         where = []
@@ -181,6 +184,12 @@ class LogsStore:
         if after_seq is not None:
             where.append("seq > {pg_after:UInt64}")
             params["pg_after"] = after_seq
+        if ts_from is not None:
+            where.append(f"ts >= {_ms('{pg_from:Int64}')}")
+            params["pg_from"] = ts_from
+        if ts_before is not None:
+            where.append(f"ts < {_ms('{pg_before:Int64}')}")
+            params["pg_before"] = ts_before
         direction = "DESC" if descending else "ASC"
         order = f"seq {direction}" if order_by_seq else f"ts {direction}, seq {direction}"
         q = (

@@ -124,8 +124,37 @@
     });
   }
 
+  // A JSON message is sent as its text, with its pretty-printed form (clickable values) in the
+  // <template> after it: the form goes in after the first paint, so it never delays the page.
+  function initPrettyJson() {
+    var pres = $all("pre[data-pretty]");
+    if (!pres.length) return;
+    requestAnimationFrame(function () {
+      setTimeout(function () {
+        pres.forEach(function (pre) {
+          var t = pre.nextElementSibling;
+          if (!t || t.tagName !== "TEMPLATE") return;
+          pre.textContent = "";
+          pre.appendChild(t.content.cloneNode(true));
+          pre.removeAttribute("data-pretty");
+          t.parentNode.removeChild(t);
+        });
+        document.body.setAttribute("data-json-ready", "1");
+      }, 0);
+    });
+  }
+
   // Charts -------------------------------------------------------------------------------------
   function chartWidth(el) { return Math.max(280, el.clientWidth || 600); }
+
+  // The server draws long series at the chart's pixel width (web/downsample.py): tell it how wide
+  // this browser's charts are (a chart's box, else the main column they fill), for the next page
+  // and for the fragments htmx fetches (a request's w= wins over it).
+  function rememberChartWidth() {
+    var el = $(".chart") || document.getElementById("main");
+    if (!el || !el.clientWidth) return;
+    document.cookie = "rexwatch_chart_w=" + Math.round(chartWidth(el)) + "; path=/; max-age=34560000; SameSite=Lax";
+  }
 
   // Drag across a chart to zoom: the selection becomes the page's absolute time range.
   function dragZoomHook(formId) {
@@ -496,6 +525,8 @@
     initAutoRefresh();
     initPatternError();
     initClickToFilter();
+    initPrettyJson();
+    rememberChartWidth();
     initHistogram();
     initInsightsChart();
     initMetricCharts();
