@@ -16,8 +16,11 @@ def test_every_navigation_link_of_a_fresh_server_loads_without_a_failed_request(
     page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     page.on("console", lambda m: failed.append(m.text) if m.type == "error" else None)
     page.goto(live.url + "/")
-    links = page.get_by_role("navigation", name="Main").locator("a").evaluate_all(
-        "els => els.map(e => e.getAttribute('href'))")
+    links = (
+        page.get_by_role("navigation", name="Main")
+        .locator("a")
+        .evaluate_all("els => els.map(e => e.getAttribute('href'))")
+    )
     assert len(links) >= 10
     for href in links:
         resp = page.goto(live.url + href)
@@ -44,8 +47,9 @@ def test_an_unknown_address_is_a_page_for_a_browser_and_json_for_a_program(page,
 
 def test_a_refused_form_is_a_page_with_the_message(page, live):
     """A form the service refuses outright (here: no CSRF cookie) says why in a page."""
-    resp = page.request.post(live.url + "/alarms-action", form={"name": "x", "action": "ack"},
-                             headers={"accept": "text/html"})
+    resp = page.request.post(
+        live.url + "/alarms-action", form={"name": "x", "action": "ack"}, headers={"accept": "text/html"}
+    )
     assert resp.status == 403 and resp.headers["content-type"].startswith("text/html")
     assert "CSRF token is missing or stale" in resp.text()
 

@@ -16,9 +16,17 @@ from fastapi.responses import Response
 _PROGRAM_PREFIXES = ("/api/", "/v1/", "/service/", "/push/", "/badge/", "/static/")
 _PROGRAM_PATHS = ("/", "/health", "/metrics")
 
-TITLES = {400: "Not accepted", 401: "Sign-in needed", 403: "Not allowed", 404: "Not found",
-          405: "Not allowed here", 409: "Conflict", 413: "Too large", 429: "Too many requests",
-          500: "Something went wrong"}
+TITLES = {
+    400: "Not accepted",
+    401: "Sign-in needed",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Not allowed here",
+    409: "Conflict",
+    413: "Too large",
+    429: "Too many requests",
+    500: "Something went wrong",
+}
 
 
 def wants_html(request: Request) -> bool:
@@ -30,7 +38,9 @@ def wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
-def html_error(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response | None:
+def html_error(
+    request: Request, status: int, message: str, headers: dict[str, str] | None = None
+) -> Response | None:
     """The error as a console page, or None when the request is not a browser's for a page."""
     if not wants_html(request):
         return None
@@ -44,7 +54,11 @@ def html_error(request: Request, status: int, message: str, headers: dict[str, s
     page = "status_missing.html" if request.url.path.startswith("/status/") else "error.html"
     try:
         return templates.TemplateResponse(
-            request, page, {"status": status, "title": TITLES.get(status, "Error"), "message": message},
-            status_code=status, headers=headers)
+            request,
+            page,
+            {"status": status, "title": TITLES.get(status, "Error"), "message": message},
+            status_code=status,
+            headers=headers,
+        )
     except Exception:  # the JSON answer, rather than a second failure
         return None
