@@ -24,6 +24,11 @@ for _name in [n for n in os.environ if n.startswith("REXWATCH_") and n not in TE
 # Servers the tests start do not watch themselves (their own log group, metrics and monitor would show up
 # in the listings tests compare); tests/test_selfwatch.py turns it on.
 os.environ["REXWATCH_SELF_MONITOR"] = "false"
+# Test data (tmp_path: chdb parts, SQLite stores, the data dirs of server subprocesses) lives in memory
+# where the machine has it: a test makes fresh stores, and on a disk busy with other work their DDL and
+# fsyncs cost seconds per test. pytest's numbered, self-cleaning temp dirs are kept; only their root moves.
+if "PYTEST_DEBUG_TEMPROOT" not in os.environ and os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+    os.environ["PYTEST_DEBUG_TEMPROOT"] = "/dev/shm"
 
 PG_ADMIN_URL = os.environ.get("REXWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -147,3 +152,33 @@ def app_factory():
     yield make
     for app in started:
         app.stop()
+
+
+# `make test` spreads the suite over two xdist workers file by file (--dist loadfile), so a module's
+# fixtures start once. The documents' runs in tests/test_docs.py are the longest tests and independent
+# (each starts its own server): as one file they kept one worker busy for minutes after the other had
+# finished. Each is its own unit of work, and those units are handed out first.
+SPREAD_FILES = {"tests/test_docs.py"}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SpreadLongFiles(LoadFileScheduling):
+        first = True
+
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return nodeid if scope in SPREAD_FILES else scope
+
+        def _assign_work_unit(self, node) -> None:
+            if self.first:
+                self.first = False
+                for scope in reversed([s for s in self.workqueue if s.split("::", 1)[0] in SPREAD_FILES]):
+                    self.workqueue.move_to_end(scope, last=False)
+            super()._assign_work_unit(node)
+
+    return SpreadLongFiles(config, log)

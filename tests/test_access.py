@@ -153,9 +153,10 @@ def test_console_forms_need_editor(runtime, secured):
     assert r.status_code == 403 and "role 'viewer'" in r.text
 
 
-@pytest.mark.parametrize("path", ["/alarms-create", "/metrics/explorer/create-alarm", "/target-groups-action"])
+@pytest.mark.parametrize("path", ["/alarms-create", "/alarms-edit", "/metrics/explorer/create-alarm",
+                                  "/target-groups-action"])
 def test_console_create_forms_need_editor(runtime, secured, path):
-    """Creating alarms and target groups: a viewer is refused by role, an editor reaches the CSRF check."""
+    """Creating and editing alarms, and target groups: a viewer is refused by role, an editor reaches the CSRF check."""
     keys = _keys(runtime)
     form = {"csrf": "x", "name": "a", "action": "create", "threshold": "1"}
     assert console_action("POST", path) == "edit"

@@ -65,7 +65,7 @@ def test_every_page_passes_axe(browser, live, sample, scheme):
 
 
 BACKGROUND = {"dark": "rgb(15, 20, 25)", "light": "rgb(255, 255, 255)"}
-THEMED = ("overview", "metrics", "alarms", "monitors", "target-group", "notifications")
+THEMED = ("overview", "metrics", "alarms", "monitors", "target-group", "notifications", "status-page")
 
 
 @pytest.mark.parametrize(("system", "chosen"), [("dark", "light"), ("light", "dark")])

@@ -10,8 +10,9 @@ import httpx
 import pytest
 
 from rexwatch.services.alarms import AlarmsService
-from rexwatch.services.alarms.model import AlarmDefinition
+from rexwatch.services.alarms.model import Actions, AlarmDefinition, CompositeAlarmDefinition, Dimension, Tag
 
+TOPIC = "arn:aws:sns:us-east-1:000000000000:utm-alerts"
 HOSTILE = 'utm-<img src=x onerror="document.body.dataset.pwned=1">'
 
 
@@ -159,13 +160,26 @@ def test_a_metric_math_alarm_graphs_its_expression(page, live, runtime, cpu_alar
 
 
 def test_edit_an_alarm_from_its_page(page, live, alarms):
+    """The create form, prefilled, with the name fixed; PutMetricAlarm's rules, beside the field."""
+    alarms.put_metric_alarm(AlarmDefinition(
+        name="utm-high-cpu", metric_name="CPUUtilization", namespace="AWS/ECS", statistic="Average", period=300,
+        dimensions=(Dimension("ClusterName", "utm"),), threshold=80, comparison_operator="GreaterThanThreshold",
+        evaluation_periods=3, unit="Percent", description="CPU above 80% <b>for</b> 15 minutes",
+        actions=Actions(alarm=(TOPIC,), ok=(TOPIC,), insufficient_data=(TOPIC,)), tags=(Tag("team", "ops"),)))
     page.goto(live.url + "/alarms/utm-high-cpu")
     page.get_by_text("Edit alarm").click()
     form = page.locator("#edit-alarm")
-    assert form.get_by_label("Threshold", exact=True).input_value() == "80.0"
+    name = form.get_by_label("Alarm name")
+    assert name.input_value() == "utm-high-cpu" and name.get_attribute("readonly") is not None
+    assert [form.get_by_label(label, exact=True).input_value() for label in
+            ("Namespace", "Metric", "Statistic", "Period (s)", "Threshold", "Evaluation periods")] == \
+        ["AWS/ECS", "CPUUtilization", "Average", "300", "80", "3"]
+    assert form.get_by_label("Dimensions").input_value() == "ClusterName=utm"
+    assert form.get_by_label("Notify topics").input_value() == TOPIC
+    assert form.get_by_label("Description").input_value() == "CPU above 80% <b>for</b> 15 minutes"
     form.get_by_label("Statistic", exact=True).fill("p99")
     form.get_by_label("Threshold", exact=True).fill("90")
-    form.get_by_label("When").select_option("GreaterThanOrEqualToThreshold")
+    form.get_by_label("When the statistic is").select_option("GreaterThanOrEqualToThreshold")
     form.get_by_label("Datapoints to alarm").fill("2")
     form.get_by_label("Missing data").select_option("breaching")
     form.get_by_role("button", name="Save alarm").click()
@@ -175,13 +189,86 @@ def test_edit_an_alarm_from_its_page(page, live, alarms):
             a.config["datapoints_to_alarm"], a.config["treat_missing_data"]) == (
         90.0, "GreaterThanOrEqualToThreshold", "p99", 2, "breaching")
     assert a.metric_name == "CPUUtilization" and a.description == "CPU above 80% <b>for</b> 15 minutes"
+    # What the form does not show stays: the unit, tags, INSUFFICIENT_DATA actions.
+    assert (a.config["unit"], [(t.key, t.value) for t in a.tags], a.insufficient_data_actions) == \
+        ("Percent", [("team", "ops")], [TOPIC])
 
-    # PutMetricAlarm's rules apply: more datapoints than periods is refused, and nothing changes.
+    # PutMetricAlarm's rules apply, each beside its field with what was typed kept; nothing changes.
     page.get_by_text("Edit alarm").click()
-    page.locator("#edit-alarm").get_by_label("Datapoints to alarm").fill("9")
-    page.locator("#edit-alarm").get_by_role("button", name="Save alarm").click()
-    assert "datapoints" in page.locator("[role=alert]").inner_text().lower()
+    form.get_by_label("Datapoints to alarm").fill("9")
+    form.get_by_role("button", name="Save alarm").click()
+    assert page.locator("details.edit-alarm").get_attribute("open") is not None
+    box = form.get_by_label("Datapoints to alarm")
+    assert box.get_attribute("aria-invalid") == "true" and box.input_value() == "9"
+    assert "datapoints" in page.locator("#edit-alarm-datapoints_to_alarm-error").inner_text().lower()
+    assert form.get_by_label("Alarm name").input_value() == "utm-high-cpu"
     assert alarms.get("utm-high-cpu").config["datapoints_to_alarm"] == 2
+    form.get_by_label("Datapoints to alarm").fill("2")
+    form.get_by_label("Period (s)").fill("45")
+    form.get_by_role("button", name="Save alarm").click()
+    assert page.locator("#edit-alarm-period-error").inner_text() == "Period must be 10, 20, 30 or a multiple of 60"
+    form.get_by_label("Period (s)").fill("300")
+    form.get_by_label("Threshold", exact=True).fill("lots")
+    form.get_by_role("button", name="Save alarm").click()
+    assert page.locator("#edit-alarm-threshold-error").inner_text() == "Threshold must be a number"
+    # The name is fixed: a form sent with another one edits that alarm, and never makes a new one.
+    csrf = form.locator("input[name=csrf]").input_value()
+    r = page.request.post(live.url + "/alarms-edit", form={"csrf": csrf, "name": "no-such-alarm", "threshold": "1",
+                                                          "namespace": "n", "metric": "m"})
+    assert r.status == 404 and "no-such-alarm" in r.text()
+    assert [a.name for a in alarms.describe_alarms()[0]] == sorted([HOSTILE, "utm-high-cpu"])
+
+
+def test_edit_a_composite_alarm_and_actions_the_form_cannot_show(page, live, alarms):
+    alarms.put_metric_alarm(AlarmDefinition(
+        name="utm-api-errors", metric_name="Errors", namespace="UTM/Api", statistic="Sum", period=60,
+        threshold=5, comparison_operator="GreaterThanThreshold", evaluation_periods=1,
+        actions=Actions(alarm=(TOPIC,), ok=())))
+    alarms.put_composite_alarm(CompositeAlarmDefinition(
+        name="utm-api-down", alarm_rule='ALARM("utm-high-cpu")', description="api down",
+        actions=Actions(alarm=(TOPIC,), ok=(TOPIC,))))
+    page.goto(live.url + "/alarms/utm-api-down")
+    page.get_by_text("Edit alarm").click()
+    form = page.locator("#edit-alarm")
+    assert form.get_by_label("Rule").input_value() == 'ALARM("utm-high-cpu")'
+    form.get_by_label("Rule").fill('ALARM("utm-high-cpu") AND ALARM("nope")')
+    form.get_by_role("button", name="Save alarm").click()
+    assert "nope" in page.locator("#edit-alarm-rule-error").inner_text()
+    assert form.get_by_label("Rule").input_value() == 'ALARM("utm-high-cpu") AND ALARM("nope")'
+    form.get_by_label("Rule").fill('ALARM("utm-high-cpu") OR ALARM("utm-api-errors")')
+    form.get_by_label("Notify topics").fill("")
+    form.get_by_role("button", name="Save alarm").click()
+    assert page.locator("[role=status]").inner_text() == "Saved."
+    a = alarms.get("utm-api-down")
+    assert a.config["alarm_rule"] == 'ALARM("utm-high-cpu") OR ALARM("utm-api-errors")'
+    assert (a.alarm_actions, a.ok_actions, a.description) == ([], [], "api down")
+
+    # ALARM and OK actions that differ are kept as they are, and the form says so.
+    page.goto(live.url + "/alarms/utm-api-errors")
+    page.get_by_text("Edit alarm").click()
+    assert page.locator("#edit-alarm").get_by_label("Notify topics").count() == 0
+    assert "Actions stay as they are" in page.locator("#edit-alarm-actions-kept").inner_text()
+    page.locator("#edit-alarm").get_by_label("Threshold").fill("7")
+    page.locator("#edit-alarm").get_by_role("button", name="Save alarm").click()
+    a = alarms.get("utm-api-errors")
+    assert (a.config["threshold"], a.alarm_actions, a.ok_actions) == (7.0, [TOPIC], [])
+
+
+def test_a_metric_math_alarm_is_not_offered_the_form(page, live, alarms):
+    from rexwatch.services.alarms.model import MetricQuery, MetricStat
+
+    alarms.put_metric_alarm(AlarmDefinition(
+        name="utm-cpu-doubled", evaluation_periods=1, threshold=150, comparison_operator="GreaterThanThreshold",
+        metrics=(MetricQuery("c", metric_stat=MetricStat("AWS/ECS", "CPUUtilization", (), 60, "Average"),
+                             return_data=False),
+                 MetricQuery("doubled", expression="c * 2", label="CPU x2"))))
+    page.goto(live.url + "/alarms/utm-cpu-doubled")
+    assert page.get_by_text("Edit alarm").count() == 0
+    assert "put-metric-alarm" in page.locator("main").inner_text()
+    csrf = page.locator("input[name=csrf]").first.input_value()
+    r = page.request.post(live.url + "/alarms-edit", form={"csrf": csrf, "name": "utm-cpu-doubled", "threshold": "1"})
+    assert r.status == 400 and "metric math" in r.text()
+    assert alarms.get("utm-cpu-doubled").config["threshold"] == 150
 
 
 def test_create_metric_and_composite_alarms_from_the_alarms_page(page, live, alarms):
@@ -246,7 +333,9 @@ def test_create_metric_and_composite_alarms_from_the_alarms_page(page, live, ala
     assert alarms.get("utm-api-down").kind == "composite"
 
 
-def test_create_alarm_needs_the_csrf_token(live, alarms):
-    r = httpx.post(live.url + "/alarms-create", data={"name": "x", "namespace": "n", "metric": "m", "threshold": "1"})
+@pytest.mark.parametrize("path", ["/alarms-create", "/alarms-edit"])
+def test_create_and_edit_need_the_csrf_token(live, alarms, path):
+    r = httpx.post(live.url + path, data={"name": "utm-high-cpu", "namespace": "n", "metric": "m", "threshold": "1"})
     assert r.status_code == 403
+    assert alarms.get("utm-high-cpu").config["threshold"] == 80
     assert [a.name for a in alarms.describe_alarms()[0]] == sorted([HOSTILE, "utm-high-cpu"])

@@ -222,6 +222,24 @@ def test_explorer_and_custom_widgets_say_what_is_missing(page, live) -> None:
     assert "Custom widgets" in notes[1] and "Lambda" in notes[1]
 
 
+def test_a_refused_new_dashboard_name_is_explained_beside_its_box(page, live) -> None:
+    page.goto(live.url + "/dashboards")
+    box = page.get_by_label("New dashboard named")
+    for typed, message in (("", "Give the new dashboard a name."),
+                           ("../<script>x</script>", "A dashboard name is 1 to 255 letters, digits, dashes (-) "
+                                                     "and underscores (_).")):
+        page.evaluate("document.querySelector('main form[action=\"/dashboards-new\"]').noValidate = true")
+        box.fill(typed)
+        with page.expect_navigation() as nav:
+            page.get_by_role("button", name="Create").click()
+        assert nav.value.status == 400 and "html" in nav.value.headers["content-type"]
+        assert page.locator("#new-dashboard-name-error").inner_text() == message
+        assert box.get_attribute("aria-invalid") == "true" and box.input_value() == typed
+    box.fill("utm-new")
+    page.get_by_role("button", name="Create").click()
+    assert page.url.endswith("/dashboards/utm-new/edit")
+
+
 def test_missing_dashboard_and_widget_are_404(live) -> None:
     assert httpx.get(live.url + "/dashboards/nope").status_code == 404
     put(live, "One", {"widgets": [{"type": "text", "properties": {"markdown": "x"}}]})

@@ -148,6 +148,11 @@ def test_hostile_names_and_messages_render_as_text(page, live, logs):
 def test_missing_group_and_bad_time_range_are_explained(page, live, logs):
     resp = page.goto(live.url + "/logs/group?name=/no/such")
     assert resp.status == 404 and "does not exist" in page.locator("main").inner_text()
+    # rexwatch's own groups, linked from the security and audit pages before their first event.
+    for name, what in (("/rexwatch/security", "blocked or unblocked"), ("/rexwatch/audit", "audit trail")):
+        resp = page.goto(live.url + "/logs/group?name=" + quote(name))
+        assert resp.status == 200 and page.locator("h1").inner_text().startswith(name)
+        assert what in page.locator("main").inner_text() and "nothing has been recorded yet" in page.inner_text("main")
     page.goto(live.url + "/logs/group?name=" + quote(API) + "&since=banana")
     assert "time range not used" in page.locator("[role=alert]").inner_text()
 

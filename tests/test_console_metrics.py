@@ -130,6 +130,15 @@ def test_bad_input_is_a_400_with_a_message(live, metrics):
     assert r.status_code == 200 and "UTM/Api" in r.text
 
 
+def test_an_unknown_statistic_is_named_as_a_statistic(page, live, metrics):
+    """The page names the statistic box's problem, not GetMetricData's parameter path."""
+    resp = page.goto(live.url + explorer_url("UTM/Api", "Errors", [("Service", "api")], stat="<b>p-lots</b>"))
+    assert resp.status == 400
+    alert = page.locator("[role=alert]").inner_text()
+    assert "The value <b>p-lots</b> for statistic is invalid" in alert and "p99" in alert
+    assert "MetricDataQueries" not in alert and page.locator("main b").count() == 0
+
+
 def test_long_series_are_drawn_at_the_chart_width_keeping_each_columns_extremes():
     from rexwatch.web.downsample import to_width
 

@@ -5,6 +5,7 @@ fails, pause, resume and delete; form errors and hostile names."""
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -92,6 +93,29 @@ def test_form_errors_keep_what_was_typed(page, live):
     page.locator("form.create-monitor").get_by_label("Target").fill("ftp://example.invalid/")
     page.get_by_role("button", name="Create monitor").click()
     assert "must be an absolute http:// or https:// URL" in page.locator("[role=alert]").inner_text()
+    assert page.locator("[role=alert]").inner_text().startswith("Not created: ")
+
+
+def test_forms_sent_without_a_monitor_or_group_are_explained(page, live, runtime):
+    """A form whose hidden id or group name was lost or altered: a refusal comes back to the list
+    with the message, a monitor or group that does not exist is a page that says so."""
+    page.goto(live.url + "/monitors")
+    csrf = page.locator("input[name=csrf]").first.input_value()
+    html = {"accept": "text/html"}
+    r = page.request.post(live.url + "/target-groups-action", form={"csrf": csrf, "action": "bogus", "name": ""},
+                          headers=html)
+    assert r.status == 200 and urlsplit(r.url).path == "/monitors"
+    page.goto(r.url)
+    alert = page.locator("[role=alert]").inner_text()
+    assert alert.startswith("action must be one of") and not alert.startswith("Not created")
+    r = page.request.post(live.url + "/monitors-action", form={"csrf": csrf, "action": "bogus", "id": "<b>x</b>"},
+                          headers=html)
+    assert r.status == 200 and urlsplit(r.url).path == "/monitors"
+    for path, form in (("/monitors-action", {"action": "pause", "id": "../<b>x</b>"}),
+                       ("/target-groups-action", {"action": "edit", "name": "<b>nope</b>"})):
+        r = page.request.post(live.url + path, form={"csrf": csrf, **form}, headers=html)
+        assert r.status == 404 and r.headers["content-type"].startswith("text/html")
+        assert "does not exist" in r.text() and "<b>" not in r.text().split("<main", 1)[1]
 
 
 def test_missing_monitor_and_csrf(live, runtime):
@@ -230,3 +254,43 @@ def test_target_group_create_see_health_edit_register_deregister_delete(page, li
     assert page.locator("[role=status]").inner_text() == "Deleted utm-api."
     assert svc.list() == [] and "No target groups" in page.locator("section.target-groups").inner_text()
     assert httpx.get(live.url + "/monitors/target-groups/utm-api").status_code == 404
+
+
+def test_target_group_topics_are_all_kept_and_edited(page, live, runtime):
+    """Every topic of a group shows in the edit form and survives a save; the form edits the list."""
+    from rexwatch.services.monitors import TargetGroupService
+
+    svc = runtime.service(TargetGroupService)
+    a, b, c = (f"arn:aws:sns:us-east-1:000000000000:utm-{x}" for x in ("alerts", "pager", "slack"))
+    svc.create({"name": "utm-api", "topics": [a, b]})
+    page.goto(live.url + "/monitors/target-groups/utm-api")
+    assert f"notifies {a}, {b}" in page.locator("main").inner_text()
+    page.get_by_text("Edit", exact=True).click()
+    topics = page.get_by_label("Notify topics")
+    assert topics.input_value() == f"{a} {b}"
+    page.get_by_label("Unhealthy after").fill("3")  # a change elsewhere keeps both topics
+    page.get_by_role("button", name="Save").click()
+    assert page.locator("[role=status]").inner_text() == "Saved."
+    assert svc.get("utm-api")["Topics"] == [a, b] and svc.get("utm-api")["UnhealthyThresholdCount"] == 3
+    page.get_by_text("Edit", exact=True).click()
+    topics.fill(f"{b}, {c}\t{b}")
+    page.get_by_role("button", name="Save").click()
+    assert svc.get("utm-api")["Topics"] == [b, c]
+    page.get_by_text("Edit", exact=True).click()
+    topics.fill("")
+    page.get_by_role("button", name="Save").click()
+    assert svc.get("utm-api")["Topics"] == [] and "notifies no topic" in page.locator("main").inner_text()
+
+    # Created with several topics from the monitors page; too many are refused with the form kept.
+    page.goto(live.url + "/monitors")
+    page.get_by_text("Create a target group").click()
+    form = page.locator("form.create-target-group")
+    form.get_by_label("Group name").fill("utm-web")
+    many = " ".join(f"{a}-{i}" for i in range(21))
+    form.get_by_label("Notify topics").fill(many)
+    form.get_by_role("button", name="Create target group").click()
+    assert "at most 20 topic ARNs" in page.locator("section.target-groups [role=alert]").inner_text()
+    assert form.get_by_label("Notify topics").input_value() == many
+    form.get_by_label("Notify topics").fill(f"{a} {c}")
+    form.get_by_role("button", name="Create target group").click()
+    assert svc.get("utm-web")["Topics"] == [a, c]

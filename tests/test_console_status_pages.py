@@ -79,3 +79,30 @@ def test_status_page_forms_need_the_csrf_token(live, monitors):
     assert r.status_code == 403
     r = httpx.post(live.url + "/status-pages/preview", data={"slug": "x", "title": "x"})
     assert r.status_code == 403
+
+
+BACKGROUND = {"dark": "rgb(15, 20, 25)", "light": "rgb(255, 255, 255)"}
+
+
+def test_the_public_page_honours_the_consoles_theme(browser, live, runtime, monitors):
+    """The theme cookie or ?theme= picks the public page's colours too, in the HTML itself (no flash);
+    without either it follows the system."""
+    runtime.service(MonitorService).create_page({"slug": "utm", "title": "UTM", "monitors": [monitors[0]["id"]]})
+    body = "getComputedStyle(document.body).backgroundColor"
+    for system in ("dark", "light"):
+        ctx = browser.new_context(color_scheme=system)
+        page = ctx.new_page()
+        try:
+            r = page.goto(live.url + "/status/utm")
+            assert 'data-theme="system"' in r.text() and page.evaluate(body) == BACKGROUND[system]
+            other = "light" if system == "dark" else "dark"
+            r = page.goto(live.url + f"/status/utm?theme={other}")
+            assert f'data-theme="{other}"' in r.text() and page.evaluate(body) == BACKGROUND[other]
+            assert r.headers["cache-control"].startswith("private") and r.headers["vary"] == "Cookie"
+            r = page.goto(live.url + "/status/utm")  # remembered in the console's cookie
+            assert f'data-theme="{other}"' in r.text() and page.evaluate(body) == BACKGROUND[other]
+            assert r.headers["cache-control"] == "public, max-age=30"
+            page.goto(live.url + "/alarms")  # the console shares the choice
+            assert page.locator("html").get_attribute("data-theme") == other
+        finally:
+            ctx.close()

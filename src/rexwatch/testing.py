@@ -13,11 +13,13 @@ machine is slow; a passing test returns as soon as its condition holds.
 
 from __future__ import annotations
 
+import atexit
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -90,22 +92,117 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+_sqlite_template: Path | None = None
+_sqlite_template_lock = threading.Lock()
+
+
+def _migrated_sqlite_copy(dest: Path) -> None:
+    """Write at ``dest`` a SQLite control store at the newest revision of every migration branch.
+
+    The migrations run once per process, into a template; each runtime gets a copy of it (SQLite's
+    backup API, so the copy is consistent whatever the template's journal holds). The copy is the
+    store ``upgrade`` would have made, at a fraction of the cost of running alembic for every test.
+    """
+    import shutil
+    import sqlite3
+    import tempfile
+
+    from rexwatch.stores.control import connect_control, upgrade
+
+    global _sqlite_template
+    with _sqlite_template_lock:
+        if _sqlite_template is None:
+            folder = Path(tempfile.mkdtemp(prefix="rexwatch-control-template-"))
+            atexit.register(shutil.rmtree, folder, True)
+            engine = connect_control(f"sqlite:///{folder / 'control.db'}")
+            try:
+                upgrade(engine)
+            finally:
+                engine.dispose()
+            _sqlite_template = folder / "control.db"
+        template = _sqlite_template
+    src, dst = sqlite3.connect(template), sqlite3.connect(dest)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+
+
+_spares: dict[int, tuple[Any, Future[str]]] = {}
+_spares_lock = threading.Lock()
+
+
+def _prepare_database(engine: Any, done: Future[str]) -> None:
+    from rexwatch.stores.telemetry.chdb import ChdbExecutor
+    from rexwatch.stores.telemetry.schema import apply
+
+    try:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        apply(ChdbExecutor(engine, name))
+        done.set_result(name)
+    except BaseException as e:  # the engine closed under it, say: the caller makes its own
+        done.set_exception(e)
+
+
+def _settle_spares() -> None:
+    # At exit, before the interpreter goes: chdb crashes the process if a statement is still running then.
+    for _, done in list(_spares.values()):
+        try:
+            done.result(timeout=10)
+        except Exception:
+            pass
+
+
+def _fresh_database(engine: Any) -> str | None:
+    """A new telemetry database in ``engine`` with the schema applied, made while the previous test ran.
+
+    One database is prepared ahead per engine, on a background thread: its DDL mostly waits on chdb,
+    not on the CPU, so a test's fresh database is ready when it asks. None when that failed.
+    """
+    following: Future[str] = Future()
+    with _spares_lock:
+        if not _spares:
+            atexit.register(_settle_spares)
+        previous = _spares.get(id(engine))
+        _spares[id(engine)] = (engine, following)
+    threading.Thread(
+        target=_prepare_database, args=(engine, following), name="telemetry-db-ahead", daemon=True
+    ).start()
+    if previous is None or previous[0] is not engine:
+        return None
+    try:
+        return previous[1].result(timeout=120)
+    except Exception:
+        return None
+
+
 def make_runtime(data_dir: Path, engine: Any, control_url: str | None = None, **settings: Any) -> Runtime:
-    """A runtime on a fresh telemetry database inside a shared chdb engine."""
+    """A runtime on a fresh telemetry database inside a shared chdb engine.
+
+    Without ``control_url`` the control store is the SQLite file in ``data_dir``, at the newest revision
+    of the migrations (a copy of a migrated template when there is none yet); a given ``control_url``
+    (PostgreSQL, say) is migrated with ``upgrade``.
+    """
     from rexwatch.stores.control import connect_control, upgrade
     from rexwatch.stores.telemetry.chdb import ChdbExecutor
     from rexwatch.stores.telemetry.executor import QueryLimits
     from rexwatch.stores.telemetry.schema import apply
 
+    if "telemetry_database" not in settings:
+        settings["telemetry_database"] = _fresh_database(engine) or f"t_{uuid.uuid4().hex[:12]}"
     s: Settings = load_settings(
         data_dir=str(data_dir),
         control_url=control_url or f"sqlite:///{data_dir / 'control.db'}",
-        telemetry_database=f"t_{uuid.uuid4().hex[:12]}",
         **settings,
     )
     data_dir.mkdir(parents=True, exist_ok=True)
-    control = connect_control(s.effective_control_url)
-    upgrade(control)
+    if control_url is None and not (data_dir / "control.db").exists():
+        _migrated_sqlite_copy(data_dir / "control.db")
+        control = connect_control(s.effective_control_url)
+    else:  # another store, or one a previous runtime left in data_dir
+        control = connect_control(s.effective_control_url)
+        upgrade(control)
     telemetry = ChdbExecutor(engine, s.telemetry_database, QueryLimits.from_settings(s))
     apply(telemetry)
     return Runtime(s, control, telemetry)
@@ -127,8 +224,10 @@ class LiveServer:
         from rexwatch.server.protocol import protocol_class
 
         # The production protocol, so tests meet the same read deadline and header limit.
+        # A stop does not wait on responses that never end (a live tail a browser page keeps open).
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_config=None, access_log=False,
-                                lifespan="on", http=protocol_class(runtime.settings.read_timeout_s))
+                                lifespan="on", http=protocol_class(runtime.settings.read_timeout_s),
+                                timeout_graceful_shutdown=1)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name=f"live-server-{self.port}", daemon=True)
 

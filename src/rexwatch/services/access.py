@@ -251,8 +251,9 @@ CONSOLE_RULES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         # Everyone ends their own session and turns their own second factor on or off.
         ("*", r"^/logout$", "read"),
         ("*", r"^/account/", "read"),
-        # Creating alarms (the alarms page's form, and from a graph in the metrics explorer).
-        ("POST", r"^/(alarms-create|metrics/explorer/create-alarm)$", "edit"),
+        # Creating alarms (the alarms page's form, and from a graph in the metrics explorer) and
+        # editing one in the same form on its page.
+        ("POST", r"^/(alarms-create|alarms-edit|metrics/explorer/create-alarm)$", "edit"),
         # Target groups: one group's page reads; its forms create, edit, delete, (de)register targets.
         ("GET", r"^/monitors/target-groups/[^/]+$", "read"),
         ("POST", r"^/target-groups-action$", "edit"),

@@ -49,8 +49,10 @@ PAGES: tuple[str, ...] = (
 
 
 def install(app: FastAPI, runtime: Runtime) -> None:
+    from rexwatch.web.errors import html_error
     from rexwatch.web.timezone import TimezoneMiddleware
 
+    app.state.html_error = html_error  # api/errors.py answers a browser's failed page with a page
     app.add_middleware(TimezoneMiddleware)
     app.add_middleware(_theme.ThemeMiddleware)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

@@ -20,18 +20,23 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from rexwatch.api.routes.alarms import config_json
 from rexwatch.errors import Invalid, NotFound, RexwatchError
 from rexwatch.services.alarms import AlarmsService
-from rexwatch.services.alarms.model import Actions, Alarm, AlarmDefinition
+from rexwatch.services.alarms.model import Alarm
 from rexwatch.services.metrics import MetricsService
 from rexwatch.services.metrics.model import MetricDataQuery, MetricId, MetricStatSpec
 from rexwatch.web import templates
-from rexwatch.web.alarm_form import OPERATORS as FORM_OPERATORS
-from rexwatch.web.alarm_form import STATISTICS as FORM_STATISTICS
 from rexwatch.web.alarm_form import (
+    MISSING,
     create_composite_alarm,
     create_metric_alarm,
+    edit_alarm,
+    edit_form,
+    editable,
     empty_form,
+    failed_edit_form,
     failed_form,
 )
+from rexwatch.web.alarm_form import OPERATORS as FORM_OPERATORS
+from rexwatch.web.alarm_form import STATISTICS as FORM_STATISTICS
 from rexwatch.web.common import (
     RELATIVE,
     TimeRange,
@@ -183,6 +188,11 @@ def _graph(runtime: Any, a: Alarm, tr: TimeRange, backtest: bool, width: int) ->
 
 @router.get("/alarms/{name:path}", response_class=HTMLResponse)
 async def alarm_page(request: Request, name: str, backtest: str = "") -> HTMLResponse:
+    return await _render_alarm(request, name, bool(backtest))
+
+
+async def _render_alarm(request: Request, name: str, backtest: bool = False, form: dict[str, Any] | None = None,
+                        status_code: int = 200) -> HTMLResponse:
     runtime = request.app.state.runtime
     svc = runtime.service(AlarmsService)
     try:
@@ -190,7 +200,7 @@ async def alarm_page(request: Request, name: str, backtest: str = "") -> HTMLRes
     except NotFound:
         return templates.TemplateResponse(request, "alarm_missing.html", {"name": name}, status_code=404)
     tr, range_error = time_range(request, default="1d")
-    graph = await call(_graph, runtime, alarm, tr, bool(backtest), chart_width(request))
+    graph = await call(_graph, runtime, alarm, tr, backtest, chart_width(request))
     explore = None
     if alarm.kind == "metric" and not alarm.config.get("math"):
         explore = explorer_url(alarm.namespace or "", alarm.metric_name or "",
@@ -214,52 +224,39 @@ async def alarm_page(request: Request, name: str, backtest: str = "") -> HTMLRes
             "reason_data": data,
             "mute_rules": rules,
             "metrics": config_json(alarm).get("metrics"),
-            "editable": editable(alarm), "operators": OPERATORS, "missing_choices": MISSING,
+            "edit_form": form or (edit_form(alarm) if editable(alarm) else None),
+            "form_operators": FORM_OPERATORS, "form_statistics": FORM_STATISTICS, "missing_choices": MISSING,
             "csrf": csrf_token(request),
             "done": request.query_params.get("done"),
             "problem": request.query_params.get("problem"),
             "tr": tr, "relative": RELATIVE, "range_error": range_error, "explore": explore,
-            "backtest_on": bool(backtest), "url": url, **graph,
+            "backtest_on": backtest, "url": url, **graph,
             "fmt": lambda sec: fmt_ms(int(sec * 1000)),
         },
+        status_code=status_code,
     )
     return set_csrf_cookie(request, response)
 
 
-ACTIONS = ("ack", "mute", "unmute", "enable", "disable", "set-state", "edit")
-OPERATORS = ("GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "LessThanThreshold",
-             "LessThanOrEqualToThreshold")
-MISSING = ("missing", "notBreaching", "breaching", "ignore")
-
-
-def editable(a: Alarm) -> bool:
-    """The console edits alarms on one metric; metric math and composites stay with the CLI/API."""
-    return a.kind == "metric" and not a.config.get("metrics") and bool(a.metric_name)
-
-
-def _edited(a: Alarm, fields: dict[str, str]) -> AlarmDefinition:
-    """The alarm's definition with the form's condition, statistic, period and description; the
-    metric, actions and tags stay. PutMetricAlarm validates the result."""
+@router.post("/alarms-edit", response_model=None)
+async def edit_alarm_form(request: Request) -> HTMLResponse | RedirectResponse:
+    """"Edit alarm" on an alarm's page: the create form, prefilled, validated by the service as
+    PutMetricAlarm (or PutCompositeAlarm). A refusal shows the page again with the form as typed and
+    the message beside its field."""
+    fields = await check_csrf(request)
+    name = fields.get("name", "")
+    svc = request.app.state.runtime.service(AlarmsService)
     try:
-        threshold = float(fields.get("threshold", ""))
-        period = int(fields.get("period", ""))
-        evaluation = int(fields.get("evaluation_periods", ""))
-        datapoints = int(fields["datapoints_to_alarm"]) if fields.get("datapoints_to_alarm", "").strip() else None
-    except ValueError:
-        raise Invalid("threshold, period, evaluation periods and datapoints must be numbers", field="threshold")
-    stat = fields.get("stat", "").strip()
-    percentile = stat[:1] in ("p", "P") and stat[1:2].isdigit()
-    c = a.config
-    return AlarmDefinition(
-        name=a.name, namespace=a.namespace, metric_name=a.metric_name, dimensions=tuple(a.dimensions),
-        statistic=None if percentile else stat, extended_statistic=stat if percentile else None,
-        period=period, unit=c.get("unit"), evaluation_periods=evaluation, datapoints_to_alarm=datapoints,
-        threshold=threshold, comparison_operator=fields.get("op", ""),
-        treat_missing_data=fields.get("treat_missing_data") or None,
-        evaluate_low_sample_count_percentile=c.get("evaluate_low_sample_count_percentile"),
-        description=fields.get("description", "").strip()[:1024] or None, actions_enabled=a.actions_enabled,
-        actions=Actions(tuple(a.alarm_actions), tuple(a.ok_actions), tuple(a.insufficient_data_actions)),
-        tags=tuple(a.tags))
+        await call(edit_alarm, svc, fields)
+    except NotFound:
+        return await _render_alarm(request, name)  # the page says the alarm does not exist (404)
+    except RexwatchError as e:
+        alarm = await call(svc.get, name)
+        return await _render_alarm(request, name, form=failed_edit_form(alarm, fields, e), status_code=400)
+    return RedirectResponse(url(f"/alarms/{quote(name, safe='')}", done="Saved."), status_code=303)
+
+
+ACTIONS = ("ack", "mute", "unmute", "enable", "disable", "set-state")
 STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
 
 
@@ -280,13 +277,6 @@ def _act(svc: AlarmsService, name: str, action: str, fields: dict[str, str]) -> 
             raise Invalid(f"mute rule {rule!r} does not mute this alarm", field="rule")
         svc.delete_mute_rule(rule)
         return f"Mute rule {rule} removed."
-    if action == "edit":
-        a = svc.get(name)
-        if not editable(a):
-            raise Invalid("only an alarm on one metric can be edited here; use the CLI or the API for "
-                          "metric math and composite alarms", field="name")
-        svc.put_metric_alarm(_edited(a, fields))
-        return "Saved."
     if action == "set-state":
         state = fields.get("state", "")
         if state not in STATES:

@@ -326,12 +326,22 @@ async def save_dashboard(request: Request, name: str) -> Response:
     return RedirectResponse(url(f"/dashboards/{quote(name, safe='')}", done=done), status_code=303)
 
 
-@router.get("/dashboards-new")
-async def new_dashboard(name: str = "") -> RedirectResponse:
-    """The form on the list page: a new dashboard starts in the JSON editor (nothing exists until saved)."""
+@router.get("/dashboards-new", response_model=None)
+async def new_dashboard(request: Request, name: str = "") -> RedirectResponse | HTMLResponse:
+    """The form on the list page: a new dashboard starts in the JSON editor (nothing exists until saved).
+    A name the service refuses shows the list again with the message beside the box."""
     from rexwatch.services.dashboards.service import check_name
 
-    check_name(name.strip())
+    try:
+        check_name(name.strip())
+    except RexwatchError:
+        message = ("Give the new dashboard a name." if not name.strip() else
+                   "A dashboard name is 1 to 255 letters, digits, dashes (-) and underscores (_).")
+        svc = request.app.state.runtime.service(DashboardsService)
+        entries, _ = await call(svc.list, None)
+        return templates.TemplateResponse(request, "dashboards.html", {
+            "entries": entries, "prefix": "", "problem": None, "when": when,
+            "new_name": name[:300], "new_error": message}, status_code=400)
     return RedirectResponse(f"/dashboards/{quote(name.strip(), safe='')}/edit", status_code=303)
 
 

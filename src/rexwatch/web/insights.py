@@ -109,7 +109,11 @@ async def insights_page(request: Request, q: str = "", group: list[str] | None =
     ctx["definitions"] = await call(_definitions, svc)
     owner, new_cookie = history_owner(request)
     status = 200
-    if run and q.strip():
+    if run and q.strip() and not chosen:
+        # StartQuery's own wording names its AWS parameters; the page has a list to choose from.
+        ctx["error"] = {"message": "Choose at least one log group to query."}
+        status = 400
+    elif run and q.strip():
         try:
             ctx["query_id"] = await call(svc.start_query, q, group_names=chosen, start_s=tr.start_ms // 1000,
                                          end_s=-(-tr.end_ms // 1000))

@@ -109,6 +109,15 @@ def _streams(svc: LogsService, name: str) -> dict[str, Any]:
     return {"streams": streams, "stored": svc.describe_log_group(name).stored_bytes}
 
 
+def _own_group(request: Request, name: str) -> str | None:
+    """What rexwatch itself writes into ``name``, when it is one of its own groups (the console
+    links them before their first event creates them)."""
+    st = request.app.state.runtime.settings
+    return {st.audit_log_group: "the audit trail: every change through any door, and failed sign-ins",
+            st.security_log_group: "an event for every IP address blocked or unblocked",
+            st.self_monitor_log_group: "the server's own request log"}.get(name)
+
+
 @router.get("/logs/group", response_class=HTMLResponse)
 async def group_page(request: Request, name: str = "", stream: str = "", pattern: str = "",
                      token: str = "") -> HTMLResponse:
@@ -126,8 +135,10 @@ async def group_page(request: Request, name: str = "", stream: str = "", pattern
         ctx.update(await call(_events_view, svc, name, stream or None, pattern or None, tr.start_ms, tr.end_ms,
                               token or None))
     except NotFound as e:
-        return templates.TemplateResponse(request, "logs_missing.html", {"name": name, "message": e.message},
-                                          status_code=404)
+        own = _own_group(request, name)  # not made yet: an empty state, not a missing page
+        return templates.TemplateResponse(request, "logs_missing.html",
+                                          {"name": name, "message": e.message, "own": own},
+                                          status_code=200 if own else 404)
     except RexwatchError as e:
         ctx["error"] = e.message
     if ctx["group"] is not None:

@@ -21,6 +21,7 @@ from rexwatch.errors import Invalid, QueryError, RexwatchError
 from rexwatch.services.alarms import AlarmsService
 from rexwatch.services.metrics import MetricsService
 from rexwatch.services.metrics.model import MetricDataQuery, MetricId, MetricStatSpec
+from rexwatch.services.metrics.rules import percentile_level
 from rexwatch.web import templates
 from rexwatch.web.alarm_form import MISSING, OPERATORS, create_metric_alarm, empty_form, failed_form
 from rexwatch.web.alarm_form import STATISTICS as FORM_STATISTICS
@@ -199,6 +200,7 @@ async def _explorer(request: Request, ns: str = "", metric: str = "", find: str 
         ctx["series"] = series
         ctx["raw_series"] = raw
         if series or expr:
+            percentile_level(stat)  # the statistic's own message, not GetMetricData's parameter path
             data = await call(graph_data, svc, runtime.service(AlarmsService), series, stat, p, tr.start_ms,
                               tr.end_ms, expr, bool(only))
             ctx["chart"] = to_width(data, chart_width(request))

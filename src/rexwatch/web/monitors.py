@@ -235,8 +235,10 @@ async def monitor_action(request: Request) -> RedirectResponse:
         if action == "create":
             keep = {k: fields.get(k, "") for k in ("name", "type", "target", "interval", "timeout", "retries",
                                                     "keyword")}
-            return RedirectResponse(url("/monitors", problem=e.message, **keep), status_code=303)
-        return RedirectResponse(url(f"/monitors/{ident}", problem=e.message), status_code=303)
+            return RedirectResponse(url("/monitors", problem=f"Not created: {e.message}", **keep), status_code=303)
+        # Back to the monitor's page, or to the list when the form named none (its id is a number).
+        back = f"/monitors/{ident}" if ident.isascii() and ident.isdigit() else "/monitors"
+        return RedirectResponse(url(back, problem=e.message), status_code=303)
 
 
 # Target groups ----------------------------------------------------------------------------------------
@@ -284,14 +286,15 @@ async def target_group_page(request: Request, name: str) -> HTMLResponse:
 
 
 TG_FIELDS = ("name", "protocol", "port", "health_check_path", "matcher", "health_check_interval",
-             "health_check_timeout", "healthy_threshold", "unhealthy_threshold", "topic", "targets")
+             "health_check_timeout", "healthy_threshold", "unhealthy_threshold", "topics", "targets")
 
 
 def _tg_spec(fields: dict[str, str]) -> dict[str, Any]:
-    """The service's input from a target group form; empty boxes take the service's defaults."""
+    """The service's input from a target group form; empty boxes take the service's defaults.
+    ``topics`` holds every topic ARN, separated by spaces, commas or lines (an ARN has none)."""
     data: dict[str, Any] = {k: fields[k].strip() for k in TG_FIELDS[:-2] if fields.get(k, "").strip()}
-    if "topic" in fields:
-        data["topics"] = [fields["topic"].strip()] if fields["topic"].strip() else []
+    if "topics" in fields:
+        data["topics"] = list(dict.fromkeys(fields["topics"].replace(",", " ").split()))
     if "enabled" in fields:
         data["health_check_enabled"] = fields["enabled"] == "on"
     return data
@@ -355,8 +358,9 @@ async def target_group_action(request: Request) -> RedirectResponse:
             keep = {k: fields.get(k, "")[:2000] for k in TG_FIELDS}
             return RedirectResponse(url("/monitors", tg_problem=e.message, **{f"tg_{k}": v for k, v in keep.items()})
                                     + "#create-target-group", status_code=303)
-        return RedirectResponse(url(f"/monitors/target-groups/{quote(fields.get('name', ''), safe='')}", problem=e.message),
-                                status_code=303)
+        name = fields.get("name", "").strip()
+        back = f"/monitors/target-groups/{quote(name, safe='')}" if name else "/monitors"
+        return RedirectResponse(url(back, problem=e.message), status_code=303)
     if not name:
         return RedirectResponse(url("/monitors", done=done), status_code=303)
     return RedirectResponse(url(f"/monitors/target-groups/{quote(name, safe='')}", done=done), status_code=303)

@@ -87,7 +87,10 @@ async def status_html(slug: str, request: Request) -> HTMLResponse:
         request,
         "status_page.html",
         {"page": view, "headline": STATUS_WORDS[view["status"]]},
-        headers={"Cache-Control": "public, max-age=30"},
+        # The theme and time zone come from the viewer's cookies: a shared cache keys on them, and
+        # never keeps an answer that sets one (?theme= or ?tz= in the address).
+        headers={"Cache-Control": "private, max-age=30" if {"theme", "tz"} & set(request.query_params)
+                 else "public, max-age=30", "Vary": "Cookie"},
     )
 
 

@@ -40,6 +40,9 @@ def _num(data: dict[str, Any], key: str, default: float, lo: float, hi: float, i
     return v
 
 
+MAX_TOPICS = 20
+
+
 def normalise_group(data: dict[str, Any]) -> dict[str, Any]:
     name = str(data.get("name") or "")
     if not NAME.match(name):
@@ -74,6 +77,8 @@ def normalise_group(data: dict[str, Any]) -> dict[str, Any]:
     topics = data.get("topics") or []
     if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
         raise Invalid("topics must be a list of topic ARNs", field="topics")
+    if len(topics) > MAX_TOPICS or any(len(t) > 1024 for t in topics):
+        raise Invalid(f"topics: at most {MAX_TOPICS} topic ARNs of at most 1024 characters each", field="topics")
     if hc_port == "traffic-port" and port is None:
         port = 80 if protocol == "HTTP" else 443 if protocol == "HTTPS" else None
         if port is None:
