@@ -91,8 +91,12 @@ def _number(v: Any) -> float | None:
 
 
 def key_values(rule: LogRule, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[KeyValue]:
-    """The value of each key in a result (rows whose value is not a number are skipped)."""
-    dicts = [dict(zip(columns, r, strict=False)) for r in rows]
+    """The value of each key in a result (rows whose value is not a number are skipped).
+
+    Log fields are the sender's bytes and may hold U+0000, which the control store cannot keep (keys,
+    rows and reasons are written there): it becomes U+FFFD, so a crafted value cannot stop the alarm."""
+    dicts = [{c: v.replace("\x00", "\ufffd") if isinstance(v, str) else v for c, v in zip(columns, r, strict=False)}
+             for r in rows]
     if not rule.group_by:
         vals = [(x, d) for d in dicts if (x := _number(d.get(rule.column))) is not None]
         if not vals:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.pool import NullPool
 
-from rexwatch.errors import ConfigError
+from rexwatch.errors import ConfigError, Invalid
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -25,6 +26,7 @@ def connect_control(url: str) -> Engine:
             engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
         else:
             raise ConfigError(f"control_url {url!r}: only sqlite:/// and postgresql+psycopg:// are supported")
+        event.listen(engine, "before_cursor_execute", _refuse_nul)
     except ArgumentError as e:
         raise ConfigError(f"control_url is malformed: {e}")
     except ModuleNotFoundError as e:
@@ -64,6 +66,25 @@ def ping(engine: Engine) -> None:
     """Raise if the control store does not answer; the health endpoint and overview call this."""
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
+
+
+_PARAM_SUFFIX = re.compile(r"_\d+$")
+
+
+def _refuse_nul(_conn, _cursor, _statement, parameters, context, _executemany) -> None:
+    """PostgreSQL cannot store U+0000 in text (psycopg raises DataError, a 500 to the caller), and SQLite
+    would keep it: a name or description holding one is refused on both stores alike, with a 400 that
+    names the column, before anything is written."""
+    rows = parameters if isinstance(parameters, list) else (parameters,)
+    positions = getattr(getattr(context, "compiled", None), "positiontup", None) or ()
+    for row in rows:
+        items = row.items() if isinstance(row, dict) else enumerate(row or ())
+        for key, value in items:
+            if isinstance(value, str) and "\x00" in value:
+                if isinstance(key, int):  # SQLite's positional parameters: the compiled statement names them
+                    key = positions[key] if key < len(positions) else "a text value"
+                name = _PARAM_SUFFIX.sub("", key)
+                raise Invalid(f"{name} must not contain the NUL character (U+0000)")
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
