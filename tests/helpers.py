@@ -65,3 +65,13 @@ def run_cli(*args: str, env: dict[str, str] | None = None, input: str | None = N
     """Run the installed ``rexwatch`` command as a user would."""
     return subprocess.run([sys.executable, "-m", "rexwatch", *args], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, input=input, timeout=timeout)
+
+
+def away_from_slot_edges(before_s: float, after_s: float, slot_s: int = 300, deadline_s: float = 30.0) -> None:
+    """Wait (polling, bounded) until the clock is at least ``before_s`` past the start of a ``slot_s`` slot
+    and ``after_s`` before its end: a test that writes events reaching ``before_s`` into the past and then
+    evaluates the slot ending next must not have the slot's edge fall between the two."""
+    deadline = time.monotonic() + deadline_s
+    while not before_s <= time.time() % slot_s <= slot_s - after_s:
+        assert time.monotonic() < deadline, "the clock did not leave the slot's edge"
+        time.sleep(0.05)

@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from helpers import away_from_slot_edges
 from rexwatch.services.alarms import AlarmsService
 from rexwatch.services.audit import AuditService
 from rexwatch.services.logs import LogsService
@@ -47,6 +48,9 @@ def data(runtime):
              for i in range(6)]
     fails += [{"level": "warn", "msg": "failed login attempt", "user_id": "u9", "ip_address": OTHER}] * 2
     fails += [{"level": "info", "msg": "login ok", "user_id": "u5", "ip_address": "10.1.1.1"}]
+    # The events reach 9 s into the past and the alarms tick on the 5-minute slot ending next: keep its
+    # edge from falling between them (it split the attempts and the brute-force rule saw too few).
+    away_from_slot_edges(before_s=12, after_s=5)
     put(runtime, LOGINS, "api-1", fails)
     audit = [{"actor": "mallory", "action": "UPDATE", "resource": "roles", "resource_id": "7", "tenant_id": "t-1",
               "ip": ATTACKER, "at": "now"}]
