@@ -11,9 +11,11 @@ from botocore.serialize import create_serializer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rexwatch.aws.cloudwatch import _columns
 from rexwatch.aws.door import service_model
 from rexwatch.aws.errors import AwsError
 from rexwatch.aws.protocols import cbor, cbor_metricdata, query, query_metricdata
+from rexwatch.aws.validate import ColumnarParams
 
 OP = service_model("cloudwatch").operation_model("PutMetricData")
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
@@ -64,7 +66,11 @@ def test_sdk_forms_read_the_same(kinds: str, with_dims: int, items: int):
     fast = query_metricdata.read(text)
     assert fast is not None
     assert fast == generic(text)
-    assert query.decode(text.encode(), {}, OP) == fast
+    decoded = query.decode(text.encode(), {}, OP)
+    assert isinstance(decoded, ColumnarParams)
+    assert decoded.materialize() == fast
+    # The columns handed to the metrics service are the handler's columns of the decoded items.
+    assert decoded.columns(NOW) == _columns(fast["MetricData"], NOW)
 
 
 def test_namespace_may_come_last_and_items_in_any_member_order():
@@ -111,6 +117,7 @@ def test_forms_it_cannot_read_exactly_go_to_the_generic_codec(text: str):
         got = query.decode(text.encode(), {}, OP)
     except AwsError as e:
         got = (e.code, e.message)
+    assert not isinstance(got, ColumnarParams)
     assert got == want
 
 
@@ -147,6 +154,9 @@ def test_any_form_reads_the_same_or_goes_back(pieces: list[str]):
     fast = query_metricdata.read(text)
     if fast is not None:
         assert fast == generic(text)
+        decoded = query_metricdata.read_columns(text)
+        assert decoded is not None and decoded.materialize() == fast
+        assert decoded.columns(NOW) == _columns(fast["MetricData"], NOW)
 
 
 # ---- CBOR ---------------------------------------------------------------------------------------
