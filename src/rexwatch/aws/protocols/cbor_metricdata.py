@@ -5,7 +5,9 @@ datetimes, integers to floats), and the door then walks it again to check every
 member's type (``validate.check``): two walks over some 10,000 values in a
 1,000-item call. This pass does both for the members a plain item has
 (MetricName, Dimensions, Timestamp, Value, Values, Counts, Unit,
-StorageResolution), in place on the freshly decoded objects.
+StorageResolution), in place on the freshly decoded objects, and in the same pass takes
+the items into the metrics service's columns, so the PutMetricData handler does not walk
+them again.
 
 It answers only for bodies it converts exactly as the generic walk does and that the
 type check would pass: anything else (StatisticValues, EntityMetricData, a null member,
@@ -20,6 +22,8 @@ import datetime as dt
 from typing import Any
 
 from rexwatch.aws.protocols import from_epoch
+from rexwatch.aws.validate import ColumnarParams
+from rexwatch.services.metrics.model import FUTURE_LIMIT, PAST_LIMIT, MetricColumns
 
 _SPECIAL_FLOATS = ("NaN", "Infinity", "-Infinity")
 _TOP = frozenset({"Namespace", "MetricData"})
@@ -71,7 +75,49 @@ def _dimension(d: Any) -> None:
             raise _Unreadable
 
 
-def _item(item: Any) -> None:
+class _Columns:
+    """The metrics service's columns of the items converted so far (``plain`` False once an item
+    needs the handler's per-item path)."""
+
+    def __init__(self) -> None:
+        self.plain = True
+        self.names: list[Any] = []
+        self.units: list[Any] = []
+        self.resolutions: list[int] = []
+        self.times: list[dt.datetime | None] = []
+        self.values: list[float] = []
+        self.counts: list[float] = []
+        self.offsets = [0]
+        self.singles: list[bool] = []
+        self.dims: list[list[tuple[str, str]]] = []
+        self.shared: dict[tuple, list[tuple[str, str]]] = {}
+
+    def build(self, now: dt.datetime) -> MetricColumns | None:
+        """The columns, equal to what the PutMetricData handler makes of the converted items;
+        None where it would take the per-item path."""
+        if not self.plain or not self.names:
+            return None
+        given = [t for t in self.times if t is not None]
+        if given and (min(given) < now - PAST_LIMIT or max(given) > now + FUTURE_LIMIT):
+            return None
+        now_ms = int(now.timestamp() * 1000)
+        ms = {t: int(t.timestamp() * 1000) for t in set(given)}
+        ms[None] = now_ms  # type: ignore[index]
+        times = list(map(ms.__getitem__, self.times))
+        return MetricColumns(
+            self.names,
+            self.dims,
+            times,
+            self.units,
+            self.values,
+            self.counts,
+            self.offsets,
+            self.resolutions,
+            self.singles,
+        )
+
+
+def _item(item: Any, cols: _Columns) -> None:
     if type(item) is not dict:
         raise _Unreadable
     for k, v in item.items():
@@ -100,19 +146,82 @@ def _item(item: Any) -> None:
                 raise _Unreadable
             if not all(type(x) is float for x in v):
                 v[:] = [_number(x) for x in v]
+    if cols.plain:
+        _column(item, cols)
 
 
-def convert(params: dict[str, Any]) -> dict[str, Any] | None:
-    """``params`` (as ``cbor2.loads`` gave them) converted as the generic walk converts them, when the
-    type check would pass; None (and ``params`` possibly part-converted) when not."""
+def _column(item: dict[str, Any], cols: _Columns) -> None:
+    """Add a converted item to the columns as the handler's ``_columns`` would, or mark them not plain."""
+    get = item.get
+    r = get("StorageResolution")
+    if r is not None and r != 1 and r != 60:
+        cols.plain = False
+        return
+    value, vs, cs = get("Value"), get("Values"), get("Counts")
+    if value is not None:
+        if vs is not None or cs is not None or type(value) is not float:
+            cols.plain = False
+            return
+        cols.values.append(value)
+        cols.counts.append(1.0)
+        cols.singles.append(True)
+    elif vs is not None:
+        if not all(type(x) is float for x in vs) or (
+            cs is not None and (not all(type(x) is float for x in cs) or len(cs) != len(vs))
+        ):
+            cols.plain = False
+            return
+        cols.values.extend(vs)
+        cols.counts.extend(cs if cs else [1.0] * len(vs))
+        cols.singles.append(False)
+    else:
+        cols.plain = False
+        return
+    try:
+        key = tuple((d["Name"], d["Value"]) for d in get("Dimensions") or ())
+    except KeyError:
+        cols.plain = False
+        return
+    d = cols.shared.get(key)
+    if d is None:
+        if not all(n for n, _ in key):
+            cols.plain = False
+            return
+        d = cols.shared[key] = list(key)
+    cols.dims.append(d)
+    cols.times.append(get("Timestamp"))
+    cols.names.append(get("MetricName"))
+    cols.units.append(get("Unit"))
+    cols.offsets.append(len(cols.values))
+    cols.resolutions.append(60 if r is None else r)
+
+
+def _convert(params: dict[str, Any]) -> _Columns | None:
     if not params.keys() <= _TOP or type(params.get("Namespace")) is not str:
         return None
     data = params.get("MetricData")
     if type(data) is not list:
         return None
+    cols = _Columns()
     try:
         for item in data:
-            _item(item)
+            _item(item, cols)
     except _Unreadable:
         return None
-    return params
+    return cols
+
+
+def convert(params: dict[str, Any]) -> dict[str, Any] | None:
+    """``params`` (as ``cbor2.loads`` gave them) converted as the generic walk converts them, when the
+    type check would pass; None (and ``params`` possibly part-converted) when not."""
+    return None if _convert(params) is None else params
+
+
+def read_columns(params: dict[str, Any]) -> ColumnarParams | None:
+    """``convert``, with the items also taken into the metrics service's columns in the same pass
+    (``ColumnarParams``); None when ``convert`` gives None."""
+    cols = _convert(params)
+    if cols is None:
+        return None
+    data = params["MetricData"]
+    return ColumnarParams(params["Namespace"], cols.build, lambda: data)

@@ -6,7 +6,9 @@ with the input shape. This reader takes the same form apart with C-level string
 work: ``split`` gives the keys and values, one comparison with the keys a layout
 of n items would have checks them all (SDKs serialise each item alike: the same
 fields in the same order), each field is then a column taken with a slice and
-converted with ``map``. (A regular expression over the form measured slower.)
+converted with ``map``. (A regular expression over the form measured slower.) The
+door gets the columns as they are (``read_columns``): the PutMetricData handler hands
+them to the metrics service without ever making a dict per item.
 
 It answers only for forms it reads exactly as the generic codec does: every
 parameter a known one, items numbered 1, 2, … with no gaps or repeats, every
