@@ -5,9 +5,9 @@ datetimes, integers to floats), and the door then walks it again to check every
 member's type (``validate.check``): two walks over some 10,000 values in a
 1,000-item call. This pass does both for the members a plain item has
 (MetricName, Dimensions, Timestamp, Value, Values, Counts, Unit,
-StorageResolution), in place on the freshly decoded objects, and in the same pass takes
-the items into the metrics service's columns, so the PutMetricData handler does not walk
-them again.
+StorageResolution), in place on the freshly decoded objects. The handler then takes the
+items into the metrics service's columns field by field with C-level ``map``
+(``_columns``), not item by item.
 
 It answers only for bodies it converts exactly as the generic walk does and that the
 type check would pass: anything else (StatisticValues, EntityMetricData, a null member,
@@ -19,6 +19,9 @@ and the type check run, so their errors and messages are unchanged.
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
+from itertools import accumulate, chain, repeat
+from operator import itemgetter
 from typing import Any
 
 from rexwatch.aws.protocols import from_epoch
@@ -75,49 +78,81 @@ def _dimension(d: Any) -> None:
             raise _Unreadable
 
 
-class _Columns:
-    """The metrics service's columns of the items converted so far (``plain`` False once an item
-    needs the handler's per-item path)."""
+_NAME_VALUE = itemgetter("Name", "Value")
+_RESOLUTIONS = frozenset({None, 1, 60})
 
-    def __init__(self) -> None:
-        self.plain = True
-        self.names: list[Any] = []
-        self.units: list[Any] = []
-        self.resolutions: list[int] = []
-        self.times: list[dt.datetime | None] = []
-        self.values: list[float] = []
-        self.counts: list[float] = []
-        self.offsets = [0]
-        self.singles: list[bool] = []
-        self.dims: list[list[tuple[str, str]]] = []
-        self.shared: dict[tuple, list[tuple[str, str]]] = {}
 
-    def build(self, now: dt.datetime) -> MetricColumns | None:
-        """The columns, equal to what the PutMetricData handler makes of the converted items;
-        None where it would take the per-item path."""
-        if not self.plain or not self.names:
+def _columns(data: list[dict[str, Any]], now: dt.datetime) -> MetricColumns | None:
+    """Converted items as the metrics service's columns, equal to what the PutMetricData handler
+    makes of them, taken field by field with C-level ``map``; None where the handler would take
+    the per-item path, or for a mix of single Values and lists of them (the handler then builds
+    the columns itself)."""
+    n = len(data)
+    if not n:
+        return None
+
+    def col(key: str) -> list[Any]:
+        return list(map(dict.get, data, repeat(key)))
+
+    res = col("StorageResolution")
+    distinct_res = set(res)
+    if not distinct_res <= _RESOLUTIONS:
+        return None
+    if None in distinct_res:
+        res = [60] * n if distinct_res == {None} else [60 if r is None else r for r in res]
+    single, many, counted = col("Value"), col("Values"), col("Counts")
+    absent = single.count(None)
+    if absent == 0:
+        if many.count(None) != n or counted.count(None) != n or set(map(type, single)) != {float}:
             return None
-        given = [t for t in self.times if t is not None]
-        if given and (min(given) < now - PAST_LIMIT or max(given) > now + FUTURE_LIMIT):
+        values, counts, offsets, singles = single, [1.0] * n, list(range(n + 1)), [True] * n
+    elif absent == n and None not in many:
+        values = list(chain.from_iterable(many))
+        if not set(map(type, values)) <= {float}:
             return None
-        now_ms = int(now.timestamp() * 1000)
-        ms = {t: int(t.timestamp() * 1000) for t in set(given)}
-        ms[None] = now_ms  # type: ignore[index]
-        times = list(map(ms.__getitem__, self.times))
-        return MetricColumns(
-            self.names,
-            self.dims,
-            times,
-            self.units,
-            self.values,
-            self.counts,
-            self.offsets,
-            self.resolutions,
-            self.singles,
-        )
+        lengths = list(map(len, many))
+        if counted.count(None) == n:
+            counts = [1.0] * len(values)
+        elif None in counted or list(map(len, counted)) != lengths:
+            return None
+        else:
+            counts = list(chain.from_iterable(counted))
+            if not set(map(type, counts)) <= {float}:
+                return None
+        offsets, singles = [0, *accumulate(lengths)], [False] * n
+    else:
+        return None
+    times = col("Timestamp")
+    given = set(times)
+    given.discard(None)
+    if given and (min(given) < now - PAST_LIMIT or max(given) > now + FUTURE_LIMIT):
+        return None
+    ms: dict[Any, int] = {t: int(t.timestamp() * 1000) for t in given}
+    ms[None] = int(now.timestamp() * 1000)
+    try:
+        keys = [tuple(map(_NAME_VALUE, d)) if d else () for d in col("Dimensions")]
+    except KeyError:  # a dimension without its name or value
+        return None
+    # Items of one series share one list: the metrics service checks and encodes each once.
+    lists: dict[tuple, Any] = dict.fromkeys(keys)
+    for key in lists:
+        if not all(name for name, _ in key):
+            return None
+        lists[key] = list(key)
+    return MetricColumns(
+        col("MetricName"),
+        list(map(lists.__getitem__, keys)),
+        list(map(ms.__getitem__, times)),
+        col("Unit"),
+        values,
+        counts,
+        offsets,
+        res,
+        singles,
+    )
 
 
-def _item(item: Any, cols: _Columns) -> None:
+def _item(item: Any) -> None:
     if type(item) is not dict:
         raise _Unreadable
     for k, v in item.items():
@@ -146,69 +181,20 @@ def _item(item: Any, cols: _Columns) -> None:
                 raise _Unreadable
             if not all(type(x) is float for x in v):
                 v[:] = [_number(x) for x in v]
-    if cols.plain:
-        _column(item, cols)
 
 
-def _column(item: dict[str, Any], cols: _Columns) -> None:
-    """Add a converted item to the columns as the handler's ``_columns`` would, or mark them not plain."""
-    get = item.get
-    r = get("StorageResolution")
-    if r is not None and r != 1 and r != 60:
-        cols.plain = False
-        return
-    value, vs, cs = get("Value"), get("Values"), get("Counts")
-    if value is not None:
-        if vs is not None or cs is not None or type(value) is not float:
-            cols.plain = False
-            return
-        cols.values.append(value)
-        cols.counts.append(1.0)
-        cols.singles.append(True)
-    elif vs is not None:
-        if not all(type(x) is float for x in vs) or (
-            cs is not None and (not all(type(x) is float for x in cs) or len(cs) != len(vs))
-        ):
-            cols.plain = False
-            return
-        cols.values.extend(vs)
-        cols.counts.extend(cs if cs else [1.0] * len(vs))
-        cols.singles.append(False)
-    else:
-        cols.plain = False
-        return
-    try:
-        key = tuple((d["Name"], d["Value"]) for d in get("Dimensions") or ())
-    except KeyError:
-        cols.plain = False
-        return
-    d = cols.shared.get(key)
-    if d is None:
-        if not all(n for n, _ in key):
-            cols.plain = False
-            return
-        d = cols.shared[key] = list(key)
-    cols.dims.append(d)
-    cols.times.append(get("Timestamp"))
-    cols.names.append(get("MetricName"))
-    cols.units.append(get("Unit"))
-    cols.offsets.append(len(cols.values))
-    cols.resolutions.append(60 if r is None else r)
-
-
-def _convert(params: dict[str, Any]) -> _Columns | None:
+def _convert(params: dict[str, Any]) -> list[dict[str, Any]] | None:
     if not params.keys() <= _TOP or type(params.get("Namespace")) is not str:
         return None
     data = params.get("MetricData")
     if type(data) is not list:
         return None
-    cols = _Columns()
     try:
         for item in data:
-            _item(item, cols)
+            _item(item)
     except _Unreadable:
         return None
-    return cols
+    return data
 
 
 def convert(params: dict[str, Any]) -> dict[str, Any] | None:
@@ -218,10 +204,9 @@ def convert(params: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def read_columns(params: dict[str, Any]) -> ColumnarParams | None:
-    """``convert``, with the items also taken into the metrics service's columns in the same pass
-    (``ColumnarParams``); None when ``convert`` gives None."""
-    cols = _convert(params)
-    if cols is None:
+    """``convert``'s parameters as ``ColumnarParams``: the handler takes their items as columns
+    (``_columns``) rather than walking them item by item; None when ``convert`` gives None."""
+    data = _convert(params)
+    if data is None:
         return None
-    data = params["MetricData"]
-    return ColumnarParams(params["Namespace"], cols.build, lambda: data)
+    return ColumnarParams(params["Namespace"], partial(_columns, data), lambda: data)
