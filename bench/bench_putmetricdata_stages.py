@@ -66,8 +66,10 @@ def main() -> None:
             "CBOR: decode and type check": (
                 old and (lambda b: old["validate"].check(old["cbor"].decode(b, {}, op), op.input_shape)),
                 lambda b: validate.check(cbor.decode(b, {}, op), op.input_shape), cb),
-            "handler and metrics service": (None, lambda p: cw_handlers.put_metric_data(ctx, p),
-                                            [query.decode(b, {}, op) for b in qb]),
+            "handler and metrics service (query form)": (
+                None, lambda p: cw_handlers.put_metric_data(ctx, p), [query.decode(b, {}, op) for b in qb]),
+            "handler and metrics service (CBOR)": (
+                None, lambda p: cw_handlers.put_metric_data(ctx, p), [cbor.decode(b, {}, op) for b in cb]),
         }
         best = {k: [float("inf"), float("inf")] for k in stages}
         for _ in range(args.rounds):

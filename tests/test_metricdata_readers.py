@@ -11,9 +11,11 @@ from botocore.serialize import create_serializer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rexwatch.aws.cloudwatch import _columns
 from rexwatch.aws.door import service_model
 from rexwatch.aws.errors import AwsError
 from rexwatch.aws.protocols import cbor, cbor_metricdata, query, query_metricdata
+from rexwatch.aws.validate import ColumnarParams
 
 OP = service_model("cloudwatch").operation_model("PutMetricData")
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
@@ -64,7 +66,11 @@ def test_sdk_forms_read_the_same(kinds: str, with_dims: int, items: int):
     fast = query_metricdata.read(text)
     assert fast is not None
     assert fast == generic(text)
-    assert query.decode(text.encode(), {}, OP) == fast
+    decoded = query.decode(text.encode(), {}, OP)
+    assert isinstance(decoded, ColumnarParams)
+    assert decoded.materialize() == fast
+    # The columns handed to the metrics service are the handler's columns of the decoded items.
+    assert decoded.columns(NOW) == _columns(fast["MetricData"], NOW)
 
 
 def test_namespace_may_come_last_and_items_in_any_member_order():
@@ -111,6 +117,7 @@ def test_forms_it_cannot_read_exactly_go_to_the_generic_codec(text: str):
         got = query.decode(text.encode(), {}, OP)
     except AwsError as e:
         got = (e.code, e.message)
+    assert not isinstance(got, ColumnarParams)
     assert got == want
 
 
@@ -147,6 +154,9 @@ def test_any_form_reads_the_same_or_goes_back(pieces: list[str]):
     fast = query_metricdata.read(text)
     if fast is not None:
         assert fast == generic(text)
+        decoded = query_metricdata.read_columns(text)
+        assert decoded is not None and decoded.materialize() == fast
+        assert decoded.columns(NOW) == _columns(fast["MetricData"], NOW)
 
 
 # ---- CBOR ---------------------------------------------------------------------------------------
@@ -173,9 +183,16 @@ def cbor_door(body: bytes):
     try:
         params = cbor.decode(body, {}, OP)
         validate.check(params, OP.input_shape)
-        return params
     except AwsError as e:
         return (e.code, e.message)
+    if isinstance(params, ColumnarParams):
+        # The columns handed to the metrics service are the handler's columns of the items.
+        items = params.materialize()
+        cols = params.columns(NOW)
+        if cols is not None:  # None: the handler builds the columns from the items
+            assert cols == _columns(items["MetricData"], NOW)
+        return items
+    return params
 
 
 @pytest.mark.parametrize("kinds", ["tvu", "v", "tvur", "tlu", "lr"])
@@ -188,6 +205,9 @@ def test_sdk_cbor_bodies_read_the_same(kinds: str, with_dims: int, items: int):
     import cbor2
 
     assert cbor_metricdata.convert(cbor2.loads(body)) is not None
+    decoded = cbor.decode(body, {}, OP)
+    assert isinstance(decoded, ColumnarParams)
+    assert decoded.columns(NOW) is not None
     assert cbor_door(body) == cbor_generic(body)
 
 
@@ -217,6 +237,21 @@ def test_sdk_cbor_bodies_read_the_same(kinds: str, with_dims: int, items: int):
         {"MetricName": "m", "StatisticValues": {"SampleCount": 1, "Sum": 2, "Minimum": 1, "Maximum": 1}},
         {"MetricName": "m", "Unknown": 1},
         "not an item",
+        # Plain items the columns take, and items only the handler's per-item path takes.
+        {
+            "MetricName": "m",
+            "Values": [1, 2.5],
+            "Counts": [1, 2],
+            "Dimensions": [{"Name": "a", "Value": "b"}],
+        },
+        {"MetricName": "m", "Values": [], "Counts": []},
+        {"MetricName": "m", "Values": [1.0], "Counts": []},
+        {"MetricName": "m", "Value": 1.0, "Dimensions": [{"Name": "", "Value": "x"}]},
+        {"MetricName": "m", "Value": 1.0, "Dimensions": [{"Name": "a", "Value": ""}]},
+        {"MetricName": "m", "Value": 1.0, "Dimensions": [{"Name": "a"}]},
+        {"MetricName": "m", "Value": 1.0, "StorageResolution": 5},
+        {"MetricName": "m", "Value": 1.0, "Timestamp": 1_000_000_000},
+        {"Value": 1.0, "Unit": "Count"},
     ],
 )
 def test_cbor_items_convert_and_fail_as_the_generic_walk(item):

@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 from rexwatch.aws.registry import AwsContext, handler
+from rexwatch.aws.validate import ColumnarParams
 from rexwatch.errors import FieldPath, MissingParameter
 from rexwatch.services.metrics import (
     MetricColumns,
@@ -141,10 +142,17 @@ def _columns(items: list[dict[str, Any]], now: dt.datetime) -> MetricColumns | N
 
 @handler("cloudwatch", "PutMetricData")
 def put_metric_data(ctx: AwsContext, params: dict[str, Any]) -> dict[str, Any]:
+    svc = _svc(ctx)
+    if isinstance(params, ColumnarParams):
+        # A fast reader's columns (nearly every call): no item is ever a dict.
+        cols = params.columns(svc.clock())
+        if cols is not None:
+            svc.put_metric_columns(params["Namespace"], cols)
+            return {}
+        params = params.materialize()
     items = list(params.get("MetricData") or [])
     for ent in params.get("EntityMetricData") or []:
         items.extend(ent.get("MetricData") or [])
-    svc = _svc(ctx)
     cols = _columns(items, svc.clock())
     if cols is not None:
         # Plain items (nearly every call): the same rules, checked per column by the service.

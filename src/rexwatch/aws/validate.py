@@ -9,6 +9,7 @@ type from ever reaching a service as an unexpected exception (a 500).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from rexwatch.aws.errors import AwsError
@@ -32,9 +33,26 @@ class Checked(dict):
     """Parameters a codec has type-checked against the input shape while decoding them."""
 
 
+class ColumnarParams(Checked):
+    """PutMetricData's parameters as a fast reader took them: only ``Namespace`` as a member, the
+    items kept in the reader's columns. ``columns(now)`` gives them as the metrics service's
+    ``MetricColumns``, or None when they need the handler's per-item path; ``materialize()``
+    gives the parameters as the generic codec decodes them, for that path."""
+
+    def __init__(
+        self, namespace: str, columns: Callable[[dt.datetime], Any], items: Callable[[], list]
+    ) -> None:
+        super().__init__(Namespace=namespace)
+        self.columns = columns
+        self._items = items
+
+    def materialize(self) -> dict[str, Any]:
+        return {"Namespace": self["Namespace"], "MetricData": self._items()}
+
+
 def check(value: Any, shape: Any, path: str = "") -> None:
     """Raise AwsError(SerializationException) naming the first member of the wrong type."""
-    if shape is None or value is None or type(value) is Checked:
+    if shape is None or value is None or isinstance(value, Checked):
         return
     # Almost every request is well typed: check it without building member paths (a 1,000-item
     # PutMetricData has some 10,000 members), and walk again with paths only to name a failure.

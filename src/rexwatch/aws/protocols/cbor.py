@@ -19,7 +19,6 @@ import cbor2
 
 from rexwatch.aws.errors import AwsError
 from rexwatch.aws.protocols import cbor_metricdata, from_epoch
-from rexwatch.aws.validate import Checked
 
 CONTENT_TYPE = "application/cbor"
 # Smithy namespaces of the services this door serves over CBOR.
@@ -38,9 +37,9 @@ def decode(body: bytes, headers: dict[str, str], op_model: Any) -> dict[str, Any
     if op_model is not None and op_model.input_shape is not None:
         if op_model.name == "PutMetricData" and op_model.metadata.get("endpointPrefix") == "monitoring":
             # Large batches of metric data: converted and type-checked in one pass when plain.
-            fast = cbor_metricdata.convert(params)
+            fast = cbor_metricdata.read_columns(params)
             if fast is not None:
-                return Checked(fast)
+                return fast
         params = _inbound(params, op_model.input_shape)
     return params
 

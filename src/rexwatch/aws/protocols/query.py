@@ -88,7 +88,7 @@ def decode(body: bytes, headers: dict[str, str], op_model: Any) -> dict[str, Any
     if svc == "monitoring" and op_model.name == "PutMetricData":
         # Large batches of metric data: a reader for this one form, which hands anything it
         # cannot read exactly as below back to the generic walk.
-        params = query_metricdata.read(text)
+        params = query_metricdata.read_columns(text)
         if params is not None:
             return params
     return _decode_structure(shape, "", form_tree(text), svc)
