@@ -67,11 +67,11 @@ def run_cli(*args: str, env: dict[str, str] | None = None, input: str | None = N
                           env={**os.environ, **(env or {})}, input=input, timeout=timeout)
 
 
-def away_from_slot_edges(before_s: float, after_s: float, slot_s: int = 300, deadline_s: float = 30.0) -> None:
+def away_from_slot_edges(before_s: float, after_s: float, slot_s: int = 300) -> None:
     """Wait (polling, bounded) until the clock is at least ``before_s`` past the start of a ``slot_s`` slot
     and ``after_s`` before its end: a test that writes events reaching ``before_s`` into the past and then
     evaluates the slot ending next must not have the slot's edge fall between the two."""
-    deadline = time.monotonic() + deadline_s
+    deadline = time.monotonic() + before_s + after_s + 5  # the longest wait there can be, and some
     while not before_s <= time.time() % slot_s <= slot_s - after_s:
         assert time.monotonic() < deadline, "the clock did not leave the slot's edge"
         time.sleep(0.05)

@@ -12,6 +12,7 @@ import httpx
 import psycopg
 import pytest
 
+from helpers import away_from_slot_edges
 from rexwatch.agent.config import ConfigError, parse
 from rexwatch.agent.runner import Agent
 from rexwatch.agent.sender import Outcome
@@ -51,6 +52,8 @@ def test_new_rows_are_shipped_once_and_trigger_the_audit_rules(runtime, live, tm
     topic = runtime.service(NotifyService).create_topic("security-alerts")
     for name in ("privilege-escalation", "mass-deletion"):
         assert api.post(f"/security/templates/{name}/apply", json={"params": {"topic": topic}}).status_code == 200
+    # The alarms tick on the 5-minute slot ending next: its edge must not fall between these events and the tick.
+    away_from_slot_edges(before_s=0, after_s=60)
     insert(audit_table, [("old", "UPDATE", "roles")])  # before the agent starts: not shipped
     cfg = parse(agent_config(tmp_path, live.url, f"""
 [host]

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from helpers import away_from_slot_edges
 from rexwatch.errors import Unauthorized
 from rexwatch.services.alarms import AlarmsService
 from rexwatch.services.audit import AuditService
@@ -81,6 +82,8 @@ def test_admin_manages_users_and_the_trail_records_it(browser, secured_live, run
     admin.goto(url + "/users")
     assert admin.locator("#new-password").count() == 0 and issued not in admin.content()  # shown once
 
+    # The alarms tick on the 5-minute slot ending next: its edge must not fall between these events and the tick.
+    away_from_slot_edges(before_s=0, after_s=60)
     # A viewer made admin: the change is an UPDATE of roles, their sessions end, and the
     # privilege-escalation rule fires on rexwatch's own audit trail.
     admin.get_by_label("Role of val", exact=True).select_option("admin")

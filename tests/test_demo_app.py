@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from helpers import away_from_slot_edges
 from rexwatch.services.alarms import AlarmsService
 from rexwatch.services.logs import LogsService
 from rexwatch.services.security import templates
@@ -71,6 +72,8 @@ def test_demo_app_audit_events_fire_the_audit_templates(runtime, live, demo):
     for name in ("privilege-escalation", "mass-deletion"):
         alarms.put_log_alarm(templates.render(name, {"log_group": AUDIT}))
 
+    # The alarms tick on the 5-minute slot ending next: its edge must not fall between these events and the tick.
+    away_from_slot_edges(before_s=0, after_s=60)
     app = httpx.Client(base_url=demo)
     r = app.put("/tenants/t-1/users/7/role", json={"role": "admin"}, headers={"X-User": "mallory"})
     assert r.status_code == 200, r.text

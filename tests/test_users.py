@@ -10,7 +10,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from helpers import run_cli
+from helpers import away_from_slot_edges, run_cli
 from rexwatch.api.app import create_app
 from rexwatch.errors import AlreadyExists
 from rexwatch.services.audit import AuditService
@@ -175,6 +175,8 @@ def test_role_change_is_audited_and_fires_privilege_escalation(runtime, secured)
     r = secured.post("/api/v1/security/templates/privilege-escalation/apply",
                      json={"params": {"log_group": runtime.settings.audit_log_group}})
     assert r.status_code == 200, r.text
+    # The alarms tick on the 5-minute slot ending next: its edge must not fall between these events and the tick.
+    away_from_slot_edges(before_s=0, after_s=60)
     r = secured.put("/api/v1/users/val/role", json={"role": "admin"}, headers={"user-agent": "pytest-browser"})
     assert r.status_code == 200 and r.json()["role"] == "admin"
     [event] = audit_events(runtime, 1, action="UPDATE", resource="roles")
