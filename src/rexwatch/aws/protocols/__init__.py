@@ -27,3 +27,15 @@ def from_epoch(value: float) -> dt.datetime:
         return dt.datetime.fromtimestamp(value, dt.UTC)
     except (OverflowError, OSError, ValueError):
         raise ValueError(f"{value:g} seconds since the epoch is outside years 1-9999")
+
+
+def parse_time(raw: str) -> dt.datetime:
+    """A query-protocol timestamp: epoch seconds or ISO 8601 (UTC when it names no zone)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        pass
+    else:
+        return from_epoch(value)
+    parsed = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)

@@ -18,7 +18,7 @@ from urllib.parse import unquote_plus
 from xml.sax.saxutils import escape
 
 from rexwatch.aws.errors import AwsError
-from rexwatch.aws.protocols import from_epoch, query_metricdata
+from rexwatch.aws.protocols import parse_time, query_metricdata
 
 # Error code for a malformed or missing parameter, per service (endpointPrefix).
 _PARAM_ERROR = {"sns": "InvalidParameter", "monitoring": "InvalidParameterValue",
@@ -213,7 +213,7 @@ def _scalar(shape: Any, key: str, raw: str, svc: str) -> Any:
                 raise ValueError
             return raw.lower() == "true"
         if t == "timestamp":
-            return _parse_time(raw)
+            return parse_time(raw)
         if t == "blob":
             return base64.b64decode(raw, validate=True)
     except (ValueError, TypeError, OverflowError, OSError):
@@ -222,16 +222,6 @@ def _scalar(shape: Any, key: str, raw: str, svc: str) -> Any:
                        f"Invalid parameter: {key}: {raw[:100]!r} is not a valid {t}")
     return raw
 
-
-def _parse_time(raw: str) -> dt.datetime:
-    try:
-        value = float(raw)
-    except ValueError:
-        pass
-    else:
-        return from_epoch(value)
-    parsed = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 # Encoding ------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from itertools import chain, repeat
 from typing import Any
 from urllib.parse import unquote_plus
 
-from rexwatch.aws.protocols import from_epoch
+from rexwatch.aws.protocols import parse_time
 from rexwatch.aws.validate import ColumnarParams
 from rexwatch.services.metrics.model import FUTURE_LIMIT, PAST_LIMIT, MetricColumns
 
@@ -54,22 +54,12 @@ def _text(col: tuple[str, ...]) -> list[str] | tuple[str, ...]:
     return out
 
 
-def _time(raw: str) -> Any:
-    try:
-        value = float(raw)
-    except ValueError:
-        pass
-    else:
-        return from_epoch(value)
-    parsed = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
 
 def _times(col: tuple[str, ...]) -> list[Any]:
     distinct = {v: None for v in col}
     if len(distinct) > 64:  # many distinct times: convert each (bounded by the item count)
-        return [_time(v) for v in _text(col)]
-    conv = {v: _time(u) for v, u in zip(distinct, _text(tuple(distinct)), strict=True)}
+        return [parse_time(v) for v in _text(col)]
+    conv = {v: parse_time(u) for v, u in zip(distinct, _text(tuple(distinct)), strict=True)}
     return list(map(conv.__getitem__, col))
 
 
