@@ -48,6 +48,8 @@ def put(live, name: str, body: dict | str) -> None:
 
 
 def widgets_settled(page) -> None:
+    # After a click the old page may still be showing (no widgets, so none loading): wait for a widget first.
+    page.locator(".widget").first.wait_for(state="attached", timeout=60_000)
     # Locator waits, not wait_for_function: the console's CSP forbids evaluating strings in the page.
     expect(page.locator(".widget[data-state=loading]")).to_have_count(0, timeout=60_000)
 
