@@ -11,8 +11,8 @@ The SDK's own access line is off in those rows; the ``+ access line`` rows compa
 SDK with its access line against the app with a uvicorn-style access logger (two lines
 per request in both).
 
-- ``asgi``: the app is called through its ASGI interface in this process, in
-  interleaved rounds; throughput is requests per second of the process's CPU time
+- ``asgi``: the app is called through its ASGI interface in a worker process (one per
+  revision), in interleaved rounds; throughput is requests per second of that process's CPU time
   (every thread, the sender's included), which a loaded machine disturbs less than wall
   time. p50/p99 are per call.
 - ``uvicorn``: each variant is a uvicorn process (httptools, one worker) and an HTTP/1.1
@@ -25,9 +25,15 @@ can with the exporter pointed at a closed port, or, with ``--down-rate``, that m
 requests per second for ``--down-seconds`` (paced in 50 ms steps); RSS is sampled
 along the way.
 
+With ``--baseline DIR`` (a source tree of another revision, e.g. a git worktree of
+main), that tree's SDK runs beside this one's in the same rounds: in process, each tree's
+variants run in a worker process of their own and the workers take turns round by round;
+under uvicorn, each tree's SDK apps are servers of their own, driven in turn with the
+others. Each revision is compared with the same stdlib-logging app.
+
 Usage: python bench/bench_sdk.py [--part asgi,uvicorn,down] [--requests 20000] [--rounds 5]
        [--http-requests 20000] [--down-requests 600000] [--down-rate 1000 --down-seconds 600]
-       [--append bench/RESULTS.md]
+       [--baseline DIR] [--append bench/RESULTS.md]
 """
 
 from __future__ import annotations
@@ -152,6 +158,12 @@ def sdk_settings(kind: str, port: int, access: bool) -> dict:
     return {**common, "endpoint": f"http://127.0.0.1:{port}"}
 
 
+def round_ratio(base: list[float], other: list[float]) -> float:
+    """How many fewer requests per CPU-second, in %, as the median over rounds of each round's ratio: a
+    round that another job on the machine disturbed moves it less than it moves the sums."""
+    return statistics.median((1 - b / o) * 100 for b, o in zip(base, other, strict=True))
+
+
 def asgi_worker(args) -> None:
     """One revision's in-process rounds, run on command from the parent (one line on stdin per round),
     so two revisions' workers can take turns in the same run. Answers each round with one JSON line."""
@@ -206,6 +218,7 @@ def part_asgi(args, port: int, tmp: str, trees: dict[str, str]) -> list[str]:
                "--requests", str(args.requests)] + (["--no-stdout"] if args.no_stdout else [])
         workers[label] = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     cpu = {label: {v[0]: 0.0 for v in VARIANTS} for label in trees}
+    per_round: dict[str, dict[str, list[float]]] = {label: {v[0]: [] for v in VARIANTS} for label in trees}
     times: dict[str, dict[str, list[int]]] = {label: {v[0]: [] for v in VARIANTS} for label in trees}
     sent = {label: 0 for label in trees}
     dropped = {label: 0 for label in trees}
@@ -222,6 +235,7 @@ def part_asgi(args, port: int, tmp: str, trees: dict[str, str]) -> list[str]:
                     continue
                 for name, v in got["variants"].items():
                     cpu[label][name] += v["cpu"]
+                    per_round[label][name].append(v["cpu"])
                     times[label][name].extend(v["times"])
                 sent[label] += got["sent"]
                 dropped[label] += got["dropped"]
@@ -231,8 +245,8 @@ def part_asgi(args, port: int, tmp: str, trees: dict[str, str]) -> list[str]:
             proc.wait(60)
     n = args.requests * args.rounds
     p99 = lambda xs: sorted(xs)[int(len(xs) * 0.99)] / 1000  # noqa: E731
-    lines = ["| app (ASGI calls in process) | revision | p50 | p99 | requests per CPU-second | vs. its baseline |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| app (ASGI calls in process) | revision | p50 | p99 | requests per CPU-second | vs. its baseline "
+             "| median of the rounds' ratios |", "|---|---|---|---|---|---|---|"]
     for label in trees:
         rows = {name: (statistics.median(times[label][name]) / 1000, p99(times[label][name]), n / cpu[label][name])
                 for name, *_ in VARIANTS}
@@ -240,8 +254,12 @@ def part_asgi(args, port: int, tmp: str, trees: dict[str, str]) -> list[str]:
         for name, _, access, _ in VARIANTS:
             p50, q99, thr = rows[name]
             b = rows[base[access]]
-            vs = "baseline" if base[access] == name else (f"+{p50 - b[0]:.1f} µs p50, {(1 - thr / b[2]) * 100:.1f} % fewer")
-            lines.append(f"| {name} | {label} | {p50:.1f} µs | {q99:.1f} µs | {thr:,.0f} | {vs} |")
+            if base[access] == name:
+                vs, med = "baseline", ""
+            else:
+                vs = f"+{p50 - b[0]:.1f} µs p50, {(1 - thr / b[2]) * 100:.1f} % fewer"
+                med = f"{round_ratio(per_round[label][base[access]], per_round[label][name]):.1f} % fewer"
+            lines.append(f"| {name} | {label} | {p50:.1f} µs | {q99:.1f} µs | {thr:,.0f} | {vs} | {med} |")
     lines.append("")
     lines.append("Lines sent by the SDK rounds " + ", ".join(f"{label} {sent[label]:,} (dropped {dropped[label]:,})"
                                                           for label in trees) + ".")
@@ -345,6 +363,7 @@ def part_uvicorn(args, port: int, tmp: str, trees: dict[str, str]) -> list[str]:
                     raise RuntimeError(f"{name}: uvicorn did not start")
                 time.sleep(0.1)  # polling a starting server, bounded by the deadline
         cpu = {name: 0.0 for name in servers}
+        per_round: dict[str, list[float]] = {name: [] for name in servers}
         lat: dict[str, list[float]] = {name: [] for name in servers}
         loop = asyncio.new_event_loop()
         for r in range(args.rounds + 1):
@@ -356,6 +375,7 @@ def part_uvicorn(args, port: int, tmp: str, trees: dict[str, str]) -> list[str]:
                 after = ps.cpu_times()
                 if r:
                     cpu[name] += (after.user + after.system) - (before.user + before.system)
+                    per_round[name].append((after.user + after.system) - (before.user + before.system))
                     lat[name].extend(got)
     finally:
         for proc, _, out in servers.values():
@@ -364,14 +384,15 @@ def part_uvicorn(args, port: int, tmp: str, trees: dict[str, str]) -> list[str]:
             out.close()
     n = args.http_requests * args.rounds
     lines = ["| app (uvicorn process, HTTP client) | server CPU per request | requests per CPU-second | "
-             "client p50 | vs. stdlib logging |", "|---|---|---|---|---|"]
+             "client p50 | vs. stdlib logging | median of the rounds' ratios |", "|---|---|---|---|---|---|"]
     first = next(iter(servers))
     base = n / cpu[first]
     for name in servers:
         thr = n / cpu[name]
         vs = "baseline" if name == first else f"{(1 - thr / base) * 100:.1f} % fewer"
+        med = "" if name == first else f"{round_ratio(per_round[first], per_round[name]):.1f} % fewer"
         lines.append(f"| {name} | {cpu[name] / n * 1e6:.0f} µs | {thr:,.0f} | "
-                     f"{statistics.median(lat[name]) * 1e6:.0f} µs | {vs} |")
+                     f"{statistics.median(lat[name]) * 1e6:.0f} µs | {vs} | {med} |")
     return lines
 
 
