@@ -115,10 +115,12 @@ def not_a_write_request(e: Exception) -> IntakeError:
 # Label sets seen lately, by their raw bytes -> (metric name, dimensions): Prometheus sends the
 # same series at every scrape, so each is decoded once; sharing one dimensions list between the
 # series that have the same labels besides __name__ lets the batch put validate and encode it once
-# per request. Bounded.
+# per request. Bounded: about 55 MB per 100,000 label sets of five labels. It is cleared when
+# full, so a sender with more series than the bound pays the decoding of every label at every
+# request (as if there were no cache), which is why the bound is well above 100,000.
 _SERIES: dict[tuple[bytes, ...], tuple[str, list[tuple[str, str]]]] = {}
 _DIMS: dict[tuple[tuple[str, str], ...], list[tuple[str, str]]] = {}
-SERIES_CACHE = 100_000
+SERIES_CACHE = 200_000
 
 
 def _series(raw_labels: tuple[bytes, ...]) -> tuple[str, list[tuple[str, str]]]:
