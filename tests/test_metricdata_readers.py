@@ -252,6 +252,11 @@ def test_sdk_cbor_bodies_read_the_same(kinds: str, with_dims: int, items: int):
         {"MetricName": "m", "Value": 1.0, "StorageResolution": 5},
         {"MetricName": "m", "Value": 1.0, "Timestamp": 1_000_000_000},
         {"Value": 1.0, "Unit": "Count"},
+        # The field-by-field check: an unknown member beside a null one; dimension counts that differ.
+        {"MetricName": "m", "Value": None, "Unknown": 1.0},
+        {"MetricName": "m", "Value": 1.0, "Dimensions": []},
+        {"MetricName": "m", "Value": 1.0, "Dimensions": [{"Name": "a", "Value": "b"}, {"Name": "c", "Value": "d"}]},
+        {"MetricName": "m", "Value": 1.0, "Dimensions": [{"Name": "a", "Value": "b", "Other": "c"}]},
     ],
 )
 def test_cbor_items_convert_and_fail_as_the_generic_walk(item):
@@ -259,6 +264,9 @@ def test_cbor_items_convert_and_fail_as_the_generic_walk(item):
 
     good = {"MetricName": "ok", "Value": 1.0, "Timestamp": cbor2.CBORTag(1, 1780311600)}
     body = cbor2.dumps({"Namespace": "App", "MetricData": [good, item, good]})
+    assert cbor_door(body) == cbor_generic(body)
+    dimensioned = {**good, "Dimensions": [{"Name": "host", "Value": "h1"}]}
+    body = cbor2.dumps({"Namespace": "App", "MetricData": [dimensioned, item, dimensioned]})
     assert cbor_door(body) == cbor_generic(body)
 
 
