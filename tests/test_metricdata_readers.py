@@ -369,3 +369,24 @@ def test_a_hostile_layout_costs_in_proportion_to_the_form():
     assert params is not None and len(params["MetricData"][0]["Values"]) == 20_000
     assert params == generic(text)
     assert all(len(keys) <= 16 * 1000 for keys in query_metricdata._LAYOUTS.values())
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("timestamps", [["not", "hashable"]]),
+        ("resolutions", [[60]]),
+        ("dimensions", [[["a", "b"]]]),  # pairs as lists: unhashable
+        ("dimensions", [None]),
+        ("values", [True]),
+        ("names", [b"m"]),
+    ],
+)
+def test_the_column_builder_leaves_odd_fields_to_the_per_datum_path(field, value):
+    from rexwatch.services.metrics.put import columns
+
+    fields = {"names": ["m"], "dimensions": [()], "timestamps": [None], "values": [1.0], "lists": [None],
+              "counts": [None], "units": [None], "resolutions": [None], "statistics": [None]}
+    assert columns(*fields.values(), now=NOW) is not None
+    fields[field] = value
+    assert columns(*fields.values(), now=NOW) is None

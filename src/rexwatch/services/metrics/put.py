@@ -128,6 +128,7 @@ _TEXT = frozenset({str, _NONE})
 _NUMBER = frozenset({float, int})
 _RESOLUTION = frozenset({_NONE, int})
 _RESOLUTIONS = frozenset({None, 1, 60})
+_TIME = frozenset({dt.datetime, _NONE})
 _FIELDS = tuple(map(attrgetter, ("metric_name", "dimensions", "timestamp", "value", "values", "counts", "unit",
                                    "storage_resolution", "statistic_values")))
 
@@ -181,12 +182,12 @@ def columns(
         offsets, singles = [0, *accumulate(lengths)], [False] * n
     else:
         return None
+    if not set(map(type, timestamps)) <= _TIME:
+        return None
     given = set(timestamps)
     given.discard(None)
     ms: dict[dt.datetime | None, int] = {None: int(now.timestamp() * 1000)}
     if given:
-        if set(map(type, given)) != {dt.datetime}:
-            return None
         aware = [t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC) for t in given]
         if min(aware) < now - PAST_LIMIT or max(aware) > now + FUTURE_LIMIT:
             return None
