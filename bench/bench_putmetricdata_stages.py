@@ -10,6 +10,7 @@ Usage: python bench/bench_putmetricdata_stages.py [--baseline DIR] [--rounds 7]
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import importlib.util
 import os
 import pathlib
@@ -24,7 +25,8 @@ import bench_intake as bench
 from rexwatch.aws import cloudwatch as cw_handlers
 from rexwatch.aws import door, validate
 from rexwatch.aws.protocols import cbor, query
-from rexwatch.aws.registry import AwsContext
+from rexwatch.aws.registry import HANDLERS, AwsContext
+from rexwatch.services.metrics import put
 from rexwatch.stores.telemetry.chdb import engine_for
 from rexwatch.testing import make_runtime
 
@@ -51,6 +53,20 @@ def main() -> None:
         old = {"query": load("base_query", os.path.join(base, "protocols", "query.py")),
                "cbor": load("base_cbor", os.path.join(base, "protocols", "cbor.py")),
                "validate": load("base_validate", os.path.join(base, "validate.py"))}
+        # The column builders: the handler's for the generic codecs' items, the service's for datums.
+        registered = dict(HANDLERS)
+        old["cloudwatch"] = load("base_cloudwatch", os.path.join(base, "cloudwatch.py"))
+        HANDLERS.update(registered)  # loading it registered its handlers over these
+        # The old codecs import their PutMetricData readers by package name: hand them the old ones.
+        old["cbor"].cbor_metricdata = load("base_cbor_metricdata", os.path.join(base, "protocols",
+                                                                                 "cbor_metricdata.py"))
+        old["query"].query_metricdata = load("base_query_metricdata", os.path.join(base, "protocols",
+                                                                                   "query_metricdata.py"))
+        old["put"] = load("base_put", os.path.join(args.baseline, "src", "rexwatch", "services", "metrics",
+                                                   "put.py"))
+    now = dt.datetime.now(dt.UTC)
+    items = [query.decode(b, {}, op).materialize()["MetricData"] for b in qb]
+    datums = [[cw_handlers._datum(item, i, {}) for i, item in enumerate(its, 1)] for its in items]
     with tempfile.TemporaryDirectory() as tmp:
         d = pathlib.Path(tmp)
         rt = make_runtime(d / "data", engine_for(str(d / "chdb")), workers="none")
@@ -66,6 +82,17 @@ def main() -> None:
             "CBOR: decode and type check": (
                 old and (lambda b: old["validate"].check(old["cbor"].decode(b, {}, op), op.input_shape)),
                 lambda b: validate.check(cbor.decode(b, {}, op), op.input_shape), cb),
+            "query: decode and columns": (old and (lambda b: old["query"].decode(b, {}, op).columns(now)),
+                                          lambda b: query.decode(b, {}, op).columns(now), qb),
+            "CBOR: decode, type check and columns": (
+                old and (lambda b: old["validate"].check(p := old["cbor"].decode(b, {}, op), op.input_shape)
+                         or p.columns(now)),
+                lambda b: validate.check(p := cbor.decode(b, {}, op), op.input_shape) or p.columns(now), cb),
+            "items as columns (the handler's builder, generic codecs' items)": (
+                old and (lambda its: old["cloudwatch"]._columns(its, now)), lambda its: cw_handlers._columns(its, now),
+                items),
+            "datums as columns (the metrics service's as_columns)": (
+                old and (lambda ds: old["put"].as_columns(ds, now)), lambda ds: put.as_columns(ds, now), datums),
             "handler and metrics service (query form)": (
                 None, lambda p: cw_handlers.put_metric_data(ctx, p), [query.decode(b, {}, op) for b in qb]),
             "handler and metrics service (CBOR)": (

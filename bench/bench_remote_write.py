@@ -15,7 +15,12 @@ seconds, from Prometheus' own metrics (its web port): samples sent and acknowled
 (``prometheus_remote_storage_samples_total``), failed, retried and dropped; whether it falls
 behind (the most pending samples, and the largest lag between the newest sample appended and
 the newest one sent); and the rexwatch server's CPU seconds (psutil, all threads) per 100 k
-samples acknowledged. Every wait is bounded; the processes are stopped at the end.
+samples acknowledged, split between the threads Python started (the door, the HTTP stack, the
+flusher's call into ClickHouse) and ClickHouse's own threads (inserts' pipelines, materialized
+views, merges). Every wait is bounded; the processes are stopped at the end.
+
+``--series`` sets the offered rate (series per scrape / scrape interval): 50,000 by default,
+100,000 to offer the issue's goal.
 
 With ``--baseline DIR`` (a checkout of another revision), the same run is made against a server run
 from ``DIR/src`` too, and the table shows both.
@@ -135,6 +140,26 @@ def cpu_seconds(proc: psutil.Process) -> float:
     return t.user + t.system
 
 
+def thread_cpu(proc: psutil.Process) -> dict[int, tuple[str, float]]:
+    """CPU seconds per thread, with the thread's name (Linux; empty elsewhere)."""
+    out = {}
+    for t in proc.threads():
+        try:
+            name = Path(f"/proc/{proc.pid}/task/{t.id}/comm").read_text().strip()
+        except OSError:
+            continue
+        out[t.id] = (name, t.user_time + t.system_time)
+    return out
+
+
+def python_share(proc: psutil.Process, before: dict[int, tuple[str, float]],
+                 after: dict[int, tuple[str, float]]) -> float:
+    """CPU seconds of the threads Python started (they keep the process's name; ClickHouse names
+    its own threads), including the ClickHouse work they run themselves, such as an insert's call."""
+    own = proc.name()[:15]
+    return sum(c - before.get(tid, (name, 0.0))[1] for tid, (name, c) in after.items() if name == own)
+
+
 def wait_for(what: str, predicate, deadline_s: float, *procs: subprocess.Popen) -> None:
     deadline = time.monotonic() + deadline_s
     while True:
@@ -219,6 +244,7 @@ def measure(src: str | None, exporter_port: int, args: argparse.Namespace) -> di
             )
             time.sleep(args.warmup)  # shards scale up, the series are created: outside the measurement
             m0, cpu0, t0 = prom_metrics(prom_url), cpu_seconds(server), time.monotonic()
+            threads0 = thread_cpu(server)
             most_pending, most_lag, shards = 0.0, 0.0, 0.0
             end = t0 + args.duration
             while time.monotonic() < end:
@@ -232,6 +258,7 @@ def measure(src: str | None, exporter_port: int, args: argparse.Namespace) -> di
                 shards = max(shards, m.get(SHARDS, 0.0))
                 time.sleep(1)
             m1, cpu1, t1 = prom_metrics(prom_url), cpu_seconds(server), time.monotonic()
+            py = python_share(server, threads0, thread_cpu(server))
             sent = m1.get(SENT, 0) - m0.get(SENT, 0)
             cpu = cpu1 - cpu0
             return {
@@ -247,6 +274,7 @@ def measure(src: str | None, exporter_port: int, args: argparse.Namespace) -> di
                 "most_lag": most_lag,
                 "shards": shards,
                 "cpu_per_100k": cpu / sent * 100_000 if sent else float("nan"),
+                "py_per_100k": py / sent * 100_000 if sent else float("nan"),
                 "server_cores": cpu / (t1 - t0),
             }
         finally:
@@ -296,14 +324,16 @@ def main() -> None:
     )
     print(
         "| run | samples acknowledged | samples/s acknowledged | offered samples/s | failed | retried | dropped "
-        "| most pending | most lag s | shards | server CPU s per 100 k samples | server cores busy |"
+        "| most pending | most lag s | shards | server CPU s per 100 k samples | of which Python threads "
+        "| of which ClickHouse threads | server cores busy |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for label, r in results.items():
         print(
             f"| {label} | {r['sent']:,.0f} | {r['rate']:,.0f} | {r['offered']:,.0f} | {r['failed']:,.0f} "
             f"| {r['retried']:,.0f} | {r['dropped']:,.0f} | {r['most_pending']:,.0f} | {r['most_lag']:.1f} "
-            f"| {r['shards']:.0f} | {r['cpu_per_100k']:.2f} | {r['server_cores']:.2f} |"
+            f"| {r['shards']:.0f} | {r['cpu_per_100k']:.2f} | {r['py_per_100k']:.2f} "
+            f"| {r['cpu_per_100k'] - r['py_per_100k']:.2f} | {r['server_cores']:.2f} |"
         )
 
 

@@ -125,3 +125,25 @@ def test_signature_binds_the_body(runtime, live):
         "logs", aws_access_key_id=key.access_key_id, aws_secret_access_key=key.secret_access_key
     ).describe_log_groups()["logGroups"]]
     assert names == ["plain-group", "signed-group"]
+
+
+def test_door_paths_are_answered_ahead_of_the_router(live):
+    from rexwatch.aws.door import ROUTE_PATHS, route_path
+
+    assert route_path("/") == "/"
+    assert route_path("/ListSinks") == "/ListSinks"
+    assert route_path("/service/GraniteServiceVersion20100801/operation/PutMetricData") == ROUTE_PATHS[1]
+    for other in ("/service/a/operation/b/c", "/service//operation/b", "/service/a/operation/", "/logs", "//"):
+        assert route_path(other) is None, other
+    # A path the router never sent to the door is still the router's (not an AWS error shape).
+    r = httpx.post(live.url + "/service/a/operation/b/c", content=b"")
+    assert r.status_code in (404, 405) and "__type" not in r.text
+    # The door's refusals keep their shapes, and its operations their request metrics labels.
+    r = httpx.post(live.url + "/service/Nope/operation/Op", content=b"",
+                   headers={"content-type": "application/cbor", "smithy-protocol": "rpc-v2-cbor"})
+    assert r.status_code == 400 and r.headers["content-type"] == "application/cbor"
+    cw = live.boto3_client("cloudwatch")
+    cw.put_metric_data(Namespace="App", MetricData=[{"MetricName": "m", "Value": 1.0}])
+    assert 'route="aws:cloudwatch.PutMetricData"' in httpx.get(live.url + "/metrics").text
+    # Other methods on the door's paths are still the router's.
+    assert httpx.get(live.url + "/ListSinks").status_code == 405

@@ -124,3 +124,23 @@ def test_namespace_and_size_rules_hold():
     with pytest.raises(Invalid, match="at most 1000"):
         build_columns("App", columns(many, with_values=False), NOW)
     assert build_columns("App", columns(many, with_values=False), NOW, max_items=None).num_rows == 1001
+
+
+def test_checked_dimension_sets_are_remembered_within_a_bound(monkeypatch):
+    from rexwatch.services.metrics import put
+
+    monkeypatch.setattr(put, "CHECKED_CACHE", 2)
+    monkeypatch.setattr(put, "_CHECKED", {})
+    good = MetricDatum(metric_name="m", dimensions=[("b", "2"), ("a", "1")], value=1.0)
+    bad = MetricDatum(metric_name="m", dimensions=[("a", "1"), ("a", "2")], value=1.0)
+    for _ in range(2):
+        rows = build_columns("ns", columns([good], with_values=False), NOW)
+        assert rows.column("dims").to_pylist() == ['{"a":"1","b":"2"}']
+        # A failing set is never remembered: it fails again, with the same message.
+        with pytest.raises(Invalid) as e:
+            build_columns("ns", columns([good, bad], with_values=False), NOW)
+        assert "more than one dimension named a" in e.value.message
+    for i in range(3):
+        build_columns("ns", columns([MetricDatum(metric_name="m", dimensions=[("k", str(i))], value=1.0)],
+                                    with_values=False), NOW)
+    assert len(put._CHECKED) <= 2  # cleared at the bound, then refilled

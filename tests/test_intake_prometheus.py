@@ -61,6 +61,10 @@ def test_hostile_bodies_get_4xx_with_a_reason(live):
     r = httpx.post(f"{live.url}/api/v1/write", content=bytes(cramjam.snappy.compress_raw(b"\xff\xff\xff")),
                    headers=HEADERS)
     assert r.status_code == 400 and "WriteRequest" in r.text
+    # A series whose label name is not UTF-8 (the labels are decoded apart from the body).
+    r = httpx.post(f"{live.url}/api/v1/write", content=bytes(cramjam.snappy.compress_raw(
+        b"\x0a\x05\x0a\x03\x0a\x01\xff")), headers=HEADERS)
+    assert r.status_code == 400 and "WriteRequest" in r.text
     r = httpx.post(f"{live.url}/api/v1/write", content=b"x", headers={**HEADERS, "content-encoding": "gzip"})
     assert r.status_code == 415
     month_ago = int(time.time() * 1000) - 30 * 86400_000
@@ -115,10 +119,16 @@ def test_label_sets_are_read_once_and_the_cache_stays_bounded(monkeypatch):
     monkeypatch.setattr(rw, "SERIES_CACHE", 3)
     monkeypatch.setattr(rw, "_SERIES", {})
     monkeypatch.setattr(rw, "_DIMS", {})
-    a = rw._series((("__name__", "a"), ("job", "x"), ("instance", "h:1")))
-    b = rw._series((("instance", "h:1"), ("__name__", "b"), ("job", "x")))
+
+    def raw(*labels: tuple[str, str]) -> tuple[bytes, ...]:
+        return tuple(rw.Label(name=k, value=v).SerializeToString() for k, v in labels)
+
+    a = rw._series(raw(("__name__", "a"), ("job", "x"), ("instance", "h:1")))
+    b = rw._series(raw(("instance", "h:1"), ("__name__", "b"), ("job", "x")))
     assert a == ("a", [("instance", "h:1"), ("job", "x")])
     assert b[1] is a[1]  # one dimensions list for the same labels besides __name__
-    assert rw._series((("job", "x"), ("job", "y"), ("__name__", "c" * 256))) == ("", [("job", "x")])
-    rw._series((("__name__", "d"),))
+    assert rw._series(raw(("job", "x"), ("job", "y"), ("__name__", "c" * 256))) == ("", [("job", "x")])
+    rw._series(raw(("__name__", "d")))
     assert len(rw._SERIES) == 1 and len(rw._DIMS) == 1  # cleared at the bound, then refilled
+    with pytest.raises(rw.IntakeError, match=r"not a protobuf prometheus\.WriteRequest"):
+        rw._series((b"\x0a\x02\xff\xfe",))  # a label name that is not UTF-8

@@ -252,6 +252,11 @@ def test_sdk_cbor_bodies_read_the_same(kinds: str, with_dims: int, items: int):
         {"MetricName": "m", "Value": 1.0, "StorageResolution": 5},
         {"MetricName": "m", "Value": 1.0, "Timestamp": 1_000_000_000},
         {"Value": 1.0, "Unit": "Count"},
+        # The field-by-field check: an unknown member beside a null one; dimension counts that differ.
+        {"MetricName": "m", "Value": None, "Unknown": 1.0},
+        {"MetricName": "m", "Value": 1.0, "Dimensions": []},
+        {"MetricName": "m", "Value": 1.0, "Dimensions": [{"Name": "a", "Value": "b"}, {"Name": "c", "Value": "d"}]},
+        {"MetricName": "m", "Value": 1.0, "Dimensions": [{"Name": "a", "Value": "b", "Other": "c"}]},
     ],
 )
 def test_cbor_items_convert_and_fail_as_the_generic_walk(item):
@@ -259,6 +264,9 @@ def test_cbor_items_convert_and_fail_as_the_generic_walk(item):
 
     good = {"MetricName": "ok", "Value": 1.0, "Timestamp": cbor2.CBORTag(1, 1780311600)}
     body = cbor2.dumps({"Namespace": "App", "MetricData": [good, item, good]})
+    assert cbor_door(body) == cbor_generic(body)
+    dimensioned = {**good, "Dimensions": [{"Name": "host", "Value": "h1"}]}
+    body = cbor2.dumps({"Namespace": "App", "MetricData": [dimensioned, item, dimensioned]})
     assert cbor_door(body) == cbor_generic(body)
 
 
@@ -361,3 +369,24 @@ def test_a_hostile_layout_costs_in_proportion_to_the_form():
     assert params is not None and len(params["MetricData"][0]["Values"]) == 20_000
     assert params == generic(text)
     assert all(len(keys) <= 16 * 1000 for keys in query_metricdata._LAYOUTS.values())
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("timestamps", [["not", "hashable"]]),
+        ("resolutions", [[60]]),
+        ("dimensions", [[["a", "b"]]]),  # pairs as lists: unhashable
+        ("dimensions", [None]),
+        ("values", [True]),
+        ("names", [b"m"]),
+    ],
+)
+def test_the_column_builder_leaves_odd_fields_to_the_per_datum_path(field, value):
+    from rexwatch.services.metrics.put import columns
+
+    fields = {"names": ["m"], "dimensions": [()], "timestamps": [None], "values": [1.0], "lists": [None],
+              "counts": [None], "units": [None], "resolutions": [None], "statistics": [None]}
+    assert columns(*fields.values(), now=NOW) is not None
+    fields[field] = value
+    assert columns(*fields.values(), now=NOW) is None

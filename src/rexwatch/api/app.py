@@ -80,12 +80,14 @@ def create_app(runtime: Runtime, *, run_workers: bool = True, close_runtime: boo
     )
     app.state.runtime = runtime
     errors.install(app)
+    from rexwatch.aws.door import endpoint as aws_endpoint
     from rexwatch.intake import IntakeRoutes
     from rexwatch.intake import endpoints as intake_endpoints
 
     intake = intake_endpoints(runtime)
+    aws_door = aws_endpoint(runtime)
     app.add_middleware(GuardMiddleware, runtime=runtime, own_doors=frozenset(intake))
-    app.add_middleware(IntakeRoutes, endpoints=intake)
+    app.add_middleware(IntakeRoutes, endpoints=intake, aws_door=aws_door)
     # Outermost, so refusals by the guard are counted and logged too.
     app.add_middleware(RequestContextMiddleware, metrics=runtime.metrics)
     if runtime.settings.otlp_port:
@@ -135,7 +137,7 @@ def create_app(runtime: Runtime, *, run_workers: bool = True, close_runtime: boo
     from rexwatch.intake import install as install_intake
     from rexwatch.web import install as install_web
 
-    install_aws(app, runtime)
+    install_aws(app, aws_door)
     install_intake(app, intake)
     install_web(app, runtime)
     return app

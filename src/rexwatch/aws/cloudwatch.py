@@ -8,6 +8,8 @@ in ``rexwatch.services.metrics``. Alarm operations register in
 from __future__ import annotations
 
 import datetime as dt
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 from rexwatch.aws.registry import AwsContext, handler
@@ -22,7 +24,7 @@ from rexwatch.services.metrics import (
     MetricStatSpec,
     StatisticSet,
 )
-from rexwatch.services.metrics.model import FUTURE_LIMIT, PAST_LIMIT
+from rexwatch.services.metrics.put import columns
 
 
 def _svc(ctx: AwsContext) -> MetricsService:
@@ -69,75 +71,25 @@ def _datum(item: dict[str, Any], i: int, shared: dict[tuple, list[tuple[str, str
 
 
 _PLAIN = frozenset({"MetricName", "Dimensions", "Timestamp", "Value", "Values", "Counts", "Unit", "StorageResolution"})
-
-
-def _numbers(xs: object) -> bool:
-    return type(xs) is list and all(type(x) is float or type(x) is int for x in xs)
+_NAME_VALUE = itemgetter("Name", "Value")
 
 
 def _columns(items: list[dict[str, Any]], now: dt.datetime) -> MetricColumns | None:
-    """The items as the metrics service's columns, read straight from the parameters: what
-    ``_datum`` and the service's ``as_columns`` make of them, in one pass. None for any item
-    that needs the per-item path (its checks and messages): a statistic set, a dimension without
-    its name or value, or anything ``as_columns`` hands to the per-datum rules."""
-    if not items:
+    """The generic codecs' items as the metrics service's columns (its one builder, field by field),
+    or None for the per-item path: a member a plain datum has not (a statistic set …), a dimension
+    without its name or value, or anything the builder leaves to the per-datum rules."""
+    try:
+        if not items or not set().union(*map(dict.keys, items)) <= _PLAIN:
+            return None
+        keys = [tuple(map(_NAME_VALUE, ds)) if ds else () for ds in map(dict.get, items, repeat("Dimensions"))]
+    except (KeyError, TypeError):
         return None
-    oldest, newest = now - PAST_LIMIT, now + FUTURE_LIMIT
-    now_ms = int(now.timestamp() * 1000)
-    shared: dict[tuple, list[tuple[str, str]]] = {}
-    names, dims, times, units, values, counts, offsets, singles, res = [], [], [], [], [], [], [0], [], []
-    for item in items:
-        if not item.keys() <= _PLAIN:
-            return None
-        name, unit, r = item.get("MetricName"), item.get("Unit"), item.get("StorageResolution")
-        if (name is not None and type(name) is not str) or (unit is not None and type(unit) is not str):
-            return None
-        if r not in (None, 1, 60) or type(r) is bool:
-            return None
-        value, vs, cs = item.get("Value"), item.get("Values"), item.get("Counts")
-        if value is not None:
-            if vs is not None or cs is not None or not (type(value) is float or type(value) is int):
-                return None
-            values.append(value)
-            counts.append(1.0)
-            singles.append(True)
-        elif vs is not None:
-            if not _numbers(vs) or (cs is not None and (not _numbers(cs) or len(cs) != len(vs))):
-                return None
-            values.extend(vs)
-            counts.extend(cs if cs else [1.0] * len(vs))
-            singles.append(False)
-        else:
-            return None
-        ts = item.get("Timestamp")
-        if ts is None:
-            times.append(now_ms)
-        else:
-            if type(ts) is not dt.datetime:
-                return None
-            if ts.tzinfo is None:
-                ts = ts.replace(tzinfo=dt.UTC)
-            if ts < oldest or ts > newest:
-                return None
-            times.append(int(ts.timestamp() * 1000))
-        try:
-            key = tuple((d["Name"], d["Value"]) for d in item.get("Dimensions") or ())
-        except (KeyError, TypeError):
-            return None
-        d = shared.get(key)
-        if d is None:
-            if not all(n and v is not None for n, v in key):
-                return None
-            try:
-                d = shared[key] = list(key)
-            except TypeError:  # unhashable parts
-                return None
-        dims.append(d)
-        names.append(name)
-        units.append(unit)
-        offsets.append(len(values))
-        res.append(60 if r is None else r)
-    return MetricColumns(names, dims, times, units, values, counts, offsets, res, singles)
+
+    def col(key: str) -> list[Any]:
+        return list(map(dict.get, items, repeat(key)))
+
+    return columns(col("MetricName"), keys, col("Timestamp"), col("Value"), col("Values"), col("Counts"),
+                   col("Unit"), col("StorageResolution"), [None] * len(items), now=now)
 
 
 @handler("cloudwatch", "PutMetricData")

@@ -253,13 +253,68 @@ def _audit(runtime: Runtime, request: Request, principal, service: str, op: str,
         log.exception("audit event for %s.%s not written", service, op)
 
 
-def install(app: FastAPI, runtime: Runtime) -> None:
+# The AWS door's paths, as the router would send them to it (``IntakeRoutes`` takes them first).
+ROUTE_PATHS = ("/", "/service/{svc}/operation/{op}", *REST_PATHS)
+_OPERATION_PATH = re.compile(r"/service/[^/]+/operation/[^/]+\Z")
+
+
+def route_path(path: str) -> str | None:
+    """Which of ``ROUTE_PATHS`` the router would match ``path`` with (None: not the door's)."""
+    if path == "/" or path in REST_PATHS:
+        return path
+    if _OPERATION_PATH.match(path):
+        return ROUTE_PATHS[1]
+    return None
+
+
+def endpoint(runtime: Runtime):
+    """The door's ASGI endpoint (``install`` adds its routes; ``IntakeRoutes`` calls it directly)."""
     for dotted in SERVICE_MODULES:
         importlib.import_module(dotted)
     # Load the botocore models now so the first request does not pay for it.
     # (EC2's model is large and only Grafana's region lookup needs it: it loads on first use.)
     for service in {svc for svc, _ in HANDLERS} - {"ec2"}:
         service_model(service)
+
+    def serve(request: Request, ctx: AwsContext, pending: PendingSignature | None, body: bytes, signed_body: bytes,
+              signing: str, codec: Any) -> Response:
+        """Everything after the body is read, in one worker thread: each hop between the event loop
+        and a worker costs the loop a wake-up of the other thread, which on a busy server cost as much
+        CPU as reading a 1,000-item PutMetricData (it took four hops)."""
+        service, op, protocol = ctx.service, ctx.operation, ctx.protocol
+        if pending is not None:
+            authenticate_body(runtime, pending, request, signed_body, signing, protocol)
+        model = service_model(service)
+        if op not in model.operation_names:
+            raise AwsError(
+                "UnknownOperationException" if protocol not in ("query", "ec2") else "InvalidAction",
+                f"{clip(op)} is not an operation of {service}",
+            )
+        op_model = model.operation_model(op)
+        fn = HANDLERS.get((service, op))
+        if fn is None:
+            raise AwsError(
+                "UnknownOperationException" if protocol not in ("query", "ec2") else "InvalidAction",
+                f"{service} {op} is not implemented by rexwatch yet",
+            )
+        # Only known operations become metric labels, so label sets stay bounded.
+        state = request.scope.setdefault("state", {})
+        state["aws_operation"] = f"{service}.{op}"
+        action = aws_action(service, op)
+        authorize(state.get("principal"), action, f"{service} {op}")
+        # Decoding is CPU work that grows with the body (8,000 parameters in a 1,000-item PutMetricData).
+        params = codec.decode(body, dict(request.headers), op_model)
+        if protocol not in ("query", "ec2"):  # form parameters are all text; their codecs convert them
+            validate.check(params, op_model.input_shape)
+        principal = state.get("principal")
+        if principal is not None and principal.user_id is not None:
+            principal = runtime.service(TeamService).with_teams(principal)
+        bind(principal)  # what the caller sees of team-owned log groups and alarms
+        result = fn(ctx, params)
+        if principal is not None and action in ("edit", "admin"):  # telemetry is not a change
+            _audit(runtime, request, principal, service, op, params)
+        payload, ctype, headers = codec.encode(result or {}, op_model, ctx)
+        return Response(payload, 200, headers=headers, media_type=ctype)
 
     async def door(request: Request) -> Response:
         request_id = request.scope.get("state", {}).get("request_id") or str(uuid.uuid4())
@@ -284,45 +339,7 @@ def install(app: FastAPI, runtime: Runtime) -> None:
             service, signing, op, protocol = detect(request, body)
             ctx.service, ctx.operation, ctx.protocol = service, op, protocol
             codec = _codec(protocol)
-            if pending is not None:
-                await anyio.to_thread.run_sync(authenticate_body, runtime, pending, request, signed_body, signing, protocol)
-            model = service_model(service)
-            if op not in model.operation_names:
-                raise AwsError(
-                    "UnknownOperationException" if protocol not in ("query", "ec2") else "InvalidAction",
-                    f"{clip(op)} is not an operation of {service}",
-                )
-            op_model = model.operation_model(op)
-            fn = HANDLERS.get((service, op))
-            if fn is None:
-                raise AwsError(
-                    "UnknownOperationException" if protocol not in ("query", "ec2") else "InvalidAction",
-                    f"{service} {op} is not implemented by rexwatch yet",
-                )
-            # Only known operations become metric labels, so label sets stay bounded.
-            request.scope.setdefault("state", {})["aws_operation"] = f"{service}.{op}"
-            action = aws_action(service, op)
-            authorize(request.scope["state"].get("principal"), action, f"{service} {op}")
-            req_headers = dict(request.headers)
-
-            def decode() -> dict:
-                # Decoding is CPU work that grows with the body (8,000 parameters in a 1,000-item
-                # PutMetricData): off the event loop.
-                params = codec.decode(body, req_headers, op_model)
-                if protocol not in ("query", "ec2"):  # form parameters are all text; their codecs convert them
-                    validate.check(params, op_model.input_shape)
-                return params
-
-            params = await anyio.to_thread.run_sync(decode)
-            principal = request.scope["state"].get("principal")
-            if principal is not None and principal.user_id is not None:
-                principal = await anyio.to_thread.run_sync(runtime.service(TeamService).with_teams, principal)
-            bind(principal)  # what the caller sees of team-owned log groups and alarms
-            result = await anyio.to_thread.run_sync(fn, ctx, params)
-            if principal is not None and action in ("edit", "admin"):  # telemetry is not a change
-                await anyio.to_thread.run_sync(_audit, runtime, request, principal, service, op, params)
-            payload, ctype, headers = codec.encode(result or {}, op_model, ctx)
-            return Response(payload, 200, headers=headers, media_type=ctype)
+            return await anyio.to_thread.run_sync(serve, request, ctx, pending, body, signed_body, signing, codec)
         except RexwatchError as e:
             err = to_aws(e, ctx.service)
         except AwsError as e:
@@ -343,7 +360,11 @@ def install(app: FastAPI, runtime: Runtime) -> None:
         status, payload, ctype, headers = codec.encode_error(err, ctx)
         return Response(payload, status, headers=headers, media_type=ctype)
 
-    app.add_api_route("/", door, methods=["POST"], include_in_schema=False)
-    app.add_api_route("/service/{svc}/operation/{op}", door, methods=["POST"], include_in_schema=False)
-    for path in REST_PATHS:
+    return door
+
+
+def install(app: FastAPI, door) -> None:
+    """The door's routes: ``IntakeRoutes`` answers their POSTs first; the router's routes give other
+    methods their 405 and list the paths with the app's routes."""
+    for path in ROUTE_PATHS:
         app.add_api_route(path, door, methods=["POST"], include_in_schema=False)

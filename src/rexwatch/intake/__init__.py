@@ -44,7 +44,7 @@ def install(app: Any, endpoints: dict[str, Callable[[Request], Awaitable[Respons
 
 
 class IntakeRoutes:
-    """ASGI middleware: a POST to an intake path goes straight to its door.
+    """ASGI middleware: a POST to an intake path, or to the AWS door's, goes straight to its door.
 
     Telemetry senders post hundreds of requests a second, and the framework's
     route matching, dependency solving and exception middleware cost as much
@@ -52,16 +52,25 @@ class IntakeRoutes:
     reads and bounds its own body, authenticates, and answers every error in
     its protocol's shape. The request still passes the middleware outside this
     one (request ids, the access log and request metrics), which sees the
-    route as it would from the router.
+    route as it would from the router. The AWS door (``aws_door``) is one of them: SDKs batch
+    1,000 metric data or 10,000 log events in a call, and it answers every error in its own shapes.
     """
 
-    def __init__(self, app: Any, endpoints: dict[str, Callable[[Request], Awaitable[Response]]]) -> None:
+    def __init__(self, app: Any, endpoints: dict[str, Callable[[Request], Awaitable[Response]]],
+                 aws_door: Callable[[Request], Awaitable[Response]] | None = None) -> None:
+        from rexwatch.aws.door import ROUTE_PATHS, route_path
+
         self.app = app
+        self.aws_route_path = route_path
         self.routes = {path: Route(path, endpoint, methods=["POST"]) for path, endpoint in endpoints.items()}
+        self.aws_routes = {path: Route(path, aws_door, methods=["POST"]) for path in ROUTE_PATHS} if aws_door else {}
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
             route = self.routes.get(scope["path"])
+            if route is None and self.aws_routes:
+                template = self.aws_route_path(scope["path"])
+                route = self.aws_routes.get(template) if template else None
             if route is not None:
                 scope["route"] = route
                 response = await route.endpoint(Request(scope, receive))

@@ -5,9 +5,10 @@ datetimes, integers to floats), and the door then walks it again to check every
 member's type (``validate.check``): two walks over some 10,000 values in a
 1,000-item call. This pass does both for the members a plain item has
 (MetricName, Dimensions, Timestamp, Value, Values, Counts, Unit,
-StorageResolution), in place on the freshly decoded objects. The handler then takes the
-items into the metrics service's columns field by field with C-level ``map``
-(``_columns``), not item by item.
+StorageResolution), in place on the freshly decoded objects. Items already as the walk
+would leave them (floats, not integers; datetimes with their zone: what botocore sends) are
+checked field by field instead (``_plain``), and the handler takes them into the metrics
+service's columns with its one builder (``put.columns``), not item by item.
 
 It answers only for bodies it converts exactly as the generic walk does and that the
 type check would pass: anything else (StatisticValues, EntityMetricData, a null member,
@@ -20,13 +21,14 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import partial
-from itertools import accumulate, chain, repeat
+from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any
 
 from rexwatch.aws.protocols import from_epoch
 from rexwatch.aws.validate import ColumnarParams
-from rexwatch.services.metrics.model import FUTURE_LIMIT, PAST_LIMIT, MetricColumns
+from rexwatch.services.metrics.model import MetricColumns
+from rexwatch.services.metrics.put import columns
 
 _SPECIAL_FLOATS = ("NaN", "Infinity", "-Infinity")
 _TOP = frozenset({"Namespace", "MetricData"})
@@ -79,14 +81,17 @@ def _dimension(d: Any) -> None:
 
 
 _NAME_VALUE = itemgetter("Name", "Value")
-_RESOLUTIONS = frozenset({None, 1, 60})
+_NONE = type(None)
+_TEXT = frozenset({str, _NONE})
+_LIST = frozenset({list, _NONE})
 
 
-def _columns(data: list[dict[str, Any]], now: dt.datetime) -> MetricColumns | None:
-    """Converted items as the metrics service's columns, equal to what the PutMetricData handler
-    makes of them, taken field by field with C-level ``map``; None where the handler would take
-    the per-item path, or for a mix of single Values and lists of them (the handler then builds
-    the columns itself)."""
+def _plain(data: list[Any]) -> list[list[Any]] | None:
+    """The items' fields as lists (``put.columns``' arguments but ``now``) when every item is plain
+    and already as the generic walk leaves it: known members, none null, strings, floats (not
+    integers), aware datetimes, dimensions of string Name and Value. Checked field by field with
+    C-level set and map work instead of member by member; None for anything else (``_convert``
+    then walks the items)."""
     n = len(data)
     if not n:
         return None
@@ -94,62 +99,62 @@ def _columns(data: list[dict[str, Any]], now: dt.datetime) -> MetricColumns | No
     def col(key: str) -> list[Any]:
         return list(map(dict.get, data, repeat(key)))
 
-    res = col("StorageResolution")
-    distinct_res = set(res)
-    if not distinct_res <= _RESOLUTIONS:
+    try:
+        names, units, single, times, res = (col("MetricName"), col("Unit"), col("Value"), col("Timestamp"),
+                                            col("StorageResolution"))
+        dims, many, counted = col("Dimensions"), col("Values"), col("Counts")
+    except TypeError:  # an item not a map
         return None
-    if None in distinct_res:
-        res = [60] * n if distinct_res == {None} else [60 if r is None else r for r in res]
-    single, many, counted = col("Value"), col("Values"), col("Counts")
-    absent = single.count(None)
-    if absent == 0:
-        if many.count(None) != n or counted.count(None) != n or set(map(type, single)) != {float}:
-            return None
-        values, counts, offsets, singles = single, [1.0] * n, list(range(n + 1)), [True] * n
-    elif absent == n and None not in many:
-        values = list(chain.from_iterable(many))
-        if not set(map(type, values)) <= {float}:
-            return None
-        lengths = list(map(len, many))
-        if counted.count(None) == n:
-            counts = [1.0] * len(values)
-        elif None in counted or list(map(len, counted)) != lengths:
-            return None
-        else:
-            counts = list(chain.from_iterable(counted))
-            if not set(map(type, counts)) <= {float}:
-                return None
-        offsets, singles = [0, *accumulate(lengths)], [False] * n
-    else:
+    fields = (names, units, single, times, res, dims, many, counted)
+    # As many members as known, non-null ones: no member is unknown or null.
+    if sum(map(len, data)) != sum(n - f.count(None) for f in fields):
         return None
-    times = col("Timestamp")
+    if not (set(map(type, names)) <= _TEXT and set(map(type, units)) <= _TEXT
+            and set(map(type, single)) <= {float, _NONE} and set(map(type, res)) <= {int, _NONE}
+            and set(map(type, dims)) <= _LIST and set(map(type, many)) <= _LIST
+            and set(map(type, counted)) <= _LIST):
+        return None
     given = set(times)
     given.discard(None)
-    if given and (min(given) < now - PAST_LIMIT or max(given) > now + FUTURE_LIMIT):
+    if given and (set(map(type, given)) != {dt.datetime} or any(t.tzinfo is None for t in given)):
         return None
-    ms: dict[Any, int] = {t: int(t.timestamp() * 1000) for t in given}
-    ms[None] = int(now.timestamp() * 1000)
+    for lists in (many, counted):
+        if not set(map(type, chain.from_iterable(filter(None, lists)))) <= {float}:
+            return None
+    flat = list(chain.from_iterable(filter(None, dims)))
+    if flat:
+        # Two members, a string Name and a string Value: nothing else.
+        if set(map(type, flat)) != {dict} or set(map(len, flat)) != {2}:
+            return None
+        dim_names, dim_values = list(map(dict.get, flat, repeat("Name"))), list(map(dict.get, flat, repeat("Value")))
+        if set(map(type, dim_names)) != {str} or set(map(type, dim_values)) != {str}:
+            return None  # a dimension without its name or value: the walk and the handler tell which
+        per = set(map(len, dims)) if None not in dims else set()
+        if len(per) == 1:
+            # Every item with the same number of dimensions (as SDKs send them): grouped without a loop.
+            pairs = iter(list(zip(dim_names, dim_values, strict=True)))
+            keys: list[tuple] = list(zip(*[pairs] * per.pop(), strict=True))
+        else:
+            keys = [tuple(map(_NAME_VALUE, d)) if d else () for d in dims]
+    else:
+        keys = [()] * n
+    return [names, keys, times, single, many, counted, units, res, [None] * n]
+
+
+def _columns(data: list[dict[str, Any]], now: dt.datetime) -> MetricColumns | None:
+    """Converted items as the metrics service's columns (its one builder, field by field); None
+    where the handler would take the per-item path, or for a mix of single Values and lists of them
+    (the handler then builds the columns itself)."""
     try:
-        keys = [tuple(map(_NAME_VALUE, d)) if d else () for d in col("Dimensions")]
+        keys = [tuple(map(_NAME_VALUE, d)) if d else () for d in map(dict.get, data, repeat("Dimensions"))]
     except KeyError:  # a dimension without its name or value
         return None
-    # Items of one series share one list: the metrics service checks and encodes each once.
-    lists: dict[tuple, Any] = dict.fromkeys(keys)
-    for key in lists:
-        if not all(name for name, _ in key):
-            return None
-        lists[key] = list(key)
-    return MetricColumns(
-        col("MetricName"),
-        list(map(lists.__getitem__, keys)),
-        list(map(ms.__getitem__, times)),
-        col("Unit"),
-        values,
-        counts,
-        offsets,
-        res,
-        singles,
-    )
+
+    def col(key: str) -> list[Any]:
+        return list(map(dict.get, data, repeat(key)))
+
+    return columns(col("MetricName"), keys, col("Timestamp"), col("Value"), col("Values"), col("Counts"),
+                   col("Unit"), col("StorageResolution"), [None] * len(data), now=now)
 
 
 def _item(item: Any) -> None:
@@ -205,7 +210,12 @@ def convert(params: dict[str, Any]) -> dict[str, Any] | None:
 
 def read_columns(params: dict[str, Any]) -> ColumnarParams | None:
     """``convert``'s parameters as ``ColumnarParams``: the handler takes their items as columns
-    (``_columns``) rather than walking them item by item; None when ``convert`` gives None."""
+    rather than walking them item by item; None when ``convert`` gives None."""
+    if params.keys() <= _TOP and type(params.get("Namespace")) is str and type(params.get("MetricData")) is list:
+        data = params["MetricData"]
+        fields = _plain(data)
+        if fields is not None:  # nothing for the walk to convert: the items are as it would leave them
+            return ColumnarParams(params["Namespace"], lambda now: columns(*fields, now=now), lambda: data)
     data = _convert(params)
     if data is None:
         return None

@@ -163,12 +163,13 @@ class MetricsStore:
             params["name"] = metric_name
         for i, (k, v) in enumerate(dim_filters):
             params[f"dk{i}"] = k
+            # dims is the canonical JSON object of string values (put.canonical_dims).
             if v is None:
-                where.append(f"mapContains(dim_map, {{dk{i}:String}})")
+                where.append(f"JSONHas(dims, {{dk{i}:String}})")
             else:
                 params[f"dv{i}"] = v
                 where.append(
-                    f"dim_map[{{dk{i}:String}}] = {{dv{i}:String}} AND mapContains(dim_map, {{dk{i}:String}})"
+                    f"JSONExtractString(dims, {{dk{i}:String}}) = {{dv{i}:String}} AND JSONHas(dims, {{dk{i}:String}})"
                 )
         if after is not None:
             # Keyset paging: the next page starts after the last series of the previous one.

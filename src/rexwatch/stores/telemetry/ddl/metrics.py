@@ -107,4 +107,18 @@ MIGRATIONS = [
             for t in ("metric_points", "metric_1m", "metric_5m", "metric_1h")
         ),
     ),
+    Migration(
+        "metrics-0003-series-without-map",
+        # The catalog view fires on every insert with a row per distinct series in it; turning
+        # each row's dims into a Map (JSON parsed per row, then a Map column written and merged)
+        # was about half of an insert's CPU when every row is a distinct series, as a Prometheus
+        # batch is. ListMetrics reads the dimension filters from ``dims`` itself instead;
+        # ``dim_map`` stays in the table (older rows hold it) and is no longer read or filled.
+        (
+            "DROP VIEW IF EXISTS {db:Identifier}.metric_series_mv",
+            """CREATE MATERIALIZED VIEW IF NOT EXISTS {db:Identifier}.metric_series_mv TO {db:Identifier}.metric_series AS
+            SELECT namespace, metric_name, dims, now() AS first_seen, now() AS last_seen
+            FROM (SELECT DISTINCT namespace, metric_name, dims FROM {db:Identifier}.metric_points)""",
+        ),
+    ),
 ]
