@@ -54,15 +54,24 @@ import textwrap
 import time
 
 SINK = """
-import sys
+import sys, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the rexwatch server (uvicorn) answers the SDK's pooled client
     def log_message(self, *a): pass
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.send_response(200); self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", "2"); self.end_headers(); self.wfile.write(b"{}")
+        # The real server's answers: 201 on creating a group or stream, a sequence token on events.
+        if self.path.endswith(("/groups", "/streams")):
+            status, body = b"201 Created", b'{"name":"x"}'
+        elif self.path.endswith("/events"):
+            status, body = b"200 OK", b'{"nextSequenceToken":"%d"}' % time.time_ns()
+        else:
+            status, body = b"200 OK", b"{}"
+        # Head and body in one write, as uvicorn sends them (with TCP_NODELAY): two small writes
+        # here would stall each batch 40 ms on Nagle's algorithm and the client's delayed ACK.
+        self.wfile.write(b"HTTP/1.1 " + status + b"\\r\\nContent-Type: application/json\\r\\nContent-Length: "
+                         + str(len(body)).encode() + b"\\r\\n\\r\\n" + body)
 ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 """
 

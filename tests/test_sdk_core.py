@@ -126,7 +126,7 @@ def test_server_down_drops_are_counted_and_the_app_never_waits():
     assert s["logs_dropped"] + s["logs_failed"] + held + s["logs_sent"] == 20_000
     assert s["logs_sent"] == 0
     assert grown < 5_000_000, grown
-    assert s["send_errors"] >= 1 and "ConnectError" in s["last_error"]
+    assert s["send_errors"] >= 1 and "ConnectionRefusedError" in s["last_error"]
 
 
 def test_forked_child_sends_its_own_stream_and_not_the_parents_buffer(live):

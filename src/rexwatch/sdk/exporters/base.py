@@ -14,11 +14,17 @@ try:  # a batch of thousands of lines encodes several times faster with orjson (
 
     def dumps(body: Any) -> bytes:
         return orjson.dumps(body)
+
+    def loads(data: bytes) -> Any:
+        return orjson.loads(data)
 except ImportError:  # pragma: no cover
     import json
 
     def dumps(body: Any) -> bytes:
         return json.dumps(body, separators=(",", ":")).encode()
+
+    def loads(data: bytes) -> Any:
+        return json.loads(data)
 
 # PutLogEvents limits (AWS's, which rexwatch enforces too).
 MAX_BATCH_EVENTS = 10_000

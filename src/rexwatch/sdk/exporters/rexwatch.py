@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from rexwatch.sdk.config import Config
 from rexwatch.sdk.exporters.base import (
     MAX_METRIC_DATUMS,
@@ -14,20 +12,32 @@ from rexwatch.sdk.exporters.base import (
     MetricDatum,
     chunks,
     dumps,
+    loads,
     rejected_count,
     split_values,
 )
+from rexwatch.sdk.exporters.keepalive import TRANSPORT_ERRORS, Answer, KeepAliveClient
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:9099"
-_JSON = {"Content-Type": "application/json"}
 
 
-def raise_for(resp: httpx.Response, what: str) -> None:
-    if resp.status_code < 300:
+def raise_for(resp: Answer, what: str) -> None:
+    if resp.status < 300:
         return
     # 429 and 5xx may pass; any other 4xx says the batch itself is wrong.
-    retryable = resp.status_code == 429 or resp.status_code >= 500
-    raise ExportError(f"{what}: HTTP {resp.status_code} {resp.text[:300]}", retryable=retryable)
+    retryable = resp.status == 429 or resp.status >= 500
+    raise ExportError(f"{what}: HTTP {resp.status} {resp.text[:300]}", retryable=retryable)
+
+
+def rejected_in(resp: Answer, n: int) -> int:
+    # Almost every answer is {"nextSequenceToken": ...}: parse only one that reports skipped events.
+    if b"rejectedLogEventsInfo" not in resp.body:
+        return 0
+    try:
+        info = loads(resp.body).get("rejectedLogEventsInfo")
+    except (ValueError, AttributeError):
+        return 0
+    return rejected_count(info, n)
 
 
 class RexwatchExporter(Exporter):
@@ -40,20 +50,20 @@ class RexwatchExporter(Exporter):
         self.client = self._client()
         self.known: set[tuple[str, str]] = set()
 
-    def _client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base, headers=self.headers, timeout=self.timeout, trust_env=False)
+    def _client(self) -> KeepAliveClient:
+        return KeepAliveClient(self.base, self.headers, self.timeout)
 
-    def _post(self, path: str, body: dict[str, Any], what: str) -> httpx.Response:
+    def _post(self, path: str, body: dict[str, Any], what: str) -> Answer:
         try:
-            return self.client.post(path, content=dumps(body), headers=_JSON)
-        except httpx.HTTPError as e:
+            return self.client.post(path, dumps(body))
+        except TRANSPORT_ERRORS as e:
             raise ExportError(f"{what}: {type(e).__name__}: {e}", retryable=True)
 
     def _ensure_stream(self, group: str, stream: str) -> None:
         for path, body in (("/api/v1/logs/groups", {"name": group}),
                            ("/api/v1/logs/streams", {"group": group, "name": stream})):
             resp = self._post(path, body, f"create {path.rsplit('/', 1)[1][:-1]}")
-            if resp.status_code != 409:  # already there is fine
+            if resp.status != 409:  # already there is fine
                 raise_for(resp, f"create {group} {stream}")
         self.known.add((group, stream))
 
@@ -63,11 +73,11 @@ class RexwatchExporter(Exporter):
         body = {"group": group, "stream": stream,
                 "events": [{"timestamp": ts, "message": m} for ts, m in events]}
         resp = self._post("/api/v1/logs/events", body, "PutLogEvents")
-        if resp.status_code == 404:  # deleted since: create again once
+        if resp.status == 404:  # deleted since: create again once
             self._ensure_stream(group, stream)
             resp = self._post("/api/v1/logs/events", body, "PutLogEvents")
         raise_for(resp, "PutLogEvents")
-        return rejected_count(resp.json().get("rejectedLogEventsInfo"), len(events))
+        return rejected_in(resp, len(events))
 
     def send_metrics(self, namespace: str, data: list[MetricDatum]) -> None:
         items: list[dict[str, Any]] = []
@@ -84,8 +94,8 @@ class RexwatchExporter(Exporter):
             raise_for(self._post("/api/v1/metrics/data", body, "PutMetricData"), "PutMetricData")
 
     def after_fork(self) -> None:
-        # The parent's pooled sockets must not be shared: open new ones in the child.
-        self.client = self._client()
+        # The parent's socket must not be shared (nor closed: it is the parent's): open a new one in the child.
+        self.client.forget()
 
     def close(self) -> None:
         self.client.close()
