@@ -161,11 +161,11 @@ VARIANTS = [
 ]
 
 
-def sdk_settings(kind: str, port: int, access: bool) -> dict:
+def sdk_settings(kind: str, sink: str, access: bool) -> dict:
     common = {"service": "bench", "flush_interval": 1.0, "access_log": access}
     if kind == "stdout":
         return {**common, "exporter": "emf", "emf_destination": "stdout"}
-    return {**common, "endpoint": f"http://127.0.0.1:{port}"}
+    return {**common, "endpoint": sink}
 
 
 def round_ratio(base: list[float], other: list[float]) -> float:
@@ -179,7 +179,7 @@ def asgi_worker(args) -> None:
     so two revisions' workers can take turns in the same run. Answers each round with one JSON line."""
     import rexwatch.sdk as rw
 
-    port, tmp = args.sink_port, args.tmp
+    sink, tmp = args.sink, args.tmp
     root = logging.getLogger()
     root.setLevel(logging.INFO)
     plain = logging.StreamHandler(open(os.path.join(tmp, f"stdlib-{os.getpid()}.log"), "a"))  # noqa: SIM115
@@ -196,15 +196,19 @@ def asgi_worker(args) -> None:
             app = apps[(inst, access)]
             if kind is not None:
                 sys.stdout = sdk_out if kind == "stdout" else real_stdout
-                rw.configure(logging_level=None, **sdk_settings(kind, port, access))
+                rw.configure(logging_level=None, **sdk_settings(kind, sink, access))
                 root.addHandler(handler)
             else:
                 root.addHandler(plain)
             times: list[int] = []
             start = time.process_time()  # CPU of every thread: the sender's work counts
             loop.run_until_complete(drive(app, args.requests, times))
+            sender_cpu = 0.0
             if kind is not None:
                 rw.flush(30)  # this round's lines leave inside its own measurement
+                thread = rw.get().sender._thread  # started by this round's first line: its CPU is this round's
+                if thread is not None and thread.ident is not None:
+                    sender_cpu = time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
             used = time.process_time() - start
             if kind is not None:
                 root.removeHandler(handler)
@@ -215,21 +219,22 @@ def asgi_worker(args) -> None:
                 sys.stdout = real_stdout
             else:
                 root.removeHandler(plain)
-            result[name] = {"cpu": used, "times": times}
+            result[name] = {"cpu": used, "sender_cpu": sender_cpu, "times": times}
         print(json.dumps({"variants": result, "sent": sent, "dropped": dropped}), flush=True)
 
 
-def part_asgi(args, port: int, tmp: str, trees: dict[str, str]) -> list[str]:
+def part_asgi(args, sink: str, tmp: str, trees: dict[str, str]) -> list[str]:
     """Each revision's variants in a worker process of its own; the workers take turns, round by round."""
     workers = {}
     for label, src in trees.items():
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))}
-        cmd = [sys.executable, os.path.abspath(__file__), "--asgi-worker", "--sink-port", str(port), "--tmp", tmp,
+        cmd = [sys.executable, os.path.abspath(__file__), "--asgi-worker", "--sink", sink, "--tmp", tmp,
                "--requests", str(args.requests)] + (["--no-stdout"] if args.no_stdout else [])
         workers[label] = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     cpu = {label: {v[0]: 0.0 for v in VARIANTS} for label in trees}
     per_round: dict[str, dict[str, list[float]]] = {label: {v[0]: [] for v in VARIANTS} for label in trees}
     times: dict[str, dict[str, list[int]]] = {label: {v[0]: [] for v in VARIANTS} for label in trees}
+    sender: dict[str, dict[str, float]] = {label: {v[0]: 0.0 for v in VARIANTS} for label in trees}
     sent = {label: 0 for label in trees}
     dropped = {label: 0 for label in trees}
     try:
@@ -245,6 +250,7 @@ def part_asgi(args, port: int, tmp: str, trees: dict[str, str]) -> list[str]:
                     continue
                 for name, v in got["variants"].items():
                     cpu[label][name] += v["cpu"]
+                    sender[label][name] += v.get("sender_cpu", 0.0)
                     per_round[label][name].append(v["cpu"])
                     times[label][name].extend(v["times"])
                 sent[label] += got["sent"]
@@ -270,6 +276,12 @@ def part_asgi(args, port: int, tmp: str, trees: dict[str, str]) -> list[str]:
                 vs = f"+{p50 - b[0]:.1f} µs p50, {(1 - thr / b[2]) * 100:.1f} % fewer"
                 med = f"{round_ratio(per_round[label][base[access]], per_round[label][name]):.1f} % fewer"
             lines.append(f"| {name} | {label} | {p50:.1f} µs | {q99:.1f} µs | {thr:,.0f} | {vs} | {med} |")
+    lines.append("")
+    lines.append("The SDK's sender thread, CPU per request (its request-metrics fold included; the access-line "
+                 "row ships two lines per request, the others one): "
+                 + "; ".join(f"{label}: " + ", ".join(f"{name} {sender[label][name] / n * 1e6:.2f} µs"
+                                                     for name, _, _, kind in VARIANTS if kind is not None)
+                             for label in trees) + ".")
     lines.append("")
     lines.append("Lines sent by the SDK rounds " + ", ".join(f"{label} {sent[label]:,} (dropped {dropped[label]:,})"
                                                           for label in trees) + ".")
@@ -334,7 +346,7 @@ async def _client(port: int, n: int, conns: int) -> list[float]:
     return lat
 
 
-def part_uvicorn(args, port: int, tmp: str, trees: dict[str, str]) -> list[str]:
+def part_uvicorn(args, sink: str, tmp: str, trees: dict[str, str]) -> list[str]:
     import httpx
     import psutil
 
@@ -355,7 +367,7 @@ def part_uvicorn(args, port: int, tmp: str, trees: dict[str, str]) -> list[str]:
             env = {**os.environ,
                    "PYTHONPATH": os.pathsep.join(filter(None, [tmp, src, os.environ.get("PYTHONPATH")])),
                    "BENCH_MODE": mode, "BENCH_ACCESS": "1" if access else "0",
-                   "BENCH_SINK": f"http://127.0.0.1:{port}"}
+                   "BENCH_SINK": sink}
             out = open(os.path.join(tmp, f"uvicorn-{mode}-{p}.log"), "w")  # noqa: SIM115
             proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench_sdk_app:app", "--port", str(p),
                                      "--no-access-log", "--log-level", "warning", "--http", "httptools"],
@@ -477,7 +489,10 @@ def main() -> None:
                     help="a source tree of another revision (e.g. a git worktree of main): its SDK runs beside "
                          "this tree's, rounds alternating, in the asgi and uvicorn parts")
     ap.add_argument("--asgi-worker", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--sink-port", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--sink-url", default=None,
+                    help="post the SDK's batches to this server (e.g. a running rexwatch server) instead of the "
+                         "bench's own sink")
+    ap.add_argument("--sink", default="", help=argparse.SUPPRESS)
     ap.add_argument("--tmp", default="", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.no_stdout:
@@ -491,8 +506,13 @@ def main() -> None:
     if args.baseline:
         trees["baseline"] = os.path.join(os.path.abspath(args.baseline), "src")
 
-    port = free_port()
-    sink = subprocess.Popen([sys.executable, "-c", SINK, str(port)])
+    sink_proc = None
+    if args.sink_url:
+        sink = args.sink_url.rstrip("/")
+    else:
+        port = free_port()
+        sink = f"http://127.0.0.1:{port}"
+        sink_proc = subprocess.Popen([sys.executable, "-c", SINK, str(port)])
     lines = [
         "\n## SDK overhead (`bench/bench_sdk.py`)\n",
         f"{dt.date.today()}, {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -502,17 +522,18 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             if "asgi" in parts:
-                got = part_asgi(args, port, tmp, trees)
+                got = part_asgi(args, sink, tmp, trees)
                 lines += [f"In process, {args.requests:,} requests per round:\n", *got, ""]
             if "uvicorn" in parts:
-                got = part_uvicorn(args, port, tmp, trees)
+                got = part_uvicorn(args, sink, tmp, trees)
                 lines += [f"uvicorn, {args.http_requests:,} requests per round over {args.connections} "
                           "keep-alive connections:\n", *got, ""]
             if "down" in parts:
                 lines += part_down(args, logging.getLogger())
     finally:
-        sink.terminate()
-        sink.wait()
+        if sink_proc is not None:
+            sink_proc.terminate()
+            sink_proc.wait()
     lines.append(f"\nLoad average at the end {os.getloadavg()[0]:.1f}.")
     text = "\n".join(lines) + "\n"
     print(text)
