@@ -58,3 +58,43 @@ def test_rest_errors_are_clear_4xx(client):
     assert r.status_code == 400 and "position" in r.json()["error"]
     r = client.post("/api/v1/logs/filter", json={"groups": ["g"], "next_token": "garbage"})
     assert r.status_code == 400 and "nextToken" in r.json()["error"]["message"]
+
+
+def test_rest_events_as_parallel_lists(client):
+    client.post("/api/v1/logs/groups", json={"name": "/cols"})
+    client.post("/api/v1/logs/streams", json={"group": "/cols", "name": "s"})
+    t = now_ms() - 10_000
+    body = {"group": "/cols", "stream": "s", "timestamps": [t, t + 1, t + 2], "messages": ["a", '{"b":1}', "ü"]}
+    r = client.post("/api/v1/logs/events", json=body)
+    assert r.status_code == 200 and r.json()["nextSequenceToken"] and "rejectedLogEventsInfo" not in r.json()
+    got = client.get("/api/v1/logs/events", params={"group": "/cols", "stream": "s", "start_from_head": "true"})
+    assert [(e["timestamp"], e["message"]) for e in got.json()["events"]] == list(zip(body["timestamps"],
+                                                                                       body["messages"], strict=True))
+    # The same limits as the events shape: 15 days old is skipped and reported (an exclusive end, as for events).
+    old = now_ms() - 15 * 86_400_000
+    r = client.post("/api/v1/logs/events", json={**body, "timestamps": [old, old + 1, old + 2]})
+    assert r.status_code == 200 and r.json()["rejectedLogEventsInfo"] == {"tooOldLogEventEndIndex": 3}
+
+
+def test_rest_events_as_parallel_lists_hostile(client):
+    client.post("/api/v1/logs/groups", json={"name": "/cols-bad"})
+    client.post("/api/v1/logs/streams", json={"group": "/cols-bad", "name": "s"})
+    t = now_ms()
+    base = {"group": "/cols-bad", "stream": "s"}
+    cases = [
+        ({"timestamps": [t, t + 1], "messages": ["a"]}, "messages"),
+        ({"timestamps": [t], "messages": None}, "messages"),
+        ({"timestamps": [], "messages": []}, "timestamps"),
+        ({"timestamps": ["soon"], "messages": ["a"]}, "timestamps"),
+        ({"timestamps": [2 ** 70], "messages": ["a"]}, "timestamps"),
+        ({"timestamps": [t], "messages": [{"not": "text"}]}, "messages"),
+        ({"timestamps": [t], "messages": [None]}, "messages"),
+        ({"timestamps": [t], "messages": ["a"], "events": [{"timestamp": t, "message": "a"}]}, "timestamps"),
+        ({}, "events"),
+        ({"timestamps": [t + 1, t], "messages": ["a", "b"]}, None),  # out of order, as for events
+    ]
+    for extra, field in cases:
+        r = client.post("/api/v1/logs/events", json={**base, **extra})
+        assert r.status_code == 400, (extra, r.text)
+        if field:
+            assert r.json()["error"]["field"] == field, (extra, r.text)

@@ -3,10 +3,12 @@ under it, and keep-alive connections the server closed."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -29,13 +31,14 @@ def test_rejected_events_are_counted_and_a_deleted_stream_is_created_again(live)
         assert exporter.send_logs(group, stream, _events(3)) == 0
         # Fifteen days old: beyond PutLogEvents' 14-day window, skipped and reported by the server.
         old = int(time.time() * 1000) - 15 * 86_400_000
-        assert exporter.send_logs(group, stream, _events(2, old) + _events(1)) == 2
+        assert exporter.send_logs(group, stream, _events(2, old)) == 2
         # Deleted since the exporter created it: the 404 makes it create the stream once more.
         assert httpx.delete(f"{live.url}/api/v1/logs/streams", params={"group": group, "name": stream}).status_code == 204
         assert exporter.send_logs(group, stream, _events(4)) == 0
         page = httpx.get(f"{live.url}/api/v1/logs/events", params={"group": group, "stream": stream,
                                                                    "start_from_head": True}).json()
         assert len(page["events"]) == 4
+        assert exporter.columnar  # the server took the parallel-lists body throughout
     finally:
         exporter.close()
 
@@ -113,3 +116,44 @@ def test_a_fresh_connection_refused_is_an_error_the_sender_may_retry():
 def test_endpoint_must_be_an_http_url():
     with pytest.raises(ValueError, match="http"):
         RexwatchExporter(Config(service="t", endpoint="127.0.0.1:9099"))
+
+
+class _ServerBeforeColumnarBodies(BaseHTTPRequestHandler):
+    """Answers as a rexwatch server from before the parallel-lists body did: 400 on a body without events."""
+
+    protocol_version = "HTTP/1.1"
+    bodies: list[dict] = []
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.bodies.append(body)
+        if self.path.endswith("/events") and "events" not in body:
+            status, answer = 400, {"error": {"code": "Invalid", "message": "events: Field required", "field": "events"}}
+        else:
+            status, answer = (200, {"nextSequenceToken": "1"}) if self.path.endswith("/events") else (201, {})
+        data = json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def test_a_server_that_knows_only_the_events_shape_gets_it():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ServerBeforeColumnarBodies)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    exporter = RexwatchExporter(Config(service="t", endpoint=f"http://127.0.0.1:{server.server_port}"))
+    try:
+        assert exporter.send_logs("/g", "s", _events(2)) == 0
+        assert not exporter.columnar
+        assert exporter.send_logs("/g", "s", _events(3)) == 0
+        events = [b for b in _ServerBeforeColumnarBodies.bodies if "stream" in b and "name" not in b]
+        # One columnar try, then the events shape for that batch and every later one.
+        assert ["events" in b for b in events] == [False, True, True]
+        assert [e["message"] for e in events[-1]["events"]] == [m for _, m in _events(3)]
+    finally:
+        exporter.close()
+        server.shutdown()

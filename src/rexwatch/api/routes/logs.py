@@ -123,7 +123,13 @@ def delete_stream(group: str, name: str, rt: Runtime = Depends(get_runtime)) -> 
 
 @router.post("/events", response_model=PutResultOut, **_SPARSE)
 def put_events(body: PutEvents, rt: Runtime = Depends(get_runtime)) -> PutResultOut:
-    events = LogEventBatch.from_records(body.events, "events")
+    columnar = body.timestamps is not None or body.messages is not None
+    if columnar and body.events is not None:
+        raise Invalid("send either events or timestamps and messages, not both", field="timestamps")
+    if columnar:
+        events = LogEventBatch.from_columns(body.timestamps, body.messages)
+    else:
+        events = LogEventBatch.from_records(body.events, "events")
     return PutResultOut.of(_svc(rt).put_log_events(body.group, body.stream, events))
 
 

@@ -30,7 +30,12 @@ class Retention(BaseModel):
 class PutEvents(BaseModel):
     group: str
     stream: str
-    events: list[dict[str, Any]] = Field(description="[{timestamp: epoch ms, message}], chronological")
+    events: list[dict[str, Any]] | None = Field(
+        None, description="[{timestamp: epoch ms, message}], chronological; or send timestamps and messages")
+    # The same events as two parallel lists: a body about a fifth cheaper to build and to read for a
+    # client that ships thousands of lines a second (the Python SDK).
+    timestamps: list[Any] | None = Field(None, description="epoch ms of each event, chronological (with messages)")
+    messages: list[Any] | None = Field(None, description="each event's message, as long as timestamps")
 
 
 class FilterRequest(BaseModel):

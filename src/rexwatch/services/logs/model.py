@@ -172,6 +172,25 @@ class LogEventBatch:
                           field=field_name)
 
     @classmethod
+    def from_columns(cls, timestamps: Any, messages: Any) -> LogEventBatch:
+        """From parallel lists ``timestamps`` (epoch ms) and ``messages`` (the REST API's columnar shape)."""
+        if not isinstance(timestamps, list) or not timestamps:
+            raise Invalid("timestamps must be a non-empty list of integer ms", field="timestamps")
+        if not isinstance(messages, list) or len(messages) != len(timestamps):
+            raise Invalid(f"messages must be a list as long as timestamps ({len(timestamps)})", field="messages")
+        try:
+            ts = pa.array(timestamps, pa.int64())
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as e:
+            raise Invalid(f"timestamps must be integer ms: {e}", field="timestamps")
+        try:
+            msgs = pa.array(messages, pa.string())
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as e:
+            raise Invalid(f"messages must be strings: {e}", field="messages")
+        if ts.null_count or msgs.null_count:
+            raise Invalid("timestamps and messages must not hold null", field="timestamps" if ts.null_count else "messages")
+        return cls(pa.StructArray.from_arrays([ts, msgs], fields=list(INPUT_EVENT)))
+
+    @classmethod
     def of(cls, events: Sequence[tuple[int, str]]) -> LogEventBatch:
         """From (timestamp ms, message) pairs, for Python callers."""
         ts, msgs = zip(*events, strict=True) if events else ((), ())
