@@ -56,10 +56,13 @@ class KeepAliveClient:
         self.headers = headers
         self.timeout = timeout
         self._conn: http.client.HTTPConnection | None = None
+        self._tls: ssl.SSLContext | None = None
 
     def _connect(self) -> http.client.HTTPConnection:
         if self.https:
-            return http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout, context=_tls_context())
+            if self._tls is None:  # loading the CA bundle costs milliseconds: once per client
+                self._tls = _tls_context()
+            return http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout, context=self._tls)
         return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
 
     def post(self, path: str, body: bytes, content_type: str = "application/json") -> Answer:
