@@ -38,7 +38,8 @@ class Body:
             self.req.symbols.append(s)
         return self.index[s]
 
-    def series(self, labels: dict[str, str], samples=(), exemplars=(), histograms=0, help_text=""):
+    def series(self, labels: dict[str, str], samples=(), exemplars=(), histograms=(), help_text="",
+               created: int = 0):
         ts = self.req.timeseries.add()
         for k, v in sorted(labels.items()):
             ts.labels_refs.extend([self.ref(k), self.ref(v)])
@@ -46,10 +47,12 @@ class Body:
             ts.samples.add(value=value, timestamp=t)
         for value, t, trace in exemplars:
             ts.exemplars.add(labels_refs=[self.ref("trace_id"), self.ref(trace)], value=value, timestamp=t)
-        for _ in range(histograms):
-            h = ts.histograms.add(count_int=3, sum=6.0, schema=0, timestamp=int(time.time() * 1000))
-            h.positive_spans.add(offset=1, length=2)
-            h.positive_deltas.extend([1, 1])
+        for h in histograms:
+            spans = h.pop("spans", [])
+            hist = ts.histograms.add(**h)
+            for offset, length in spans:
+                hist.positive_spans.add(offset=offset, length=length)
+        ts.created_timestamp = created
         ts.metadata.type = 1
         ts.metadata.help_ref = self.ref(help_text)
         return ts
@@ -102,23 +105,59 @@ def test_v2_samples_are_stored_with_labels_as_dimensions_and_counted_in_headers(
     assert _data(cw, "rw2_temperature", {"job": "api"}, "Maximum") == [22.5]
 
 
-def test_native_histograms_are_a_partial_write_and_nameless_series_are_refused(live):
+def _hist(t: int, deltas: list[int], **kw) -> dict:
+    """An integer native histogram of schema 0 (buckets (1, 2], (2, 4], (4, 8]…) from bucket 1 on."""
+    counts, acc = [], 0
+    for d in deltas:
+        acc += d
+        counts.append(acc)
+    return {"timestamp": t, "schema": 0, "count_int": sum(counts), "sum": 1.5 * sum(counts),
+            "spans": [(1, len(deltas))], "positive_deltas": deltas, **kw}
+
+
+def test_native_histograms_are_stored_as_distributions(live):
+    now = int(time.time() * 1000)
+    cw = live.boto3_client("cloudwatch")
+    b = Body()
+    # Cumulative: bucket (1, 2] holds 3, then 5; bucket (2, 4] holds 1, then 1 (deltas between neighbours).
+    b.series({"__name__": "rw2_latency_seconds", "job": "x"},
+             histograms=[_hist(now - 2000, [3, -2]), _hist(now - 1000, [5, -4])], created=now - 60_000)
+    # Custom buckets (a classic histogram's bounds), as a gauge histogram: counts kept as they are.
+    b.series({"__name__": "rw2_size_bytes", "job": "x"}, histograms=[{
+        "timestamp": now, "schema": -53, "custom_values": [10.0, 20.0, 40.0], "reset_hint": 3,
+        "spans": [(0, 4)], "positive_counts": [0.0, 4.0, 0.0, 1.0], "count_float": 5.0}])
+    r = _post(live.url, b.bytes())
+    assert r.status_code == 204, r.text
+    assert [r.headers[h] for h in WRITTEN] == ["0", "3", "0"]
+    # The first point counts whole (its series has a created timestamp), the second its increase.
+    assert _data(cw, "rw2_latency_seconds", {"job": "x"}, "SampleCount") == [6.0]
+    [p50] = _data(cw, "rw2_latency_seconds", {"job": "x"}, "p50")
+    assert 1 < p50 <= 2
+    [mx] = _data(cw, "rw2_latency_seconds", {"job": "x"}, "p99")
+    assert 2 < mx <= 4
+    assert _data(cw, "rw2_size_bytes", {"job": "x"}, "SampleCount") == [5.0]
+    [p50] = _data(cw, "rw2_size_bytes", {"job": "x"}, "p50")
+    assert 10 <= p50 <= 20
+
+
+def test_malformed_histograms_and_nameless_series_are_a_partial_write(live):
     now = int(time.time() * 1000)
     b = Body()
     b.series({"__name__": "rw2_partial", "job": "x"}, [(1, now)])
-    b.series({"__name__": "rw2_latency_seconds", "job": "x"}, histograms=2)
+    b.series({"__name__": "rw2_hist_ok", "job": "x"}, histograms=[_hist(now, [1], reset_hint=3)])
+    # Spans covering ten buckets with two counts; a schema that does not exist.
+    b.series({"__name__": "rw2_hist_bad", "job": "x"}, histograms=[
+        {**_hist(now, [1, 1]), "spans": [(0, 10)]}, _hist(now, [1], schema=9)])
     b.series({"job": "nameless"}, [(1, now), (2, now + 1)])
     r = _post(live.url, b.bytes())
     assert r.status_code == 400
     assert "2 samples refused: a series has no __name__" in r.text
-    assert "2 histograms refused: native histograms are not stored" in r.text
-    assert [r.headers[h] for h in WRITTEN] == ["1", "0", "0"]
-    assert _data(live.boto3_client("cloudwatch"), "rw2_partial", {"job": "x"}, "SampleCount") == [1.0]
-    # Only histograms: nothing written, still a 400 (not retried).
-    b = Body()
-    b.series({"__name__": "rw2_latency_seconds", "job": "x"}, histograms=1)
-    r = _post(live.url, b.bytes())
-    assert r.status_code == 400 and [r.headers[h] for h in WRITTEN] == ["0", "0", "0"]
+    assert "2 histograms refused: rw2_hist_bad: a native histogram is malformed: its spans cover more" in r.text
+    assert [r.headers[h] for h in WRITTEN] == ["1", "1", "0"]
+    cw = live.boto3_client("cloudwatch")
+    assert _data(cw, "rw2_partial", {"job": "x"}, "SampleCount") == [1.0]
+    assert _data(cw, "rw2_hist_ok", {"job": "x"}, "SampleCount") == [1.0]
+    assert cw.list_metrics(Namespace="prometheus", MetricName="rw2_hist_bad")["Metrics"] == []
 
 
 def _raw(symbols: list[bytes], series: list[bytes]) -> bytes:
@@ -184,3 +223,38 @@ def test_unknown_proto_is_415_naming_the_accepted_ones(live):
     b.series({"__name__": "rw2_quoted", "job": "x"}, [(3, int(time.time() * 1000))])
     r = _post(live.url, b.bytes(), {**V2, "content-type": 'application/x-protobuf; Proto="io.prometheus.write.v2.Request"'})
     assert r.status_code == 204 and r.headers[WRITTEN[0]] == "1"
+
+
+def test_native_histogram_buckets_and_their_representative_values():
+    from rexwatch.intake.prom_native_histogram import buckets
+    from rexwatch.intake.prom_remote_write_v2 import _M
+
+    h = _M["Histogram"](schema=1, zero_count_int=2, positive_deltas=[1, 1], negative_counts=[])
+    h.positive_spans.add(offset=-1, length=1)
+    h.positive_spans.add(offset=2, length=1)  # buckets -1 and 2
+    h.negative_spans.add(offset=0, length=1)
+    h.negative_deltas.append(4)
+    counts, reps = buckets(h)
+    assert counts == {"z": 2.0, (1.0, 1, -1): 1.0, (1.0, 1, 2): 2.0, (-1.0, 1, 0): 4.0}
+    base = 2 ** 0.5
+    assert reps[(1.0, 1, 2)] == pytest.approx(base ** 1.5)  # the middle of (base, base^2]
+    assert reps[(-1.0, 1, 0)] == pytest.approx(-(base ** -0.5))
+    # Custom buckets: the first bucket's value is its upper bound, the +Inf bucket's the last bound.
+    h = _M["Histogram"](schema=-53, custom_values=[1.0, 5.0], positive_counts=[2.0, 0.0, 3.0])
+    h.positive_spans.add(offset=0, length=3)
+    assert buckets(h) == ({0: 2.0, 2: 3.0}, {0: 1.0, 2: 5.0})
+    for bad, why in ((dict(custom_values=[5.0, 1.0]), "increasing"), (dict(positive_counts=[1.0, -1.0, 0]), "-1.0"),
+                     (dict(positive_counts=[1.0, 1.0, 1.0, 1.0]), "more bucket counts")):
+        h = _M["Histogram"](**{"schema": -53, "custom_values": [1.0, 5.0], "positive_counts": [1.0, 1.0, 1.0], **bad})
+        h.positive_spans.add(offset=0, length=3)
+        with pytest.raises(ValueError, match=why):
+            buckets(h)
+    # A span claiming four billion buckets costs what its counts cost.
+    h = _M["Histogram"](schema=0, positive_deltas=[1])
+    h.positive_spans.add(offset=0, length=2**32 - 1)
+    with pytest.raises(ValueError, match="more buckets than it has counts"):
+        buckets(h)
+    h = _M["Histogram"](schema=0, positive_deltas=[1])
+    h.positive_spans.add(offset=2**31 - 1, length=1)
+    with pytest.raises(ValueError, match="out of range"):
+        buckets(h)

@@ -1,6 +1,9 @@
-"""``POST /api/v1/write`` and ``POST /api/v1/push``: Prometheus remote_write (protocol 1.0).
+"""``POST /api/v1/write`` and ``POST /api/v1/push``: Prometheus remote_write (protocol 1.0; 2.0 beside it).
 
-The body is a snappy-compressed (block format) protobuf ``prometheus.WriteRequest``.
+The body is a snappy-compressed (block format) protobuf ``prometheus.WriteRequest``,
+or a 2.0 ``io.prometheus.write.v2.Request`` when ``Content-Type`` says so with
+``proto=`` (``prom_remote_write_v2``, which shares the label mapping, the series
+cache and the batch put below); another ``proto=`` is a 415.
 The messages are declared below with protobuf's descriptor API, field for
 field as in Prometheus' ``prompb/remote.proto`` and ``prompb/types.proto``, and
 decoded by the protobuf library; exemplars and native histograms (fields 3
@@ -28,7 +31,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import Any
 
 import anyio
 import cramjam
@@ -196,23 +200,25 @@ class Batch:
         self.refused += n
         self.reason = self.reason or why
 
-    def add(self, name: str, dims: list[tuple[str, str]], samples) -> None:
-        """One series' samples (messages with ``value`` and ``timestamp``, in epoch ms)."""
+    def add(self, series: Iterable[tuple[str, list[tuple[str, str]], Any]]) -> None:
+        """Series as (metric name, dimensions, samples: messages with ``value`` and ``timestamp`` in
+        epoch ms). One call per request, so the per-sample loop runs on locals."""
         names, dimensions, times, values = self.names, self.dimensions, self.times, self.values
         oldest, newest = self.oldest, self.newest
-        for s in samples:
-            v = s.value
-            if math.isnan(v):
-                self.skipped += 1  # staleness markers are NaNs; a NaN is no datapoint either
-                continue
-            if math.isinf(v) or not oldest <= s.timestamp <= newest or not storable(v):
-                self.refuse(1, f"{name}: a sample is infinite or its time is outside the last two weeks")
-                continue
-            # Series with the same dimensions share one list: the batch put validates and encodes it once.
-            names.append(name)
-            dimensions.append(dims)
-            times.append(s.timestamp)
-            values.append(v)
+        for name, dims, samples in series:
+            for s in samples:
+                v = s.value
+                if math.isnan(v):
+                    self.skipped += 1  # staleness markers are NaNs; a NaN is no datapoint either
+                    continue
+                if math.isinf(v) or not oldest <= s.timestamp <= newest or not storable(v):
+                    self.refuse(1, f"{name}: a sample is infinite or its time is outside the last two weeks")
+                    continue
+                # Series with the same dimensions share one list: the batch put validates and encodes it once.
+                names.append(name)
+                dimensions.append(dims)
+                times.append(s.timestamp)
+                values.append(v)
 
     def put(self, runtime: Runtime) -> int:
         """Store the samples gathered; return how many were stored (the rest are counted refused)."""
@@ -233,6 +239,12 @@ class Batch:
 def write(runtime: Runtime, req) -> tuple[int, int, str]:
     """Store the samples; return (stored, refused, first reason)."""
     batch = Batch()
+    batch.add(_named_series(req, batch))
+    stored = batch.put(runtime)
+    return stored, batch.refused, batch.reason
+
+
+def _named_series(req, batch: Batch) -> Iterator[tuple[str, list[tuple[str, str]], Any]]:
     for ts in req.timeseries:
         raw_labels = tuple(ts.labels)
         series = _SERIES.get(raw_labels)
@@ -242,9 +254,7 @@ def write(runtime: Runtime, req) -> tuple[int, int, str]:
         if not name:
             batch.refuse(len(ts.samples), NAMELESS)
             continue
-        batch.add(name, dims, ts.samples)
-    stored = batch.put(runtime)
-    return stored, batch.refused, batch.reason
+        yield name, dims, ts.samples
 
 
 V1_PROTO = "prometheus.WriteRequest"

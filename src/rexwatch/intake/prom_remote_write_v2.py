@@ -10,9 +10,10 @@ What is kept, and how it is answered (docs/intake.md):
 
 - samples: as in 1.0 (the same label mapping, series cache and batch put);
   NaNs (staleness markers) are accepted and not stored, and count as written;
-- native histograms (``histograms``): not stored; they are counted as refused,
-  so the answer is a 400 naming them while the series' float samples are
-  written (the specification's partial write: not retried);
+- native histograms (``histograms``): as distributions, the way OTLP exponential
+  histograms are stored (``prom_native_histogram``); a malformed one is counted
+  as refused, so the answer is a 400 naming it while the rest is written (the
+  specification's partial write: not retried);
 - exemplars: checked (their label references) and counted as written when
   their series is, then dropped: rexwatch has no exemplar store;
 - metadata (type, help, unit) and ``created_timestamp``: references checked,
@@ -26,14 +27,19 @@ content negotiation carries the ``X-Prometheus-Remote-Write-*-Written`` headers.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from google.protobuf import descriptor_pb2
 from google.protobuf.message import DecodeError
 
+from rexwatch.intake import otlp_metrics, prom_native_histogram
 from rexwatch.intake.common import IntakeError
+from rexwatch.intake.cumulative import CumulativeTracker
 from rexwatch.intake.prom_remote_write import _SERIES, NAMELESS, Batch, declare, remember, unsnappy
 from rexwatch.runtime import Runtime
+from rexwatch.services.metrics.service import MetricsService
 
 PROTO = "io.prometheus.write.v2.Request"
 
@@ -130,11 +136,23 @@ def _check_refs(refs, symbols: int, what: str) -> None:
 
 def write(runtime: Runtime, req) -> Written:
     """Store the samples of a v2 request. Malformed references raise before anything is stored."""
+    batch = Batch()
+    hist = _Histograms(runtime, batch)
+    exemplars = [0]
+    batch.add(_named_series(req, batch, hist, exemplars))
+    stored = batch.put(runtime)
+    return Written(samples=stored + batch.skipped, histograms=hist.put(), exemplars=exemplars[0],
+                   refused_samples=batch.refused, reason=batch.reason,
+                   refused_histograms=hist.refused, histogram_reason=hist.reason)
+
+
+def _named_series(req, batch: Batch, hist: _Histograms, exemplars: list[int]) -> Iterator[tuple]:
+    """(metric name, dimensions, samples) of each series with a name; histograms go to ``hist``,
+    exemplars are counted in ``exemplars[0]``. Raises on a malformed reference (the caller has
+    stored nothing yet: the batch is put after the whole request is read)."""
     symbols = list(req.symbols)
     n = len(symbols)
     at = symbols.__getitem__
-    batch = Batch()
-    exemplars = refused_histograms = 0
     for i, ts in enumerate(req.timeseries):
         refs = ts.labels_refs
         if len(refs) & 1:
@@ -156,14 +174,57 @@ def write(runtime: Runtime, req) -> Written:
         name, dims = series
         if not name:
             batch.refuse(len(ts.samples), NAMELESS)
-            refused_histograms += len(ts.histograms)
+            hist.refuse(len(ts.histograms), NAMELESS)
             continue
-        batch.add(name, dims, ts.samples)
-        refused_histograms += len(ts.histograms)
-        exemplars += len(ts.exemplars)
-    stored = batch.put(runtime)
-    out = Written(samples=stored + batch.skipped, exemplars=exemplars, refused_samples=batch.refused,
-                  reason=batch.reason, refused_histograms=refused_histograms)
-    if refused_histograms:
-        out.histogram_reason = "native histograms are not stored (send classic histograms: _bucket series)"
-    return out
+        if ts.histograms:
+            hist.add(name, dims, ts)
+        exemplars[0] += len(ts.exemplars)
+        yield name, dims, ts.samples
+
+
+class _Histograms:
+    """Native histogram samples as distributions (stored as OTLP exponential histograms are):
+    a cumulative histogram's buckets become increases since the series' previous sample (reset
+    detection as for OTLP, ``created_timestamp`` as the start time); a gauge histogram's are kept."""
+
+    def __init__(self, runtime: Runtime, batch: Batch) -> None:
+        self.runtime = runtime
+        self.oldest, self.newest = batch.oldest, batch.newest
+        self.points = otlp_metrics.PointBatch(dt.datetime.now(dt.UTC))
+        self.namespace = runtime.settings.prometheus_namespace
+        self.tracker = runtime.service(CumulativeTracker)
+        self.accepted = self.refused = 0
+        self.reason = ""
+
+    def refuse(self, count: int, why: str) -> None:
+        self.refused += count
+        self.reason = self.reason or why
+
+    def add(self, name: str, dims: list[tuple[str, str]], ts) -> None:
+        start_ns = ts.created_timestamp * 1_000_000
+        for h in ts.histograms:
+            if not self.oldest <= h.timestamp <= self.newest:
+                self.refuse(1, f"{name}: a histogram's time is outside the last two weeks")
+                continue
+            try:
+                counts, reps = prom_native_histogram.buckets(h)
+            except ValueError as e:
+                self.refuse(1, f"{name}: a native histogram is malformed: {e}")
+                continue
+            if h.reset_hint != prom_native_histogram.GAUGE:
+                counts = self.tracker.bucket_delta(("prometheus-native", self.namespace, name, tuple(dims)),
+                                                   start_ns, counts)
+            self.accepted += 1
+            if counts:
+                self.points.distribution(self.namespace, name, dims, h.timestamp, counts, reps, None)
+
+    def put(self) -> int:
+        """Store them; return how many histogram samples were written."""
+        if self.points.by_ns:
+            otlp_metrics.put(self.runtime.service(MetricsService), self.points)
+        if self.points.rejected:
+            # A histogram of many buckets is several datums: count what was refused, at most all.
+            lost = min(self.points.rejected, self.accepted)
+            self.refuse(lost, self.points.problem)
+            self.accepted -= lost
+        return self.accepted
