@@ -16,8 +16,9 @@ What is kept, and how it is answered (docs/intake.md):
   specification's partial write: not retried);
 - exemplars: checked (their label references) and counted as written when
   their series is, then dropped: rexwatch has no exemplar store;
-- metadata (type, help, unit) and ``created_timestamp``: references checked,
-  otherwise not used (samples are stored raw, counters as counters).
+- metadata (type, help, unit): references checked, otherwise not used (float
+  samples are stored raw, counters as counters); ``created_timestamp`` is the
+  start time of a cumulative native histogram (its first sample counts whole).
 
 A request that cannot be read (not snappy, not the message, a string that is
 not UTF-8, an odd number of label references or one past the symbols table)
