@@ -197,8 +197,9 @@ class Batch:
         self.reason = ""
 
     def refuse(self, n: int, why: str) -> None:
-        self.refused += n
-        self.reason = self.reason or why
+        if n:
+            self.refused += n
+            self.reason = self.reason or why
 
     def add(self, series: Iterable[tuple[str, list[tuple[str, str]], Any]]) -> None:
         """Series as (metric name, dimensions, samples: messages with ``value`` and ``timestamp`` in

@@ -142,7 +142,8 @@ def write(runtime: Runtime, req) -> Written:
     exemplars = [0]
     batch.add(_named_series(req, batch, hist, exemplars))
     stored = batch.put(runtime)
-    return Written(samples=stored + batch.skipped, histograms=hist.put(), exemplars=exemplars[0],
+    histograms = hist.put()
+    return Written(samples=stored + batch.skipped, histograms=histograms, exemplars=exemplars[0],
                    refused_samples=batch.refused, reason=batch.reason,
                    refused_histograms=hist.refused, histogram_reason=hist.reason)
 
@@ -156,13 +157,13 @@ def _named_series(req, batch: Batch, hist: _Histograms, exemplars: list[int]) ->
     at = symbols.__getitem__
     for i, ts in enumerate(req.timeseries):
         refs = ts.labels_refs
-        if len(refs) & 1:
-            _check_refs(refs, n, f"timeseries[{i}]")
         try:
             key = tuple(map(at, refs))
         except IndexError:
             _check_refs(refs, n, f"timeseries[{i}]")
             raise
+        if len(key) & 1:
+            _check_refs(refs, n, f"timeseries[{i}]")
         if ts.exemplars:
             for e in ts.exemplars:
                 _check_refs(e.labels_refs, n, f"an exemplar of timeseries[{i}]")
@@ -196,12 +197,19 @@ class _Histograms:
         self.tracker = runtime.service(CumulativeTracker)
         self.accepted = self.refused = 0
         self.reason = ""
+        self.pending: list[tuple[str, list[tuple[str, str]], object]] = []
 
     def refuse(self, count: int, why: str) -> None:
-        self.refused += count
-        self.reason = self.reason or why
+        if count:
+            self.refused += count
+            self.reason = self.reason or why
 
     def add(self, name: str, dims: list[tuple[str, str]], ts) -> None:
+        # Read when the whole request has been checked (in put): a malformed request that is refused
+        # must not move the series' cumulative state.
+        self.pending.append((name, dims, ts))
+
+    def _read(self, name: str, dims: list[tuple[str, str]], ts) -> None:
         start_ns = ts.created_timestamp * 1_000_000
         for h in ts.histograms:
             if not self.oldest <= h.timestamp <= self.newest:
@@ -221,6 +229,8 @@ class _Histograms:
 
     def put(self) -> int:
         """Store them; return how many histogram samples were written."""
+        for pending in self.pending:
+            self._read(*pending)
         if self.points.by_ns:
             otlp_metrics.put(self.runtime.service(MetricsService), self.points)
         if self.points.rejected:
