@@ -11,8 +11,8 @@ The SDK's own access line is off in those rows; the ``+ access line`` rows compa
 SDK with its access line against the app with a uvicorn-style access logger (two lines
 per request in both).
 
-- ``asgi``: the app is called through its ASGI interface in this process, in
-  interleaved rounds; throughput is requests per second of the process's CPU time
+- ``asgi``: the app is called through its ASGI interface in a worker process (one per
+  revision), in interleaved rounds; throughput is requests per second of that process's CPU time
   (every thread, the sender's included), which a loaded machine disturbs less than wall
   time. p50/p99 are per call.
 - ``uvicorn``: each variant is a uvicorn process (httptools, one worker) and an HTTP/1.1
@@ -25,9 +25,15 @@ can with the exporter pointed at a closed port, or, with ``--down-rate``, that m
 requests per second for ``--down-seconds`` (paced in 50 ms steps); RSS is sampled
 along the way.
 
+With ``--baseline DIR`` (a source tree of another revision, e.g. a git worktree of
+main), that tree's SDK runs beside this one's in the same rounds: in process, each tree's
+variants run in a worker process of their own and the workers take turns round by round;
+under uvicorn, each tree's SDK apps are servers of their own, driven in turn with the
+others. Each revision is compared with the same stdlib-logging app.
+
 Usage: python bench/bench_sdk.py [--part asgi,uvicorn,down] [--requests 20000] [--rounds 5]
        [--http-requests 20000] [--down-requests 600000] [--down-rate 1000 --down-seconds 600]
-       [--append bench/RESULTS.md]
+       [--baseline DIR] [--append bench/RESULTS.md]
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
 import logging
 import os
 import platform
@@ -50,6 +57,7 @@ SINK = """
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the rexwatch server (uvicorn) answers the SDK's pooled client
     def log_message(self, *a): pass
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -151,22 +159,30 @@ def sdk_settings(kind: str, port: int, access: bool) -> dict:
     return {**common, "endpoint": f"http://127.0.0.1:{port}"}
 
 
-def part_asgi(args, port: int, tmp: str) -> tuple[list[str], dict]:
+def round_ratio(base: list[float], other: list[float]) -> float:
+    """How many fewer requests per CPU-second, in %, as the median over rounds of each round's ratio: a
+    round that another job on the machine disturbed moves it less than it moves the sums."""
+    return statistics.median((1 - b / o) * 100 for b, o in zip(base, other, strict=True))
+
+
+def asgi_worker(args) -> None:
+    """One revision's in-process rounds, run on command from the parent (one line on stdin per round),
+    so two revisions' workers can take turns in the same run. Answers each round with one JSON line."""
     import rexwatch.sdk as rw
 
+    port, tmp = args.sink_port, args.tmp
     root = logging.getLogger()
     root.setLevel(logging.INFO)
-    plain = logging.StreamHandler(open(os.path.join(tmp, "stdlib.log"), "a"))  # noqa: SIM115
+    plain = logging.StreamHandler(open(os.path.join(tmp, f"stdlib-{os.getpid()}.log"), "a"))  # noqa: SIM115
     plain.setFormatter(logging.Formatter(PLAIN))
-    sdk_out = open(os.path.join(tmp, "sdk-stdout.log"), "a")  # noqa: SIM115
+    sdk_out = open(os.path.join(tmp, f"sdk-stdout-{os.getpid()}.log"), "a")  # noqa: SIM115
     real_stdout = sys.stdout
     handler = rw.RexwatchHandler()
     apps = {(inst, access): make_app(inst, access) for _, inst, access, _ in VARIANTS}
     loop = asyncio.new_event_loop()
-    times: dict[str, list[int]] = {v[0]: [] for v in VARIANTS}
-    cpu: dict[str, float] = {v[0]: 0.0 for v in VARIANTS}
-    sent = dropped = 0
-    for r in range(args.rounds + 1):  # the first round warms up and is not counted
+    for _ in sys.stdin:
+        result: dict[str, dict] = {}
+        sent = dropped = 0
         for name, inst, access, kind in VARIANTS:
             app = apps[(inst, access)]
             if kind is not None:
@@ -175,38 +191,80 @@ def part_asgi(args, port: int, tmp: str) -> tuple[list[str], dict]:
                 root.addHandler(handler)
             else:
                 root.addHandler(plain)
-            out: list[int] = [] if r == 0 else times[name]
+            times: list[int] = []
             start = time.process_time()  # CPU of every thread: the sender's work counts
-            loop.run_until_complete(drive(app, args.requests, out))
+            loop.run_until_complete(drive(app, args.requests, times))
             if kind is not None:
                 rw.flush(30)  # this round's lines leave inside its own measurement
             used = time.process_time() - start
-            if r:
-                cpu[name] += used
             if kind is not None:
                 root.removeHandler(handler)
                 st = rw.stats()
-                if r:
-                    sent += st["logs_sent"]
-                    dropped += st["logs_dropped"]
+                sent += st["logs_sent"]
+                dropped += st["logs_dropped"]
                 rw.shutdown(10)
                 sys.stdout = real_stdout
             else:
                 root.removeHandler(plain)
+            result[name] = {"cpu": used, "times": times}
+        print(json.dumps({"variants": result, "sent": sent, "dropped": dropped}), flush=True)
+
+
+def part_asgi(args, port: int, tmp: str, trees: dict[str, str]) -> list[str]:
+    """Each revision's variants in a worker process of its own; the workers take turns, round by round."""
+    workers = {}
+    for label, src in trees.items():
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))}
+        cmd = [sys.executable, os.path.abspath(__file__), "--asgi-worker", "--sink-port", str(port), "--tmp", tmp,
+               "--requests", str(args.requests)] + (["--no-stdout"] if args.no_stdout else [])
+        workers[label] = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    cpu = {label: {v[0]: 0.0 for v in VARIANTS} for label in trees}
+    per_round: dict[str, dict[str, list[float]]] = {label: {v[0]: [] for v in VARIANTS} for label in trees}
+    times: dict[str, dict[str, list[int]]] = {label: {v[0]: [] for v in VARIANTS} for label in trees}
+    sent = {label: 0 for label in trees}
+    dropped = {label: 0 for label in trees}
+    try:
+        for r in range(args.rounds + 1):  # the first round warms up and is not counted
+            for label, proc in workers.items():
+                proc.stdin.write("round\n")
+                proc.stdin.flush()
+                line = proc.stdout.readline()
+                if not line:
+                    raise RuntimeError(f"{label}: the in-process worker stopped")
+                got = json.loads(line)
+                if r == 0:
+                    continue
+                for name, v in got["variants"].items():
+                    cpu[label][name] += v["cpu"]
+                    per_round[label][name].append(v["cpu"])
+                    times[label][name].extend(v["times"])
+                sent[label] += got["sent"]
+                dropped[label] += got["dropped"]
+    finally:
+        for proc in workers.values():
+            proc.stdin.close()
+            proc.wait(60)
     n = args.requests * args.rounds
     p99 = lambda xs: sorted(xs)[int(len(xs) * 0.99)] / 1000  # noqa: E731
-    rows = [(name, statistics.median(times[name]) / 1000, p99(times[name]), n / cpu[name]) for name, *_ in VARIANTS]
-    lines = ["| app (ASGI calls in process) | p50 | p99 | requests per CPU-second | vs. its baseline |",
-             "|---|---|---|---|---|"]
-    base = {access: next(r for r, v in zip(rows, VARIANTS, strict=True) if v[2] == access and v[3] is None)
-            for access in (False, True)}
-    for (name, _, access, _), (_, p50, q99, thr) in zip(VARIANTS, rows, strict=True):
-        b = base[access]
-        vs = "baseline" if b[0] == name else (f"+{p50 - b[1]:.1f} µs p50, {(1 - thr / b[3]) * 100:.1f} % fewer")
-        lines.append(f"| {name} | {p50:.1f} µs | {q99:.1f} µs | {thr:,.0f} | {vs} |")
+    lines = ["| app (ASGI calls in process) | revision | p50 | p99 | requests per CPU-second | vs. its baseline "
+             "| median of the rounds' ratios |", "|---|---|---|---|---|---|---|"]
+    for label in trees:
+        rows = {name: (statistics.median(times[label][name]) / 1000, p99(times[label][name]), n / cpu[label][name])
+                for name, *_ in VARIANTS}
+        base = {access: next(v[0] for v in VARIANTS if v[2] == access and v[3] is None) for access in (False, True)}
+        for name, _, access, _ in VARIANTS:
+            p50, q99, thr = rows[name]
+            b = rows[base[access]]
+            if base[access] == name:
+                vs, med = "baseline", ""
+            else:
+                vs = f"+{p50 - b[0]:.1f} µs p50, {(1 - thr / b[2]) * 100:.1f} % fewer"
+                med = f"{round_ratio(per_round[label][base[access]], per_round[label][name]):.1f} % fewer"
+            lines.append(f"| {name} | {label} | {p50:.1f} µs | {q99:.1f} µs | {thr:,.0f} | {vs} | {med} |")
     lines.append("")
-    lines.append(f"Lines sent by the SDK rounds {sent:,}, dropped {dropped:,}.")
-    return lines, {"rows": rows}
+    lines.append("Lines sent by the SDK rounds " + ", ".join(f"{label} {sent[label]:,} (dropped {dropped[label]:,})"
+                                                          for label in trees) + ".")
+    return lines
 
 
 APP_MODULE = """
@@ -267,25 +325,29 @@ async def _client(port: int, n: int, conns: int) -> list[float]:
     return lat
 
 
-def part_uvicorn(args, port: int, tmp: str) -> list[str]:
+def part_uvicorn(args, port: int, tmp: str, trees: dict[str, str]) -> list[str]:
     import httpx
     import psutil
 
     with open(os.path.join(tmp, "bench_sdk_app.py"), "w") as f:
         f.write(textwrap.dedent(APP_MODULE))
     servers = {}
-    modes = {"stdlib logging to stdout (a file)": ("stdlib", False),
-             "SDK, JSON lines to stdout (a file)": ("stdout", False),
-             "SDK, batches posted to an HTTP sink": ("http", False)}
-    if args.no_stdout:
-        del modes["SDK, JSON lines to stdout (a file)"]
+    # The stdlib app imports no rexwatch: one serves as the baseline of every revision.
+    first = next(iter(trees))
+    modes = {"stdlib logging to stdout (a file)": ("stdlib", False, trees[first])}
+    for label, src in trees.items():
+        suffix = f" ({label})" if len(trees) > 1 else ""
+        if not args.no_stdout:
+            modes[f"SDK, JSON lines to stdout (a file){suffix}"] = ("stdout", False, src)
+        modes[f"SDK, batches posted to an HTTP sink{suffix}"] = ("http", False, src)
     try:
-        for name, (mode, access) in modes.items():
+        for name, (mode, access, src) in modes.items():
             p = free_port()
-            env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [tmp, os.environ.get("PYTHONPATH")])),
+            env = {**os.environ,
+                   "PYTHONPATH": os.pathsep.join(filter(None, [tmp, src, os.environ.get("PYTHONPATH")])),
                    "BENCH_MODE": mode, "BENCH_ACCESS": "1" if access else "0",
                    "BENCH_SINK": f"http://127.0.0.1:{port}"}
-            out = open(os.path.join(tmp, f"uvicorn-{mode}.log"), "w")  # noqa: SIM115
+            out = open(os.path.join(tmp, f"uvicorn-{mode}-{p}.log"), "w")  # noqa: SIM115
             proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench_sdk_app:app", "--port", str(p),
                                      "--no-access-log", "--log-level", "warning", "--http", "httptools"],
                                     env=env, stdout=out, stderr=subprocess.STDOUT, cwd=tmp)
@@ -302,6 +364,7 @@ def part_uvicorn(args, port: int, tmp: str) -> list[str]:
                     raise RuntimeError(f"{name}: uvicorn did not start")
                 time.sleep(0.1)  # polling a starting server, bounded by the deadline
         cpu = {name: 0.0 for name in servers}
+        per_round: dict[str, list[float]] = {name: [] for name in servers}
         lat: dict[str, list[float]] = {name: [] for name in servers}
         loop = asyncio.new_event_loop()
         for r in range(args.rounds + 1):
@@ -313,6 +376,7 @@ def part_uvicorn(args, port: int, tmp: str) -> list[str]:
                 after = ps.cpu_times()
                 if r:
                     cpu[name] += (after.user + after.system) - (before.user + before.system)
+                    per_round[name].append((after.user + after.system) - (before.user + before.system))
                     lat[name].extend(got)
     finally:
         for proc, _, out in servers.values():
@@ -321,14 +385,15 @@ def part_uvicorn(args, port: int, tmp: str) -> list[str]:
             out.close()
     n = args.http_requests * args.rounds
     lines = ["| app (uvicorn process, HTTP client) | server CPU per request | requests per CPU-second | "
-             "client p50 | vs. stdlib logging |", "|---|---|---|---|---|"]
+             "client p50 | vs. stdlib logging | median of the rounds' ratios |", "|---|---|---|---|---|---|"]
     first = next(iter(servers))
     base = n / cpu[first]
     for name in servers:
         thr = n / cpu[name]
         vs = "baseline" if name == first else f"{(1 - thr / base) * 100:.1f} % fewer"
+        med = "" if name == first else f"{round_ratio(per_round[first], per_round[name]):.1f} % fewer"
         lines.append(f"| {name} | {cpu[name] / n * 1e6:.0f} µs | {thr:,.0f} | "
-                     f"{statistics.median(lat[name]) * 1e6:.0f} µs | {vs} |")
+                     f"{statistics.median(lat[name]) * 1e6:.0f} µs | {vs} | {med} |")
     return lines
 
 
@@ -399,10 +464,23 @@ def main() -> None:
     ap.add_argument("--no-stdout", action="store_true",
                     help="leave out the stdout rows (to measure a tree whose SDK has no stdout destination)")
     ap.add_argument("--append", default=None)
+    ap.add_argument("--baseline", default=None,
+                    help="a source tree of another revision (e.g. a git worktree of main): its SDK runs beside "
+                         "this tree's, rounds alternating, in the asgi and uvicorn parts")
+    ap.add_argument("--asgi-worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--sink-port", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--tmp", default="", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.no_stdout:
         VARIANTS[:] = [v for v in VARIANTS if v[3] != "stdout"]
+    if args.asgi_worker:
+        asgi_worker(args)
+        return
     parts = set(args.part.split(","))
+    here = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    trees = {"this tree": here}
+    if args.baseline:
+        trees["baseline"] = os.path.join(os.path.abspath(args.baseline), "src")
 
     port = free_port()
     sink = subprocess.Popen([sys.executable, "-c", SINK, str(port)])
@@ -415,10 +493,10 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             if "asgi" in parts:
-                got, _ = part_asgi(args, port, tmp)
+                got = part_asgi(args, port, tmp, trees)
                 lines += [f"In process, {args.requests:,} requests per round:\n", *got, ""]
             if "uvicorn" in parts:
-                got = part_uvicorn(args, port, tmp)
+                got = part_uvicorn(args, port, tmp, trees)
                 lines += [f"uvicorn, {args.http_requests:,} requests per round over {args.connections} "
                           "keep-alive connections:\n", *got, ""]
             if "down" in parts:

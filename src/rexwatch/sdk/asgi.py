@@ -17,18 +17,16 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from rexwatch.sdk import state
-from rexwatch.sdk.context import RequestContext, _current, clean_request_id, trace_id_of
+from rexwatch.sdk.context import ID_OK_BYTES, RequestContext, _current, new_request_id, trace_id_of
 from rexwatch.sdk.health import Health
-from rexwatch.sdk.requests import finish, start
+from rexwatch.sdk.requests import UNMATCHED, access_line, finish, start
 
 Scope = MutableMapping[str, Any]
-_set_current = _current.set
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
-
-
-# Route object (and mount prefix) -> its template: computed once per route, not per request.
-_TEMPLATES: dict[tuple[Any, str], str | None] = {}
-_MAX_TEMPLATES = 10_000
+_set_current = _current.set
+_reset_current = _current.reset
+_id_ok = ID_OK_BYTES.fullmatch
+_clock = time.perf_counter
 
 
 def route_template(scope: Scope) -> str | None:
@@ -36,21 +34,14 @@ def route_template(scope: Scope) -> str | None:
     r = scope.get("route")
     if r is None:
         return None
-    # Under a Mount the route's path is relative to it: the mount's prefix is in root_path.
-    root = scope.get("root_path", "")
-    key = (r, root)
-    try:
-        return _TEMPLATES[key]
-    except KeyError:
-        pass
-    except TypeError:  # an unhashable route object: work it out each time
-        key = None  # type: ignore[assignment]
     path = getattr(r, "path", None)
-    if path is not None:
+    # Under a Mount the route's path is relative to it: the mount's prefix is what root_path has
+    # beyond the app's own root.
+    root = scope.get("root_path")
+    if path is not None and root:
         mounted = root[len(scope.get("app_root_path", "")):]
-        path = mounted + path if mounted and not path.startswith(mounted) else path
-    if key is not None and len(_TEMPLATES) < _MAX_TEMPLATES:
-        _TEMPLATES[key] = path
+        if mounted and not path.startswith(mounted):
+            path = mounted + path
     return path
 
 
@@ -84,6 +75,66 @@ class RexwatchMiddleware:
             return
         if not self._loop_watched:
             self._watch_loop()
+        sdk = state.sdk
+        if (sdk is None or sdk.tracing is not None or not sdk.sampler_off
+                or (self.health is not None and scope.get("path") == self.health_path)):
+            await self._general(scope, receive, send)
+            return
+        # The common request (no span, no sampling rule that needs the route mid-request) inline: every
+        # call and object here is paid on each request of the app.
+        incoming = traceparent = None
+        for name, value in scope.get("headers", ()):
+            if name == b"x-request-id":
+                incoming = value
+            elif name == b"traceparent":
+                traceparent = value
+        if incoming is not None and _id_ok(incoming):
+            rid_bytes = incoming
+            rid = incoming.decode("ascii")
+        else:
+            rid = new_request_id()
+            rid_bytes = rid.encode()
+        ctx = RequestContext(rid, scope.get("method", "GET"), scope.get("path", ""), None)
+        if traceparent:
+            ctx.trace_id = trace_id_of(traceparent.decode("latin-1"))
+        token = ctx.token = _set_current(ctx)
+
+        # A plain function handing back send's awaitable: no coroutine of our own per message.
+        def send_with_id(message: Any) -> Awaitable[None]:
+            if message["type"] == "http.response.start":
+                ctx.status = message["status"]
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid_bytes)]
+            return send(message)
+
+        started = _clock()
+        try:
+            await self.app(scope, receive, send_with_id)
+        except BaseException as e:
+            if ctx.route is None:
+                ctx.route = route_template(scope)
+            finish(ctx, 500, _clock() - started, e)
+            raise
+        seconds = _clock() - started
+        try:
+            status = ctx.status or 500  # no response started: the server answers 500
+            route = ctx.route or route_template(scope) or UNMATCHED
+            metrics = sdk.request_metrics
+            metrics.append((route, status, seconds))
+            if len(metrics.pending) >= metrics.FOLD_AT:
+                metrics.fold()
+            if sdk.config.access_log:
+                ctx.status = status
+                access_line(sdk, ctx, route, status, seconds)
+        except Exception:  # counting must never fail a request
+            pass
+        ctx.token = None
+        try:
+            _reset_current(token)
+        except ValueError:  # reset from another context (the app hopped tasks): clear instead
+            _set_current(None)
+
+    async def _general(self, scope: Scope, receive: Callable, send: Callable) -> None:
+        """Tracing, sampling rules, the health endpoint or no SDK configured: the shared start/finish."""
         incoming = traceparent = tracestate = None
         for name, value in scope.get("headers", ()):
             if name == b"x-request-id":
@@ -93,25 +144,17 @@ class RexwatchMiddleware:
             elif name == b"tracestate":
                 tracestate = value.decode("latin-1")
         path = scope.get("path", "")
-        sdk = state.sdk
-        if sdk is not None and sdk.tracing is None and sdk.sampler_off:
-            # The common case, inline: no span, no sampling rule that needs the route mid-request.
-            ctx = RequestContext(clean_request_id(incoming), scope.get("method", "GET"), path, None)
-            if traceparent:
-                ctx.trace_id = trace_id_of(traceparent)
-            ctx.token = _set_current(ctx)
-        else:
-            ctx = start(scope.get("method", "GET"), path, incoming, _route_of(scope), traceparent, tracestate)
+        ctx = start(scope.get("method", "GET"), path, incoming, _route_of(scope), traceparent, tracestate)
         rid = ctx.request_id.encode()
         status = 500
         started = _clock()
 
-        async def send_with_id(message: Any) -> None:
+        def send_with_id(message: Any) -> Awaitable[None]:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid)]
-            await send(message)
+            return send(message)
 
         try:
             if self.health is not None and path == self.health_path:
@@ -127,6 +170,3 @@ class RexwatchMiddleware:
         if ctx.route is None:
             ctx.route = route_template(scope)
         finish(ctx, status, _clock() - started)
-
-
-_clock = time.perf_counter

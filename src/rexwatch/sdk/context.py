@@ -23,26 +23,31 @@ from typing import Any
 # Lines a dropped-so-far request may hold while it waits to learn whether it failed.
 MAX_HELD_LINES = 200
 _ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# The same rule for a header value still in bytes (ASGI): no decoding unless it passes.
+ID_OK_BYTES = re.compile(rb"[A-Za-z0-9._:-]{1,128}")  # used with fullmatch
 
 _current: ContextVar[RequestContext | None] = ContextVar("rexwatch_request", default=None)
 
 
 def new_request_id() -> str:
-    """A UUID-shaped ID: 80 random bits per process (drawn again in forked children) and a 48-bit
-    counter. IDs must be unique, not secret; drawing 128 random bits and formatting them per request
-    cost a microsecond, this costs a tenth of that."""
-    return f"{_id[0]}{next(_id[1]) & _COUNTER_MASK:012x}"
+    """A UUID-shaped ID: 80 random bits per process (drawn again in forked children) and a counter.
+    IDs must be unique, not secret; drawing 128 random bits and formatting them per request cost a
+    microsecond, this costs a tenth of that."""
+    return _prefix + hex(next(_counter))[2:]
 
 
-_COUNTER_MASK = (1 << 48) - 1
-_id: list = ["", None]
+# The counter starts at 2**44 plus 43 random bits, so its hex form is 12 digits without padding
+# for the next 2.5e14 IDs.
+_prefix = ""
+_counter = itertools.count()
 
 
 def _new_id_prefix() -> None:
     """A fresh random prefix (version-4 and variant bits set) and a counter from a random start."""
+    global _prefix, _counter
     h = f"{random.SystemRandom().getrandbits(80):020x}"
-    _id[0] = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-"
-    _id[1] = itertools.count(random.SystemRandom().getrandbits(40))
+    _prefix = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-"
+    _counter = itertools.count((1 << 44) + random.SystemRandom().getrandbits(43))
 
 
 _new_id_prefix()

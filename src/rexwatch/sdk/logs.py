@@ -184,10 +184,14 @@ class RexwatchHandler(logging.Handler):
 
     def handle(self, record: logging.LogRecord) -> bool:
         # No handler lock: emit only appends to the sender's buffer, which has a lock of its own.
-        rv = self.filter(record)
-        if rv:
-            self.emit(record)
-        return bool(rv)
+        if self.filters:
+            rv = self.filter(record)
+            if not rv:
+                return False
+            if isinstance(rv, logging.LogRecord):  # 3.12+: a filter may hand back a replacement
+                record = rv
+        self.emit(record)
+        return True
 
     def emit(self, record: logging.LogRecord) -> None:
         # The sender's own HTTP client logs each request: shipping those would feed back forever.
@@ -199,7 +203,11 @@ class RexwatchHandler(logging.Handler):
         try:
             ctx = _current()
             ms = int(record.created * 1000)
-            ship_in(sdk, ctx, record_doc(record, ctx, ms), record.levelno, self.log_group, ms)
+            doc = record_doc(record, ctx, ms)
+            if ctx is None or (ctx.kept and ctx.sample_rate >= 1.0):  # decided and unscaled: straight out
+                sdk.sender.emit_log(self.log_group or sdk.config.log_group or "/app/app", ms, dumps(doc))
+            else:
+                ship_in(sdk, ctx, doc, record.levelno, self.log_group, ms)
         except Exception:
             self.handleError(record)
 

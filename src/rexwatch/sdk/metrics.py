@@ -45,6 +45,8 @@ class Aggregator:
         self.dropped = 0
         # Other recorders (request metrics) keep their own cheaper tallies and expand them at drain time.
         self.sources: list[Callable[[float], list[tuple[str, MetricDatum]]]] = []
+        # Their resets, run with ours in a forked child: the parent's tallies are the parent's to send.
+        self.source_resets: list[Callable[[], None]] = []
 
     def add(self, namespace: str, name: str, value: float, unit: str, dims: tuple[tuple[str, str], ...]) -> None:
         key = (namespace, name, dims, unit)
@@ -78,6 +80,8 @@ class Aggregator:
     def reset(self) -> None:
         self.lock = threading.Lock()
         self.series = {}
+        for reset in self.source_resets:
+            reset()
 
 
 class Counter:

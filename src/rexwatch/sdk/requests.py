@@ -17,7 +17,9 @@ import math
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from rexwatch.sdk import context, state
 from rexwatch.sdk.config import Config
@@ -45,47 +47,73 @@ def bucket_of(seconds: float) -> int:
 
 
 class RequestMetrics:
-    """Per-route tallies for the current interval, expanded into statistic sets when drained."""
+    """Per-route tallies for the current interval, expanded into statistic sets when drained.
+
+    A request only appends ``(route, status, seconds)`` to a deque (atomic under the GIL: no lock, no
+    arithmetic on the request's path); the sender thread folds them into the tallies when it drains.
+    Should it fall behind (a send stuck on a dead server), the request that finds ``FOLD_AT`` entries
+    waiting folds them itself, so memory stays bounded and every request is still counted.
+    """
+
+    FOLD_AT = 20_000
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # held while folding: one folder at a time
         # route -> [count, n4xx, n5xx, sum seconds, min seconds, max seconds, {bucket: [count, sum]}]
         self.routes: dict[str, list] = {}
+        self.pending: deque[tuple[str, int, float]] = deque()
+        self.append = self.pending.append
 
     def record(self, route: str, status: int, seconds: float) -> None:
-        b = _floor(_log(seconds if seconds > _FLOOR_SECONDS else _FLOOR_SECONDS) / _LOG_BASE)
+        self.append((route, status, seconds))
+        if len(self.pending) >= self.FOLD_AT:
+            self.fold()
+
+    def fold(self) -> None:
+        """Move the waiting entries into the per-route tallies."""
         with self.lock:
-            t = self.routes.get(route)
-            if t is None:
-                if len(self.routes) >= MAX_ROUTES:
-                    route = OTHER_ROUTE
-                    t = self.routes.get(route)
+            pending = self.pending
+            popleft = pending.popleft
+            routes = self.routes
+            floor, log, floor_s, base = _floor, _log, _FLOOR_SECONDS, _LOG_BASE
+            # Exactly the entries present now: appends racing with this loop wait for the next fold.
+            for _ in range(len(pending)):
+                route, status, seconds = popleft()
+                t = routes.get(route)
                 if t is None:
-                    t = self.routes[route] = [0, 0, 0, 0.0, seconds, seconds, {}]
-            hist = t[6]
-            h = hist.get(b)
-            if h is None:
-                hist[b] = [1, seconds]
-            else:
-                h[0] += 1
-                h[1] += seconds
-            t[0] += 1
-            if status >= 500:
-                t[2] += 1
-            elif status >= 400:
-                t[1] += 1
-            t[3] += seconds
-            if seconds < t[4]:
-                t[4] = seconds
-            if seconds > t[5]:
-                t[5] = seconds
+                    if len(routes) >= MAX_ROUTES:
+                        route = OTHER_ROUTE
+                        t = routes.get(route)
+                    if t is None:
+                        t = routes[route] = [0, 0, 0, 0.0, seconds, seconds, {}]
+                b = floor(log(seconds if seconds > floor_s else floor_s) / base)
+                hist = t[6]
+                h = hist.get(b)
+                if h is None:
+                    hist[b] = [1, seconds]
+                else:
+                    h[0] += 1
+                    h[1] += seconds
+                t[0] += 1
+                if status >= 500:
+                    t[2] += 1
+                elif status >= 400:
+                    t[1] += 1
+                t[3] += seconds
+                if seconds < t[4]:
+                    t[4] = seconds
+                elif seconds > t[5]:
+                    t[5] = seconds
 
     def reset(self) -> None:
         self.lock = threading.Lock()
         self.routes = {}
+        self.pending = deque()
+        self.append = self.pending.append
 
     def drain(self, now: float) -> list[tuple[str, MetricDatum]]:
+        self.fold()
         with self.lock:
             routes, self.routes = self.routes, {}
         if not routes:
@@ -156,28 +184,34 @@ def finish(ctx: context.RequestContext, status: int, seconds: float, exc: BaseEx
         if not ctx.decided:
             settle(ctx, status)
         if sdk.config.access_log and ctx.kept:
-            ms = int(_time() * 1000)
-            doc = {
-                "timestamp": iso_ms(ms), "level": "ERROR" if status >= 500 else "WARNING" if status >= 400 else "INFO",
-                "message": f"{ctx.method} {ctx.path} {status}", "logger": "rexwatch.sdk.access",
-                "request_id": ctx.request_id, "method": ctx.method, "path": ctx.path, "route": route,
-                "status": status, "duration": round(seconds * 1000, 3),
-            }
-            if ctx.trace_id:
-                doc["trace_id"] = ctx.trace_id
-                if ctx.span_id:
-                    doc["span_id"] = ctx.span_id
-            if exc is not None:  # the framework logs it outside the request: keep it on the request's line
-                doc["exception"] = "".join(traceback.format_exception(exc)).rstrip()
-            if ctx.sample_rate < 1.0:
-                doc["sample_rate"] = ctx.sample_rate
-            sdk.sender.emit_log(sdk.config.log_group or "/app/app", ms, dumps(doc))
+            access_line(sdk, ctx, route, status, seconds, exc)
     except Exception:
         pass
     finally:
         if ctx.span is not None or ctx.otel_token is not None:
             _end_span(ctx, status, exc)
         context.leave(ctx)
+
+
+def access_line(sdk: Any, ctx: context.RequestContext, route: str, status: int, seconds: float,
+                exc: BaseException | None = None) -> None:
+    """Queue the request's own line: one dict, one encoding."""
+    ms = int(_time() * 1000)
+    doc = {
+        "timestamp": iso_ms(ms), "level": "ERROR" if status >= 500 else "WARNING" if status >= 400 else "INFO",
+        "message": f"{ctx.method} {ctx.path} {status}", "logger": "rexwatch.sdk.access",
+        "request_id": ctx.request_id, "method": ctx.method, "path": ctx.path, "route": route,
+        "status": status, "duration": round(seconds * 1000, 3),
+    }
+    if ctx.trace_id:
+        doc["trace_id"] = ctx.trace_id
+        if ctx.span_id:
+            doc["span_id"] = ctx.span_id
+    if exc is not None:  # the framework logs it outside the request: keep it on the request's line
+        doc["exception"] = "".join(traceback.format_exception(exc)).rstrip()
+    if ctx.sample_rate < 1.0:
+        doc["sample_rate"] = ctx.sample_rate
+    sdk.sender.emit_log(sdk.config.log_group or "/app/app", ms, dumps(doc))
 
 
 _time = time.time
