@@ -258,3 +258,20 @@ def test_native_histogram_buckets_and_their_representative_values():
     h.positive_spans.add(offset=2**31 - 1, length=1)
     with pytest.raises(ValueError, match="out of range"):
         buckets(h)
+
+
+def test_a_refused_request_leaves_histogram_state_alone(live):
+    now = int(time.time() * 1000)
+    labels = {"__name__": "rw2_state", "job": "x"}
+    b = Body()
+    b.series(labels, histograms=[_hist(now - 3000, [2])], created=now - 60_000)
+    bad = b.req.timeseries.add()
+    bad.labels_refs.extend([1, 999])
+    bad.samples.add(value=1, timestamp=now)
+    assert _post(live.url, b.bytes()).status_code == 400  # refused whole: its histogram is not read
+    b = Body()
+    b.series(labels, histograms=[_hist(now - 2000, [3])], created=now - 60_000)
+    r = _post(live.url, b.bytes())
+    assert r.status_code == 204 and r.headers[WRITTEN[1]] == "1"
+    # The series' first histogram read counts whole (3), not as an increase over the refused one (1).
+    assert _data(live.boto3_client("cloudwatch"), "rw2_state", {"job": "x"}, "SampleCount") == [3.0]

@@ -164,8 +164,9 @@ def _named_series(req, batch: Batch, hist: _Histograms, exemplars: list[int]) ->
             raise
         if len(key) & 1:
             _check_refs(refs, n, f"timeseries[{i}]")
-        if ts.exemplars:
-            for e in ts.exemplars:
+        ex = ts.exemplars
+        if ex:
+            for e in ex:
                 _check_refs(e.labels_refs, n, f"an exemplar of timeseries[{i}]")
         m = ts.metadata
         if (m.help_ref or m.unit_ref) and max(m.help_ref, m.unit_ref) >= n:
@@ -174,14 +175,16 @@ def _named_series(req, batch: Batch, hist: _Histograms, exemplars: list[int]) ->
         if series is None:
             series = remember(key, list(zip(key[::2], key[1::2], strict=True)))
         name, dims = series
+        samples, hs = ts.samples, ts.histograms
         if not name:
-            batch.refuse(len(ts.samples), NAMELESS)
-            hist.refuse(len(ts.histograms), NAMELESS)
+            batch.refuse(len(samples), NAMELESS)
+            hist.refuse(len(hs), NAMELESS)
             continue
-        if ts.histograms:
+        if hs:
             hist.add(name, dims, ts)
-        exemplars[0] += len(ts.exemplars)
-        yield name, dims, ts.samples
+        if ex:
+            exemplars[0] += len(ex)
+        yield name, dims, samples
 
 
 class _Histograms:
