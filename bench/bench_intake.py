@@ -13,7 +13,9 @@ sends prebuilt request bodies from several client threads:
 - traces (when the server has ``/v1/traces``): ``ExportTraceServiceRequest`` of 512 spans, over
   OTLP/HTTP and, when the server answers OTLP/gRPC (``otlp_grpc_port``), over gRPC;
 - remote_write: snappy ``WriteRequest`` bodies of 2,000 samples (500 series x
-  4 samples, Prometheus' ``max_samples_per_send`` is 2,000 since 2.43; 500 before).
+  4 samples, Prometheus' ``max_samples_per_send`` is 2,000 since 2.43; 500 before);
+- remote_write 2.0 (``rw2``, when the server answers it): the same samples as
+  ``io.prometheus.write.v2.Request`` bodies (labels interned in a symbols table).
 
 The rate counts datapoints acknowledged (200/204) from the first request to
 the last answer, then one GetMetricStatistics read (which waits for the
@@ -46,6 +48,9 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 
 from rexwatch.intake.prom_remote_write import WriteRequest
 from rexwatch.testing import free_port
+
+RW2_HEADERS = {"content-type": "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+               "content-encoding": "snappy", "x-prometheus-remote-write-version": "2.0.0"}
 
 
 def machine() -> str:
@@ -204,6 +209,38 @@ def remote_write_bodies(n: int) -> list[bytes]:
     return out
 
 
+def _interner(req, index: dict[str, int]):
+    def ref(s: str) -> int:
+        if s not in index:
+            index[s] = len(req.symbols)
+            req.symbols.append(s)
+        return index[s]
+
+    return ref
+
+
+def remote_write_v2_bodies(n: int) -> list[bytes]:
+    """The samples of ``remote_write_bodies`` as 2.0 requests (one sample per series and request is
+    what a sender sends in healthy cases; 4 keeps the two paths' work the same)."""
+    from rexwatch.intake.prom_remote_write_v2 import Request
+
+    now = int(time.time() * 1000) - 600_000
+    out = []
+    for r in range(n):
+        req = Request()
+        index: dict[str, int] = {}
+        ref = _interner(req, index)
+        ref("")
+        for s in range(500):
+            ts = req.timeseries.add()
+            ts.labels_refs.extend([ref("__name__"), ref(f"bench_rw2_metric{s % 20}"), ref("instance"),
+                                   ref(f"host{s // 20}:9100"), ref("job"), ref("node")])
+            for p in range(4):
+                ts.samples.add(value=float(r + p), timestamp=now + (r * 4 + p) * 1000)
+        out.append(bytes(cramjam.snappy.compress_raw(req.SerializeToString())))
+    return out
+
+
 def settle(proc: psutil.Process, deadline_s: float = 30.0) -> None:
     """Wait (bounded) until the server is idle: ClickHouse merges the parts of the previous path's
     inserts in the background, and that CPU belongs to that path, not to the next one measured."""
@@ -261,7 +298,8 @@ def read_back(url: str, namespace: str, metric: str) -> None:
 
 
 def measure(src: str | None, otlp: list[bytes], rw: list[bytes], spans: list[bytes], pmd: list[bytes],
-            otlp_points: int, threads: int, cbor: list[bytes] = (), logs: tuple = ((), ())) -> list:
+            otlp_points: int, threads: int, cbor: list[bytes] = (), logs: tuple = ((), ()),
+            rw2: list[bytes] = ()) -> list:
     """Rows (path, points per request, points, ack/s, readable/s, server CPU seconds per 100 k points)
     against a server run from ``src``; a path the server does not have (404) gets no row. The CPU
     column counts every thread of the server process from the first request to the last answer
@@ -295,6 +333,13 @@ def measure(src: str | None, otlp: list[bytes], rw: list[bytes], spans: list[byt
             if rw:
                 send_all(url, "/api/v1/write", rw[:2], {"content-type": "application/x-protobuf",
                                                         "content-encoding": "snappy"}, 1)
+            if rw2:
+                # A server without 2.0 reads the body as an empty 1.0 request (204, no written headers).
+                probe = httpx.post(f"{url}/api/v1/write", content=rw2[0], headers=RW2_HEADERS)
+                if probe.status_code != 204 or "x-prometheus-remote-write-samples-written" not in probe.headers:
+                    rw2 = []
+                else:
+                    send_all(url, "/api/v1/write", rw2[1:2], RW2_HEADERS, 1)
             rows = []
             for name, path, bodies, per, headers, ns, metric in (
                 ("OTLP/HTTP metrics (protobuf)", "/v1/metrics", otlp[2:], otlp_points,
@@ -302,6 +347,8 @@ def measure(src: str | None, otlp: list[bytes], rw: list[bytes], spans: list[byt
                 ("remote_write (snappy protobuf)", "/api/v1/write", rw[2:], 2000,
                  {"content-type": "application/x-protobuf", "content-encoding": "snappy"}, "prometheus",
                  "bench_metric0"),
+                ("remote_write 2.0 (snappy protobuf)", "/api/v1/write", rw2[2:], 2000, RW2_HEADERS, "prometheus",
+                 "bench_rw2_metric0"),
                 ("PutMetricData, 1,000 items per call (AWS query)", "/", pmd, 1000,
                  {"content-type": "application/x-www-form-urlencoded; charset=utf-8"}, "Bench", "bench_metric0"),
                 ("PutMetricData, 1,000 items per call (CBOR, as boto3 sends)", CBOR_PATH, list(cbor), 1000,
@@ -420,17 +467,18 @@ def main() -> None:
     ap.add_argument("--points", type=int, default=5)
     ap.add_argument("--baseline", help="a source tree of another revision to compare against, in the same run")
     ap.add_argument("--only", default="metrics,logs,traces",
-                    help="comma-separated paths to measure: otlp, rw, query, cbor (or metrics for all four), "
+                    help="comma-separated paths to measure: otlp, rw, rw2, query, cbor (or metrics for all five), "
                          "logs, traces")
     args = ap.parse_args()
     only = set(filter(None, args.only.split(",")))
     if "metrics" in only:
-        only |= {"otlp", "rw", "query", "cbor"}
+        only |= {"otlp", "rw", "rw2", "query", "cbor"}
     load = psutil.getloadavg()
     print("building request bodies…", file=sys.stderr)
     otlp = otlp_bodies(args.requests, args.series, args.points) if "otlp" in only else []
     otlp_points = (args.series // 20) * 20 * args.points
     rw = remote_write_bodies(args.requests) if "rw" in only else []
+    rw2 = remote_write_v2_bodies(args.requests) if "rw2" in only else []
     spans = span_bodies(args.requests) if "traces" in only else []
     pmd = put_metric_data_bodies(args.requests) if "query" in only else []
     cbor = cbor_put_metric_data_bodies(args.requests) if "cbor" in only else []
@@ -439,7 +487,7 @@ def main() -> None:
     runs = [("this revision", None)] + ([("baseline", args.baseline)] if args.baseline else [])
     results: dict[str, list] = {}
     for label, src in runs:
-        results[label] = measure(src, otlp, rw, spans, pmd, otlp_points, args.threads, cbor, logs)
+        results[label] = measure(src, otlp, rw, spans, pmd, otlp_points, args.threads, cbor, logs, rw2)
     print(f"\n{dt.date.today()}, {machine()}; {args.threads} client threads, server with workers off; "
           f"1-minute load average before: {load[0]:.1f}\n")
     for label, rows in results.items():
@@ -453,7 +501,11 @@ def main() -> None:
     if "baseline" in results:
         print("| path | this revision / baseline, acknowledged | to readable | server CPU per point |")
         print("|---|---|---|---|")
-        for new, old in zip(results["this revision"], results["baseline"], strict=False):
+        olds = {row[0]: row for row in results["baseline"]}
+        for new in results["this revision"]:
+            old = olds.get(new[0])
+            if old is None:
+                continue
             print(f"| {new[0]} | {new[3] / old[3]:.2f}x | {new[4] / old[4]:.2f}x | {new[5] / old[5]:.2f}x |")
 
 

@@ -1,6 +1,9 @@
-"""``POST /api/v1/write`` and ``POST /api/v1/push``: Prometheus remote_write (protocol 1.0).
+"""``POST /api/v1/write`` and ``POST /api/v1/push``: Prometheus remote_write (protocol 1.0; 2.0 beside it).
 
-The body is a snappy-compressed (block format) protobuf ``prometheus.WriteRequest``.
+The body is a snappy-compressed (block format) protobuf ``prometheus.WriteRequest``,
+or a 2.0 ``io.prometheus.write.v2.Request`` when ``Content-Type`` says so with
+``proto=`` (``prom_remote_write_v2``, which shares the label mapping, the series
+cache and the batch put below); another ``proto=`` is a 415.
 The messages are declared below with protobuf's descriptor API, field for
 field as in Prometheus' ``prompb/remote.proto`` and ``prompb/types.proto``, and
 decoded by the protobuf library; exemplars and native histograms (fields 3
@@ -28,7 +31,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import Any
 
 import anyio
 import cramjam
@@ -49,47 +53,57 @@ PUT_CHUNK = 20_000
 log = logging.getLogger("rexwatch.intake")
 
 
-def _messages():
-    F = descriptor_pb2.FieldDescriptorProto
-    fd = descriptor_pb2.FileDescriptorProto(name="rexwatch/prompb_remote.proto", package="prometheus",
-                                            syntax="proto3")
+Field = tuple[str, int, int, str | None, bool]  # name, number, type, message type, repeated
 
-    def message(name: str, *fields: tuple[str, int, int, str | None, bool]) -> None:
+
+def declare(filename: str, package: str, messages: dict[str, tuple[Field, ...]]) -> dict[str, type]:
+    """Message classes from declarations made with protobuf's descriptor API (proto3, as the
+    remote-write .proto files are), by name."""
+    F = descriptor_pb2.FieldDescriptorProto
+    fd = descriptor_pb2.FileDescriptorProto(name=filename, package=package, syntax="proto3")
+    for name, fields in messages.items():
         m = fd.message_type.add(name=name)
         for fname, number, ftype, type_name, repeated in fields:
             f = m.field.add(name=fname, number=number, type=ftype,
                             label=F.LABEL_REPEATED if repeated else F.LABEL_OPTIONAL)
             if type_name:
                 f.type_name = type_name
-
-    message("Label", ("name", 1, F.TYPE_STRING, None, False), ("value", 2, F.TYPE_STRING, None, False))
-    message("Sample", ("value", 1, F.TYPE_DOUBLE, None, False), ("timestamp", 2, F.TYPE_INT64, None, False))
-    message("TimeSeries", ("labels", 1, F.TYPE_MESSAGE, ".prometheus.Label", True),
-            ("samples", 2, F.TYPE_MESSAGE, ".prometheus.Sample", True))
-    # MetricMetadata.type is the MetricType enum on the wire: a varint, read here as int32.
-    message("MetricMetadata", ("type", 1, F.TYPE_INT32, None, False),
-            ("metric_family_name", 2, F.TYPE_STRING, None, False), ("help", 4, F.TYPE_STRING, None, False),
-            ("unit", 5, F.TYPE_STRING, None, False))
-    message("WriteRequest", ("timeseries", 1, F.TYPE_MESSAGE, ".prometheus.TimeSeries", True),
-            ("metadata", 3, F.TYPE_MESSAGE, ".prometheus.MetricMetadata", True))
-    # The reading side declares a series' labels as raw bytes (a Label is length-delimited on the
-    # wire, as bytes are): one bytes object per label instead of a message and two strings, and
-    # the raw labels are the cache key below; a label is decoded only on a cache miss.
-    message("RawTimeSeries", ("labels", 1, F.TYPE_BYTES, None, True),
-            ("samples", 2, F.TYPE_MESSAGE, ".prometheus.Sample", True))
-    message("RawWriteRequest", ("timeseries", 1, F.TYPE_MESSAGE, ".prometheus.RawTimeSeries", True),
-            ("metadata", 3, F.TYPE_MESSAGE, ".prometheus.MetricMetadata", True))
     pool = descriptor_pool.DescriptorPool()
     pool.Add(fd)
-    return tuple(message_factory.GetMessageClass(pool.FindMessageTypeByName(f"prometheus.{name}"))
-                 for name in ("WriteRequest", "RawWriteRequest", "Label"))
+    return {name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{package}.{name}"))
+            for name in messages}
+
+
+def _messages():
+    F = descriptor_pb2.FieldDescriptorProto
+    m = declare("rexwatch/prompb_remote.proto", "prometheus", {
+        "Label": (("name", 1, F.TYPE_STRING, None, False), ("value", 2, F.TYPE_STRING, None, False)),
+        "Sample": (("value", 1, F.TYPE_DOUBLE, None, False), ("timestamp", 2, F.TYPE_INT64, None, False)),
+        "TimeSeries": (("labels", 1, F.TYPE_MESSAGE, ".prometheus.Label", True),
+                       ("samples", 2, F.TYPE_MESSAGE, ".prometheus.Sample", True)),
+        # MetricMetadata.type is the MetricType enum on the wire: a varint, read here as int32.
+        "MetricMetadata": (("type", 1, F.TYPE_INT32, None, False),
+                           ("metric_family_name", 2, F.TYPE_STRING, None, False),
+                           ("help", 4, F.TYPE_STRING, None, False), ("unit", 5, F.TYPE_STRING, None, False)),
+        "WriteRequest": (("timeseries", 1, F.TYPE_MESSAGE, ".prometheus.TimeSeries", True),
+                         ("metadata", 3, F.TYPE_MESSAGE, ".prometheus.MetricMetadata", True)),
+        # The reading side declares a series' labels as raw bytes (a Label is length-delimited on the
+        # wire, as bytes are): one bytes object per label instead of a message and two strings, and
+        # the raw labels are the cache key below; a label is decoded only on a cache miss.
+        "RawTimeSeries": (("labels", 1, F.TYPE_BYTES, None, True),
+                          ("samples", 2, F.TYPE_MESSAGE, ".prometheus.Sample", True)),
+        "RawWriteRequest": (("timeseries", 1, F.TYPE_MESSAGE, ".prometheus.RawTimeSeries", True),
+                            ("metadata", 3, F.TYPE_MESSAGE, ".prometheus.MetricMetadata", True)),
+    })
+    return m["WriteRequest"], m["RawWriteRequest"], m["Label"]
 
 
 # WriteRequest builds bodies (tests, benches); the door reads them as RawWriteRequest.
 WriteRequest, RawWriteRequest, Label = _messages()
 
 
-def decode(body: bytes, limit: int) -> object:
+def unsnappy(body: bytes, limit: int) -> bytes:
+    """The body, decompressed (snappy's block format), refused before decompressing past ``limit``."""
     try:
         size = cramjam.snappy.decompress_raw_len(body)
     except Exception as e:
@@ -97,12 +111,15 @@ def decode(body: bytes, limit: int) -> object:
     if size > limit:
         raise IntakeError(413, f"decompressed body of {size} bytes exceeds {limit} bytes")
     try:
-        raw = bytes(cramjam.snappy.decompress_raw(body))
+        return bytes(cramjam.snappy.decompress_raw(body))
     except Exception as e:
         raise IntakeError(400, f"body is not valid snappy: {e}")
+
+
+def decode(body: bytes, limit: int) -> object:
     req = RawWriteRequest()
     try:
-        req.ParseFromString(raw)
+        req.ParseFromString(unsnappy(body, limit))
     except DecodeError as e:
         raise not_a_write_request(e)
     return req
@@ -132,6 +149,12 @@ def _series(raw_labels: tuple[bytes, ...]) -> tuple[str, list[tuple[str, str]]]:
         except DecodeError as e:
             raise not_a_write_request(e)
         labels.append((label.name, label.value))
+    return remember(raw_labels, labels)
+
+
+def remember(key: tuple, labels: list[tuple[str, str]]) -> tuple[str, list[tuple[str, str]]]:
+    """Map a label set to (metric name, dimensions) and cache it under ``key`` (v1 keys are tuples of
+    bytes, v2 keys tuples of str, so the two protocols share the cache without colliding)."""
     name = ""
     dims = []
     for k, v in labels:
@@ -151,22 +174,78 @@ def _series(raw_labels: tuple[bytes, ...]) -> tuple[str, list[tuple[str, str]]]:
         _SERIES.clear()
         _DIMS.clear()
     dims = _DIMS.setdefault(tuple(dims), dims)
-    _SERIES[raw_labels] = series = (name, dims)
+    _SERIES[key] = series = (name, dims)
     return series
+
+
+NAMELESS = "a series has no __name__ label (or one over 255 characters)"
+
+
+class Batch:
+    """The samples of one request in the columns the batch put takes, and what was refused."""
+
+    def __init__(self) -> None:
+        now_ms = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+        self.oldest = now_ms - int(PAST_LIMIT.total_seconds() * 1000)
+        self.newest = now_ms + int(FUTURE_LIMIT.total_seconds() * 1000)
+        self.names: list[str] = []
+        self.dimensions: list[list[tuple[str, str]]] = []
+        self.times: list[int] = []
+        self.values: list[float] = []
+        self.skipped = 0  # NaNs: staleness markers, accepted and not stored
+        self.refused = 0
+        self.reason = ""
+
+    def refuse(self, n: int, why: str) -> None:
+        if n:
+            self.refused += n
+            self.reason = self.reason or why
+
+    def add(self, series: Iterable[tuple[str, list[tuple[str, str]], Any]]) -> None:
+        """Series as (metric name, dimensions, samples: messages with ``value`` and ``timestamp`` in
+        epoch ms). One call per request, so the per-sample loop runs on locals."""
+        names, dimensions, times, values = self.names, self.dimensions, self.times, self.values
+        oldest, newest = self.oldest, self.newest
+        for name, dims, samples in series:
+            for s in samples:
+                v = s.value
+                if math.isnan(v):
+                    self.skipped += 1  # staleness markers are NaNs; a NaN is no datapoint either
+                    continue
+                if math.isinf(v) or not oldest <= s.timestamp <= newest or not storable(v):
+                    self.refuse(1, f"{name}: a sample is infinite or its time is outside the last two weeks")
+                    continue
+                # Series with the same dimensions share one list: the batch put validates and encodes it once.
+                names.append(name)
+                dimensions.append(dims)
+                times.append(s.timestamp)
+                values.append(v)
+
+    def put(self, runtime: Runtime) -> int:
+        """Store the samples gathered; return how many were stored (the rest are counted refused)."""
+        namespace = runtime.settings.prometheus_namespace
+        metrics = runtime.service(MetricsService)
+        names, dimensions, times, values = self.names, self.dimensions, self.times, self.values
+        stored = 0
+        for i in range(0, len(names), PUT_CHUNK):
+            j = i + PUT_CHUNK
+            cols = MetricColumns(names[i:j], dimensions[i:j], times[i:j], [None] * len(names[i:j]), values[i:j])
+            try:
+                stored += metrics.put_metric_columns(namespace, cols, max_items=None)
+            except Invalid as e:
+                self.refuse(len(cols), e.message)
+        return stored
 
 
 def write(runtime: Runtime, req) -> tuple[int, int, str]:
     """Store the samples; return (stored, refused, first reason)."""
-    namespace = runtime.settings.prometheus_namespace
-    metrics = runtime.service(MetricsService)
-    now_ms = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
-    oldest = now_ms - int(PAST_LIMIT.total_seconds() * 1000)
-    newest = now_ms + int(FUTURE_LIMIT.total_seconds() * 1000)
-    names: list[str] = []
-    dimensions: list[list[tuple[str, str]]] = []
-    times: list[int] = []
-    values: list[float] = []
-    refused, reason = 0, ""
+    batch = Batch()
+    batch.add(_named_series(req, batch))
+    stored = batch.put(runtime)
+    return stored, batch.refused, batch.reason
+
+
+def _named_series(req, batch: Batch) -> Iterator[tuple[str, list[tuple[str, str]], Any]]:
     for ts in req.timeseries:
         raw_labels = tuple(ts.labels)
         series = _SERIES.get(raw_labels)
@@ -174,42 +253,45 @@ def write(runtime: Runtime, req) -> tuple[int, int, str]:
             series = _series(raw_labels)
         name, dims = series
         if not name:
-            refused += len(ts.samples)
-            reason = reason or "a series has no __name__ label (or one over 255 characters)"
+            batch.refuse(len(ts.samples), NAMELESS)
             continue
-        for s in ts.samples:
-            v = s.value
-            if math.isnan(v):
-                continue  # staleness markers are NaNs; a NaN is no datapoint either
-            if math.isinf(v) or not oldest <= s.timestamp <= newest or not storable(v):
-                refused += 1
-                reason = reason or f"{name}: a sample is infinite or its time is outside the last two weeks"
-                continue
-            # Series with the same dimensions share one list: the batch put validates and encodes it once.
-            names.append(name)
-            dimensions.append(dims)
-            times.append(s.timestamp)
-            values.append(v)
-    stored = 0
-    for i in range(0, len(names), PUT_CHUNK):
-        j = i + PUT_CHUNK
-        cols = MetricColumns(names[i:j], dimensions[i:j], times[i:j], [None] * len(names[i:j]), values[i:j])
-        try:
-            stored += metrics.put_metric_columns(namespace, cols, max_items=None)
-        except Invalid as e:
-            refused += len(cols)
-            reason = reason or e.message
-    return stored, refused, reason
+        yield name, dims, ts.samples
+
+
+V1_PROTO = "prometheus.WriteRequest"
+
+
+def message_of(content_type: str) -> str:
+    """The protobuf message a request carries, by the ``proto=`` parameter of its Content-Type
+    (none: 1.0's WriteRequest, as 1.0 senders send ``application/x-protobuf`` alone)."""
+    from rexwatch.intake.prom_remote_write_v2 import PROTO as V2_PROTO
+
+    proto = ""
+    for param in content_type.split(";")[1:]:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "proto":
+            proto = value.strip().strip('"')
+    if not proto or proto == V1_PROTO:
+        return V1_PROTO
+    if proto == V2_PROTO:
+        return V2_PROTO
+    raise IntakeError(415, f"Content-Type proto={proto[:100]!r} is not supported: remote_write accepts "
+                           f"proto={V2_PROTO} (2.0) and proto={V1_PROTO} (1.0, also without proto=)")
 
 
 def door(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
+    from rexwatch.intake import prom_remote_write_v2 as v2
+
     async def handle(request: Request) -> Response:
         try:
             await authenticate(runtime, request)
             enc = request.headers.get("content-encoding", "snappy").strip().lower()
             if enc != "snappy":
                 raise IntakeError(415, f"Content-Encoding {enc!r} is not supported: remote_write uses snappy")
+            proto = message_of(request.headers.get("content-type", ""))
             limit = runtime.settings.max_body_bytes
+            if proto == v2.PROTO:
+                return await write_v2(await read_body(request, limit), limit)
             req = decode(await read_body(request, limit), limit)
             _stored, refused, reason = await anyio.to_thread.run_sync(write, runtime, req)
             if refused:
@@ -227,6 +309,19 @@ def door(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
             rid = request.scope.get("state", {}).get("request_id", "")
             log.exception("remote_write failed", extra={"request_id": rid})
             return PlainTextResponse(f"internal error; request id {rid}", 500)
+
+    async def write_v2(body: bytes, limit: int) -> Response:
+        nothing = v2.Written().headers()  # a request refused whole wrote nothing
+        try:
+            req = v2.decode(body, limit)
+            done = await anyio.to_thread.run_sync(v2.write, runtime, req)
+        except IntakeError as e:
+            return PlainTextResponse(e.message, e.status, headers=nothing)
+        problem = done.problem()
+        if problem:
+            # A partial write is a 400 too (2.0 specification): not retried; the headers say what was written.
+            return PlainTextResponse(problem, 400, headers=done.headers())
+        return Response(status_code=204, headers=done.headers())
 
     return handle
 
