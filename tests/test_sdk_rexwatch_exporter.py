@@ -32,6 +32,11 @@ def test_rejected_events_are_counted_and_a_deleted_stream_is_created_again(live)
         # Fifteen days old: beyond PutLogEvents' 14-day window, skipped and reported by the server.
         old = int(time.time() * 1000) - 15 * 86_400_000
         assert exporter.send_logs(group, stream, _events(2, old)) == 2
+        # One of three too old (an hour either side of the 14-day edge, within a batch's 24 hours):
+        # the end index is exclusive, so it is counted once.
+        edge = int(time.time() * 1000) - 14 * 86_400_000
+        mixed = _events(1, edge - 3_600_000) + _events(2, edge + 3_600_000)
+        assert exporter.send_logs(group, stream, mixed) == 1
         # Deleted since the exporter created it: the 404 makes it create the stream once more.
         assert httpx.delete(f"{live.url}/api/v1/logs/streams", params={"group": group, "name": stream}).status_code == 204
         assert exporter.send_logs(group, stream, _events(4)) == 0

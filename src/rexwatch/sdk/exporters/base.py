@@ -119,7 +119,7 @@ def rejected_count(info: object, n: int) -> int:
         rejected += n - too_new
     old = [v for v in (info.get("tooOldLogEventEndIndex"), info.get("expiredLogEventEndIndex")) if isinstance(v, int)]
     if old:
-        rejected += max(old) + 1
+        rejected += max(old)  # end indexes are exclusive (as the server and AWS document them)
     return min(rejected, n)
 
 
