@@ -28,6 +28,7 @@ class SDK:
         self.request_metrics = RequestMetrics(config)
         self.sender.aggregator.sources.append(self.request_metrics.drain)
         self.sender.aggregator.source_resets.append(self.request_metrics.reset)
+        self.sender.aggregator.source_folds.append(self.request_metrics.fold)
         self.handler: RexwatchHandler | None = None
         self.tracing: Any = None  # rexwatch.sdk.tracing.Tracing while tracing is on
         self.extras: list[Any] = []  # runtime collectors, profiling server: stopped on shutdown

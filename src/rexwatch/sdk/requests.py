@@ -14,11 +14,14 @@ paths; a request no route matched counts under ``Route=UNMATCHED``.
 from __future__ import annotations
 
 import math
+import operator
 import threading
 import time
 import traceback
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable
+from itertools import groupby, islice, repeat
 from typing import Any
 
 from rexwatch.sdk import context, state
@@ -39,7 +42,8 @@ _LOG_BASE = math.log(1.1)
 _FLOOR_SECONDS = 1e-6
 
 
-_floor, _log = math.floor, math.log
+_call = operator.call
+_route_key = operator.itemgetter(0)
 
 
 def bucket_of(seconds: float) -> int:
@@ -74,37 +78,62 @@ class RequestMetrics:
         """Move the waiting entries into the per-route tallies."""
         with self.lock:
             pending = self.pending
-            popleft = pending.popleft
-            routes = self.routes
-            floor, log, floor_s, base = _floor, _log, _FLOOR_SECONDS, _LOG_BASE
-            # Exactly the entries present now: appends racing with this loop wait for the next fold.
-            for _ in range(len(pending)):
-                route, status, seconds = popleft()
+            n = len(pending)
+            if not n:
+                return
+            # Exactly the entries present now, popped in C: appends racing with this wait for the next fold.
+            entries = list(map(_call, repeat(pending.popleft, n)))
+            routes = dict.fromkeys(map(_route_key, entries))  # in order of arrival: the first MAX_ROUTES win
+            if len(routes) == 1:
+                self._fold_route(next(iter(routes)), entries)
+                return
+            entries.sort(key=_route_key)
+            by_route = {route: list(group) for route, group in groupby(entries, _route_key)}
+            for route in routes:
+                self._fold_route(route, by_route[route])
+
+    def _fold_route(self, route: str, entries: list[tuple[str, int, float]]) -> None:
+        """One route's entries, with the per-entry work in C: sorted durations give the sum, the extremes and
+        the histogram buckets as runs (found by bisection), sorted statuses the 4xx and 5xx counts."""
+        routes = self.routes
+        t = routes.get(route)
+        if t is None:
+            if len(routes) >= MAX_ROUTES:
+                route = OTHER_ROUTE
                 t = routes.get(route)
-                if t is None:
-                    if len(routes) >= MAX_ROUTES:
-                        route = OTHER_ROUTE
-                        t = routes.get(route)
-                    if t is None:
-                        t = routes[route] = [0, 0, 0, 0.0, seconds, seconds, {}]
-                b = floor(log(seconds if seconds > floor_s else floor_s) / base)
-                hist = t[6]
-                h = hist.get(b)
-                if h is None:
-                    hist[b] = [1, seconds]
-                else:
-                    h[0] += 1
-                    h[1] += seconds
-                t[0] += 1
-                if status >= 500:
-                    t[2] += 1
-                elif status >= 400:
-                    t[1] += 1
-                t[3] += seconds
-                if seconds < t[4]:
-                    t[4] = seconds
-                elif seconds > t[5]:
-                    t[5] = seconds
+            if t is None:
+                t = routes[route] = [0, 0, 0, 0.0, math.inf, -math.inf, {}]
+        _, statuses, durations = zip(*entries, strict=True)
+        n = len(durations)
+        codes = sorted(statuses)
+        n5 = n - bisect_left(codes, 500)
+        s = sorted(durations)
+        t[0] += n
+        t[1] += n - bisect_left(codes, 400) - n5
+        t[2] += n5
+        t[3] += sum(s)
+        if s[0] < t[4]:
+            t[4] = s[0]
+        if s[-1] > t[5]:
+            t[5] = s[-1]
+        hist = t[6]
+        i = 0
+        while i < n:
+            b = bucket_of(s[i])
+            # The first value of a higher bucket: bisect at the bucket's upper edge, then step over the
+            # values that rounding put on the wrong side of it (bucket_of is monotonic).
+            j = bisect_left(s, math.exp(min((b + 1) * _LOG_BASE, 709.0)), i + 1, n)
+            while j < n and bucket_of(s[j]) <= b:
+                j += 1
+            while j > i + 1 and bucket_of(s[j - 1]) > b:
+                j -= 1
+            h = hist.get(b)
+            if h is None:
+                hist[b] = [j - i, sum(islice(s, i, j))]
+            else:
+                h[0] += j - i
+                h[1] += sum(islice(s, i, j))
+            i = j
 
     def reset(self) -> None:
         self.lock = threading.Lock()

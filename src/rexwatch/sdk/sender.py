@@ -18,12 +18,14 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from rexwatch.sdk.config import Config, default_stream
 from rexwatch.sdk.exporters import Exporter, ExportError
-from rexwatch.sdk.exporters.base import log_batches
+from rexwatch.sdk.exporters.base import LogBatch, column_batches
 from rexwatch.sdk.metrics import Aggregator
 
 # The SDK's own troubles go to this logger, which the SDK's handler never ships (no feedback loop).
@@ -55,26 +57,40 @@ class Stats:
 class _Pending:
     kind: str  # "logs" or "metrics"
     key: str   # group or namespace
-    items: list = field(default_factory=list)
+    items: Any = field(default_factory=list)  # a LogBatch, or a list of MetricDatum
     attempts: int = 0
     retryable: bool = True
 
 
 _SENDERS: weakref.WeakSet[Sender] = weakref.WeakSet()
-_first = operator.itemgetter(0)
 
 
-def _by_group(logs: list[tuple[str, int, str]]) -> dict[str, list[tuple[int, str]]]:
-    """(group, ms, line) entries as {group: [(ms, line)]}; most rounds hold one group, split in one pass."""
+def _columns(logs: list[tuple[str, int, str]]) -> dict[str, tuple[Sequence[int], Sequence[str]]]:
+    """(group, ms, line) entries as {group: (timestamps, lines)}. Most rounds hold one group: then one
+    transposition in C, with no object made per line."""
     if not logs:
         return {}
-    first = logs[0][0]
-    if all(e[0] == first for e in logs):
-        return {first: [(ts, m) for _, ts, m in logs]}
-    out: dict[str, list[tuple[int, str]]] = {}
+    groups, stamps, lines = zip(*logs, strict=True)
+    first = groups[0]
+    if groups.count(first) == len(groups):
+        return {first: (stamps, lines)}
+    out: dict[str, tuple[list[int], list[str]]] = {}
     for group, ts, message in logs:
-        out.setdefault(group, []).append((ts, message))
+        g = out.get(group)
+        if g is None:
+            g = out[group] = ([], [])
+        g[0].append(ts)
+        g[1].append(message)
     return out
+
+
+def _in_time_order(stamps: Sequence[int], lines: Sequence[str]) -> tuple[Sequence[int], Sequence[str]]:
+    """Lines are appended nearly in time order (threads race only within a millisecond or so): check in
+    C, and sort only when some are out of order."""
+    if all(map(operator.le, stamps, islice(stamps, 1, None))):
+        return stamps, lines
+    order = sorted(range(len(stamps)), key=stamps.__getitem__)
+    return [stamps[i] for i in order], [lines[i] for i in order]
 
 
 def _after_fork_in_child() -> None:
@@ -204,37 +220,49 @@ class Sender:
                 wanted = self._flush_requests
             now = time.monotonic()
             full = len(self._logs) >= self.config.batch_size
-            if now >= next_tick or wanted > self._flush_done or full:
-                if now >= next_tick:
+            tick = now >= next_tick
+            forced = wanted > self._flush_done
+            if tick or forced or full:
+                if tick:
                     next_tick = now + interval
-                self._last_ok = self._drain_once(now + self.config.timeout * 4, force=wanted > self._flush_done)
+                # A full batch sends only the lines: metrics (and the collectors feeding them) go once per
+                # interval, one statistic set per series, however many batches the interval fills.
+                self._last_ok = self._drain_once(now + self.config.timeout * 4, force=forced,
+                                                 metrics=tick or forced)
             with self._flushed:
                 self._flush_done = max(self._flush_done, wanted)
                 self._flushed.notify_all()
 
-    def _drain_once(self, deadline: float, force: bool = True) -> bool:
+    def _drain_once(self, deadline: float, force: bool = True, metrics: bool = True) -> bool:
         """One round: collect, batch, send. Runs on the sender thread (or the caller's when none runs)."""
         self.stats.ticks += 1
-        for collect in list(self.collectors):
-            try:
-                collect()
-            except Exception as e:  # a collector's bug must not stop the sending
-                log.debug("collector failed: %r", e)
+        if metrics:
+            for collect in list(self.collectors):
+                try:
+                    collect()
+                except Exception as e:  # a collector's bug must not stop the sending
+                    log.debug("collector failed: %r", e)
         with self._lock:
             logs, self._logs = self._logs, []
         work, self._pending = self._pending, []
-        for group, events in _by_group(logs).items():
-            events.sort(key=_first)  # nearly sorted already: a linear pass
-            work.extend(_Pending("logs", group, batch) for batch in log_batches(events))
-        try:
-            metrics = self.aggregator.drain()
-        except Exception as e:
-            log.debug("metrics drain failed: %r", e)
-            metrics = {}
-        for namespace, data in metrics.items():
-            work.append(_Pending("metrics", namespace, data))
-        self.stats.metrics_dropped += self.aggregator.dropped
-        self.aggregator.dropped = 0
+        for group, (stamps, lines) in _columns(logs).items():
+            stamps, lines = _in_time_order(stamps, lines)
+            work.extend(_Pending("logs", group, LogBatch(ts, ms)) for ts, ms in column_batches(stamps, lines))
+        if metrics:
+            try:
+                drained = self.aggregator.drain()
+            except Exception as e:
+                log.debug("metrics drain failed: %r", e)
+                drained = {}
+            for namespace, data in drained.items():
+                work.append(_Pending("metrics", namespace, data))
+            self.stats.metrics_dropped += self.aggregator.dropped
+            self.aggregator.dropped = 0
+        else:
+            try:  # keep the requests' backlog short, so no request has to fold it
+                self.aggregator.fold()
+            except Exception as e:
+                log.debug("metrics fold failed: %r", e)
         if not force and time.monotonic() < self._backoff_until:
             self._keep(work)
             return False
@@ -255,7 +283,9 @@ class Sender:
     def _send(self, item: _Pending) -> bool:
         try:
             if item.kind == "logs":
-                rejected = self.exporter.send_logs(item.key, self.config.log_stream or default_stream(), item.items)
+                batch = item.items
+                rejected = self.exporter.send_log_columns(item.key, self.config.log_stream or default_stream(),
+                                                          batch.timestamps, batch.messages)
                 self.stats.logs_sent += len(item.items) - rejected
                 self.stats.logs_rejected += rejected
             else:

@@ -6,6 +6,7 @@ and raise ``ExportError``; the sender decides whether to retry or drop.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +70,11 @@ class Exporter:
         """Deliver events (epoch ms, message) in time order; return how many the backend rejected."""
         raise NotImplementedError
 
+    def send_log_columns(self, group: str, stream: str, timestamps: Sequence[int], messages: Sequence[str]) -> int:
+        """``send_logs`` for events held as two columns, as the sender keeps them; exporters that can
+        build their body from the columns override it and skip making a pair per event."""
+        return self.send_logs(group, stream, list(zip(timestamps, messages, strict=True)))
+
     def send_metrics(self, namespace: str, data: list[MetricDatum]) -> None:
         raise NotImplementedError
 
@@ -77,6 +83,36 @@ class Exporter:
 
     def close(self) -> None:
         """Release connections."""
+
+
+class LogBatch:
+    """One batch of log events as columns: epoch ms and lines, in time order."""
+
+    __slots__ = ("messages", "timestamps")
+
+    def __init__(self, timestamps: Sequence[int], messages: Sequence[str]) -> None:
+        self.timestamps = timestamps
+        self.messages = messages
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+
+def column_batches(timestamps: Sequence[int], messages: Sequence[str]) -> list[tuple[Sequence[int], Sequence[str]]]:
+    """``log_batches`` for time-sorted columns; the usual round (ASCII lines well under the limits) is
+    checked in C and stays one batch, as it came."""
+    n = len(messages)
+    if n and n <= MAX_BATCH_EVENTS and timestamps[-1] - timestamps[0] <= MAX_BATCH_SPAN_MS \
+            and all(map(str.isascii, messages)):
+        total = sum(map(len, messages))
+        if total + EVENT_OVERHEAD * n <= MAX_BATCH_BYTES and (total <= MAX_EVENT_BYTES
+                                                              or max(map(len, messages)) <= MAX_EVENT_BYTES):
+            return [(timestamps, messages)]
+    out: list[tuple[Sequence[int], Sequence[str]]] = []
+    for batch in log_batches(list(zip(timestamps, messages, strict=True))):
+        stamps, lines = zip(*batch, strict=True)
+        out.append((stamps, lines))
+    return out
 
 
 def log_batches(events: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:

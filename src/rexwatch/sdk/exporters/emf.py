@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import socket
 import sys
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -146,6 +147,14 @@ class EmfExporter(Exporter):
         target = self._target(group, stream)
         target_json = dumps(target).encode()
         return self._write([with_target(m, ts, target, target_json) for ts, m in events])
+
+    def send_log_columns(self, group: str, stream: str, timestamps: Sequence[int], messages: Sequence[str]) -> int:
+        if self.kind != "stdout":
+            return super().send_log_columns(group, stream, timestamps, messages)
+        if messages:
+            # One join (an empty last item gives the final newline) and one encoding for the whole batch.
+            self._write_stdout("\n".join([*messages, ""]).encode("utf-8", "replace"))
+        return 0
 
     def send_metrics(self, namespace: str, data: list[MetricDatum]) -> None:
         group = self.config.emf_log_group or self.config.log_group or "/app/app"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rexwatch.sdk.config import Config
@@ -76,26 +77,32 @@ class RexwatchExporter(Exporter):
         self.known.add((group, stream))
 
     def send_logs(self, group: str, stream: str, events: list[tuple[int, str]]) -> int:
+        if not events:
+            return 0
+        timestamps, messages = zip(*events, strict=True)
+        return self.send_log_columns(group, stream, timestamps, messages)
+
+    def send_log_columns(self, group: str, stream: str, timestamps: Sequence[int], messages: Sequence[str]) -> int:
         if (group, stream) not in self.known:
             self._ensure_stream(group, stream)
-        resp = self._put_events(group, stream, events)
+        resp = self._put_events(group, stream, timestamps, messages)
         if resp.status == 404:  # deleted since: create again once
             self._ensure_stream(group, stream)
-            resp = self._put_events(group, stream, events)
+            resp = self._put_events(group, stream, timestamps, messages)
         raise_for(resp, "PutLogEvents")
-        return rejected_in(resp, len(events))
+        return rejected_in(resp, len(messages))
 
-    def _put_events(self, group: str, stream: str, events: list[tuple[int, str]]) -> Answer:
+    def _put_events(self, group: str, stream: str, timestamps: Sequence[int], messages: Sequence[str]) -> Answer:
         if self.columnar:
-            # Two lists instead of a dict per event: the body is built by one zip and one orjson call.
-            timestamps, messages = zip(*events, strict=True)
+            # The sender's two columns as they are: the body is one orjson call, no object per event.
             body = {"group": group, "stream": stream, "timestamps": timestamps, "messages": messages}
             resp = self._post("/api/v1/logs/events", body, "PutLogEvents")
             if resp.status != 400 or _error_field(resp) != "events":
                 return resp
             # A server from before the columnar shape asks for events: use that shape from now on.
             self.columnar = False
-        body = {"group": group, "stream": stream, "events": [{"timestamp": ts, "message": m} for ts, m in events]}
+        body = {"group": group, "stream": stream,
+                "events": [{"timestamp": ts, "message": m} for ts, m in zip(timestamps, messages, strict=True)]}
         return self._post("/api/v1/logs/events", body, "PutLogEvents")
 
     def send_metrics(self, namespace: str, data: list[MetricDatum]) -> None:
