@@ -36,22 +36,59 @@ from rexwatch.sdk.exporters.base import Exporter, ExportError, MetricDatum
 from rexwatch.sdk.logs import dumps, loads
 
 MAX_VALUES = 100  # samples per metric per event (CloudWatch's limit)
+try:  # already-encoded JSON inside a document (orjson); plain lists without it
+    from orjson import Fragment as _Fragment
+except ImportError:  # pragma: no cover
+    _Fragment = None
 _EMF_HEADER = {"x-amzn-logs-format": "json/emf"}
 
 
-def samples(d: MetricDatum) -> list[float]:
-    """Samples whose SampleCount, Sum, Minimum and Maximum are the statistic set's."""
+def sample_runs(d: MetricDatum) -> list[tuple[float, int]]:
+    """Samples whose SampleCount, Sum, Minimum and Maximum are the statistic set's, as (value, repeats)."""
     if d.distribution:  # each value as often as it was seen: percentiles survive
-        return [v for v, c in d.distribution for _ in range(int(c))]
+        return [(v, int(c)) for v, c in d.distribution if int(c) > 0]
     n = int(d.count)
     if n <= 1:
-        return [d.sum] if n == 1 else []
+        return [(d.sum, 1)] if n == 1 else []
     if d.minimum == d.maximum:
-        return [d.minimum] * n
+        return [(d.minimum, n)]
     if n == 2:
-        return [d.minimum, d.maximum]
-    rest = (d.sum - d.minimum - d.maximum) / (n - 2)
-    return [d.minimum, d.maximum, *([rest] * (n - 2))]
+        return [(d.minimum, 1), (d.maximum, 1)]
+    return [(d.minimum, 1), (d.maximum, 1), ((d.sum - d.minimum - d.maximum) / (n - 2), n - 2)]
+
+
+def samples(d: MetricDatum) -> list[float]:
+    return [v for v, c in sample_runs(d) for _ in range(c)]
+
+
+def _chunked(runs: list[tuple[float, int]], size: int = MAX_VALUES) -> list[list[tuple[float, int]]]:
+    """Runs cut into chunks of at most ``size`` samples."""
+    chunks: list[list[tuple[float, int]]] = []
+    current: list[tuple[float, int]] = []
+    room = size
+    for value, count in runs:
+        while count:
+            k = min(count, room)
+            current.append((value, k))
+            count -= k
+            room -= k
+            if not room:
+                chunks.append(current)
+                current, room = [], size
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _array(chunk: list[tuple[float, int]]) -> Any:
+    """One event's samples of a metric: one bare, more as an array. A statistic set of n requests is n
+    samples (mostly a handful of values repeated): each value is encoded once and the array's text
+    repeated, rather than a float object and its formatting per sample."""
+    if len(chunk) == 1 and chunk[0][1] == 1:
+        return chunk[0][0]
+    if _Fragment is None:
+        return [v for v, k in chunk for _ in range(k)]
+    return _Fragment("[" + ",".join([",".join([dumps(v)] * k) for v, k in chunk]) + "]")
 
 
 def emf_events(namespace: str, data: list[MetricDatum],
@@ -63,16 +100,20 @@ def emf_events(namespace: str, data: list[MetricDatum],
         groups.setdefault((d.dimensions, int(d.timestamp * 1000)), []).append(d)
     events: list[tuple[int, str]] = []
     for (dims, ts), datums in groups.items():
-        values = [(d, samples(d)) for d in datums]
-        chunks = max((len(v) + MAX_VALUES - 1) // MAX_VALUES for _, v in values) if values else 0
+        values = [(d, _chunked(sample_runs(d))) for d in datums]
+        arrays: dict[tuple, Any] = {}  # most events repeat the same chunks ([1, 1, ...], [0, 0, ...]): encode once
+        chunks = max(len(v) for _, v in values) if values else 0
         for k in range(chunks):
             doc: dict[str, Any] = {}
             metrics = []
             for d, v in values:
-                part = v[k * MAX_VALUES:(k + 1) * MAX_VALUES]
-                if not part:
+                if k >= len(v):
                     continue
-                doc[d.name] = part[0] if len(part) == 1 else part
+                key = tuple(v[k])
+                value = arrays.get(key)
+                if value is None:
+                    value = arrays[key] = _array(v[k])
+                doc[d.name] = value
                 metrics.append({"Name": d.name, "Unit": d.unit})
             if not metrics:
                 continue
