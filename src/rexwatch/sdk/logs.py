@@ -37,7 +37,7 @@ except ImportError:  # pragma: no cover - exercised only without orjson
 # Attributes every LogRecord has: anything else on a record came from ``extra=``.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
 _N_STANDARD = len(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
-_current = context.current
+_current = context._current.get  # the ContextVar's own getter: no Python frame per line
 SENDER_THREAD = "rexwatch-sdk-sender"
 
 
