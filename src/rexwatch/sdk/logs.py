@@ -37,6 +37,7 @@ except ImportError:  # pragma: no cover - exercised only without orjson
 # Attributes every LogRecord has: anything else on a record came from ``extra=``.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
 _N_STANDARD = len(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
+_LogRecord = logging.LogRecord
 _current = context._current.get  # the ContextVar's own getter: no Python frame per line
 SENDER_THREAD = "rexwatch-sdk-sender"
 
@@ -66,18 +67,21 @@ def iso_ms(ms: int) -> str:
 
 def record_doc(record: logging.LogRecord, ctx: context.RequestContext | None = None,
                ms: int | None = None) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "timestamp": iso_ms(int(record.created * 1000) if ms is None else ms),
-        "level": record.levelname,
-        "message": record.getMessage(),
-        "logger": record.name,
-    }
+    message = record.msg
+    # A plain string message without arguments needs no getMessage() call (unless a record factory's
+    # subclass may format it its own way).
+    if record.args or message.__class__ is not str or record.__class__ is not _LogRecord:
+        message = record.getMessage()
     if ctx is None:
         ctx = _current()
-    if ctx is not None:
-        doc["request_id"] = ctx.request_id
-        doc["method"] = ctx.method
-        doc["path"] = ctx.path
+    doc: dict[str, Any]
+    if ctx is None:
+        doc = {"timestamp": iso_ms(int(record.created * 1000) if ms is None else ms), "level": record.levelname,
+               "message": message, "logger": record.name}
+    else:  # one dict display rather than three stores after it
+        doc = {"timestamp": iso_ms(int(record.created * 1000) if ms is None else ms), "level": record.levelname,
+               "message": message, "logger": record.name, "request_id": ctx.request_id, "method": ctx.method,
+               "path": ctx.path}
         if ctx.trace_id:
             doc["trace_id"] = ctx.trace_id
             if ctx.span_id:
@@ -92,9 +96,9 @@ def record_doc(record: logging.LogRecord, ctx: context.RequestContext | None = N
     if len(attrs) > _N_STANDARD:
         # Only records given extra= fields (or touched by a formatter) have more than the standard
         # attributes, and those come after them: LogRecord sets its own first, makeRecord adds the rest.
-        for key, value in islice(attrs.items(), _N_STANDARD, None):
+        for key in islice(attrs, _N_STANDARD, None):  # keys only: no pair made for the skipped ones
             if key not in _STANDARD and key not in doc and not key.startswith("_"):
-                doc[key] = value
+                doc[key] = attrs[key]
     return doc
 
 
