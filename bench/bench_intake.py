@@ -53,6 +53,19 @@ RW2_HEADERS = {"content-type": "application/x-protobuf;proto=io.prometheus.write
                "content-encoding": "snappy", "x-prometheus-remote-write-version": "2.0.0"}
 
 
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
+    """Poll the server's /health until it answers 200 (a loaded shared machine can take a minute)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise SystemExit("server did not start")
+        time.sleep(0.2)
+
 def machine() -> str:
     return (f"{platform.machine()}, {psutil.cpu_count()} cores, {psutil.virtual_memory().total // 2**30} GiB, "
             f"Python {platform.python_version()}")
@@ -317,16 +330,7 @@ def measure(src: str | None, otlp: list[bytes], rw: list[bytes], spans: list[byt
                                 stderr=subprocess.DEVNULL, env=env, cwd=src or None)
         try:
             server = psutil.Process(proc.pid)
-            deadline = time.monotonic() + 180
-            while True:
-                try:
-                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise SystemExit("server did not start")
-                time.sleep(0.2)
+            wait_healthy(url, proc)
             # Warm up both paths (imports, first inserts) outside the measurement.
             if otlp:
                 send_all(url, "/v1/metrics", otlp[:2], {"content-type": "application/x-protobuf"}, 1)

@@ -93,7 +93,6 @@ def serve() -> None:
 
 
 def measure(src: str | None, kind: str, bodies: list[bytes], rounds: int) -> list[tuple[float, dict, dict]]:
-    import httpx
     import psutil
 
     import bench_intake as bench
@@ -141,16 +140,7 @@ def measure(src: str | None, kind: str, bodies: list[bytes], rounds: int) -> lis
 
         try:
             server = psutil.Process(proc.pid)
-            deadline = time.monotonic() + 180
-            while True:
-                try:
-                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise SystemExit("server did not start")
-                time.sleep(0.2)
+            bench.wait_healthy(url, proc)
             bench.send_all(url, path, bodies[:2], headers, 1)  # warm up (first imports, first insert)
             bench.read_back(url, ns, "bench_metric0")
             for _ in range(rounds):

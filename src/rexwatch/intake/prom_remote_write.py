@@ -116,13 +116,18 @@ def unsnappy(body: bytes, limit: int) -> bytes:
         raise IntakeError(400, f"body is not valid snappy: {e}")
 
 
-def decode(body: bytes, limit: int) -> object:
-    req = RawWriteRequest()
+def parse(message: type, body: bytes, limit: int, name: str) -> Any:
+    """A snappy body as ``message`` (protobuf checks every string field is UTF-8), or a 400 naming ``name``."""
+    req = message()
     try:
         req.ParseFromString(unsnappy(body, limit))
     except DecodeError as e:
-        raise not_a_write_request(e)
+        raise IntakeError(400, f"body is not a protobuf {name}: {e}")
     return req
+
+
+def decode(body: bytes, limit: int) -> object:
+    return parse(RawWriteRequest, body, limit, "prometheus.WriteRequest")
 
 
 def not_a_write_request(e: Exception) -> IntakeError:

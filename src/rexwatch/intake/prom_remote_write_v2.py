@@ -34,12 +34,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from google.protobuf import descriptor_pb2
-from google.protobuf.message import DecodeError
 
 from rexwatch.intake import otlp_metrics, prom_native_histogram
 from rexwatch.intake.common import IntakeError
 from rexwatch.intake.cumulative import CumulativeTracker
-from rexwatch.intake.prom_remote_write import _SERIES, NAMELESS, Batch, declare, remember, unsnappy
+from rexwatch.intake.prom_remote_write import _SERIES, NAMELESS, Batch, declare, parse, remember
 from rexwatch.runtime import Runtime
 from rexwatch.services.metrics.service import MetricsService
 
@@ -90,12 +89,7 @@ Request = _M["Request"]
 
 
 def decode(body: bytes, limit: int) -> object:
-    req = Request()
-    try:
-        req.ParseFromString(unsnappy(body, limit))  # checks every string (the symbols) is UTF-8
-    except DecodeError as e:
-        raise IntakeError(400, f"body is not a protobuf {PROTO}: {e}")
-    return req
+    return parse(Request, body, limit, PROTO)  # the symbols' UTF-8 checked by the parse
 
 
 @dataclass

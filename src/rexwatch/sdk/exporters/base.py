@@ -98,16 +98,23 @@ class LogBatch:
         return len(self.messages)
 
 
+def _one_batch(timestamps: Sequence[int], messages: Sequence[str]) -> bool:
+    """The usual round: time-sorted ASCII lines well under the limits fit one batch, checked in C
+    (str.isascii reads a flag, so a line's length is its size without encoding it)."""
+    n = len(messages)
+    if not n or n > MAX_BATCH_EVENTS or timestamps[-1] - timestamps[0] > MAX_BATCH_SPAN_MS \
+            or not all(map(str.isascii, messages)):
+        return False
+    total = sum(map(len, messages))
+    return total + EVENT_OVERHEAD * n <= MAX_BATCH_BYTES and (total <= MAX_EVENT_BYTES
+                                                               or max(map(len, messages)) <= MAX_EVENT_BYTES)
+
+
 def column_batches(timestamps: Sequence[int], messages: Sequence[str]) -> list[tuple[Sequence[int], Sequence[str]]]:
     """``log_batches`` for time-sorted columns; the usual round (ASCII lines well under the limits) is
     checked in C and stays one batch, as it came."""
-    n = len(messages)
-    if n and n <= MAX_BATCH_EVENTS and timestamps[-1] - timestamps[0] <= MAX_BATCH_SPAN_MS \
-            and all(map(str.isascii, messages)):
-        total = sum(map(len, messages))
-        if total + EVENT_OVERHEAD * n <= MAX_BATCH_BYTES and (total <= MAX_EVENT_BYTES
-                                                              or max(map(len, messages)) <= MAX_EVENT_BYTES):
-            return [(timestamps, messages)]
+    if _one_batch(timestamps, messages):
+        return [(timestamps, messages)]
     out: list[tuple[Sequence[int], Sequence[str]]] = []
     for batch in log_batches(list(zip(timestamps, messages, strict=True))):
         stamps, lines = zip(*batch, strict=True)
@@ -117,12 +124,8 @@ def column_batches(timestamps: Sequence[int], messages: Sequence[str]) -> list[t
 
 def log_batches(events: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
     """Split time-sorted events into batches within PutLogEvents' count, size and 24-hour limits."""
-    if events and len(events) <= MAX_BATCH_EVENTS and events[-1][0] - events[0][0] <= MAX_BATCH_SPAN_MS:
-        # The usual round: ASCII lines well under the limits fit one batch, checked without a loop in Python.
-        messages = [m for _, m in events]
-        if (all(map(str.isascii, messages)) and max(map(len, messages)) <= MAX_EVENT_BYTES
-                and sum(map(len, messages)) + EVENT_OVERHEAD * len(events) <= MAX_BATCH_BYTES):
-            return [events]
+    if events and _one_batch([events[0][0], events[-1][0]], [m for _, m in events]):
+        return [events]
     batches: list[list[tuple[int, str]]] = []
     current: list[tuple[int, str]] = []
     size = 0
