@@ -30,6 +30,40 @@ def _health(tgs: TargetGroupService, arn: str) -> dict:
     return tgs.describe_health(arn)["TargetHealthDescriptions"][0]["TargetHealth"]
 
 
+def _elb_statuses(oks: list[int], healthy: int, unhealthy: int) -> list[int]:
+    """ELB's rules written out independently of the engine: the status (1 healthy, 0 unhealthy,
+    2 initial) each check should leave. Under load a 0.2 s check can time out at any moment, so the
+    tests compare the engine with this on the checks that actually ran, not with a fixed script."""
+    state, passes, fails, out = 2, 0, 0, []
+    for ok in oks:
+        passes, fails = (passes + 1, 0) if ok else (0, fails + 1)
+        if ok and state != 1 and passes >= healthy:
+            state = 1
+        elif not ok and (state == 0 or fails >= unhealthy):
+            state = 0
+        out.append(state)
+    return out
+
+
+def _monitor_statuses(oks: list[int], retries: int) -> list[int]:
+    """A monitor's rules (1 up, 0 down, 2 pending): ``retries`` failures in a row are pending."""
+    state, fails, out = 2, 0, []
+    for ok in oks:
+        fails = 0 if ok else fails + 1
+        state = 1 if ok else 0 if fails > retries else state if state == 0 else 2
+        out.append(state)
+    return out
+
+
+def _follows(rows: list[dict], model) -> None:
+    oks = [r["ok"] for r in rows]
+    assert [r["status"] for r in rows] == model(oks), oks
+
+
+def _first(rows: list[dict], status: int, after: int = -1) -> int:
+    return next(i for i, r in enumerate(rows) if i > after and r["status"] == status)
+
+
 def test_target_group_follows_elb_thresholds_exactly(runtime, flip):
     tgs = runtime.service(TargetGroupService)
     group = tgs.create({
@@ -41,31 +75,38 @@ def test_target_group_follows_elb_thresholds_exactly(runtime, flip):
     tgs.register(arn, [{"Id": "127.0.0.1"}])
     assert _health(tgs, arn)["State"] == "initial"
     gid = runtime.service(TargetGroupService).repo.find_target_group(arn)["id"]
+    elb = lambda oks: _elb_statuses(oks, 2, 3)  # noqa: E731
 
     with ProberThread(runtime):
         wait_for(lambda: _health(tgs, arn)["State"] == "healthy", 60)
         rows = _rows(runtime, "target", gid)
-        # Exactly healthy_threshold passing checks: the first leaves it initial (2), the second makes it healthy (1).
-        assert [(r["ok"], r["status"]) for r in rows[:2]] == [(1, 2), (1, 1)]
+        # Exactly healthy_threshold passing checks in a row: the first leaves it initial (2), the second
+        # makes it healthy (1).
+        _follows(rows, elb)
+        healthy_at = _first(rows, 1)
+        assert [(r["ok"], r["status"]) for r in rows[healthy_at - 1:healthy_at + 1]] == [(1, 2), (1, 1)]
 
         flip.mode = "failing"
-        t0 = time.time()
         wait_for(lambda: _health(tgs, arn)["State"] == "unhealthy", 60)
-        failed = [r for r in _rows(runtime, "target", gid, t0) if not r["ok"]]
-        # Two failures keep it healthy; the third (unhealthy_threshold) makes it unhealthy.
-        assert [r["status"] for r in failed[:3]] == [1, 1, 0]
-        h = _health(tgs, arn)
-        assert h == {"State": "unhealthy", "Reason": "Target.ResponseCodeMismatch",
-                     "Description": "Health checks failed with these codes: [503]"}
+        rows = _rows(runtime, "target", gid)
+        _follows(rows, elb)
+        # Two failures keep it healthy; the third in a row (unhealthy_threshold) makes it unhealthy.
+        unhealthy_at = _first(rows, 0, after=healthy_at)
+        assert [(r["ok"], r["status"]) for r in rows[unhealthy_at - 2:unhealthy_at + 1]] == [(0, 1), (0, 1), (0, 0)]
+        # The reason is the last check's: wait for a 503 answer, since a loaded machine can also time out.
+        wait_for(lambda: _health(tgs, arn) == {
+            "State": "unhealthy", "Reason": "Target.ResponseCodeMismatch",
+            "Description": "Health checks failed with these codes: [503]"}, 60)
 
         flip.mode = "hanging"
         wait_for(lambda: _health(tgs, arn).get("Reason") == "Target.Timeout", 60)
 
         flip.mode = "healthy"
-        t1 = time.time()
         wait_for(lambda: _health(tgs, arn)["State"] == "healthy", 60)
-        passed = [r for r in _rows(runtime, "target", gid, t1) if r["ok"]]
-        assert [r["status"] for r in passed[:2]] == [0, 1]
+        rows = _rows(runtime, "target", gid)
+        _follows(rows, elb)
+        i = _first(rows, 1, after=unhealthy_at)
+        assert [(r["ok"], r["status"]) for r in rows[i - 1:i + 1]] == [(1, 0), (1, 1)]
 
         # A second target on a closed port: connection failures -> Target.FailedHealthChecks.
         closed = TcpListener()
@@ -85,15 +126,17 @@ def test_target_group_follows_elb_thresholds_exactly(runtime, flip):
 def test_http_monitor_retries_incidents_and_uptime(runtime, flip):
     svc = runtime.service(MonitorService)
     m = svc.create({"name": "api health", "type": "http", "url": f"{flip.url}/health", "interval": 0.2,
-                    "timeout": 0.15, "retries": 1, "json_path": "$.status", "json_equals": "healthy"})
+                    "timeout": 0.2, "retries": 1, "json_path": "$.status", "json_equals": "healthy"})
     with ProberThread(runtime):
         wait_for(lambda: svc.get(m["id"])["status"] == "up", 60)
         flip.mode = "failing"
-        t0 = time.time()
         wait_for(lambda: svc.get(m["id"])["status"] == "down", 60)
-        failed = [r for r in _rows(runtime, "monitor", m["id"], t0) if not r["ok"]]
-        # retries=1: the first failure is pending (2), the second is down (0).
-        assert [r["status"] for r in failed[:2]] == [2, 0]
+        rows = _rows(runtime, "monitor", m["id"])
+        _follows(rows, lambda oks: _monitor_statuses(oks, 1))
+        # retries=1: the first failure is pending (2), the second in a row is down (0).
+        failed = [r for r in rows if not r["ok"] and r["status_code"] == 503]
+        i = _first(rows, 0, after=_first(rows, 1))
+        assert [(r["ok"], r["status"]) for r in rows[i - 1:i + 1]] == [(0, 2), (0, 0)]
         assert failed[0]["status_code"] == 503 and "expected 200-299" in failed[0]["error"]
         assert '"status": "unhealthy"' in failed[0]["excerpt"]
         flip.mode = "healthy"
