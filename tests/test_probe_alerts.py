@@ -95,7 +95,7 @@ def test_unhealthy_target_notifies_once_per_change(runtime, flip, hook):
 def test_monitor_alerts_pause_in_maintenance_and_flapping_is_damped(runtime, flip, hook):
     arn = _topic(runtime, hook)
     svc = runtime.service(MonitorService)
-    m = svc.create({"name": "UTM API", "url": f"{flip.url}/health", "interval": 0.2, "timeout": 0.15,
+    m = svc.create({"name": "UTM API", "url": f"{flip.url}/health", "interval": 0.2, "timeout": 0.2,
                     "topics": ["utm-alerts"]})
     with ProberThread(runtime) as prober, ProberThread(runtime, NotifyWorker):
         wait_for(lambda: svc.get(m["id"])["status"] == "up", 60)
