@@ -49,7 +49,7 @@ class ServerProcess:
             time.sleep(0.05)
         raise RuntimeError("server did not become healthy")
 
-    def stop(self, sig: int = 15, timeout: float = 20) -> int:
+    def stop(self, sig: int = 15, timeout: float = 60) -> int:
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.send_signal(sig)

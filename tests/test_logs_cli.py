@@ -104,10 +104,8 @@ def test_tail_follow_prints_every_new_event_once(live):
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
     reader.start()
     try:
-        deadline = time.monotonic() + 20
-        while not lines and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert lines and lines[0].rstrip().endswith("before")
+        wait_until(lambda: lines, 60, what="tail to print the existing event")
+        assert lines[0].rstrip().endswith("before")
         sent = []
         for batch in range(6):
             msgs = [(now_ms(), f"new-{batch}-{i}") for i in range(50)]
@@ -159,13 +157,12 @@ def moto_s3():
     url = f"http://127.0.0.1:{port}"
     import httpx
 
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.1)
+    def up() -> bool:
+        assert proc.poll() is None, "the S3 server exited"
+        httpx.get(url, timeout=5)
+        return True
+
+    wait_until(up, 60, what="the S3 server")
     yield url
     proc.terminate()
     proc.wait(10)

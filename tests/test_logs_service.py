@@ -80,16 +80,17 @@ def test_buffer_coalesces_concurrent_requests_and_throttles():
     one = pa.table({"message": ["m"] * 10})
     threads = [threading.Thread(target=buf.submit, args=(one, g)) for _ in range(5)]
     threads[0].start()
-    assert writing.wait(30)
+    assert writing.wait(60)
     for th in threads[1:]:
         th.start()
-    wait_until(lambda: buf._pending == 40, 30, what="four requests waiting")
+    wait_until(lambda: buf._pending == 40, 60, what="four requests waiting")
     # The first batch is being written; four wait (40 events); 20 more would pass the bound of 50.
     with pytest.raises(Throttled):
         buf.submit(pa.table({"message": ["m"] * 20}), g)
     gate.set()
     for th in threads:
-        th.join(5)
+        th.join(60)
+        assert not th.is_alive()
     buf.close()
     assert sum(inserted) == 50
     assert inserted[0] == 10 and inserted[1] == 40  # waiting requests went in as one insert

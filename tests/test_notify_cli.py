@@ -28,7 +28,7 @@ def test_runbook_commands_test_topic_and_dead_letters(runtime, live):
         svc.subscribe(arn, "discord", broken.url + "/api/webhooks/1/TOKENSECRET")
 
         r = run_cli(*ep, "--output", "json", "sns", "test-topic", "--topic-arn",
-                    "arn:aws:sns:us-east-1:ACCOUNT:utm-alerts", "--wait", "20")
+                    "arn:aws:sns:us-east-1:ACCOUNT:utm-alerts", "--wait", "55")
         assert r.returncode == 1 and "1 of 3 deliveries did not succeed" in r.stderr
         out = json.loads(r.stdout)
         outcomes = {d["protocol"]: (d["status"], d["last_error"]) for d in out["deliveries"]}

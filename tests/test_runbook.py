@@ -195,7 +195,7 @@ def test_alerts_topic_email_and_alarms(server, mailbox):
     rx(server, "sns", "subscribe", "--topic-arn", TOPIC, "--protocol", "email",
        "--notification-endpoint", "ops@yourdomain.com")
     # The subscriber confirms from the mail, as with SNS.
-    confirm_mail = mailbox.wait_for(1, timeout=30)[0]
+    confirm_mail = mailbox.wait_for(1, timeout=60)[0]
     body = confirm_mail.get_body(preferencelist=("plain",)).get_content()
     link = re.search(r"https?://\S+confirm\S+", body).group(0)
     assert httpx.get(link).status_code == 200
@@ -227,7 +227,7 @@ def test_alerts_topic_email_and_alarms(server, mailbox):
     # "Test alerts": force a transition and see the mail arrive.
     rx(server, "cloudwatch", "set-alarm-state", "--alarm-name", "utm-high-cpu", "--state-value", "ALARM",
        "--state-reason", "testing the alert path")
-    mails = mailbox.wait_for(2, timeout=30)
+    mails = mailbox.wait_for(2, timeout=60)
     alarm_mail = mails[1]
     assert alarm_mail["To"] == "ops@yourdomain.com"
     assert 'ALARM: "utm-high-cpu"' in alarm_mail["Subject"]
@@ -242,7 +242,7 @@ def test_receiver_webhook_sees_publish(server):
         rx(server, "sns", "subscribe", "--topic-arn", TOPIC, "--protocol", "http",
            "--notification-endpoint", receiver.url, "--attributes", "SkipConfirmation=true")
         rx(server, "sns", "publish", "--topic-arn", TOPIC, "--subject", "hello", "--message", "test alerts work")
-        got = receiver.wait_for(1, timeout=30)
+        got = receiver.wait_for(1, timeout=60)
         assert got[0].json["Message"] == "test alerts work"
         assert got[0].json["Type"] == "Notification"
     finally:

@@ -95,7 +95,7 @@ def audit_events(runtime, count: int, **match) -> list[dict]:
         hits = [e for e in svc.recent(limit=1000) if all(e.get(k) == v for k, v in match.items())]
         return hits if len(hits) >= count else None
 
-    return wait_until(found, deadline=15, what=f"audit events {match}")
+    return wait_until(found, deadline=60, what=f"audit events {match}")
 
 
 def http_sign_in(live: LiveServer, provider: str, login: str, client: httpx.Client | None = None):
