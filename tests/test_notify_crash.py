@@ -12,7 +12,10 @@ from botocore.config import Config
 from notify_helpers import Receiver
 from rexwatch.testing import wait_for_tick
 
-ENV = {"REXWATCH_NOTIFY_TIMEOUT_S": "1", "REXWATCH_NOTIFY_BACKOFF_SCALE": "0.01"}
+# The send timeout is the time the test has to kill the second server once its send of the second message
+# reached the receiver: past it, that server gives up on the hanging send and retries by itself. A few
+# seconds, for a loaded machine; the dead notifier's lease (three timeouts and 2 s) is what the third waits.
+ENV = {"REXWATCH_NOTIFY_TIMEOUT_S": "4", "REXWATCH_NOTIFY_BACKOFF_SCALE": "0.01"}
 
 
 def _sns(url: str):

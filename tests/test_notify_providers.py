@@ -55,7 +55,7 @@ def _endpoint(protocol: str, url: str) -> tuple[str, str, dict[str, str]]:
     return proto, SECRET, attrs  # a key-style endpoint (routing key): the key is the secret
 
 
-def _send(protocol: str, msg: Outgoing, timeout: float = 2.0, settings=None):
+def _send(protocol: str, msg: Outgoing, timeout: float = 30.0, settings=None):
     async def go():
         async with HttpPool(timeout=timeout) as http:
             ctx = SendContext(http=http, settings=settings or load_settings(), timeout=timeout)
