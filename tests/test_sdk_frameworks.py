@@ -89,13 +89,11 @@ def test_framework_app_ships_logs_request_ids_sampling_metrics_and_health(kind, 
     assert count["SampleCount"] == 21
     rt = metric_stats(live.url, ns, "TargetResponseTime", route)
     assert rt["SampleCount"] == 21 and 0 < rt["Maximum"] < 30  # seconds, as ALB reports it
-    five = wait_for(lambda: metric_stats(live.url, ns, "HTTPCode_Target_5XX_Count",
-                                         {"Service": app.service, "Route": _route(kind, "fail")}))
-    assert five["Sum"] == 2
-    four = metric_stats(live.url, ns, "HTTPCode_Target_4XX_Count",
-                        {"Service": app.service, "Route": _route(kind, "missing")})
-    assert four["Sum"] == 3
-    assert metric_stats(live.url, ns, "TenantFetched")["Sum"] == 21
+    # The app sends every 0.3 s: two requests' counts may leave in two rounds, so a read can see the
+    # first alone. Wait for the whole count.
+    _reaches(live.url, ns, "HTTPCode_Target_5XX_Count", {"Service": app.service, "Route": _route(kind, "fail")}, 2)
+    _reaches(live.url, ns, "HTTPCode_Target_4XX_Count", {"Service": app.service, "Route": _route(kind, "missing")}, 3)
+    _reaches(live.url, ns, "TenantFetched", {}, 21)
     # Raw paths never become dimensions.
     listed = httpx.get(f"{live.url}/api/v1/metrics", params={"namespace": ns, "metric_name": "RequestCount"}).json()
     routes = {d["value"] for m in listed["metrics"] for d in m["dimensions"] if d["name"] == "Route"}
@@ -104,6 +102,16 @@ def test_framework_app_ships_logs_request_ids_sampling_metrics_and_health(kind, 
 
 def _route(kind: str, name: str) -> str:
     return f"/api/v1/{name}"
+
+
+def _reaches(url: str, ns: str, name: str, dims: dict[str, str], total: float) -> None:
+    """Wait until the metric's Sum reads ``total``; fail showing the last statistics read."""
+    last: list[dict] = []
+    try:
+        wait_for(lambda: last.append(metric_stats(url, ns, name, dims)) or last[-1].get("Sum") == total,
+                 what=f"{name} Sum to be {total}")
+    except AssertionError as e:
+        raise AssertionError(f"{name}: last read {last[-1:]}, expected Sum {total}") from e
 
 
 def test_app_keeps_answering_when_the_server_is_killed(server_process, app_factory, tmp_path):

@@ -65,9 +65,10 @@ def test_runbook_alarms_fire_on_the_sdks_request_metrics(runtime, live, app_fact
                "--comparison-operator", "GreaterThanThreshold", "--evaluation-periods", "1", *service, *common)
 
         # All traffic within one period, so the tick below sees it as one datapoint: if the period
-        # ends within 30 s, start after it (a bounded poll of the clock). The app has served no
-        # request before (it was awaited with a TCP connect), so no earlier period holds a datapoint.
-        wait_for(lambda: time.time() % PERIOD < PERIOD - 30, timeout=40, what="room in the current period")
+        # ends within 60 s, start after it (a bounded poll of the clock). Some 200 requests, 2 s of
+        # them slept, and the app's last send take seconds, more on a loaded machine. The app has served
+        # no request before (it was awaited with a TCP connect), so no earlier period holds a datapoint.
+        wait_for(lambda: time.time() % PERIOD < PERIOD - 60, timeout=70, what="room in the current period")
         with httpx.Client(base_url=app.url, timeout=30) as c:
             assert [c.get("/api/v1/noisy", params={"code": 503}).status_code for _ in range(60)] == [503] * 60
             assert all(c.get(f"/api/v1/tenants/t-{i}").status_code == 200 for i in range(140))
