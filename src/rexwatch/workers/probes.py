@@ -189,7 +189,7 @@ class ProbeWorker(Worker):
             )
             meta = {"name": m["name"], "retries": m["retries"], "topics": m["topic_arns"], "row": m}
             self._upsert(key, probe, version, meta, now, m["type"])
-            if key not in seen and (key not in self.mon_states or self.jobs[key].meta.get("fresh")):
+            if key not in seen and (m["id"] not in self.mon_states or self.jobs[key].meta.get("fresh")):
                 self.mon_states[m["id"]] = engine.MonitorState(
                     m["status"] or "pending",
                     m["fail_count"] or 0,
