@@ -126,7 +126,7 @@ class Mailbox:
         self.controller.stop()
 
 
-def deliver_all(runtime: Any, timeout: float = 15.0, until: Callable[[], bool] | None = None) -> None:
+def deliver_all(runtime: Any, timeout: float = 60.0, until: Callable[[], bool] | None = None) -> None:
     """Run the dispatcher until nothing is due (or ``until()`` holds), like the notify worker would."""
     import asyncio
 

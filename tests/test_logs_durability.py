@@ -15,7 +15,7 @@ from rexwatch.testing import wait_until
 def _client(url: str):
     return boto3.client("logs", endpoint_url=url, region_name="us-east-1", aws_access_key_id="k",
                         aws_secret_access_key="s", config=Config(retries={"max_attempts": 1},
-                                                                 read_timeout=10, connect_timeout=2))
+                                                                 read_timeout=60, connect_timeout=10))
 
 
 @pytest.mark.slow

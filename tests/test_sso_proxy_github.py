@@ -75,7 +75,7 @@ def test_proxy_header_signs_in_only_from_trusted_proxies(proxied, runtime):
 
     svc = runtime.service(AuditService)
     created = wait_until(lambda: [e for e in svc.recent(limit=200) if e.get("action") == "CREATE"
-                                  and e.get("resource_id") == "dana"], deadline=15)
+                                  and e.get("resource_id") == "dana"], deadline=60)
     assert created[0]["actor"] == "proxy" and created[0]["details"] == {"role": "viewer", "idp": "proxy"}
 
 
