@@ -104,6 +104,8 @@ def test_the_theme_switch_applies_at_once_and_is_remembered(browser, live, sampl
         assert page.url == live.url + "/alarms"  # no reload, nothing in the address
         assert {c["name"]: c["value"] for c in ctx.cookies()}["rexwatch_theme"] == "light"
         page.get_by_role("link", name="Monitors", exact=True).click()
+        # The click returns once the new page is committed: its stylesheet may not be applied yet.
+        page.wait_for_load_state()
         assert page.locator("html").get_attribute("data-theme") == "light"
         assert page.evaluate(body) == BACKGROUND["light"]
         page.get_by_label("Theme").select_option("system")

@@ -63,7 +63,7 @@ def test_navigation_reaches_every_page(page, live):
                          ("Live tail", "Live tail · rexwatch"), ("Traces", "Traces · rexwatch"),
                          ("Alarms", "Alarms · rexwatch")):
         nav.get_by_role("link", name=label, exact=True).click()
-        assert page.title() == title
+        expect(page).to_have_title(title, timeout=60_000)  # the new page may still be parsing after the click
         assert nav.locator("[aria-current=page]").inner_text() == label
 
 
@@ -83,7 +83,8 @@ def test_group_list_sorts_and_searches(page, live, logs):
     assert "desc=1" in page.url and "sort=bytes" in page.url
     page.get_by_label("Search").fill("worker")
     page.get_by_role("button", name="Search").click()
-    assert rows.locator("td:first-child").all_inner_texts() == ["/aws/ecs/utm-worker"]
+    # A waiting check: right after the click the new page may not have its table parsed yet.
+    expect(rows.locator("td:first-child")).to_have_text(["/aws/ecs/utm-worker"], timeout=60_000)
 
 
 def test_empty_logs_page_teaches_sending_the_first_event(page, live):
@@ -99,7 +100,7 @@ def test_group_page_filters_pages_and_draws_a_histogram(page, live, logs):
     assert page.locator("table.events tbody tr").count() == 50  # a page of 50
     for _ in range(3):
         page.get_by_role("link", name="Next page →").click()
-    assert page.locator("table.events tbody tr").count() == 1
+    expect(page.locator("table.events tbody tr")).to_have_count(1, timeout=60_000)  # once the page is parsed
     assert page.get_by_role("link", name="Next page →").count() == 0
 
     page.get_by_label("Filter pattern").fill("{ $.duration >= 1400 }")
@@ -130,6 +131,8 @@ def test_pattern_syntax_error_points_at_its_position(page, live, logs):
     assert "column 16" in alert.inner_text()
     assert alert.locator("mark").inner_text() == "}"
     assert box.get_attribute("aria-invalid") == "true"
+    # The console's script puts the cursor there once the new page is parsed: wait for it.
+    expect(box).to_be_focused(timeout=60_000)
     assert page.evaluate("document.activeElement.id") == "pattern"
     assert page.evaluate("document.getElementById('pattern').selectionStart") == 15
 

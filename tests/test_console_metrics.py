@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from rexwatch.services.alarms import AlarmsService
 from rexwatch.services.alarms.model import AlarmDefinition, Dimension
@@ -53,7 +54,8 @@ def test_pick_namespace_metric_and_dimensions_then_graph(page, live, metrics):
     # A second series, and the error rate as metric math over both.
     page.get_by_role("link", name="Errors").click()
     page.get_by_role("link", name="Service=api", exact=True).click()
-    assert page.locator("ol.series li").count() == 2
+    # A waiting check: right after the click the new page may still be parsing.
+    expect(page.locator("ol.series li")).to_have_count(2, timeout=60_000)
     page.get_by_label("Metric math").fill("100 * m2 / m1")
     page.get_by_label("only the expression").check()
     page.get_by_role("button", name="Graph").click()
