@@ -124,11 +124,11 @@ def test_hostile_dimension_values_render_as_text(page, live, metrics):
 
 
 def test_bad_input_is_a_400_with_a_message(live, metrics):
-    r = httpx.get(live.url + "/metrics/explorer", params={"m": "not json"})
+    r = httpx.get(live.url + "/metrics/explorer", params={"m": "not json"}, timeout=60)
     assert r.status_code == 400 and "is not [namespace, metric" in r.text
-    r = httpx.get(live.url + explorer_url("UTM/Api", "Errors", period=7))
+    r = httpx.get(live.url + explorer_url("UTM/Api", "Errors", period=7), timeout=60)
     assert r.status_code == 400 and "Period" in r.text
-    r = httpx.get(live.url + "/metrics/explorer")
+    r = httpx.get(live.url + "/metrics/explorer", timeout=60)
     assert r.status_code == 200 and "UTM/Api" in r.text
 
 

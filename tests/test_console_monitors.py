@@ -163,11 +163,11 @@ def test_forms_sent_without_a_monitor_or_group_are_explained(page, live, runtime
 def test_missing_monitor_and_csrf(live, runtime):
     svc = runtime.service(MonitorService)
     m = svc.create({"name": "site", "type": "http", "url": "https://example.invalid/"})
-    assert httpx.get(live.url + "/monitors/999999").status_code == 404
+    assert httpx.get(live.url + "/monitors/999999", timeout=60).status_code == 404
     r = httpx.post(live.url + "/monitors-action", data={"action": "delete", "id": str(m["id"])})
     assert r.status_code == 403
     assert [x["name"] for x in svc.list()] == ["site"]
-    page = httpx.get(live.url + f"/monitors/{m['id']}?since=nonsense")
+    page = httpx.get(live.url + f"/monitors/{m['id']}?since=nonsense", timeout=60)
     assert page.status_code == 200 and "time range not used" in page.text
 
 

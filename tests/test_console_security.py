@@ -224,22 +224,22 @@ def test_a_public_console_does_not_open_the_blocklist_forms(live, data):
 
     data.settings.auth = "on"
     data.settings.public = "ui,health"
-    page = httpx.get(live.url + "/security")
+    page = httpx.get(live.url + "/security", timeout=60)
     assert page.status_code == 200 and ATTACKER in page.text  # the console is open ...
     assert f'aria-label="Unblock {ATTACKER}"' not in page.text  # ... to look at
     csrf = page.cookies["rexwatch_csrf"]
     form = {"csrf": csrf, "action": "unblock", "ip": ATTACKER}
-    r = httpx.post(live.url + "/security/blocklist", data=form, cookies={"rexwatch_csrf": csrf})
+    r = httpx.post(live.url + "/security/blocklist", data=form, cookies={"rexwatch_csrf": csrf}, timeout=60)
     assert r.status_code == 401
     viewer = data.keys.create("v", role="viewer").token
     r = httpx.post(live.url + "/security/blocklist", data=form, cookies={"rexwatch_csrf": csrf},
-                   headers={"Authorization": f"Bearer {viewer}"})
+                   headers={"Authorization": f"Bearer {viewer}"}, timeout=60)
     assert r.status_code == 403
     assert data.service(BlocklistService).check(ATTACKER) is not None
-    assert httpx.get(live.url + "/users").status_code == 401  # users stay an admin's
+    assert httpx.get(live.url + "/users", timeout=60).status_code == 401  # users stay an admin's
     editor = data.keys.create("e", role="editor").token
     r = httpx.post(live.url + "/security/blocklist", data=form, cookies={"rexwatch_csrf": csrf},
-                   headers={"Authorization": f"Bearer {editor}"})
+                   headers={"Authorization": f"Bearer {editor}"}, timeout=60)
     assert r.status_code == 303 and data.service(BlocklistService).check(ATTACKER) is None
 
 

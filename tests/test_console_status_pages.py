@@ -48,7 +48,7 @@ def test_create_preview_edit_and_delete_a_status_page(page, live, runtime, monit
     page.get_by_role("button", name="Save").click()
     assert page.locator("[role=status]").inner_text() == "Saved."
     assert "(as saved)" in page.locator("#preview").inner_text()
-    public = httpx.get(live.url + "/status/utm.json").json()
+    public = httpx.get(live.url + "/status/utm.json", timeout=60).json()
     assert [m["name"] for m in public["monitors"]] == ["api", "db"]
     page.goto(live.url + "/status-pages")
     assert "api, db" in page.locator("table.status-pages").inner_text()
