@@ -38,11 +38,11 @@ def settle(page, name: str) -> None:
     if name == "insights":
         page.wait_for_selector("#results[data-status=Complete]", timeout=60_000)
     if name in ("metrics", "alarm", "log-group"):
-        page.wait_for_selector(".chart canvas", state="attached")
+        page.wait_for_selector(".chart canvas", state="attached", timeout=60_000)
     if name == "dashboard":
-        page.wait_for_selector(".widget canvas", state="attached")
+        page.wait_for_selector(".widget canvas", state="attached", timeout=60_000)
     if name == "api-docs":
-        page.wait_for_selector(".swagger-ui .info", timeout=30_000)
+        page.wait_for_selector(".swagger-ui .info", timeout=60_000)
 
 
 @pytest.mark.parametrize("scheme", ["dark", "light"])
