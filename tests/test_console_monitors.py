@@ -50,8 +50,8 @@ def _incidents(checks: list[dict]) -> list[str]:
         if c["status"] == 3:  # maintenance: neither up nor down
             continue
         if c["status"] == 0 and last != 0:
-            causes.append(c["error"] or c["reason"] or
-                          (f"HTTP {c['status_code']}" if c["status_code"] else "check failed"))
+            cause = c["error"] or c["reason"] or (f"HTTP {c['status_code']}" if c["status_code"] else "check failed")
+            causes.append(" ".join(cause.split()))  # as a page shows the text
         last = c["status"]
     return causes[::-1]
 
@@ -92,7 +92,7 @@ def test_create_a_monitor_see_it_go_up_then_down_pause_resume_delete(page, live,
     assert up24.endswith("%") and 0 < float(up24[:-1]) < 100
     incidents = page.locator("table.incidents tr:has(td)")
     expect(incidents).to_have_count(len(causes), timeout=60_000)
-    assert [t.split("\t")[-1] for t in incidents.all_inner_texts()] == causes
+    assert [" ".join(t.split("\t")[-1].split()) for t in incidents.all_inner_texts()] == causes
     rows = page.locator("table.checks tr:has(td)").all_inner_texts()
     assert any("\tdown\t" in c and "503" in c for c in rows) and any("\tup\t" in c for c in rows)
     page.wait_for_selector("#monitor-chart[data-points] .u-over")
