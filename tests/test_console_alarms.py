@@ -125,6 +125,7 @@ def test_graph_with_threshold_state_bands_set_state_and_backtest(page, live, cpu
     page.get_by_label("backtest over this range").check()
     page.get_by_role("button", name="Show").click()
     page.wait_for_selector("table.backtest")
+    page.wait_for_load_state()  # the table's rows and the chart's data after it are parsed
     assert "backtest=1" in page.url and "since=3h" in page.url
     moves = page.locator("table.backtest tbody tr, table.backtest tr:has(td)").all_inner_texts()
     assert any("\tALARM\t" in m for m in moves), moves
