@@ -235,7 +235,8 @@ def test_export_streams_many_row_groups_and_explains_bad_input(live, logs, monke
     from rexwatch.services.logs import export
 
     monkeypatch.setattr(export, "PARQUET_ROW_GROUP", 40)  # small row groups: the file comes in pieces
-    with httpx.stream("GET", live.url + "/logs/group/export", params={"name": API, "since": "1h"}, timeout=60) as r:
+    with httpx.stream("GET", live.url + "/logs/group/export", params={"name": API, "since": "1h"},
+                      timeout=60) as r:
         assert r.status_code == 200 and r.headers["x-total-events"] == "151"
         pieces = [c for c in r.iter_raw() if c]
     f = pq.ParquetFile(io.BytesIO(b"".join(pieces)))
@@ -244,7 +245,8 @@ def test_export_streams_many_row_groups_and_explains_bad_input(live, logs, monke
     assert bad.status_code == 400 and "pattern" in bad.text.lower()
     missing = httpx.get(live.url + "/logs/group/export", params={"name": "/nope"}, timeout=60)
     assert missing.status_code == 404
-    rng = httpx.get(live.url + "/logs/group/export", params={"name": API, "start": "yesterday-ish"}, timeout=60)
+    rng = httpx.get(live.url + "/logs/group/export", params={"name": API, "start": "yesterday-ish"},
+                    timeout=60)
     assert rng.status_code == 400 and "time range" in rng.text
 
 
@@ -275,7 +277,9 @@ def test_histogram_comes_after_the_events_and_explains_problems(live, logs):
     missing = httpx.get(live.url + "/logs/group/streams", params={"name": "/nope", "since": "1h"}, timeout=60)
     assert missing.status_code == 200 and 'role="alert"' in missing.text and "/nope" in missing.text
     frag = httpx.get(live.url + "/logs/group/histogram",
-                     params={"name": API, "since": "1h", "pattern": '{ $.level = "error" }', "label": "<b>x</b>"}, timeout=60)
+                     params={"name": API, "since": "1h", "pattern": '{ $.level = "error" }', "label": "<b>x</b>"},
+                     timeout=60)
     assert frag.status_code == 200 and "30 matching events" in frag.text and "&lt;b&gt;x&lt;/b&gt;" in frag.text
-    missing = httpx.get(live.url + "/logs/group/histogram", params={"name": "/nope", "since": "1h"}, timeout=60)
+    missing = httpx.get(live.url + "/logs/group/histogram", params={"name": "/nope", "since": "1h"},
+                        timeout=60)
     assert missing.status_code == 200 and 'role="alert"' in missing.text and "/nope" in missing.text

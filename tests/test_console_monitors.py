@@ -50,7 +50,8 @@ def _incidents(checks: list[dict]) -> list[str]:
         if c["status"] == 3:  # maintenance: neither up nor down
             continue
         if c["status"] == 0 and last != 0:
-            cause = c["error"] or c["reason"] or (f"HTTP {c['status_code']}" if c["status_code"] else "check failed")
+            code = f"HTTP {c['status_code']}" if c["status_code"] else "check failed"
+            cause = c["error"] or c["reason"] or code
             causes.append(" ".join(cause.split()))  # as a page shows the text
         last = c["status"]
     return causes[::-1]
