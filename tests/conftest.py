@@ -98,8 +98,11 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 @pytest.fixture(scope="module")
 def browser():
     """Debian's headless Chromium driven by Playwright (never a downloaded browser build)."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # A loaded machine can take more than expect()'s 5 s to render a page; the assertions wait for
+    # a state, so a longer limit only matters when they would fail anyway.
+    expect.set_options(timeout=60_000)
     with sync_playwright() as p:
         b = p.chromium.launch(
             executable_path=CHROMIUM,
@@ -114,6 +117,7 @@ def browser():
 def page(browser):
     """A browser page that fails the test on any uncaught script error."""
     p = browser.new_page()
+    p.set_default_timeout(60_000)
     errors: list[str] = []
     p.on("pageerror", lambda e: errors.append(str(e)))
     yield p

@@ -199,7 +199,7 @@ class ProberThread:
         self.stop()
 
 
-def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):
+def wait_for(predicate, timeout: float = 60.0, interval: float = 0.05):
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()

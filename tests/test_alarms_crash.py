@@ -52,6 +52,9 @@ def test_sigkill_after_transition_before_delivery(server_process, tmp_path):
             EvaluationPeriods=1,
             AlarmActions=[TOPIC],
         )
+        # Breaching datapoints in the last minute and in each of the next fifteen: the alarm stays in ALARM
+        # however slowly the two servers start. With the last minute's alone it fell to INSUFFICIENT_DATA
+        # three minutes on (its datapoints out of the window), a second transition a slow run could see.
         minute = int(time.time() // 60) * 60
         cw.put_metric_data(
             Namespace="UTM/Application",
@@ -59,8 +62,9 @@ def test_sigkill_after_transition_before_delivery(server_process, tmp_path):
                 {
                     "MetricName": "UnhealthyHostCount",
                     "Value": 3.0,
-                    "Timestamp": dt.datetime.fromtimestamp(minute - 60 + k, dt.UTC),
+                    "Timestamp": dt.datetime.fromtimestamp(minute + 60 * m + k, dt.UTC),
                 }
+                for m in range(-1, 15)
                 for k in (1, 30, 59)
             ],
         )

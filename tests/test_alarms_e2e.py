@@ -93,7 +93,7 @@ def test_breach_to_email_slack_and_webhook_exactly_once(runtime, live, receivers
     assert msg["Trigger"]["MetricName"] == "UnhealthyHostCount" and msg["Trigger"]["Threshold"] == 1.0
     assert "utm-unhealthy-targets" in json.dumps(note.json)
 
-    metrics = httpx.get(live.url + "/metrics").text
+    metrics = httpx.get(live.url + "/metrics", timeout=60).text
     assert 'rexwatch_alarms{state="ALARM"} 1.0' in metrics
     assert "rexwatch_alarm_transitions_total 1.0" in metrics
 

@@ -50,11 +50,11 @@ def test_docs_page_renders_operations_with_no_outside_request(browser, live):
     page.on("console", lambda m: csp_refusals.append(m.text) if "Content Security Policy" in m.text else None)
     page.on("response", lambda resp: served.__setitem__(urlsplit(resp.url).path, resp.status))
     page.goto(live.url + "/api/v1/docs")
-    page.wait_for_selector(".opblock", timeout=30_000)
+    page.wait_for_selector(".opblock", timeout=60_000)
     # Past a hundred-odd operations Swagger UI renders only what is near the viewport: scroll through
     # the whole page, collecting every operation rendered on the way, until all the spec's paths were
     # seen (passes repeat while the renderer lags, up to the deadline).
-    spec_paths = set(httpx.get(live.url + "/api/v1/openapi.json").json()["paths"])
+    spec_paths = set(httpx.get(live.url + "/api/v1/openapi.json", timeout=60).json()["paths"])
     seen: set[str] = set()
 
     def one_pass() -> bool:

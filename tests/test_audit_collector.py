@@ -18,6 +18,7 @@ from rexwatch.agent.runner import Agent
 from rexwatch.agent.sender import Outcome
 from rexwatch.services.logs import LogsService
 from rexwatch.services.notify import NotifyService
+from rexwatch.testing import wait_until
 from rexwatch.workers.alarms import AlarmsWorker
 from test_agent import PG_DSN, agent_config
 
@@ -79,12 +80,8 @@ group = "/utm/audit"
     finally:
         agent.close()
     logs = runtime.service(LogsService)
-    deadline = time.monotonic() + 15
-    while True:
-        events = logs.filter_log_events(["/utm/audit"], limit=100).events
-        if len(events) >= 13 or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
+    events = wait_until(lambda: (lambda e: e if len(e) >= 13 else None)(
+        logs.filter_log_events(["/utm/audit"], limit=100).events), 60, what="the 13 shipped rows")
     docs = [json.loads(e.message) for e in events]
     assert sorted(d["actor"] for d in docs) == ["alice"] + ["eve"] * 11 + ["mallory"]
     assert all(d["at"].endswith("Z") and d["tenant_id"] == "t-1" for d in docs)

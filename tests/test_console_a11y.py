@@ -38,11 +38,11 @@ def settle(page, name: str) -> None:
     if name == "insights":
         page.wait_for_selector("#results[data-status=Complete]", timeout=60_000)
     if name in ("metrics", "alarm", "log-group"):
-        page.wait_for_selector(".chart canvas", state="attached")
+        page.wait_for_selector(".chart canvas", state="attached", timeout=60_000)
     if name == "dashboard":
-        page.wait_for_selector(".widget canvas", state="attached")
+        page.wait_for_selector(".widget canvas", state="attached", timeout=60_000)
     if name == "api-docs":
-        page.wait_for_selector(".swagger-ui .info", timeout=30_000)
+        page.wait_for_selector(".swagger-ui .info", timeout=60_000)
 
 
 @pytest.mark.parametrize("scheme", ["dark", "light"])
@@ -104,6 +104,8 @@ def test_the_theme_switch_applies_at_once_and_is_remembered(browser, live, sampl
         assert page.url == live.url + "/alarms"  # no reload, nothing in the address
         assert {c["name"]: c["value"] for c in ctx.cookies()}["rexwatch_theme"] == "light"
         page.get_by_role("link", name="Monitors", exact=True).click()
+        # The click returns once the new page is committed: its stylesheet may not be applied yet.
+        page.wait_for_load_state()
         assert page.locator("html").get_attribute("data-theme") == "light"
         assert page.evaluate(body) == BACKGROUND["light"]
         page.get_by_label("Theme").select_option("system")

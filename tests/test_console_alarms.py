@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from rexwatch.services.alarms import AlarmsService
 from rexwatch.services.alarms.model import Actions, AlarmDefinition, CompositeAlarmDefinition, Dimension, Tag
@@ -124,6 +125,7 @@ def test_graph_with_threshold_state_bands_set_state_and_backtest(page, live, cpu
     page.get_by_label("backtest over this range").check()
     page.get_by_role("button", name="Show").click()
     page.wait_for_selector("table.backtest")
+    page.wait_for_load_state()  # the table's rows and the chart's data after it are parsed
     assert "backtest=1" in page.url and "since=3h" in page.url
     moves = page.locator("table.backtest tbody tr, table.backtest tr:has(td)").all_inner_texts()
     assert any("\tALARM\t" in m for m in moves), moves
@@ -296,7 +298,8 @@ def test_create_metric_and_composite_alarms_from_the_alarms_page(page, live, ala
             c["datapoints_to_alarm"], c["treat_missing_data"]) == \
         ("p99", 300, 1000.0, "GreaterThanThreshold", 3, 2, "notBreaching")
     page.get_by_role("link", name="Alarms", exact=True).click()
-    assert page.get_by_role("link", name="utm-api-latency").count() == 1
+    # Waiting: right after the click the new page may not have its list parsed yet.
+    expect(page.get_by_role("link", name="utm-api-latency")).to_have_count(1, timeout=60_000)
 
     # The service's rules, each shown beside the field it names, with what was typed kept.
     page.get_by_text("Metric alarm", exact=True).click()

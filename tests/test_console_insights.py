@@ -149,12 +149,12 @@ def test_editor_highlights_and_completes_commands_functions_and_fields(page, liv
 def test_completions_follow_the_chosen_groups(live, data):
     import httpx
 
-    r = httpx.get(live.url + "/insights/complete", params={"group": API, "since": "1h"})
+    r = httpx.get(live.url + "/insights/complete", params={"group": API, "since": "1h"}, timeout=60)
     body = r.json()
     assert "stats" in body["commands"] and "pct" in body["functions"]
     names = {f["name"] for f in body["fields"]}
     assert {"@message", "duration", "user_id", "ip_address"} <= names
-    empty = httpx.get(live.url + "/insights/complete").json()
+    empty = httpx.get(live.url + "/insights/complete", timeout=60).json()
     assert empty["fields"] == [] and empty["commands"] == body["commands"]
 
 
@@ -169,7 +169,7 @@ def test_a_queued_query_shows_progress_and_can_be_cancelled(page, live, data, ru
     release = threading.Event()
     blockers = [svc._pool.submit(lambda: (busy.set(), release.wait(60))) for _ in range(svc._pool._max_workers)]
     try:
-        assert busy.wait(10)
+        assert busy.wait(60)
         page.goto(live.url + "/insights?run=1&group=" + quote(API) + "&q=" + quote("fields @message"))
         progress = page.locator("#progress")
         progress.wait_for()
@@ -328,11 +328,11 @@ def test_csv_download_defuses_spreadsheet_formulas(live, data, runtime):
     now = int(time.time())
     qid = svc.start_query("fields v, n | filter ispresent(v)", group_names=[API], start_s=now - 60, end_s=now + 1)
     assert svc.wait(qid).status == "Complete"
-    r = httpx.get(live.url + "/insights/download", params={"id": qid, "format": "csv"})
+    r = httpx.get(live.url + "/insights/download", params={"id": qid, "format": "csv"}, timeout=60)
     assert r.status_code == 200 and r.text.splitlines()[1] == "'=HYPERLINK(1),-3"
-    bad = httpx.get(live.url + "/insights/download", params={"id": qid, "format": "xml"})
+    bad = httpx.get(live.url + "/insights/download", params={"id": qid, "format": "xml"}, timeout=60)
     assert bad.status_code == 400 and "csv or json" in bad.text
-    missing = httpx.get(live.url + "/insights/download", params={"id": "nope"})
+    missing = httpx.get(live.url + "/insights/download", params={"id": "nope"}, timeout=60)
     assert missing.status_code == 404
 
 

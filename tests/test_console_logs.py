@@ -63,7 +63,7 @@ def test_navigation_reaches_every_page(page, live):
                          ("Live tail", "Live tail · rexwatch"), ("Traces", "Traces · rexwatch"),
                          ("Alarms", "Alarms · rexwatch")):
         nav.get_by_role("link", name=label, exact=True).click()
-        assert page.title() == title
+        expect(page).to_have_title(title, timeout=60_000)  # the new page may still be parsing after the click
         assert nav.locator("[aria-current=page]").inner_text() == label
 
 
@@ -83,7 +83,8 @@ def test_group_list_sorts_and_searches(page, live, logs):
     assert "desc=1" in page.url and "sort=bytes" in page.url
     page.get_by_label("Search").fill("worker")
     page.get_by_role("button", name="Search").click()
-    assert rows.locator("td:first-child").all_inner_texts() == ["/aws/ecs/utm-worker"]
+    # A waiting check: right after the click the new page may not have its table parsed yet.
+    expect(rows.locator("td:first-child")).to_have_text(["/aws/ecs/utm-worker"], timeout=60_000)
 
 
 def test_empty_logs_page_teaches_sending_the_first_event(page, live):
@@ -99,7 +100,7 @@ def test_group_page_filters_pages_and_draws_a_histogram(page, live, logs):
     assert page.locator("table.events tbody tr").count() == 50  # a page of 50
     for _ in range(3):
         page.get_by_role("link", name="Next page →").click()
-    assert page.locator("table.events tbody tr").count() == 1
+    expect(page.locator("table.events tbody tr")).to_have_count(1, timeout=60_000)  # once the page is parsed
     assert page.get_by_role("link", name="Next page →").count() == 0
 
     page.get_by_label("Filter pattern").fill("{ $.duration >= 1400 }")
@@ -130,6 +131,8 @@ def test_pattern_syntax_error_points_at_its_position(page, live, logs):
     assert "column 16" in alert.inner_text()
     assert alert.locator("mark").inner_text() == "}"
     assert box.get_attribute("aria-invalid") == "true"
+    # The console's script puts the cursor there once the new page is parsed: wait for it.
+    expect(box).to_be_focused(timeout=60_000)
     assert page.evaluate("document.activeElement.id") == "pattern"
     assert page.evaluate("document.getElementById('pattern').selectionStart") == 15
 
@@ -203,7 +206,7 @@ def test_with_auth_on_console_pages_show_nothing_without_a_key(live, logs):
 
     live.runtime.settings.auth = "on"
     for path in ("/logs", "/logs/group?name=" + quote(API), "/logs/tail/stream?group=" + quote(API), "/insights"):
-        r = httpx.get(live.url + path)
+        r = httpx.get(live.url + path, timeout=60)
         assert r.status_code == 401, path
         assert "utm-api" not in r.text
 
@@ -232,16 +235,18 @@ def test_export_streams_many_row_groups_and_explains_bad_input(live, logs, monke
     from rexwatch.services.logs import export
 
     monkeypatch.setattr(export, "PARQUET_ROW_GROUP", 40)  # small row groups: the file comes in pieces
-    with httpx.stream("GET", live.url + "/logs/group/export", params={"name": API, "since": "1h"}) as r:
+    with httpx.stream("GET", live.url + "/logs/group/export", params={"name": API, "since": "1h"},
+                      timeout=60) as r:
         assert r.status_code == 200 and r.headers["x-total-events"] == "151"
         pieces = [c for c in r.iter_raw() if c]
     f = pq.ParquetFile(io.BytesIO(b"".join(pieces)))
     assert f.metadata.num_rows == 151 and f.metadata.num_row_groups >= 4
-    bad = httpx.get(live.url + "/logs/group/export", params={"name": API, "pattern": "{ $.x = "})
+    bad = httpx.get(live.url + "/logs/group/export", params={"name": API, "pattern": "{ $.x = "}, timeout=60)
     assert bad.status_code == 400 and "pattern" in bad.text.lower()
-    missing = httpx.get(live.url + "/logs/group/export", params={"name": "/nope"})
+    missing = httpx.get(live.url + "/logs/group/export", params={"name": "/nope"}, timeout=60)
     assert missing.status_code == 404
-    rng = httpx.get(live.url + "/logs/group/export", params={"name": API, "start": "yesterday-ish"})
+    rng = httpx.get(live.url + "/logs/group/export", params={"name": API, "start": "yesterday-ish"},
+                    timeout=60)
     assert rng.status_code == 400 and "time range" in rng.text
 
 
@@ -262,17 +267,19 @@ def test_auto_refresh_reloads_the_page_with_new_events(page, live, logs):
 def test_histogram_comes_after_the_events_and_explains_problems(live, logs):
     import httpx
 
-    page = httpx.get(live.url + "/logs/group", params={"name": API, "since": "1h"}).text
+    page = httpx.get(live.url + "/logs/group", params={"name": API, "since": "1h"}, timeout=60).text
     # The events first (a page of 50, JSON pretty-printed after the first paint); the count and the
     # streams later.
     assert page.count('<tr>') == 51 and "Counting the matching events" in page and "Reading the streams" in page
     assert page.count("<template>") >= 40 and "data-pretty" in page
-    streams = httpx.get(live.url + "/logs/group/streams", params={"name": API, "since": "1h"})
+    streams = httpx.get(live.url + "/logs/group/streams", params={"name": API, "since": "1h"}, timeout=60)
     assert streams.status_code == 200 and "web-1" in streams.text and "the group stores" in streams.text
-    missing = httpx.get(live.url + "/logs/group/streams", params={"name": "/nope", "since": "1h"})
+    missing = httpx.get(live.url + "/logs/group/streams", params={"name": "/nope", "since": "1h"}, timeout=60)
     assert missing.status_code == 200 and 'role="alert"' in missing.text and "/nope" in missing.text
     frag = httpx.get(live.url + "/logs/group/histogram",
-                     params={"name": API, "since": "1h", "pattern": '{ $.level = "error" }', "label": "<b>x</b>"})
+                     params={"name": API, "since": "1h", "pattern": '{ $.level = "error" }', "label": "<b>x</b>"},
+                     timeout=60)
     assert frag.status_code == 200 and "30 matching events" in frag.text and "&lt;b&gt;x&lt;/b&gt;" in frag.text
-    missing = httpx.get(live.url + "/logs/group/histogram", params={"name": "/nope", "since": "1h"})
+    missing = httpx.get(live.url + "/logs/group/histogram", params={"name": "/nope", "since": "1h"},
+                        timeout=60)
     assert missing.status_code == 200 and 'role="alert"' in missing.text and "/nope" in missing.text

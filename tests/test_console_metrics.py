@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from rexwatch.services.alarms import AlarmsService
 from rexwatch.services.alarms.model import AlarmDefinition, Dimension
@@ -53,7 +54,8 @@ def test_pick_namespace_metric_and_dimensions_then_graph(page, live, metrics):
     # A second series, and the error rate as metric math over both.
     page.get_by_role("link", name="Errors").click()
     page.get_by_role("link", name="Service=api", exact=True).click()
-    assert page.locator("ol.series li").count() == 2
+    # A waiting check: right after the click the new page may still be parsing.
+    expect(page.locator("ol.series li")).to_have_count(2, timeout=60_000)
     page.get_by_label("Metric math").fill("100 * m2 / m1")
     page.get_by_label("only the expression").check()
     page.get_by_role("button", name="Graph").click()
@@ -122,11 +124,11 @@ def test_hostile_dimension_values_render_as_text(page, live, metrics):
 
 
 def test_bad_input_is_a_400_with_a_message(live, metrics):
-    r = httpx.get(live.url + "/metrics/explorer", params={"m": "not json"})
+    r = httpx.get(live.url + "/metrics/explorer", params={"m": "not json"}, timeout=60)
     assert r.status_code == 400 and "is not [namespace, metric" in r.text
-    r = httpx.get(live.url + explorer_url("UTM/Api", "Errors", period=7))
+    r = httpx.get(live.url + explorer_url("UTM/Api", "Errors", period=7), timeout=60)
     assert r.status_code == 400 and "Period" in r.text
-    r = httpx.get(live.url + "/metrics/explorer")
+    r = httpx.get(live.url + "/metrics/explorer", timeout=60)
     assert r.status_code == 200 and "UTM/Api" in r.text
 
 

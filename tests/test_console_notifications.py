@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from notify_helpers import Receiver
 from rexwatch.services.notify import NotifyService
@@ -47,7 +48,9 @@ def test_topic_subscriptions_send_test_and_replay_a_dead_letter(page, live, runt
     page.get_by_role("button", name="Subscribe", exact=True).click()
     assert "pending confirmation" in page.locator("[role=status]").inner_text()
     subs = page.locator("table.subscriptions tr:has(td)")
-    assert subs.count() == 3
+    # Waiting checks where rows are counted: the status line comes first, and right after a click the
+    # rest of the new page may still be parsing.
+    expect(subs).to_have_count(3, timeout=60_000)
     pending = subs.filter(has_text="hooks.example.invalid")
     assert pending.locator(".pill").inner_text() == "pending"
     assert "<b>ops</b>" in pending.inner_text() or "****" in pending.inner_text()
@@ -57,15 +60,16 @@ def test_topic_subscriptions_send_test_and_replay_a_dead_letter(page, live, runt
     page.get_by_label("Message to utm-alerts").fill("hello from the console")
     page.get_by_role("button", name="Send test to utm-alerts").click()
     assert page.locator("[role=status]").inner_text().endswith("published to 2 subscriptions.")
+    expect(page.locator("table.test-deliveries tr:has(td)")).to_have_count(2, timeout=60_000)
     outcomes = page.locator("table.test-deliveries tr:has(td)").all_inner_texts()
-    assert len(outcomes) == 2
     assert sum("\tdelivered\t" in o for o in outcomes) == 1 and sum("\tdead\t" in o for o in outcomes) == 1
     assert "hello from the console" in good.wait_for(1)[0].body.decode()
 
     page.get_by_label("Outcome").select_option("dead")
     page.get_by_role("button", name="Filter").click()
     dead = page.locator("table.deliveries tr:has(td)")
-    assert dead.count() == 1 and "404" in dead.inner_text()
+    expect(dead).to_have_count(1, timeout=60_000)
+    assert "404" in dead.inner_text()
     dead.get_by_role("button", name="Replay").click()
     assert page.locator("[role=status]").inner_text() == "1 dead letter queued again."
     assert "status=dead" in page.url

@@ -4,6 +4,7 @@ shown once (and working), revoked; log-group retention set and cleared; hostile 
 from __future__ import annotations
 
 import httpx
+from playwright.sync_api import expect
 
 from rexwatch.services.logs import LogsService
 
@@ -19,7 +20,8 @@ def test_create_a_key_shown_once_then_revoke_it(page, live, runtime):
     token = page.locator("#new-secret").inner_text().strip()
     assert token.startswith("rxw_")
     assert runtime.keys.verify_bearer(token) is not None  # the secret shown is the key
-    assert page.locator("table.keys tr:has(td)").count() == 1
+    # Waiting: the secret comes before the table, which may still be parsing right after the click.
+    expect(page.locator("table.keys tr:has(td)")).to_have_count(1, timeout=60_000)
     assert HOSTILE in page.locator("table.keys").inner_text()
     assert page.locator("main img").count() == 0 and page.evaluate("document.body.dataset.pwned") is None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from rexwatch.services.monitors import MonitorService
 
@@ -30,7 +31,8 @@ def test_create_preview_edit_and_delete_a_status_page(page, live, runtime, monit
     preview = page.locator("#preview")
     assert "not saved yet" in preview.inner_text()
     assert preview.locator("h3").inner_text() == "UTM <status>"
-    assert preview.locator(".sp-monitor strong").all_inner_texts() == ["api", "worker <b>"]
+    # Waiting: the monitors come after the heading, and the new page may still be parsing.
+    expect(preview.locator(".sp-monitor strong")).to_have_text(["api", "worker <b>"], timeout=60_000)
     assert page.locator("#preview-banner").inner_text() == "All systems operational"
     assert svc.list_pages() == []  # a preview saves nothing
     # The form keeps what was typed, so it can be saved from the preview.
@@ -46,7 +48,7 @@ def test_create_preview_edit_and_delete_a_status_page(page, live, runtime, monit
     page.get_by_role("button", name="Save").click()
     assert page.locator("[role=status]").inner_text() == "Saved."
     assert "(as saved)" in page.locator("#preview").inner_text()
-    public = httpx.get(live.url + "/status/utm.json").json()
+    public = httpx.get(live.url + "/status/utm.json", timeout=60).json()
     assert [m["name"] for m in public["monitors"]] == ["api", "db"]
     page.goto(live.url + "/status-pages")
     assert "api, db" in page.locator("table.status-pages").inner_text()

@@ -74,10 +74,10 @@ def test_times_follow_the_chosen_zone_across_pages(page, live, event_ms):
 def test_a_zone_in_the_address_is_shown_and_a_bad_one_is_ignored(live, event_ms):
     import httpx
 
-    r = httpx.get(live.url + "/logs", params={"tz": "America/New_York"})
+    r = httpx.get(live.url + "/logs", params={"tz": "America/New_York"}, timeout=60)
     assert "rexwatch_tz=America/New_York" in r.headers.get("set-cookie", "")
     ny = dt.datetime.fromtimestamp(event_ms / 1000, dt.UTC).astimezone(__import__("zoneinfo").ZoneInfo("America/New_York"))
     assert ny.strftime("%Y-%m-%d %H:%M:%S") in r.text
     for bad in ("../../etc/passwd", "Not/AZone", "x" * 500):
-        r = httpx.get(live.url + "/logs", params={"tz": bad})
+        r = httpx.get(live.url + "/logs", params={"tz": bad}, timeout=60)
         assert r.status_code == 200 and text(event_ms) in r.text and 'data-tz="UTC"' in r.text

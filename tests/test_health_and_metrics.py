@@ -8,12 +8,16 @@ from rexwatch.testing import wait_until
 
 
 def test_health_shape(client):
+    before = time.time()
     r = client.get("/health")
+    after = time.time()
     assert r.status_code == 200
     body = r.json()
     assert body["status"] == "healthy"
     assert body["telemetry_store"] == "up" and body["control_store"] == "up"
-    assert abs(body["timestamp"] - time.time()) < 5
+    # The server's clock, read while it answered (whole seconds allowed): not "within 5 s of now",
+    # which a slow answer on a loaded machine can miss.
+    assert before - 1 <= body["timestamp"] <= after + 1
     assert body["version"]
 
 

@@ -103,11 +103,16 @@ remote_write:
             assert proc.poll() is None, "prometheus exited"
             return _stats(cw, "up", dims, "Maximum")
 
-        points = wait_until(up_points, 180, interval=0.5, what="prometheus to remote-write up")
-        assert points[0]["Maximum"] == 1.0
-        # rexwatch's own counters came through with their labels.
-        names = {m["MetricName"] for m in cw.list_metrics(Namespace="prometheus")["Metrics"]}
-        assert "rexwatch_http_requests_total" in names
+        # up = 1 from a scrape that worked. Not the first sample written: the scrape timeout is the 1 s
+        # interval, and on a loaded machine a scrape that takes longer is written as up = 0.
+        wait_until(lambda: any(p["Maximum"] == 1.0 for p in up_points()), 180, interval=0.5,
+                   what="prometheus to remote-write up = 1")
+
+        # rexwatch's own counters came through with their labels (maybe in a later batch than up).
+        def names() -> set[str]:
+            return {m["MetricName"] for m in cw.list_metrics(Namespace="prometheus")["Metrics"]}
+
+        wait_until(lambda: "rexwatch_http_requests_total" in names(), 60, what="rexwatch's own counters")
     finally:
         proc.terminate()
         proc.wait(30)

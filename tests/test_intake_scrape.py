@@ -282,8 +282,11 @@ def test_every_failed_scrape_stores_up_zero_with_a_reason(make_live):
     closed_port = free_port()
     try:
         base = page.url.removesuffix("/metrics")
-        targets = [{"url": f"{base}{p}", "job": p.strip("/"), "timeout_s": 1.5} for p in (*answers, "/hang")]
-        targets.append({"url": f"http://127.0.0.1:{closed_port}/metrics", "job": "closed", "timeout_s": 2})
+        # Only the hanging target has a short timeout: the others answer at once, but on a loaded machine
+        # reading a megabyte (or a refused connection) can take over a second and would fail as a timeout.
+        targets = [{"url": f"{base}{p}", "job": p.strip("/"), "timeout_s": 30} for p in answers]
+        targets.append({"url": f"{base}/hang", "job": "hang", "timeout_s": 1.5})
+        targets.append({"url": f"http://127.0.0.1:{closed_port}/metrics", "job": "closed", "timeout_s": 30})
         live = make_live(scrape=targets, scrape_max_body_mb=1, scrape_sample_limit=50_000)
         out = {t["job"]: o for t, o in zip(targets, scrape_once(live.runtime), strict=True)}
         hang.set()
