@@ -27,6 +27,8 @@ from pathlib import Path
 import httpx
 import psutil
 
+from benchlib import wait_healthy
+
 PG = os.environ.get("REXWATCH_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("REXWATCH_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 
@@ -45,16 +47,8 @@ def start_server(data: Path) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([sys.executable, "-m", "rexwatch", "server", "--data-dir", str(data / "srv"),
                              "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("server did not start")
-        time.sleep(0.2)
+    wait_healthy(url, proc)
+    return proc, url
 
 
 def write_config(path: Path, url: str, state: Path, log: Path, group: str, *, collectors: bool) -> None:

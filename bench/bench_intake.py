@@ -46,6 +46,7 @@ import httpx
 import psutil
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
+from benchlib import wait_healthy
 from rexwatch.intake.prom_remote_write import WriteRequest
 from rexwatch.testing import free_port
 
@@ -53,18 +54,6 @@ RW2_HEADERS = {"content-type": "application/x-protobuf;proto=io.prometheus.write
                "content-encoding": "snappy", "x-prometheus-remote-write-version": "2.0.0"}
 
 
-def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
-    """Poll the server's /health until it answers 200 (a loaded shared machine can take a minute)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            raise SystemExit("server did not start")
-        time.sleep(0.2)
 
 def machine() -> str:
     return (f"{platform.machine()}, {psutil.cpu_count()} cores, {psutil.virtual_memory().total // 2**30} GiB, "

@@ -36,6 +36,7 @@ import orjson
 import psutil
 import pyarrow as pa
 
+from benchlib import wait_healthy
 from rexwatch.testing import free_port
 
 BATCH = 10_000
@@ -282,16 +283,7 @@ def main() -> None:
                             # block the server's logging (one access line per request).
                             stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 180  # a loaded shared machine can take a minute to start it
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit("server did not start")
-            time.sleep(0.1)
+        wait_healthy(url, proc)
         indexed = group + "-indexed"
         with httpx.Client(timeout=120) as c:
             for g in (group, indexed):

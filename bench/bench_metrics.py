@@ -29,6 +29,7 @@ import orjson
 import psutil
 import pyarrow as pa
 
+from benchlib import wait_healthy
 from rexwatch.services.logs.model import LogEventBatch
 from rexwatch.testing import free_port
 
@@ -63,16 +64,7 @@ def bench_put(seconds: float, threads: int = 4, items: int = 20) -> tuple[float,
         )
         url = f"http://127.0.0.1:{port}/"
         try:
-            t0 = time.monotonic()
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() - t0 > 60:
-                    raise SystemExit("server did not start")
-                time.sleep(0.05)
+            wait_healthy(f"http://127.0.0.1:{port}", proc, 60)
             headers = {
                 "X-Amz-Target": "GraniteServiceVersion20100801.PutMetricData",
                 "Content-Type": "application/x-amz-json-1.0",

@@ -53,6 +53,8 @@ import tempfile
 import textwrap
 import time
 
+from benchlib import wait_healthy
+
 SINK = """
 import sys, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -353,7 +355,6 @@ def _other_threads_cpu(ps) -> float:
 
 
 def part_uvicorn(args, sink: str, tmp: str, trees: dict[str, str]) -> list[str]:
-    import httpx
     import psutil
 
     with open(os.path.join(tmp, "bench_sdk_app.py"), "w") as f:
@@ -380,16 +381,7 @@ def part_uvicorn(args, sink: str, tmp: str, trees: dict[str, str]) -> list[str]:
                                     env=env, stdout=out, stderr=subprocess.STDOUT, cwd=tmp)
             servers[name] = (proc, p, out)
         for name, (proc, p, _) in servers.items():
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{p}/api/v1/tenants/1", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError(f"{name}: uvicorn did not start")
-                time.sleep(0.1)  # polling a starting server, bounded by the deadline
+            wait_healthy(f"http://127.0.0.1:{p}", proc, 60, "/api/v1/tenants/1", f"{name}: uvicorn")
         cpu = {name: 0.0 for name in servers}
         others = {name: 0.0 for name in servers}  # threads besides the event loop's: the SDK's sender
         per_round: dict[str, list[float]] = {name: [] for name in servers}

@@ -40,6 +40,8 @@ import psutil
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from benchlib import wait_healthy
+
 GROUP = "/soak/app"
 NAMESPACE = "Soak/App"
 
@@ -110,16 +112,7 @@ def main() -> None:
     server_log = open(data / "server.log", "w")  # noqa: SIM115 - open for the server's whole life
     proc = subprocess.Popen([sys.executable, "-m", "rexwatch", "server", "--data-dir", str(data / "d"),
                              "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=server_log)
-    deadline = time.monotonic() + 180  # a loaded machine starts slowly
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("server did not start")
-        time.sleep(0.2)
+    wait_healthy(url, proc)
     ps = psutil.Process(proc.pid)
     load0 = os.getloadavg()[0]
     print(f"machine: {platform.machine()}, {psutil.cpu_count()} cores, load {load0:.1f}, "
