@@ -45,6 +45,13 @@ def route_template(scope: Scope) -> str | None:
     return path
 
 
+def _failed(ctx: RequestContext, scope: Scope, started: float, e: BaseException) -> None:
+    """The app raised: the request counts as a 500 under its route, with the exception on its line."""
+    if ctx.route is None:
+        ctx.route = route_template(scope)
+    finish(ctx, 500, _clock() - started, e)
+
+
 def _route_of(scope: Scope) -> Callable[[], str | None]:
     return lambda: route_template(scope)
 
@@ -110,18 +117,13 @@ class RexwatchMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         except BaseException as e:
-            if ctx.route is None:
-                ctx.route = route_template(scope)
-            finish(ctx, 500, _clock() - started, e)
+            _failed(ctx, scope, started, e)
             raise
         seconds = _clock() - started
         try:
             status = ctx.status or 500  # no response started: the server answers 500
             route = ctx.route or route_template(scope) or UNMATCHED
-            metrics = sdk.request_metrics
-            metrics.append((route, status, seconds))
-            if len(metrics.pending) >= metrics.FOLD_AT:
-                metrics.fold()
+            sdk.request_metrics.record(route, status, seconds)
             if sdk.config.access_log:
                 ctx.status = status
                 access_line(sdk, ctx, route, status, seconds)
@@ -163,9 +165,7 @@ class RexwatchMiddleware:
             else:
                 await self.app(scope, receive, send_with_id)
         except BaseException as e:
-            if ctx.route is None:
-                ctx.route = route_template(scope)
-            finish(ctx, 500, _clock() - started, e)
+            _failed(ctx, scope, started, e)
             raise
         if ctx.route is None:
             ctx.route = route_template(scope)

@@ -181,10 +181,7 @@ class EmfExporter(Exporter):
         if self.aws is not None:
             return int(self.aws.send_logs(group, stream, events))
         if self.kind == "stdout":
-            if not events:
-                return 0
-            # One join and one encoding for the whole batch rather than two new objects per line.
-            self._write_stdout(("\n".join([m for _, m in events]) + "\n").encode("utf-8", "replace"))
+            self._stdout_lines([m for _, m in events])
             return 0
         target = self._target(group, stream)
         target_json = dumps(target).encode()
@@ -193,10 +190,14 @@ class EmfExporter(Exporter):
     def send_log_columns(self, group: str, stream: str, timestamps: Sequence[int], messages: Sequence[str]) -> int:
         if self.kind != "stdout":
             return super().send_log_columns(group, stream, timestamps, messages)
-        if messages:
-            # One join (an empty last item gives the final newline) and one encoding for the whole batch.
-            self._write_stdout("\n".join([*messages, ""]).encode("utf-8", "replace"))
+        self._stdout_lines(messages)
         return 0
+
+    def _stdout_lines(self, messages: Sequence[str]) -> None:
+        if messages:
+            # One join (an empty last item gives the final newline) and one encoding for the whole batch,
+            # rather than two new objects per line.
+            self._write_stdout("\n".join([*messages, ""]).encode("utf-8", "replace"))
 
     def send_metrics(self, namespace: str, data: list[MetricDatum]) -> None:
         group = self.config.emf_log_group or self.config.log_group or "/app/app"
