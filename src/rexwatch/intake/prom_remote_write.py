@@ -186,10 +186,24 @@ def remember(key: tuple, labels: list[tuple[str, str]]) -> tuple[str, list[tuple
 NAMELESS = "a series has no __name__ label (or one over 255 characters)"
 
 
-class Batch:
+class Refusals:
+    """What part of a request was refused: how many, and the first reason."""
+
+    def __init__(self) -> None:
+        self.refused = 0
+        self.reason = ""
+
+    def refuse(self, n: int, why: str) -> None:
+        if n:
+            self.refused += n
+            self.reason = self.reason or why
+
+
+class Batch(Refusals):
     """The samples of one request in the columns the batch put takes, and what was refused."""
 
     def __init__(self) -> None:
+        super().__init__()
         now_ms = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
         self.oldest = now_ms - int(PAST_LIMIT.total_seconds() * 1000)
         self.newest = now_ms + int(FUTURE_LIMIT.total_seconds() * 1000)
@@ -198,13 +212,6 @@ class Batch:
         self.times: list[int] = []
         self.values: list[float] = []
         self.skipped = 0  # NaNs: staleness markers, accepted and not stored
-        self.refused = 0
-        self.reason = ""
-
-    def refuse(self, n: int, why: str) -> None:
-        if n:
-            self.refused += n
-            self.reason = self.reason or why
 
     def add(self, series: Iterable[tuple[str, list[tuple[str, str]], Any]]) -> None:
         """Series as (metric name, dimensions, samples: messages with ``value`` and ``timestamp`` in

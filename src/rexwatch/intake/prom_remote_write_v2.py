@@ -38,7 +38,7 @@ from google.protobuf import descriptor_pb2
 from rexwatch.intake import otlp_metrics, prom_native_histogram
 from rexwatch.intake.common import IntakeError
 from rexwatch.intake.cumulative import CumulativeTracker
-from rexwatch.intake.prom_remote_write import _SERIES, NAMELESS, Batch, declare, parse, remember
+from rexwatch.intake.prom_remote_write import _SERIES, NAMELESS, Batch, Refusals, declare, parse, remember
 from rexwatch.runtime import Runtime
 from rexwatch.services.metrics.service import MetricsService
 
@@ -179,25 +179,20 @@ def _named_series(req, batch: Batch, hist: _Histograms, exemplars: list[int]) ->
         yield name, dims, samples
 
 
-class _Histograms:
+class _Histograms(Refusals):
     """Native histogram samples as distributions (stored as OTLP exponential histograms are):
     a cumulative histogram's buckets become increases since the series' previous sample (reset
     detection as for OTLP, ``created_timestamp`` as the start time); a gauge histogram's are kept."""
 
     def __init__(self, runtime: Runtime, batch: Batch) -> None:
+        super().__init__()
         self.runtime = runtime
         self.oldest, self.newest = batch.oldest, batch.newest
         self.points = otlp_metrics.PointBatch(dt.datetime.now(dt.UTC))
         self.namespace = runtime.settings.prometheus_namespace
         self.tracker = runtime.service(CumulativeTracker)
-        self.accepted = self.refused = 0
-        self.reason = ""
+        self.accepted = 0
         self.pending: list[tuple[str, list[tuple[str, str]], object]] = []
-
-    def refuse(self, count: int, why: str) -> None:
-        if count:
-            self.refused += count
-            self.reason = self.reason or why
 
     def add(self, name: str, dims: list[tuple[str, str]], ts) -> None:
         # Read when the whole request has been checked (in put): a malformed request that is refused
