@@ -208,3 +208,11 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.05):
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+def recorded_checks(runtime, kind: str, check_id: int, since: float = 0.0) -> list[dict]:
+    """The checks the prober recorded for a monitor or target group (``kind``), oldest first."""
+    from rexwatch.stores.telemetry.probes import ProbeResults
+
+    rows = ProbeResults(runtime.telemetry).history(kind, str(check_id), since, time.time() + 5, 10_000)
+    return list(reversed(rows))

@@ -6,16 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
-import time
 
 import pytest
 
 from notify_helpers import Receiver, deliver_all
-from probe_servers import FlipServer, ProberThread, wait_for
+from probe_servers import FlipServer, ProberThread, recorded_checks, wait_for
 from rexwatch.services.metrics import MetricsService, StatQuery
 from rexwatch.services.monitors import MonitorService, TargetGroupService
 from rexwatch.services.notify import NotifyService
-from rexwatch.stores.telemetry.probes import ProbeResults
 from rexwatch.testing import wait_for_tick, wait_until
 from rexwatch.workers.notify import NotifyWorker
 
@@ -50,12 +48,6 @@ def _messages(hook) -> list[dict]:
         if body.get("Type") == "Notification":
             out.append({"subject": body.get("Subject"), "message": json.loads(body["Message"])})
     return sorted(out, key=lambda m: dt.datetime.fromisoformat(m["message"]["time"]))
-
-
-def _rows(runtime, kind: str, check_id: int) -> list[dict]:
-    """Every recorded check, oldest first."""
-    rows = ProbeResults(runtime.telemetry).history(kind, str(check_id), 0.0, time.time() + 5, 10_000)
-    return list(reversed(rows))
 
 
 def _subject(name: str, event: str, row: dict) -> str:
@@ -122,7 +114,7 @@ def test_unhealthy_target_notifies_once_per_change(runtime, flip, hook):
     # load a 0.3 s check may time out at any moment, so the messages are compared with the rules applied
     # to the checks that actually ran, not with a fixed script.
     gid = tgs.repo.find_target_group(g["TargetGroupArn"])["id"]
-    rows = _rows(runtime, "target", gid)
+    rows = recorded_checks(runtime, "target", gid)
     states = [{1: "up", 0: "down", 2: "pending"}[r["status"]] for r in rows]
     expected = _alerts(states, [False] * len(rows))
     name = f"target 127.0.0.1:{flip.port} in utm-api"
@@ -186,7 +178,7 @@ def test_monitor_alerts_pause_in_maintenance_and_flapping_is_damped(runtime, fli
     # The messages are those the rules give for the checks that actually ran (retries 0: each failure is
     # down). Under load a 0.2 s check may time out at any moment, which is a failure of its own, so the
     # rules are applied to the recorded checks rather than to a fixed script.
-    rows = _rows(runtime, "monitor", m["id"])
+    rows = recorded_checks(runtime, "monitor", m["id"])
     oks = [r["ok"] for r in rows]
     paused = [r["status"] == 3 for r in rows]  # in the maintenance window
     assert [r["status"] for r in rows] == [3 if p else 1 if ok else 0 for ok, p in zip(oks, paused, strict=True)]

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from probe_servers import DnsResponder, FlipServer, ProberThread, TcpListener, wait_for
+from probe_servers import DnsResponder, FlipServer, ProberThread, TcpListener, recorded_checks, wait_for
 from rexwatch.errors import Invalid
 from rexwatch.netpolicy import AddressPolicy
 from rexwatch.services.monitors import MonitorService, TargetGroupService
@@ -19,11 +19,6 @@ def flip():
     s = FlipServer()
     yield s
     s.close()
-
-
-def _rows(runtime, kind: str, check_id: int, since: float = 0.0) -> list[dict]:
-    rows = ProbeResults(runtime.telemetry).history(kind, str(check_id), since, time.time() + 5, 10_000)
-    return list(reversed(rows))  # oldest first
 
 
 def _health(tgs: TargetGroupService, arn: str) -> dict:
@@ -79,7 +74,7 @@ def test_target_group_follows_elb_thresholds_exactly(runtime, flip):
 
     with ProberThread(runtime):
         wait_for(lambda: _health(tgs, arn)["State"] == "healthy", 60)
-        rows = _rows(runtime, "target", gid)
+        rows = recorded_checks(runtime, "target", gid)
         # Exactly healthy_threshold passing checks in a row: the first leaves it initial (2), the second
         # makes it healthy (1).
         _follows(rows, elb)
@@ -90,7 +85,7 @@ def test_target_group_follows_elb_thresholds_exactly(runtime, flip):
 
         flip.mode = "failing"
         wait_for(lambda: _health(tgs, arn)["State"] == "unhealthy", 60)
-        rows = _rows(runtime, "target", gid)
+        rows = recorded_checks(runtime, "target", gid)
         _follows(rows, elb)
         # Two failures keep it healthy; the third in a row (unhealthy_threshold) makes it unhealthy.
         unhealthy_at = _first(rows, 0, after=healthy_at)
@@ -105,7 +100,7 @@ def test_target_group_follows_elb_thresholds_exactly(runtime, flip):
 
         flip.mode = "healthy"
         wait_for(lambda: _health(tgs, arn)["State"] == "healthy", 60)
-        rows = _rows(runtime, "target", gid)
+        rows = recorded_checks(runtime, "target", gid)
         _follows(rows, elb)
         i = _first(rows, 1, after=unhealthy_at)
         assert [(r["ok"], r["status"]) for r in rows[i - 1:i + 1]] == [(1, 0), (1, 1)]
@@ -133,7 +128,7 @@ def test_http_monitor_retries_incidents_and_uptime(runtime, flip):
         wait_for(lambda: svc.get(m["id"])["status"] == "up", 60)
         flip.mode = "failing"
         wait_for(lambda: svc.get(m["id"])["status"] == "down", 60)
-        rows = _rows(runtime, "monitor", m["id"])
+        rows = recorded_checks(runtime, "monitor", m["id"])
         _follows(rows, lambda oks: _monitor_statuses(oks, 1))
         # retries=1: the first failure is pending (2), the second in a row is down (0).
         failed = [r for r in rows if not r["ok"] and r["status_code"] == 503]
@@ -217,8 +212,8 @@ def test_tcp_dns_and_refused_monitors(runtime):
             wait_for(lambda: svc.get(tcp["id"])["status"] == "down", 60)
         assert "NXDOMAIN" in svc.get(dns_bad["id"])["last_error"] or "does not exist" in svc.get(
             dns_bad["id"])["last_error"]
-        assert _rows(runtime, "monitor", dns_ok["id"])[-1]["excerpt"] == "127.0.0.1"
-        refused = _rows(runtime, "monitor", meta["id"])
+        assert recorded_checks(runtime, "monitor", dns_ok["id"])[-1]["excerpt"] == "127.0.0.1"
+        refused = recorded_checks(runtime, "monitor", meta["id"])
         assert refused and all(r["reason"] == "refused" for r in refused)
         assert "outbound_allow_link_local" in refused[0]["error"]
     finally:
@@ -255,10 +250,10 @@ def test_paused_monitor_is_not_probed(runtime, flip):
     m = svc.create({"name": "paused", "type": "http", "url": f"{flip.url}/", "interval": 0.2, "paused": True})
     live = svc.create({"name": "live", "type": "http", "url": f"{flip.url}/x", "interval": 0.2})
     with ProberThread(runtime):
-        wait_for(lambda: len(_rows(runtime, "monitor", live["id"])) >= 5, 60)
-        assert _rows(runtime, "monitor", m["id"]) == []
+        wait_for(lambda: len(recorded_checks(runtime, "monitor", live["id"])) >= 5, 60)
+        assert recorded_checks(runtime, "monitor", m["id"]) == []
         svc.set_paused(m["id"], False)
-        wait_for(lambda: len(_rows(runtime, "monitor", m["id"])) >= 1, 60)
+        wait_for(lambda: len(recorded_checks(runtime, "monitor", m["id"])) >= 1, 60)
     exposed = runtime.metrics.render().decode()
     assert 'rexwatch_worker_ticks_total{outcome="check_ok",worker="probes"}' in exposed
     assert 'rexwatch_ingested_total{kind="probe_results"}' in exposed
