@@ -184,7 +184,7 @@ class ProberThread:
 
     def __enter__(self) -> ProberThread:
         self.thread.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while not getattr(self.worker, "_started", True):
             assert time.monotonic() < deadline, "prober did not start"
             time.sleep(0.01)
